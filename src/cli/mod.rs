@@ -1,0 +1,73 @@
+//! Command-line edge: clap definitions, one file per subcommand, `anyhow` for reporting.
+//!
+//! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
+//! each subcommand calls into the library stages.
+
+mod sandbox;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes shared by every subcommand (documented in the README).
+pub mod exit {
+    /// Every row valid / done.
+    pub const OK: u8 = 0;
+    /// Finished, but some rows are invalid or were rejected.
+    pub const ROWS_REJECTED: u8 = 1;
+    /// Usage, mapping or source error: nothing could be done.
+    pub const USAGE: u8 = 2;
+    /// Gave up on the portal (auth refused, OVERLOAD_LIMIT, retries exhausted).
+    pub const PORTAL: u8 = 3;
+    /// The journal cannot be read or written.
+    pub const JOURNAL: u8 = 4;
+}
+
+/// Move spreadsheet data into a Bitrix24 portal: validate offline, import with the portal's
+/// limits, resume after a crash, and explain every bad row.
+#[derive(Debug, Parser)]
+#[command(name = "b24import", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check mapping files and their sources offline: which rows would import, the exact
+    /// payloads, and why every other row would not. Never touches a portal.
+    Validate(validate::Args),
+    /// Start the embedded Bitrix24 REST emulator on 127.0.0.1 (for rehearsals and tests).
+    Sandbox(sandbox::Args),
+}
+
+/// Parses the process arguments, runs the subcommand, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("B24IMPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

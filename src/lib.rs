@@ -1,0 +1,23 @@
+//! # b24import: spreadsheets into a Bitrix24 portal
+//!
+//! A staged pipeline; each stage is a folder and talks to the next through small types:
+//!
+//! - [`source`] reads CSV (any encoding and delimiter) and spreadsheets (calamine) as a stream
+//!   of [`source::Record`]s, each with a [`source::RowRef`] that names the row the way the user
+//!   finds it (`contacts.csv:42`, `deals.xlsx:Deals!17`).
+//! - [`mapping`] turns a declarative TOML file ([`mapping::MappingSpec`], as written) into a
+//!   checked [`mapping::MappingPlan`] (columns resolved to indices, transforms bound) and applies
+//!   it to a record, giving a [`mapping::MappedRow`] or the list of the row's problems.
+//! - [`payload`] builds the exact JSON a portal method receives (`crm.item.add`, `user.add`)
+//!   and encodes a command into a `batch` `cmd` string.
+//! - [`sandbox`] is an embedded emulator of the Bitrix24 REST API for rehearsals and tests.
+//! - [`cli`] is the command-line edge (the only place that uses `anyhow`).
+//!
+//! Invariants: `mapping` and `payload` do no I/O except reading file-field contents, and never
+//! panic on cell content; a bad row is data (a problem list), never control flow.
+
+pub mod cli;
+pub mod mapping;
+pub mod payload;
+pub mod sandbox;
+pub mod source;

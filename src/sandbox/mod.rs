@@ -1,0 +1,1 @@
+//! The embedded Bitrix24 REST emulator (see issue 3). Placeholder.

@@ -1,0 +1,162 @@
+//! Source readers: turn a CSV or spreadsheet file into a stream of [`Record`]s.
+//!
+//! Owns: opening files, encoding and delimiter detection, spreadsheet cell-to-text conversion,
+//! and naming every row the way the user finds it ([`RowRef`]). Does not own: what a column
+//! means (that is `mapping`). Readers stream: memory stays flat whatever the file size
+//! (xlsx is read cell by cell; xls and ods are read whole by calamine, a documented limit).
+
+mod csv_reader;
+mod spreadsheet;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use csv_reader::CsvSource;
+pub use spreadsheet::SpreadsheetSource;
+
+/// Where a row lives, printed as the user finds it: `contacts.csv:42` (the physical line in
+/// the file, header = line 1) or `deals.xlsx:Deals!17` (the 1-based sheet row).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowRef {
+    /// File name as shown to the user (the last path component).
+    pub file: Arc<str>,
+    /// Sheet name for spreadsheets; `None` for CSV.
+    pub sheet: Option<Arc<str>>,
+    /// 1-based line (CSV: the line where the record starts) or sheet row.
+    pub line: u64,
+}
+
+impl fmt::Display for RowRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.sheet {
+            Some(sheet) => write!(f, "{}:{}!{}", self.file, sheet, self.line),
+            None => write!(f, "{}:{}", self.file, self.line),
+        }
+    }
+}
+
+/// One data row: its cells as text, always exactly as many as the header has columns
+/// (missing cells are empty, extra cells dropped, and either is recorded in `problems`).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub row: RowRef,
+    pub cells: csv::StringRecord,
+    /// Problems the reader found in this row (ragged row, spreadsheet error cell). A row with
+    /// problems is still yielded so that it can be reported and written to the rejects file.
+    pub problems: Vec<RowProblem>,
+}
+
+impl Record {
+    /// The cell at `index`, or `""` when the row is short.
+    pub fn cell(&self, index: usize) -> &str {
+        self.cells.get(index).unwrap_or("")
+    }
+}
+
+/// A problem the reader found in one row; the row is reported, the read goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowProblem {
+    #[error("row has {found} cells, the header has {expected}")]
+    Ragged { expected: usize, found: usize },
+    /// A spreadsheet error cell such as `#N/A` or `#REF!`; `cell` is its address (`C17`).
+    #[error("cell {cell} holds the error {value}")]
+    ErrorCell { column: String, cell: String, value: String },
+}
+
+/// Which sheet of a workbook to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SheetSelector {
+    Name(String),
+    /// 1-based index, as a user counts tabs.
+    Index(usize),
+}
+
+/// How to open a source, as the mapping's `[source]` table says (paths already resolved).
+#[derive(Debug, Clone)]
+pub struct SourceOptions {
+    pub path: PathBuf,
+    /// CSV only; `None` = detect among `,` `;` tab `|`.
+    pub delimiter: Option<u8>,
+    /// CSV only; an `encoding_rs` label (`windows-1251`, `koi8-r`, `utf-16le`...), or `auto`
+    /// to guess with chardetng. `None` = UTF-8 (BOM-detected UTF-8/UTF-16 honoured); a file that
+    /// is not valid UTF-8 is then an error naming the line of the first bad byte.
+    pub encoding: Option<String>,
+    /// Spreadsheets only; `None` = first sheet.
+    pub sheet: Option<SheetSelector>,
+    /// 1-based row that holds the column names (default 1).
+    pub header_row: usize,
+}
+
+impl SourceOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SourceOptions { path: path.into(), delimiter: None, encoding: None, sheet: None, header_row: 1 }
+    }
+}
+
+/// Why a source cannot be read at all (as opposed to a bad row, which is a [`RowProblem`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: cannot open: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path}: unknown file type (expected .csv, .txt, .tsv, .xlsx, .xlsm, .xls or .ods)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{path}: unknown encoding `{label}` (try windows-1251, windows-1252, koi8-r, utf-16le, auto)")]
+    UnknownEncoding { path: PathBuf, label: String },
+    #[error(
+        "{path}:{line}: not valid UTF-8 (byte 0x{byte:02X}); set the source encoding, e.g. `encoding = \"{suggestion}\"` in [source]"
+    )]
+    NotUtf8 { path: PathBuf, line: u64, byte: u8, suggestion: String },
+    #[error("{path}: sheet {wanted} not found; the workbook has: {available}")]
+    SheetNotFound { path: PathBuf, wanted: String, available: String },
+    #[error("{path}: header row {row} is empty or missing")]
+    NoHeader { path: PathBuf, row: usize },
+    #[error("{path}: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error("{path}: read error: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A stream of records with a known header.
+pub trait Source: Iterator<Item = Result<Record, SourceError>> + Send {
+    /// Column names from the header row, in file order (trimmed, BOM removed).
+    fn headers(&self) -> &[String];
+}
+
+/// Bytes consumed so far, shared with a progress bar.
+#[derive(Debug, Clone, Default)]
+pub struct BytesRead(Arc<AtomicU64>);
+
+impl BytesRead {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Opens `options.path` with the reader its extension calls for.
+/// `bytes` is advanced as the file is consumed (for progress display).
+pub fn open(options: &SourceOptions, bytes: BytesRead) -> Result<Box<dyn Source>, SourceError> {
+    match extension(&options.path).as_deref() {
+        Some("csv" | "txt" | "tsv") => Ok(Box::new(CsvSource::open(options, bytes)?)),
+        Some("xlsx" | "xlsm" | "xls" | "xlsb" | "ods") => {
+            Ok(Box::new(SpreadsheetSource::open(options, bytes)?))
+        }
+        _ => Err(SourceError::UnknownFormat { path: options.path.clone() }),
+    }
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase())
+}
+
+/// The name shown in [`RowRef`]s: the file's last path component.
+pub fn display_name(path: &Path) -> Arc<str> {
+    path.file_name().map(|n| n.to_string_lossy()).unwrap_or_else(|| path.to_string_lossy()).into()
+}
