@@ -19,5 +19,6 @@
 pub mod cli;
 pub mod mapping;
 pub mod payload;
+pub mod pipeline;
 pub mod sandbox;
 pub mod source;

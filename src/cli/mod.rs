@@ -3,6 +3,7 @@
 //! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
 //! each subcommand calls into the library stages.
 
+mod rejects;
 mod sandbox;
 mod validate;
 

@@ -1,14 +1,340 @@
-//! `b24import validate`: offline check of mappings and sources (placeholder).
-use std::path::PathBuf;
+//! `b24import validate`: offline check of mappings and their sources.
+//!
+//! Reads every row, builds every payload, and reports which rows would import and why the
+//! others would not. Never opens a network connection.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::exit;
+use super::rejects::RejectsWriter;
+use crate::mapping::{Diagnostics, RowIssue};
+use crate::pipeline::{self, Step, StepError};
 
 /// Options of `b24import validate`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Examples:
+  b24import validate mappings/contacts.toml
+  b24import validate mappings/*.toml --emit payloads.jsonl --rejects rejects.csv
+  b24import validate mappings/deals.toml --json
+
+Exit codes: 0 every row is valid, 1 some rows are invalid, 2 a mapping or source cannot be used.")]
 pub struct Args {
-    /// Mapping files (TOML), one per step.
-    #[arg(required = true)]
+    /// Mapping files (TOML), one per step, in the order the import would run them.
+    #[arg(required = true, value_name = "MAPPING")]
     pub mappings: Vec<PathBuf>,
+    /// Write one JSON line per valid row: {"row", "key", "method", "params"}.
+    #[arg(long, value_name = "FILE")]
+    pub emit: Option<PathBuf>,
+    /// Write every invalid row (original columns + `_row`, `_error`) as UTF-8 CSV. With several
+    /// mappings, the step name is added before the extension (rejects.contacts.csv).
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many problems to print per step.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_problems: usize,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    Ok(super::exit::OK)
+/// What validation found for one step (also the `--json` shape).
+#[derive(Debug, Default, Serialize)]
+struct StepSummary {
+    step: String,
+    mapping: String,
+    source: String,
+    entity: String,
+    rows_read: u64,
+    valid: u64,
+    invalid: u64,
+    errors_by_kind: BTreeMap<String, u64>,
+    problems: Vec<Problem>,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    row: String,
+    column: Option<String>,
+    value: Option<String>,
+    code: String,
+    message: String,
+}
+
+impl Problem {
+    fn render(&self) -> String {
+        let mut s = self.row.clone();
+        if let Some(c) = &self.column {
+            s.push_str("  ");
+            s.push_str(c);
+        }
+        if let Some(v) = &self.value {
+            s.push_str(&format!("  \"{}\"", v.replace('\n', "\\n")));
+        }
+        s.push_str("  ");
+        s.push_str(&self.message);
+        s
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    // Every mapping file is checked before any source is read, so all shape problems show at once.
+    let mut files = Vec::new();
+    let mut diags = Diagnostics::default();
+    for path in &args.mappings {
+        match pipeline::load_mapping(path) {
+            Ok(f) => files.push(f),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let mut steps = Vec::new();
+    if diags.is_empty() {
+        for file in files {
+            let problems = file.problems.clone();
+            match Step::open(file) {
+                Ok(step) => steps.push(step),
+                Err(StepError::Mapping(d)) => diags.extend(d),
+                Err(StepError::Source(e)) => {
+                    diags.extend(problems);
+                    for d in &diags.0 {
+                        eprintln!("error: {d}");
+                    }
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            }
+        }
+    }
+    if !diags.is_empty() {
+        for d in &diags.0 {
+            eprintln!("error: {d}");
+        }
+        eprintln!("{} problem(s) in the mapping file(s); nothing was validated.", diags.0.len());
+        return Ok(exit::USAGE);
+    }
+    let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
+    let several = steps.len() > 1;
+    let mut emit = match &args.emit {
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?))
+        }
+        None => None,
+    };
+    let mut summaries = Vec::new();
+    let mut fatal = None;
+    for step in steps {
+        let rejects_path = args
+            .rejects
+            .as_ref()
+            .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
+        match validate_step(step, &args, &step_names, emit.as_mut(), rejects_path.as_deref()) {
+            Ok(summary) => summaries.push(summary),
+            Err((summary, err)) => {
+                summaries.push(summary);
+                fatal = Some(err);
+                break;
+            }
+        }
+    }
+    if let Some(w) = emit.as_mut() {
+        w.flush().context("cannot write the --emit file")?;
+    }
+    if args.json {
+        let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print_text(&summaries, &args);
+    }
+    if let Some(err) = fatal {
+        eprintln!("error: {err:#}");
+        return Ok(exit::USAGE);
+    }
+    Ok(if summaries.iter().any(|s| s.invalid > 0) { exit::ROWS_REJECTED } else { exit::OK })
+}
+
+/// `rejects.csv` + `contacts` -> `rejects.contacts.csv`.
+fn per_step_path(path: &Path, step: &str) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "rejects".into());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{step}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{step}"),
+    };
+    path.with_file_name(name)
+}
+
+type StepResult = Result<StepSummary, (StepSummary, anyhow::Error)>;
+
+fn validate_step(
+    step: Step,
+    args: &Args,
+    step_names: &[String],
+    mut emit: Option<&mut BufWriter<File>>,
+    rejects_path: Option<&Path>,
+) -> StepResult {
+    let mut summary = StepSummary {
+        step: step.plan.name.clone(),
+        mapping: step.file.path.display().to_string(),
+        source: step.source_path().display().to_string(),
+        entity: step.plan.target.entity.name(),
+        notes: step.plan.notes.clone(),
+        ..StepSummary::default()
+    };
+    for field in &step.plan.fields {
+        if let Some(crate::mapping::Deferred::Lookup(target)) = &field.deferred
+            && !step_names.contains(target)
+        {
+            summary.notes.push(format!(
+                "field `{}`: step `{target}` is not among the mappings given; its IDs come from the journal at run time",
+                field.name
+            ));
+        }
+    }
+    let mut rejects = match rejects_path {
+        Some(p) => match RejectsWriter::create(p, &step.plan.headers) {
+            Ok(w) => Some(w),
+            Err(e) => return Err((summary, e)),
+        },
+        None => None,
+    };
+    let (_plan, rows, bytes, size) = step.prepare();
+    let progress = Progress::new(size, &summary.step);
+    for item in rows {
+        let prepared = match item {
+            Ok(p) => p,
+            Err(e) => {
+                progress.finish();
+                return Err((summary, anyhow::Error::new(e)));
+            }
+        };
+        summary.rows_read += 1;
+        match &prepared.outcome {
+            Ok(cmd) => {
+                summary.valid += 1;
+                if let Some(w) = emit.as_deref_mut() {
+                    let line = serde_json::json!({
+                        "row": prepared.record.row.to_string(),
+                        "key": prepared.key,
+                        "method": cmd.method,
+                        "params": cmd.params,
+                    });
+                    if let Err(e) = serde_json::to_writer(&mut *w, &line)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|_| w.write_all(b"\n").map_err(anyhow::Error::from))
+                    {
+                        return Err((summary, e.context("cannot write the --emit file")));
+                    }
+                }
+            }
+            Err(issues) => {
+                summary.invalid += 1;
+                for issue in issues {
+                    *summary.errors_by_kind.entry(issue.code.to_string()).or_default() += 1;
+                    if summary.problems.len() < args.max_problems {
+                        summary.problems.push(problem(&prepared.record.row.to_string(), issue));
+                    }
+                }
+                if let Some(w) = rejects.as_mut()
+                    && let Err(e) = w.write(&prepared.record, issues)
+                {
+                    return Err((summary, e));
+                }
+            }
+        }
+        if summary.rows_read.is_multiple_of(4096) {
+            progress.update(bytes.get(), summary.rows_read);
+        }
+    }
+    progress.finish();
+    if let Some(w) = rejects
+        && let Err(e) = w.finish()
+    {
+        return Err((summary, e));
+    }
+    Ok(summary)
+}
+
+fn problem(row: &str, issue: &RowIssue) -> Problem {
+    Problem {
+        row: row.to_string(),
+        column: issue.column.clone(),
+        value: issue.value.clone(),
+        code: issue.code.to_string(),
+        message: issue.message.clone(),
+    }
+}
+
+fn print_text(summaries: &[StepSummary], args: &Args) {
+    let mut total = (0u64, 0u64, 0u64);
+    for s in summaries {
+        total = (total.0 + s.rows_read, total.1 + s.valid, total.2 + s.invalid);
+        println!("{} ({} -> {})", s.step, s.mapping, s.entity);
+        println!("  source   {}", s.source);
+        println!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
+        if !s.errors_by_kind.is_empty() {
+            let kinds: Vec<String> = s.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("  errors   {}", kinds.join(", "));
+        }
+        for note in &s.notes {
+            println!("  note     {note}");
+        }
+        if !s.problems.is_empty() {
+            let shown = s.problems.len();
+            let all: u64 = s.errors_by_kind.values().sum();
+            println!("  problems (first {shown} of {all}):");
+            for p in &s.problems {
+                println!("    {}", p.render());
+            }
+        }
+        println!();
+    }
+    println!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
+    if total.2 > 0 && args.rejects.is_none() {
+        println!("hint: --rejects rejects.csv writes every invalid row with its errors");
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(size: u64, step: &str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(step.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress { bar, started: Instant::now() }
+    }
+
+    fn update(&self, bytes: u64, rows: u64) {
+        if let Some(bar) = &self.bar {
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_position(bytes);
+            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -1,1 +1,21 @@
-//! The mapping language.
+//! The mapping language: one TOML file per step says which source to read, which entity to
+//! create, and how each portal field is computed from the row.
+//!
+//! Flow: [`spec::load`] reads the file into a [`MappingSpec`] (shape only, every problem with
+//! `path:line:col`), [`MappingFile::source_options`] says how to open the source, and
+//! [`MappingFile::compile`] checks it against the source header into a [`MappingPlan`], which
+//! [`MappingPlan::apply`] runs on each record. Pure: no async, no portal; the only I/O is
+//! reading the mapping file and the files that file fields name.
+
+pub mod apply;
+pub mod compile;
+pub mod diagnostic;
+pub mod entity;
+pub mod spec;
+pub mod transform;
+
+pub use apply::{FmValue, KeyTracker, MappedRow, RowIssue};
+pub use compile::{Deferred, FieldPlan, Input, MappingPlan, TargetPlan};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use entity::{Entity, KeyField};
+pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, ValueType, load};

@@ -1,1 +1,155 @@
-//! Payloads: pure functions from a mapped row to the exact JSON a portal method receives.
+//! Payloads: pure functions from a [`MappedRow`] to the exact JSON a portal method receives,
+//! and the encoding of one command into a `batch` `cmd` string.
+//!
+//! Owns: the method names and parameter shapes of `crm.item.add`, `crm.item.update` and
+//! `user.add` (`../shared/bitrix24.md` §3.2, §3.5, §4.1), and how a created item carries its
+//! source key (`originatorId` + `originId`, or `xmlId` for invoices and smart processes).
+//! No I/O, no async.
+
+pub mod batch;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::mapping::{Entity, KeyField, MappedRow, TargetPlan};
+
+/// One REST call: method name and its parameters (a JSON object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Command {
+    pub method: &'static str,
+    pub params: Value,
+}
+
+/// The command that creates `row` in the portal.
+pub fn add_command(target: &TargetPlan, row: &MappedRow) -> Command {
+    match target.entity {
+        Entity::User => Command { method: "user.add", params: Value::Object(row.fields.clone()) },
+        Entity::Crm(entity_type_id) => {
+            let mut fields = row.fields.clone();
+            match target.entity.key_field() {
+                KeyField::Origin => {
+                    fields.insert("originatorId".into(), Value::String(target.origin.clone()));
+                    fields.insert("originId".into(), Value::String(row.key.clone()));
+                }
+                KeyField::XmlId => {
+                    fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &row.key)));
+                }
+                KeyField::Email | KeyField::None => {}
+            }
+            if !row.fm.is_empty() {
+                let fm: Vec<Value> = row
+                    .fm
+                    .iter()
+                    .map(|v| json!({"typeId": v.type_id, "valueType": v.value_type, "value": v.value}))
+                    .collect();
+                fields.insert("fm".into(), Value::Array(fm));
+            }
+            Command {
+                method: "crm.item.add",
+                params: json!({
+                    "entityTypeId": entity_type_id,
+                    "fields": fields,
+                    "useOriginalUfNames": yn(target.use_original_uf_names),
+                }),
+            }
+        }
+    }
+}
+
+/// The command that changes `fields` of the existing item `id` (send only what changed).
+pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) -> Command {
+    match target.entity {
+        Entity::User => {
+            let mut params = fields;
+            params.insert("ID".into(), json!(id));
+            Command { method: "user.update", params: Value::Object(params) }
+        }
+        Entity::Crm(entity_type_id) => Command {
+            method: "crm.item.update",
+            params: json!({
+                "entityTypeId": entity_type_id,
+                "id": id,
+                "fields": fields,
+                "useOriginalUfNames": yn(target.use_original_uf_names),
+            }),
+        },
+    }
+}
+
+/// The `xmlId` written on invoices and smart-process items: `origin:key`.
+pub fn xml_id(origin: &str, key: &str) -> String {
+    format!("{origin}:{key}")
+}
+
+fn yn(b: bool) -> &'static str {
+    if b { "Y" } else { "N" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{FmValue, Mode, OnExisting};
+    use crate::source::RowRef;
+
+    fn target(entity: Entity) -> TargetPlan {
+        TargetPlan {
+            entity,
+            origin: "legacy".into(),
+            use_original_uf_names: false,
+            mode: Mode::Create,
+            on_existing: OnExisting::Use,
+        }
+    }
+
+    fn row() -> MappedRow {
+        let mut fields = Map::new();
+        fields.insert("name".into(), json!("Иван"));
+        MappedRow {
+            row: RowRef { file: "c.csv".into(), sheet: None, line: 2 },
+            key: "C-1".into(),
+            fields,
+            fm: vec![FmValue { type_id: "PHONE".into(), value_type: "WORK".into(), value: "+7999".into() }],
+        }
+    }
+
+    #[test]
+    fn contact_add_carries_origin_key_and_fm_array() {
+        let cmd = add_command(&target(Entity::Crm(3)), &row());
+        assert_eq!(cmd.method, "crm.item.add");
+        assert_eq!(
+            cmd.params,
+            json!({"entityTypeId": 3, "useOriginalUfNames": "N", "fields": {
+                "name": "Иван", "originatorId": "legacy", "originId": "C-1",
+                "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7999"}]}})
+        );
+    }
+
+    #[test]
+    fn smart_process_add_carries_xml_id() {
+        let mut r = row();
+        r.fm.clear();
+        let cmd = add_command(&target(Entity::Crm(1032)), &r);
+        assert_eq!(cmd.params["fields"]["xmlId"], json!("legacy:C-1"));
+        assert!(cmd.params["fields"].get("originId").is_none());
+    }
+
+    #[test]
+    fn user_add_is_the_flat_field_object() {
+        let mut r = row();
+        r.fm.clear();
+        r.fields = Map::from_iter([("EMAIL".to_string(), json!("a@b.ru"))]);
+        let cmd = add_command(&target(Entity::User), &r);
+        assert_eq!(cmd.method, "user.add");
+        assert_eq!(cmd.params, json!({"EMAIL": "a@b.ru"}));
+    }
+
+    #[test]
+    fn update_sends_id_and_only_given_fields() {
+        let cmd =
+            update_command(&target(Entity::Crm(2)), 17, Map::from_iter([("title".to_string(), json!("X"))]));
+        assert_eq!(
+            cmd.params,
+            json!({"entityTypeId": 2, "id": 17, "fields": {"title": "X"}, "useOriginalUfNames": "N"})
+        );
+    }
+}

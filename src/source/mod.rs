@@ -5,7 +5,11 @@
 //! means (that is `mapping`). Readers stream: memory stays flat whatever the file size
 //! (xlsx is read cell by cell; xls and ods are read whole by calamine, a documented limit).
 
+mod cell;
+mod counting;
 mod csv_reader;
+mod delimiter;
+mod encoding;
 mod spreadsheet;
 
 use std::fmt;

@@ -1,0 +1,428 @@
+//! Applying a [`MappingPlan`] to one record: a [`MappedRow`] or every problem of the row.
+//!
+//! Owns: the order of transforms (trim -> split -> map/default -> type) and row-level rules
+//! (required fields, `require_any`, key, user fields). The only I/O is reading the files a file
+//! field names. Never panics on cell content.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Component, Path};
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use super::compile::{Deferred, FieldPlan, FmPlan, Input, MappingPlan, Piece};
+use super::entity::Entity;
+use super::spec::ValueType;
+use super::transform::{self, Invalid};
+use crate::source::{Record, RowProblem, RowRef};
+
+/// A row that passed every check, ready for the payload builder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedRow {
+    pub row: RowRef,
+    /// The source key (key columns joined with `|`, or the row number).
+    pub key: String,
+    /// Portal field -> value. Values resolved at run time are markers:
+    /// `{"$lookup": "<step>", "key": "<source key>"}` or `{"$user": "<e-mail>"}`.
+    pub fields: Map<String, Value>,
+    pub fm: Vec<FmValue>,
+}
+
+/// One multifield value (`{typeId, valueType, value}` on add).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FmValue {
+    pub type_id: String,
+    pub value_type: String,
+    pub value: String,
+}
+
+/// One problem of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowIssue {
+    /// The column (or portal field, for row-level rules) concerned.
+    pub column: Option<String>,
+    /// The offending cell text.
+    pub value: Option<String>,
+    /// Stable kind, counted in summaries (`invalid_date`, `required`, ...).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RowIssue {
+    fn new(column: Option<&str>, value: Option<&str>, invalid: Invalid) -> Self {
+        RowIssue {
+            column: column.map(str::to_string),
+            value: value.map(str::to_string),
+            code: invalid.code,
+            message: invalid.message,
+        }
+    }
+
+    pub fn from_source(problem: &RowProblem) -> Self {
+        match problem {
+            RowProblem::Ragged { .. } => {
+                RowIssue { column: None, value: None, code: "ragged_row", message: problem.to_string() }
+            }
+            RowProblem::ErrorCell { column, value, .. } => RowIssue {
+                column: Some(column.clone()),
+                value: Some(value.clone()),
+                code: "error_cell",
+                message: problem.to_string(),
+            },
+        }
+    }
+}
+
+impl MappingPlan {
+    /// Maps one record. A record with reader problems (ragged, error cells) is invalid too.
+    pub fn apply(&self, record: &Record) -> Result<MappedRow, Vec<RowIssue>> {
+        let mut issues: Vec<RowIssue> = record.problems.iter().map(RowIssue::from_source).collect();
+        let mut fields = Map::new();
+        for field in &self.fields {
+            match self.field_value(field, record) {
+                Ok(Some(v)) => {
+                    fields.insert(field.name.clone(), v);
+                }
+                Ok(None) => {}
+                Err(mut e) => issues.append(&mut e),
+            }
+        }
+        let mut fm = Vec::new();
+        for plan in &self.fm {
+            fm_values(plan, record, &mut fm, &mut issues);
+        }
+        for rule in &self.require_any {
+            if rule.columns.iter().all(|(i, _)| record.cell(*i).trim().is_empty()) {
+                let names: Vec<&str> = rule.columns.iter().map(|(_, n)| n.as_str()).collect();
+                issues.push(RowIssue {
+                    column: Some(names.join(" / ")),
+                    value: None,
+                    code: "require_any",
+                    message: rule.message.clone(),
+                });
+            }
+        }
+        if self.target.entity == Entity::User {
+            user_rules(&fields, &mut issues);
+        }
+        let key = self.key(record, &fields);
+        if key.is_empty() {
+            let cols: Vec<&str> = self.key_columns.iter().map(|i| self.headers[*i].as_str()).collect();
+            issues.push(RowIssue {
+                column: Some(cols.join(" / ")),
+                value: None,
+                code: "empty_key",
+                message: "the key is empty".into(),
+            });
+        }
+        if issues.is_empty() {
+            Ok(MappedRow { row: record.row.clone(), key, fields, fm })
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// The row's source key: key columns joined with `|`; users default to their e-mail;
+    /// otherwise the row number.
+    pub fn key(&self, record: &Record, fields: &Map<String, Value>) -> String {
+        if !self.key_columns.is_empty() {
+            let parts: Vec<&str> = self.key_columns.iter().map(|i| record.cell(*i).trim()).collect();
+            if parts.iter().all(|p| p.is_empty()) {
+                return String::new();
+            }
+            return parts.join("|");
+        }
+        if self.target.entity == Entity::User
+            && let Some(Value::String(email)) = fields.get("EMAIL")
+        {
+            return email.clone();
+        }
+        record.row.line.to_string()
+    }
+
+    fn field_value(&self, f: &FieldPlan, record: &Record) -> Result<Option<Value>, Vec<RowIssue>> {
+        let column_name = match &f.input {
+            Input::Column { name, .. } => Some(name.clone()),
+            Input::Columns(cols) => {
+                Some(cols.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(" + "))
+            }
+            Input::Const(_) | Input::Template(_) => None,
+        };
+        let column = column_name.as_deref().or(Some(f.name.as_str()));
+        let raw: String = match &f.input {
+            Input::Const(v) => return Ok(Some(v.clone())),
+            Input::Column { index, .. } => cell_text(record.cell(*index), f.trim).to_string(),
+            Input::Columns(cols) if f.kind == ValueType::Money && cols.len() == 2 => {
+                let amount = cell_text(record.cell(cols[0].0), f.trim);
+                let cur = cell_text(record.cell(cols[1].0), f.trim);
+                if amount.is_empty() { String::new() } else { format!("{amount}|{cur}") }
+            }
+            Input::Columns(cols) => cols
+                .iter()
+                .map(|(i, _)| cell_text(record.cell(*i), f.trim))
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+            Input::Template(pieces) => {
+                let mut out = String::new();
+                let mut any = false;
+                for p in pieces {
+                    match p {
+                        Piece::Text(t) => out.push_str(t),
+                        Piece::Column(i) => {
+                            let v = cell_text(record.cell(*i), f.trim);
+                            any |= !v.is_empty();
+                            out.push_str(v);
+                        }
+                    }
+                }
+                if any || pieces.iter().all(|p| matches!(p, Piece::Text(_))) { out } else { String::new() }
+            }
+        };
+        let parts: Vec<&str> = match &f.split {
+            Some(sep) => transform::split_parts(&raw, sep).collect(),
+            None if raw.trim().is_empty() => Vec::new(),
+            None => vec![raw.as_str()],
+        };
+        if parts.is_empty() {
+            return match &f.default {
+                Some(d) => convert(f, d)
+                    .map(|v| Some(wrap(f, vec![v])))
+                    .map_err(|e| vec![RowIssue::new(column, Some(d), e)]),
+                None if f.required => Err(vec![RowIssue {
+                    column: column.map(str::to_string),
+                    value: None,
+                    code: "required",
+                    message: format!("required value is empty (field `{}`)", f.name),
+                }]),
+                None => Ok(None),
+            };
+        }
+        let mut values = Vec::with_capacity(parts.len());
+        let mut issues = Vec::new();
+        for part in parts {
+            let mapped = match &f.map {
+                Some(map) => match map.get(part) {
+                    Some(v) => v,
+                    None => match &f.default {
+                        Some(d) => d.as_str(),
+                        None => {
+                            let known: Vec<&str> = map.exact.keys().map(String::as_str).collect();
+                            issues.push(RowIssue::new(
+                                column,
+                                Some(part),
+                                Invalid::new(
+                                    "unknown_value",
+                                    format!("not one of the known values: {}", known.join(", ")),
+                                ),
+                            ));
+                            continue;
+                        }
+                    },
+                },
+                None => part,
+            };
+            match convert(f, mapped) {
+                Ok(v) => values.push(v),
+                Err(e) => issues.push(RowIssue::new(column, Some(part), e)),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        if !f.multiple && values.len() > 1 && f.kind != ValueType::File {
+            return Err(vec![RowIssue::new(
+                column,
+                Some(&raw),
+                Invalid::new(
+                    "too_many_values",
+                    format!("{} values for a single field (set `multiple = true`)", values.len()),
+                ),
+            )]);
+        }
+        Ok(Some(wrap(f, values)))
+    }
+}
+
+/// The cell text, trimmed unless `trim = false`.
+fn cell_text(s: &str, trim: bool) -> &str {
+    if trim { s.trim() } else { s }
+}
+
+fn wrap(f: &FieldPlan, mut values: Vec<Value>) -> Value {
+    if f.multiple { Value::Array(values) } else { values.swap_remove(0) }
+}
+
+/// Converts one (mapped) part to its portal value.
+fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
+    match &f.deferred {
+        Some(Deferred::Lookup(step)) => return Ok(json!({"$lookup": step, "key": s})),
+        Some(Deferred::UserByEmail) => return Ok(json!({"$user": transform::to_email(s)?})),
+        None => {}
+    }
+    Ok(match f.kind {
+        ValueType::String => Value::String(s.to_string()),
+        ValueType::Int => json!(transform::to_int(s)?),
+        ValueType::Number => {
+            let text = transform::to_number(s, f.decimal_comma)?;
+            serde_json::from_str::<serde_json::Number>(&text)
+                .map(Value::Number)
+                .map_err(|_| Invalid::new("invalid_number", "not a number"))?
+        }
+        ValueType::Bool => Value::String(transform::to_bool(s)?.to_string()),
+        ValueType::Date => Value::String(transform::to_date(s, &f.formats)?.format("%Y-%m-%d").to_string()),
+        ValueType::Datetime => Value::String(transform::to_datetime(s, &f.formats, f.offset)?),
+        ValueType::Money => Value::String(transform::to_money(s, f.currency.as_deref(), f.decimal_comma)?),
+        ValueType::Email => Value::String(transform::to_email(s)?),
+        ValueType::Phone => Value::String(transform::to_phone(s)?),
+        ValueType::File => {
+            let rule =
+                f.file.as_ref().ok_or_else(|| Invalid::new("file_error", "file field without base_dir"))?;
+            let (name, content) = read_file(&rule.base_dir, s, rule.max_bytes)?;
+            json!([name, content])
+        }
+    })
+}
+
+/// Reads `rel` inside `base_dir` and base64-encodes it. Refuses absolute paths, paths that
+/// leave `base_dir` (also through links), missing files and files over `max_bytes`.
+fn read_file(base_dir: &Path, rel: &str, max_bytes: u64) -> Result<(String, String), Invalid> {
+    let rel_path = Path::new(rel);
+    if rel_path.is_absolute()
+        || rel_path.components().any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+    {
+        return Err(Invalid::new(
+            "file_outside_base_dir",
+            "absolute file paths are not allowed; give a path inside base_dir",
+        ));
+    }
+    let joined = base_dir.join(rel_path);
+    let canonical = match joined.canonicalize() {
+        Ok(p) => p,
+        Err(_) if rel_path.components().any(|c| c == Component::ParentDir) => {
+            return Err(Invalid::new("file_outside_base_dir", "the path leaves base_dir"));
+        }
+        Err(_) => {
+            return Err(Invalid::new("file_missing", format!("file not found in {}", base_dir.display())));
+        }
+    };
+    if !canonical.starts_with(base_dir) {
+        return Err(Invalid::new("file_outside_base_dir", "the path leaves base_dir"));
+    }
+    let meta = std::fs::metadata(&canonical)
+        .map_err(|e| Invalid::new("file_missing", format!("cannot read the file: {e}")))?;
+    if !meta.is_file() {
+        return Err(Invalid::new("file_missing", "not a file"));
+    }
+    if meta.len() > max_bytes {
+        return Err(Invalid::new(
+            "file_too_large",
+            format!(
+                "file is {:.1} MiB, the limit is {:.1} MiB (max_file_mb)",
+                mib(meta.len()),
+                mib(max_bytes)
+            ),
+        ));
+    }
+    let bytes = std::fs::read(&canonical)
+        .map_err(|e| Invalid::new("file_missing", format!("cannot read the file: {e}")))?;
+    let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((name, base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn fm_values(plan: &FmPlan, record: &Record, out: &mut Vec<FmValue>, issues: &mut Vec<RowIssue>) {
+    let cell = record.cell(plan.column);
+    let parts: Vec<&str> = match &plan.split {
+        Some(sep) => transform::split_parts(cell, sep).collect(),
+        None if cell.trim().is_empty() => Vec::new(),
+        None => vec![cell.trim()],
+    };
+    for part in parts {
+        let cleaned = match plan.type_id.as_str() {
+            "PHONE" => transform::to_phone(part),
+            "EMAIL" => transform::to_email(part),
+            _ => Ok(part.to_string()),
+        };
+        match cleaned {
+            Ok(value) => {
+                if !out.iter().any(|v| v.type_id == plan.type_id && v.value == value) {
+                    out.push(FmValue {
+                        type_id: plan.type_id.clone(),
+                        value_type: plan.value_type.clone(),
+                        value,
+                    });
+                }
+            }
+            Err(e) => issues.push(RowIssue::new(Some(&plan.column_name), Some(part), e)),
+        }
+    }
+}
+
+/// `user.add` needs an e-mail, and either departments (intranet) or a group (extranet).
+fn user_rules(fields: &Map<String, Value>, issues: &mut Vec<RowIssue>) {
+    if issues.iter().any(|i| i.column.is_some() && i.code != "require_any") && !fields.contains_key("EMAIL") {
+        return; // the e-mail problem is already reported
+    }
+    let missing = |field: &str, message: &str| RowIssue {
+        column: Some(field.to_string()),
+        value: None,
+        code: "required",
+        message: message.to_string(),
+    };
+    if !fields.contains_key("EMAIL") {
+        issues.push(missing("EMAIL", "a user needs an e-mail (EMAIL)"));
+    }
+    let extranet = fields.get("EXTRANET").and_then(Value::as_str) == Some("Y");
+    if extranet && !fields.contains_key("SONET_GROUP_ID") {
+        issues.push(missing("SONET_GROUP_ID", "an extranet user needs a group (SONET_GROUP_ID)"));
+    }
+    if !extranet && !fields.contains_key("UF_DEPARTMENT") {
+        issues.push(missing("UF_DEPARTMENT", "an intranet user needs a department (UF_DEPARTMENT)"));
+    }
+}
+
+/// Finds duplicate keys within one file with flat memory: 12 bytes per row (a 64-bit hash
+/// of the key and the first row's line), so 2,000,000 rows stay far below 100 MiB.
+#[derive(Debug, Default)]
+pub struct KeyTracker {
+    seen: HashMap<u64, u64, std::hash::BuildHasherDefault<IdentityHasher>>,
+}
+
+impl KeyTracker {
+    /// Records `key` at `line`; returns the earlier line if the key was seen before.
+    pub fn check(&mut self, key: &str, line: u64) -> Option<u64> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let hash = h.finish();
+        match self.seen.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(line);
+                None
+            }
+        }
+    }
+}
+
+/// The keys are already hashes; hashing them again would be wasted work.
+#[derive(Debug, Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}

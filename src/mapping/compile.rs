@@ -1,0 +1,676 @@
+//! `MappingSpec` (as written) + the source's header -> `MappingPlan` (checked, columns resolved
+//! to indices, transforms bound).
+//!
+//! Owns: every rule about what a mapping may say: one input per field, columns that exist,
+//! types that fit the entity, paths that resolve. Collects every problem before reporting.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::PathBuf;
+
+use chrono::FixedOffset;
+use serde_json::Value;
+
+use super::diagnostic::{Diagnostics, closest, suggest};
+use super::entity::{ENTITY_NAMES, Entity};
+use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, OnExisting, SheetSpec, ValueType};
+use super::transform;
+use crate::source::{SheetSelector, SourceOptions};
+
+/// A checked mapping, ready to apply to records.
+#[derive(Debug, Clone)]
+pub struct MappingPlan {
+    /// Step name.
+    pub name: String,
+    pub mapping_path: PathBuf,
+    pub source: SourceOptions,
+    pub headers: Vec<String>,
+    /// Columns whose joined values are the row key; empty = the row number.
+    pub key_columns: Vec<usize>,
+    pub target: TargetPlan,
+    pub fields: Vec<FieldPlan>,
+    pub fm: Vec<FmPlan>,
+    pub require_any: Vec<RequireAnyPlan>,
+    /// Things worth telling the user that do not stop anything (unknown portal field names,
+    /// lookups resolved at run time).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    pub entity: Entity,
+    /// `originatorId` of created CRM items.
+    pub origin: String,
+    pub use_original_uf_names: bool,
+    pub mode: Mode,
+    pub on_existing: OnExisting,
+}
+
+/// One portal field and how to compute it from a record.
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    pub name: String,
+    pub input: Input,
+    pub kind: ValueType,
+    pub required: bool,
+    pub trim: bool,
+    pub formats: Vec<String>,
+    pub decimal_comma: bool,
+    /// Exact keys, plus a lower-cased index for case-insensitive matches.
+    pub map: Option<ValueMap>,
+    pub default: Option<String>,
+    pub split: Option<String>,
+    pub multiple: bool,
+    pub file: Option<FileRule>,
+    pub currency: Option<String>,
+    pub offset: FixedOffset,
+    pub deferred: Option<Deferred>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    Column {
+        index: usize,
+        name: String,
+    },
+    /// Joined with a space; for money the second column is the currency.
+    Columns(Vec<(usize, String)>),
+    Const(Value),
+    Template(Vec<Piece>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Column(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueMap {
+    pub exact: BTreeMap<String, String>,
+    pub folded: HashMap<String, String>,
+}
+
+impl ValueMap {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.exact.get(key).or_else(|| self.folded.get(&key.trim().to_lowercase())).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRule {
+    /// Canonical folder that file paths must stay inside.
+    pub base_dir: PathBuf,
+    pub max_bytes: u64,
+}
+
+/// A value that names something in the portal, resolved by the run (not by `validate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deferred {
+    /// The source key of a row of another step; becomes that item's portal ID.
+    Lookup(String),
+    /// An e-mail; becomes that user's ID.
+    UserByEmail,
+}
+
+#[derive(Debug, Clone)]
+pub struct FmPlan {
+    pub type_id: String,
+    pub value_type: String,
+    pub column: usize,
+    pub column_name: String,
+    pub split: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequireAnyPlan {
+    pub columns: Vec<(usize, String)>,
+    pub message: String,
+}
+
+const FM_TYPES: &[(&str, &[&str])] = &[
+    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
+    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
+    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
+    (
+        "IM",
+        &[
+            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
+            "OTHER",
+        ],
+    ),
+    ("LINK", &["USER", "OTHER"]),
+];
+
+const DEFAULT_MAX_FILE_MB: f64 = 20.0;
+
+impl MappingFile {
+    /// How to open this mapping's source (paths resolved against the mapping file's folder).
+    /// Only problems of `[source]` itself are returned here; the file's other shape problems
+    /// come out of [`MappingFile::compile`].
+    pub fn source_options(&self) -> Result<SourceOptions, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let src = &self.spec.source;
+        let Some(path) = &src.path else {
+            diags.push(
+                self.diag(0..0, "missing `path` in [source] (the CSV or spreadsheet, relative to this file)"),
+            );
+            return Err(diags);
+        };
+        let mut options = SourceOptions::new(self.dir().join(path.get_ref()));
+        if let Some(d) = &src.delimiter {
+            match parse_delimiter(d.get_ref()) {
+                Some(b) => options.delimiter = Some(b),
+                None => diags.push(self.diag(
+                    d.span(),
+                    format!(
+                        "delimiter `{}` must be one character, e.g. \",\", \";\", \"\\t\" or \"|\"",
+                        d.get_ref()
+                    ),
+                )),
+            }
+        }
+        if let Some(e) = &src.encoding {
+            let label = e.get_ref().trim();
+            if label.eq_ignore_ascii_case("auto")
+                || encoding_rs::Encoding::for_label(label.as_bytes()).is_some()
+            {
+                options.encoding = Some(label.to_string());
+            } else {
+                diags.push(self.diag(
+                    e.span(),
+                    format!(
+                        "unknown encoding `{label}` (try \"utf-8\", \"windows-1251\", \"windows-1252\", \"koi8-r\", \"utf-16le\" or \"auto\")"
+                    ),
+                ));
+            }
+        }
+        if let Some(sheet) = &src.sheet {
+            options.sheet = Some(match sheet.get_ref() {
+                SheetSpec::Index(0) => {
+                    diags.push(self.diag(sheet.span(), "sheet index is 1-based: the first sheet is 1"));
+                    SheetSelector::Index(1)
+                }
+                SheetSpec::Index(i) => SheetSelector::Index(*i),
+                SheetSpec::Name(n) => SheetSelector::Name(n.clone()),
+            });
+        }
+        if let Some(h) = &src.header_row {
+            if *h.get_ref() == 0 {
+                diags.push(self.diag(h.span(), "header_row is 1-based: the first row is 1"));
+            } else {
+                options.header_row = *h.get_ref();
+            }
+        }
+        if diags.is_empty() { Ok(options) } else { Err(diags) }
+    }
+
+    /// Checks the mapping against the source header and builds the plan.
+    pub fn compile(&self, headers: &[String]) -> Result<MappingPlan, Diagnostics> {
+        let source = self.source_options();
+        let mut diags = self.problems.clone();
+        let source = source.unwrap_or_else(|d| {
+            diags.extend(d);
+            SourceOptions::new(self.dir())
+        });
+        let mut c = Compiler { file: self, headers, diags, notes: Vec::new() };
+        let plan = c.plan(source);
+        if c.diags.is_empty() {
+            Ok(plan)
+        } else {
+            c.diags.0.sort_by_key(|d| (d.line, d.col));
+            c.diags.0.dedup();
+            Err(c.diags)
+        }
+    }
+}
+
+fn parse_delimiter(s: &str) -> Option<u8> {
+    match s {
+        "\\t" | "tab" | "TAB" => Some(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Some(s.as_bytes()[0]),
+        _ => None,
+    }
+}
+
+struct Compiler<'a> {
+    file: &'a MappingFile,
+    headers: &'a [String],
+    diags: Diagnostics,
+    notes: Vec<String>,
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diags.push(self.file.diag(span, message));
+    }
+
+    fn plan(&mut self, source: SourceOptions) -> MappingPlan {
+        let spec = &self.file.spec;
+        let name = spec.name.as_ref().map(|n| n.get_ref().trim().to_string()).unwrap_or_default();
+        if let Some(n) = &spec.name
+            && (name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)))
+        {
+            self.err(n.span(), "step name must be non-empty letters, digits, `-`, `_` or `.`");
+        }
+        let target = self.target();
+        let key_columns = match &spec.source.key {
+            Some(key) => {
+                let names = key.get_ref().to_vec();
+                if names.is_empty() {
+                    self.err(key.span(), "key needs at least one column");
+                }
+                names.iter().filter_map(|n| self.column(n, key.span(), "key")).collect()
+            }
+            None => Vec::new(),
+        };
+        let fields = spec
+            .fields
+            .iter()
+            .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, target.entity))
+            .collect();
+        let fm = self.fm(target.entity);
+        let require_any = self.require_any();
+        if target.entity == Entity::User
+            && !spec.fields.iter().any(|(n, _)| n.get_ref() == "EMAIL")
+            && !self.diags.0.iter().any(|d| d.message.contains("EMAIL"))
+        {
+            self.err(0..0, "a user step needs an `EMAIL` field in [fields] (users are keyed by e-mail)");
+        }
+        MappingPlan {
+            name,
+            mapping_path: self.file.path.clone(),
+            source,
+            headers: self.headers.to_vec(),
+            key_columns,
+            target,
+            fields,
+            fm,
+            require_any,
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+
+    fn target(&mut self) -> TargetPlan {
+        let t = &self.file.spec.target;
+        let entity = match (&t.entity, &t.entity_type_id) {
+            (Some(e), None) => Entity::from_name(e.get_ref()).unwrap_or_else(|| {
+                let hint = suggest(e.get_ref(), ENTITY_NAMES.iter().copied());
+                self.err(
+                    e.span(),
+                    format!(
+                        "unknown entity `{}`{hint} (one of {}, or entity_type_id = N for a smart process)",
+                        e.get_ref(),
+                        ENTITY_NAMES.join(", ")
+                    ),
+                );
+                Entity::Crm(0)
+            }),
+            (None, Some(id)) => {
+                let id_value = *id.get_ref();
+                let builtin = [1, 2, 3, 4, 7, 31].contains(&id_value);
+                if !builtin && !Entity::is_valid_spa_id(id_value) {
+                    self.err(
+                        id.span(),
+                        format!("entity_type_id {id_value} is not a smart process id (even and >= 1030, or 128..=192)"),
+                    );
+                }
+                Entity::Crm(id_value)
+            }
+            (Some(e), Some(_)) => {
+                self.err(e.span(), "set either `entity` or `entity_type_id` in [target], not both");
+                Entity::Crm(0)
+            }
+            (None, None) => {
+                self.err(0..0, "missing [target] `entity = \"contact\"` (or `entity_type_id = N`)");
+                Entity::Crm(0)
+            }
+        };
+        let origin =
+            t.origin.as_ref().map_or_else(|| "b24import".to_string(), |o| o.get_ref().trim().to_string());
+        if let Some(o) = &t.origin
+            && origin.is_empty()
+        {
+            self.err(o.span(), "origin must not be empty");
+        }
+        if let Some(oe) = &t.on_existing
+            && entity != Entity::User
+        {
+            self.err(oe.span(), "on_existing applies to user steps only");
+        }
+        TargetPlan {
+            entity,
+            origin,
+            use_original_uf_names: t.use_original_uf_names,
+            mode: t.mode.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
+            on_existing: t.on_existing.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
+        }
+    }
+
+    /// Resolves a column name to its index, or reports it with the closest header names.
+    fn column(&mut self, name: &str, span: Range<usize>, what: &str) -> Option<usize> {
+        if let Some(i) = self.headers.iter().position(|h| h == name) {
+            return Some(i);
+        }
+        let hint = suggest(name, self.headers.iter().map(String::as_str));
+        let list = if self.headers.len() <= 12 {
+            format!(
+                " (the header has: {})",
+                self.headers.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            String::new()
+        };
+        self.err(span, format!("{what}: column \"{name}\" is not in the source header{hint}{list}"));
+        None
+    }
+
+    fn field(
+        &mut self,
+        name: &str,
+        span: Range<usize>,
+        field: &FieldSpec,
+        entity: Entity,
+    ) -> Option<FieldPlan> {
+        self.check_field_name(name, span.clone(), entity);
+        let shorthand;
+        let rule = match field {
+            FieldSpec::Column(col) => {
+                shorthand = FieldRule { column: Some(col.clone()), ..FieldRule::default() };
+                &shorthand
+            }
+            FieldSpec::Rule(rule) => rule,
+        };
+        let what = format!("field `{name}`");
+        let inputs =
+            [rule.column.is_some(), rule.columns.is_some(), rule.value.is_some(), rule.template.is_some()];
+        let input = match inputs.iter().filter(|x| **x).count() {
+            0 => {
+                self.err(span, format!("{what}: needs one of `column`, `columns`, `value` or `template`"));
+                return None;
+            }
+            1 => {
+                if let Some(c) = &rule.column {
+                    self.column(c.get_ref(), c.span(), &what)
+                        .map(|index| Input::Column { index, name: c.get_ref().clone() })
+                } else if let Some(cs) = &rule.columns {
+                    let resolved: Vec<_> = cs
+                        .get_ref()
+                        .iter()
+                        .filter_map(|c| self.column(c, cs.span(), &what).map(|i| (i, c.clone())))
+                        .collect();
+                    if cs.get_ref().is_empty() {
+                        self.err(cs.span(), format!("{what}: `columns` is empty"));
+                    }
+                    (resolved.len() == cs.get_ref().len()).then_some(Input::Columns(resolved))
+                } else if let Some(v) = &rule.value {
+                    match serde_json::to_value(v) {
+                        Ok(v) => Some(Input::Const(v)),
+                        Err(e) => {
+                            self.err(span.clone(), format!("{what}: value cannot be sent: {e}"));
+                            None
+                        }
+                    }
+                } else {
+                    let t = rule.template.as_ref().expect("counted one input: template");
+                    self.template(t.get_ref(), t.span(), &what).map(Input::Template)
+                }
+            }
+            _ => {
+                self.err(
+                    span,
+                    format!("{what}: give only one of `column`, `columns`, `value` or `template`"),
+                );
+                return None;
+            }
+        };
+        let kind = rule.kind.as_ref().map(|k| *k.get_ref()).or_else(|| entity.known_type(name)).unwrap_or(
+            if entity == Entity::User && matches!(name, "PERSONAL_PHOTO") {
+                ValueType::File
+            } else {
+                ValueType::String
+            },
+        );
+        // Fields the portal takes as arrays of IDs.
+        let implied_multiple =
+            matches!(name, "UF_DEPARTMENT" | "SONET_GROUP_ID" | "contactIds" | "observers" | "companyIds");
+        let multiple = rule.multiple || implied_multiple;
+        let split = rule.split.clone().or_else(|| implied_multiple.then(|| ",".to_string()));
+        if let Some(s) = &rule.split
+            && s.is_empty()
+        {
+            self.err(span.clone(), format!("{what}: `split` must not be empty"));
+        }
+        if kind == ValueType::Money && matches!(&input, Some(Input::Columns(c)) if c.len() > 2) {
+            self.err(span.clone(), format!("{what}: money takes `columns = [amount, currency]`"));
+        }
+        let offset = match &rule.utc_offset {
+            Some(o) => transform::parse_offset(o.get_ref()).unwrap_or_else(|| {
+                self.err(o.span(), format!("{what}: utc_offset `{}` is not like \"+03:00\"", o.get_ref()));
+                FixedOffset::east_opt(0).expect("zero offset")
+            }),
+            None => FixedOffset::east_opt(0).expect("zero offset"),
+        };
+        for f in &rule.formats {
+            if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
+                self.err(span.clone(), format!("{what}: `{f}` is not a valid chrono format"));
+            }
+        }
+        if !rule.formats.is_empty() && !matches!(kind, ValueType::Date | ValueType::Datetime) {
+            self.err(span.clone(), format!("{what}: `formats` applies to type \"date\" or \"datetime\""));
+        }
+        if let Some(cur) = &rule.currency
+            && (cur.len() != 3 || !cur.chars().all(|c| c.is_ascii_alphabetic()))
+        {
+            self.err(span.clone(), format!("{what}: currency `{cur}` is not a 3-letter code"));
+        }
+        let file = if kind == ValueType::File {
+            let base = rule
+                .base_dir
+                .as_ref()
+                .map_or_else(|| self.file.dir().to_path_buf(), |b| self.file.dir().join(b.get_ref()));
+            match base.canonicalize() {
+                Ok(base_dir) => Some(FileRule {
+                    base_dir,
+                    max_bytes: (rule.max_file_mb.unwrap_or(DEFAULT_MAX_FILE_MB).max(0.0) * 1024.0 * 1024.0)
+                        as u64,
+                }),
+                Err(e) => {
+                    let at = rule.base_dir.as_ref().map_or(span.clone(), |b| b.span());
+                    self.err(at, format!("{what}: base_dir {} cannot be used: {e}", base.display()));
+                    None
+                }
+            }
+        } else {
+            if rule.base_dir.is_some() || rule.max_file_mb.is_some() {
+                self.err(span.clone(), format!("{what}: `base_dir`/`max_file_mb` apply to type \"file\""));
+            }
+            None
+        };
+        let deferred = match (&rule.lookup, &rule.user) {
+            (Some(step), None) => {
+                self.notes.push(format!(
+                    "field `{name}`: IDs from step `{}` are resolved at run time",
+                    step.get_ref()
+                ));
+                Some(Deferred::Lookup(step.get_ref().clone()))
+            }
+            (None, Some(u)) if u.get_ref() == "email" => {
+                self.notes.push(format!("field `{name}`: user IDs are found by e-mail at run time"));
+                Some(Deferred::UserByEmail)
+            }
+            (None, Some(u)) => {
+                self.err(
+                    u.span(),
+                    format!("{what}: `user` supports only \"email\" (a user found by e-mail)"),
+                );
+                None
+            }
+            (Some(l), Some(_)) => {
+                self.err(l.span(), format!("{what}: give `lookup` or `user`, not both"));
+                None
+            }
+            (None, None) => None,
+        };
+        let map = rule.map.as_ref().map(|m| ValueMap {
+            exact: m.clone(),
+            folded: m.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect(),
+        });
+        let input = input?;
+        Some(FieldPlan {
+            name: name.to_string(),
+            input,
+            kind,
+            required: rule.required,
+            trim: rule.trim.unwrap_or(true),
+            formats: rule.formats.clone(),
+            decimal_comma: rule.decimal_comma,
+            map,
+            default: rule.default.clone(),
+            split,
+            multiple,
+            file,
+            currency: rule.currency.clone(),
+            offset,
+            deferred,
+        })
+    }
+
+    /// Catches field names the portal would silently ignore.
+    fn check_field_name(&mut self, name: &str, span: Range<usize>, entity: Entity) {
+        if Entity::is_custom_field(name) || entity.known_type(name).is_some() || entity == Entity::Crm(0) {
+            return;
+        }
+        if name == "fm" {
+            self.err(span, "multifields are written as [[fm]] tables, not as a field");
+            return;
+        }
+        let names: Vec<&str> = entity.known_fields().map(|(n, _)| *n).collect();
+        if let Some(exact) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            self.err(
+                span,
+                format!("unknown field `{name}`, did you mean `{exact}`? (field names are case-sensitive)"),
+            );
+        } else {
+            let hint = closest(name, names.iter().copied())
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            self.notes.push(format!(
+                "field `{name}` is not a standard {} field{hint}; the portal ignores unknown fields",
+                entity.name()
+            ));
+        }
+    }
+
+    fn template(&mut self, text: &str, span: Range<usize>, what: &str) -> Option<Vec<Piece>> {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.chars().peekable();
+        let mut ok = true;
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                    }
+                    match self.column(&name, span.clone(), what) {
+                        Some(i) => pieces.push(Piece::Column(i)),
+                        None => ok = false,
+                    }
+                }
+                other => literal.push(other),
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        ok.then_some(pieces)
+    }
+
+    fn fm(&mut self, entity: Entity) -> Vec<FmPlan> {
+        let spec = &self.file.spec;
+        if !spec.fm.is_empty() && !entity.has_multifields() && entity != Entity::Crm(0) {
+            let span = spec.fm[0].span();
+            self.err(
+                span,
+                format!("{} has no multifields ([[fm]] is for lead, contact and company)", entity.name()),
+            );
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for fm in &spec.fm {
+            let f = fm.get_ref();
+            let Some(kind) = &f.kind else {
+                self.err(fm.span(), "[[fm]] needs `type` (PHONE, EMAIL, WEB, IM or LINK)");
+                continue;
+            };
+            let type_id = kind.get_ref().to_uppercase();
+            let Some((_, value_types)) = FM_TYPES.iter().find(|(t, _)| *t == type_id) else {
+                let hint = suggest(kind.get_ref(), FM_TYPES.iter().map(|(t, _)| *t));
+                self.err(
+                    kind.span(),
+                    format!("unknown fm type `{}`{hint} (PHONE, EMAIL, WEB, IM, LINK)", kind.get_ref()),
+                );
+                continue;
+            };
+            let value_type = f.value_type.as_ref().map_or("WORK".to_string(), |v| v.get_ref().to_uppercase());
+            if !value_types.contains(&value_type.as_str()) {
+                let at = f.value_type.as_ref().map_or(fm.span(), |v| v.span());
+                self.err(
+                    at,
+                    format!(
+                        "value_type `{value_type}` is not valid for {type_id} (one of {})",
+                        value_types.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let Some(col) = &f.column else {
+                self.err(fm.span(), "[[fm]] needs `column`");
+                continue;
+            };
+            if let Some(index) = self.column(col.get_ref(), col.span(), "[[fm]]") {
+                out.push(FmPlan {
+                    type_id,
+                    value_type,
+                    column: index,
+                    column_name: col.get_ref().clone(),
+                    split: f.split.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn require_any(&mut self) -> Vec<RequireAnyPlan> {
+        let mut out = Vec::new();
+        for rule in &self.file.spec.require_any {
+            let Some(cols) = &rule.get_ref().columns else {
+                self.err(rule.span(), "[[require_any]] needs `columns = [\"...\", ...]`");
+                continue;
+            };
+            let columns: Vec<_> = cols
+                .get_ref()
+                .iter()
+                .filter_map(|c| self.column(c, cols.span(), "[[require_any]]").map(|i| (i, c.clone())))
+                .collect();
+            if columns.len() != cols.get_ref().len() || columns.is_empty() {
+                continue;
+            }
+            let message = rule.get_ref().message.clone().unwrap_or_else(|| {
+                format!("all of {} are empty; at least one is needed", cols.get_ref().join(", "))
+            });
+            out.push(RequireAnyPlan { columns, message });
+        }
+        out
+    }
+}

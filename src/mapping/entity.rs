@@ -1,0 +1,260 @@
+//! Target entities and the system fields the portal knows for each.
+//!
+//! Owns: `entity = "contact"` -> entityTypeId, which entities have multifields and which
+//! external-key fields, and the standard field names with their value types (used to catch
+//! typos such as `lastname`, since the portal silently ignores unknown fields, and to give
+//! well-known fields a sensible default type). Facts: `../shared/bitrix24.md` §3.1–3.3, §4.1.
+
+use super::spec::ValueType;
+
+/// Where a step's rows go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A CRM item (`crm.item.add`) of this entityTypeId.
+    Crm(u32),
+    /// A portal user (`user.add`).
+    User,
+}
+
+pub const LEAD: u32 = 1;
+pub const DEAL: u32 = 2;
+pub const CONTACT: u32 = 3;
+pub const COMPANY: u32 = 4;
+pub const QUOTE: u32 = 7;
+pub const INVOICE: u32 = 31;
+
+/// The names accepted in `entity = "..."`.
+pub const ENTITY_NAMES: &[&str] = &["lead", "deal", "contact", "company", "quote", "invoice", "user"];
+
+impl Entity {
+    pub fn from_name(name: &str) -> Option<Entity> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "lead" => Entity::Crm(LEAD),
+            "deal" => Entity::Crm(DEAL),
+            "contact" => Entity::Crm(CONTACT),
+            "company" => Entity::Crm(COMPANY),
+            "quote" => Entity::Crm(QUOTE),
+            "invoice" => Entity::Crm(INVOICE),
+            "user" => Entity::User,
+            _ => return None,
+        })
+    }
+
+    /// A smart process by entityTypeId: even and >= 1030, or 128..=192 (§6).
+    pub fn is_valid_spa_id(id: u32) -> bool {
+        (id >= 1030 && id.is_multiple_of(2)) || (128..=192).contains(&id)
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Entity::Crm(LEAD) => "lead".into(),
+            Entity::Crm(DEAL) => "deal".into(),
+            Entity::Crm(CONTACT) => "contact".into(),
+            Entity::Crm(COMPANY) => "company".into(),
+            Entity::Crm(QUOTE) => "quote".into(),
+            Entity::Crm(INVOICE) => "invoice".into(),
+            Entity::Crm(id) => format!("smart process {id}"),
+            Entity::User => "user".into(),
+        }
+    }
+
+    /// Lead, contact and company carry phones and e-mails (`fm`); deals and others do not.
+    pub fn has_multifields(self) -> bool {
+        matches!(self, Entity::Crm(LEAD | CONTACT | COMPANY))
+    }
+
+    /// Leads, deals, contacts and companies are keyed by `originatorId` + `originId`;
+    /// invoices and smart processes by `xmlId`; quotes have neither (key kept in the journal).
+    pub fn key_field(self) -> KeyField {
+        match self {
+            Entity::Crm(LEAD | DEAL | CONTACT | COMPANY) => KeyField::Origin,
+            Entity::Crm(QUOTE) => KeyField::None,
+            Entity::Crm(_) => KeyField::XmlId,
+            Entity::User => KeyField::Email,
+        }
+    }
+
+    /// Standard (non-custom) fields of this entity with the type to use when none is given.
+    pub fn known_fields(self) -> impl Iterator<Item = &'static (&'static str, ValueType)> {
+        let parts: &[&[(&str, ValueType)]] = match self {
+            Entity::Crm(LEAD) => &[COMMON, PERSON, LEAD_EXTRA],
+            Entity::Crm(DEAL) => &[COMMON, DEAL_EXTRA],
+            Entity::Crm(CONTACT) => &[COMMON, PERSON],
+            Entity::Crm(COMPANY) => &[COMMON, COMPANY_EXTRA],
+            Entity::Crm(_) => &[COMMON, ITEM_EXTRA],
+            Entity::User => &[USER_FIELDS],
+        };
+        parts.iter().flat_map(|p| p.iter())
+    }
+
+    /// A custom (user) field name: `ufCrm...` / `UF_CRM_...` / `UF_USR_...` / `UF_...`.
+    pub fn is_custom_field(name: &str) -> bool {
+        name.starts_with("ufCrm") || name.starts_with("UF_")
+    }
+
+    pub fn known_type(self, field: &str) -> Option<ValueType> {
+        self.known_fields().find(|(n, _)| *n == field).map(|(_, t)| *t)
+    }
+}
+
+/// How a created item remembers its source key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyField {
+    Origin,
+    XmlId,
+    Email,
+    None,
+}
+
+use ValueType::{Bool, Date, Datetime, Email, File, Int, Number, Phone, String as Str};
+
+const COMMON: &[(&str, ValueType)] = &[
+    ("title", Str),
+    ("assignedById", Int),
+    ("createdBy", Int),
+    ("updatedBy", Int),
+    ("movedBy", Int),
+    ("createdTime", Datetime),
+    ("updatedTime", Datetime),
+    ("movedTime", Datetime),
+    ("opened", Bool),
+    ("comments", Str),
+    ("sourceId", Str),
+    ("sourceDescription", Str),
+    ("stageId", Str),
+    ("categoryId", Int),
+    ("opportunity", Number),
+    ("isManualOpportunity", Bool),
+    ("currencyId", Str),
+    ("taxValue", Number),
+    ("companyId", Int),
+    ("contactId", Int),
+    ("contactIds", Int),
+    ("observers", Int),
+    ("begindate", Date),
+    ("closedate", Date),
+    ("closed", Bool),
+    ("webformId", Int),
+    ("originatorId", Str),
+    ("originId", Str),
+    ("xmlId", Str),
+    ("utmSource", Str),
+    ("utmMedium", Str),
+    ("utmCampaign", Str),
+    ("utmContent", Str),
+    ("utmTerm", Str),
+    ("parentId", Int),
+    ("mycompanyId", Int),
+    ("locationId", Int),
+];
+
+const PERSON: &[(&str, ValueType)] = &[
+    ("name", Str),
+    ("lastName", Str),
+    ("secondName", Str),
+    ("honorific", Str),
+    ("birthdate", Date),
+    ("post", Str),
+    ("typeId", Str),
+    ("export", Bool),
+    ("photo", File),
+    ("address", Str),
+    ("addressCity", Str),
+    ("addressCountry", Str),
+    ("addressPostalCode", Str),
+    ("addressRegion", Str),
+    ("addressProvince", Str),
+    ("address2", Str),
+    ("leadId", Int),
+    ("companyIds", Int),
+    ("faceId", Int),
+];
+
+const LEAD_EXTRA: &[(&str, ValueType)] =
+    &[("companyTitle", Str), ("statusId", Str), ("statusDescription", Str), ("isReturnCustomer", Bool)];
+const DEAL_EXTRA: &[(&str, ValueType)] = &[
+    ("typeId", Str),
+    ("probability", Int),
+    ("leadId", Int),
+    ("quoteId", Int),
+    ("isNew", Bool),
+    ("isRecurring", Bool),
+    ("isReturnCustomer", Bool),
+    ("isRepeatedApproach", Bool),
+    ("additionalInfo", Str),
+];
+const COMPANY_EXTRA: &[(&str, ValueType)] = &[
+    ("typeId", Str),
+    ("industry", Str),
+    ("employees", Str),
+    ("revenue", Number),
+    ("isMyCompany", Bool),
+    ("logo", File),
+    ("bankingDetails", Str),
+    ("address", Str),
+    ("addressLegal", Str),
+    ("leadId", Int),
+];
+const ITEM_EXTRA: &[(&str, ValueType)] =
+    &[("leadId", Int), ("dealId", Int), ("quoteId", Int), ("accountNumber", Str), ("number", Str)];
+
+const USER_FIELDS: &[(&str, ValueType)] = &[
+    ("EMAIL", Email),
+    ("NAME", Str),
+    ("LAST_NAME", Str),
+    ("SECOND_NAME", Str),
+    ("XML_ID", Str),
+    ("PERSONAL_GENDER", Str),
+    ("PERSONAL_PROFESSION", Str),
+    ("PERSONAL_WWW", Str),
+    ("PERSONAL_BIRTHDAY", Date),
+    ("PERSONAL_PHOTO", File),
+    ("PERSONAL_ICQ", Str),
+    ("PERSONAL_PHONE", Phone),
+    ("PERSONAL_FAX", Str),
+    ("PERSONAL_MOBILE", Phone),
+    ("PERSONAL_PAGER", Str),
+    ("PERSONAL_STREET", Str),
+    ("PERSONAL_CITY", Str),
+    ("PERSONAL_STATE", Str),
+    ("PERSONAL_ZIP", Str),
+    ("PERSONAL_COUNTRY", Str),
+    ("WORK_COMPANY", Str),
+    ("WORK_POSITION", Str),
+    ("WORK_PHONE", Phone),
+    ("UF_DEPARTMENT", Int),
+    ("UF_INTERESTS", Str),
+    ("UF_SKILLS", Str),
+    ("UF_WEB_SITES", Str),
+    ("UF_XING", Str),
+    ("UF_LINKEDIN", Str),
+    ("UF_FACEBOOK", Str),
+    ("UF_TWITTER", Str),
+    ("UF_SKYPE", Str),
+    ("UF_DISTRICT", Str),
+    ("UF_PHONE_INNER", Str),
+    ("EXTRANET", Bool),
+    ("SONET_GROUP_ID", Int),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_knows_person_and_common_fields() {
+        let c = Entity::Crm(CONTACT);
+        assert_eq!(c.known_type("lastName"), Some(Str));
+        assert_eq!(c.known_type("birthdate"), Some(Date));
+        assert_eq!(c.known_type("opportunity"), Some(Number));
+        assert_eq!(c.known_type("lastname"), None);
+    }
+
+    #[test]
+    fn spa_ids_follow_the_portal_rule() {
+        assert!(Entity::is_valid_spa_id(1032));
+        assert!(Entity::is_valid_spa_id(128));
+        assert!(!Entity::is_valid_spa_id(1031));
+        assert!(!Entity::is_valid_spa_id(3));
+    }
+}

@@ -1,0 +1,366 @@
+//! The mapping file as written: serde structs (`deny_unknown_fields` everywhere) and the loader
+//! that reads a TOML file into them while collecting *every* problem with its position.
+//!
+//! Owns: the file's shape and spans. Does not own: meaning (columns, types, entity rules are
+//! checked in `compile`). Each table and each `[fields]` entry is deserialized on its own, key
+//! by key, so that one mistake does not hide the next.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+
+/// A whole mapping file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingSpec {
+    /// Step name: the journal key, and the name other steps use in `lookup = "<step>"`.
+    pub name: Option<Spanned<String>>,
+    pub source: SourceSpec,
+    pub target: TargetSpec,
+    /// Portal field name -> rule. Filled by the loader entry by entry (see [`FieldSpec`]).
+    #[serde(skip)]
+    pub fields: Vec<(Spanned<String>, FieldSpec)>,
+    /// Multifields (`fm`): phones, e-mails, web sites, messengers.
+    #[serde(skip)]
+    pub fm: Vec<Spanned<FmSpec>>,
+    /// Rows where all of a set of columns are empty are invalid.
+    #[serde(skip)]
+    pub require_any: Vec<Spanned<RequireAnySpec>>,
+}
+
+/// `[source]`: which file and how to read it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceSpec {
+    /// Relative to the mapping file.
+    pub path: Option<Spanned<String>>,
+    pub delimiter: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
+    pub sheet: Option<Spanned<SheetSpec>>,
+    pub header_row: Option<Spanned<usize>>,
+    /// Column (or columns) whose values identify a row; default: the row number.
+    pub key: Option<Spanned<OneOrMany>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SheetSpec {
+    Index(usize),
+    Name(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `[target]`: where rows go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetSpec {
+    /// `lead|deal|contact|company|quote|invoice|user`.
+    pub entity: Option<Spanned<String>>,
+    /// A smart process by its entityTypeId (instead of `entity`).
+    pub entity_type_id: Option<Spanned<u32>>,
+    /// `originatorId` written on created items (default `b24import`).
+    pub origin: Option<Spanned<String>>,
+    pub use_original_uf_names: bool,
+    /// `create` (default), `upsert` or `update`: what a re-run does with known keys.
+    pub mode: Option<Spanned<Mode>>,
+    /// Users only: what to do when the e-mail already exists (`use` it, default, or `reject`).
+    pub on_existing: Option<Spanned<OnExisting>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Create,
+    Upsert,
+    Update,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExisting {
+    #[default]
+    Use,
+    Reject,
+}
+
+/// One `[fields]` entry: `name = "Column"` (shorthand) or a full rule.
+#[derive(Debug, Clone)]
+pub enum FieldSpec {
+    Column(Spanned<String>),
+    Rule(FieldRule),
+}
+
+/// The full form of a `[fields]` entry. Exactly one input: `column`, `columns`, `value` or
+/// `template`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldRule {
+    pub column: Option<Spanned<String>>,
+    pub columns: Option<Spanned<Vec<String>>>,
+    /// A constant, written as is (string, number, boolean or array).
+    pub value: Option<toml::Value>,
+    /// Text with `{Column}` placeholders (`{{` and `}}` for literal braces).
+    pub template: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<ValueType>>,
+    pub required: bool,
+    /// Trim surrounding white space from cells (default true).
+    pub trim: Option<bool>,
+    /// chrono formats for `date` / `datetime`, tried in order (ISO is always accepted).
+    pub formats: Vec<String>,
+    /// `1 500,50` means 1500.50.
+    pub decimal_comma: bool,
+    /// Cell text -> value; an unmapped non-empty value is a row error unless `default` is set.
+    pub map: Option<BTreeMap<String, String>>,
+    /// Used when the cell is empty, or its value is missing from `map`.
+    pub default: Option<String>,
+    /// Split one cell into several values.
+    pub split: Option<String>,
+    /// Send an array (one element per `split` part, or a single element).
+    pub multiple: bool,
+    /// Files: folder the cell's paths are relative to (relative to the mapping file).
+    pub base_dir: Option<Spanned<String>>,
+    /// Files: the largest file accepted, in MiB (default 20).
+    pub max_file_mb: Option<f64>,
+    /// Money: currency used when the cell has none.
+    pub currency: Option<String>,
+    /// Datetime: offset given to values that have none (default `+00:00`).
+    pub utc_offset: Option<Spanned<String>>,
+    /// The value is a source key of another step; replaced by that item's portal ID at run time.
+    pub lookup: Option<Spanned<String>>,
+    /// `user = "email"`: the value is an e-mail; replaced by that user's ID at run time.
+    pub user: Option<Spanned<String>>,
+}
+
+/// Value types a field can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueType {
+    String,
+    Int,
+    Number,
+    Bool,
+    Date,
+    Datetime,
+    Money,
+    File,
+    Email,
+    Phone,
+}
+
+/// One `[[fm]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FmSpec {
+    /// `PHONE | EMAIL | WEB | IM | LINK`.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// e.g. `WORK`, `MOBILE`, `HOME` (default `WORK`).
+    pub value_type: Option<Spanned<String>>,
+    pub column: Option<Spanned<String>>,
+    pub split: Option<String>,
+}
+
+/// One `[[require_any]]` table: at least one of `columns` must be non-empty.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequireAnySpec {
+    pub columns: Option<Spanned<Vec<String>>>,
+    /// Shown for rows that break the rule.
+    pub message: Option<String>,
+}
+
+/// A loaded mapping file: the spec plus what is needed to point into it.
+#[derive(Debug)]
+pub struct MappingFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub spec: MappingSpec,
+    /// Shape problems found while loading; `compile` reports them together with its own, so
+    /// that every problem of the file is shown at once.
+    pub problems: Diagnostics,
+}
+
+impl MappingFile {
+    /// The folder relative paths in the file are resolved against.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// A diagnostic pointing at `span` in this file.
+    pub fn diag(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.path, &self.text, span, message)
+    }
+}
+
+/// Reads and parses a mapping file, collecting every shape problem.
+pub fn load(path: &Path) -> Result<MappingFile, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        Diagnostics::one(Diagnostic::whole_file(path, format!("cannot read mapping file: {err}")))
+    })?;
+    parse(path, text)
+}
+
+/// Parses mapping text (`path` is used for messages and relative paths only). A TOML syntax
+/// error is returned at once; shape problems are kept in [`MappingFile::problems`].
+pub fn parse(path: &Path, text: String) -> Result<MappingFile, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let spec = {
+        let doc = match DeTable::parse(&text) {
+            Ok(doc) => doc,
+            Err(err) => {
+                let span = err.span().unwrap_or(0..0);
+                diags.push(Diagnostic::at(
+                    path,
+                    &text,
+                    span,
+                    format!("TOML syntax: {}", err.message().trim()),
+                ));
+                return Err(diags);
+            }
+        };
+        let mut loader = Loader { path, text: &text, diags: &mut diags };
+        loader.document(doc.get_ref())
+    };
+    Ok(MappingFile { path: path.to_path_buf(), text, spec, problems: diags })
+}
+
+const TOP_KEYS: &[&str] = &["name", "source", "target", "fields", "fm", "require_any"];
+
+struct Loader<'a> {
+    path: &'a Path,
+    text: &'a str,
+    diags: &'a mut Diagnostics,
+}
+
+impl Loader<'_> {
+    fn document(&mut self, doc: &DeTable<'_>) -> MappingSpec {
+        let mut spec = MappingSpec::default();
+        for (key, value) in doc.iter() {
+            let name: &str = key.get_ref();
+            match name {
+                "name" => spec.name = self.value(value),
+                "source" => spec.source = self.table(value).unwrap_or_default(),
+                "target" => spec.target = self.table(value).unwrap_or_default(),
+                "fields" => spec.fields = self.fields(value),
+                "fm" => spec.fm = self.array_of_tables(value, "fm"),
+                "require_any" => spec.require_any = self.array_of_tables(value, "require_any"),
+                other => {
+                    let hint = super::diagnostic::suggest(other, TOP_KEYS.iter().copied());
+                    self.push(key.span(), format!("unknown key `{other}`{hint}"));
+                }
+            }
+        }
+        if spec.name.is_none() {
+            self.push(0..0, "missing `name = \"...\"` (the step name)");
+        }
+        spec
+    }
+
+    fn push(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diags.push(Diagnostic::at(self.path, self.text, span, message));
+    }
+
+    fn push_de(&mut self, err: toml::de::Error, fallback: Range<usize>) {
+        let span = err.span().unwrap_or(fallback);
+        let message = super::diagnostic::rewrite_serde_message(err.message());
+        self.push(span, message);
+    }
+
+    fn value<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
+        match T::deserialize(value.clone().into_deserializer()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                self.push_de(err, value.span());
+                None
+            }
+        }
+    }
+
+    /// Deserializes a table key by key (so every bad key is reported), then the good keys as a
+    /// whole.
+    fn table<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.push(value.span(), format!("expected a table, found {}", value.get_ref().type_str()));
+            return None;
+        };
+        let mut good = DeTable::new();
+        for (k, v) in table.iter() {
+            let mut one = DeTable::new();
+            one.insert(k.clone(), v.clone());
+            let single = Spanned::new(value.span(), DeValue::Table(one));
+            match T::deserialize(single.into_deserializer()) {
+                Ok(_) => {
+                    good.insert(k.clone(), v.clone());
+                }
+                Err(err) => self.push_de(err, k.span()),
+            }
+        }
+        self.value(&Spanned::new(value.span(), DeValue::Table(good)))
+    }
+
+    fn fields(&mut self, value: &Spanned<DeValue<'_>>) -> Vec<(Spanned<String>, FieldSpec)> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.push(value.span(), "`fields` must be a table: `[fields]`");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in table.iter() {
+            let name = Spanned::new(k.span(), k.get_ref().to_string());
+            let spec = match v.get_ref() {
+                DeValue::String(s) => Some(FieldSpec::Column(Spanned::new(v.span(), s.to_string()))),
+                DeValue::Table(_) => self.table::<FieldRule>(v).map(FieldSpec::Rule),
+                other => {
+                    self.push(
+                        v.span(),
+                        format!(
+                            "field `{}`: expected a column name or a table like {{ column = \"...\" }}, found {}",
+                            k.get_ref(),
+                            other.type_str()
+                        ),
+                    );
+                    None
+                }
+            };
+            if let Some(spec) = spec {
+                out.push((name, spec));
+            }
+        }
+        out
+    }
+
+    fn array_of_tables<T: DeserializeOwned>(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        what: &str,
+    ) -> Vec<Spanned<T>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.push(value.span(), format!("`{what}` must be an array of tables: `[[{what}]]`"));
+            return Vec::new();
+        };
+        items.iter().filter_map(|item| self.table::<T>(item).map(|t| Spanned::new(item.span(), t))).collect()
+    }
+}
