@@ -138,7 +138,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
         match validate_step(step, &args, &step_names, emit.as_mut(), rejects_path.as_deref()) {
             Ok(summary) => summaries.push(summary),
-            Err((summary, err)) => {
+            Err(failed) => {
+                let (summary, err) = *failed;
                 summaries.push(summary);
                 fatal = Some(err);
                 break;
@@ -161,6 +162,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(if summaries.iter().any(|s| s.invalid > 0) { exit::ROWS_REJECTED } else { exit::OK })
 }
 
+/// `mappings/../samples/x.csv` -> `samples/x.csv` (lexically, for display only).
+fn tidy_path(path: &Path) -> String {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some_and(|n| n != "..") => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out.display().to_string()
+}
+
 /// `rejects.csv` + `contacts` -> `rejects.contacts.csv`.
 fn per_step_path(path: &Path, step: &str) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "rejects".into());
@@ -171,7 +187,8 @@ fn per_step_path(path: &Path, step: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-type StepResult = Result<StepSummary, (StepSummary, anyhow::Error)>;
+/// The summary, and the error that cut the step short, if any.
+type StepResult = Result<StepSummary, Box<(StepSummary, anyhow::Error)>>;
 
 fn validate_step(
     step: Step,
@@ -183,25 +200,27 @@ fn validate_step(
     let mut summary = StepSummary {
         step: step.plan.name.clone(),
         mapping: step.file.path.display().to_string(),
-        source: step.source_path().display().to_string(),
+        source: tidy_path(step.source_path()),
         entity: step.plan.target.entity.name(),
         notes: step.plan.notes.clone(),
         ..StepSummary::default()
     };
     for field in &step.plan.fields {
-        if let Some(crate::mapping::Deferred::Lookup(target)) = &field.deferred
-            && !step_names.contains(target)
-        {
-            summary.notes.push(format!(
-                "field `{}`: step `{target}` is not among the mappings given; its IDs come from the journal at run time",
-                field.name
-            ));
+        if let Some(crate::mapping::Deferred::Lookup(target)) = &field.deferred {
+            summary.notes.push(if step_names.contains(target) {
+                format!("field `{}`: IDs from step `{target}` are resolved at run time", field.name)
+            } else {
+                format!(
+                    "field `{}`: step `{target}` is not among the mappings given; its IDs come from the journal at run time",
+                    field.name
+                )
+            });
         }
     }
     let mut rejects = match rejects_path {
         Some(p) => match RejectsWriter::create(p, &step.plan.headers) {
             Ok(w) => Some(w),
-            Err(e) => return Err((summary, e)),
+            Err(e) => return Err(Box::new((summary, e))),
         },
         None => None,
     };
@@ -212,7 +231,7 @@ fn validate_step(
             Ok(p) => p,
             Err(e) => {
                 progress.finish();
-                return Err((summary, anyhow::Error::new(e)));
+                return Err(Box::new((summary, anyhow::Error::new(e))));
             }
         };
         summary.rows_read += 1;
@@ -230,7 +249,7 @@ fn validate_step(
                         .map_err(anyhow::Error::from)
                         .and_then(|_| w.write_all(b"\n").map_err(anyhow::Error::from))
                     {
-                        return Err((summary, e.context("cannot write the --emit file")));
+                        return Err(Box::new((summary, e.context("cannot write the --emit file"))));
                     }
                 }
             }
@@ -245,7 +264,7 @@ fn validate_step(
                 if let Some(w) = rejects.as_mut()
                     && let Err(e) = w.write(&prepared.record, issues)
                 {
-                    return Err((summary, e));
+                    return Err(Box::new((summary, e)));
                 }
             }
         }
@@ -257,7 +276,7 @@ fn validate_step(
     if let Some(w) = rejects
         && let Err(e) = w.finish()
     {
-        return Err((summary, e));
+        return Err(Box::new((summary, e)));
     }
     Ok(summary)
 }

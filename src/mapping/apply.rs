@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::compile::{Deferred, FieldPlan, FmPlan, Input, MappingPlan, Piece};
+use super::compile::{Deferred, FieldPlan, FileRule, FmPlan, Input, MappingPlan, Piece};
 use super::entity::Entity;
 use super::spec::ValueType;
 use super::transform::{self, Invalid};
@@ -156,7 +156,11 @@ impl MappingPlan {
             Input::Columns(cols) if f.kind == ValueType::Money && cols.len() == 2 => {
                 let amount = cell_text(record.cell(cols[0].0), f.trim);
                 let cur = cell_text(record.cell(cols[1].0), f.trim);
-                if amount.is_empty() { String::new() } else { format!("{amount}|{cur}") }
+                match (amount.is_empty(), cur.is_empty()) {
+                    (true, _) => String::new(),
+                    (false, true) => amount.to_string(),
+                    (false, false) => format!("{amount}|{cur}"),
+                }
             }
             Input::Columns(cols) => cols
                 .iter()
@@ -177,6 +181,7 @@ impl MappingPlan {
                         }
                     }
                 }
+                let out = if f.trim { out.trim().to_string() } else { out };
                 if any || pieces.iter().all(|p| matches!(p, Piece::Text(_))) { out } else { String::new() }
             }
         };
@@ -279,7 +284,7 @@ fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
         ValueType::File => {
             let rule =
                 f.file.as_ref().ok_or_else(|| Invalid::new("file_error", "file field without base_dir"))?;
-            let (name, content) = read_file(&rule.base_dir, s, rule.max_bytes)?;
+            let (name, content) = read_file(rule, s)?;
             json!([name, content])
         }
     })
@@ -287,7 +292,8 @@ fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
 
 /// Reads `rel` inside `base_dir` and base64-encodes it. Refuses absolute paths, paths that
 /// leave `base_dir` (also through links), missing files and files over `max_bytes`.
-fn read_file(base_dir: &Path, rel: &str, max_bytes: u64) -> Result<(String, String), Invalid> {
+fn read_file(rule: &FileRule, rel: &str) -> Result<(String, String), Invalid> {
+    let (base_dir, max_bytes) = (rule.base_dir.as_path(), rule.max_bytes);
     let rel_path = Path::new(rel);
     if rel_path.is_absolute()
         || rel_path.components().any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
@@ -304,7 +310,10 @@ fn read_file(base_dir: &Path, rel: &str, max_bytes: u64) -> Result<(String, Stri
             return Err(Invalid::new("file_outside_base_dir", "the path leaves base_dir"));
         }
         Err(_) => {
-            return Err(Invalid::new("file_missing", format!("file not found in {}", base_dir.display())));
+            return Err(Invalid::new(
+                "file_missing",
+                format!("file not found in base_dir {}", rule.shown_as),
+            ));
         }
     };
     if !canonical.starts_with(base_dir) {

@@ -101,6 +101,8 @@ impl ValueMap {
 pub struct FileRule {
     /// Canonical folder that file paths must stay inside.
     pub base_dir: PathBuf,
+    /// The folder as the mapping file names it (for messages).
+    pub shown_as: String,
     pub max_bytes: u64,
 }
 
@@ -472,6 +474,7 @@ impl Compiler<'_> {
             match base.canonicalize() {
                 Ok(base_dir) => Some(FileRule {
                     base_dir,
+                    shown_as: rule.base_dir.as_ref().map_or_else(|| ".".to_string(), |b| b.get_ref().clone()),
                     max_bytes: (rule.max_file_mb.unwrap_or(DEFAULT_MAX_FILE_MB).max(0.0) * 1024.0 * 1024.0)
                         as u64,
                 }),
@@ -488,13 +491,7 @@ impl Compiler<'_> {
             None
         };
         let deferred = match (&rule.lookup, &rule.user) {
-            (Some(step), None) => {
-                self.notes.push(format!(
-                    "field `{name}`: IDs from step `{}` are resolved at run time",
-                    step.get_ref()
-                ));
-                Some(Deferred::Lookup(step.get_ref().clone()))
-            }
+            (Some(step), None) => Some(Deferred::Lookup(step.get_ref().clone())),
             (None, Some(u)) if u.get_ref() == "email" => {
                 self.notes.push(format!("field `{name}`: user IDs are found by e-mail at run time"));
                 Some(Deferred::UserByEmail)

@@ -110,7 +110,7 @@ pub enum OnExisting {
 #[derive(Debug, Clone)]
 pub enum FieldSpec {
     Column(Spanned<String>),
-    Rule(FieldRule),
+    Rule(Box<FieldRule>),
 }
 
 /// The full form of a `[fields]` entry. Exactly one input: `column`, `columns`, `value` or
@@ -332,7 +332,7 @@ impl Loader<'_> {
             let name = Spanned::new(k.span(), k.get_ref().to_string());
             let spec = match v.get_ref() {
                 DeValue::String(s) => Some(FieldSpec::Column(Spanned::new(v.span(), s.to_string()))),
-                DeValue::Table(_) => self.table::<FieldRule>(v).map(FieldSpec::Rule),
+                DeValue::Table(_) => self.table::<FieldRule>(v).map(|r| FieldSpec::Rule(Box::new(r))),
                 other => {
                     self.push(
                         v.span(),
