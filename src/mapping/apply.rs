@@ -435,3 +435,96 @@ impl Hasher for IdentityHasher {
         self.0 = n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::spec;
+    use proptest::prelude::*;
+    use std::path::PathBuf;
+
+    const HEADERS: [&str; 6] = ["Code", "Name", "Date", "Amount", "Phones", "File"];
+
+    fn plan(dir: &Path) -> MappingPlan {
+        let text = r#"name = "p"
+[source]
+path = "x.csv"
+key = "Code"
+[target]
+entity = "contact"
+[fields]
+name = { column = "Name", required = true }
+birthdate = { column = "Date", type = "date", formats = ["%d.%m.%Y"] }
+opportunity = { column = "Amount", type = "number", decimal_comma = true }
+ufCrm_1 = { column = "Amount", type = "money", currency = "RUB", decimal_comma = true }
+ufCrm_2 = { column = "Name", split = ";", multiple = true, map = { "a" = "1", "b" = "2" }, default = "0" }
+ufCrm_3 = { column = "File", type = "file" }
+ufCrm_4 = { column = "Date", type = "datetime", formats = ["%d.%m.%Y"], utc_offset = "+03:00" }
+opened = { column = "Code", type = "bool", map = { "K1" = "yes" }, default = "N" }
+comments = { template = "{Name} / {Date}" }
+[[fm]]
+type = "PHONE"
+column = "Phones"
+split = ","
+[[require_any]]
+columns = ["Phones", "Name"]
+"#;
+        let file = spec::parse(&dir.join("m.toml"), text.to_string()).expect("parses");
+        let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+        file.compile(&headers).expect("compiles")
+    }
+
+    fn record(cells: &[String]) -> Record {
+        Record {
+            row: RowRef { file: "x.csv".into(), sheet: None, line: 2 },
+            cells: csv::StringRecord::from(cells.to_vec()),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_good_row_maps_to_portal_values() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("a.txt"), "hello").expect("file");
+        let cells: Vec<String> = ["K1", "a;b", "14.03.2026", "1 500,50", "8 916 123-45-67", "a.txt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let row = plan(dir.path()).apply(&record(&cells)).expect("valid");
+        assert_eq!(row.key, "K1");
+        assert_eq!(row.fields["birthdate"], json!("2026-03-14"));
+        assert_eq!(row.fields["opportunity"], json!(1500.50));
+        assert_eq!(row.fields["ufCrm_2"], json!(["1", "2"]));
+        assert_eq!(row.fields["ufCrm_3"], json!(["a.txt", "aGVsbG8="]));
+        assert_eq!(row.fields["ufCrm_1"], json!("1500.50|RUB"));
+        assert_eq!(row.fields["opened"], json!("Y"));
+        assert_eq!(row.fields["comments"], json!("a;b / 14.03.2026"));
+        assert_eq!(row.fields["ufCrm_4"], json!("2026-03-14T00:00:00+03:00"));
+        assert_eq!(row.fm[0].value, "89161234567");
+    }
+
+    #[test]
+    fn paths_that_leave_base_dir_are_row_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = plan(dir.path());
+        for bad in ["../../etc/passwd", "/etc/passwd", "missing.txt"] {
+            let cells: Vec<String> =
+                ["K1", "a", "", "", "+7 916 123 45 67", bad].iter().map(|s| s.to_string()).collect();
+            let issues = p.apply(&record(&cells)).expect_err("invalid");
+            let codes: Vec<&str> = issues.iter().map(|i| i.code).collect();
+            assert!(
+                codes.contains(&"file_outside_base_dir") || codes.contains(&"file_missing"),
+                "{bad}: {codes:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_cell_content_makes_apply_panic(cells in proptest::collection::vec("\\PC{0,24}", 0..8)) {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/files");
+            let p = plan(&dir);
+            let _ = p.apply(&record(&cells));
+        }
+    }
+}

@@ -89,6 +89,8 @@ impl CsvSource {
         let delimiter = options
             .delimiter
             .unwrap_or_else(|| delimiter::detect(&sample, complete, options.header_row.saturating_sub(1)));
+        // Old Mac exports end lines with CR alone; the parser reads them but counts only LF.
+        let cr_only = !sample.contains(&b'\n') && sample.contains(&b'\r');
         drop(sample);
         tracing::debug!(
             path = %path.display(),
@@ -100,12 +102,15 @@ impl CsvSource {
         let mut head = Cursor::new(prefix);
         head.set_position(choice.bom_len as u64);
         let stream = head.chain(raw);
-        let input: Box<dyn Read + Send> = match choice.decoding {
+        let mut input: Box<dyn Read + Send> = match choice.decoding {
             Decoding::Utf8 => Box::new(stream),
             Decoding::Transcode(enc) => Box::new(
                 DecodeReaderBytesBuilder::new().encoding(Some(enc)).bom_sniffing(false).build(stream),
             ),
         };
+        if cr_only {
+            input = Box::new(CrToLf(input));
+        }
         let mut source = CsvSource {
             headers: Vec::new(),
             file: display_name(&path),
@@ -196,27 +201,46 @@ impl CsvSource {
     /// The field `fields[start..end]` as text, or the error naming the line of its first
     /// byte that is not UTF-8.
     fn field_text(&self, raw: RawRecord, start: usize, end: usize) -> Result<&str, SourceError> {
-        std::str::from_utf8(&self.fields[start..end]).map_err(|e| {
-            let offset = start + e.valid_up_to();
-            let record = &self.fields[..raw.byte_len];
-            SourceError::NotUtf8 {
-                path: self.path.clone(),
-                line: raw.line + encoding::count_newlines(&record[..offset]),
-                byte: record[offset],
-                suggestion: encoding::suggest_label(record, true),
+        std::str::from_utf8(&self.fields[start..end]).map_err(|e| self.not_utf8(raw, start + e.valid_up_to()))
+    }
+
+    /// The error for the record's first byte that is not UTF-8, field by field.
+    fn record_utf8_error(&self, raw: RawRecord) -> SourceError {
+        let mut start = 0;
+        for &end in &self.ends[..raw.field_count] {
+            if let Err(e) = self.field_text(raw, start, end) {
+                return e;
             }
-        })
+            start = end;
+        }
+        // Only reached if every field is valid on its own; then the whole buffer is too.
+        let offset = std::str::from_utf8(&self.fields[..raw.byte_len]).err().map_or(0, |e| e.valid_up_to());
+        self.not_utf8(raw, offset)
+    }
+
+    fn not_utf8(&self, raw: RawRecord, offset: usize) -> SourceError {
+        let record = &self.fields[..raw.byte_len];
+        SourceError::NotUtf8 {
+            path: self.path.clone(),
+            line: raw.line + encoding::count_newlines(&record[..offset]),
+            byte: record.get(offset).copied().unwrap_or(0),
+            suggestion: encoding::suggest_label(record, true),
+        }
     }
 
     /// Builds the record in `fields`/`ends` at exactly the header's width.
     fn build_record(&self, raw: RawRecord) -> Result<Record, SourceError> {
+        // One validation for the whole record (the fast path), then slicing per field.
+        let text =
+            std::str::from_utf8(&self.fields[..raw.byte_len]).map_err(|_| self.record_utf8_error(raw))?;
         let width = self.headers.len();
         let used = raw.field_count.min(width);
         let used_bytes = if used == 0 { 0 } else { self.ends[used - 1] };
         let mut cells = csv::StringRecord::with_capacity(used_bytes, width);
         let mut start = 0;
         for &end in &self.ends[..used] {
-            cells.push_field(self.field_text(raw, start, end)?);
+            // A field boundary inside a character means a field is not UTF-8 on its own.
+            cells.push_field(text.get(start..end).ok_or_else(|| self.record_utf8_error(raw))?);
             start = end;
         }
         for _ in used..width {
@@ -228,8 +252,7 @@ impl CsvSource {
         } else if raw.field_count > width {
             // Extra cells are dropped; only worth reporting when they hold something
             // (many exports end every line with a delimiter).
-            let extra = self.field_text(raw, used_bytes, raw.byte_len)?;
-            if !extra.trim().is_empty() {
+            if !self.fields[used_bytes..raw.byte_len].iter().all(u8::is_ascii_whitespace) {
                 problems.push(RowProblem::Ragged { expected: width, found: raw.field_count });
             }
         }
@@ -268,6 +291,18 @@ impl Iterator for CsvSource {
 impl Source for CsvSource {
     fn headers(&self) -> &[String] {
         &self.headers
+    }
+}
+
+/// Turns every CR into LF (applied to decoded text, for files whose lines end in CR alone),
+/// so that line numbers count them.
+struct CrToLf<R>(R);
+
+impl<R: Read> Read for CrToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        buf[..n].iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
+        Ok(n)
     }
 }
 
@@ -310,11 +345,29 @@ mod tests {
     #[rstest]
     #[case::lf("a,b\n1,2\n\n\n3,4\n\"x\ny\",z\n5,6", vec![2, 5, 6, 8])]
     #[case::crlf("a,b\r\n1,2\r\n\r\n\r\n3,4\r\n\"x\r\ny\",z\r\n5,6\r\n", vec![2, 5, 6, 8])]
+    #[case::cr_only("a,b\r1,2\r\r3,\"x\ry\"\r4,5", vec![2, 4, 6])]
     #[case::blank_cells_row_skipped("a,b\n1,2\n,\n  ,\t\n3,4\n", vec![2, 5])]
     fn records_carry_the_line_where_they_start(#[case] content: &str, #[case] lines: Vec<u64>) {
         let source = open_bytes(content.as_bytes(), |_| {}).expect("opens");
         let got: Vec<u64> = rows(source).into_iter().map(|(line, _)| line).collect();
         assert_eq!(got, lines);
+    }
+
+    // Regression: a field boundary inside a character (`\xD0` `,` `\x9F` reads as "П" once
+    // the delimiter is gone) must be an error, not a panic when slicing.
+    #[test]
+    fn a_character_split_by_a_delimiter_is_not_utf8() {
+        let mut content = b"a,b\n".to_vec();
+        while content.len() <= PREFIX_LEN {
+            content.extend_from_slice(b"plain,row\n");
+        }
+        let lines = content.iter().filter(|&&b| b == b'\n').count() as u64;
+        content.extend_from_slice(b"\xD0,\x9F\n");
+        let source = open_bytes(&content, |_| {}).expect("the prefix is fine");
+        match source.last() {
+            Some(Err(SourceError::NotUtf8 { line, byte, .. })) => assert_eq!((line, byte), (lines + 1, 0xD0)),
+            other => panic!("expected NotUtf8, got {other:?}"),
+        }
     }
 
     #[test]

@@ -104,7 +104,7 @@ impl SourceOptions {
 pub enum SourceError {
     #[error("{path}: cannot open: {source}")]
     Open { path: PathBuf, source: std::io::Error },
-    #[error("{path}: unknown file type (expected .csv, .txt, .tsv, .xlsx, .xlsm, .xls or .ods)")]
+    #[error("{path}: unknown file type (expected .csv, .txt, .tsv, .xlsx, .xlsm, .xlsb, .xls or .ods)")]
     UnknownFormat { path: PathBuf },
     #[error("{path}: unknown encoding `{label}` (try windows-1251, windows-1252, koi8-r, utf-16le, auto)")]
     UnknownEncoding { path: PathBuf, label: String },
