@@ -89,7 +89,7 @@ impl Iterator for Prepare {
             Ok(row) => row.key.clone(),
             Err(_) => self.plan.key(&record, &Default::default()),
         };
-        let mut outcome = outcome.map(|row| payload::add_command(&self.plan.target, &row));
+        let mut outcome = outcome.map(|row| payload::add_command(&self.plan.target, row));
         if !key.is_empty()
             && let Some(first) = self.keys.check(&key, record.row.line)
         {

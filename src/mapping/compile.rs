@@ -50,11 +50,13 @@ pub struct TargetPlan {
 #[derive(Debug, Clone)]
 pub struct FieldPlan {
     pub name: String,
+    /// How problems name the input: the column(s), or the field for constants and templates.
+    pub label: String,
     pub input: Input,
     pub kind: ValueType,
     pub required: bool,
     pub trim: bool,
-    pub formats: Vec<String>,
+    pub formats: transform::Formats,
     pub decimal_comma: bool,
     /// Exact keys, plus a lower-cased index for case-insensitive matches.
     pub map: Option<ValueMap>,
@@ -117,8 +119,8 @@ pub enum Deferred {
 
 #[derive(Debug, Clone)]
 pub struct FmPlan {
-    pub type_id: String,
-    pub value_type: String,
+    pub type_id: &'static str,
+    pub value_type: &'static str,
     pub column: usize,
     pub column_name: String,
     pub split: Option<String>,
@@ -453,11 +455,10 @@ impl Compiler<'_> {
             }),
             None => FixedOffset::east_opt(0).expect("zero offset"),
         };
-        for f in &rule.formats {
-            if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
-                self.err(span.clone(), format!("{what}: `{f}` is not a valid chrono format"));
-            }
-        }
+        let formats = transform::Formats::new(&rule.formats).unwrap_or_else(|bad| {
+            self.err(span.clone(), format!("{what}: `{bad}` is not a valid chrono format"));
+            transform::Formats::default()
+        });
         if !rule.formats.is_empty() && !matches!(kind, ValueType::Date | ValueType::Datetime) {
             self.err(span.clone(), format!("{what}: `formats` applies to type \"date\" or \"datetime\""));
         }
@@ -514,13 +515,19 @@ impl Compiler<'_> {
             folded: m.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect(),
         });
         let input = input?;
+        let label = match &input {
+            Input::Column { name, .. } => name.clone(),
+            Input::Columns(cols) => cols.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(" + "),
+            Input::Const(_) | Input::Template(_) => name.to_string(),
+        };
         Some(FieldPlan {
             name: name.to_string(),
+            label,
             input,
             kind,
             required: rule.required,
             trim: rule.trim.unwrap_or(true),
-            formats: rule.formats.clone(),
+            formats,
             decimal_comma: rule.decimal_comma,
             map,
             default: rule.default.clone(),
@@ -610,8 +617,9 @@ impl Compiler<'_> {
                 self.err(fm.span(), "[[fm]] needs `type` (PHONE, EMAIL, WEB, IM or LINK)");
                 continue;
             };
-            let type_id = kind.get_ref().to_uppercase();
-            let Some((_, value_types)) = FM_TYPES.iter().find(|(t, _)| *t == type_id) else {
+            let Some(&(type_id, value_types)) =
+                FM_TYPES.iter().find(|(t, _)| t.eq_ignore_ascii_case(kind.get_ref()))
+            else {
                 let hint = suggest(kind.get_ref(), FM_TYPES.iter().map(|(t, _)| *t));
                 self.err(
                     kind.span(),
@@ -619,8 +627,9 @@ impl Compiler<'_> {
                 );
                 continue;
             };
-            let value_type = f.value_type.as_ref().map_or("WORK".to_string(), |v| v.get_ref().to_uppercase());
-            if !value_types.contains(&value_type.as_str()) {
+            let wanted = f.value_type.as_ref().map_or("WORK", |v| v.get_ref().as_str());
+            let Some(&value_type) = value_types.iter().find(|v| v.eq_ignore_ascii_case(wanted)) else {
+                let value_type = wanted.to_uppercase();
                 let at = f.value_type.as_ref().map_or(fm.span(), |v| v.span());
                 self.err(
                     at,
@@ -630,7 +639,7 @@ impl Compiler<'_> {
                     ),
                 );
                 continue;
-            }
+            };
             let Some(col) = &f.column else {
                 self.err(fm.span(), "[[fm]] needs `column`");
                 continue;

@@ -4,6 +4,7 @@
 //! canonical text each becomes (`../shared/bitrix24.md` §3.3). Must never panic on any input
 //! (a property test feeds arbitrary strings to every function here).
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Why a cell could not be converted; `code` is stable (summaries count by it).
@@ -21,10 +22,44 @@ impl Invalid {
 
 /// `yes/no/true/false/1/0/Y/N/да/нет/on/off` (any case) -> `Y` / `N`.
 pub fn to_bool(s: &str) -> Result<&'static str, Invalid> {
-    match s.trim().to_lowercase().as_str() {
-        "y" | "yes" | "true" | "1" | "да" | "д" | "on" | "x" | "+" => Ok("Y"),
-        "n" | "no" | "false" | "0" | "нет" | "н" | "off" | "-" => Ok("N"),
-        _ => Err(Invalid::new("invalid_bool", "not a yes/no value (yes/no, true/false, 1/0, Y/N, да/нет)")),
+    const YES: &[&str] = &["y", "yes", "true", "1", "да", "д", "on", "x", "+"];
+    const NO: &[&str] = &["n", "no", "false", "0", "нет", "н", "off", "-"];
+    let s = s.trim();
+    let matches = |words: &[&str]| {
+        words.iter().any(|w| if s.is_ascii() { s.eq_ignore_ascii_case(w) } else { s.to_lowercase() == *w })
+    };
+    if matches(YES) {
+        Ok("Y")
+    } else if matches(NO) {
+        Ok("N")
+    } else {
+        Err(Invalid::new("invalid_bool", "not a yes/no value (yes/no, true/false, 1/0, Y/N, да/нет)"))
+    }
+}
+
+/// Date or date-time formats (chrono syntax), parsed once when the mapping is compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Formats {
+    /// As written, for messages.
+    pub written: Vec<String>,
+    items: Vec<Vec<Item<'static>>>,
+}
+
+impl Formats {
+    /// Compiles `formats`; an invalid one is returned as the error.
+    pub fn new(formats: &[String]) -> Result<Formats, String> {
+        let items = formats
+            .iter()
+            .map(|f| StrftimeItems::new(f).parse_to_owned().map_err(|_| f.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok(Formats { written: formats.to_vec(), items })
+    }
+
+    fn parse<'a>(&'a self, s: &'a str) -> impl Iterator<Item = Parsed> + 'a {
+        self.items.iter().filter_map(move |items| {
+            let mut parsed = Parsed::new();
+            chrono::format::parse(&mut parsed, s, items.iter()).ok().map(|_| parsed)
+        })
     }
 }
 
@@ -82,16 +117,14 @@ pub fn to_number(s: &str, decimal_comma: bool) -> Result<String, Invalid> {
     }
 }
 
-/// Parses a date with `formats` (chrono syntax) tried in order, then ISO `2026-03-14`, then an
-/// ISO date-time whose date part is taken (spreadsheet date-time cells).
-pub fn to_date(s: &str, formats: &[String]) -> Result<NaiveDate, Invalid> {
+/// Parses a date with `formats` tried in order, then ISO `2026-03-14`, then an ISO date-time
+/// whose date part is taken (spreadsheet date-time cells).
+pub fn to_date(s: &str, formats: &Formats) -> Result<NaiveDate, Invalid> {
     let s = s.trim();
-    for format in formats {
-        if let Ok(d) = NaiveDate::parse_from_str(s, format) {
-            return Ok(d);
-        }
+    if let Some(d) = formats.parse(s).find_map(|p| p.to_naive_date().ok()) {
+        return Ok(d);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+    if let Ok(d) = s.parse::<NaiveDate>() {
         return Ok(d);
     }
     if let Ok(dt) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
@@ -105,17 +138,17 @@ pub fn to_date(s: &str, formats: &[String]) -> Result<NaiveDate, Invalid> {
 
 /// Parses a date-time and renders it as `YYYY-MM-DDThh:mm:ss±hh:mm`. Values with their own
 /// offset keep it; others get `offset`. A date alone means midnight.
-pub fn to_datetime(s: &str, formats: &[String], offset: FixedOffset) -> Result<String, Invalid> {
+pub fn to_datetime(s: &str, formats: &Formats, offset: FixedOffset) -> Result<String, Invalid> {
     let s = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string());
     }
     let naive = formats
-        .iter()
-        .find_map(|f| {
-            NaiveDateTime::parse_from_str(s, f)
+        .parse(s)
+        .find_map(|p| {
+            p.to_naive_datetime_with_offset(0)
                 .ok()
-                .or_else(|| NaiveDate::parse_from_str(s, f).ok().map(|d| d.and_time(NaiveTime::MIN)))
+                .or_else(|| p.to_naive_date().ok().map(|d| d.and_time(NaiveTime::MIN)))
         })
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok())
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
@@ -130,8 +163,8 @@ pub fn to_datetime(s: &str, formats: &[String], offset: FixedOffset) -> Result<S
     }
 }
 
-fn format_list(formats: &[String], iso: &str) -> String {
-    if formats.is_empty() { iso.to_string() } else { formats.join(", ") }
+fn format_list(formats: &Formats, iso: &str) -> String {
+    if formats.written.is_empty() { iso.to_string() } else { formats.written.join(", ") }
 }
 
 /// Parses `+03:00`, `-05:30`, `Z`, `UTC`.
@@ -165,27 +198,35 @@ pub fn to_email(s: &str) -> Result<String, Invalid> {
         && !local.ends_with('.')
         && !local.contains("..")
         && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|l| {
             !l.is_empty()
                 && !l.starts_with('-')
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().count() >= 2);
+        && domain.rsplit('.').next().is_some_and(|tld| tld.chars().count() >= 2);
     if local_ok && domain_ok { Ok(email) } else { Err(bad()) }
 }
 
 /// Keeps a leading `+` and the digits: `8 (916) 123-45-67` -> `89161234567`. An extension
 /// (`ext.`, `доб.`, `x`, `#`) is dropped. Fewer than 5 digits is an error.
 pub fn to_phone(s: &str) -> Result<String, Invalid> {
-    let lower = s.trim().to_lowercase();
-    let main = ["ext", "доб", "#", "x", "вн"]
-        .iter()
-        .filter_map(|marker| lower.find(marker))
-        .min()
-        .map_or(lower.as_str(), |i| &lower[..i]);
+    let trimmed = s.trim();
+    let lower: std::borrow::Cow<'_, str> = if trimmed.chars().any(|c| c.is_alphabetic() || c == '#') {
+        trimmed.to_lowercase().into()
+    } else {
+        trimmed.into()
+    };
+    let main = if lower.chars().any(|c| c.is_alphabetic() || c == '#') {
+        ["ext", "доб", "#", "x", "вн"]
+            .iter()
+            .filter_map(|marker| lower.find(marker))
+            .min()
+            .map_or(&*lower, |i| &lower[..i])
+    } else {
+        &*lower
+    };
     let mut out = String::with_capacity(main.len());
     if main.trim_start().starts_with('+') {
         out.push('+');
@@ -303,7 +344,7 @@ mod tests {
     #[case("2026-03-14T09:30:00", "2026-03-14")]
     #[case("29.02.2024", "2024-02-29")]
     fn dates_parse_with_formats_and_iso(#[case] input: &str, #[case] want: &str) {
-        let formats = vec!["%d.%m.%Y".to_string()];
+        let formats = Formats::new(&["%d.%m.%Y".to_string()]).expect("valid");
         assert_eq!(to_date(input, &formats).map(|d| d.to_string()).as_deref(), Ok(want));
     }
 
@@ -313,7 +354,7 @@ mod tests {
     #[case("1990/02/01")]
     #[case("")]
     fn impossible_dates_are_rejected(#[case] input: &str) {
-        let formats = vec!["%d.%m.%Y".to_string()];
+        let formats = Formats::new(&["%d.%m.%Y".to_string()]).expect("valid");
         let err = to_date(input, &formats).unwrap_err();
         assert_eq!(err.code, "invalid_date");
         assert!(err.message.contains("%d.%m.%Y"), "{}", err.message);
@@ -325,7 +366,7 @@ mod tests {
     #[case("2026-03-14T09:30:00+05:00", "2026-03-14T09:30:00+05:00")]
     #[case("2026-03-14", "2026-03-14T00:00:00+03:00")]
     fn datetimes_get_an_offset(#[case] input: &str, #[case] want: &str) {
-        let formats = vec!["%d.%m.%Y %H:%M".to_string()];
+        let formats = Formats::new(&["%d.%m.%Y %H:%M".to_string()]).expect("valid");
         let offset = parse_offset("+03:00").expect("valid offset");
         assert_eq!(to_datetime(input, &formats, offset).as_deref(), Ok(want));
     }
@@ -398,7 +439,7 @@ mod tests {
     proptest! {
         #[test]
         fn no_transform_panics_on_any_cell(s in "\\PC{0,40}", comma: bool) {
-            let formats = vec!["%d.%m.%Y".to_string(), "%Y %j".to_string()];
+            let formats = Formats::new(&["%d.%m.%Y".to_string(), "%Y %j".to_string()]).expect("valid");
             let offset = parse_offset("+03:00").expect("valid offset");
             let _ = to_bool(&s);
             let _ = to_int(&s);

@@ -21,15 +21,15 @@ pub struct Command {
 }
 
 /// The command that creates `row` in the portal.
-pub fn add_command(target: &TargetPlan, row: &MappedRow) -> Command {
+pub fn add_command(target: &TargetPlan, row: MappedRow) -> Command {
     match target.entity {
-        Entity::User => Command { method: "user.add", params: Value::Object(row.fields.clone()) },
+        Entity::User => Command { method: "user.add", params: Value::Object(row.fields) },
         Entity::Crm(entity_type_id) => {
-            let mut fields = row.fields.clone();
+            let mut fields = row.fields;
             match target.entity.key_field() {
                 KeyField::Origin => {
                     fields.insert("originatorId".into(), Value::String(target.origin.clone()));
-                    fields.insert("originId".into(), Value::String(row.key.clone()));
+                    fields.insert("originId".into(), Value::String(row.key));
                 }
                 KeyField::XmlId => {
                     fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &row.key)));
@@ -39,21 +39,32 @@ pub fn add_command(target: &TargetPlan, row: &MappedRow) -> Command {
             if !row.fm.is_empty() {
                 let fm: Vec<Value> = row
                     .fm
-                    .iter()
-                    .map(|v| json!({"typeId": v.type_id, "valueType": v.value_type, "value": v.value}))
+                    .into_iter()
+                    .map(|v| {
+                        object([
+                            ("typeId", Value::String(v.type_id.into())),
+                            ("valueType", Value::String(v.value_type.into())),
+                            ("value", Value::String(v.value)),
+                        ])
+                    })
                     .collect();
                 fields.insert("fm".into(), Value::Array(fm));
             }
             Command {
                 method: "crm.item.add",
-                params: json!({
-                    "entityTypeId": entity_type_id,
-                    "fields": fields,
-                    "useOriginalUfNames": yn(target.use_original_uf_names),
-                }),
+                params: object([
+                    ("entityTypeId", Value::from(entity_type_id)),
+                    ("fields", Value::Object(fields)),
+                    ("useOriginalUfNames", Value::String(yn(target.use_original_uf_names).into())),
+                ]),
             }
         }
     }
+}
+
+/// Builds a JSON object without going through serde (moves the values, copies nothing).
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// The command that changes `fields` of the existing item `id` (send only what changed).
@@ -66,12 +77,12 @@ pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) 
         }
         Entity::Crm(entity_type_id) => Command {
             method: "crm.item.update",
-            params: json!({
-                "entityTypeId": entity_type_id,
-                "id": id,
-                "fields": fields,
-                "useOriginalUfNames": yn(target.use_original_uf_names),
-            }),
+            params: object([
+                ("entityTypeId", Value::from(entity_type_id)),
+                ("id", Value::from(id)),
+                ("fields", Value::Object(fields)),
+                ("useOriginalUfNames", Value::String(yn(target.use_original_uf_names).into())),
+            ]),
         },
     }
 }
@@ -108,13 +119,13 @@ mod tests {
             row: RowRef { file: "c.csv".into(), sheet: None, line: 2 },
             key: "C-1".into(),
             fields,
-            fm: vec![FmValue { type_id: "PHONE".into(), value_type: "WORK".into(), value: "+7999".into() }],
+            fm: vec![FmValue { type_id: "PHONE", value_type: "WORK", value: "+7999".into() }],
         }
     }
 
     #[test]
     fn contact_add_carries_origin_key_and_fm_array() {
-        let cmd = add_command(&target(Entity::Crm(3)), &row());
+        let cmd = add_command(&target(Entity::Crm(3)), row());
         assert_eq!(cmd.method, "crm.item.add");
         assert_eq!(
             cmd.params,
@@ -128,7 +139,7 @@ mod tests {
     fn smart_process_add_carries_xml_id() {
         let mut r = row();
         r.fm.clear();
-        let cmd = add_command(&target(Entity::Crm(1032)), &r);
+        let cmd = add_command(&target(Entity::Crm(1032)), r);
         assert_eq!(cmd.params["fields"]["xmlId"], json!("legacy:C-1"));
         assert!(cmd.params["fields"].get("originId").is_none());
     }
@@ -138,7 +149,7 @@ mod tests {
         let mut r = row();
         r.fm.clear();
         r.fields = Map::from_iter([("EMAIL".to_string(), json!("a@b.ru"))]);
-        let cmd = add_command(&target(Entity::User), &r);
+        let cmd = add_command(&target(Entity::User), r);
         assert_eq!(cmd.method, "user.add");
         assert_eq!(cmd.params, json!({"EMAIL": "a@b.ru"}));
     }
