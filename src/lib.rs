@@ -17,6 +17,7 @@
 //! panic on cell content; a bad row is data (a problem list), never control flow.
 
 pub mod cli;
+pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
