@@ -23,3 +23,4 @@ pub mod payload;
 pub mod pipeline;
 pub mod sandbox;
 pub mod source;
+pub mod transport;
