@@ -362,6 +362,53 @@ async fn command_blocked_by_operating_limit_inside_a_batch_is_not_executed() {
     assert_eq!(t.stats().operating_refusals, 1);
 }
 
+#[tokio::test]
+async fn operation_time_limit_waits_for_the_reset_time_the_portal_reported() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = n.clone();
+    let server = Server::start(move |req| {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        match n2.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::Json(
+                200,
+                json!({"result": {"result": {"r000001": true}},
+                    "time": {"operating": 400.0, "operating_reset_at": now + 2}}),
+            ),
+            1 => Reply::Json(429, json!({"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"})),
+            _ => ok_batch(req, json!([])),
+        }
+    })
+    .await;
+    let mut cfg = config(&server);
+    cfg.operating.default_park = Duration::from_secs(30);
+    let t = Transport::new(cfg).expect("transport");
+    t.call_batch(&cmds(1)).await.expect("first");
+    // Above 80 % of the budget the next request is slowed a little; it is refused, and the
+    // method parks until the reported reset (1-2 s away) rather than the 30 s default.
+    let start = Instant::now();
+    t.call_batch(&cmds(1)).await.expect("after park");
+    let e = start.elapsed();
+    assert!(e >= Duration::from_millis(1000) && e < Duration::from_secs(5), "{e:?}");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn unreachable_portal_is_retried_then_given_up_without_ambiguity() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let webhook = Webhook::parse(&format!("http://{addr}/rest/1/{CODE}/")).expect("webhook");
+    let mut cfg = TransportConfig::new(Credentials::Webhook(webhook), Plan::Standard);
+    cfg.limiter.backoff_base = Duration::from_millis(20);
+    cfg.max_limit_wait = Duration::from_millis(300);
+    let t = Transport::new(cfg).expect("transport");
+    let err = t.call_batch(&cmds(1)).await.expect_err("unreachable");
+    assert!(matches!(err, TransportError::Exhausted { attempts, .. } if attempts > 1), "{err}");
+    assert!(!err.to_string().contains(CODE), "{err}");
+    assert_eq!(t.stats().rate, 2.0, "connection failures do not lower the rate");
+}
+
 // ---------- ambiguous outcomes: never retried ----------
 
 #[tokio::test]

@@ -226,6 +226,17 @@ pub fn default_path(first_mapping: &Path, job: &str) -> PathBuf {
     dir.join(".b24import").join(format!("{name}.sqlite"))
 }
 
+/// The payload hash stored per row: SHA-256 (hex) of the method and its parameters as
+/// serialized JSON (object keys sorted), so an edited row is recognized on resume.
+pub fn payload_hash(cmd: &crate::payload::Command) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(cmd.method.as_bytes());
+    h.update(b"\n");
+    h.update(cmd.params.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -171,10 +171,7 @@ impl Limiter {
         s.rate = (s.rate * cfg.slow_factor).max(floor);
         s.bucket = bucket(s.rate, 1);
         s.changed_at = Instant::now();
-        let exp = cfg.backoff_base.saturating_mul(1u32 << (s.consecutive - 1).min(16));
-        let capped = exp.min(cfg.backoff_cap);
-        // "Equal jitter": half fixed, half random, so callers spread out but always wait.
-        let delay = capped / 2 + capped.mul_f64(rand::random_range(0.0..0.5));
+        let delay = self.backoff(s.consecutive);
         let until = Instant::now() + delay;
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
         tracing::warn!(
@@ -183,6 +180,15 @@ impl Limiter {
             "the portal refused a request (QUERY_LIMIT_EXCEEDED); slowing down"
         );
         delay
+    }
+
+    /// The capped exponential backoff before attempt `attempt + 1` (1-based `attempt`), with
+    /// "equal jitter": half fixed, half random, so callers spread out but always wait.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cfg = self.config;
+        let exp = cfg.backoff_base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(cfg.backoff_cap);
+        capped / 2 + capped.mul_f64(rand::random_range(0.0..0.5))
     }
 
     /// A request was accepted: reset the backoff and, after a quiet period, raise the rate a step.

@@ -145,6 +145,11 @@ impl Transport {
         })
     }
 
+    /// A packer for this portal's byte budget; `max_commands` is capped at 50.
+    pub fn packer<T>(&self, max_commands: usize) -> Packer<T> {
+        Packer::new(max_commands, self.inner.config.max_batch_bytes)
+    }
+
     pub fn stats(&self) -> TransportStats {
         let c = &self.inner.counters;
         TransportStats {
@@ -275,9 +280,11 @@ impl Transport {
             let answer = match client::post_json(&inner.http, &req).await {
                 Ok(a) => a,
                 Err(e) if e.not_sent => {
-                    // Nothing reached the portal: back off like a refusal, within the same budget.
+                    // Nothing reached the portal: back off and resend, within the same budget.
                     refused += 1;
-                    self.back_off(method, refused, started, "CONNECT", inner.limiter.refused()).await?;
+                    tracing::warn!(method, error = %e.message, "could not connect to the portal; retrying");
+                    let delay = inner.limiter.backoff(refused);
+                    self.back_off(method, refused, started, &e.message, delay).await?;
                     continue;
                 }
                 Err(e) => {
