@@ -17,8 +17,10 @@
 //! panic on cell content; a bad row is data (a problem list), never control flow.
 
 pub mod cli;
+pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
 pub mod sandbox;
 pub mod source;
+pub mod transport;

@@ -1,0 +1,302 @@
+//! The HTTP edge: the reqwest client (rustls, keep-alive, `User-Agent`, JSON POST only), the
+//! portal's address (webhook or OAuth endpoint) and the [`Secret`] wrapper for credentials.
+//!
+//! Owns: URL checks (`https://`, or `http://` to a loopback host only), building the URL and
+//! body of one call, and sending it. Must not classify answers (that is `error.rs`) and must
+//! never let a webhook code or token reach `Debug` output, error text or logs: URLs that carry
+//! a secret are dropped from reqwest errors (`without_url`).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+/// A credential. `Debug` prints `***`; there is no `Display`. Read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret text, for building a request. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why the portal address or credentials cannot be used (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("`{0}` is not a URL")]
+    NotAUrl(String),
+    #[error(
+        "`{0}` uses plain http:// to a non-loopback host; use https:// (http:// is allowed only for \
+         127.0.0.1, ::1 and localhost)"
+    )]
+    InsecureUrl(String),
+    #[error("unsupported URL scheme in `{0}`; use https://")]
+    Scheme(String),
+    #[error("`{0}` is not a webhook URL; expected https://<portal>/rest/<user id>/<code>/")]
+    NotAWebhook(String),
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+/// An inbound webhook: `https://<portal>/rest/<user>/<code>/`. The code is a [`Secret`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// `https://<portal>/rest/` (no secret).
+    base: Url,
+    user: String,
+    code: Secret,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Webhook({}{}/***/)", self.base, self.user)
+    }
+}
+
+impl Webhook {
+    /// Parses a webhook URL as Bitrix24 shows it (a trailing method such as `profile.json`
+    /// is ignored). Errors show the URL with the code replaced by `***`.
+    pub fn parse(url: &str) -> Result<Webhook, ConfigError> {
+        let parsed = Url::parse(url).map_err(|_| ConfigError::NotAUrl(redact_webhook(url)))?;
+        check_scheme(&parsed, &redact_webhook(url))?;
+        let segments: Vec<&str> = parsed.path_segments().map(|s| s.collect()).unwrap_or_default();
+        let at = segments
+            .iter()
+            .position(|s| *s == "rest")
+            .filter(|i| segments.len() > i + 2 && !segments[i + 1].is_empty() && !segments[i + 2].is_empty())
+            .ok_or_else(|| ConfigError::NotAWebhook(redact_webhook(url)))?;
+        let user = segments[at + 1].to_string();
+        if !user.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ConfigError::NotAWebhook(redact_webhook(url)));
+        }
+        let mut base = parsed.clone();
+        base.set_query(None);
+        base.set_fragment(None);
+        base.set_path(&format!("{}/", segments[..=at].join("/")));
+        Ok(Webhook { base, user, code: Secret::new(segments[at + 2]) })
+    }
+
+    /// The portal's host, safe to show.
+    pub fn host(&self) -> &str {
+        self.base.host_str().unwrap_or("")
+    }
+
+    fn method_url(&self, method: &str) -> String {
+        format!("{}{}/{}/{}", self.base, self.user, self.code.expose(), method)
+    }
+}
+
+/// Replaces the segment after `/rest/<user>/` with `***` for error messages.
+pub fn redact_webhook(url: &str) -> String {
+    let mut parts: Vec<&str> = url.split('/').collect();
+    if let Some(i) = parts.iter().position(|p| *p == "rest")
+        && parts.len() > i + 2
+    {
+        parts[i + 2] = "***";
+    }
+    parts.join("/")
+}
+
+/// An OAuth application's access to a portal: `client_endpoint` (`https://<portal>/rest/`) with
+/// `auth=<access token>` in every body, and what is needed to refresh the token.
+#[derive(Clone, Debug)]
+pub struct OAuth {
+    pub endpoint: Url,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `https://oauth.bitrix.info/oauth/token/` or the sandbox's (`--oauth-endpoint`).
+    pub token_url: Url,
+}
+
+impl OAuth {
+    /// Checks both URLs (https, or http to loopback) and normalizes the endpoint to end in `/`.
+    pub fn new(
+        endpoint: &str,
+        access_token: Secret,
+        refresh_token: Secret,
+        client_id: String,
+        client_secret: Secret,
+        token_url: &str,
+    ) -> Result<OAuth, ConfigError> {
+        let mut endpoint = Url::parse(endpoint).map_err(|_| ConfigError::NotAUrl(endpoint.to_string()))?;
+        check_scheme(&endpoint, endpoint.as_str())?;
+        if !endpoint.path().ends_with('/') {
+            let path = format!("{}/", endpoint.path());
+            endpoint.set_path(&path);
+        }
+        let token_url = Url::parse(token_url).map_err(|_| ConfigError::NotAUrl(token_url.to_string()))?;
+        check_scheme(&token_url, token_url.as_str())?;
+        Ok(OAuth { endpoint, access_token, refresh_token, client_id, client_secret, token_url })
+    }
+}
+
+/// How the transport reaches the portal.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    Webhook(Webhook),
+    OAuth(OAuth),
+}
+
+/// `https://` always; `http://` only when the host is loopback (the sandbox).
+pub fn check_scheme(url: &Url, shown: &str) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(ConfigError::InsecureUrl(shown.to_string())),
+        _ => Err(ConfigError::Scheme(shown.to_string())),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Builds the shared HTTP client: rustls (ring), keep-alive pool, `User-Agent`, `timeout`.
+pub fn build_http(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
+    // Installing twice fails harmlessly: another part of the program may have done it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("b24import/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(30).min(timeout))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_keepalive(Duration::from_secs(60))
+        .build()
+        .map_err(|e| ConfigError::Client(e.without_url().to_string()))
+}
+
+/// One request ready to send: the URL (may hold the webhook code) and the JSON body.
+pub(crate) struct Prepared {
+    pub url: String,
+    pub body: Value,
+}
+
+/// The URL and body of `method` with `params` (an object) under `credentials`; OAuth adds
+/// `auth` to the body.
+pub(crate) fn prepare(
+    credentials: &Credentials,
+    access_token: Option<&Secret>,
+    method: &str,
+    mut params: Map<String, Value>,
+) -> Prepared {
+    match credentials {
+        Credentials::Webhook(w) => Prepared { url: w.method_url(method), body: Value::Object(params) },
+        Credentials::OAuth(o) => {
+            if let Some(token) = access_token {
+                params.insert("auth".into(), Value::String(token.expose().to_string()));
+            }
+            Prepared { url: format!("{}{}", o.endpoint, method), body: Value::Object(params) }
+        }
+    }
+}
+
+/// What came back: status and raw body (not parsed yet).
+pub(crate) struct RawAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Sends one JSON POST. A transport failure is returned as text without the URL.
+pub(crate) async fn post_json(http: &reqwest::Client, req: &Prepared) -> Result<RawAnswer, SendError> {
+    let resp = http
+        .post(&req.url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(&req.body)
+        .send()
+        .await
+        .map_err(SendError::from_reqwest)?;
+    let status = resp.status().as_u16();
+    let content_type =
+        resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = resp.bytes().await.map_err(SendError::from_reqwest)?.to_vec();
+    Ok(RawAnswer { status, content_type, body })
+}
+
+/// A request that got no HTTP answer.
+#[derive(Debug)]
+pub(crate) struct SendError {
+    /// The connection could not be established: nothing was sent.
+    pub not_sent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    fn from_reqwest(e: reqwest::Error) -> SendError {
+        let not_sent = e.is_connect();
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "connection failed"
+        };
+        let e = e.without_url();
+        // reqwest's Display omits the causes (hyper, io); they say what actually happened.
+        let mut message = format!("{kind}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        SendError { not_sent, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_masked() {
+        assert_eq!(format!("{:?}", Secret::new("abc123")), "***");
+    }
+
+    #[test]
+    fn webhook_parses_and_hides_its_code() {
+        let w = Webhook::parse("https://portal.bitrix24.ru/rest/1/s3cr3tc0de/").expect("parse");
+        assert_eq!(w.method_url("batch"), "https://portal.bitrix24.ru/rest/1/s3cr3tc0de/batch");
+        let dbg = format!("{w:?}");
+        assert!(!dbg.contains("s3cr3tc0de"), "{dbg}");
+        let w = Webhook::parse("https://portal.bitrix24.ru/rest/1/s3cr3tc0de/profile.json").expect("parse");
+        assert_eq!(w.method_url("user.get"), "https://portal.bitrix24.ru/rest/1/s3cr3tc0de/user.get");
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback() {
+        let err = Webhook::parse("http://portal.example.com/rest/1/s3cr3tc0de/").expect_err("insecure");
+        assert!(matches!(err, ConfigError::InsecureUrl(_)));
+        assert!(!err.to_string().contains("s3cr3tc0de"), "{err}");
+        for ok in
+            ["http://127.0.0.1:8080/rest/1/x/", "http://localhost/rest/1/x/", "http://[::1]:9/rest/1/x/"]
+        {
+            Webhook::parse(ok).expect(ok);
+        }
+    }
+
+    #[test]
+    fn malformed_webhook_error_hides_the_code() {
+        let err =
+            Webhook::parse("https://portal.bitrix24.ru/rest/abc/s3cr3tc0de/").expect_err("user not numeric");
+        assert!(!err.to_string().contains("s3cr3tc0de"), "{err}");
+    }
+}

@@ -1,0 +1,300 @@
+//! The request-rate limiter: a governor token bucket shaped like the portal's leaky bucket
+//! (standard plans 2/s burst 50, enterprise 5/s burst 250, overridable), and the reaction to a
+//! `QUERY_LIMIT_EXCEEDED` that comes anyway (another app shares the portal's bucket).
+//!
+//! Owns: pacing (`until_ready` right before each request), the backoff after a refusal
+//! (capped exponential with jitter, shared by every caller), lowering the rate and recovering
+//! it gradually. Must not send requests or look at answers beyond "refused" / "accepted".
+//!
+//! Time is tokio's (`tokio::time`), also inside governor through [`TokioClock`], so tests run
+//! with paused time. That is also why `until_ready` waits with `tokio::time::sleep` on
+//! governor's own "not until" answer instead of governor's `until_ready`, which sleeps on a
+//! wall-clock timer.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+/// The portal's plan, which sets the request-rate limit (`../shared/bitrix24.md` §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Plan {
+    #[default]
+    Standard,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn rate(self) -> Rate {
+        match self {
+            Plan::Standard => Rate { per_second: 2.0, burst: 50 },
+            Plan::Enterprise => Rate { per_second: 5.0, burst: 250 },
+        }
+    }
+}
+
+/// Requests per second (drain) and burst (bucket size).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// How the limiter reacts to refusals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterConfig {
+    pub rate: Rate,
+    /// First backoff after a refusal; doubles with each consecutive refusal.
+    pub backoff_base: Duration,
+    /// Longest single backoff.
+    pub backoff_cap: Duration,
+    /// Each refusal multiplies the rate by this (0..1).
+    pub slow_factor: f64,
+    /// The rate never drops below this fraction of the configured rate.
+    pub min_fraction: f64,
+    /// After this long without a refusal, the rate grows by `recover_factor` (up to the configured rate).
+    pub recover_every: Duration,
+    pub recover_factor: f64,
+}
+
+impl LimiterConfig {
+    pub fn new(rate: Rate) -> LimiterConfig {
+        LimiterConfig {
+            rate,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            slow_factor: 0.5,
+            min_fraction: 0.1,
+            recover_every: Duration::from_secs(10),
+            recover_factor: 1.25,
+        }
+    }
+}
+
+/// governor's clock on tokio's time (follows `tokio::time::pause`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type Bucket = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+/// Shared by every request to one portal.
+#[derive(Debug)]
+pub struct Limiter {
+    config: LimiterConfig,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    bucket: Arc<Bucket>,
+    /// Current rate (requests/s); below the configured one after refusals.
+    rate: f64,
+    /// Nobody sends before this (a backoff after a refusal).
+    paused_until: Option<Instant>,
+    /// Refusals since the last accepted request.
+    consecutive: u32,
+    /// Last time the rate was lowered or raised.
+    changed_at: Instant,
+    /// Refusals seen in total.
+    refusals: u64,
+}
+
+fn bucket(per_second: f64, burst: u32) -> Arc<Bucket> {
+    let period = Duration::from_secs_f64(1.0 / per_second.max(1e-3));
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+    Arc::new(RateLimiter::direct_with_clock(quota, TokioClock))
+}
+
+impl Limiter {
+    pub fn new(config: LimiterConfig) -> Limiter {
+        let state = State {
+            bucket: bucket(config.rate.per_second, config.rate.burst),
+            rate: config.rate.per_second,
+            paused_until: None,
+            consecutive: 0,
+            changed_at: Instant::now(),
+            refusals: 0,
+        };
+        Limiter { config, state: Mutex::new(state) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock leaves consistent numbers; keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a request may be sent (rate, burst, and any backoff in force), and takes
+    /// its token. Call right before each request.
+    pub async fn until_ready(&self) {
+        loop {
+            let (bucket, paused_until) = {
+                let s = self.lock();
+                (s.bucket.clone(), s.paused_until)
+            };
+            if let Some(until) = paused_until
+                && until > Instant::now()
+            {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match bucket.check() {
+                Ok(()) => return,
+                Err(not_until) => tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await,
+            }
+        }
+    }
+
+    /// A request was refused with `QUERY_LIMIT_EXCEEDED`: lower the rate (and drop the burst:
+    /// the portal's bucket is full), pause every caller for a backoff with jitter, and return
+    /// that backoff.
+    pub fn refused(&self) -> Duration {
+        let cfg = self.config;
+        let mut s = self.lock();
+        s.consecutive += 1;
+        s.refusals += 1;
+        let floor = cfg.rate.per_second * cfg.min_fraction;
+        s.rate = (s.rate * cfg.slow_factor).max(floor);
+        s.bucket = bucket(s.rate, 1);
+        s.changed_at = Instant::now();
+        let delay = self.backoff(s.consecutive);
+        let until = Instant::now() + delay;
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        tracing::warn!(
+            rate = s.rate,
+            backoff_ms = delay.as_millis() as u64,
+            "the portal refused a request (QUERY_LIMIT_EXCEEDED); slowing down"
+        );
+        delay
+    }
+
+    /// The capped exponential backoff before attempt `attempt + 1` (1-based `attempt`), with
+    /// "equal jitter": half fixed, half random, so callers spread out but always wait.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cfg = self.config;
+        let exp = cfg.backoff_base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(cfg.backoff_cap);
+        capped / 2 + capped.mul_f64(rand::random_range(0.0..0.5))
+    }
+
+    /// A request was accepted: reset the backoff and, after a quiet period, raise the rate a step.
+    pub fn accepted(&self) {
+        let cfg = self.config;
+        let mut s = self.lock();
+        s.consecutive = 0;
+        if s.rate < cfg.rate.per_second && s.changed_at.elapsed() >= cfg.recover_every {
+            s.rate = (s.rate * cfg.recover_factor).min(cfg.rate.per_second);
+            // Keep burst 1 after a refusal: another client is using the portal's bucket.
+            s.bucket = bucket(s.rate, 1);
+            s.changed_at = Instant::now();
+            tracing::info!(rate = s.rate, "no refusals for a while; raising the request rate");
+        }
+    }
+
+    /// Current requests per second.
+    pub fn current_rate(&self) -> f64 {
+        self.lock().rate
+    }
+
+    /// `QUERY_LIMIT_EXCEEDED` refusals seen so far.
+    pub fn refusals(&self) -> u64 {
+        self.lock().refusals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_second: f64, burst: u32) -> Limiter {
+        Limiter::new(LimiterConfig::new(Rate { per_second, burst }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_goes_at_once_then_the_rate_paces() {
+        let l = limiter(2.0, 5);
+        let start = Instant::now();
+        for _ in 0..5 {
+            l.until_ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        l.until_ready().await;
+        l.until_ready().await;
+        let e = start.elapsed();
+        assert!(e >= Duration::from_millis(990) && e <= Duration::from_millis(1010), "{e:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plans_set_the_portal_limits() {
+        assert_eq!(Plan::Standard.rate(), Rate { per_second: 2.0, burst: 50 });
+        assert_eq!(Plan::Enterprise.rate(), Rate { per_second: 5.0, burst: 250 });
+        let l = Limiter::new(LimiterConfig::new(Plan::Standard.rate()));
+        let start = Instant::now();
+        for _ in 0..60 {
+            l.until_ready().await;
+        }
+        // 50 at once, then 10 more at 2/s.
+        let e = start.elapsed();
+        assert!(e >= Duration::from_millis(4990) && e <= Duration::from_millis(5010), "{e:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusal_pauses_everyone_and_halves_the_rate() {
+        let l = limiter(4.0, 10);
+        l.until_ready().await;
+        let start = Instant::now();
+        let delay = l.refused();
+        assert!(delay >= Duration::from_millis(250) && delay <= Duration::from_millis(500), "{delay:?}");
+        assert_eq!(l.current_rate(), 2.0);
+        l.until_ready().await;
+        assert!(start.elapsed() >= delay);
+        // Burst is gone: the next one waits a full period of the lowered rate.
+        let t = Instant::now();
+        l.until_ready().await;
+        let e = t.elapsed();
+        assert!(e >= Duration::from_millis(490) && e <= Duration::from_millis(510), "{e:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_refusals_back_off_exponentially_up_to_the_cap() {
+        let l = limiter(2.0, 50);
+        let delays: Vec<Duration> = (0..12).map(|_| l.refused()).collect();
+        assert!(delays[3] >= Duration::from_secs(2), "{delays:?}");
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(30)), "{delays:?}");
+        assert!(delays[11] >= Duration::from_secs(15), "{delays:?}");
+        // The rate never falls below 10% of the plan.
+        assert!((l.current_rate() - 0.2).abs() < 1e-9);
+        assert_eq!(l.refusals(), 12);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_recovers_gradually_after_quiet_periods() {
+        let l = limiter(2.0, 50);
+        l.refused();
+        assert_eq!(l.current_rate(), 1.0);
+        l.accepted();
+        assert_eq!(l.current_rate(), 1.0, "too soon to raise");
+        let mut steps = 0;
+        while l.current_rate() < 2.0 {
+            tokio::time::advance(Duration::from_secs(10)).await;
+            l.accepted();
+            steps += 1;
+        }
+        assert!(steps >= 3, "recovered in {steps} steps");
+        assert_eq!(l.current_rate(), 2.0);
+    }
+}

@@ -1,0 +1,446 @@
+//! The transport: everything between a list of commands and the portal's answer to them.
+//! One [`Transport`] per portal; cheap to clone, shared by the run's tasks.
+//!
+//! Owns: pacing (rate limiter, operating budget), sending (`client`), reading answers
+//! (`batch`, `error`), OAuth refresh (`auth`) and the retry policy: requests known not to have
+//! run (503 `QUERY_LIMIT_EXCEEDED`, 429 `OPERATION_TIME_LIMIT`, an expired token) are resent
+//! here, bounded by a maximum wait; a request that may have run (timeout, dropped connection,
+//! 5xx, a non-JSON body) is NEVER resent: it comes back as [`TransportError::Ambiguous`] so
+//! the run marks its rows `unknown`. Must not know about rows, the journal or mappings.
+
+pub mod auth;
+pub mod batch;
+pub mod client;
+pub mod error;
+pub mod limiter;
+pub mod operating;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use crate::payload::Command;
+
+pub use auth::OnRefresh;
+pub use batch::{BatchOutcome, CommandOutcome, NotExecuted, Pack, Packer, TimeInfo, command_key};
+pub use client::{ConfigError, Credentials, OAuth, Secret, Webhook};
+pub use error::{CallError, Class, FatalKind, TransportError};
+pub use limiter::{LimiterConfig, Plan, Rate};
+pub use operating::OperatingConfig;
+
+/// Everything a [`Transport`] needs.
+#[derive(Clone)]
+pub struct TransportConfig {
+    pub credentials: Credentials,
+    pub limiter: LimiterConfig,
+    pub operating: OperatingConfig,
+    /// Client timeout; above the portal's 60 s request cap so slow requests still answer.
+    pub timeout: Duration,
+    /// Longest a single call keeps retrying requests refused by limits before giving up.
+    pub max_limit_wait: Duration,
+    /// Byte budget of one batch body.
+    pub max_batch_bytes: usize,
+    /// Called with each rotated OAuth refresh token.
+    pub on_refresh: Option<OnRefresh>,
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("credentials", &self.credentials)
+            .field("limiter", &self.limiter)
+            .field("operating", &self.operating)
+            .field("timeout", &self.timeout)
+            .field("max_limit_wait", &self.max_limit_wait)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportConfig {
+    /// Defaults for `plan`: 120 s timeout, 480 s operating budget, 30 min max limit wait.
+    pub fn new(credentials: Credentials, plan: Plan) -> TransportConfig {
+        TransportConfig {
+            credentials,
+            limiter: LimiterConfig::new(plan.rate()),
+            operating: OperatingConfig::default(),
+            timeout: Duration::from_secs(120),
+            max_limit_wait: Duration::from_secs(30 * 60),
+            max_batch_bytes: batch::DEFAULT_MAX_BYTES,
+            on_refresh: None,
+        }
+    }
+}
+
+/// Counters for progress lines and the final report.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TransportStats {
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// `QUERY_LIMIT_EXCEEDED` refusals seen.
+    pub query_limit_refusals: u64,
+    /// `OPERATION_TIME_LIMIT` refusals seen (whole requests and single commands).
+    pub operating_refusals: u64,
+    /// Time spent waiting on limits after a refusal or for the operating budget.
+    pub limit_wait: Duration,
+    /// Current request rate (requests/s).
+    pub rate: f64,
+    /// OAuth refreshes done.
+    pub refreshes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    operating_refusals: AtomicU64,
+    limit_wait_us: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+/// The portal connection: one request stream, paced and classified.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: TransportConfig,
+    http: reqwest::Client,
+    limiter: limiter::Limiter,
+    operating: operating::Operating,
+    auth: Option<auth::Auth>,
+    counters: Counters,
+}
+
+/// An accepted answer: the parsed JSON body.
+struct Accepted {
+    body: Value,
+}
+
+impl Transport {
+    /// Builds the HTTP client and the limiters. Fails only if TLS cannot be set up.
+    pub fn new(config: TransportConfig) -> Result<Transport, ConfigError> {
+        let http = client::build_http(config.timeout)?;
+        let auth = match &config.credentials {
+            Credentials::OAuth(o) => {
+                Some(auth::Auth::new(o.clone(), http.clone(), config.on_refresh.clone()))
+            }
+            Credentials::Webhook(_) => None,
+        };
+        Ok(Transport {
+            inner: Arc::new(Inner {
+                limiter: limiter::Limiter::new(config.limiter),
+                operating: operating::Operating::new(config.operating),
+                counters: Counters::default(),
+                http,
+                auth,
+                config,
+            }),
+        })
+    }
+
+    /// A packer for this portal's byte budget; `max_commands` is capped at 50.
+    pub fn packer<T>(&self, max_commands: usize) -> Packer<T> {
+        Packer::new(max_commands, self.inner.config.max_batch_bytes)
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        let c = &self.inner.counters;
+        TransportStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            query_limit_refusals: self.inner.limiter.refusals(),
+            operating_refusals: c.operating_refusals.load(Ordering::Relaxed),
+            limit_wait: Duration::from_micros(c.limit_wait_us.load(Ordering::Relaxed)),
+            rate: self.inner.limiter.current_rate(),
+            refreshes: c.refreshes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends `cmds` as one request: a `batch` (at most 50 commands within the byte budget,
+    /// unique keys), or, for a single command too large for a batch, a direct call.
+    /// Limit refusals are retried inside; each command's fate comes back in [`BatchOutcome`].
+    pub async fn call_batch(&self, cmds: &[(String, Command)]) -> Result<BatchOutcome, TransportError> {
+        if cmds.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        if cmds.len() > batch::MAX_COMMANDS {
+            return Err(TransportError::InvalidBatch(format!(
+                "{} commands; a batch holds at most {}",
+                cmds.len(),
+                batch::MAX_COMMANDS
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some((dup, _)) = cmds.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(TransportError::InvalidBatch(format!("duplicate command key `{dup}`")));
+        }
+        let (cmd_map, bytes) = batch::encode_batch(cmds);
+        if bytes > self.inner.config.max_batch_bytes {
+            if let [(key, command)] = cmds {
+                return self.call_alone(key, command).await;
+            }
+            return Err(TransportError::InvalidBatch(format!(
+                "{bytes} bytes over the budget of {}",
+                self.inner.config.max_batch_bytes
+            )));
+        }
+        let mut methods: Vec<&str> = vec!["batch"];
+        for (_, c) in cmds {
+            if !methods.contains(&c.method) {
+                methods.push(c.method);
+            }
+        }
+        let mut params = Map::new();
+        params.insert("halt".into(), json!(0));
+        params.insert("cmd".into(), Value::Object(cmd_map));
+        let accepted = self.exchange("batch", params, &methods).await?;
+        let keys: Vec<&str> = cmds.iter().map(|(k, _)| k.as_str()).collect();
+        let outcome = batch::parse_answer(&accepted.body, &keys)
+            .map_err(|reason| TransportError::Ambiguous { method: "batch".into(), reason })?;
+        // Per-command figures bill the command's method; limit refusals park it.
+        for (key, command) in cmds {
+            if let Some(t) = outcome.times.get(key)
+                && t.operating.is_some()
+            {
+                self.inner.operating.observe(command.method, Some(t));
+            }
+            if let Some(CommandOutcome::NotExecuted(NotExecuted::Limited { code })) = outcome.get(key)
+                && code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")
+            {
+                self.inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
+                self.inner.operating.blocked(command.method);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// One command too large to share a batch, sent as a direct call; a refusal becomes its
+    /// `Failed` outcome like inside a batch.
+    async fn call_alone(&self, key: &str, command: &Command) -> Result<BatchOutcome, TransportError> {
+        let outcome = match self.call(command.method, &command.params).await {
+            Ok(result) => CommandOutcome::Done(result),
+            Err(CallError::Rejected { code, description, .. }) => {
+                CommandOutcome::Failed { code, description }
+            }
+            Err(CallError::Transport(e)) => return Err(e),
+        };
+        Ok(BatchOutcome { commands: vec![(key.to_string(), outcome)], ..Default::default() })
+    }
+
+    /// A direct call (`crm.item.list`, `user.get`, ...): the answer's `result`, or why not.
+    /// Limit refusals are retried inside; an ambiguous failure is returned, never retried.
+    pub async fn call(&self, method: &str, params: &Value) -> Result<Value, CallError> {
+        let params = match params {
+            Value::Object(m) => m.clone(),
+            Value::Null => Map::new(),
+            other => {
+                return Err(CallError::Transport(TransportError::InvalidBatch(format!(
+                    "parameters of {method} must be an object, not {other}"
+                ))));
+            }
+        };
+        let accepted = self.exchange(method, params, &[method]).await?;
+        let mut body = accepted.body;
+        Ok(body.get_mut("result").map(Value::take).unwrap_or(Value::Null))
+    }
+
+    /// Sends one request until it is accepted or cannot be: paces it, retries it while the
+    /// portal says it did not run, refreshes an expired token once per generation.
+    async fn exchange(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+        bills: &[&str],
+    ) -> Result<Accepted, TransportError> {
+        let inner = &*self.inner;
+        let started = Instant::now();
+        let mut refused = 0u32;
+        let mut refresh_attempts = 0u32;
+        loop {
+            let waited = inner.operating.wait(bills).await;
+            self.add_wait(waited);
+            inner.limiter.until_ready().await;
+            let token = match &inner.auth {
+                Some(a) => Some(a.current().await),
+                None => None,
+            };
+            let req = client::prepare(
+                &inner.config.credentials,
+                token.as_ref().map(|t| &t.0),
+                method,
+                params.clone(),
+            );
+            inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let answer = match client::post_json(&inner.http, &req).await {
+                Ok(a) => a,
+                Err(e) if e.not_sent => {
+                    // Nothing reached the portal: back off and resend, within the same budget.
+                    refused += 1;
+                    tracing::warn!(method, error = %e.message, "could not connect to the portal; retrying");
+                    let delay = inner.limiter.backoff(refused);
+                    self.back_off(method, refused, started, &e.message, delay).await?;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(method, error = %e.message, "request failed; its outcome is unknown");
+                    return Err(TransportError::Ambiguous { method: method.into(), reason: e.message });
+                }
+            };
+            let parsed: Option<Value> = serde_json::from_slice(&answer.body).ok().filter(Value::is_object);
+            let code = parsed.as_ref().and_then(|v| error_text(v.get("error")));
+            let description =
+                parsed.as_ref().and_then(|v| error_text(v.get("error_description"))).unwrap_or_default();
+            let class = error::classify(answer.status, code.as_deref(), parsed.is_some());
+            let code_or_status = code.clone().unwrap_or_else(|| format!("HTTP {}", answer.status));
+            tracing::debug!(method, status = answer.status, ?class, "portal answered");
+            match class {
+                Class::Success => {
+                    let body = parsed.unwrap_or_default();
+                    inner.limiter.accepted();
+                    let time = body.get("time").and_then(TimeInfo::from_value);
+                    inner.operating.observe(method, time.as_ref());
+                    return Ok(Accepted { body });
+                }
+                Class::QueryLimit => {
+                    refused += 1;
+                    let delay = inner.limiter.refused();
+                    self.back_off(method, refused, started, &code_or_status, delay).await?;
+                }
+                Class::OperatingLimit => {
+                    refused += 1;
+                    inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
+                    let park = inner.operating.blocked(method);
+                    // The park itself is waited at the top of the loop.
+                    self.check_budget(method, refused, started, &code_or_status, park)?;
+                }
+                Class::ExpiredToken => {
+                    let (Some(a), Some((_, generation))) = (&inner.auth, token) else {
+                        return Err(fatal(
+                            FatalKind::Auth,
+                            answer.status,
+                            &code_or_status,
+                            &description,
+                            method,
+                        ));
+                    };
+                    // A fresh token expiring again means something else is wrong: stop.
+                    refresh_attempts += 1;
+                    if refresh_attempts > 2 {
+                        return Err(fatal(
+                            FatalKind::Auth,
+                            answer.status,
+                            &code_or_status,
+                            &description,
+                            method,
+                        ));
+                    }
+                    if a.refresh(generation).await? {
+                        inner.counters.refreshes.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Class::Fatal(kind) => {
+                    return Err(fatal(kind, answer.status, &code_or_status, &description, method));
+                }
+                Class::Permanent => {
+                    return Err(TransportError::Refused {
+                        method: method.into(),
+                        status: answer.status,
+                        code: code_or_status,
+                        description,
+                    });
+                }
+                Class::Ambiguous => {
+                    let reason = ambiguous_reason(
+                        answer.status,
+                        answer.content_type.as_deref(),
+                        parsed.is_some(),
+                        &code_or_status,
+                    );
+                    tracing::warn!(method, status = answer.status, %reason, "answer unusable; outcome unknown");
+                    return Err(TransportError::Ambiguous { method: method.into(), reason });
+                }
+            }
+        }
+    }
+
+    fn add_wait(&self, d: Duration) {
+        if !d.is_zero() {
+            self.inner.counters.limit_wait_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives up if waiting `next` more would exceed the maximum limit wait.
+    fn check_budget(
+        &self,
+        method: &str,
+        attempts: u32,
+        started: Instant,
+        last_code: &str,
+        next: Duration,
+    ) -> Result<(), TransportError> {
+        let waited = started.elapsed();
+        if waited + next > self.inner.config.max_limit_wait {
+            return Err(TransportError::Exhausted {
+                method: method.into(),
+                attempts,
+                waited,
+                last_code: last_code.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn back_off(
+        &self,
+        method: &str,
+        attempts: u32,
+        started: Instant,
+        last_code: &str,
+        delay: Duration,
+    ) -> Result<(), TransportError> {
+        self.check_budget(method, attempts, started, last_code, delay)?;
+        self.add_wait(delay);
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
+fn error_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn fatal(kind: FatalKind, status: u16, code: &str, description: &str, method: &str) -> TransportError {
+    let advice = match kind {
+        FatalKind::Auth => {
+            "the portal refused the credentials: check the webhook URL or tokens and their scopes"
+        }
+        FatalKind::Overload => {
+            "the portal is blocked for this app by Bitrix24 support (OVERLOAD_LIMIT); contact support"
+        }
+        FatalKind::PortalClosed => "the portal is closed",
+    };
+    let message = if description.is_empty() {
+        format!("{method}: {advice}")
+    } else {
+        format!("{method}: {advice}: {description}")
+    };
+    TransportError::Fatal { kind, status, code: code.into(), message }
+}
+
+fn ambiguous_reason(status: u16, content_type: Option<&str>, json: bool, code: &str) -> String {
+    if !json {
+        format!("HTTP {status} with a non-JSON body ({})", content_type.unwrap_or("no content type"))
+    } else {
+        format!("HTTP {status} {code}")
+    }
+}
