@@ -75,10 +75,21 @@ impl Clock {
 
 /// Formats a unix time as the portal does in `date_start`: `2025-01-01T12:00:00+00:00`.
 pub fn iso(unix: f64) -> String {
+    thread_local! {
+        // Formatting is hot in batches (three stamps per command); seconds repeat a lot.
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
     let secs = unix.floor() as i64;
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
-        .unwrap_or_default()
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            let text = chrono::DateTime::from_timestamp(secs, 0)
+                .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+                .unwrap_or_default();
+            *last = (secs, text);
+        }
+        last.1.clone()
+    })
 }
 
 #[cfg(test)]

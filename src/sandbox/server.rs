@@ -28,7 +28,7 @@ use tower::ServiceExt;
 use super::clock::iso;
 use super::faults::{After, Before, FaultRng};
 use super::limits::{Limits, OperatingReport};
-use super::methods::batch::{self as batchm, Commands, Sections};
+use super::methods::batch::{self as batchm, Commands, Entry, Sections};
 use super::methods::{self, Call, MethodError, Output};
 use super::persist::{self, Persist};
 use super::phpquery;
@@ -229,6 +229,23 @@ fn time_json(start: f64, finish: f64, processing: f64, op: Option<(f64, f64)>) -
     Value::Object(t)
 }
 
+/// [`time_json`] written straight to JSON text (the batch fast path).
+fn time_text(start: f64, finish: f64, processing: f64, op: Option<(f64, f64)>) -> String {
+    let num = |x: f64| serde_json::to_string(&x).unwrap_or_else(|_| "0".into());
+    let mut s = format!(
+        "{{\"date_finish\":\"{}\",\"date_start\":\"{}\",\"duration\":{},\"finish\":{}",
+        iso(finish),
+        iso(start),
+        num(finish - start),
+        num(finish)
+    );
+    if let Some((operating, reset_at)) = op {
+        s.push_str(&format!(",\"operating\":{},\"operating_reset_at\":{}", num(operating), reset_at.floor() as i64));
+    }
+    s.push_str(&format!(",\"processing\":{},\"start\":{}}}", num(processing), num(start)));
+    s
+}
+
 // ---------------------------------------------------------------------------------------------
 // The REST pipeline
 
@@ -337,6 +354,8 @@ fn authenticate(
 struct Done {
     status: u16,
     body: Value,
+    /// A batch's `result` object already written as JSON (then `body` holds only `time`).
+    raw_result: Option<Vec<u8>>,
     processing: f64,
     after: After,
 }
@@ -388,7 +407,21 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
         tokio::time::sleep(Duration::from_millis(cfg.faults.slow_ms)).await;
     }
     match done.after {
-        After::Answer => json_response(done.status, &body),
+        After::Answer => match done.raw_result {
+            Some(raw) => {
+                let mut bytes = Vec::with_capacity(raw.len() + 256);
+                bytes.extend_from_slice(b"{\"result\":");
+                bytes.extend_from_slice(&raw);
+                bytes.extend_from_slice(b",\"time\":");
+                let _ = serde_json::to_writer(&mut bytes, &body["time"]);
+                bytes.push(b'}');
+                let mut resp = (StatusCode::OK, bytes).into_response();
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+                resp
+            }
+            None => json_response(done.status, &body),
+        },
         After::Drop => {
             let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             resp.extensions_mut().insert(DropConnection);
@@ -453,10 +486,13 @@ fn gate_and_work(
     } else {
         run_single(shared, core, &caller, &parsed, now)?
     };
-    if let Some(p) = core.persist.as_mut()
-        && let Err(e) = p.flush(&mut core.state)
-    {
-        tracing::error!(error = %e, "cannot write the sandbox state file");
+    match core.persist.as_mut() {
+        Some(p) => {
+            if let Err(e) = p.flush(&mut core.state) {
+                tracing::error!(error = %e, "cannot write the sandbox state file");
+            }
+        }
+        None => core.state.dirty = Default::default(),
     }
     match decision.after {
         After::Answer => {}
@@ -498,11 +534,12 @@ fn run_single(
         user_id: caller.user_id,
         now_unix: cfg.clock.unix_at(now),
         schema_file: cfg.schema.as_ref(),
+        raw_ok: false,
     };
     let outcome = handler(&mut call);
     let report = core.limits.bill(&caller.credential, method, now, cost, op.window, op.buckets);
     match outcome {
-        Ok(Output { result, total, next }) => {
+        Ok(Output { result, total, next, .. }) => {
             let start = cfg.clock.unix_at(now);
             let mut body = Map::new();
             body.insert("result".into(), result);
@@ -513,7 +550,7 @@ fn run_single(
                 body.insert("next".into(), json!(n));
             }
             body.insert("time".into(), time_json(start, start, cost, Some(report_pair(&cfg.clock, report))));
-            Ok(Done { status: 200, body: Value::Object(body), processing: cost, after: After::Answer })
+            Ok(Done { status: 200, body: Value::Object(body), raw_result: None, processing: cost, after: After::Answer })
         }
         Err(e) => Err(refuse(core, &e)),
     }
@@ -545,6 +582,8 @@ fn run_batch(
     }
     bump(&mut core.stats.by_method, "batch");
     let halt = methods::is_yes(methods::param(&parsed.params, "halt"));
+    // Without references nothing looks inside a result, so results can be written as text.
+    let raw_ok = !commands.0.iter().any(|(_, text)| text.contains("$result"));
     let mut sections = Sections::default();
     let mut elapsed = 0.0_f64;
     let batch_start = cfg.clock.unix_at(now);
@@ -585,6 +624,7 @@ fn run_batch(
                     user_id: caller.user_id,
                     now_unix: batch_start + elapsed,
                     schema_file: cfg.schema.as_ref(),
+                    raw_ok,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
@@ -603,18 +643,22 @@ fn run_batch(
             }
         };
         match outcome {
-            Ok(Output { result, total, next }) => {
+            Ok(Output { result, raw, total, next }) => {
                 if let Some(t) = total {
-                    sections.result_total.push((id.clone(), json!(t)));
+                    sections.result_total.push((id.clone(), Entry::Value(json!(t))));
                 }
                 if let Some(n) = next {
-                    sections.result_next.push((id.clone(), json!(n)));
+                    sections.result_next.push((id.clone(), Entry::Value(json!(n))));
                 }
-                sections.result.push((id.clone(), result));
+                let entry = match raw {
+                    Some(text) => Entry::Raw(text),
+                    None => Entry::Value(result),
+                };
+                sections.result.push((id.clone(), entry));
             }
             Err(e) => {
                 bump(&mut core.stats.refusals, &e.code);
-                sections.result_error.push((id.clone(), error_body(&e.code, &e.description)));
+                sections.result_error.push((id.clone(), Entry::Value(error_body(&e.code, &e.description))));
                 if halt {
                     break;
                 }
@@ -633,13 +677,17 @@ fn run_batch(
     }
     for (id, start, cost, report) in times {
         let report = if per_inner { report } else { outer_report };
-        sections.result_time.push((id, time_json(start, start + cost, cost, report)));
+        let time = if raw_ok {
+            Entry::Raw(time_text(start, start + cost, cost, report))
+        } else {
+            Entry::Value(time_json(start, start + cost, cost, report))
+        };
+        sections.result_time.push((id, time));
     }
-    let body = json!({
-        "result": sections.to_json(),
-        "time": time_json(batch_start, batch_start + elapsed, elapsed, outer_report),
-    });
-    Ok(Done { status: 200, body, processing: elapsed, after: After::Answer })
+    let mut raw = Vec::with_capacity(64 * 1024);
+    sections.write_json(&mut raw);
+    let body = json!({ "time": time_json(batch_start, batch_start + elapsed, elapsed, outer_report) });
+    Ok(Done { status: 200, body, raw_result: Some(raw), processing: elapsed, after: After::Answer })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::sandbox::phpquery::{self, PhpValue};
 
@@ -92,18 +92,35 @@ pub(crate) fn split_command(text: &str) -> (String, &str) {
     (method, query)
 }
 
+/// One entry of a result section: a JSON value, or JSON text already written (the fast path
+/// of batches without `$result` references, where nothing needs to look inside a result).
+#[derive(Debug)]
+pub(crate) enum Entry {
+    Value(Value),
+    Raw(String),
+}
+
+impl Entry {
+    fn write(&self, buf: &mut Vec<u8>) {
+        match self {
+            Entry::Value(v) => serde_json::to_writer(&mut *buf, v).expect("writing to a Vec cannot fail"),
+            Entry::Raw(s) => buf.extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
 /// The five result sections, each in command order.
 #[derive(Debug, Default)]
 pub(crate) struct Sections {
-    pub result: Vec<(String, Value)>,
-    pub result_error: Vec<(String, Value)>,
-    pub result_total: Vec<(String, Value)>,
-    pub result_next: Vec<(String, Value)>,
-    pub result_time: Vec<(String, Value)>,
+    pub result: Vec<(String, Entry)>,
+    pub result_error: Vec<(String, Entry)>,
+    pub result_total: Vec<(String, Entry)>,
+    pub result_next: Vec<(String, Entry)>,
+    pub result_time: Vec<(String, Entry)>,
 }
 
 impl Sections {
-    fn section(&self, name: &str) -> Option<&[(String, Value)]> {
+    fn section(&self, name: &str) -> Option<&[(String, Entry)]> {
         Some(match name {
             "result" => &self.result,
             "result_error" => &self.result_error,
@@ -114,20 +131,56 @@ impl Sections {
         })
     }
 
-    /// The `result` object of a batch answer.
+    /// Writes the `result` object of a batch answer as JSON.
+    pub fn write_json(&self, buf: &mut Vec<u8>) {
+        let sections: [(&str, &[(String, Entry)]); 5] = [
+            ("result", &self.result),
+            ("result_error", &self.result_error),
+            ("result_total", &self.result_total),
+            ("result_next", &self.result_next),
+            ("result_time", &self.result_time),
+        ];
+        buf.push(b'{');
+        for (i, (name, entries)) in sections.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(format!("\"{name}\":").as_bytes());
+            write_section(buf, entries);
+        }
+        buf.push(b'}');
+    }
+
+    /// The `result` object of a batch answer as a JSON value.
+    #[cfg(test)]
     pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("result".into(), php_section(&self.result));
-        out.insert("result_error".into(), php_section(&self.result_error));
-        out.insert("result_total".into(), php_section(&self.result_total));
-        out.insert("result_next".into(), php_section(&self.result_next));
-        out.insert("result_time".into(), php_section(&self.result_time));
-        Value::Object(out)
+        let mut buf = Vec::new();
+        self.write_json(&mut buf);
+        serde_json::from_slice(&buf).expect("valid JSON")
     }
 }
 
+/// Writes a section as PHP encodes it: `[]` when empty, a list for keys `0..n-1`, else an object.
+fn write_section(buf: &mut Vec<u8>, entries: &[(String, Entry)]) {
+    let list = phpquery::is_list(entries.iter().map(|(k, _)| k.as_str()));
+    buf.push(if list { b'[' } else { b'{' });
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        if !list {
+            serde_json::to_writer(&mut *buf, k).expect("writing to a Vec cannot fail");
+            buf.push(b':');
+        }
+        v.write(buf);
+    }
+    buf.push(if list { b']' } else { b'}' });
+}
+
 /// A section as PHP encodes it: `[]` when empty, a list for keys `0..n-1`, else an object.
+#[cfg(test)]
 pub(crate) fn php_section(entries: &[(String, Value)]) -> Value {
+    use serde_json::Map;
     if phpquery::is_list(entries.iter().map(|(k, _)| k.as_str())) {
         return Value::Array(entries.iter().map(|(_, v)| v.clone()).collect());
     }
@@ -158,7 +211,8 @@ fn parse_ref(s: &str) -> Option<(&str, Vec<&str>, usize)> {
 
 fn lookup<'a>(sections: &'a Sections, name: &str, path: &[&str]) -> Option<&'a Value> {
     let section = sections.section(name)?;
-    let mut v: &Value = &section.iter().find(|(k, _)| k == path[0])?.1;
+    let Entry::Value(first) = &section.iter().find(|(k, _)| k == path[0])?.1 else { return None };
+    let mut v: &Value = first;
     for seg in &path[1..] {
         v = match v {
             Value::Object(o) => o.get(*seg)?,
@@ -230,12 +284,21 @@ mod tests {
         assert_eq!(php_section(&[]), json!([]));
         assert_eq!(php_section(&[("0".into(), json!(1)), ("1".into(), json!(2))]), json!([1, 2]));
         assert_eq!(php_section(&[("1".into(), json!(2))]), json!({"1": 2}));
+        let s = Sections {
+            result: vec![("a".into(), Entry::Raw("{\"x\":1}".into())), ("b".into(), Entry::Value(json!(2)))],
+            result_next: vec![("0".into(), Entry::Value(json!(50)))],
+            ..Sections::default()
+        };
+        assert_eq!(
+            s.to_json(),
+            json!({"result": {"a": {"x": 1}, "b": 2}, "result_error": [], "result_total": [], "result_next": [50], "result_time": []})
+        );
     }
 
     #[test]
     fn references_resolve_like_the_portal() {
         let sections = Sections {
-            result: vec![("c1".into(), json!({"item": {"id": 7, "ids": [1, 2]}}))],
+            result: vec![("c1".into(), Entry::Value(json!({"item": {"id": 7, "ids": [1, 2]}})))],
             ..Sections::default()
         };
         let mut p = json!({"id": "$result[c1][item][id]", "t": "x-$result[c1][item][id]-y", "l": "$result[c1][item][ids]", "bad": "$result[zz][item]"});

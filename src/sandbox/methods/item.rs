@@ -358,6 +358,38 @@ pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select:
     Value::Object(out)
 }
 
+/// [`render`] written straight to JSON text `{"item":{…}}` (the batch fast path).
+fn render_raw(schema: &EntitySchema, item: &Item, original: bool) -> String {
+    use std::io::Write;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let _ = write!(buf, "{{\"item\":{{\"id\":{}", item.id);
+    for f in &schema.fields {
+        if f.name == "id" {
+            continue;
+        }
+        buf.push(b',');
+        let _ = serde_json::to_writer(&mut buf, f.api_name(original));
+        buf.push(b':');
+        match item.fields.get(&f.name) {
+            Some(v) => {
+                let _ = serde_json::to_writer(&mut buf, v);
+            }
+            None if f.multiple => buf.extend_from_slice(b"[]"),
+            None => buf.extend_from_slice(b"null"),
+        }
+    }
+    let _ = write!(buf, ",\"entityTypeId\":{}}}}}", schema.entity_type_id);
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+fn item_output(c: &Call, schema: &EntitySchema, item: &Item, original: bool) -> Output {
+    if c.raw_ok {
+        Output::raw(render_raw(schema, item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, item, original, None) }))
+    }
+}
+
 fn fields_param(c: &Call) -> Map<String, Value> {
     match param(c.params, "fields") {
         Some(Value::Object(o)) => o.clone(),
@@ -373,6 +405,7 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     let user = c.user_id;
     let now = iso(c.now_unix);
     let default_category = c.state.default_category(etid);
+    let raw_ok = c.raw_ok;
     let State { meta, counters, items, dirty, .. } = &mut *c.state;
     let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
     let mut values = convert(schema, &raw, None, counters, original)?;
@@ -420,11 +453,15 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     values.insert("createdTime".into(), json!(now));
     values.insert("updatedTime".into(), json!(now));
     let item = Item { id, fields: values };
-    let out = render(schema, &item, original, None);
+    let out = if raw_ok {
+        Output::raw(render_raw(schema, &item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, &item, original, None) }))
+    };
     items.entry(etid).or_default().insert(id, item);
     dirty.items.insert((etid, id));
     dirty.any = true;
-    Ok(Output::new(json!({ "item": out })))
+    Ok(out)
 }
 
 fn item_id(c: &Call) -> Result<u64, MethodError> {
@@ -439,6 +476,7 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
     let raw = fields_param(c);
     let user = c.user_id;
     let now = iso(c.now_unix);
+    let raw_ok = c.raw_ok;
     let State { meta, counters, items, dirty, .. } = &mut *c.state;
     let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
     let item = items.get_mut(&etid).and_then(|m| m.get_mut(&id)).ok_or_else(not_found_item)?;
@@ -453,7 +491,11 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
         dirty.items.insert((etid, id));
         dirty.any = true;
     }
-    Ok(Output::new(json!({ "item": render(schema, item, original, None) })))
+    Ok(if raw_ok {
+        Output::raw(render_raw(schema, item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, item, original, None) }))
+    })
 }
 
 /// `crm.item.get`.
@@ -463,7 +505,7 @@ pub(crate) fn get(c: &mut Call) -> MethodResult {
     let original = original_names(c);
     let schema = &c.state.meta.schemas[&etid];
     let item = c.state.items.get(&etid).and_then(|m| m.get(&id)).ok_or_else(not_found_item)?;
-    Ok(Output::new(json!({ "item": render(schema, item, original, None) })))
+    Ok(item_output(c, schema, item, original))
 }
 
 /// `crm.item.delete`.

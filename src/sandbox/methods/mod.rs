@@ -33,23 +33,31 @@ pub(crate) struct Call<'a> {
     pub now_unix: f64,
     /// The schema overrides, for SPA types created at run time.
     pub schema_file: Option<&'a SchemaFile>,
+    /// The caller only needs the result as JSON text (`Output::raw`), not as a value.
+    pub raw_ok: bool,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Output {
     pub result: Value,
+    /// The result already written as JSON text (then `result` is null); only when `raw_ok`.
+    pub raw: Option<String>,
     pub total: Option<u64>,
     pub next: Option<u64>,
 }
 
 impl Output {
     pub fn new(result: Value) -> Self {
-        Output { result, total: None, next: None }
+        Output { result, raw: None, total: None, next: None }
+    }
+
+    pub fn raw(json: String) -> Self {
+        Output { result: Value::Null, raw: Some(json), total: None, next: None }
     }
 
     pub fn list(result: Value, total: u64, next: Option<u64>) -> Self {
-        Output { result, total: Some(total), next }
+        Output { result, raw: None, total: Some(total), next }
     }
 }
 
