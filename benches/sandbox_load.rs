@@ -34,7 +34,11 @@ fn config() -> SandboxConfig {
         rate: 1e9,
         burst: 1e9,
         time_scale: 0.0,
-        operating: OperatingConfig { budget_secs: 1e12, default_cost_secs: 0.001, ..OperatingConfig::default() },
+        operating: OperatingConfig {
+            budget_secs: 1e12,
+            default_cost_secs: 0.001,
+            ..OperatingConfig::default()
+        },
         ..SandboxConfig::fast()
     }
 }

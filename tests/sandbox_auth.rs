@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 async fn a_wrong_webhook_code_or_user_is_401_no_auth_found() {
     let p = Portal::fast().await;
     let base = p.handle.base_url();
-    for url in [format!("{base}/rest/1/wrongcode/profile"), format!("{base}/rest/2/{}/profile", p.handle.config().webhook.code)] {
+    for url in [
+        format!("{base}/rest/1/wrongcode/profile"),
+        format!("{base}/rest/2/{}/profile", p.handle.config().webhook.code),
+    ] {
         let resp = p.client.post(url).json(&json!({})).send().await.expect("answer");
         assert_eq!(resp.status().as_u16(), 401);
         let v: Value = resp.json().await.expect("json");
@@ -59,7 +62,8 @@ async fn an_expired_token_is_401_expired_token_and_a_refresh_gives_a_working_one
             oauth.client_secret
         )
     };
-    let v: Value = p.client.get(refresh(&oauth.refresh_token)).send().await.expect("answer").json().await.expect("json");
+    let v: Value =
+        p.client.get(refresh(&oauth.refresh_token)).send().await.expect("answer").json().await.expect("json");
     let new_token = v["access_token"].as_str().expect("access_token");
     assert_eq!(v["expires_in"], 3600);
     assert_ne!(v["refresh_token"].as_str(), Some(oauth.refresh_token.as_str()));
@@ -68,7 +72,10 @@ async fn an_expired_token_is_401_expired_token_and_a_refresh_gives_a_working_one
     let resp = p.client.get(refresh(&oauth.refresh_token)).send().await.expect("answer");
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(resp.json::<Value>().await.expect("json")["error"], "invalid_grant");
-    let bad = format!("{}?grant_type=refresh_token&client_id=x&client_secret=y&refresh_token=z", p.handle.oauth_endpoint());
+    let bad = format!(
+        "{}?grant_type=refresh_token&client_id=x&client_secret=y&refresh_token=z",
+        p.handle.oauth_endpoint()
+    );
     let resp = p.client.get(bad).send().await.expect("answer");
     assert_eq!(resp.json::<Value>().await.expect("json")["error"], "invalid_client");
 }

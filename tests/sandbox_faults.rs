@@ -47,7 +47,8 @@ async fn faults_are_reproducible_with_the_same_seed() {
 
 #[tokio::test]
 async fn drop_after_commit_does_the_work_and_closes_the_connection_without_an_answer() {
-    let p = Portal::start(with_faults(FaultConfig { drop_after_commit: 1.0, ..FaultConfig::default() })).await;
+    let p =
+        Portal::start(with_faults(FaultConfig { drop_after_commit: 1.0, ..FaultConfig::default() })).await;
     let url = format!("{}crm.item.add", p.handle.webhook_url());
     let res = p.client.post(url).json(&json!({"entityTypeId": 3, "fields": {"name": "A"}})).send().await;
     assert!(res.is_err(), "no HTTP answer expected, got {res:?}");
@@ -58,7 +59,9 @@ async fn drop_after_commit_does_the_work_and_closes_the_connection_without_an_an
 
 #[tokio::test]
 async fn timeout_after_ms_does_the_work_and_the_answer_never_comes() {
-    let p = Portal::start(with_faults(FaultConfig { timeout_after_ms: Some(60_000), ..FaultConfig::default() })).await;
+    let p =
+        Portal::start(with_faults(FaultConfig { timeout_after_ms: Some(60_000), ..FaultConfig::default() }))
+            .await;
     let url = format!("{}crm.item.add", p.handle.webhook_url());
     let res = p
         .client

@@ -10,14 +10,25 @@ use serde_json::json;
 #[tokio::test]
 async fn add_returns_the_full_item_with_increasing_integer_ids() {
     let p = Portal::fast().await;
-    let a = p.ok("crm.item.add", json!({"entityTypeId": 2, "fields": {"title": "Deal A", "opportunity": 10.5}})).await;
+    let a = p
+        .ok("crm.item.add", json!({"entityTypeId": 2, "fields": {"title": "Deal A", "opportunity": 10.5}}))
+        .await;
     let b = p.ok("crm.item.add", json!({"entityTypeId": 2, "fields": {"title": "Deal B"}})).await;
     assert_eq!(a["result"]["item"]["id"], 1);
     assert_eq!(b["result"]["item"]["id"], 2);
     assert_eq!(a["result"]["item"]["title"], "Deal A");
     assert_eq!(a["result"]["item"]["opportunity"], 10.5);
     assert_eq!(a["result"]["item"]["stageId"], "NEW");
-    for k in ["start", "finish", "duration", "processing", "date_start", "date_finish", "operating", "operating_reset_at"] {
+    for k in [
+        "start",
+        "finish",
+        "duration",
+        "processing",
+        "date_start",
+        "date_finish",
+        "operating",
+        "operating_reset_at",
+    ] {
         assert!(a["time"].get(k).is_some(), "time.{k} missing in {}", a["time"]);
     }
 }
@@ -25,7 +36,10 @@ async fn add_returns_the_full_item_with_increasing_integer_ids() {
 #[tokio::test]
 async fn an_unknown_entity_type_id_is_not_found() {
     let p = Portal::fast().await;
-    assert_eq!(p.err("crm.item.add", json!({"entityTypeId": 999, "fields": {}})).await, (400, "NOT_FOUND".into()));
+    assert_eq!(
+        p.err("crm.item.add", json!({"entityTypeId": 999, "fields": {}})).await,
+        (400, "NOT_FOUND".into())
+    );
     assert_eq!(p.err("crm.item.fields", json!({"entityTypeId": 5})).await, (400, "NOT_FOUND".into()));
 }
 
@@ -44,7 +58,9 @@ async fn a_file_field_must_be_a_name_and_valid_base64() {
         let r = p.err("crm.item.add", json!({"entityTypeId": 3, "fields": {"ufCrm_1700000002": bad}})).await;
         assert_eq!(r, (400, "CRM_FIELD_ERROR_VALUE_NOT_VALID".into()), "{bad}");
     }
-    let v = p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"ufCrm_1700000002": ["a.txt", "aGVsbG8="]}})).await;
+    let v = p
+        .ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"ufCrm_1700000002": ["a.txt", "aGVsbG8="]}}))
+        .await;
     let file = &v["result"]["item"]["ufCrm_1700000002"];
     assert!(file["id"].is_number() && file["url"].is_string() && file["urlMachine"].is_string());
 }
@@ -63,7 +79,9 @@ async fn an_enumeration_value_must_be_one_of_its_item_ids() {
 #[tokio::test]
 async fn bad_dates_numbers_and_booleans_are_not_valid() {
     let p = Portal::fast().await;
-    for (field, bad) in [("ufCrm_1700000005", "2025-02-30"), ("ufCrm_1700000007", "abc"), ("ufCrm_1700000006", "maybe")] {
+    for (field, bad) in
+        [("ufCrm_1700000005", "2025-02-30"), ("ufCrm_1700000007", "abc"), ("ufCrm_1700000006", "maybe")]
+    {
         let r = p.err("crm.item.add", json!({"entityTypeId": 4, "fields": {field: bad}})).await;
         assert_eq!(r.1, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "{field}={bad}");
     }
@@ -87,7 +105,13 @@ async fn missing_required_fields_are_named_in_the_error() {
         "test",
     )
     .expect("schema");
-    let p = Portal::start(SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..SandboxConfig::fast() }).await;
+    let p = Portal::start(SandboxConfig {
+        rate: 1000.0,
+        burst: 1000.0,
+        schema: Some(schema),
+        ..SandboxConfig::fast()
+    })
+    .await;
     let (status, v) = p.call("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "Ann"}})).await;
     assert_eq!(status, 400);
     assert_eq!(v["error"], "CRM_FIELD_ERROR_REQUIRED");
@@ -111,7 +135,10 @@ async fn unknown_fields_are_silently_ignored() {
 async fn use_original_uf_names_applies_to_request_and_response() {
     let p = Portal::fast().await;
     let v = p
-        .ok("crm.item.add", json!({"entityTypeId": 3, "useOriginalUfNames": "Y", "fields": {"UF_CRM_1700000001": ["x"]}}))
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": 3, "useOriginalUfNames": "Y", "fields": {"UF_CRM_1700000001": ["x"]}}),
+        )
         .await;
     assert_eq!(v["result"]["item"]["UF_CRM_1700000001"], json!(["x"]));
     let f = p.ok("crm.item.fields", json!({"entityTypeId": 3, "useOriginalUfNames": "Y"})).await;
@@ -119,7 +146,10 @@ async fn use_original_uf_names_applies_to_request_and_response() {
     let f = p.ok("crm.item.fields", json!({"entityTypeId": 3})).await;
     let tier = &f["result"]["fields"]["ufCrm_1700000004"];
     assert_eq!(tier["type"], "enumeration");
-    assert_eq!(tier["items"], json!([{"ID":"41","VALUE":"Gold"},{"ID":"43","VALUE":"Silver"},{"ID":"45","VALUE":"Bronze"}]));
+    assert_eq!(
+        tier["items"],
+        json!([{"ID":"41","VALUE":"Gold"},{"ID":"43","VALUE":"Silver"},{"ID":"45","VALUE":"Bronze"}])
+    );
     assert_eq!(f["result"]["fields"]["ufCrm_1700000008"]["isMultiple"], true);
     assert_eq!(f["result"]["fields"]["ufCrm_1700000008"]["type"], "url");
 }
@@ -155,7 +185,9 @@ async fn fm_is_a_list_on_add_and_an_n0_or_id_keyed_object_on_update() {
     // A string fm is silently ignored; an invalid typeId is not.
     let v = p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"fm": "+1 555"}})).await;
     assert_eq!(v["result"]["item"]["fm"], json!([]));
-    let r = p.err("crm.item.add", json!({"entityTypeId": 3, "fields": {"fm": [{"typeId": "FAX", "value": "1"}]}})).await;
+    let r = p
+        .err("crm.item.add", json!({"entityTypeId": 3, "fields": {"fm": [{"typeId": "FAX", "value": "1"}]}}))
+        .await;
     assert_eq!(r.1, "CRM_FIELD_ERROR_VALUE_NOT_VALID");
     // An array passed to update appends.
     let v = p
@@ -175,18 +207,30 @@ async fn list_filters_with_prefix_operators_on_any_stored_field() {
         .await;
     }
     let ids = |v: &serde_json::Value| -> Vec<u64> {
-        v["result"]["items"].as_array().expect("items").iter().map(|i| i["id"].as_u64().expect("id")).collect()
+        v["result"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_u64().expect("id"))
+            .collect()
     };
     let q = |filter| json!({"entityTypeId": 3, "filter": filter, "select": ["id", "originId"]});
-    assert_eq!(ids(&p.ok("crm.item.list", q(json!({"=originatorId": "csv", "@originId": ["K2", "K5"]}))).await), [2, 5]);
-    assert_eq!(ids(&p.ok("crm.item.list", q(json!({"!@originId": ["K2", "K5"], ">id": 1, "<=id": 4}))).await), [3, 4]);
+    assert_eq!(
+        ids(&p.ok("crm.item.list", q(json!({"=originatorId": "csv", "@originId": ["K2", "K5"]}))).await),
+        [2, 5]
+    );
+    assert_eq!(
+        ids(&p.ok("crm.item.list", q(json!({"!@originId": ["K2", "K5"], ">id": 1, "<=id": 4}))).await),
+        [3, 4]
+    );
     assert_eq!(ids(&p.ok("crm.item.list", q(json!({">=id": 5}))).await), [5, 6]);
     assert_eq!(ids(&p.ok("crm.item.list", q(json!({"<id": 2}))).await), [1]);
     assert_eq!(ids(&p.ok("crm.item.list", q(json!({"!=originId": "K1", "%name": "ame6"}))).await), [6]);
     assert_eq!(ids(&p.ok("crm.item.list", q(json!({"opened": 1, "<id": 5}))).await), [2, 4]);
     let r = p.err("crm.item.list", q(json!({"nosuchfield": 1}))).await;
     assert_eq!(r.1, "INVALID_ARG_VALUE");
-    let desc = p.ok("crm.item.list", json!({"entityTypeId": 3, "order": {"id": "DESC"}, "select": ["id"]})).await;
+    let desc =
+        p.ok("crm.item.list", json!({"entityTypeId": 3, "order": {"id": "DESC"}, "select": ["id"]})).await;
     assert_eq!(ids(&desc)[0], 6);
 }
 
@@ -201,7 +245,9 @@ async fn list_pages_by_50_with_next_and_total_and_start_minus_one_skips_the_tota
     let v = p.ok("crm.item.list", json!({"entityTypeId": 1, "select": ["id"], "start": 100})).await;
     assert_eq!(v["result"]["items"].as_array().expect("items").len(), 20);
     assert!(v.get("next").is_none());
-    let v = p.ok("crm.item.list", json!({"entityTypeId": 1, "select": ["id"], "start": -1, "filter": {">id": 60}})).await;
+    let v = p
+        .ok("crm.item.list", json!({"entityTypeId": 1, "select": ["id"], "start": -1, "filter": {">id": 60}}))
+        .await;
     assert_eq!(v["total"], 0);
     assert!(v.get("next").is_none());
     assert_eq!(v["result"]["items"][0]["id"], 61);
@@ -210,7 +256,11 @@ async fn list_pages_by_50_with_next_and_total_and_start_minus_one_skips_the_tota
 #[tokio::test]
 async fn list_select_limits_the_fields_and_fm_comes_only_with_star() {
     let p = Portal::fast().await;
-    p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "A", "fm": [{"typeId": "EMAIL", "value": "a@x.org"}]}})).await;
+    p.ok(
+        "crm.item.add",
+        json!({"entityTypeId": 3, "fields": {"name": "A", "fm": [{"typeId": "EMAIL", "value": "a@x.org"}]}}),
+    )
+    .await;
     let v = p.ok("crm.item.list", json!({"entityTypeId": 3, "select": ["id", "name", "fm"]})).await;
     let item = v["result"]["items"][0].as_object().expect("item").clone();
     assert!(item.contains_key("name") && !item.contains_key("fm") && !item.contains_key("lastName"));
@@ -221,7 +271,9 @@ async fn list_select_limits_the_fields_and_fm_comes_only_with_star() {
 #[tokio::test]
 async fn update_get_and_delete_round_trip() {
     let p = Portal::fast().await;
-    let id = p.ok("crm.item.add", json!({"entityTypeId": 31, "fields": {"title": "I", "xmlId": "X1"}})).await["result"]["item"]["id"].clone();
+    let id = p.ok("crm.item.add", json!({"entityTypeId": 31, "fields": {"title": "I", "xmlId": "X1"}})).await
+        ["result"]["item"]["id"]
+        .clone();
     p.ok("crm.item.update", json!({"entityTypeId": 31, "id": id, "fields": {"title": "I2"}})).await;
     let v = p.ok("crm.item.get", json!({"entityTypeId": 31, "id": id})).await;
     assert_eq!(v["result"]["item"]["title"], "I2");
@@ -229,7 +281,10 @@ async fn update_get_and_delete_round_trip() {
     let v = p.ok("crm.item.delete", json!({"entityTypeId": 31, "id": id})).await;
     assert_eq!(v["result"], json!([]));
     assert_eq!(p.err("crm.item.get", json!({"entityTypeId": 31, "id": id})).await, (400, "NOT_FOUND".into()));
-    assert_eq!(p.err("crm.item.update", json!({"entityTypeId": 31, "id": 77, "fields": {}})).await.1, "NOT_FOUND");
+    assert_eq!(
+        p.err("crm.item.update", json!({"entityTypeId": 31, "id": 77, "fields": {}})).await.1,
+        "NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -263,9 +318,11 @@ async fn a_form_encoded_body_with_php_style_nested_keys_is_accepted() {
 async fn the_duplicates_counter_counts_items_sharing_origin_keys_or_xml_id() {
     let p = Portal::fast().await;
     for _ in 0..3 {
-        p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"originatorId": "csv", "originId": "7"}})).await;
+        p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"originatorId": "csv", "originId": "7"}}))
+            .await;
     }
-    p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"originatorId": "other", "originId": "7"}})).await;
+    p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"originatorId": "other", "originId": "7"}}))
+        .await;
     p.ok("crm.item.add", json!({"entityTypeId": 31, "fields": {"xmlId": "X"}})).await;
     p.ok("crm.item.add", json!({"entityTypeId": 31, "fields": {"xmlId": "X"}})).await;
     let s = p.inspect("state").await;

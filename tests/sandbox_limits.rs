@@ -54,7 +54,10 @@ async fn a_refused_request_does_nothing() {
     let clock = Clock::manual();
     let p = Portal::start(SandboxConfig { clock: clock.clone(), burst: 1.0, ..SandboxConfig::fast() }).await;
     p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {}})).await;
-    assert_eq!(p.err("crm.item.add", json!({"entityTypeId": 3, "fields": {}})).await, (503, "QUERY_LIMIT_EXCEEDED".into()));
+    assert_eq!(
+        p.err("crm.item.add", json!({"entityTypeId": 3, "fields": {}})).await,
+        (503, "QUERY_LIMIT_EXCEEDED".into())
+    );
     assert_eq!(p.handle.snapshot().items["3"], 1);
 }
 
@@ -63,7 +66,10 @@ async fn the_standard_and_enterprise_presets_match_the_docs() {
     let s = SandboxConfig::standard();
     let e = SandboxConfig::enterprise();
     assert_eq!((s.rate, s.burst, e.rate, e.burst), (2.0, 50.0, 5.0, 250.0));
-    assert_eq!((s.operating.budget_secs, s.operating.window, s.operating.buckets), (480.0, Duration::from_secs(600), 10));
+    assert_eq!(
+        (s.operating.budget_secs, s.operating.window, s.operating.buckets),
+        (480.0, Duration::from_secs(600), 10)
+    );
 }
 
 #[tokio::test]
@@ -80,7 +86,10 @@ async fn the_operating_budget_blocks_only_that_method_with_429_until_its_oldest_
     p.ok("crm.item.add", add.clone()).await; // 3.0 > 2.5: this one still completes
     let (status, v) = p.call("crm.item.add", add.clone()).await;
     assert_eq!(status, 429);
-    assert_eq!(v, json!({"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."}));
+    assert_eq!(
+        v,
+        json!({"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."})
+    );
     p.ok("crm.item.list", json!({"entityTypeId": 3})).await; // other methods keep working
     clock.advance(Duration::from_secs(600 - 61 - 1));
     assert_eq!(p.call("crm.item.add", add.clone()).await.0, 429);
@@ -114,7 +123,10 @@ async fn billed_to_batch_the_whole_batch_is_blocked_with_429() {
     let (status, v) = p.batch(false, cmd.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(v["time"]["operating"], 3.0);
-    assert_eq!(v["result"]["result_time"]["a"]["operating"], 3.0, "every command carries the batch-wide figure");
+    assert_eq!(
+        v["result"]["result_time"]["a"]["operating"], 3.0,
+        "every command carries the batch-wide figure"
+    );
     let (status, v) = p.batch(false, cmd).await;
     assert_eq!((status, v["error"].as_str()), (429, Some("OPERATION_TIME_LIMIT")));
     p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {}})).await; // only `batch` is blocked

@@ -13,7 +13,12 @@ use serde_json::json;
 async fn state_survives_a_restart_with_a_state_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("portal.db");
-    let cfg = SandboxConfig { rate: 1000.0, burst: 1000.0, state_file: Some(path.clone()), ..SandboxConfig::fast() };
+    let cfg = SandboxConfig {
+        rate: 1000.0,
+        burst: 1000.0,
+        state_file: Some(path.clone()),
+        ..SandboxConfig::fast()
+    };
     let p = Portal::start(cfg.clone()).await;
     p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "Ann", "fm": [{"typeId": "EMAIL", "value": "a@x.org"}]}})).await;
     p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "Bob"}})).await;
@@ -21,7 +26,8 @@ async fn state_survives_a_restart_with_a_state_file() {
     p.ok("user.add", json!({"EMAIL": "u@x.org", "UF_DEPARTMENT": [1]})).await;
     p.ok("crm.type.add", json!({"fields": {"title": "Projects", "entityTypeId": 1040}})).await;
     p.ok("crm.item.add", json!({"entityTypeId": 1040, "fields": {"title": "P1"}})).await;
-    p.ok("crm.contact.userfield.add", json!({"fields": {"FIELD_NAME": "KEPT", "USER_TYPE_ID": "string"}})).await;
+    p.ok("crm.contact.userfield.add", json!({"fields": {"FIELD_NAME": "KEPT", "USER_TYPE_ID": "string"}}))
+        .await;
     p.handle.stop().await;
 
     let p = Portal::start(cfg).await;
@@ -33,7 +39,10 @@ async fn state_survives_a_restart_with_a_state_file() {
     assert_eq!(v["result"]["item"]["id"], 3, "ids continue and are never reused");
     assert_eq!(v["result"]["item"]["ufCrmKept"], "yes");
     assert_eq!(p.ok("user.add", json!({"EMAIL": "v@x.org", "UF_DEPARTMENT": [1]})).await["result"], 3);
-    assert_eq!(p.err("user.add", json!({"EMAIL": "u@x.org", "UF_DEPARTMENT": [1]})).await.1, "ERROR_ARGUMENT");
+    assert_eq!(
+        p.err("user.add", json!({"EMAIL": "u@x.org", "UF_DEPARTMENT": [1]})).await.1,
+        "ERROR_ARGUMENT"
+    );
     p.handle.stop().await;
 }
 
@@ -53,5 +62,8 @@ fn the_cli_prints_the_listening_line_then_the_webhook_url() {
     let base = first.strip_prefix("listening on http://127.0.0.1:").expect("listening line");
     assert!(base.parse::<u16>().is_ok_and(|p| p > 0), "{first}");
     let prefix = format!("http://127.0.0.1:{base}/rest/1/");
-    assert!(second.starts_with(&prefix) && second.ends_with('/') && second.len() > prefix.len() + 1, "{second}");
+    assert!(
+        second.starts_with(&prefix) && second.ends_with('/') && second.len() > prefix.len() + 1,
+        "{second}"
+    );
 }

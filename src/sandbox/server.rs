@@ -240,7 +240,11 @@ fn time_text(start: f64, finish: f64, processing: f64, op: Option<(f64, f64)>) -
         num(finish)
     );
     if let Some((operating, reset_at)) = op {
-        s.push_str(&format!(",\"operating\":{},\"operating_reset_at\":{}", num(operating), reset_at.floor() as i64));
+        s.push_str(&format!(
+            ",\"operating\":{},\"operating_reset_at\":{}",
+            num(operating),
+            reset_at.floor() as i64
+        ));
     }
     s.push_str(&format!(",\"processing\":{},\"start\":{}}}", num(processing), num(start)));
     s
@@ -416,8 +420,10 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
                 let _ = serde_json::to_writer(&mut bytes, &body["time"]);
                 bytes.push(b'}');
                 let mut resp = (StatusCode::OK, bytes).into_response();
-                resp.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
                 resp
             }
             None => json_response(done.status, &body),
@@ -550,7 +556,13 @@ fn run_single(
                 body.insert("next".into(), json!(n));
             }
             body.insert("time".into(), time_json(start, start, cost, Some(report_pair(&cfg.clock, report))));
-            Ok(Done { status: 200, body: Value::Object(body), raw_result: None, processing: cost, after: After::Answer })
+            Ok(Done {
+                status: 200,
+                body: Value::Object(body),
+                raw_result: None,
+                processing: cost,
+                after: After::Answer,
+            })
         }
         Err(e) => Err(refuse(core, &e)),
     }

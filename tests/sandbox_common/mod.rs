@@ -76,6 +76,8 @@ impl Portal {
 
 /// A `crm.item.add` command string.
 pub fn add_cmd(entity_type_id: u64, fields: Value) -> String {
-    let query = b24import::sandbox::phpquery::encode(&serde_json::json!({"entityTypeId": entity_type_id, "fields": fields}));
+    let query = b24import::sandbox::phpquery::encode(
+        &serde_json::json!({"entityTypeId": entity_type_id, "fields": fields}),
+    );
     format!("crm.item.add?{query}")
 }
