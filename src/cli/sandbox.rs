@@ -1,13 +1,229 @@
-//! `b24import sandbox`: start the embedded portal emulator (placeholder).
+//! `b24import sandbox`: start the embedded Bitrix24 portal emulator on 127.0.0.1 and run it
+//! until Ctrl-C / SIGTERM.
+//!
+//! Prints exactly two lines on stdout first: `listening on http://127.0.0.1:PORT`, then the
+//! webhook base URL. Everything else goes to stderr. Owns flag parsing only; the emulator is
+//! `b24import::sandbox`.
 
-/// Options of `b24import sandbox`.
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sandbox::persist::Persist;
+use crate::sandbox::{BatchBilling, Sandbox, SandboxConfig, SchemaFile};
+use anyhow::Context;
+
+/// Rate-limit preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Plan {
+    /// Drain 2 requests/s, burst 50.
+    Standard,
+    /// Drain 5 requests/s, burst 250.
+    Enterprise,
+}
+
+/// How `batch` is billed against the operating-time budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Billing {
+    /// Each inner command to its own method (the docs).
+    PerInner,
+    /// The whole batch to the method `batch` (what the JS SDK team measured).
+    ToBatch,
+}
+
+/// Options of `b24import sandbox` (boxed: the subcommand enum stays small).
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub opts: Box<Opts>,
+}
+
+/// The options themselves.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
     /// Port to listen on (0 = any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Rate-limit preset.
+    #[arg(long, value_enum, default_value_t = Plan::Standard)]
+    pub plan: Plan,
+    /// Leaky bucket drain, requests per second (overrides the plan).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Leaky bucket size: a burst of this many requests passes (overrides the plan).
+    #[arg(long)]
+    pub burst: Option<f64>,
+    /// Operating-time budget per method and credential, seconds per window.
+    #[arg(long, default_value_t = 480.0)]
+    pub operating_budget: f64,
+    /// Operating-time window, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub operating_window: u64,
+    /// Number of buckets the window is kept in.
+    #[arg(long, default_value_t = 10)]
+    pub operating_buckets: u32,
+    /// Simulated processing time of methods without a --cost, seconds.
+    #[arg(long)]
+    pub default_cost: Option<f64>,
+    /// Simulated processing time of one method, `METHOD=SECONDS` (repeatable).
+    #[arg(long, value_parser = parse_cost)]
+    pub cost: Vec<(String, f64)>,
+    /// How batch is billed against the operating budget.
+    #[arg(long, value_enum, default_value_t = Billing::PerInner)]
+    pub batch_billing: Billing,
+    /// Run the first 50 commands of an oversized batch instead of refusing it whole.
+    #[arg(long)]
+    pub batch_overflow_runs_first_50: bool,
+    /// Run simulated processing time this many times faster than real time (0 = no sleeping).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Seed of the fault RNG.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Probability of 500 INTERNAL_SERVER_ERROR without doing the work.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_500: f64,
+    /// Probability of doing the work, then closing the connection without an answer.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after_commit: f64,
+    /// Delay every answer by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub slow_ms: u64,
+    /// Do the work, then hold the answer this many milliseconds and close without one.
+    #[arg(long)]
+    pub timeout_after_ms: Option<u64>,
+    /// Probability that --timeout-after-ms applies to a request.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_p: f64,
+    /// Probability of a spurious 503 QUERY_LIMIT_EXCEEDED.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_503: f64,
+    /// Probability of an HTML error page instead of JSON.
+    #[arg(long, default_value_t = 0.0)]
+    pub html_error: f64,
+    /// Answer OVERLOAD_LIMIT to every call.
+    #[arg(long)]
+    pub overload: bool,
+    /// The webhook's secret code (default: random, or the one kept in --state).
+    #[arg(long, env = "B24IMPORT_SANDBOX_WEBHOOK_CODE", hide_env_values = true)]
+    pub webhook_code: Option<String>,
+    /// Lifetime of OAuth access tokens in seconds (0 = never expire).
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Field schema TOML (default: the built-in schema).
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Keep the portal state in this SQLite file (survives a restart).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("the sandbox is not built yet")
+fn parse_cost(s: &str) -> Result<(String, f64), String> {
+    let (method, secs) = s.split_once('=').ok_or_else(|| format!("expected METHOD=SECONDS, got `{s}`"))?;
+    let secs: f64 = secs.parse().map_err(|_| format!("`{secs}` is not a number of seconds"))?;
+    Ok((method.trim().to_ascii_lowercase(), secs))
+}
+
+fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
+    let mut cfg = match args.plan {
+        Plan::Standard => SandboxConfig::standard(),
+        Plan::Enterprise => SandboxConfig::enterprise(),
+    };
+    cfg.port = args.port;
+    if let Some(r) = args.rate {
+        cfg.rate = r;
+    }
+    if let Some(b) = args.burst {
+        cfg.burst = b;
+    }
+    cfg.operating.budget_secs = args.operating_budget;
+    cfg.operating.window = Duration::from_secs(args.operating_window);
+    cfg.operating.buckets = args.operating_buckets;
+    if let Some(c) = args.default_cost {
+        cfg.operating.default_cost_secs = c;
+    }
+    cfg.operating.cost_secs.extend(args.cost.iter().cloned());
+    cfg.batch_billing = match args.batch_billing {
+        Billing::PerInner => BatchBilling::PerInnerMethod,
+        Billing::ToBatch => BatchBilling::ToBatch,
+    };
+    cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
+    cfg.time_scale = args.time_scale;
+    cfg.faults.seed = args.seed;
+    cfg.faults.fail_500 = args.fail_500;
+    cfg.faults.drop_after_commit = args.drop_after_commit;
+    cfg.faults.slow_ms = args.slow_ms;
+    cfg.faults.timeout_after_ms = args.timeout_after_ms;
+    cfg.faults.timeout_p = args.timeout_p;
+    cfg.faults.fail_503 = args.fail_503;
+    cfg.faults.html_error = args.html_error;
+    cfg.faults.overload = args.overload;
+    cfg.oauth.token_ttl = (args.token_ttl > 0).then(|| Duration::from_secs(args.token_ttl));
+    if let Some(path) = &args.schema {
+        cfg.schema = Some(SchemaFile::load(path)?);
+    }
+    cfg.state_file = args.state.clone();
+    match (&args.webhook_code, &args.state) {
+        (Some(code), _) => cfg.webhook.code = code.clone(),
+        (None, Some(path)) => {
+            // Keep the webhook URL stable across restarts of the same rehearsal.
+            let p = Persist::open(path)?;
+            match p.setting("webhook_code")? {
+                Some(code) => cfg.webhook.code = code,
+                None => p.set_setting("webhook_code", &cfg.webhook.code)?,
+            }
+        }
+        (None, None) => {}
+    }
+    Ok(cfg)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the sandbox until Ctrl-C / SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let cfg = config(&args.opts)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let handle = Sandbox::start(cfg).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {}", handle.base_url())?;
+            writeln!(out, "{}", handle.webhook_url())?;
+            out.flush()?;
+        }
+        eprintln!(
+            "OAuth: client endpoint {}, token endpoint {} (client id {})",
+            handle.client_endpoint(),
+            handle.oauth_endpoint(),
+            handle.config().oauth.client_id
+        );
+        shutdown_signal().await;
+        eprintln!("stopping the sandbox");
+        handle.stop().await;
+        Ok::<u8, anyhow::Error>(crate::cli::exit::OK)
+    })
 }

@@ -1,4 +1,4 @@
-//! The only place that knows every stage: opens a step (mapping file + its source), and turns
+//! Preparing one step: opens a step (mapping file + its source), and turns
 //! its records into prepared commands or row problems.
 //!
 //! Owns: the order source -> mapping -> payload, and the per-file rules that need state

@@ -1,1 +1,412 @@
-//! The embedded Bitrix24 REST emulator (see issue 3). Placeholder.
+//! The sandbox portal: an embedded, stateful emulator of the slice of the Bitrix24 REST API
+//! that an importer touches, with the portal's rate limit, operating-time limit and faults.
+//!
+//! It owns everything behind `http://127.0.0.1:PORT`: auth (webhook, OAuth + token endpoint),
+//! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods), the limits
+//! ([`limits`]), fault injection ([`faults`]), the `/_sandbox/*` inspection endpoints and the
+//! optional SQLite persistence ([`persist`]). It must be strict: whatever a real portal
+//! refuses it refuses with the same HTTP status and error code (`shared/bitrix24.md`). It must
+//! not be used as a client library: the importer's transport lives elsewhere.
+//!
+//! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
+//! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
+//! (PHP-style nested query strings), [`limits`], [`faults`], [`persist`], [`clock`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), b24import::sandbox::SandboxError> {
+//! use b24import::sandbox::{Sandbox, SandboxConfig};
+//! let handle = Sandbox::start(SandboxConfig::fast()).await?;
+//! let url = handle.webhook_url(); // http://127.0.0.1:PORT/rest/1/<code>/
+//! # let _ = url;
+//! assert_eq!(handle.snapshot().users, 0);
+//! handle.stop().await;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod faults;
+pub mod limits;
+pub(crate) mod methods;
+pub mod persist;
+pub mod phpquery;
+pub mod schema;
+mod server;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use clock::Clock;
+pub use schema::SchemaFile;
+
+/// Errors of starting or running the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    /// The schema TOML is invalid.
+    #[error("schema {path}: {message}")]
+    Schema { path: String, message: String },
+    /// The `--state` SQLite file cannot be opened, read or written.
+    #[error("state file {path}: {message}")]
+    State { path: String, message: String },
+}
+
+/// How `batch` is billed against the operating-time budget (the sources disagree, §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BatchBilling {
+    /// Every inner command is billed to its own method and checked against its own budget;
+    /// the outer `batch` is not billed (the current official docs).
+    #[default]
+    PerInnerMethod,
+    /// The whole batch is billed to the method `batch` (what the official JS SDK team measured).
+    ToBatch,
+}
+
+/// The operating-time ("resource") limit: simulated processing seconds per
+/// (credential, method) over a sliding window of buckets.
+#[derive(Debug, Clone)]
+pub struct OperatingConfig {
+    /// Seconds of processing allowed within the window before the method is blocked (480).
+    pub budget_secs: f64,
+    /// Length of the window (600 s).
+    pub window: Duration,
+    /// Number of buckets the window is kept in (10 one-minute buckets).
+    pub buckets: u32,
+    /// Simulated processing time of a method without an entry in `cost_secs`.
+    pub default_cost_secs: f64,
+    /// Simulated processing time per method name (lower-case).
+    pub cost_secs: BTreeMap<String, f64>,
+}
+
+impl Default for OperatingConfig {
+    fn default() -> Self {
+        let cost_secs = [
+            ("crm.item.add", 0.05),
+            ("crm.item.update", 0.05),
+            ("crm.item.list", 0.04),
+            ("crm.item.get", 0.01),
+            ("crm.item.delete", 0.03),
+            ("user.add", 0.2),
+            ("user.get", 0.02),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        OperatingConfig {
+            budget_secs: 480.0,
+            window: Duration::from_secs(600),
+            buckets: 10,
+            default_cost_secs: 0.01,
+            cost_secs,
+        }
+    }
+}
+
+impl OperatingConfig {
+    /// The simulated processing time of one call of `method`.
+    pub fn cost_of(&self, method: &str) -> f64 {
+        self.cost_secs.get(method).copied().unwrap_or(self.default_cost_secs)
+    }
+}
+
+/// Fault injection; probabilities are drawn from an RNG seeded with `seed`, a fixed number of
+/// draws per REST request, so the same seed and request sequence give the same faults.
+#[derive(Debug, Clone)]
+pub struct FaultConfig {
+    /// Seed of the fault RNG.
+    pub seed: u64,
+    /// Probability of answering 500 `INTERNAL_SERVER_ERROR` without doing the work.
+    pub fail_500: f64,
+    /// Probability of doing the work and then closing the connection without an answer.
+    pub drop_after_commit: f64,
+    /// Every answer is delayed this long (after the work).
+    pub slow_ms: u64,
+    /// When set, a request (with probability `timeout_p`) does the work and then holds the
+    /// answer: the connection is closed without a response after this many milliseconds, so
+    /// any client with a shorter timeout sees an answer that never comes.
+    pub timeout_after_ms: Option<u64>,
+    /// Probability that a request is held when `timeout_after_ms` is set (default 1).
+    pub timeout_p: f64,
+    /// Probability of a spurious 503 `QUERY_LIMIT_EXCEEDED` (without doing the work).
+    pub fail_503: f64,
+    /// Probability of an HTML error page (502) instead of JSON (without doing the work).
+    pub html_error: f64,
+    /// Every call answers 503 `OVERLOAD_LIMIT`.
+    pub overload: bool,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        FaultConfig {
+            seed: 0,
+            fail_500: 0.0,
+            drop_after_commit: 0.0,
+            slow_ms: 0,
+            timeout_after_ms: None,
+            timeout_p: 1.0,
+            fail_503: 0.0,
+            html_error: 0.0,
+            overload: false,
+        }
+    }
+}
+
+/// The inbound webhook the sandbox accepts: `/rest/<user_id>/<code>/<method>`.
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// The user the webhook acts as (1, the built-in administrator).
+    pub user_id: u64,
+    /// The secret code (never logged).
+    pub code: String,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig").field("user_id", &self.user_id).field("code", &"<secret>").finish()
+    }
+}
+
+/// The OAuth application the sandbox accepts: `/rest/<method>` with `auth=<access_token>`.
+#[derive(Clone)]
+pub struct OAuthConfig {
+    /// The initial access token.
+    pub access_token: String,
+    /// The initial refresh token (rotated on every refresh).
+    pub refresh_token: String,
+    /// The application's client id.
+    pub client_id: String,
+    /// The application's client secret.
+    pub client_secret: String,
+    /// Lifetime of an access token; `None` never expires.
+    pub token_ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("client_id", &self.client_id)
+            .field("token_ttl", &self.token_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the sandbox can be told at start. Start from [`SandboxConfig::standard`],
+/// [`SandboxConfig::enterprise`] or [`SandboxConfig::fast`] and change the public fields.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Port on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+    /// Leaky bucket: the level drains at this many requests per second.
+    pub rate: f64,
+    /// Leaky bucket: a burst of this many requests passes; the next one above it is refused.
+    pub burst: f64,
+    /// The operating-time budget.
+    pub operating: OperatingConfig,
+    /// How `batch` is billed against the operating budget.
+    pub batch_billing: BatchBilling,
+    /// When a batch has more than 50 commands: `false` refuses it whole (400
+    /// `ERROR_BATCH_LENGTH_EXCEEDED`), `true` runs the first 50 and fails the rest with that
+    /// code in `result_error` (the docs can be read both ways).
+    pub batch_overflow_runs_first_50: bool,
+    /// Simulated processing time is slept divided by this factor; 0 does not sleep at all.
+    pub time_scale: f64,
+    /// Fault injection.
+    pub faults: FaultConfig,
+    /// The accepted webhook.
+    pub webhook: WebhookConfig,
+    /// The accepted OAuth application.
+    pub oauth: OAuthConfig,
+    /// Field schema overrides; `None` uses the built-in default.
+    pub schema: Option<SchemaFile>,
+    /// SQLite file to keep the state in; `None` keeps it in memory.
+    pub state_file: Option<PathBuf>,
+    /// The clock limits and timestamps use; [`Clock::manual`] lets tests move time.
+    pub clock: Clock,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig::standard()
+    }
+}
+
+fn random_secret(len: usize) -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+impl SandboxConfig {
+    /// Every plan but Enterprise: drain 2/s, burst 50; 480 s per 600 s of operating time.
+    pub fn standard() -> Self {
+        SandboxConfig {
+            port: 0,
+            rate: 2.0,
+            burst: 50.0,
+            operating: OperatingConfig::default(),
+            batch_billing: BatchBilling::PerInnerMethod,
+            batch_overflow_runs_first_50: false,
+            time_scale: 1.0,
+            faults: FaultConfig::default(),
+            webhook: WebhookConfig { user_id: 1, code: random_secret(16) },
+            oauth: OAuthConfig {
+                access_token: random_secret(32),
+                refresh_token: random_secret(32),
+                client_id: "local.sandbox0000000001".to_string(),
+                client_secret: random_secret(32),
+                token_ttl: Some(Duration::from_secs(3600)),
+            },
+            schema: None,
+            state_file: None,
+            clock: Clock::system(),
+        }
+    }
+
+    /// Enterprise: drain 5/s, burst 250.
+    pub fn enterprise() -> Self {
+        SandboxConfig { rate: 5.0, burst: 250.0, ..SandboxConfig::standard() }
+    }
+
+    /// For tests: drain 20/s, burst 10, tiny operating costs, no sleeping.
+    pub fn fast() -> Self {
+        SandboxConfig {
+            rate: 20.0,
+            burst: 10.0,
+            operating: OperatingConfig {
+                default_cost_secs: 0.001,
+                cost_secs: BTreeMap::new(),
+                ..OperatingConfig::default()
+            },
+            time_scale: 0.0,
+            ..SandboxConfig::standard()
+        }
+    }
+}
+
+/// Request counters of the snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Every HTTP request to `/rest/`, refused or not.
+    pub total: u64,
+    /// Calls that reached a method (past auth, rate limit, faults and the operating check),
+    /// inner `batch` commands counted per method too.
+    pub by_method: BTreeMap<String, u64>,
+}
+
+/// One group of duplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateDetail {
+    /// `item` or `user`.
+    pub kind: String,
+    /// The entity type of items (absent for users).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "entityTypeId")]
+    pub entity_type_id: Option<u64>,
+    /// The shared key: `originatorId|originId`, `xmlId:<x>` or the e-mail.
+    pub key: String,
+    /// The ids holding that key.
+    pub ids: Vec<u64>,
+}
+
+/// Items and users created more than once under the same external key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCounts {
+    /// Items beyond the first per (entity type, `originatorId`+`originId`) or (entity type, `xmlId`).
+    pub items: u64,
+    /// Users beyond the first per e-mail (case-insensitive).
+    pub users: u64,
+    /// The groups.
+    pub details: Vec<DuplicateDetail>,
+}
+
+/// What `GET /_sandbox/state` returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// Item count per entity type id (as a string key).
+    pub items: BTreeMap<String, u64>,
+    /// Users created through `user.add` (the built-in administrator is not counted).
+    pub users: u64,
+    /// Requests served.
+    pub requests: RequestCounts,
+    /// Error answers by code, outer and inner batch commands alike.
+    pub refusals: BTreeMap<String, u64>,
+    /// Injected faults by kind (`fail_500`, `fail_503`, `html_error`, `drop_after_commit`, `timeout`).
+    #[serde(default)]
+    pub faults: BTreeMap<String, u64>,
+    /// Duplicates by external key.
+    pub duplicates: DuplicateCounts,
+}
+
+/// Entry point: `Sandbox::start(config)`.
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds 127.0.0.1 (port from the config, 0 = any) and serves until the handle is stopped.
+    pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+        server::start(config).await
+    }
+}
+
+/// A running sandbox: where it listens, what it holds, and how to stop it.
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SandboxHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/rest/<user>/<code>/` (contains the secret: never log it).
+    pub fn webhook_url(&self) -> String {
+        let wh = &self.shared.config.webhook;
+        format!("http://{}/rest/{}/{}/", self.addr, wh.user_id, wh.code)
+    }
+
+    /// The OAuth REST endpoint (`client_endpoint`): `http://127.0.0.1:PORT/rest/`.
+    pub fn client_endpoint(&self) -> String {
+        format!("http://{}/rest/", self.addr)
+    }
+
+    /// The local token endpoint: `http://127.0.0.1:PORT/oauth/token/`.
+    pub fn oauth_endpoint(&self) -> String {
+        format!("http://{}/oauth/token/", self.addr)
+    }
+
+    /// The configuration the sandbox runs with (tokens included: never log them).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    /// The same data as `GET /_sandbox/state`.
+    pub fn snapshot(&self) -> StateSnapshot {
+        self.shared.snapshot()
+    }
+
+    /// Calls per method, inner batch commands counted per method too.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.snapshot().requests.by_method
+    }
+
+    /// Stops accepting, closes every connection and waits for the server task.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,9 @@
+//! The only place that knows every stage: wiring, concurrency, shutdown, progress.
+//!
+//! [`prepare`] turns one mapping's source rows into commands or row problems (used offline by
+//! `validate` and by the run); [`run`] lands prepared rows in a portal through the transport,
+//! recording every row's fate in the journal.
+
+pub mod prepare;
+
+pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};

@@ -1,0 +1,616 @@
+//! `crm.item.add/update/get/list/delete/fields`: the universal CRM item methods, validated like
+//! the portal (§3.2–3.6): unknown `entityTypeId` -> `NOT_FOUND`; a multiple field given a scalar
+//! -> `100`; bad files, enumeration values, dates, numbers -> `CRM_FIELD_ERROR_VALUE_NOT_VALID`;
+//! missing required fields -> `CRM_FIELD_ERROR_REQUIRED` naming them; unknown fields ignored.
+//! `fm` is a list on add and an `n0`/id-keyed object on update.
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use super::filter::{self, Kind};
+use super::{Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, param, php_array};
+use crate::sandbox::clock::iso;
+use crate::sandbox::schema::{EntitySchema, FieldDef};
+use crate::sandbox::state::{Counters, Item, State};
+
+fn not_found_type() -> MethodError {
+    MethodError::bad("NOT_FOUND", "Smart process not found")
+}
+
+fn not_found_item() -> MethodError {
+    MethodError::bad("NOT_FOUND", "Item not found")
+}
+
+fn not_valid(field: &FieldDef, original: bool) -> MethodError {
+    MethodError::bad(
+        "CRM_FIELD_ERROR_VALUE_NOT_VALID",
+        format!("Value of field \"{}\" ({}) is not valid", field.title, field.api_name(original)),
+    )
+}
+
+fn entity_type_id(c: &Call) -> Result<u64, MethodError> {
+    let etid = param(c.params, "entityTypeId").and_then(as_u64).ok_or_else(not_found_type)?;
+    if c.state.meta.schemas.contains_key(&etid) { Ok(etid) } else { Err(not_found_type()) }
+}
+
+fn original_names(c: &Call) -> bool {
+    is_yes(param(c.params, "useOriginalUfNames"))
+}
+
+/// The filter/order kind of a field type.
+pub(crate) fn kind_of(field_type: &str) -> Kind {
+    match field_type {
+        "integer" | "double" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact"
+        | "crm_lead" | "crm_deal" => Kind::Number,
+        "boolean" => Kind::Bool,
+        "date" | "datetime" => Kind::Date,
+        _ => Kind::Text,
+    }
+}
+
+const FM_TYPES: [(&str, &[&str]); 5] = [
+    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
+    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
+    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "INSTAGRAM", "OTHER"]),
+    (
+        "IM",
+        &[
+            "TELEGRAM",
+            "VK",
+            "SKYPE",
+            "VIBER",
+            "BITRIX24",
+            "OPENLINE",
+            "IMOL",
+            "ICQ",
+            "MSN",
+            "JABBER",
+            "FACEBOOK",
+            "INSTAGRAM",
+            "OTHER",
+        ],
+    ),
+    ("LINK", &["USER", "OTHER"]),
+];
+
+/// Converts one `fm` entry to its stored form (None = skip: empty value).
+fn fm_entry(
+    raw: &Value,
+    id: Option<u64>,
+    counters: &mut Counters,
+    field: &FieldDef,
+    original: bool,
+) -> Result<Option<Value>, MethodError> {
+    let Some(obj) = raw.as_object() else { return Ok(None) };
+    let get = |k: &str| {
+        obj.get(k).or_else(|| obj.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v))
+    };
+    let value = get("value").and_then(as_text).unwrap_or_default();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let type_id = get("typeId").and_then(as_text).unwrap_or_default().to_ascii_uppercase();
+    let Some((_, value_types)) = FM_TYPES.iter().find(|(t, _)| *t == type_id) else {
+        return Err(not_valid(field, original));
+    };
+    let value_type = get("valueType").and_then(as_text).unwrap_or_else(|| "WORK".into()).to_ascii_uppercase();
+    let value_type = if value_type.is_empty() { "WORK".to_string() } else { value_type };
+    if !value_types.contains(&value_type.as_str()) && value_type != "WORK" {
+        return Err(not_valid(field, original));
+    }
+    let id = id.unwrap_or_else(|| {
+        counters.fm += 1;
+        counters.fm
+    });
+    Ok(Some(json!({"id": id, "typeId": type_id, "valueType": value_type, "value": value})))
+}
+
+/// `fm` on add (a list; a string is silently ignored) or update (`n0`/id-keyed object; a list
+/// appends).
+fn apply_fm(
+    raw: &Value,
+    existing: Option<&Value>,
+    counters: &mut Counters,
+    field: &FieldDef,
+    original: bool,
+) -> Result<Option<Value>, MethodError> {
+    let mut list: Vec<Value> = existing.and_then(Value::as_array).cloned().unwrap_or_default();
+    match raw {
+        Value::Array(entries) => {
+            for e in entries {
+                if let Some(v) = fm_entry(e, None, counters, field, original)? {
+                    list.push(v);
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (key, e) in map {
+                match key.parse::<u64>() {
+                    Ok(id) => {
+                        let Some(pos) = list.iter().position(|v| v["id"].as_u64() == Some(id)) else {
+                            continue;
+                        };
+                        let mut merged = list[pos].as_object().cloned().unwrap_or_default();
+                        if let Some(obj) = e.as_object() {
+                            for (k, v) in obj {
+                                merged.insert(k.clone(), v.clone());
+                            }
+                        }
+                        match fm_entry(&Value::Object(merged), Some(id), counters, field, original)? {
+                            Some(v) => list[pos] = v,
+                            None => {
+                                list.remove(pos);
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        if let Some(v) = fm_entry(e, None, counters, field, original)? {
+                            list.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(Value::Array(list)))
+}
+
+fn valid_base64(s: &str) -> bool {
+    let s: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    !s.is_empty()
+        && (base64::engine::general_purpose::STANDARD.decode(&s).is_ok()
+            || base64::engine::general_purpose::STANDARD_NO_PAD.decode(&s).is_ok())
+}
+
+/// One file value: `[name, base64]` (new file) or `{"id": N}` (keep an existing one).
+fn file_value(
+    raw: &Value,
+    existing: &[Value],
+    counters: &mut Counters,
+    field: &FieldDef,
+    original: bool,
+) -> Result<Value, MethodError> {
+    if let Some(obj) = raw.as_object()
+        && let Some(id) = obj.get("id").and_then(as_u64)
+    {
+        return existing
+            .iter()
+            .find(|f| f["id"].as_u64() == Some(id))
+            .cloned()
+            .ok_or_else(|| not_valid(field, original));
+    }
+    let parts = php_array(raw).ok_or_else(|| not_valid(field, original))?;
+    let (Some(name), Some(data)) =
+        (parts.first().and_then(|v| v.as_str()), parts.get(1).and_then(|v| v.as_str()))
+    else {
+        return Err(not_valid(field, original));
+    };
+    if name.trim().is_empty() || !valid_base64(data) {
+        return Err(not_valid(field, original));
+    }
+    counters.file += 1;
+    let id = counters.file;
+    Ok(json!({
+        "id": id,
+        "url": format!("/bitrix/components/bitrix/crm.controller.item.file/{id}/{}", crate::sandbox::phpquery::urlencode(name)),
+        "urlMachine": format!("/rest/crm.controller.item.getFile?fileId={id}"),
+    }))
+}
+
+fn money(raw: &Value, field: &FieldDef, original: bool) -> Result<Value, MethodError> {
+    let text = as_text(raw).ok_or_else(|| not_valid(field, original))?;
+    let (amount, currency) = match text.split_once('|') {
+        Some((a, c)) => (a.trim().to_string(), c.trim().to_string()),
+        None if text.trim().chars().all(|c| c.is_ascii_alphabetic()) => (String::new(), text.clone()),
+        None => (text.trim().to_string(), "USD".to_string()),
+    };
+    if amount.is_empty() {
+        return Ok(Value::Null);
+    }
+    if amount.parse::<f64>().is_err() {
+        return Err(not_valid(field, original));
+    }
+    Ok(Value::String(format!("{amount}|{currency}")))
+}
+
+/// Converts one scalar of a field to its stored form (`Null` clears).
+fn scalar(
+    field: &FieldDef,
+    raw: &Value,
+    existing: &[Value],
+    counters: &mut Counters,
+    original: bool,
+) -> Result<Value, MethodError> {
+    if raw.is_null() || raw.as_str() == Some("") {
+        return Ok(Value::Null);
+    }
+    let bad = || not_valid(field, original);
+    Ok(match field.field_type.as_str() {
+        "integer" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact" | "crm_lead"
+        | "crm_deal" => json!(as_i64(raw).ok_or_else(bad)?),
+        "double" => match raw {
+            Value::Number(n) => json!(n.as_f64().ok_or_else(bad)?),
+            Value::String(s) => json!(s.trim().replace(',', ".").parse::<f64>().map_err(|_| bad())?),
+            _ => return Err(bad()),
+        },
+        "boolean" => match as_text(raw).map(|s| s.to_ascii_uppercase()).as_deref() {
+            Some("Y" | "1" | "TRUE") => json!("Y"),
+            Some("N" | "0" | "FALSE") => json!("N"),
+            _ => return Err(bad()),
+        },
+        "date" => {
+            let d = raw.as_str().and_then(filter::parse_date).ok_or_else(bad)?;
+            json!(d.format("%Y-%m-%dT00:00:00+00:00").to_string())
+        }
+        "datetime" => json!(raw.as_str().and_then(filter::normalise_datetime).ok_or_else(bad)?),
+        "enumeration" => {
+            let id = as_u64(raw).ok_or_else(bad)?;
+            if !field.items.iter().any(|i| i.id == id) {
+                return Err(bad());
+            }
+            json!(id)
+        }
+        "file" => file_value(raw, existing, counters, field, original)?,
+        "money" => money(raw, field, original)?,
+        _ => json!(as_text(raw).ok_or_else(bad)?),
+    })
+}
+
+/// Converts the `fields` of add/update into stored values. `existing` is the item being updated.
+fn convert(
+    schema: &EntitySchema,
+    raw_fields: &Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+    counters: &mut Counters,
+    original: bool,
+) -> Result<Map<String, Value>, MethodError> {
+    let mut out = Map::new();
+    for (name, raw) in raw_fields {
+        let Some(field) = schema.find(name, original) else { continue };
+        if field.read_only || (field.immutable && existing.is_some()) {
+            continue;
+        }
+        let old = existing.and_then(|e| e.get(&field.name));
+        if field.field_type == "crm_multifield" {
+            if let Some(v) = apply_fm(raw, old, counters, field, original)? {
+                out.insert(field.name.clone(), v);
+            }
+            continue;
+        }
+        let old_files: Vec<Value> = match old {
+            Some(Value::Array(a)) => a.clone(),
+            Some(v @ Value::Object(_)) => vec![v.clone()],
+            _ => Vec::new(),
+        };
+        if field.field_type == "file"
+            && let Some(obj) = raw.as_object()
+            && obj.contains_key("fileData")
+        {
+            // The legacy `fileData` form "succeeds" through crm.item.* but leaves the field empty.
+            out.insert(field.name.clone(), if field.multiple { json!([]) } else { Value::Null });
+            continue;
+        }
+        if field.multiple {
+            if raw.is_null() || raw.as_str() == Some("") {
+                out.insert(field.name.clone(), json!([]));
+                continue;
+            }
+            let Some(elements) = php_array(raw) else {
+                return Err(MethodError::bad(
+                    "100",
+                    format!("Expected iterable value for multiple field \"{}\"", field.api_name(original)),
+                ));
+            };
+            if elements.is_empty() && field.field_type == "enumeration" && old.is_some() {
+                // Sending [] to a multiple list field "succeeds" but keeps the old values.
+                continue;
+            }
+            if field.field_type == "file" && elements.first().is_some_and(|e| e.is_string()) {
+                return Err(not_valid(field, original));
+            }
+            let mut values = Vec::with_capacity(elements.len());
+            for e in elements {
+                let v = scalar(field, e, &old_files, counters, original)?;
+                if !v.is_null() {
+                    values.push(v);
+                }
+            }
+            out.insert(field.name.clone(), Value::Array(values));
+        } else {
+            let v = scalar(field, raw, &old_files, counters, original)?;
+            out.insert(field.name.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
+fn is_blank(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// An item as the API shows it: `id`, every schema field (null / [] when unset), `entityTypeId`.
+pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select: Option<&[String]>) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), json!(item.id));
+    let all = select.is_none_or(|s| s.iter().any(|n| n == "*"));
+    for f in &schema.fields {
+        if f.name == "id" {
+            continue;
+        }
+        let name = f.api_name(original);
+        if !all && !select.is_some_and(|s| s.iter().any(|n| n == name)) {
+            continue;
+        }
+        let v = match item.fields.get(&f.name) {
+            Some(v) => v.clone(),
+            None if f.multiple => json!([]),
+            None => Value::Null,
+        };
+        out.insert(name.to_string(), v);
+    }
+    out.insert("entityTypeId".into(), json!(schema.entity_type_id));
+    Value::Object(out)
+}
+
+/// [`render`] written straight to JSON text `{"item":{…}}` (the batch fast path).
+fn render_raw(schema: &EntitySchema, item: &Item, original: bool) -> String {
+    use std::io::Write;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let _ = write!(buf, "{{\"item\":{{\"id\":{}", item.id);
+    for f in &schema.fields {
+        if f.name == "id" {
+            continue;
+        }
+        buf.push(b',');
+        let _ = serde_json::to_writer(&mut buf, f.api_name(original));
+        buf.push(b':');
+        match item.fields.get(&f.name) {
+            Some(v) => {
+                let _ = serde_json::to_writer(&mut buf, v);
+            }
+            None if f.multiple => buf.extend_from_slice(b"[]"),
+            None => buf.extend_from_slice(b"null"),
+        }
+    }
+    let _ = write!(buf, ",\"entityTypeId\":{}}}}}", schema.entity_type_id);
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+fn item_output(c: &Call, schema: &EntitySchema, item: &Item, original: bool) -> Output {
+    if c.raw_ok {
+        Output::raw(render_raw(schema, item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, item, original, None) }))
+    }
+}
+
+fn fields_param(c: &Call) -> Map<String, Value> {
+    match param(c.params, "fields") {
+        Some(Value::Object(o)) => o.clone(),
+        _ => Map::new(),
+    }
+}
+
+/// `crm.item.add`.
+pub(crate) fn add(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let original = original_names(c);
+    let raw = fields_param(c);
+    let user = c.user_id;
+    let now = iso(c.now_unix);
+    let default_category = c.state.default_category(etid);
+    let raw_ok = c.raw_ok;
+    let State { meta, counters, items, dirty, .. } = &mut *c.state;
+    let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
+    let mut values = convert(schema, &raw, None, counters, original)?;
+    let missing: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|f| f.required && !f.read_only && is_blank(values.get(&f.name)))
+        .map(|f| f.api_name(original))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MethodError::bad(
+            "CRM_FIELD_ERROR_REQUIRED",
+            format!("Required fields are not filled: {}", missing.join(", ")),
+        ));
+    }
+    let next = counters.next_item_id.entry(etid).or_insert(1);
+    let id = *next;
+    *next += 1;
+    let has = |n: &str| schema.by_name(n).is_some();
+    if has("title") && is_blank(values.get("title")) {
+        values.insert("title".into(), json!(format!("{} #{id}", schema.title)));
+    }
+    let defaults: [(&str, Value); 7] = [
+        ("assignedById", json!(user)),
+        ("opened", json!("Y")),
+        ("currencyId", json!("USD")),
+        ("opportunity", json!(0.0)),
+        ("isManualOpportunity", json!("N")),
+        ("categoryId", json!(default_category)),
+        ("createdBy", json!(user)),
+    ];
+    for (k, v) in defaults {
+        if has(k) && is_blank(values.get(k)) {
+            values.insert(k.into(), v);
+        }
+    }
+    if has("stageId") && is_blank(values.get("stageId")) {
+        let category = values.get("categoryId").and_then(as_u64).unwrap_or(default_category);
+        let dir = crate::sandbox::schema::stage_status_type(etid, category);
+        if let Some(s) = meta.statuses.iter().filter(|s| s.entity_id == dir).min_by_key(|s| s.sort) {
+            values.insert("stageId".into(), json!(s.status_id));
+        }
+    }
+    values.insert("updatedBy".into(), json!(user));
+    values.insert("createdTime".into(), json!(now));
+    values.insert("updatedTime".into(), json!(now));
+    let item = Item { id, fields: values };
+    let out = if raw_ok {
+        Output::raw(render_raw(schema, &item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, &item, original, None) }))
+    };
+    items.entry(etid).or_default().insert(id, item);
+    dirty.items.insert((etid, id));
+    dirty.any = true;
+    Ok(out)
+}
+
+fn item_id(c: &Call) -> Result<u64, MethodError> {
+    param(c.params, "id").and_then(as_u64).ok_or_else(not_found_item)
+}
+
+/// `crm.item.update`.
+pub(crate) fn update(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let id = item_id(c)?;
+    let original = original_names(c);
+    let raw = fields_param(c);
+    let user = c.user_id;
+    let now = iso(c.now_unix);
+    let raw_ok = c.raw_ok;
+    let State { meta, counters, items, dirty, .. } = &mut *c.state;
+    let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
+    let item = items.get_mut(&etid).and_then(|m| m.get_mut(&id)).ok_or_else(not_found_item)?;
+    let values = convert(schema, &raw, Some(&item.fields), counters, original)?;
+    let changed = values.iter().any(|(k, v)| item.fields.get(k) != Some(v));
+    if changed {
+        for (k, v) in values {
+            item.fields.insert(k, v);
+        }
+        item.fields.insert("updatedBy".into(), json!(user));
+        item.fields.insert("updatedTime".into(), json!(now));
+        dirty.items.insert((etid, id));
+        dirty.any = true;
+    }
+    Ok(if raw_ok {
+        Output::raw(render_raw(schema, item, original))
+    } else {
+        Output::new(json!({ "item": render(schema, item, original, None) }))
+    })
+}
+
+/// `crm.item.get`.
+pub(crate) fn get(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let id = item_id(c)?;
+    let original = original_names(c);
+    let schema = &c.state.meta.schemas[&etid];
+    let item = c.state.items.get(&etid).and_then(|m| m.get(&id)).ok_or_else(not_found_item)?;
+    Ok(item_output(c, schema, item, original))
+}
+
+/// `crm.item.delete`.
+pub(crate) fn delete(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let id = item_id(c)?;
+    let removed = c.state.items.get_mut(&etid).and_then(|m| m.remove(&id));
+    if removed.is_none() {
+        return Err(not_found_item());
+    }
+    c.state.touch_item(etid, id);
+    Ok(Output::new(json!([])))
+}
+
+/// `crm.item.fields`.
+pub(crate) fn fields(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let original = original_names(c);
+    let schema = &c.state.meta.schemas[&etid];
+    let mut out = Map::new();
+    for f in &schema.fields {
+        out.insert(f.api_name(original).to_string(), f.describe());
+    }
+    Ok(Output::new(json!({ "fields": out })))
+}
+
+fn resolver(schema: &EntitySchema, original: bool) -> impl Fn(&str) -> Option<(String, Kind)> + '_ {
+    move |name: &str| {
+        if name == "id" || name == "ID" {
+            return Some(("id".into(), Kind::Number));
+        }
+        schema
+            .find(name, original)
+            .filter(|f| f.field_type != "crm_multifield" && f.field_type != "file")
+            .map(|f| (f.name.clone(), kind_of(&f.field_type)))
+    }
+}
+
+/// `crm.item.list`: `select`, `filter`, `order`, `start` (pages of 50, `start=-1`).
+pub(crate) fn list(c: &mut Call) -> MethodResult {
+    let etid = entity_type_id(c)?;
+    let original = original_names(c);
+    let schema = &c.state.meta.schemas[&etid];
+    let resolve = resolver(schema, original);
+    let cond = match param(c.params, "filter") {
+        Some(f) => filter::compile(f, &resolve).map_err(|name| {
+            MethodError::bad("INVALID_ARG_VALUE", format!("field \"{name}\" is not allowed in filter"))
+        })?,
+        None => filter::Cond::Group { or: false, conds: Vec::new() },
+    };
+    let select: Option<Vec<String>> = param(c.params, "select")
+        .and_then(php_array)
+        .map(|v| v.into_iter().filter_map(as_text).collect::<Vec<_>>());
+    let select = select.filter(|s| !s.is_empty());
+    let mut order: Vec<(String, Kind, bool)> = Vec::new();
+    if let Some(Value::Object(o)) = param(c.params, "order") {
+        for (k, dir) in o {
+            if let Some((field, kind)) = resolve(k) {
+                let desc = dir.as_str().is_some_and(|d| d.eq_ignore_ascii_case("DESC"));
+                order.push((field, kind, desc));
+            }
+        }
+    }
+    let (start, count) = super::start_param(c.params);
+    let empty = std::collections::BTreeMap::new();
+    let store = c.state.items.get(&etid).unwrap_or(&empty);
+    let get_field = |item: &Item, k: &str| -> Option<Value> {
+        if k == "id" { Some(json!(item.id)) } else { item.fields.get(k).cloned() }
+    };
+    let mut matched: Vec<&Item> =
+        store.values().filter(|item| filter::eval(&cond, &|k| get_field(item, k))).collect();
+    if !order.is_empty() {
+        matched.sort_by(|a, b| {
+            for (field, kind, desc) in &order {
+                let va = get_field(a, field).unwrap_or(Value::Null);
+                let vb = get_field(b, field).unwrap_or(Value::Null);
+                let (va, vb) = (first(&va), first(&vb));
+                let o = filter::compare(*kind, va, vb);
+                let o = if *desc { o.reverse() } else { o };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            a.id.cmp(&b.id)
+        });
+    }
+    let (page, total, next) = super::page(&matched, start, count);
+    // `fm` comes back only with '*'.
+    let rendered: Vec<Value> = page
+        .iter()
+        .map(|item| {
+            let mut v = render(schema, item, original, select.as_deref());
+            let star = select.as_ref().is_none_or(|s| s.iter().any(|n| n == "*"));
+            if !star && let Some(o) = v.as_object_mut() {
+                o.remove("fm");
+            }
+            v
+        })
+        .collect();
+    Ok(Output::list(json!({ "items": rendered }), total, next))
+}
+
+fn first(v: &Value) -> &Value {
+    match v {
+        Value::Array(a) => a.first().unwrap_or(&Value::Null),
+        other => other,
+    }
+}

@@ -1,0 +1,230 @@
+//! `user.add`, `user.get`, `user.fields`, `user.current`, `profile` (§4).
+//!
+//! `user.add` needs a well-formed, unused `EMAIL` (`ERROR_ARGUMENT`), intranet users need
+//! `UF_DEPARTMENT`, extranet users `EXTRANET=Y` + `SONET_GROUP_ID`; it answers the integer id.
+//! `user.get` answers ID-like values as strings, like the portal.
+
+use serde_json::{Map, Value, json};
+
+use super::filter::{self, Kind};
+use super::{Call, MethodError, MethodResult, Output, as_text, is_yes, param, php_array};
+use crate::sandbox::clock::iso;
+use crate::sandbox::state::User;
+
+const FIELDS: [(&str, &str); 24] = [
+    ("ID", "ID"),
+    ("XML_ID", "External ID"),
+    ("ACTIVE", "Active"),
+    ("NAME", "First name"),
+    ("LAST_NAME", "Last name"),
+    ("SECOND_NAME", "Second name"),
+    ("TITLE", "Title"),
+    ("EMAIL", "E-mail"),
+    ("LAST_LOGIN", "Last login"),
+    ("DATE_REGISTER", "Registration date"),
+    ("TIME_ZONE", "Time zone"),
+    ("IS_ONLINE", "Is online"),
+    ("TIME_ZONE_OFFSET", "Time zone offset"),
+    ("PERSONAL_GENDER", "Gender"),
+    ("PERSONAL_PROFESSION", "Profession"),
+    ("PERSONAL_BIRTHDAY", "Date of birth"),
+    ("PERSONAL_PHOTO", "Photo"),
+    ("PERSONAL_MOBILE", "Mobile phone"),
+    ("PERSONAL_CITY", "City"),
+    ("WORK_COMPANY", "Company"),
+    ("WORK_POSITION", "Position"),
+    ("WORK_PHONE", "Work phone"),
+    ("UF_DEPARTMENT", "Departments"),
+    ("USER_TYPE", "User type"),
+];
+
+fn wrong_email() -> MethodError {
+    MethodError::bad("ERROR_ARGUMENT", "wrong_email")
+}
+
+/// A plausible e-mail: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub(crate) fn well_formed_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|p| !p.is_empty())
+}
+
+/// `user.add`.
+pub(crate) fn add(c: &mut Call) -> MethodResult {
+    let mut fields = Map::new();
+    if let Some(obj) = c.params.as_object() {
+        for (k, v) in obj {
+            if k != "auth" {
+                fields.insert(k.to_ascii_uppercase(), v.clone());
+            }
+        }
+    }
+    let email = fields.get("EMAIL").and_then(as_text).unwrap_or_default().trim().to_string();
+    if email.is_empty() || !well_formed_email(&email) {
+        return Err(wrong_email());
+    }
+    let lower = email.to_lowercase();
+    let taken =
+        c.state.users.values().any(|u| {
+            u.fields.get("EMAIL").and_then(Value::as_str).is_some_and(|e| e.to_lowercase() == lower)
+        });
+    if taken {
+        return Err(MethodError::bad("ERROR_ARGUMENT", "User with this email already exists"));
+    }
+    let extranet = is_yes(fields.get("EXTRANET"));
+    let nonempty = |k: &str| match fields.get(k) {
+        Some(v) => php_array(v).map_or_else(|| as_text(v).is_some_and(|s| !s.is_empty()), |a| !a.is_empty()),
+        None => false,
+    };
+    if extranet {
+        if !nonempty("SONET_GROUP_ID") {
+            return Err(MethodError::bad("ERROR_GROUPID", "no_sonet_group_for_extranet"));
+        }
+    } else if !nonempty("UF_DEPARTMENT") {
+        return Err(MethodError::bad("ERROR_ARGUMENT", "no_extranet_field"));
+    }
+    let mut stored = Map::new();
+    for (k, v) in fields {
+        if k == "EXTRANET" || k == "SONET_GROUP_ID" {
+            continue;
+        }
+        let v = if k == "UF_DEPARTMENT" {
+            let ids: Vec<Value> = php_array(&v)
+                .map(|a| a.into_iter().cloned().collect())
+                .unwrap_or_else(|| vec![v.clone()])
+                .iter()
+                .filter_map(super::as_u64)
+                .map(|n| json!(n))
+                .collect();
+            Value::Array(ids)
+        } else {
+            v
+        };
+        stored.insert(k, v);
+    }
+    stored.insert("EMAIL".into(), json!(email));
+    stored.insert("ACTIVE".into(), json!(true));
+    stored.insert("USER_TYPE".into(), json!(if extranet { "extranet" } else { "employee" }));
+    stored.insert("DATE_REGISTER".into(), json!(iso(c.now_unix)));
+    c.state.counters.user += 1;
+    let id = c.state.counters.user;
+    c.state.users.insert(id, User { id, fields: stored, builtin: false });
+    c.state.touch_user(id);
+    Ok(Output::new(json!(id)))
+}
+
+/// A user as `user.get` shows it: scalars as strings, `ID` a string, `UF_DEPARTMENT` numbers.
+pub(crate) fn render(u: &User) -> Value {
+    let mut out = Map::new();
+    out.insert("ID".into(), json!(u.id.to_string()));
+    for (k, v) in &u.fields {
+        let v = match v {
+            Value::Number(n) => json!(n.to_string()),
+            other => other.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+fn user_value(u: &User, key: &str) -> Option<Value> {
+    if key == "ID" { Some(json!(u.id)) } else { u.fields.get(key).cloned() }
+}
+
+/// `user.get`: `FILTER`/`filter` (or plain top-level field filters), `sort`/`order`, `start`.
+pub(crate) fn get(c: &mut Call) -> MethodResult {
+    const NOT_FILTERS: [&str; 8] =
+        ["SORT", "ORDER", "START", "ADMIN_MODE", "SELECT", "AUTH", "IMAGE_RESIZE", "FILTER"];
+    let filter_value = match param(c.params, "FILTER") {
+        Some(f) => f.clone(),
+        None => {
+            let mut m = Map::new();
+            if let Some(obj) = c.params.as_object() {
+                for (k, v) in obj {
+                    if !NOT_FILTERS.contains(&k.to_ascii_uppercase().as_str()) {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Value::Object(m)
+        }
+    };
+    let resolve = |name: &str| -> Option<(String, Kind)> {
+        let upper = name.to_ascii_uppercase();
+        let kind = if upper == "ID" || upper == "UF_DEPARTMENT" { Kind::Number } else { Kind::Text };
+        Some((upper, kind))
+    };
+    let cond = filter::compile(&filter_value, &resolve).map_err(|n| {
+        MethodError::bad("INVALID_ARG_VALUE", format!("field \"{n}\" is not allowed in filter"))
+    })?;
+    let mut users: Vec<&User> = c
+        .state
+        .users
+        .values()
+        .filter(|u| {
+            u.fields.get("ACTIVE").is_none_or(|a| a != &json!(false)) || filter_mentions_active(&filter_value)
+        })
+        .filter(|u| filter::eval(&cond, &|k| user_value(u, k)))
+        .collect();
+    let sort = param(c.params, "sort").and_then(as_text).map(|s| s.to_ascii_uppercase());
+    if let Some(sort) = sort {
+        let desc = param(c.params, "order").and_then(as_text).is_some_and(|o| o.eq_ignore_ascii_case("DESC"));
+        let kind = if sort == "ID" { Kind::Number } else { Kind::Text };
+        users.sort_by(|a, b| {
+            let o = filter::compare(
+                kind,
+                &user_value(a, &sort).unwrap_or(Value::Null),
+                &user_value(b, &sort).unwrap_or(Value::Null),
+            );
+            if desc { o.reverse() } else { o }
+        });
+    }
+    let (start, _) = super::start_param(c.params);
+    let (page, total, next) = super::page(&users, start, true);
+    Ok(Output::list(Value::Array(page.iter().map(|u| render(u)).collect()), total, next))
+}
+
+fn filter_mentions_active(f: &Value) -> bool {
+    f.as_object().is_some_and(|o| o.keys().any(|k| k.to_ascii_uppercase().ends_with("ACTIVE")))
+}
+
+/// `user.fields`.
+pub(crate) fn fields(_: &mut Call) -> MethodResult {
+    let mut out = Map::new();
+    for (k, v) in FIELDS {
+        out.insert(k.into(), json!(v));
+    }
+    Ok(Output::new(Value::Object(out)))
+}
+
+/// `user.current`.
+pub(crate) fn current(c: &mut Call) -> MethodResult {
+    let u = c
+        .state
+        .users
+        .get(&c.user_id)
+        .ok_or_else(|| MethodError::new(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
+    Ok(Output::new(render(u)))
+}
+
+/// `profile`.
+pub(crate) fn profile(c: &mut Call) -> MethodResult {
+    let u = c
+        .state
+        .users
+        .get(&c.user_id)
+        .ok_or_else(|| MethodError::new(401, "NO_AUTH_FOUND", "Wrong authorization data"))?;
+    let text = |k: &str| u.fields.get(k).and_then(as_text).unwrap_or_default();
+    Ok(Output::new(json!({
+        "ID": u.id.to_string(),
+        "ADMIN": u.fields.get("IS_ADMIN").is_some_and(|v| v == &json!(true)),
+        "NAME": text("NAME"),
+        "LAST_NAME": text("LAST_NAME"),
+        "PERSONAL_GENDER": text("PERSONAL_GENDER"),
+        "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": 0,
+    })))
+}

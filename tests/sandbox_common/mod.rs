@@ -1,0 +1,83 @@
+//! Shared helpers of the sandbox black-box tests: start a portal in-process on 127.0.0.1:0 and
+//! talk to it over real HTTP.
+#![allow(dead_code)]
+
+use b24import::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use serde_json::Value;
+
+pub struct Portal {
+    pub handle: SandboxHandle,
+    pub client: reqwest::Client,
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().expect("an HTTP client")
+}
+
+impl Portal {
+    pub async fn start(config: SandboxConfig) -> Portal {
+        let handle = Sandbox::start(config).await.expect("sandbox starts");
+        Portal { handle, client: client() }
+    }
+
+    pub async fn fast() -> Portal {
+        Portal::start(SandboxConfig { rate: 1000.0, burst: 1000.0, ..SandboxConfig::fast() }).await
+    }
+
+    /// POSTs JSON to the webhook: (status, body).
+    pub async fn call(&self, method: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}{}", self.handle.webhook_url(), method);
+        let resp = self.client.post(url).json(&body).send().await.expect("an answer");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// POSTs a form-encoded body to the webhook.
+    pub async fn form(&self, method: &str, body: &str) -> (u16, Value) {
+        let url = format!("{}{}", self.handle.webhook_url(), method);
+        let resp = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("an answer");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Calls and expects success; returns the body.
+    pub async fn ok(&self, method: &str, body: Value) -> Value {
+        let (status, v) = self.call(method, body.clone()).await;
+        assert_eq!(status, 200, "{method} {body} -> {v}");
+        v
+    }
+
+    /// Calls and expects an error; returns (status, code).
+    pub async fn err(&self, method: &str, body: Value) -> (u16, String) {
+        let (status, v) = self.call(method, body.clone()).await;
+        assert_ne!(status, 200, "{method} {body} should fail, got {v}");
+        (status, v["error"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn inspect(&self, path: &str) -> Value {
+        let url = format!("{}/_sandbox/{path}", self.handle.base_url());
+        self.client.get(url).send().await.expect("an answer").json().await.expect("json")
+    }
+
+    /// A batch: (status, body).
+    pub async fn batch(&self, halt: bool, cmd: Value) -> (u16, Value) {
+        self.call("batch", serde_json::json!({"halt": if halt { 1 } else { 0 }, "cmd": cmd})).await
+    }
+}
+
+/// A `crm.item.add` command string.
+pub fn add_cmd(entity_type_id: u64, fields: Value) -> String {
+    let query = b24import::sandbox::phpquery::encode(
+        &serde_json::json!({"entityTypeId": entity_type_id, "fields": fields}),
+    );
+    format!("crm.item.add?{query}")
+}
