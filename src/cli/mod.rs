@@ -3,8 +3,12 @@
 //! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
 //! each subcommand calls into the library stages.
 
+mod demo;
+mod ids;
 mod rejects;
+mod run;
 mod sandbox;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -39,6 +43,16 @@ pub enum Command {
     /// Check mapping files and their sources offline: which rows would import, the exact
     /// payloads, and why every other row would not. Never touches a portal.
     Validate(validate::Args),
+    /// Import mappings into a portal: batched, rate-limited, journaled, resumable.
+    Run(run::Args),
+    /// Per step: rows pending, done, rejected and unknown in the journal.
+    Status(status::Args),
+    /// Write the rejected rows (original columns + `_row`, `_error_code`, `_error`) as CSV.
+    Rejects(rejects::Args),
+    /// Write source key -> portal ID for every imported row as CSV.
+    Ids(ids::Args),
+    /// Run the bundled samples against the embedded sandbox portal.
+    Demo(demo::Args),
     /// Start the embedded Bitrix24 REST emulator on 127.0.0.1 (for rehearsals and tests).
     Sandbox(sandbox::Args),
 }
@@ -56,6 +70,11 @@ pub fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Rejects(args) => rejects::run(args),
+        Command::Ids(args) => ids::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };
     match result {

@@ -178,7 +178,7 @@ fn tidy_path(path: &Path) -> String {
 }
 
 /// `rejects.csv` + `contacts` -> `rejects.contacts.csv`.
-fn per_step_path(path: &Path, step: &str) -> PathBuf {
+pub fn per_step_path(path: &Path, step: &str) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "rejects".into());
     let name = match path.extension() {
         Some(ext) => format!("{stem}.{step}.{}", ext.to_string_lossy()),

@@ -401,6 +401,28 @@ fn user_rules(fields: &Map<String, Value>, issues: &mut Vec<RowIssue>) {
     }
 }
 
+/// All of a row's problems in one cell: `Birthday "31.02.1990": not a valid date; ...`.
+pub fn describe(issues: &[RowIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| {
+            let mut s = String::new();
+            if let Some(c) = &i.column {
+                s.push_str(c);
+            }
+            if let Some(v) = &i.value {
+                s.push_str(&format!(" \"{v}\""));
+            }
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&i.message);
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Finds duplicate keys within one file with flat memory: 12 bytes per row (a 64-bit hash of
 /// the key, split in two `u32` so the entry packs without padding, and the first row's line),
 /// so 2,000,000 rows take about 80 MiB at the peak of a table resize.

@@ -5,5 +5,8 @@
 //! recording every row's fate in the journal.
 
 pub mod prepare;
+pub mod progress;
+pub mod run;
 
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};
+pub use run::{PlanRate, RunError, RunOptions, RunReport, StepReport, run};

@@ -1,0 +1,54 @@
+//! `b24import ids`: source key -> portal ID for every imported row (what a migration needs
+//! to fix up other systems).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::exit;
+use super::run::JournalArgs;
+use crate::journal::Journal;
+
+/// Options of `b24import ids`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// CSV to write: step, key, id.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Only this step.
+    #[arg(long)]
+    pub step: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let path = args.journal.path(None);
+    if !path.exists() {
+        eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
+        return Ok(exit::USAGE);
+    }
+    let journal = match Journal::open(&path) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::JOURNAL);
+        }
+    };
+    let mut out =
+        csv::Writer::from_path(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    out.write_record(["step", "key", "id"])?;
+    let mut n = 0;
+    for step in journal.steps()? {
+        if args.step.as_ref().is_some_and(|s| *s != step.name) {
+            continue;
+        }
+        for (key, id) in journal.ids(step.id)? {
+            out.write_record([step.name.as_str(), &super::rejects::safe_cell(&key), &id.to_string()])?;
+            n += 1;
+        }
+    }
+    out.flush()?;
+    println!("{n} imported rows written to {}", args.out.display());
+    Ok(exit::OK)
+}

@@ -1,0 +1,886 @@
+//! The import run: prepared rows -> batches -> portal, every row's fate in the journal.
+//!
+//! Owns: the order of a step (reconcile what an earlier run left `sent`/`unknown`, stream the
+//! source, skip rows the journal already finished, resolve lookups, pack, send, record), and
+//! the exactly-once rules: a batch's rows go `sent` in one transaction before the request and
+//! to their outcome in one transaction after it; nothing whose outcome is unknown is resent
+//! before a lookup by its external key shows it is absent. Reading and mapping run on their
+//! own thread ahead of the requests, through a bounded channel (flat memory).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::prepare::{Prepared, Step, StepError, load_mapping};
+use super::progress::Progress;
+use crate::journal::{
+    self, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState, StepId, StepSpec,
+};
+use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, OnExisting, RowIssue};
+use crate::payload::{self, Command};
+use crate::source::SourceError;
+use crate::transport::{CallError, CommandOutcome, Pack, Transport, TransportError};
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Mapping files, run as steps in this order.
+    pub mappings: Vec<PathBuf>,
+    pub journal: PathBuf,
+    /// Job name recorded in the journal.
+    pub job: String,
+    /// Commands per batch (at most 50; user steps use at most 10: each `user.add` sends an
+    /// invitation and is slow).
+    pub batch_size: usize,
+    /// Read the portal, never write to it, and write nothing to the journal.
+    pub dry_run: bool,
+    /// The command line without secrets, recorded in the journal.
+    pub args_summary: String,
+    /// Show progress bars (stderr is a terminal) or plain log lines.
+    pub progress_bars: bool,
+}
+
+/// Why a run could not proceed at all (as opposed to rejected rows, which are data).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Mapping(Diagnostics),
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<StepError> for RunError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Mapping(d) => RunError::Mapping(d),
+            StepError::Source(s) => RunError::Source(s),
+        }
+    }
+}
+
+/// One step's figures for the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepReport {
+    pub step: String,
+    pub entity: String,
+    pub rows_read: u64,
+    /// Created by this run.
+    pub created: u64,
+    /// Found already in the portal (e.g. a user with that e-mail), recorded as done.
+    pub existing: u64,
+    /// Rejected by this run: by the mapping (invalid rows) or by the portal.
+    pub rejected: u64,
+    /// Finished by an earlier run (done or rejected): not sent again.
+    pub skipped: u64,
+    /// Left with an unknown outcome (could not be looked up).
+    pub unknown: u64,
+    /// Left pending (the run stopped early).
+    pub pending: u64,
+    /// Rows an earlier run left `sent`/`unknown` that were looked up: found / absent.
+    pub reconciled_found: u64,
+    pub reconciled_absent: u64,
+    /// Would be sent (dry run only).
+    pub would_send: u64,
+    pub notes: Vec<String>,
+}
+
+/// The whole run's figures (`--report` writes this as JSON).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub steps: Vec<StepReport>,
+    pub dry_run: bool,
+    pub journal: String,
+    pub requests: u64,
+    pub query_limit_refusals: u64,
+    pub operating_refusals: u64,
+    pub limit_wait_secs: f64,
+    pub elapsed_secs: f64,
+    pub items_per_sec: f64,
+    /// The time the rate limit alone allows for the write requests sent:
+    /// `(requests - burst) / rate`, at least 0.
+    pub ideal_secs: f64,
+    /// `ideal_secs / elapsed_secs` (1.0 = as fast as the limits allow).
+    pub ratio_to_ideal: f64,
+    /// Why the run stopped early (a portal refusal that makes going on pointless).
+    pub stopped: Option<String>,
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    pub fn rejected(&self) -> u64 {
+        self.steps.iter().map(|s| s.rejected).sum()
+    }
+    pub fn unfinished(&self) -> u64 {
+        self.steps.iter().map(|s| s.unknown + s.pending).sum()
+    }
+}
+
+/// The limiter's rate and burst, for the ideal-time figure.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// How many times one row is sent again after its command did not run (limits, halts).
+const MAX_NOT_EXECUTED_RESENDS: u32 = 20;
+/// Rounds of "look up unknown rows, resend the absent ones" at the end of a step.
+const MAX_RECONCILE_ROUNDS: u32 = 5;
+/// Rows read ahead of the requests.
+const READ_AHEAD: usize = 1024;
+/// Keys per lookup request (`@originId` / `@EMAIL` lists).
+const LOOKUP_CHUNK: usize = 50;
+
+/// Runs every step in order. Returns the report; a portal refusal that stops the run is in
+/// `report.stopped`, an interruption (Ctrl-C) in `report.interrupted`.
+pub async fn run(
+    opts: &RunOptions,
+    transport: &Transport,
+    rate: PlanRate,
+    interrupted: Arc<AtomicBool>,
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    // Every mapping is checked before anything is sent.
+    let mut files = Vec::new();
+    let mut diags = Diagnostics::default();
+    for path in &opts.mappings {
+        match load_mapping(path) {
+            Ok(f) => files.push(f),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let mut steps = Vec::new();
+    if diags.is_empty() {
+        for file in files {
+            match Step::open(file) {
+                Ok(s) => steps.push(s),
+                Err(StepError::Mapping(d)) => diags.extend(d),
+                Err(StepError::Source(e)) => return Err(e.into()),
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(RunError::Mapping(diags));
+    }
+    let mut names = std::collections::HashSet::new();
+    for s in &steps {
+        if !names.insert(s.plan.name.clone()) {
+            return Err(RunError::Setup(format!(
+                "two mappings have the step name `{}`; step names must be unique in a job",
+                s.plan.name
+            )));
+        }
+    }
+    let mut journal =
+        if opts.dry_run && !opts.journal.exists() { None } else { Some(Journal::open(&opts.journal)?) };
+    let run_id = match (&mut journal, opts.dry_run) {
+        (Some(j), false) => Some(j.begin_run(&opts.job, &opts.args_summary)?),
+        _ => None,
+    };
+    let progress = Progress::new(opts.progress_bars);
+    let mut report = RunReport {
+        dry_run: opts.dry_run,
+        journal: opts.journal.display().to_string(),
+        ..Default::default()
+    };
+    for (order, step) in steps.into_iter().enumerate() {
+        if interrupted.load(Ordering::Relaxed) {
+            report.interrupted = true;
+            break;
+        }
+        let mut runner =
+            StepRunner::new(step, order, journal.as_mut(), transport, opts, &progress, &interrupted)?;
+        let result = runner.run().await;
+        report.steps.push(std::mem::take(&mut runner.report));
+        match result {
+            Ok(()) => {}
+            Err(Stop::Portal(e)) => {
+                report.stopped = Some(e.to_string());
+                break;
+            }
+            Err(Stop::Interrupted) => {
+                report.interrupted = true;
+                break;
+            }
+            Err(Stop::Journal(e)) => return Err(RunError::Journal(e)),
+        }
+    }
+    progress.finish();
+    let stats = transport.stats();
+    let elapsed = started.elapsed().as_secs_f64();
+    let items: u64 = report.steps.iter().map(|s| s.created + s.existing + s.rejected).sum();
+    report.requests = stats.requests;
+    report.query_limit_refusals = stats.query_limit_refusals;
+    report.operating_refusals = stats.operating_refusals;
+    report.limit_wait_secs = stats.limit_wait.as_secs_f64();
+    report.elapsed_secs = elapsed;
+    report.items_per_sec = if elapsed > 0.0 { items as f64 / elapsed } else { 0.0 };
+    report.ideal_secs =
+        ((stats.requests as f64 - f64::from(rate.burst)) / rate.per_second.max(1e-9)).max(0.0);
+    report.ratio_to_ideal = if elapsed > 0.0 { (report.ideal_secs / elapsed).min(1.0) } else { 1.0 };
+    if let (Some(j), Some(id)) = (journal.as_mut(), run_id) {
+        let outcome = if report.stopped.is_some() {
+            "stopped"
+        } else if report.interrupted {
+            "interrupted"
+        } else if report.rejected() > 0 || report.unfinished() > 0 {
+            "finished with rejected or unfinished rows"
+        } else {
+            "ok"
+        };
+        j.finish_run(id, outcome)?;
+    }
+    Ok(report)
+}
+
+/// Why a step stopped before its end.
+enum Stop {
+    Portal(TransportError),
+    Interrupted,
+    Journal(JournalError),
+}
+
+impl From<JournalError> for Stop {
+    fn from(e: JournalError) -> Self {
+        Stop::Journal(e)
+    }
+}
+
+/// A row waiting to be sent: its journal key and its command.
+struct Ready {
+    key: String,
+    cmd: Command,
+    resends: u32,
+}
+
+struct StepRunner<'a> {
+    plan: MappingPlan,
+    rows: Option<super::prepare::Prepare>,
+    bytes: crate::source::BytesRead,
+    size: u64,
+    journal: Option<&'a mut Journal>,
+    transport: &'a Transport,
+    opts: &'a RunOptions,
+    progress: &'a Progress,
+    interrupted: &'a AtomicBool,
+    step_id: Option<StepId>,
+    batch_size: usize,
+    report: StepReport,
+    /// Other steps' key -> portal ID, loaded from the journal when first needed.
+    lookups: HashMap<String, HashMap<String, u64>>,
+    /// E-mail -> user ID (None: no such user).
+    users: HashMap<String, Option<u64>>,
+    /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
+    unknown: HashMap<String, Command>,
+}
+
+impl<'a> StepRunner<'a> {
+    fn new(
+        step: Step,
+        order: usize,
+        journal: Option<&'a mut Journal>,
+        transport: &'a Transport,
+        opts: &'a RunOptions,
+        progress: &'a Progress,
+        interrupted: &'a AtomicBool,
+    ) -> Result<StepRunner<'a>, RunError> {
+        let entity = step.plan.target.entity;
+        let mut journal = journal;
+        let mut report =
+            StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
+        let step_id = match journal.as_deref_mut() {
+            Some(j) if !opts.dry_run => {
+                let entity_label = match entity {
+                    Entity::Crm(id) if !matches!(id, 1 | 2 | 3 | 4 | 7 | 31) => format!("spa:{id}"),
+                    other => other.name(),
+                };
+                let id = j.upsert_step(&StepSpec {
+                    name: &step.plan.name,
+                    mapping_path: &step.file.path,
+                    entity: &entity_label,
+                    order: order as i64,
+                })?;
+                let source = step.source_path().clone();
+                match journal::Fingerprint::of_file(&source) {
+                    Ok(fp) => {
+                        if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
+                            report.notes.push(format!(
+                                "{change}; rows already done are not sent again, new keys are created \
+                                 (changed rows are updated only with mode = \"upsert\")"
+                            ));
+                        }
+                        j.record_fingerprint(&source, &fp)?;
+                    }
+                    Err(e) => report.notes.push(format!("cannot fingerprint {}: {e}", source.display())),
+                }
+                Some(id)
+            }
+            Some(j) => j.steps()?.into_iter().find(|s| s.name == step.plan.name).map(|s| s.id),
+            None => None,
+        };
+        let batch_size =
+            if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
+        let (plan, rows, bytes, size) = step.prepare();
+        Ok(StepRunner {
+            plan,
+            rows: Some(rows),
+            bytes,
+            size,
+            journal,
+            transport,
+            opts,
+            progress,
+            interrupted,
+            step_id,
+            batch_size,
+            report,
+            lookups: HashMap::new(),
+            users: HashMap::new(),
+            unknown: HashMap::new(),
+        })
+    }
+
+    fn writing(&self) -> bool {
+        !self.opts.dry_run
+    }
+
+    async fn run(&mut self) -> Result<(), Stop> {
+        self.check_portal_fields().await;
+        if self.writing() {
+            self.reconcile_leftovers().await?;
+        }
+        let bar = self.progress.step(&self.plan.name, self.size);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Prepared, SourceError>>(READ_AHEAD);
+        let rows = self.rows.take().expect("rows are taken once");
+        let reader = std::thread::spawn(move || {
+            for item in rows {
+                let stop = item.is_err();
+                if tx.blocking_send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut packer = self.transport.packer::<String>(self.batch_size);
+        let mut retry: VecDeque<Ready> = VecDeque::new();
+        let mut result = Ok(());
+        while let Some(item) = rx.recv().await {
+            if self.interrupted.load(Ordering::Relaxed) {
+                result = Err(Stop::Interrupted);
+                break;
+            }
+            let prepared = match item {
+                Ok(p) => p,
+                Err(e) => {
+                    self.report.notes.push(format!("stopped reading: {e}"));
+                    break;
+                }
+            };
+            self.report.rows_read += 1;
+            if let Some(ready) = self.admit(prepared).await? {
+                for pack in packer.push(ready.key, ready.cmd) {
+                    if let Err(stop) = self.send(pack, &mut retry).await {
+                        result = Err(stop);
+                        break;
+                    }
+                }
+                if result.is_err() {
+                    break;
+                }
+            }
+            bar.update(self.bytes.get(), &self.report, self.transport);
+        }
+        drop(rx);
+        let _ = reader.join();
+        if result.is_ok()
+            && let Some(pack) = packer.finish()
+        {
+            result = self.send(pack, &mut retry).await;
+        }
+        // Commands that did not run (limits inside a batch, halts) go again, bounded.
+        while result.is_ok() && !retry.is_empty() {
+            let mut packer = self.transport.packer::<String>(self.batch_size);
+            let mut resend: HashMap<String, u32> = HashMap::new();
+            let mut packs = Vec::new();
+            while let Some(r) = retry.pop_front() {
+                if r.resends >= MAX_NOT_EXECUTED_RESENDS {
+                    self.report
+                        .notes
+                        .push(format!("row {} was refused by limits too often; left pending", r.key));
+                    continue;
+                }
+                resend.insert(r.key.clone(), r.resends + 1);
+                packs.extend(packer.push(r.key, r.cmd));
+            }
+            packs.extend(packer.finish());
+            for pack in packs {
+                let before = retry.len();
+                if let Err(stop) = self.send(pack, &mut retry).await {
+                    result = Err(stop);
+                    break;
+                }
+                for r in retry.iter_mut().skip(before) {
+                    r.resends = resend.get(&r.key).copied().unwrap_or(1);
+                }
+            }
+        }
+        if result.is_ok() && self.writing() {
+            result = self.reconcile_this_run().await;
+        }
+        bar.finish(&self.report);
+        self.finish_counts()?;
+        result
+    }
+
+    /// Fills `pending`/`unknown` of the report from the journal.
+    fn finish_counts(&mut self) -> Result<(), JournalError> {
+        if let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id)
+            && self.writing()
+        {
+            let c = j.counts(step)?;
+            self.report.pending = c.pending + c.sent;
+            self.report.unknown = c.unknown;
+        }
+        Ok(())
+    }
+
+    /// Decides what to do with one prepared row: skip, reject, or send (returned).
+    async fn admit(&mut self, p: Prepared) -> Result<Option<Ready>, Stop> {
+        let row_ref = p.record.row.to_string();
+        let journal_key = match &p.outcome {
+            Err(issues) if issues.iter().any(|i| i.code == "duplicate_key") => {
+                format!("{}#dup@{}", p.key, p.record.row.line)
+            }
+            _ if p.key.is_empty() => format!("#{}", p.record.row.line),
+            _ => p.key.clone(),
+        };
+        let known = match (self.journal.as_deref(), self.step_id) {
+            (Some(j), Some(step)) => j.row_state(step, &journal_key)?,
+            _ => None,
+        };
+        if let Some(status) = &known {
+            match status.state {
+                RowState::Done | RowState::Rejected => {
+                    self.report.skipped += 1;
+                    return Ok(None);
+                }
+                // Left unknown by reconciliation (no external key to look it up): never resend.
+                RowState::Unknown | RowState::Sent => return Ok(None),
+                RowState::Pending => {}
+            }
+        }
+        let mut cmd = match p.outcome {
+            Err(issues) => {
+                self.reject(
+                    &journal_key,
+                    &row_ref,
+                    "",
+                    code_of(&issues),
+                    &crate::mapping::describe(&issues),
+                )?;
+                return Ok(None);
+            }
+            Ok(cmd) => cmd,
+        };
+        if let Err((code, text)) = self.resolve(&mut cmd).await? {
+            self.reject(&journal_key, &row_ref, "", code, &text)?;
+            return Ok(None);
+        }
+        if !self.writing() {
+            self.report.would_send += 1;
+            return Ok(None);
+        }
+        let hash = journal::payload_hash(&cmd);
+        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
+            j.mark_pending(step, &[NewRow { key: &journal_key, row_ref: &row_ref, payload_hash: &hash }])?;
+        }
+        Ok(Some(Ready { key: journal_key, cmd, resends: 0 }))
+    }
+
+    fn reject(
+        &mut self,
+        key: &str,
+        row_ref: &str,
+        hash: &str,
+        code: &str,
+        text: &str,
+    ) -> Result<(), JournalError> {
+        self.report.rejected += 1;
+        let writing = self.writing();
+        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id)
+            && writing
+        {
+            j.mark_pending(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
+            j.record_outcomes(
+                step,
+                &[(key, Outcome::Rejected { code: code.to_string(), text: text.to_string() })],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Replaces `{"$lookup": step, "key": k}` and `{"$user": email}` markers with portal IDs.
+    /// The inner `Err` is the row's rejection (code, text).
+    async fn resolve(&mut self, cmd: &mut Command) -> Result<Result<(), (&'static str, String)>, Stop> {
+        let fields = match self.plan.target.entity {
+            Entity::User => &mut cmd.params,
+            Entity::Crm(_) => match cmd.params.get_mut("fields") {
+                Some(f) => f,
+                None => return Ok(Ok(())),
+            },
+        };
+        let Some(map) = fields.as_object_mut() else { return Ok(Ok(())) };
+        for value in map.values_mut() {
+            let slots: Vec<&mut Value> = match value {
+                Value::Array(items) => items.iter_mut().collect(),
+                other => vec![other],
+            };
+            for slot in slots {
+                let replacement = if let Some(step) = slot.get("$lookup").and_then(Value::as_str) {
+                    let key = slot.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let step = step.to_string();
+                    match self.lookup(&step, &key)? {
+                        Some(id) => json!(id),
+                        None => {
+                            return Ok(Err((
+                                "lookup_not_found",
+                                format!("step `{step}` has no imported row with key `{key}`"),
+                            )));
+                        }
+                    }
+                } else if let Some(email) = slot.get("$user").and_then(Value::as_str) {
+                    let email = email.to_string();
+                    match self.user_id(&email).await? {
+                        Some(id) => json!(id),
+                        None => {
+                            return Ok(Err(("user_not_found", format!("no portal user with e-mail {email}"))));
+                        }
+                    }
+                } else {
+                    continue;
+                };
+                *slot = replacement;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn lookup(&mut self, step: &str, key: &str) -> Result<Option<u64>, JournalError> {
+        if !self.lookups.contains_key(step) {
+            let mut ids = HashMap::new();
+            if let Some(j) = self.journal.as_deref()
+                && let Some(s) = j.steps()?.into_iter().find(|s| s.name == step)
+            {
+                ids.extend(j.ids(s.id)?);
+            }
+            self.lookups.insert(step.to_string(), ids);
+        }
+        Ok(self.lookups.get(step).and_then(|m| m.get(key)).copied())
+    }
+
+    async fn user_id(&mut self, email: &str) -> Result<Option<u64>, Stop> {
+        if let Some(found) = self.users.get(email) {
+            return Ok(*found);
+        }
+        let found = self.find_users(&[email.to_string()]).await?.remove(email);
+        self.users.insert(email.to_string(), found);
+        Ok(found)
+    }
+
+    /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID.
+    async fn find_users(&self, emails: &[String]) -> Result<HashMap<String, u64>, Stop> {
+        let mut out = HashMap::new();
+        for chunk in emails.chunks(LOOKUP_CHUNK) {
+            let params = json!({"filter": {"@EMAIL": chunk}, "ADMIN_MODE": true});
+            let result = self.read_call("user.get", &params).await?;
+            for user in result.as_array().into_iter().flatten() {
+                if let (Some(email), Some(id)) =
+                    (user.get("EMAIL").and_then(Value::as_str), id_of(user.get("ID")))
+                {
+                    out.insert(email.to_lowercase(), id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A read call; a refusal of the call is logged as a note and treated as "nothing found".
+    async fn read_call(&self, method: &str, params: &Value) -> Result<Value, Stop> {
+        match self.transport.call(method, params).await {
+            Ok(v) => Ok(v),
+            Err(CallError::Rejected { code, description, .. }) => {
+                tracing::warn!(method, code, description, "lookup refused");
+                Ok(Value::Null)
+            }
+            Err(CallError::Transport(e)) if e.is_fatal() => Err(Stop::Portal(e)),
+            Err(CallError::Transport(e)) => {
+                tracing::warn!(method, error = %e, "lookup failed");
+                Ok(Value::Null)
+            }
+        }
+    }
+
+    /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
+    async fn send(&mut self, pack: Pack<String>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+        let step = self.step_id.expect("sending needs a journal step");
+        let keys: Vec<&str> = pack.items.iter().map(String::as_str).collect();
+        self.journal.as_deref_mut().expect("sending needs a journal").mark_sent(step, &keys)?;
+        let answer = self.transport.call_batch(&pack.commands).await;
+        let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
+        let mut stop = None;
+        match answer {
+            Ok(batch) => {
+                for (row_key, (cmd_key, cmd)) in keys.iter().zip(&pack.commands) {
+                    let outcome = match batch.get(cmd_key) {
+                        Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
+                            Some(id) => {
+                                self.report.created += 1;
+                                Outcome::Done { id, existing: false }
+                            }
+                            None => {
+                                self.unknown.insert(row_key.to_string(), cmd.clone());
+                                Outcome::Unknown { reason: "the portal answered without an ID".into() }
+                            }
+                        },
+                        Some(CommandOutcome::Failed { code, description }) => {
+                            self.failed(cmd, code, description).await?
+                        }
+                        Some(CommandOutcome::NotExecuted(_)) => {
+                            retry.push_back(Ready { key: row_key.to_string(), cmd: cmd.clone(), resends: 0 });
+                            Outcome::Retry
+                        }
+                        None => {
+                            self.unknown.insert(row_key.to_string(), cmd.clone());
+                            Outcome::Unknown { reason: "missing from the batch answer".into() }
+                        }
+                    };
+                    outcomes.push((row_key, outcome));
+                }
+            }
+            Err(TransportError::Ambiguous { reason, .. }) => {
+                for (row_key, (_, cmd)) in keys.iter().zip(&pack.commands) {
+                    self.unknown.insert(row_key.to_string(), cmd.clone());
+                    outcomes.push((row_key, Outcome::Unknown { reason: reason.clone() }));
+                }
+            }
+            Err(e) => {
+                // Fatal refusals, exhausted limits and invalid batches never ran: back to pending.
+                outcomes.extend(keys.iter().map(|k| (*k, Outcome::Retry)));
+                stop = Some(e);
+            }
+        }
+        for (_, o) in &outcomes {
+            if let Outcome::Rejected { .. } = o {
+                self.report.rejected += 1;
+            }
+        }
+        self.journal.as_deref_mut().expect("sending needs a journal").record_outcomes(step, &outcomes)?;
+        match stop {
+            Some(e) => Err(Stop::Portal(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// A command the portal refused: rejected, unless it is a user that already exists and
+    /// the step says to use existing users.
+    async fn failed(&mut self, cmd: &Command, code: &str, description: &str) -> Result<Outcome, Stop> {
+        if cmd.method == "user.add"
+            && self.plan.target.on_existing == OnExisting::Use
+            && description.to_lowercase().contains("already exists")
+            && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
+            && let Some(id) =
+                self.find_users(&[email.to_lowercase()]).await?.get(&email.to_lowercase()).copied()
+        {
+            self.report.existing += 1;
+            return Ok(Outcome::Done { id, existing: true });
+        }
+        Ok(Outcome::Rejected { code: code.to_string(), text: description.to_string() })
+    }
+
+    /// Rows an earlier run left `sent` or `unknown` are looked up by their external key:
+    /// found -> done; absent -> pending (sent again when the source reaches them).
+    async fn reconcile_leftovers(&mut self) -> Result<(), Stop> {
+        let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id) else { return Ok(()) };
+        let rows = j.rows_to_reconcile(step)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        let (found, absent) = self.reconcile(&keys).await?;
+        self.report.reconciled_found += found as u64;
+        self.report.reconciled_absent += absent.len() as u64;
+        Ok(())
+    }
+
+    /// Looks up this run's unknown rows; resends the absent ones, a few rounds at most.
+    async fn reconcile_this_run(&mut self) -> Result<(), Stop> {
+        for _ in 0..MAX_RECONCILE_ROUNDS {
+            if self.unknown.is_empty() {
+                return Ok(());
+            }
+            let keys: Vec<String> = self.unknown.keys().cloned().collect();
+            let (found, absent) = self.reconcile(&keys).await?;
+            self.report.created += found as u64;
+            let mut retry = VecDeque::new();
+            let mut packer = self.transport.packer::<String>(self.batch_size);
+            let mut packs = Vec::new();
+            for key in keys {
+                let cmd = self.unknown.remove(&key).expect("key taken from the map");
+                if absent.contains(&key) {
+                    packs.extend(packer.push(key, cmd));
+                } else if self.still_unknown(&key)? {
+                    self.unknown.insert(key, cmd);
+                }
+            }
+            packs.extend(packer.finish());
+            if packs.is_empty() && !self.unknown.is_empty() {
+                return Ok(()); // no external key to look them up by: left unknown, reported
+            }
+            for pack in packs {
+                self.send(pack, &mut retry).await?;
+            }
+            for r in retry {
+                self.unknown.insert(r.key, r.cmd);
+            }
+        }
+        Ok(())
+    }
+
+    fn still_unknown(&self, key: &str) -> Result<bool, JournalError> {
+        match (self.journal.as_deref(), self.step_id) {
+            (Some(j), Some(step)) => {
+                Ok(j.row_state(step, key)?.is_some_and(|s| s.state.needs_reconciliation()))
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Looks `keys` up in the portal by their external key and records what it finds.
+    /// Returns (found count, absent keys). Keys that cannot be looked up stay as they are.
+    async fn reconcile(&mut self, keys: &[String]) -> Result<(usize, Vec<String>), Stop> {
+        let step = self.step_id.expect("reconciling needs a journal step");
+        let target = self.plan.target.clone();
+        let lookable: Vec<&String> =
+            keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).collect();
+        let found: HashMap<String, u64> = match target.entity.key_field() {
+            KeyField::None => {
+                self.report.notes.push(format!(
+                    "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
+                     check them in the portal",
+                    keys.len(),
+                    target.entity.name()
+                ));
+                return Ok((0, Vec::new()));
+            }
+            KeyField::Email => {
+                let emails: Vec<String> = lookable.iter().map(|k| k.to_lowercase()).collect();
+                self.find_users(&emails).await?
+            }
+            KeyField::Origin | KeyField::XmlId => {
+                let Entity::Crm(entity_type_id) = target.entity else { return Ok((0, Vec::new())) };
+                let mut out = HashMap::new();
+                for chunk in lookable.chunks(LOOKUP_CHUNK) {
+                    let (filter, field) = if target.entity.key_field() == KeyField::Origin {
+                        (json!({"=originatorId": target.origin, "@originId": chunk}), "originId")
+                    } else {
+                        let xml: Vec<String> =
+                            chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
+                        (json!({"@xmlId": xml}), "xmlId")
+                    };
+                    let params = json!({
+                        "entityTypeId": entity_type_id,
+                        "filter": filter,
+                        "select": ["id", field],
+                        "start": -1,
+                    });
+                    let result = self.read_call("crm.item.list", &params).await?;
+                    for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
+                        if let (Some(k), Some(id)) =
+                            (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
+                        {
+                            let key = match field {
+                                "xmlId" => {
+                                    k.strip_prefix(&format!("{}:", target.origin)).unwrap_or(k).to_string()
+                                }
+                                _ => k.to_string(),
+                            };
+                            out.insert(key, id);
+                        }
+                    }
+                }
+                out
+            }
+        };
+        let mut outcomes = Vec::new();
+        let mut absent = Vec::new();
+        for key in &lookable {
+            let lookup_key = if target.entity == Entity::User { key.to_lowercase() } else { key.to_string() };
+            match found.get(&lookup_key) {
+                Some(id) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
+                None => {
+                    outcomes.push((key.as_str(), Outcome::Retry));
+                    absent.push(key.to_string());
+                }
+            }
+        }
+        let found_count = outcomes.len() - absent.len();
+        self.journal.as_deref_mut().expect("reconciling needs a journal").record_outcomes(step, &outcomes)?;
+        Ok((found_count, absent))
+    }
+
+    /// Compares the mapping's field names with the portal's `crm.item.fields` (read-only):
+    /// the portal silently ignores unknown fields, so they are reported.
+    async fn check_portal_fields(&mut self) {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return };
+        let params = json!({
+            "entityTypeId": entity_type_id,
+            "useOriginalUfNames": if self.plan.target.use_original_uf_names { "Y" } else { "N" },
+        });
+        let Ok(result) = self.transport.call("crm.item.fields", &params).await else { return };
+        let Some(known) = result.get("fields").and_then(Value::as_object) else { return };
+        for f in &self.plan.fields {
+            if !known.contains_key(&f.name) {
+                self.report.notes.push(format!(
+                    "field `{}` is not a field of {} in this portal; the portal will ignore it",
+                    f.name,
+                    self.plan.target.entity.name()
+                ));
+            }
+        }
+    }
+}
+
+/// The code recorded for a row the mapping refused: its first problem's kind.
+fn code_of(issues: &[RowIssue]) -> &'static str {
+    issues.first().map_or("invalid", |i| i.code)
+}
+
+/// The ID of what an add created: `result.item.id` (crm.item.add) or the integer result
+/// (user.add); IDs may come as strings.
+fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
+    if cmd.method == "user.add" {
+        return id_of(Some(result));
+    }
+    id_of(result.get("item").and_then(|i| i.get("id"))).or_else(|| id_of(result.get("id")))
+}
+
+fn id_of(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The default journal of a run: `<first mapping's dir>/.b24import/<job>.sqlite`.
+pub fn default_journal(first_mapping: &Path, job: &str) -> PathBuf {
+    journal::default_path(first_mapping, job)
+}
