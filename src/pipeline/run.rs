@@ -139,6 +139,8 @@ const MAX_RECONCILE_ROUNDS: u32 = 5;
 const READ_AHEAD: usize = 1024;
 /// Keys per lookup request (`@originId` / `@EMAIL` lists).
 const LOOKUP_CHUNK: usize = 50;
+/// Tries of one lookup whose answer was lost before it counts as failed.
+const LOOKUP_ATTEMPTS: u32 = 4;
 
 /// Runs every step in order. Returns the report; a portal refusal that stops the run is in
 /// `report.stopped`, an interruption (Ctrl-C) in `report.interrupted`.
@@ -559,9 +561,18 @@ impl<'a> StepRunner<'a> {
                 } else if let Some(email) = slot.get("$user").and_then(Value::as_str) {
                     let email = email.to_string();
                     match self.user_id(&email).await? {
-                        Some(id) => json!(id),
-                        None => {
-                            return Ok(Err(("user_not_found", format!("no portal user with e-mail {email}"))));
+                        Ok(Some(id)) => json!(id),
+                        Ok(None) => {
+                            return Ok(Err((
+                                "user_not_found",
+                                format!("no portal user with e-mail {email}"),
+                            )));
+                        }
+                        Err(e) => {
+                            return Ok(Err((
+                                "lookup_failed",
+                                format!("could not look up the user {email}: {e}"),
+                            )));
                         }
                     }
                 } else {
@@ -586,21 +597,31 @@ impl<'a> StepRunner<'a> {
         Ok(self.lookups.get(step).and_then(|m| m.get(key)).copied())
     }
 
-    async fn user_id(&mut self, email: &str) -> Result<Option<u64>, Stop> {
+    /// The user ID of `email`; `Err` when the lookup failed (the row is rejected with
+    /// `lookup_failed` rather than guessed).
+    async fn user_id(&mut self, email: &str) -> Result<Result<Option<u64>, String>, Stop> {
         if let Some(found) = self.users.get(email) {
-            return Ok(*found);
+            return Ok(Ok(*found));
         }
-        let found = self.find_users(&[email.to_string()]).await?.remove(email);
-        self.users.insert(email.to_string(), found);
-        Ok(found)
+        match self.find_users(&[email.to_string()]).await? {
+            Ok(mut found) => {
+                let id = found.remove(email);
+                self.users.insert(email.to_string(), id);
+                Ok(Ok(id))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
-    /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID.
-    async fn find_users(&self, emails: &[String]) -> Result<HashMap<String, u64>, Stop> {
+    /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID; `Err` when the lookup failed.
+    async fn find_users(&self, emails: &[String]) -> Result<Result<HashMap<String, u64>, String>, Stop> {
         let mut out = HashMap::new();
         for chunk in emails.chunks(LOOKUP_CHUNK) {
             let params = json!({"filter": {"@EMAIL": chunk}, "ADMIN_MODE": true});
-            let result = self.read_call("user.get", &params).await?;
+            let result = match self.read_call("user.get", &params).await? {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            };
             for user in result.as_array().into_iter().flatten() {
                 if let (Some(email), Some(id)) =
                     (user.get("EMAIL").and_then(Value::as_str), id_of(user.get("ID")))
@@ -609,23 +630,32 @@ impl<'a> StepRunner<'a> {
                 }
             }
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
-    /// A read call; a refusal of the call is logged as a note and treated as "nothing found".
-    async fn read_call(&self, method: &str, params: &Value) -> Result<Value, Stop> {
-        match self.transport.call(method, params).await {
-            Ok(v) => Ok(v),
-            Err(CallError::Rejected { code, description, .. }) => {
-                tracing::warn!(method, code, description, "lookup refused");
-                Ok(Value::Null)
+    /// A read call. A deterministic refusal means "nothing found" (`Null`); a failure whose
+    /// outcome is unknown (dropped connection, 5xx) is tried again a few times and then
+    /// returned as `Err` so that callers never take a failed lookup for "absent".
+    async fn read_call(&self, method: &str, params: &Value) -> Result<Result<Value, String>, Stop> {
+        let mut last = String::new();
+        for attempt in 0..LOOKUP_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
             }
-            Err(CallError::Transport(e)) if e.is_fatal() => Err(Stop::Portal(e)),
-            Err(CallError::Transport(e)) => {
-                tracing::warn!(method, error = %e, "lookup failed");
-                Ok(Value::Null)
+            match self.transport.call(method, params).await {
+                Ok(v) => return Ok(Ok(v)),
+                Err(CallError::Rejected { code, description, .. }) => {
+                    tracing::warn!(method, code, description, "lookup refused");
+                    return Ok(Ok(Value::Null));
+                }
+                Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
+                Err(CallError::Transport(e)) => {
+                    tracing::warn!(method, error = %e, "lookup failed; trying again");
+                    last = e.to_string();
+                }
             }
         }
+        Ok(Err(last))
     }
 
     /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
@@ -696,8 +726,8 @@ impl<'a> StepRunner<'a> {
             && self.plan.target.on_existing == OnExisting::Use
             && description.to_lowercase().contains("already exists")
             && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
-            && let Some(id) =
-                self.find_users(&[email.to_lowercase()]).await?.get(&email.to_lowercase()).copied()
+            && let Ok(found) = self.find_users(&[email.to_lowercase()]).await?
+            && let Some(id) = found.get(&email.to_lowercase()).copied()
         {
             self.report.existing += 1;
             return Ok(Outcome::Done { id, existing: true });
@@ -782,7 +812,10 @@ impl<'a> StepRunner<'a> {
             }
             KeyField::Email => {
                 let emails: Vec<String> = lookable.iter().map(|k| k.to_lowercase()).collect();
-                self.find_users(&emails).await?
+                match self.find_users(&emails).await? {
+                    Ok(found) => found,
+                    Err(e) => return Ok(self.lookup_failed(&e)),
+                }
             }
             KeyField::Origin | KeyField::XmlId => {
                 let Entity::Crm(entity_type_id) = target.entity else { return Ok((0, Vec::new())) };
@@ -801,7 +834,10 @@ impl<'a> StepRunner<'a> {
                         "select": ["id", field],
                         "start": -1,
                     });
-                    let result = self.read_call("crm.item.list", &params).await?;
+                    let result = match self.read_call("crm.item.list", &params).await? {
+                        Ok(v) => v,
+                        Err(e) => return Ok(self.lookup_failed(&e)),
+                    };
                     for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
                         if let (Some(k), Some(id)) =
                             (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
@@ -834,6 +870,14 @@ impl<'a> StepRunner<'a> {
         let found_count = outcomes.len() - absent.len();
         self.journal.as_deref_mut().expect("reconciling needs a journal").record_outcomes(step, &outcomes)?;
         Ok((found_count, absent))
+    }
+
+    /// A lookup that failed changes nothing: the rows stay `sent`/`unknown` for a later try.
+    fn lookup_failed(&mut self, error: &str) -> (usize, Vec<String>) {
+        self.report
+            .notes
+            .push(format!("could not look up rows with an unknown outcome ({error}); they stay unknown"));
+        (0, Vec::new())
     }
 
     /// Compares the mapping's field names with the portal's `crm.item.fields` (read-only):

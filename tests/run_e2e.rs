@@ -1,0 +1,342 @@
+//! The import run end to end against the in-process sandbox portal: every row lands exactly
+//! once, rejected rows carry the portal's error, re-runs send nothing, faults and crashes are
+//! reconciled, fatal refusals stop with exit 3.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use b24import::journal::Journal;
+use b24import::pipeline::{self, PlanRate, RunOptions, RunReport};
+use b24import::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use b24import::transport::{Credentials, OAuth, Plan, Rate, Secret, Transport, TransportConfig, Webhook};
+
+const RATE: Rate = Rate { per_second: 200.0, burst: 50 };
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A sandbox fast enough for tests, with the limits set to what the client is told.
+fn sandbox_config() -> SandboxConfig {
+    let mut c = SandboxConfig::fast();
+    c.rate = RATE.per_second;
+    c.burst = f64::from(RATE.burst);
+    c
+}
+
+fn webhook_transport(sandbox: &SandboxHandle) -> Transport {
+    let mut tc = TransportConfig::new(
+        Credentials::Webhook(Webhook::parse(&sandbox.webhook_url()).expect("sandbox webhook")),
+        Plan::Standard,
+    );
+    tc.limiter.rate = RATE;
+    tc.timeout = Duration::from_secs(5);
+    Transport::new(tc).expect("transport")
+}
+
+fn options(mappings: Vec<PathBuf>, journal: &Path, batch_size: usize) -> RunOptions {
+    RunOptions {
+        mappings,
+        journal: journal.to_path_buf(),
+        job: "test".into(),
+        batch_size,
+        dry_run: false,
+        args_summary: "test".into(),
+        progress_bars: false,
+    }
+}
+
+async fn run(opts: &RunOptions, transport: &Transport) -> RunReport {
+    pipeline::run(
+        opts,
+        transport,
+        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("run finishes")
+}
+
+/// A contacts CSV with `n` valid rows and the mapping for it.
+fn contacts_fixture(dir: &Path, n: usize, extra_mapping: &str) -> PathBuf {
+    let mut csv = std::fs::File::create(dir.join("people.csv")).expect("csv");
+    writeln!(csv, "Code,Name,Last,Email,Phone,Tier").expect("write");
+    for i in 0..n {
+        writeln!(csv, "P{i:05},Name{i},Last{i},p{i}@example.com,+7 916 {:03} {:04},41", i % 1000, i)
+            .expect("write");
+    }
+    let mapping = dir.join("people.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\norigin = \"test\"\n\
+             [fields]\nname = \"Name\"\nlastName = \"Last\"\nufCrm_1700000004 = \"Tier\"\n{extra_mapping}\n\
+             [[fm]]\ntype = \"EMAIL\"\ncolumn = \"Email\"\n[[fm]]\ntype = \"PHONE\"\ncolumn = \"Phone\"\n"
+        ),
+    )
+    .expect("mapping");
+    mapping
+}
+
+fn journal_counts(path: &Path, step: &str) -> b24import::journal::Counts {
+    let j = Journal::open(path).expect("journal");
+    let s = j.steps().expect("steps").into_iter().find(|s| s.name == step).expect("step in journal");
+    j.counts(s.id).expect("counts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bundled_samples_import_once_and_a_rerun_sends_nothing() {
+    let sandbox = Sandbox::start(sandbox_config()).await.expect("sandbox");
+    let transport = webhook_transport(&sandbox);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = dir.path().join("j.sqlite");
+    let mappings: Vec<PathBuf> = ["users", "companies", "contacts", "deals"]
+        .iter()
+        .map(|m| repo().join(format!("mappings/{m}.toml")))
+        .collect();
+    let opts = options(mappings, &journal, 50);
+
+    let first = run(&opts, &transport).await;
+    let created: Vec<(String, u64, u64)> =
+        first.steps.iter().map(|s| (s.step.clone(), s.created, s.rejected)).collect();
+    assert_eq!(
+        created,
+        vec![
+            ("users".to_string(), 9, 3),
+            ("companies".to_string(), 22, 4),
+            ("contacts".to_string(), 21, 8),
+            ("deals".to_string(), 16, 4)
+        ]
+    );
+    let state = sandbox.snapshot();
+    assert_eq!(state.items.get("3"), Some(&21));
+    assert_eq!(state.items.get("4"), Some(&22));
+    assert_eq!(state.items.get("2"), Some(&16));
+    assert_eq!(state.users, 9);
+    assert_eq!(state.duplicates.items + state.duplicates.users, 0);
+    assert_eq!(first.query_limit_refusals, 0);
+
+    // Lookups were resolved to portal IDs: a deal points at the company the journal knows.
+    let deals: serde_json::Value =
+        reqwest::get(format!("{}/_sandbox/items?entityTypeId=2", sandbox.base_url()))
+            .await
+            .expect("items")
+            .json()
+            .await
+            .expect("json");
+    let items = deals
+        .get("items")
+        .and_then(|i| i.as_array())
+        .cloned()
+        .unwrap_or_else(|| deals.as_array().cloned().unwrap_or_default());
+    let first_deal = items.iter().find(|d| d["originId"] == "D-2001").expect("deal D-2001");
+    assert!(first_deal["companyId"].as_u64().is_some_and(|id| id > 0), "{first_deal}");
+    assert!(first_deal["assignedById"].as_u64().is_some_and(|id| id > 1), "{first_deal}");
+
+    let adds_before = sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0);
+    let second = run(&opts, &transport).await;
+    assert_eq!(second.steps.iter().map(|s| s.created + s.rejected).sum::<u64>(), 0);
+    assert_eq!(second.steps.iter().map(|s| s.skipped).sum::<u64>(), 12 + 26 + 29 + 20);
+    assert_eq!(sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0), adds_before);
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_the_portal_refuses_are_rejected_with_its_code_and_the_run_goes_on() {
+    let sandbox = Sandbox::start(sandbox_config()).await.expect("sandbox");
+    let transport = webhook_transport(&sandbox);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 30, "");
+    // Row 5 gets an enumeration value the portal does not know.
+    let csv = std::fs::read_to_string(dir.path().join("people.csv")).expect("csv");
+    let csv = csv.replacen(
+        "P00004,Name4,Last4,p4@example.com,+7 916 004 0004,41",
+        "P00004,Name4,Last4,p4@example.com,+7 916 004 0004,99",
+        1,
+    );
+    std::fs::write(dir.path().join("people.csv"), csv).expect("csv");
+    let journal = dir.path().join("j.sqlite");
+    let report = run(&options(vec![mapping], &journal, 50), &transport).await;
+    assert_eq!((report.steps[0].created, report.steps[0].rejected), (29, 1));
+    let j = Journal::open(&journal).expect("journal");
+    let step = j.steps().expect("steps")[0].id;
+    let rejected = j.rejected_rows(step).expect("rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].key, "P00004");
+    assert_eq!(rejected[0].error_code.as_deref(), Some("CRM_FIELD_ERROR_VALUE_NOT_VALID"));
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ambiguous_answers_are_reconciled_so_every_row_lands_exactly_once() {
+    for seed in [7, 11, 23] {
+        let mut config = sandbox_config();
+        config.faults.seed = seed;
+        config.faults.drop_after_commit = 0.15;
+        config.faults.fail_500 = 0.1;
+        config.faults.html_error = 0.1;
+        config.faults.fail_503 = 0.1;
+        config.faults.timeout_after_ms = Some(50);
+        config.faults.timeout_p = 0.03;
+        let sandbox = Sandbox::start(config).await.expect("sandbox");
+        let transport = webhook_transport(&sandbox);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mapping = contacts_fixture(dir.path(), 400, "");
+        let journal = dir.path().join("j.sqlite");
+        let report = run(&options(vec![mapping], &journal, 20), &transport).await;
+        let state = sandbox.snapshot();
+        assert!(state.faults.values().sum::<u64>() > 0, "faults were injected: {:?}", state.faults);
+        assert_eq!(state.items.get("3"), Some(&400), "seed {seed}, report: {report:?}");
+        assert_eq!(state.duplicates.items, 0, "seed {seed}: {:?}", state.duplicates.details);
+        let counts = journal_counts(&journal, "people");
+        assert_eq!((counts.done, counts.pending, counts.sent, counts.unknown), (400, 0, 0, 0), "seed {seed}");
+        sandbox.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_oauth_token_is_refreshed_once_and_the_run_finishes() {
+    let mut config = sandbox_config();
+    config.oauth.token_ttl = Some(Duration::from_millis(300));
+    config.faults.slow_ms = 20;
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let oauth = sandbox.config().oauth.clone();
+    let credentials = Credentials::OAuth(
+        OAuth::new(
+            &sandbox.client_endpoint(),
+            Secret::new(oauth.access_token.clone()),
+            Secret::new(oauth.refresh_token.clone()),
+            oauth.client_id.clone(),
+            Secret::new(oauth.client_secret.clone()),
+            &sandbox.oauth_endpoint(),
+        )
+        .expect("oauth"),
+    );
+    let mut tc = TransportConfig::new(credentials, Plan::Standard);
+    tc.limiter.rate = RATE;
+    let transport = Transport::new(tc).expect("transport");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 300, "");
+    let journal = dir.path().join("j.sqlite");
+    let report = run(&options(vec![mapping], &journal, 10), &transport).await;
+    assert_eq!(report.steps[0].created, 300, "{report:?}");
+    assert!(transport.stats().refreshes >= 1);
+    assert_eq!(sandbox.snapshot().duplicates.items, 0);
+    sandbox.stop().await;
+}
+
+/// Runs the real binary against `sandbox` with `args` after `run`.
+fn binary(sandbox_webhook: &str, args: &[&str]) -> std::process::Child {
+    Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .arg("run")
+        .args(args)
+        .args(["--webhook", sandbox_webhook, "--rate", "200", "--burst", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overload_limit_stops_the_run_with_exit_3() {
+    let mut config = sandbox_config();
+    config.faults.overload = true;
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 5, "");
+    let journal = dir.path().join("j.sqlite");
+    let child = binary(
+        &sandbox.webhook_url(),
+        &[mapping.to_str().expect("utf-8"), "--journal", journal.to_str().expect("utf-8")],
+    );
+    let out =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("output");
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OVERLOAD_LIMIT"));
+    let counts = journal_counts(&journal, "people");
+    assert_eq!((counts.pending, counts.done), (5, 0), "nothing ran, so every row stays pending");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_with_sigkill_resumes_and_lands_every_row_exactly_once() {
+    let mut config = sandbox_config();
+    config.faults.slow_ms = 40;
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 600, "");
+    let journal = dir.path().join("j.sqlite");
+    let args = [
+        mapping.to_str().expect("utf-8"),
+        "--journal",
+        journal.to_str().expect("utf-8"),
+        "--batch-size",
+        "10",
+    ];
+    let mut child = binary(&sandbox.webhook_url(), &args);
+    // Wait until some rows are in, then kill without warning.
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if sandbox.snapshot().items.get("3").copied().unwrap_or(0) >= 150 {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let halfway = sandbox.snapshot().items.get("3").copied().unwrap_or(0);
+    assert!(halfway > 0 && halfway < 600, "killed halfway, not at {halfway}");
+
+    let child = binary(&sandbox.webhook_url(), &args);
+    let out =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("output");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = sandbox.snapshot();
+    assert_eq!(state.items.get("3"), Some(&600));
+    assert_eq!(state.duplicates.items, 0);
+    let counts = journal_counts(&journal, "people");
+    assert_eq!((counts.done, counts.pending, counts.sent, counts.unknown), (600, 0, 0, 0));
+
+    // status, ids and rejects read the same journal.
+    let status = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args(["status", "--json", "--journal", journal.to_str().expect("utf-8")])
+        .output()
+        .expect("status");
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status --json");
+    assert_eq!(json["steps"][0]["done"], 600);
+    let ids = dir.path().join("ids.csv");
+    let out = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args(["ids", "--journal", journal.to_str().expect("utf-8"), "--out", ids.to_str().expect("utf-8")])
+        .output()
+        .expect("ids");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&ids).expect("ids.csv").lines().count(), 601);
+    sandbox.stop().await;
+}
+
+#[test]
+fn plain_http_to_a_remote_portal_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 1, "");
+    let out = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args([
+            "run",
+            mapping.to_str().expect("utf-8"),
+            "--webhook",
+            "http://example.bitrix24.ru/rest/1/secretcode/",
+        ])
+        .output()
+        .expect("binary");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("secretcode"), "the webhook code leaked: {err}");
+}
