@@ -162,6 +162,8 @@ pub struct RowStatus {
     /// Unix ms.
     pub created_at: i64,
     pub updated_at: i64,
+    /// The fields last confirmed in the portal (JSON object), for upserts.
+    pub fields: Option<String>,
 }
 
 /// Row counts of one step.
@@ -512,6 +514,42 @@ impl Journal {
         self.rows_in_state(step, RowState::Rejected)
     }
 
+    /// Opens finished rows again (`done`/`rejected` -> `pending`) because their source row
+    /// changed: a done row is to be updated (its portal ID is kept), a rejected row is tried
+    /// again. One transaction.
+    pub fn reopen(&mut self, step: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE rows SET state = 'pending', row_ref = ?3, payload_hash = ?4, error_code = NULL,
+                     error_text = NULL, updated_at = ?5
+                 WHERE step_id = ?1 AND row_key = ?2",
+            )?;
+            for row in rows {
+                if stmt.execute(params![step.0, row.key, row.row_ref, row.payload_hash, now])? == 0 {
+                    return Err(JournalError::UnknownRow { step: step.0, key: row.key.to_string() });
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores the fields now in the portal for done rows (JSON objects). One transaction.
+    pub fn set_fields(&mut self, step: StepId, rows: &[(&str, &str)]) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("UPDATE rows SET fields = ?3 WHERE step_id = ?1 AND row_key = ?2")?;
+            for (key, fields) in rows {
+                stmt.execute(params![step.0, key, fields])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Source key -> portal ID for every done row of `step` (for `ids`), in key order.
     pub fn ids(&self, step: StepId) -> Result<Vec<(String, u64)>, JournalError> {
         let mut stmt = self.conn.prepare_cached(
@@ -561,7 +599,7 @@ impl Journal {
 }
 
 const ROW_SELECT: &str = "SELECT row_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
-    attempts, existing, created_at, updated_at FROM rows";
+    attempts, existing, created_at, updated_at, fields FROM rows";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RowStatus, JournalError>> {
     let state: String = r.get(3)?;
@@ -581,6 +619,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RowStatus, Journal
         existing: r.get(8)?,
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
+        fields: r.get(11)?,
     }))
 }
 

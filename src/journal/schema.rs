@@ -54,6 +54,10 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: the fields last confirmed in the portal (JSON), so an upsert sends only what changed.
+    r#"
+    ALTER TABLE rows ADD COLUMN fields TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -18,10 +18,11 @@ use serde_json::{Value, json};
 
 use super::prepare::{Prepared, Step, StepError, load_mapping};
 use super::progress::Progress;
+use super::upsert;
 use crate::journal::{
     self, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState, StepId, StepSpec,
 };
-use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, OnExisting, RowIssue};
+use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, Mode, OnExisting, RowIssue};
 use crate::payload::{self, Command};
 use crate::source::SourceError;
 use crate::transport::{CallError, CommandOutcome, Pack, Transport, TransportError};
@@ -88,6 +89,14 @@ pub struct StepReport {
     /// Rows an earlier run left `sent`/`unknown` that were looked up: found / absent.
     pub reconciled_found: u64,
     pub reconciled_absent: u64,
+    /// Updated by this run (upsert/update: the source row changed).
+    pub updated: u64,
+    /// Changed in the source but not updated because the step's mode is `create`.
+    pub changed_not_updated: u64,
+    /// Rows the journal has done that the source no longer holds (never deleted).
+    pub missing: u64,
+    /// Their keys (the first 10,000).
+    pub missing_keys: Vec<String>,
     /// Would be sent (dry run only).
     pub would_send: u64,
     pub notes: Vec<String>,
@@ -141,6 +150,8 @@ const READ_AHEAD: usize = 1024;
 const LOOKUP_CHUNK: usize = 50;
 /// Tries of one lookup whose answer was lost before it counts as failed.
 const LOOKUP_ATTEMPTS: u32 = 4;
+/// Keys of rows that disappeared from the source listed in the report (the count is exact).
+const MAX_MISSING_KEYS: usize = 10_000;
 
 /// Runs every step in order. Returns the report; a portal refusal that stops the run is in
 /// `report.stopped`, an interruption (Ctrl-C) in `report.interrupted`.
@@ -257,11 +268,27 @@ impl From<JournalError> for Stop {
     }
 }
 
-/// A row waiting to be sent: its journal key and its command.
+/// A row waiting to be sent: its journal key, its command, and the full field object to store
+/// in the journal once the portal has it (for later upserts).
 struct Ready {
     key: String,
     cmd: Command,
     resends: u32,
+    fields: Option<String>,
+}
+
+/// What a packed command carries besides the command: its row key and fields to store.
+struct Item {
+    key: String,
+    fields: Option<String>,
+}
+
+/// A row with no journal record in upsert/update mode: looked up in the portal first.
+struct Unseen {
+    key: String,
+    row_ref: String,
+    hash: String,
+    cmd: Command,
 }
 
 struct StepRunner<'a> {
@@ -282,7 +309,11 @@ struct StepRunner<'a> {
     /// E-mail -> user ID (None: no such user).
     users: HashMap<String, Option<u64>>,
     /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
-    unknown: HashMap<String, Command>,
+    unknown: HashMap<String, (Command, Option<String>)>,
+    /// Upsert/update rows waiting for a portal lookup of their keys.
+    unseen: Vec<Unseen>,
+    /// Hashes of the keys this run's source holds (to report rows that disappeared).
+    seen: std::collections::HashSet<u64>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -348,6 +379,8 @@ impl<'a> StepRunner<'a> {
             lookups: HashMap::new(),
             users: HashMap::new(),
             unknown: HashMap::new(),
+            unseen: Vec::new(),
+            seen: std::collections::HashSet::new(),
         })
     }
 
@@ -371,7 +404,7 @@ impl<'a> StepRunner<'a> {
                 }
             }
         });
-        let mut packer = self.transport.packer::<String>(self.batch_size);
+        let mut packer = self.transport.packer::<Item>(self.batch_size);
         let mut retry: VecDeque<Ready> = VecDeque::new();
         let mut result = Ok(());
         while let Some(item) = rx.recv().await {
@@ -387,8 +420,12 @@ impl<'a> StepRunner<'a> {
                 }
             };
             self.report.rows_read += 1;
-            if let Some(ready) = self.admit(prepared).await? {
-                for pack in packer.push(ready.key, ready.cmd) {
+            let mut ready = self.admit(prepared).await?;
+            if self.unseen.len() >= LOOKUP_CHUNK {
+                ready.extend(self.flush_unseen().await?);
+            }
+            for r in ready {
+                for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -398,10 +435,27 @@ impl<'a> StepRunner<'a> {
                     break;
                 }
             }
+            if result.is_err() {
+                break;
+            }
             bar.update(self.bytes.get(), &self.report, self.transport);
         }
         drop(rx);
         let _ = reader.join();
+        if result.is_ok() {
+            match self.flush_unseen().await {
+                Ok(ready) => {
+                    for r in ready {
+                        for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                            if result.is_ok() {
+                                result = self.send(pack, &mut retry).await;
+                            }
+                        }
+                    }
+                }
+                Err(stop) => result = Err(stop),
+            }
+        }
         if result.is_ok()
             && let Some(pack) = packer.finish()
         {
@@ -409,7 +463,7 @@ impl<'a> StepRunner<'a> {
         }
         // Commands that did not run (limits inside a batch, halts) go again, bounded.
         while result.is_ok() && !retry.is_empty() {
-            let mut packer = self.transport.packer::<String>(self.batch_size);
+            let mut packer = self.transport.packer::<Item>(self.batch_size);
             let mut resend: HashMap<String, u32> = HashMap::new();
             let mut packs = Vec::new();
             while let Some(r) = retry.pop_front() {
@@ -420,7 +474,7 @@ impl<'a> StepRunner<'a> {
                     continue;
                 }
                 resend.insert(r.key.clone(), r.resends + 1);
-                packs.extend(packer.push(r.key, r.cmd));
+                packs.extend(packer.push(Item { key: r.key, fields: r.fields }, r.cmd));
             }
             packs.extend(packer.finish());
             for pack in packs {
@@ -436,6 +490,9 @@ impl<'a> StepRunner<'a> {
         }
         if result.is_ok() && self.writing() {
             result = self.reconcile_this_run().await;
+        }
+        if result.is_ok() {
+            self.report_missing()?;
         }
         bar.finish(&self.report);
         self.finish_counts()?;
@@ -454,8 +511,9 @@ impl<'a> StepRunner<'a> {
         Ok(())
     }
 
-    /// Decides what to do with one prepared row: skip, reject, or send (returned).
-    async fn admit(&mut self, p: Prepared) -> Result<Option<Ready>, Stop> {
+    /// Decides what to do with one prepared row: skip, reject, or send (returned; rows of an
+    /// upsert with no journal record wait in `unseen` for a portal lookup instead).
+    async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
         let row_ref = p.record.row.to_string();
         let journal_key = match &p.outcome {
             Err(issues) if issues.iter().any(|i| i.code == "duplicate_key") => {
@@ -464,47 +522,247 @@ impl<'a> StepRunner<'a> {
             _ if p.key.is_empty() => format!("#{}", p.record.row.line),
             _ => p.key.clone(),
         };
+        self.seen.insert(key_hash(&journal_key));
         let known = match (self.journal.as_deref(), self.step_id) {
             (Some(j), Some(step)) => j.row_state(step, &journal_key)?,
             _ => None,
         };
-        if let Some(status) = &known {
-            match status.state {
-                RowState::Done | RowState::Rejected => {
-                    self.report.skipped += 1;
-                    return Ok(None);
-                }
-                // Left unknown by reconciliation (no external key to look it up): never resend.
-                RowState::Unknown | RowState::Sent => return Ok(None),
-                RowState::Pending => {}
-            }
-        }
         let mut cmd = match p.outcome {
             Err(issues) => {
-                self.reject(
-                    &journal_key,
-                    &row_ref,
-                    "",
-                    code_of(&issues),
-                    &crate::mapping::describe(&issues),
-                )?;
-                return Ok(None);
+                let hash = cells_hash(&p.record);
+                if known.as_ref().is_some_and(|k| k.state.is_final() && k.payload_hash == hash) {
+                    self.report.skipped += 1;
+                } else if known
+                    .as_ref()
+                    .is_none_or(|k| k.state == RowState::Rejected || k.state == RowState::Pending)
+                {
+                    let text = crate::mapping::describe(&issues);
+                    self.reject(&journal_key, &row_ref, &hash, code_of(&issues), &text, known.is_some())?;
+                } else {
+                    self.report.skipped += 1; // done earlier; the source row is now invalid: keep it
+                }
+                return Ok(Vec::new());
             }
             Ok(cmd) => cmd,
         };
+        if let Some(k) = &known
+            && matches!(k.state, RowState::Sent | RowState::Unknown)
+        {
+            return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
+        }
         if let Err((code, text)) = self.resolve(&mut cmd).await? {
-            self.reject(&journal_key, &row_ref, "", code, &text)?;
-            return Ok(None);
+            let hash = cells_hash(&p.record);
+            if known.as_ref().is_some_and(|k| k.state.is_final() && k.payload_hash == hash) {
+                self.report.skipped += 1;
+            } else if known.as_ref().is_some_and(|k| k.state == RowState::Done) {
+                self.report.skipped += 1; // imported earlier; its lookup no longer resolves: keep it
+            } else {
+                self.reject(&journal_key, &row_ref, &hash, code, &text, known.is_some())?;
+            }
+            return Ok(Vec::new());
+        }
+        let hash = journal::payload_hash(&cmd);
+        let mode = self.plan.target.mode;
+        match known {
+            Some(k) if k.state.is_final() && k.payload_hash == hash => {
+                self.report.skipped += 1;
+                Ok(Vec::new())
+            }
+            Some(k) if k.state == RowState::Done && mode == Mode::Create => {
+                self.report.skipped += 1;
+                self.report.changed_not_updated += 1;
+                Ok(Vec::new())
+            }
+            Some(k)
+                if k.state == RowState::Done || (k.state == RowState::Pending && k.portal_id.is_some()) =>
+            {
+                // An update: of a changed row, or one a killed run left half done.
+                let id = k.portal_id.unwrap_or_default();
+                let new = upsert::fields_of(&cmd);
+                let changed = match &k.fields {
+                    Some(old) => upsert::changed_fields(&new, &serde_json::from_str(old).unwrap_or_default()),
+                    None => {
+                        let mut all = upsert::all_fields_for_found_item(&new, &Value::Null);
+                        all.remove("fm"); // what the item holds is unknown: never risk a duplicate phone
+                        all
+                    }
+                };
+                if changed.is_empty() || self.plan.target.entity == Entity::User {
+                    if k.state == RowState::Done {
+                        self.report.skipped += 1;
+                        self.set_fields_and_hash(&journal_key, &row_ref, &hash, &new, id)?;
+                    }
+                    return Ok(Vec::new());
+                }
+                if !self.writing() {
+                    self.report.would_send += 1;
+                    return Ok(Vec::new());
+                }
+                self.reopen(&journal_key, &row_ref, &hash)?;
+                let update = payload::update_command(&self.plan.target, id, changed);
+                Ok(vec![Ready {
+                    key: journal_key,
+                    cmd: update,
+                    resends: 0,
+                    fields: Some(Value::Object(new).to_string()),
+                }])
+            }
+            Some(k) if k.state == RowState::Rejected => {
+                // The row changed since the portal refused it: try it again.
+                if self.writing() {
+                    self.reopen(&journal_key, &row_ref, &hash)?;
+                }
+                self.new_row(journal_key, row_ref, hash, cmd, true)
+            }
+            Some(_) => self.new_row(journal_key, row_ref, hash, cmd, true),
+            None => self.new_row(journal_key, row_ref, hash, cmd, false),
+        }
+    }
+
+    /// A row the journal has not finished: created (create mode, or a pending row), or looked
+    /// up in the portal first (upsert/update without a journal record).
+    fn new_row(
+        &mut self,
+        key: String,
+        row_ref: String,
+        hash: String,
+        cmd: Command,
+        in_journal: bool,
+    ) -> Result<Vec<Ready>, Stop> {
+        if self.plan.target.mode != Mode::Create && !in_journal {
+            self.unseen.push(Unseen { key, row_ref, hash, cmd });
+            return Ok(Vec::new());
         }
         if !self.writing() {
             self.report.would_send += 1;
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let hash = journal::payload_hash(&cmd);
         if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-            j.mark_pending(step, &[NewRow { key: &journal_key, row_ref: &row_ref, payload_hash: &hash }])?;
+            j.mark_pending(step, &[NewRow { key: &key, row_ref: &row_ref, payload_hash: &hash }])?;
         }
-        Ok(Some(Ready { key: journal_key, cmd, resends: 0 }))
+        let fields = Some(Value::Object(upsert::fields_of(&cmd)).to_string());
+        Ok(vec![Ready { key, cmd, resends: 0, fields }])
+    }
+
+    /// Looks the waiting upsert rows up by their external key: found items are updated with
+    /// every mapped field (the journal has no record of what they hold), absent ones created
+    /// (`upsert`) or rejected (`update`).
+    async fn flush_unseen(&mut self) -> Result<Vec<Ready>, Stop> {
+        if self.unseen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = std::mem::take(&mut self.unseen);
+        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        let found = match self.find_items(&keys, true).await? {
+            Ok(found) => found,
+            Err(e) => {
+                // Unsure whether they exist: never create blindly. They stay out of the journal
+                // and the next run tries again.
+                self.report
+                    .notes
+                    .push(format!("could not look up {} new row(s) ({e}); run again", rows.len()));
+                self.report.pending += rows.len() as u64;
+                return Ok(Vec::new());
+            }
+        };
+        let mut ready = Vec::new();
+        for row in rows {
+            let lookup_key = if self.plan.target.entity == Entity::User {
+                row.key.to_lowercase()
+            } else {
+                row.key.clone()
+            };
+            let new = upsert::fields_of(&row.cmd);
+            match found.get(&lookup_key) {
+                Some((id, item)) => {
+                    if !self.writing() {
+                        self.report.would_send += 1;
+                        continue;
+                    }
+                    let step = self.step_id.expect("writing needs a journal step");
+                    let j = self.journal.as_deref_mut().expect("writing needs a journal");
+                    j.mark_pending(
+                        step,
+                        &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
+                    )?;
+                    j.record_outcomes(
+                        step,
+                        &[(row.key.as_str(), Outcome::Done { id: *id, existing: true })],
+                    )?;
+                    let changed = upsert::all_fields_for_found_item(&new, item);
+                    if self.plan.target.entity == Entity::User || changed.is_empty() {
+                        j.set_fields(step, &[(row.key.as_str(), Value::Object(new).to_string().as_str())])?;
+                        self.report.existing += 1;
+                        continue;
+                    }
+                    j.reopen(
+                        step,
+                        &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
+                    )?;
+                    let update = payload::update_command(&self.plan.target, *id, changed);
+                    ready.push(Ready {
+                        key: row.key,
+                        cmd: update,
+                        resends: 0,
+                        fields: Some(Value::Object(new).to_string()),
+                    });
+                }
+                None if self.plan.target.mode == Mode::Update => {
+                    self.reject(
+                        &row.key,
+                        &row.row_ref,
+                        &row.hash,
+                        "not_found",
+                        "mode = \"update\": the portal has no item with this key",
+                        false,
+                    )?;
+                }
+                None => ready.extend(self.new_row(row.key, row.row_ref, row.hash, row.cmd, true)?),
+            }
+        }
+        Ok(ready)
+    }
+
+    fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {
+        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
+            j.reopen(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
+        }
+        Ok(())
+    }
+
+    /// A done row whose payload changed only in ways that need no request (e.g. an update of a
+    /// user): remember the new payload so it is not looked at again.
+    fn set_fields_and_hash(
+        &mut self,
+        key: &str,
+        row_ref: &str,
+        hash: &str,
+        fields: &serde_json::Map<String, Value>,
+        id: u64,
+    ) -> Result<(), JournalError> {
+        if !self.writing() {
+            return Ok(());
+        }
+        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
+            j.reopen(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
+            j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
+            j.set_fields(step, &[(key, Value::Object(fields.clone()).to_string().as_str())])?;
+        }
+        Ok(())
+    }
+
+    /// Lists the done rows of this step whose keys the source no longer has (never deleted).
+    fn report_missing(&mut self) -> Result<(), JournalError> {
+        let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id) else { return Ok(()) };
+        for (key, _) in j.ids(step)? {
+            if !self.seen.contains(&key_hash(&key)) {
+                self.report.missing += 1;
+                if self.report.missing_keys.len() < MAX_MISSING_KEYS {
+                    self.report.missing_keys.push(key);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn reject(
@@ -514,13 +772,19 @@ impl<'a> StepRunner<'a> {
         hash: &str,
         code: &str,
         text: &str,
+        in_journal: bool,
     ) -> Result<(), JournalError> {
         self.report.rejected += 1;
         let writing = self.writing();
         if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id)
             && writing
         {
-            j.mark_pending(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
+            let row = NewRow { key, row_ref, payload_hash: hash };
+            if in_journal {
+                j.reopen(step, std::slice::from_ref(&row))?;
+            } else {
+                j.mark_pending(step, std::slice::from_ref(&row))?;
+            }
             j.record_outcomes(
                 step,
                 &[(key, Outcome::Rejected { code: code.to_string(), text: text.to_string() })],
@@ -659,24 +923,34 @@ impl<'a> StepRunner<'a> {
     }
 
     /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
-    async fn send(&mut self, pack: Pack<String>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+    async fn send(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
         let step = self.step_id.expect("sending needs a journal step");
-        let keys: Vec<&str> = pack.items.iter().map(String::as_str).collect();
+        let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
         self.journal.as_deref_mut().expect("sending needs a journal").mark_sent(step, &keys)?;
         let answer = self.transport.call_batch(&pack.commands).await;
         let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
+        let mut stored: Vec<(&str, &str)> = Vec::new();
         let mut stop = None;
         match answer {
             Ok(batch) => {
-                for (row_key, (cmd_key, cmd)) in keys.iter().zip(&pack.commands) {
+                for (item, (cmd_key, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    let row_key = item.key.as_str();
+                    let update = cmd.method.ends_with(".update");
                     let outcome = match batch.get(cmd_key) {
                         Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
                             Some(id) => {
-                                self.report.created += 1;
-                                Outcome::Done { id, existing: false }
+                                if update {
+                                    self.report.updated += 1;
+                                } else {
+                                    self.report.created += 1;
+                                }
+                                if let Some(f) = &item.fields {
+                                    stored.push((row_key, f.as_str()));
+                                }
+                                Outcome::Done { id, existing: update }
                             }
                             None => {
-                                self.unknown.insert(row_key.to_string(), cmd.clone());
+                                self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
                                 Outcome::Unknown { reason: "the portal answered without an ID".into() }
                             }
                         },
@@ -684,11 +958,16 @@ impl<'a> StepRunner<'a> {
                             self.failed(cmd, code, description).await?
                         }
                         Some(CommandOutcome::NotExecuted(_)) => {
-                            retry.push_back(Ready { key: row_key.to_string(), cmd: cmd.clone(), resends: 0 });
+                            retry.push_back(Ready {
+                                key: row_key.to_string(),
+                                cmd: cmd.clone(),
+                                resends: 0,
+                                fields: item.fields.clone(),
+                            });
                             Outcome::Retry
                         }
                         None => {
-                            self.unknown.insert(row_key.to_string(), cmd.clone());
+                            self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
                             Outcome::Unknown { reason: "missing from the batch answer".into() }
                         }
                     };
@@ -696,9 +975,9 @@ impl<'a> StepRunner<'a> {
                 }
             }
             Err(TransportError::Ambiguous { reason, .. }) => {
-                for (row_key, (_, cmd)) in keys.iter().zip(&pack.commands) {
-                    self.unknown.insert(row_key.to_string(), cmd.clone());
-                    outcomes.push((row_key, Outcome::Unknown { reason: reason.clone() }));
+                for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    self.unknown.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
+                    outcomes.push((item.key.as_str(), Outcome::Unknown { reason: reason.clone() }));
                 }
             }
             Err(e) => {
@@ -712,7 +991,11 @@ impl<'a> StepRunner<'a> {
                 self.report.rejected += 1;
             }
         }
-        self.journal.as_deref_mut().expect("sending needs a journal").record_outcomes(step, &outcomes)?;
+        let j = self.journal.as_deref_mut().expect("sending needs a journal");
+        j.record_outcomes(step, &outcomes)?;
+        if !stored.is_empty() {
+            j.set_fields(step, &stored)?;
+        }
         match stop {
             Some(e) => Err(Stop::Portal(e)),
             None => Ok(()),
@@ -736,49 +1019,68 @@ impl<'a> StepRunner<'a> {
     }
 
     /// Rows an earlier run left `sent` or `unknown` are looked up by their external key:
-    /// found -> done; absent -> pending (sent again when the source reaches them).
+    /// found -> done; absent -> pending (sent again when the source reaches them). An update
+    /// (the row has a portal ID) is simply sent again: updates are idempotent.
     async fn reconcile_leftovers(&mut self) -> Result<(), Stop> {
-        let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id) else { return Ok(()) };
+        let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) else { return Ok(()) };
         let rows = j.rows_to_reconcile(step)?;
         if rows.is_empty() {
             return Ok(());
         }
-        let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        let (updates, creates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.portal_id.is_some());
+        let retry: Vec<(&str, Outcome)> = updates.iter().map(|r| (r.key.as_str(), Outcome::Retry)).collect();
+        j.record_outcomes(step, &retry)?;
+        let keys: Vec<String> = creates.into_iter().map(|r| r.key).collect();
         let (found, absent) = self.reconcile(&keys).await?;
         self.report.reconciled_found += found as u64;
-        self.report.reconciled_absent += absent.len() as u64;
+        self.report.reconciled_absent += (absent.len() + updates.len()) as u64;
         Ok(())
     }
 
-    /// Looks up this run's unknown rows; resends the absent ones, a few rounds at most.
+    /// Looks up this run's unknown rows; resends the absent ones (and unknown updates), a few
+    /// rounds at most.
     async fn reconcile_this_run(&mut self) -> Result<(), Stop> {
         for _ in 0..MAX_RECONCILE_ROUNDS {
             if self.unknown.is_empty() {
                 return Ok(());
             }
-            let keys: Vec<String> = self.unknown.keys().cloned().collect();
-            let (found, absent) = self.reconcile(&keys).await?;
+            let (updates, creates): (Vec<String>, Vec<String>) =
+                self.unknown.keys().cloned().partition(|k| self.unknown[k].0.method.ends_with(".update"));
+            let (found, mut absent) = self.reconcile(&creates).await?;
             self.report.created += found as u64;
+            if !updates.is_empty() {
+                let step = self.step_id.expect("reconciling needs a journal step");
+                let retry: Vec<(&str, Outcome)> =
+                    updates.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
+                self.journal
+                    .as_deref_mut()
+                    .expect("reconciling needs a journal")
+                    .record_outcomes(step, &retry)?;
+                absent.extend(updates);
+            }
             let mut retry = VecDeque::new();
-            let mut packer = self.transport.packer::<String>(self.batch_size);
+            let mut packer = self.transport.packer::<Item>(self.batch_size);
             let mut packs = Vec::new();
-            for key in keys {
-                let cmd = self.unknown.remove(&key).expect("key taken from the map");
+            for key in self.unknown.keys().cloned().collect::<Vec<_>>() {
+                let (cmd, fields) = self.unknown.remove(&key).expect("key taken from the map");
                 if absent.contains(&key) {
-                    packs.extend(packer.push(key, cmd));
+                    packs.extend(packer.push(Item { key, fields }, cmd));
                 } else if self.still_unknown(&key)? {
-                    self.unknown.insert(key, cmd);
+                    self.unknown.insert(key, (cmd, fields));
                 }
             }
             packs.extend(packer.finish());
             if packs.is_empty() && !self.unknown.is_empty() {
-                return Ok(()); // no external key to look them up by: left unknown, reported
+                // Nothing could be decided (no key to look them up by, or the lookup failed):
+                // try the lookup again after a pause, then leave them unknown and report.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
             }
             for pack in packs {
                 self.send(pack, &mut retry).await?;
             }
             for r in retry {
-                self.unknown.insert(r.key, r.cmd);
+                self.unknown.insert(r.key, (r.cmd, r.fields));
             }
         }
         Ok(())
@@ -796,80 +1098,96 @@ impl<'a> StepRunner<'a> {
     /// Looks `keys` up in the portal by their external key and records what it finds.
     /// Returns (found count, absent keys). Keys that cannot be looked up stay as they are.
     async fn reconcile(&mut self, keys: &[String]) -> Result<(usize, Vec<String>), Stop> {
+        if keys.is_empty() {
+            return Ok((0, Vec::new()));
+        }
         let step = self.step_id.expect("reconciling needs a journal step");
-        let target = self.plan.target.clone();
-        let lookable: Vec<&String> =
-            keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).collect();
-        let found: HashMap<String, u64> = match target.entity.key_field() {
-            KeyField::None => {
-                self.report.notes.push(format!(
-                    "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
-                     check them in the portal",
-                    keys.len(),
-                    target.entity.name()
-                ));
-                return Ok((0, Vec::new()));
-            }
-            KeyField::Email => {
-                let emails: Vec<String> = lookable.iter().map(|k| k.to_lowercase()).collect();
-                match self.find_users(&emails).await? {
-                    Ok(found) => found,
-                    Err(e) => return Ok(self.lookup_failed(&e)),
-                }
-            }
-            KeyField::Origin | KeyField::XmlId => {
-                let Entity::Crm(entity_type_id) = target.entity else { return Ok((0, Vec::new())) };
-                let mut out = HashMap::new();
-                for chunk in lookable.chunks(LOOKUP_CHUNK) {
-                    let (filter, field) = if target.entity.key_field() == KeyField::Origin {
-                        (json!({"=originatorId": target.origin, "@originId": chunk}), "originId")
-                    } else {
-                        let xml: Vec<String> =
-                            chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
-                        (json!({"@xmlId": xml}), "xmlId")
-                    };
-                    let params = json!({
-                        "entityTypeId": entity_type_id,
-                        "filter": filter,
-                        "select": ["id", field],
-                        "start": -1,
-                    });
-                    let result = match self.read_call("crm.item.list", &params).await? {
-                        Ok(v) => v,
-                        Err(e) => return Ok(self.lookup_failed(&e)),
-                    };
-                    for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
-                        if let (Some(k), Some(id)) =
-                            (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
-                        {
-                            let key = match field {
-                                "xmlId" => {
-                                    k.strip_prefix(&format!("{}:", target.origin)).unwrap_or(k).to_string()
-                                }
-                                _ => k.to_string(),
-                            };
-                            out.insert(key, id);
-                        }
-                    }
-                }
-                out
-            }
+        if self.plan.target.entity.key_field() == KeyField::None {
+            self.report.notes.push(format!(
+                "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
+                 check them in the portal",
+                keys.len(),
+                self.plan.target.entity.name()
+            ));
+            return Ok((0, Vec::new()));
+        }
+        let lookable: Vec<String> =
+            keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).cloned().collect();
+        let found = match self.find_items(&lookable, false).await? {
+            Ok(found) => found,
+            Err(e) => return Ok(self.lookup_failed(&e)),
         };
+        let user = self.plan.target.entity == Entity::User;
         let mut outcomes = Vec::new();
         let mut absent = Vec::new();
         for key in &lookable {
-            let lookup_key = if target.entity == Entity::User { key.to_lowercase() } else { key.to_string() };
+            let lookup_key = if user { key.to_lowercase() } else { key.clone() };
             match found.get(&lookup_key) {
-                Some(id) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
+                Some((id, _)) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
                 None => {
                     outcomes.push((key.as_str(), Outcome::Retry));
-                    absent.push(key.to_string());
+                    absent.push(key.clone());
                 }
             }
         }
         let found_count = outcomes.len() - absent.len();
         self.journal.as_deref_mut().expect("reconciling needs a journal").record_outcomes(step, &outcomes)?;
         Ok((found_count, absent))
+    }
+
+    /// Finds items (or users) by their external keys: key -> (portal ID, the item as listed).
+    /// `full` selects every field (to compare multifields); otherwise only the ID and key.
+    /// The inner `Err` means the lookup failed: nothing may be concluded from it.
+    #[allow(clippy::type_complexity)]
+    async fn find_items(
+        &self,
+        keys: &[String],
+        full: bool,
+    ) -> Result<Result<HashMap<String, (u64, Value)>, String>, Stop> {
+        let target = &self.plan.target;
+        let mut out = HashMap::new();
+        match target.entity {
+            Entity::User => {
+                let emails: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
+                match self.find_users(&emails).await? {
+                    Ok(found) => out.extend(found.into_iter().map(|(k, id)| (k, (id, Value::Null)))),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            Entity::Crm(entity_type_id) => {
+                let origin = target.entity.key_field() == KeyField::Origin;
+                let field = if origin { "originId" } else { "xmlId" };
+                for chunk in keys.chunks(LOOKUP_CHUNK) {
+                    let filter = if origin {
+                        json!({"=originatorId": target.origin, "@originId": chunk})
+                    } else {
+                        let xml: Vec<String> =
+                            chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
+                        json!({"@xmlId": xml})
+                    };
+                    let select = if full { json!(["*"]) } else { json!(["id", field]) };
+                    let params = json!({"entityTypeId": entity_type_id, "filter": filter, "select": select, "start": -1});
+                    let result = match self.read_call("crm.item.list", &params).await? {
+                        Ok(v) => v,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
+                        if let (Some(k), Some(id)) =
+                            (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
+                        {
+                            let prefix = format!("{}:", target.origin);
+                            let key = if origin {
+                                k.to_string()
+                            } else {
+                                k.strip_prefix(&prefix).unwrap_or(k).to_string()
+                            };
+                            out.insert(key, (id, item.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Ok(out))
     }
 
     /// A lookup that failed changes nothing: the rows stay `sent`/`unknown` for a later try.
@@ -900,6 +1218,25 @@ impl<'a> StepRunner<'a> {
             }
         }
     }
+}
+
+/// A 64-bit hash of a row key (the set of keys a source holds, at 8 bytes a key).
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The "payload hash" of a row the mapping refused: its cells, so a fixed row is tried again.
+fn cells_hash(record: &crate::source::Record) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for cell in record.cells.iter() {
+        h.update(cell.as_bytes());
+        h.update([0x1f]);
+    }
+    format!("cells:{}", hex::encode(h.finalize()))
 }
 
 /// The code recorded for a row the mapping refused: its first problem's kind.

@@ -1,0 +1,144 @@
+//! Incremental re-runs: what changed between the fields last sent for a row and the fields the
+//! source gives now, and the `crm.item.update` that carries only that change.
+//!
+//! Pure functions, no I/O. Decisions:
+//! - A field that disappeared from the row (its cell became empty) is cleared with `""`.
+//! - Multifields (`fm`) are only ever added: a phone or e-mail the row has and the item has
+//!   not gets an `n0`, `n1`... entry; values already on the item (by type and value) are kept
+//!   untouched and nothing is deleted (a sales rep's added phone survives the nightly sync).
+//! - Key fields (`originatorId`, `originId`, `xmlId`) are never part of an update.
+
+use serde_json::{Map, Value, json};
+
+use crate::payload::Command;
+
+const KEY_FIELDS: &[&str] = &["originatorId", "originId", "xmlId"];
+
+/// The field object of a create command (`fields` of `crm.item.add`, the params of `user.add`).
+pub fn fields_of(cmd: &Command) -> Map<String, Value> {
+    let fields = if cmd.method == "user.add" { Some(&cmd.params) } else { cmd.params.get("fields") };
+    fields.and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// (typeId, value) pairs of an `fm` array, as sent on add or as the portal returns them.
+fn fm_pairs(fm: Option<&Value>) -> Vec<(String, String)> {
+    fm.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let t = v.get("typeId").or_else(|| v.get("TYPE_ID")).and_then(Value::as_str)?;
+            let val = v.get("value").or_else(|| v.get("VALUE")).and_then(Value::as_str)?;
+            Some((t.to_uppercase(), normalize_fm(t, val)))
+        })
+        .collect()
+}
+
+fn normalize_fm(type_id: &str, value: &str) -> String {
+    match type_id.to_uppercase().as_str() {
+        "EMAIL" => value.trim().to_lowercase(),
+        "PHONE" => value.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect(),
+        _ => value.trim().to_string(),
+    }
+}
+
+/// The `fm` update object adding the values of `new` that `old` lacks, or `None`.
+pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
+    let have = fm_pairs(old);
+    let mut out = Map::new();
+    for v in new.and_then(Value::as_array).into_iter().flatten() {
+        let (Some(t), Some(val)) =
+            (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        if have.iter().any(|(ht, hv)| ht == &t.to_uppercase() && *hv == normalize_fm(t, val)) {
+            continue;
+        }
+        out.insert(format!("n{}", out.len()), v.clone());
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// Fields of `new` that differ from `old` (the fields last sent), plus `""` for fields `old`
+/// had and `new` lacks; `fm` as an additions object. Empty when nothing changed.
+pub fn changed_fields(new: &Map<String, Value>, old: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in new {
+        if k == "fm" || KEY_FIELDS.contains(&k.as_str()) {
+            continue;
+        }
+        if old.get(k) != Some(v) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    for k in old.keys() {
+        if k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && !new.contains_key(k) {
+            out.insert(k.clone(), json!(""));
+        }
+    }
+    if let Some(fm) = fm_additions(new.get("fm"), old.get("fm")) {
+        out.insert("fm".into(), fm);
+    }
+    out
+}
+
+/// Every field of `new` for an item found in the portal without a journal record (a lost
+/// journal): all values are sent, `fm` only adds what the item (`portal_item`) lacks.
+pub fn all_fields_for_found_item(new: &Map<String, Value>, portal_item: &Value) -> Map<String, Value> {
+    let mut out: Map<String, Value> = new
+        .iter()
+        .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(fm) = fm_additions(new.get("fm"), portal_item.get("fm")) {
+        out.insert("fm".into(), fm);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    #[test]
+    fn unchanged_rows_change_nothing() {
+        let f = obj(
+            json!({"name": "Ann", "originId": "C1", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7916"}]}),
+        );
+        assert!(changed_fields(&f, &f).is_empty());
+    }
+
+    #[test]
+    fn only_changed_and_cleared_fields_are_sent() {
+        let old = obj(json!({"name": "Ann", "lastName": "Lee", "post": "CEO", "originId": "C1"}));
+        let new = obj(json!({"name": "Anna", "lastName": "Lee", "originId": "C1", "comments": "x"}));
+        assert_eq!(changed_fields(&new, &old), obj(json!({"name": "Anna", "comments": "x", "post": ""})));
+    }
+
+    #[test]
+    fn new_phones_are_added_with_n_keys_and_existing_ones_kept() {
+        let old = obj(json!({"fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"}]}));
+        let new = obj(json!({"fm": [
+            {"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"},
+            {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}
+        ]}));
+        assert_eq!(
+            changed_fields(&new, &old),
+            obj(json!({"fm": {"n0": {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}}}))
+        );
+    }
+
+    #[test]
+    fn portal_fm_with_ids_counts_as_present() {
+        let portal =
+            json!({"fm": [{"id": 7, "typeId": "PHONE", "valueType": "WORK", "value": "+7 916 123-45-67"}]});
+        let new = obj(
+            json!({"name": "A", "originId": "K", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"}]}),
+        );
+        assert_eq!(all_fields_for_found_item(&new, &portal), obj(json!({"name": "A"})));
+    }
+}
