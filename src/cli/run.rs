@@ -324,13 +324,20 @@ pub fn print_summary(r: &RunReport) {
         r.operating_refusals,
         r.limit_wait_secs
     );
-    println!(
-        "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
-        r.elapsed_secs,
-        r.items_per_sec,
-        r.ideal_secs,
-        r.ratio_to_ideal * 100.0
-    );
+    if r.ideal_secs > 0.0 {
+        println!(
+            "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
+            r.elapsed_secs,
+            r.items_per_sec,
+            r.ideal_secs,
+            r.ratio_to_ideal * 100.0
+        );
+    } else {
+        println!(
+            "elapsed {:.1}s, {:.1} items/s; every request fitted in the rate limit's burst",
+            r.elapsed_secs, r.items_per_sec
+        );
+    }
     println!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
         println!("rejected rows: b24import rejects --journal {} --out rejects.csv", r.journal);

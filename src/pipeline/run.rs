@@ -200,6 +200,7 @@ pub async fn run(
         _ => None,
     };
     let progress = Progress::new(opts.progress_bars);
+    let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let mut report = RunReport {
         dry_run: opts.dry_run,
         journal: opts.journal.display().to_string(),
@@ -212,6 +213,7 @@ pub async fn run(
         }
         let mut runner =
             StepRunner::new(step, order, journal.as_mut(), transport, opts, &progress, &interrupted)?;
+        runner.run_steps = step_names.clone();
         let result = runner.run().await;
         report.steps.push(std::mem::take(&mut runner.report));
         match result {
@@ -239,7 +241,8 @@ pub async fn run(
     report.items_per_sec = if elapsed > 0.0 { items as f64 / elapsed } else { 0.0 };
     report.ideal_secs =
         ((stats.requests as f64 - f64::from(rate.burst)) / rate.per_second.max(1e-9)).max(0.0);
-    report.ratio_to_ideal = if elapsed > 0.0 { (report.ideal_secs / elapsed).min(1.0) } else { 1.0 };
+    report.ratio_to_ideal =
+        if elapsed > 0.0 && report.ideal_secs > 0.0 { (report.ideal_secs / elapsed).min(1.0) } else { 1.0 };
     if let (Some(j), Some(id)) = (journal.as_mut(), run_id) {
         let outcome = if report.stopped.is_some() {
             "stopped"
@@ -314,6 +317,8 @@ struct StepRunner<'a> {
     unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     seen: std::collections::HashSet<u64>,
+    /// Every step of this run (a dry run cannot resolve lookups into steps it did not write).
+    run_steps: Vec<String>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -381,6 +386,7 @@ impl<'a> StepRunner<'a> {
             unknown: HashMap::new(),
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
+            run_steps: Vec::new(),
         })
     }
 
@@ -674,6 +680,13 @@ impl<'a> StepRunner<'a> {
             };
             let new = upsert::fields_of(&row.cmd);
             match found.get(&lookup_key) {
+                Some(_)
+                    if self.plan.target.entity == Entity::User
+                        && self.plan.target.on_existing == OnExisting::Reject =>
+                {
+                    let text = "A user with this email already exists (on_existing = \"reject\")";
+                    self.reject(&row.key, &row.row_ref, &row.hash, "ERROR_ARGUMENT", text, false)?;
+                }
                 Some((id, item)) => {
                     if !self.writing() {
                         self.report.would_send += 1;
@@ -815,6 +828,8 @@ impl<'a> StepRunner<'a> {
                     let step = step.to_string();
                     match self.lookup(&step, &key)? {
                         Some(id) => json!(id),
+                        // A dry run wrote nothing, so IDs of this run's earlier steps do not exist yet.
+                        None if self.opts.dry_run && self.run_steps.contains(&step) => json!(0),
                         None => {
                             return Ok(Err((
                                 "lookup_not_found",
