@@ -340,3 +340,66 @@ fn plain_http_to_a_remote_portal_is_refused_with_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("secretcode"), "the webhook code leaked: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejects_export_has_the_original_columns_and_the_portal_error() {
+    let sandbox = Sandbox::start(sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 10, "");
+    let csv = std::fs::read_to_string(dir.path().join("people.csv")).expect("csv");
+    // One row the portal refuses (unknown list item), one the mapping refuses (bad e-mail).
+    let csv = csv.replacen("+7 916 002 0002,41", "+7 916 002 0002,77", 1).replacen(
+        "p5@example.com",
+        "=cmd|' /C calc'!A0",
+        1,
+    );
+    std::fs::write(dir.path().join("people.csv"), csv).expect("csv");
+    let journal = dir.path().join("j.sqlite");
+    let journal_arg = journal.to_str().expect("utf-8").to_string();
+    let child =
+        binary(&sandbox.webhook_url(), &[mapping.to_str().expect("utf-8"), "--journal", &journal_arg]);
+    let out =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("output");
+    assert_eq!(out.status.code(), Some(1), "some rows rejected: {}", String::from_utf8_lossy(&out.stderr));
+    let rejects = dir.path().join("rejects.csv");
+    let out = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args(["rejects", "--journal", &journal_arg, "--out", rejects.to_str().expect("utf-8")])
+        .output()
+        .expect("rejects");
+    assert_eq!(out.status.code(), Some(0));
+    let mut reader = csv::Reader::from_path(&rejects).expect("csv");
+    let headers: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+    assert_eq!(headers, ["Code", "Name", "Last", "Email", "Phone", "Tier", "_row", "_error_code", "_error"]);
+    let rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.expect("row").iter().map(str::to_string).collect()).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let portal = rows.iter().find(|r| r[0] == "P00002").expect("the portal's refusal");
+    assert_eq!(portal[6], "people.csv:4");
+    assert_eq!(portal[7], "CRM_FIELD_ERROR_VALUE_NOT_VALID");
+    let mapping_row = rows.iter().find(|r| r[0] == "P00005").expect("the mapping's refusal");
+    assert!(mapping_row[3].starts_with("'="), "formula neutralised: {mapping_row:?}");
+    assert_eq!(mapping_row[7], "invalid_email");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_writes_nothing_to_the_portal_or_the_journal() {
+    let sandbox = Sandbox::start(sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 30, "");
+    let journal = dir.path().join("j.sqlite");
+    let child = binary(
+        &sandbox.webhook_url(),
+        &[mapping.to_str().expect("utf-8"), "--journal", journal.to_str().expect("utf-8"), "--dry-run"],
+    );
+    let out =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("output");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("30 would be sent"));
+    assert!(!journal.exists());
+    let counts = sandbox.request_counts();
+    for write in ["crm.item.add", "crm.item.update", "user.add", "batch"] {
+        assert_eq!(counts.get(write).copied().unwrap_or(0), 0, "{write} called in a dry run");
+    }
+    sandbox.stop().await;
+}
