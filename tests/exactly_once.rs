@@ -1,6 +1,8 @@
 //! Exactly once, every night: fault matrix, crash loop, nightly re-runs and a lost journal,
 //! judged by the sandbox's own counters (items per type, duplicates, requests per method).
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
@@ -11,26 +13,16 @@ use std::time::Duration;
 use b24import::journal::Journal;
 use b24import::pipeline::{self, PlanRate, RunOptions, RunReport};
 use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
-use b24import::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook};
+use b24import::transport::{Rate, Transport};
 
 const RATE: Rate = Rate { per_second: 400.0, burst: 100 };
 
 fn sandbox_config(faults: FaultConfig) -> SandboxConfig {
-    let mut c = SandboxConfig::fast();
-    c.rate = RATE.per_second;
-    c.burst = f64::from(RATE.burst);
-    c.faults = faults;
-    c
+    SandboxConfig { faults, ..common::sandbox_config(RATE) }
 }
 
 fn transport(sandbox: &SandboxHandle) -> Transport {
-    let mut tc = TransportConfig::new(
-        Credentials::Webhook(Webhook::parse(&sandbox.webhook_url()).expect("webhook")),
-        Plan::Standard,
-    );
-    tc.limiter.rate = RATE;
-    tc.timeout = Duration::from_secs(2);
-    Transport::new(tc).expect("transport")
+    common::webhook_transport(sandbox, RATE)
 }
 
 async fn run(mappings: &[PathBuf], journal: &Path, transport: &Transport) -> RunReport {
@@ -314,14 +306,7 @@ async fn a_nightly_rerun_sends_exactly_the_changes() {
     assert_eq!((contacts.updated, contacts.created, contacts.missing), (10, 5, 3));
     assert_eq!(contacts.missing_keys, vec!["C00294", "C00295", "C00296"]);
     // The changed e-mail was added next to the old one; the phone was not sent again.
-    let items: serde_json::Value =
-        reqwest::get(format!("{}/_sandbox/items?entityTypeId=3", sandbox.base_url()))
-            .await
-            .expect("items")
-            .json()
-            .await
-            .expect("json");
-    let list = items.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default();
+    let list = common::sandbox_items(&sandbox, 3).await;
     let first = list.iter().find(|i| i["originId"] == "C00000").expect("C00000");
     let values: Vec<&str> =
         first["fm"].as_array().into_iter().flatten().filter_map(|v| v["value"].as_str()).collect();
@@ -350,14 +335,7 @@ async fn with_the_journal_lost_an_upsert_finds_existing_items_and_creates_nothin
     assert_eq!(adds(&sandbox), before, "zero creates: {report:?}");
     assert_exactly_once(&sandbox, &sizes, &fresh, "lost journal");
     // Phones and e-mails were not duplicated by the updates.
-    let items: serde_json::Value =
-        reqwest::get(format!("{}/_sandbox/items?entityTypeId=3", sandbox.base_url()))
-            .await
-            .expect("items")
-            .json()
-            .await
-            .expect("json");
-    let list = items.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default();
+    let list = common::sandbox_items(&sandbox, 3).await;
     for item in list {
         let fm = item["fm"].as_array().map_or(0, Vec::len);
         assert!(fm <= 2, "multifields duplicated: {item}");

@@ -2,6 +2,8 @@
 //! once, rejected rows carry the portal's error, re-runs send nothing, faults and crashes are
 //! reconciled, fatal refusals stop with exit 3.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
@@ -12,7 +14,7 @@ use std::time::Duration;
 use b24import::journal::Journal;
 use b24import::pipeline::{self, PlanRate, RunOptions, RunReport};
 use b24import::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use b24import::transport::{Credentials, OAuth, Plan, Rate, Secret, Transport, TransportConfig, Webhook};
+use b24import::transport::{Credentials, OAuth, Plan, Rate, Secret, Transport, TransportConfig};
 
 const RATE: Rate = Rate { per_second: 200.0, burst: 50 };
 
@@ -20,22 +22,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A sandbox fast enough for tests, with the limits set to what the client is told.
 fn sandbox_config() -> SandboxConfig {
-    let mut c = SandboxConfig::fast();
-    c.rate = RATE.per_second;
-    c.burst = f64::from(RATE.burst);
-    c
+    common::sandbox_config(RATE)
 }
 
 fn webhook_transport(sandbox: &SandboxHandle) -> Transport {
-    let mut tc = TransportConfig::new(
-        Credentials::Webhook(Webhook::parse(&sandbox.webhook_url()).expect("sandbox webhook")),
-        Plan::Standard,
-    );
-    tc.limiter.rate = RATE;
-    tc.timeout = Duration::from_secs(5);
-    Transport::new(tc).expect("transport")
+    common::webhook_transport(sandbox, RATE)
 }
 
 fn options(mappings: Vec<PathBuf>, journal: &Path, batch_size: usize) -> RunOptions {
@@ -121,18 +113,7 @@ async fn bundled_samples_import_once_and_a_rerun_sends_nothing() {
     assert_eq!(first.query_limit_refusals, 0);
 
     // Lookups were resolved to portal IDs: a deal points at the company the journal knows.
-    let deals: serde_json::Value =
-        reqwest::get(format!("{}/_sandbox/items?entityTypeId=2", sandbox.base_url()))
-            .await
-            .expect("items")
-            .json()
-            .await
-            .expect("json");
-    let items = deals
-        .get("items")
-        .and_then(|i| i.as_array())
-        .cloned()
-        .unwrap_or_else(|| deals.as_array().cloned().unwrap_or_default());
+    let items = common::sandbox_items(&sandbox, 2).await;
     let first_deal = items.iter().find(|d| d["originId"] == "D-2001").expect("deal D-2001");
     assert!(first_deal["companyId"].as_u64().is_some_and(|id| id > 0), "{first_deal}");
     assert!(first_deal["assignedById"].as_u64().is_some_and(|id| id > 1), "{first_deal}");

@@ -7,7 +7,6 @@ use anyhow::Context as _;
 
 use super::exit;
 use super::run::JournalArgs;
-use crate::journal::Journal;
 
 /// Options of `b24import ids`.
 #[derive(Debug, clap::Args)]
@@ -23,17 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let path = args.journal.path(None);
-    if !path.exists() {
-        eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
-        return Ok(exit::USAGE);
-    }
-    let journal = match Journal::open(&path) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::JOURNAL);
-        }
+    let (_, journal) = match args.journal.open_existing() {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
     };
     let mut out =
         csv::Writer::from_path(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

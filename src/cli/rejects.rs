@@ -81,18 +81,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    use crate::journal::Journal;
-    let path = args.journal.path(None);
-    if !path.exists() {
-        eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
-        return Ok(super::exit::USAGE);
-    }
-    let journal = match Journal::open(&path) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(super::exit::JOURNAL);
-        }
+    let (_, journal) = match args.journal.open_existing() {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
     };
     let mut steps = Vec::new();
     for step in journal.steps()? {

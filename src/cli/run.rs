@@ -172,6 +172,23 @@ fn save_token(path: &Path, token: &str) -> std::io::Result<()> {
 }
 
 impl JournalArgs {
+    /// Opens the journal `status`, `rejects` and `ids` read; `Err` carries the exit code after
+    /// the reason is printed (no journal there: 2; unusable journal: 4).
+    pub fn open_existing(&self) -> Result<(PathBuf, crate::journal::Journal), u8> {
+        let path = self.path(None);
+        if !path.exists() {
+            eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
+            return Err(exit::USAGE);
+        }
+        match crate::journal::Journal::open(&path) {
+            Ok(j) => Ok((path, j)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(exit::JOURNAL)
+            }
+        }
+    }
+
     /// `--journal`, else the default next to the first mapping; without mappings (status,
     /// rejects, ids), `mappings/.b24import/<job>.sqlite` if it exists, else `.b24import/<job>.sqlite`.
     pub fn path(&self, first_mapping: Option<&Path>) -> PathBuf {

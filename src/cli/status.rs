@@ -54,17 +54,9 @@ struct LastRun {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let path = args.journal.path(None);
-    if !path.exists() {
-        eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
-        return Ok(exit::USAGE);
-    }
-    let journal = match Journal::open(&path) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::JOURNAL);
-        }
+    let (path, journal) = match args.journal.open_existing() {
+        Ok(found) => found,
+        Err(code) => return Ok(code),
     };
     let status = collect(&journal, &path.display().to_string()).context("cannot read the journal")?;
     if args.json {
