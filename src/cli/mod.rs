@@ -27,6 +27,8 @@ pub mod exit {
     pub const PORTAL: u8 = 3;
     /// The journal cannot be read or written.
     pub const JOURNAL: u8 = 4;
+    /// Stopped by Ctrl-C after the batch in flight (the shell's convention, 128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Move spreadsheet data into a Bitrix24 portal: validate offline, import with the portal's

@@ -39,7 +39,8 @@ Running the same mappings again continues the job: finished rows are not sent ag
 whose outcome was unknown are looked up by their external key before anything is resent.
 
 Exit codes: 0 every row done, 1 finished with rejected rows, 2 usage/config error,
-3 gave up on the portal (auth refused, OVERLOAD_LIMIT, retries exhausted), 4 journal error.")]
+3 gave up on the portal (auth refused, OVERLOAD_LIMIT, retries exhausted), 4 journal error,
+130 stopped by Ctrl-C (run again to continue).")]
 pub struct Args {
     /// Mapping files (TOML), run as steps in this order.
     #[arg(required = true, value_name = "MAPPING")]
@@ -288,7 +289,7 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
         eprintln!("error: stopped: {reason}");
         exit::PORTAL
     } else if report.interrupted {
-        exit::PORTAL
+        exit::INTERRUPTED
     } else if report.rejected() > 0 || report.unfinished() > 0 {
         exit::ROWS_REJECTED
     } else {

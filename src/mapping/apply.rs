@@ -125,20 +125,21 @@ impl MappingPlan {
         }
     }
 
-    /// The row's source key: key columns joined with `|`; users default to their e-mail;
-    /// otherwise the row number.
+    /// The row's source key. Users are always keyed by their (lower-cased) e-mail, the key the
+    /// portal itself enforces and the one a lost outcome is looked up by; other rows by the key
+    /// columns joined with `|`, or the row number when the mapping has no `key`.
     pub fn key(&self, record: &Record, fields: &Map<String, Value>) -> String {
+        if self.target.entity == Entity::User
+            && let Some(Value::String(email)) = fields.get("EMAIL")
+        {
+            return email.clone();
+        }
         if !self.key_columns.is_empty() {
             let parts: Vec<&str> = self.key_columns.iter().map(|i| record.cell(*i).trim()).collect();
             if parts.iter().all(|p| p.is_empty()) {
                 return String::new();
             }
             return parts.join("|");
-        }
-        if self.target.entity == Entity::User
-            && let Some(Value::String(email)) = fields.get("EMAIL")
-        {
-            return email.clone();
         }
         record.row.line.to_string()
     }

@@ -111,7 +111,7 @@ impl Iterator for Prepare {
 
 impl Prepare {
     fn key_label(&self) -> String {
-        if self.plan.key_columns.is_empty() {
+        if self.plan.key_columns.is_empty() || self.plan.target.entity == crate::mapping::Entity::User {
             "EMAIL".to_string()
         } else {
             self.plan
