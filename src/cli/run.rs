@@ -239,7 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     finish(outcome, args.report.as_deref())
 }
 
-/// Runs with Ctrl-C handling: the first Ctrl-C stops after the batch in flight.
+/// Runs with Ctrl-C / SIGTERM handling: the run stops after the batch in flight.
 pub async fn run_with(
     opts: &RunOptions,
     transport: &Transport,
@@ -248,16 +248,29 @@ pub async fn run_with(
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "interrupted: finishing the batch in flight, then stopping (the journal keeps every row)"
-            );
-            flag.store(true, Ordering::Relaxed);
-        }
+        stop_signal().await;
+        eprintln!("interrupted: finishing the batch in flight, then stopping (the journal keeps every row)");
+        flag.store(true, Ordering::Relaxed);
     });
     let result = pipeline::run(opts, transport, rate, interrupted).await;
     watcher.abort();
     result
+}
+
+/// Ctrl-C, or SIGTERM (a scheduler stopping the job).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Prints the summary, writes the report, and chooses the exit code.

@@ -355,7 +355,8 @@ impl Compiler<'_> {
     fn column(&mut self, name: &str, span: Range<usize>, what: &str) -> Option<usize> {
         if let Some(i) = self.headers.iter().position(|h| h == name) {
             let count = self.headers.iter().filter(|h| *h == name).count();
-            let note = format!("column \"{name}\" appears {count} times in the header; the first one is used");
+            let note =
+                format!("column \"{name}\" appears {count} times in the header; the first one is used");
             if count > 1 && !self.notes.contains(&note) {
                 self.notes.push(note);
             }
