@@ -384,3 +384,38 @@ async fn a_dry_run_writes_nothing_to_the_portal_or_the_journal() {
     }
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operating_time_block_parks_the_method_and_no_row_is_given_up() {
+    let mut config = sandbox_config();
+    // 0.3 s of budget per 2 s window; each add costs 0.01 s, so a 50-command batch blocks
+    // `crm.item.add` for a while after a few batches.
+    config.operating.budget_secs = 0.3;
+    config.operating.window = Duration::from_secs(2);
+    config.operating.buckets = 4;
+    config.operating.cost_secs.insert("crm.item.add".into(), 0.01);
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    // The client parks a blocked method until the reported reset, or for one window bucket
+    // when it has none (a minute in the cloud; half a second for this small window).
+    let mut tc = TransportConfig::new(
+        Credentials::Webhook(b24import::transport::Webhook::parse(&sandbox.webhook_url()).expect("webhook")),
+        Plan::Standard,
+    );
+    tc.limiter.rate = RATE;
+    tc.operating.default_park = Duration::from_millis(500);
+    let transport = Transport::new(tc).expect("transport");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_fixture(dir.path(), 100, "");
+    let journal = dir.path().join("j.sqlite");
+    let report = run(&options(vec![mapping], &journal, 50), &transport).await;
+    let state = sandbox.snapshot();
+    assert!(
+        state.refusals.get("OPERATION_TIME_LIMIT").copied().unwrap_or(0) > 0,
+        "the budget was hit: {:?}",
+        state.refusals
+    );
+    assert_eq!(report.steps[0].created, 100, "{report:?}");
+    assert_eq!(state.items.get("3"), Some(&100));
+    assert_eq!(state.duplicates.items, 0);
+    sandbox.stop().await;
+}
