@@ -896,7 +896,9 @@ impl<'a> StepRunner<'a> {
     async fn find_users(&self, emails: &[String]) -> Result<Result<HashMap<String, u64>, String>, Stop> {
         let mut out = HashMap::new();
         for chunk in emails.chunks(LOOKUP_CHUNK) {
-            let params = json!({"filter": {"@EMAIL": chunk}, "ADMIN_MODE": true});
+            // One e-mail: the plain `EMAIL` filter every portal knows; several: the `@` (IN) form.
+            let filter = if let [one] = chunk { json!({"EMAIL": one}) } else { json!({"@EMAIL": chunk}) };
+            let params = json!({"filter": filter, "ADMIN_MODE": true});
             let result = match self.read_call("user.get", &params).await? {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e)),
