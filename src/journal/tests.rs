@@ -1,3 +1,4 @@
+//! Journal tests: state transitions, resume semantics, crash safety, fingerprints, file modes.
 use super::*;
 
 fn open_in(dir: &tempfile::TempDir) -> Journal {
