@@ -511,7 +511,7 @@ impl<'a> StepRunner<'a> {
             && self.writing()
         {
             let c = j.counts(step)?;
-            self.report.pending = c.pending + c.sent;
+            self.report.pending += c.pending + c.sent;
             self.report.unknown = c.unknown;
         }
         Ok(())
@@ -635,7 +635,10 @@ impl<'a> StepRunner<'a> {
         cmd: Command,
         in_journal: bool,
     ) -> Result<Vec<Ready>, Stop> {
-        if self.plan.target.mode != Mode::Create && !in_journal {
+        // Upserts look a key up before creating it; updates never create, so even a row the
+        // journal holds as pending (left by a create-mode run) is looked up first.
+        let mode = self.plan.target.mode;
+        if (mode == Mode::Upsert && !in_journal) || mode == Mode::Update {
             self.unseen.push(Unseen { key, row_ref, hash, cmd });
             return Ok(Vec::new());
         }
@@ -730,7 +733,20 @@ impl<'a> StepRunner<'a> {
                         false,
                     )?;
                 }
-                None => ready.extend(self.new_row(row.key, row.row_ref, row.hash, row.cmd, true)?),
+                None => {
+                    if !self.writing() {
+                        self.report.would_send += 1;
+                        continue;
+                    }
+                    if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
+                        j.mark_pending(
+                            step,
+                            &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
+                        )?;
+                    }
+                    let fields = Some(Value::Object(new).to_string());
+                    ready.push(Ready { key: row.key, cmd: row.cmd, resends: 0, fields });
+                }
             }
         }
         Ok(ready)
