@@ -23,6 +23,7 @@ pub struct Args {
 struct StepStatus {
     step: String,
     entity: String,
+    /// Rows of the source (when a run read it to the end), else rows in the journal.
     total: u64,
     pending: u64,
     sent: u64,
@@ -71,13 +72,15 @@ fn collect(journal: &Journal, path: &str) -> Result<Status, crate::journal::Jour
     let mut steps = Vec::new();
     for s in journal.steps()? {
         let c = journal.counts(s.id)?;
+        let source_rows =
+            journal.get_meta(&format!("source_rows:{}", s.name))?.and_then(|v| v.parse::<u64>().ok());
         let last_error = journal
             .last_error(s.id)?
             .map(|(code, text)| if code.is_empty() { text } else { format!("{code}: {text}") });
         steps.push(StepStatus {
             step: s.name,
             entity: s.entity,
-            total: c.total(),
+            total: source_rows.unwrap_or(0).max(c.total()),
             pending: c.pending,
             sent: c.sent,
             done: c.done,
@@ -93,7 +96,7 @@ fn collect(journal: &Journal, path: &str) -> Result<Status, crate::journal::Jour
     let elapsed_secs =
         last.as_ref().map(|r| (r.finished_at.unwrap_or(now) - r.started_at).max(0) as f64 / 1000.0);
     let finished: u64 = steps.iter().map(|s| s.done + s.rejected).sum();
-    let left: u64 = steps.iter().map(|s| s.pending + s.sent + s.unknown).sum();
+    let left: u64 = steps.iter().map(|s| s.total.saturating_sub(s.done + s.rejected)).sum();
     let eta_secs = match elapsed_secs {
         Some(e) if e > 0.0 && finished > 0 && left > 0 => Some(left as f64 / (finished as f64 / e)),
         _ if left == 0 => Some(0.0),

@@ -413,6 +413,7 @@ impl<'a> StepRunner<'a> {
         let mut packer = self.transport.packer::<Item>(self.batch_size);
         let mut retry: VecDeque<Ready> = VecDeque::new();
         let mut result = Ok(());
+        let mut read_all = true;
         while let Some(item) = rx.recv().await {
             if self.interrupted.load(Ordering::Relaxed) {
                 result = Err(Stop::Interrupted);
@@ -422,6 +423,7 @@ impl<'a> StepRunner<'a> {
                 Ok(p) => p,
                 Err(e) => {
                     self.report.notes.push(format!("stopped reading: {e}"));
+                    read_all = false;
                     break;
                 }
             };
@@ -448,6 +450,14 @@ impl<'a> StepRunner<'a> {
         }
         drop(rx);
         let _ = reader.join();
+        if result.is_ok()
+            && read_all
+            && self.writing()
+            && let Some(j) = self.journal.as_deref_mut()
+        {
+            // For `status`: how many rows the source holds, so its ETA counts unread rows too.
+            j.set_meta(&format!("source_rows:{}", self.plan.name), &self.report.rows_read.to_string())?;
+        }
         if result.is_ok() {
             match self.flush_unseen().await {
                 Ok(ready) => {
