@@ -1,14 +1,13 @@
 //! CSV sources end to end: the committed samples, and files of every supported encoding,
 //! line ending and shape written into a temp dir.
 
+mod common;
+
+use common::{cells, open_with, read_all, sample};
 use std::path::{Path, PathBuf};
 
-use b24import::source::{self, BytesRead, Record, RowProblem, Source, SourceError, SourceOptions};
+use b24import::source::{self, BytesRead, RowProblem, SourceError, SourceOptions};
 use encoding_rs::{KOI8_R, WINDOWS_1251};
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
-}
 
 struct TempCsv {
     _dir: tempfile::TempDir,
@@ -20,23 +19,6 @@ fn write_temp(name: &str, bytes: &[u8]) -> TempCsv {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).expect("write fixture");
     TempCsv { _dir: dir, path }
-}
-
-fn open_with(
-    path: &Path,
-    configure: impl FnOnce(&mut SourceOptions),
-) -> Result<Box<dyn Source>, SourceError> {
-    let mut options = SourceOptions::new(path);
-    configure(&mut options);
-    source::open(&options, BytesRead::default())
-}
-
-fn read_all(source: Box<dyn Source>) -> Vec<Record> {
-    source.map(|r| r.expect("every row reads")).collect()
-}
-
-fn cells(record: &Record) -> Vec<&str> {
-    record.cells.iter().collect()
 }
 
 fn utf16le_with_bom(text: &str) -> Vec<u8> {

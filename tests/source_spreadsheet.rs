@@ -1,33 +1,13 @@
 //! Spreadsheet sources end to end: the committed `deals.xlsx`, and small workbooks written
 //! here (hand-made SpreadsheetML zipped with the `zip` crate) for the edge cases.
 
+mod common;
+
+use common::{cells, open_with, read_all, sample};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use b24import::source::{
-    self, BytesRead, Record, RowProblem, SheetSelector, Source, SourceError, SourceOptions,
-};
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
-}
-
-fn open_with(
-    path: &Path,
-    configure: impl FnOnce(&mut SourceOptions),
-) -> Result<Box<dyn Source>, SourceError> {
-    let mut options = SourceOptions::new(path);
-    configure(&mut options);
-    source::open(&options, BytesRead::default())
-}
-
-fn read_all(source: Box<dyn Source>) -> Vec<Record> {
-    source.map(|r| r.expect("every row reads")).collect()
-}
-
-fn cells(record: &Record) -> Vec<&str> {
-    record.cells.iter().collect()
-}
+use b24import::source::{self, BytesRead, RowProblem, SheetSelector, Source, SourceError, SourceOptions};
 
 fn expect_error(result: Result<Box<dyn Source>, SourceError>) -> SourceError {
     match result {

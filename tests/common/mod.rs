@@ -39,3 +39,28 @@ pub async fn sandbox_items(sandbox: &SandboxHandle, entity_type_id: u32) -> Vec<
         .cloned()
         .unwrap_or_else(|| body.as_array().cloned().unwrap_or_default())
 }
+
+/// A file of `samples/`.
+pub fn sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+/// Opens `path` as a source with options changed by `configure`.
+pub fn open_with(
+    path: &std::path::Path,
+    configure: impl FnOnce(&mut b24import::source::SourceOptions),
+) -> Result<Box<dyn b24import::source::Source>, b24import::source::SourceError> {
+    let mut options = b24import::source::SourceOptions::new(path);
+    configure(&mut options);
+    b24import::source::open(&options, b24import::source::BytesRead::default())
+}
+
+/// Every record of `source`; a row the reader cannot read fails the test.
+pub fn read_all(source: Box<dyn b24import::source::Source>) -> Vec<b24import::source::Record> {
+    source.map(|r| r.expect("every row reads")).collect()
+}
+
+/// The cells of `record` as text.
+pub fn cells(record: &b24import::source::Record) -> Vec<&str> {
+    record.cells.iter().collect()
+}
