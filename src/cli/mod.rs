@@ -34,7 +34,22 @@ pub mod exit {
 /// Move spreadsheet data into a Bitrix24 portal: validate offline, import with the portal's
 /// limits, resume after a crash, and explain every bad row.
 #[derive(Debug, Parser)]
-#[command(name = "b24import", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "b24import",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "\
+Start here:
+  b24import demo                                   the bundled samples into the embedded sandbox
+  b24import validate mappings/contacts.toml        check a mapping and its file, offline
+  b24import run mappings/companies.toml mappings/contacts.toml --webhook URL
+                                                   import, steps in this order; run again to resume
+  b24import status                                 what the journal says
+
+Mapping files are TOML, one per step: see README.md, section \"Mapping files\"."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

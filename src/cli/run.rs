@@ -32,7 +32,7 @@ https://example.bitrix24.ru/rest/). http:// is refused except for loopback addre
 
 Examples:
   b24import run mappings/companies.toml mappings/contacts.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
-  b24import run mappings/*.toml --dry-run
+  b24import run mappings/users.toml mappings/companies.toml mappings/contacts.toml --dry-run
   b24import status
 
 Running the same mappings again continues the job: finished rows are not sent again, rows
@@ -86,7 +86,8 @@ pub struct PortalArgs {
 /// Which journal to use.
 #[derive(Debug, clap::Args)]
 pub struct JournalArgs {
-    /// The journal file (default: <first mapping's dir>/.b24import/<job>.sqlite).
+    /// The journal file. Default: <first mapping's dir>/.b24import/<job>.sqlite; for status,
+    /// rejects and ids: mappings/.b24import/<job>.sqlite if it exists, else .b24import/<job>.sqlite.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Job name: one journal per job.
