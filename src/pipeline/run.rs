@@ -193,6 +193,7 @@ pub async fn run(
             )));
         }
     }
+    check_step_order(&steps)?;
     let mut journal =
         if opts.dry_run && !opts.journal.exists() { None } else { Some(Journal::open(&opts.journal)?) };
     let run_id = match (&mut journal, opts.dry_run) {
@@ -256,6 +257,35 @@ pub async fn run(
         j.finish_run(id, outcome)?;
     }
     Ok(report)
+}
+
+/// A step whose lookups need a step that runs after it would reject every such row: refuse
+/// the order up front and say which file to put first.
+fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
+    for (i, step) in steps.iter().enumerate() {
+        for field in &step.plan.fields {
+            let needed = match &field.deferred {
+                Some(crate::mapping::Deferred::Lookup(target)) => {
+                    steps[i + 1..].iter().find(|s| s.plan.name == *target)
+                }
+                Some(crate::mapping::Deferred::UserByEmail) => {
+                    steps[i + 1..].iter().find(|s| s.plan.target.entity == Entity::User)
+                }
+                None => None,
+            };
+            if let Some(target) = needed {
+                return Err(RunError::Setup(format!(
+                    "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
+                    step.plan.name,
+                    field.name,
+                    target.plan.name,
+                    target.file.path.display(),
+                    step.file.path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a step stopped before its end.
@@ -395,7 +425,7 @@ impl<'a> StepRunner<'a> {
     }
 
     async fn run(&mut self) -> Result<(), Stop> {
-        self.check_portal_fields().await;
+        self.check_portal_fields().await?;
         if self.writing() {
             self.reconcile_leftovers().await?;
         }
@@ -1243,14 +1273,19 @@ impl<'a> StepRunner<'a> {
 
     /// Compares the mapping's field names with the portal's `crm.item.fields` (read-only):
     /// the portal silently ignores unknown fields, so they are reported.
-    async fn check_portal_fields(&mut self) {
-        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return };
+    async fn check_portal_fields(&mut self) -> Result<(), Stop> {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
         let params = json!({
             "entityTypeId": entity_type_id,
             "useOriginalUfNames": if self.plan.target.use_original_uf_names { "Y" } else { "N" },
         });
-        let Ok(result) = self.transport.call("crm.item.fields", &params).await else { return };
-        let Some(known) = result.get("fields").and_then(Value::as_object) else { return };
+        let result = match self.transport.call("crm.item.fields", &params).await {
+            Ok(r) => r,
+            // The portal cannot be used at all (credentials, overload, unreachable): stop now.
+            Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
+            Err(_) => return Ok(()),
+        };
+        let Some(known) = result.get("fields").and_then(Value::as_object) else { return Ok(()) };
         for f in &self.plan.fields {
             if !known.contains_key(&f.name) {
                 self.report.notes.push(format!(
@@ -1260,6 +1295,7 @@ impl<'a> StepRunner<'a> {
                 ));
             }
         }
+        Ok(())
     }
 }
 

@@ -109,7 +109,7 @@ pub enum TransportError {
     /// Limits kept refusing the request for longer than the configured maximum wait.
     #[error(
         "gave up on {method} after {attempts} refused attempts over {waited:?} ({last_code}); \
-         raise --max-wait or lower --rate"
+         check the portal URL and the network, or lower --rate"
     )]
     Exhausted { method: String, attempts: u32, waited: Duration, last_code: String },
     /// The portal refused the whole request before running it (not a row's fault for a batch).

@@ -43,6 +43,8 @@ pub struct TransportConfig {
     pub timeout: Duration,
     /// Longest a single call keeps retrying requests refused by limits before giving up.
     pub max_limit_wait: Duration,
+    /// Longest a single call keeps retrying when the portal cannot be reached at all.
+    pub max_connect_wait: Duration,
     /// Byte budget of one batch body.
     pub max_batch_bytes: usize,
     /// Called with each rotated OAuth refresh token.
@@ -57,6 +59,7 @@ impl fmt::Debug for TransportConfig {
             .field("operating", &self.operating)
             .field("timeout", &self.timeout)
             .field("max_limit_wait", &self.max_limit_wait)
+            .field("max_connect_wait", &self.max_connect_wait)
             .field("max_batch_bytes", &self.max_batch_bytes)
             .finish_non_exhaustive()
     }
@@ -71,6 +74,7 @@ impl TransportConfig {
             operating: OperatingConfig::default(),
             timeout: Duration::from_secs(120),
             max_limit_wait: Duration::from_secs(30 * 60),
+            max_connect_wait: Duration::from_secs(60),
             max_batch_bytes: batch::DEFAULT_MAX_BYTES,
             on_refresh: None,
         }
@@ -280,8 +284,17 @@ impl Transport {
             let answer = match client::post_json(&inner.http, &req).await {
                 Ok(a) => a,
                 Err(e) if e.not_sent => {
-                    // Nothing reached the portal: back off and resend, within the same budget.
+                    // Nothing reached the portal: back off and resend, for a while. A portal that
+                    // cannot be reached for minutes is a wrong URL or a network down: give up.
                     refused += 1;
+                    if started.elapsed() >= inner.config.max_connect_wait {
+                        return Err(TransportError::Exhausted {
+                            method: method.into(),
+                            attempts: refused,
+                            waited: started.elapsed(),
+                            last_code: e.message.clone(),
+                        });
+                    }
                     tracing::warn!(method, error = %e.message, "could not connect to the portal; retrying");
                     let delay = inner.limiter.backoff(refused);
                     self.back_off(method, refused, started, &e.message, delay).await?;
