@@ -239,7 +239,11 @@ async fn overload_limit_stops_the_run_with_exit_3() {
     assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("OVERLOAD_LIMIT"));
     let counts = journal_counts(&journal, "people");
-    assert_eq!((counts.pending, counts.done), (0, 0), "stopped at its first request, before any row was sent");
+    assert_eq!(
+        (counts.pending, counts.done),
+        (0, 0),
+        "stopped at its first request, before any row was sent"
+    );
     sandbox.stop().await;
 }
 
