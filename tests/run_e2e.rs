@@ -423,3 +423,21 @@ async fn an_operating_time_block_parks_the_method_and_no_row_is_given_up() {
     assert_eq!(state.duplicates.items, 0);
     sandbox.stop().await;
 }
+
+#[test]
+fn steps_whose_lookups_point_forward_are_refused_before_anything_is_sent() {
+    let out = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .current_dir(repo())
+        .args([
+            "run",
+            "mappings/deals.toml",
+            "mappings/contacts.toml",
+            "--webhook",
+            "http://127.0.0.1:9/rest/1/x/",
+        ])
+        .output()
+        .expect("binary");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs IDs from step `contacts`, which runs after it"), "{err}");
+}
