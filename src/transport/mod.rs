@@ -333,7 +333,11 @@ impl Transport {
                     self.check_budget(method, refused, started, &code_or_status, park)?;
                 }
                 Class::ExpiredToken => {
-                    let (Some(a), Some((_, generation))) = (&inner.auth, token) else {
+                    refresh_attempts += 1;
+                    // No OAuth to refresh (a webhook), or a fresh token expiring again:
+                    // something else is wrong, stop.
+                    let (Some(a), Some((_, generation)), true) = (&inner.auth, token, refresh_attempts <= 2)
+                    else {
                         return Err(fatal(
                             FatalKind::Auth,
                             answer.status,
@@ -342,17 +346,6 @@ impl Transport {
                             method,
                         ));
                     };
-                    // A fresh token expiring again means something else is wrong: stop.
-                    refresh_attempts += 1;
-                    if refresh_attempts > 2 {
-                        return Err(fatal(
-                            FatalKind::Auth,
-                            answer.status,
-                            &code_or_status,
-                            &description,
-                            method,
-                        ));
-                    }
                     if a.refresh(generation).await? {
                         inner.counters.refreshes.fetch_add(1, Ordering::Relaxed);
                     }
