@@ -152,6 +152,19 @@ fn cmds(n: usize) -> Vec<(String, Command)> {
     (1..=n).map(|i| (b24import::transport::command_key(i), add(&format!("t{i}")))).collect()
 }
 
+/// A portal that refuses the first `times` requests with `status`/`body`, then answers batches.
+async fn refusing_then_ok(times: usize, status: u16, body: Value) -> Server {
+    let n = Arc::new(AtomicUsize::new(0));
+    Server::start(move |req| {
+        if n.fetch_add(1, Ordering::SeqCst) < times {
+            Reply::Json(status, body.clone())
+        } else {
+            ok_batch(req, json!([]))
+        }
+    })
+    .await
+}
+
 fn ok_batch(req: &Request, empty: Value) -> Reply {
     let mut result = serde_json::Map::new();
     for (i, key) in req.body["cmd"]
@@ -286,18 +299,11 @@ async fn more_than_fifty_commands_are_refused_before_sending() {
 
 #[tokio::test]
 async fn query_limit_exceeded_is_retried_then_succeeds() {
-    let n = Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
-    let server = Server::start(move |req| {
-        if n2.fetch_add(1, Ordering::SeqCst) < 2 {
-            Reply::Json(
-                503,
-                json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}),
-            )
-        } else {
-            ok_batch(req, json!([]))
-        }
-    })
+    let server = refusing_then_ok(
+        2,
+        503,
+        json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}),
+    )
     .await;
     let t = transport(&server);
     let out = t.call_batch(&cmds(2)).await.expect("batch after retries");
@@ -310,18 +316,11 @@ async fn query_limit_exceeded_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn operation_time_limit_parks_the_method_then_succeeds() {
-    let n = Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
-    let server = Server::start(move |req| {
-        if n2.fetch_add(1, Ordering::SeqCst) == 0 {
-            Reply::Json(
-                429,
-                json!({"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."}),
-            )
-        } else {
-            ok_batch(req, json!([]))
-        }
-    })
+    let server = refusing_then_ok(
+        1,
+        429,
+        json!({"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."}),
+    )
     .await;
     let t = transport(&server);
     let start = Instant::now();

@@ -682,15 +682,26 @@ impl<'a> StepRunner<'a> {
             self.unseen.push(Unseen { key, row_ref, hash, cmd });
             return Ok(Vec::new());
         }
+        Ok(self.create(key, &row_ref, &hash, cmd)?.into_iter().collect())
+    }
+
+    /// A row to create: recorded `pending` and returned for sending (counted only, in a dry run).
+    fn create(
+        &mut self,
+        key: String,
+        row_ref: &str,
+        hash: &str,
+        cmd: Command,
+    ) -> Result<Option<Ready>, Stop> {
         if !self.writing() {
             self.report.would_send += 1;
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-            j.mark_pending(step, &[NewRow { key: &key, row_ref: &row_ref, payload_hash: &hash }])?;
+            j.mark_pending(step, &[NewRow { key: &key, row_ref, payload_hash: hash }])?;
         }
         let fields = Some(Value::Object(upsert::fields_of(&cmd)).to_string());
-        Ok(vec![Ready { key, cmd, resends: 0, fields }])
+        Ok(Some(Ready { key, cmd, resends: 0, fields }))
     }
 
     /// Looks the waiting upsert rows up by their external key: found items are updated with
@@ -773,20 +784,7 @@ impl<'a> StepRunner<'a> {
                         false,
                     )?;
                 }
-                None => {
-                    if !self.writing() {
-                        self.report.would_send += 1;
-                        continue;
-                    }
-                    if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-                        j.mark_pending(
-                            step,
-                            &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
-                        )?;
-                    }
-                    let fields = Some(Value::Object(new).to_string());
-                    ready.push(Ready { key: row.key, cmd: row.cmd, resends: 0, fields });
-                }
+                None => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
             }
         }
         Ok(ready)

@@ -57,31 +57,24 @@ impl SpreadsheetSource {
         let malformed =
             |e: &dyn fmt::Display| SourceError::Malformed { path: path.clone(), message: e.to_string() };
 
+        // Xlsx and Xlsb both stream cells, but through inherent methods of no shared trait.
+        macro_rules! stream_cells {
+            ($kind:ident) => {{
+                let mut workbook: $kind<FileReader> = $kind::new(reader).map_err(|e| malformed(&e))?;
+                let sheet = select_sheet(&path, &workbook.sheet_names(), options.sheet.as_ref())?;
+                let mut rows = RowAssembler::new(&path, &sheet, header_row, tx);
+                spawn_reader(&path, move || {
+                    match workbook.worksheet_cells_reader(&sheet) {
+                        Ok(mut cells) => rows.drain(|| cells.next_cell()),
+                        Err(e) => rows.fail(&e),
+                    }
+                    progress.finish();
+                })?;
+            }};
+        }
         match extension(&path).as_deref() {
-            Some("xlsx" | "xlsm") => {
-                let mut workbook: Xlsx<FileReader> = Xlsx::new(reader).map_err(|e| malformed(&e))?;
-                let sheet = select_sheet(&path, &workbook.sheet_names(), options.sheet.as_ref())?;
-                let mut rows = RowAssembler::new(&path, &sheet, header_row, tx);
-                spawn_reader(&path, move || {
-                    match workbook.worksheet_cells_reader(&sheet) {
-                        Ok(mut cells) => rows.drain(|| cells.next_cell()),
-                        Err(e) => rows.fail(&e),
-                    }
-                    progress.finish();
-                })?;
-            }
-            Some("xlsb") => {
-                let mut workbook: Xlsb<FileReader> = Xlsb::new(reader).map_err(|e| malformed(&e))?;
-                let sheet = select_sheet(&path, &workbook.sheet_names(), options.sheet.as_ref())?;
-                let mut rows = RowAssembler::new(&path, &sheet, header_row, tx);
-                spawn_reader(&path, move || {
-                    match workbook.worksheet_cells_reader(&sheet) {
-                        Ok(mut cells) => rows.drain(|| cells.next_cell()),
-                        Err(e) => rows.fail(&e),
-                    }
-                    progress.finish();
-                })?;
-            }
+            Some("xlsx" | "xlsm") => stream_cells!(Xlsx),
+            Some("xlsb") => stream_cells!(Xlsb),
             Some("xls") => {
                 let workbook: Xls<FileReader> = Xls::new(reader).map_err(|e| malformed(&e))?;
                 spawn_range_reader(workbook, &path, options, header_row, tx, progress)?;
