@@ -304,6 +304,9 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
         exit::PORTAL
     } else if report.interrupted {
         exit::INTERRUPTED
+    } else if let Some(e) = report.steps.iter().find_map(|s| s.source_error.as_ref()) {
+        eprintln!("error: the source could not be read to the end: {e}");
+        exit::USAGE
     } else if report.rejected() > 0 || report.unfinished() > 0 {
         exit::ROWS_REJECTED
     } else {

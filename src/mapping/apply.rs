@@ -72,6 +72,18 @@ impl RowIssue {
                 code: "error_cell",
                 message: problem.to_string(),
             },
+            RowProblem::ControlCharacter { column, value, .. } => RowIssue {
+                column: Some(column.clone()),
+                value: Some(value.clone()),
+                code: "control_character",
+                message: problem.to_string(),
+            },
+            RowProblem::FormulaWithoutValue { column, .. } => RowIssue {
+                column: Some(column.clone()),
+                value: None,
+                code: "formula_without_value",
+                message: problem.to_string(),
+            },
         }
     }
 }

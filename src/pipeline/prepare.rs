@@ -46,7 +46,9 @@ impl Step {
         let size = std::fs::metadata(&options.path).map(|m| m.len()).unwrap_or(0);
         let bytes = BytesRead::default();
         let source = source::open(&options, bytes.clone())?;
-        let plan = file.compile(source.headers()).map_err(StepError::Mapping)?;
+        let mut plan = file.compile(source.headers()).map_err(StepError::Mapping)?;
+        // Source notes (a misnamed file, a hidden first sheet, merged cells) show with the plan's.
+        plan.notes.extend(source.notes().iter().cloned());
         Ok(Step { file, plan, source, bytes, size })
     }
 

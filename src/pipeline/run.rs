@@ -100,6 +100,8 @@ pub struct StepReport {
     /// Would be sent (dry run only).
     pub would_send: u64,
     pub notes: Vec<String>,
+    /// The source error that stopped reading this step's rows (the run then exits 2).
+    pub source_error: Option<String>,
 }
 
 /// The whole run's figures (`--report` writes this as JSON).
@@ -365,6 +367,7 @@ impl<'a> StepRunner<'a> {
         let mut journal = journal;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
+        report.notes.extend(step.source.notes().iter().cloned());
         let step_id = match journal.as_deref_mut() {
             Some(j) if !opts.dry_run => {
                 let entity_label = match entity {
@@ -453,6 +456,7 @@ impl<'a> StepRunner<'a> {
                 Ok(p) => p,
                 Err(e) => {
                     self.report.notes.push(format!("stopped reading: {e}"));
+                    self.report.source_error = Some(e.to_string());
                     read_all = false;
                     break;
                 }

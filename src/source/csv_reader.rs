@@ -4,7 +4,15 @@
 //! delimiter ([`super::delimiter`]), then parsing the rest as it streams with `csv_core`
 //! (quoted multi-line cells, `""` escapes, CR, LF and CRLF endings), giving every record the
 //! physical line where it starts, padding or truncating ragged rows to the header width
-//! (a [`RowProblem::Ragged`]), and skipping rows whose cells are all blank.
+//! (a [`RowProblem::Ragged`]), flagging control characters in cells
+//! ([`RowProblem::ControlCharacter`]), and skipping rows whose cells are all blank.
+//!
+//! **Quotes that never close.** A quoted cell runs until its closing quote, across lines; a
+//! stray `"` at the start of a cell would turn the rest of the file into one cell. So a quoted
+//! cell that reaches the end of the file unclosed, or that spans more than
+//! [`MAX_QUOTED_LINES`] line breaks or [`MAX_QUOTED_BYTES`] bytes, stops the read with a
+//! [`SourceError::UnclosedQuote`] naming the line (and column) where the quote opened. The
+//! bounds are far above real multi-line notes and far below what a stray quote swallows.
 //! Must not: hold more than one record and the read buffers in memory, or guess what a
 //! column means.
 //!
@@ -27,6 +35,10 @@ use super::*;
 const PREFIX_LEN: usize = 64 * 1024;
 /// Read buffer between the (decoded) file and the parser.
 const BUFFER_LEN: usize = 64 * 1024;
+/// A quoted cell holding more line breaks than this is taken for a stray quote.
+pub const MAX_QUOTED_LINES: u64 = 100;
+/// A quoted cell longer than this (bytes of UTF-8) is taken for a stray quote.
+pub const MAX_QUOTED_BYTES: u64 = 64 * 1024;
 
 /// A CSV file read record by record; see the module documentation.
 pub struct CsvSource {
@@ -45,6 +57,10 @@ pub struct CsvSource {
     skipped_newlines: u64,
     /// Set after the end of the file or a source error: the stream is over.
     done: bool,
+    /// Quote state of the record being parsed, shadowing the parser's.
+    quotes: QuoteTracker,
+    delimiter: u8,
+    notes: Vec<String>,
 }
 
 /// The shape of the raw record just read into `fields`/`ends`.
@@ -69,8 +85,30 @@ impl CsvSource {
             .map_err(|source| SourceError::Io { path: path.clone(), source })?;
         let complete = prefix.len() < PREFIX_LEN;
 
-        let choice = encoding::choose(options.encoding.as_deref(), &prefix, complete)
-            .map_err(|label| SourceError::UnknownEncoding { path: path.clone(), label: label.0 })?;
+        let choice = encoding::choose(options.encoding.as_deref(), &prefix, complete).map_err(|e| match e {
+            encoding::ChoiceError::UnknownLabel(label) => {
+                SourceError::UnknownEncoding { path: path.clone(), label: label.0 }
+            }
+            encoding::ChoiceError::Utf16Content { content, label } => SourceError::WrongContent {
+                path: path.clone(),
+                what: format!("{content} text without a byte-order mark (every other byte is NUL)"),
+                advice: format!(
+                    "`encoding = \"{label}\"` cannot read it: set `encoding = \"{}\"` in [source], or remove the setting",
+                    content.to_ascii_lowercase()
+                ),
+            },
+        })?;
+        let mut notes = Vec::new();
+        if choice.guessed_utf16
+            && let Decoding::Transcode(enc) = choice.decoding
+        {
+            notes.push(format!(
+                "{} has no byte-order mark but is {} text (every other byte is NUL): read as {}",
+                display_name(&path),
+                enc.name(),
+                enc.name().to_ascii_lowercase()
+            ));
+        }
         let body = &prefix[choice.bom_len..];
         let sample: Cow<'_, [u8]> = match choice.decoding {
             Decoding::Utf8 => {
@@ -121,9 +159,18 @@ impl CsvSource {
             ends: vec![0; 64],
             skipped_newlines: 0,
             done: false,
+            quotes: QuoteTracker::default(),
+            delimiter,
+            notes,
         };
         source.headers = source.read_headers(options.header_row)?;
         Ok(source)
+    }
+
+    /// Adds the note of a file read as what its content says (see `sniff`).
+    pub(crate) fn with_note(mut self, note: Option<String>) -> Self {
+        self.notes.extend(note);
+        self
     }
 
     /// Reads records up to the one starting on or after line `header_row`; its cells,
@@ -132,7 +179,7 @@ impl CsvSource {
         let path = self.path.clone();
         let no_header = || SourceError::NoHeader { path, row: header_row };
         let raw = loop {
-            match self.read_raw().map_err(|e| self.io_error(e))? {
+            match self.read_raw()? {
                 None => return Err(no_header()),
                 Some(raw) if raw.line >= header_row as u64 => break raw,
                 Some(_) => {}
@@ -151,11 +198,15 @@ impl CsvSource {
         Ok(names)
     }
 
-    /// Parses the next non-blank physical record into `fields`/`ends`.
-    fn read_raw(&mut self) -> std::io::Result<Option<RawRecord>> {
+    /// Parses the next non-blank physical record into `fields`/`ends`; a quoted cell that
+    /// never closes (or runs on too far) is an error.
+    fn read_raw(&mut self) -> Result<Option<RawRecord>, SourceError> {
         // Skip line breaks before the record so that its start line is exact.
         loop {
-            let buf = self.input.fill_buf()?;
+            let buf = match self.input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) => return Err(SourceError::Io { path: self.path.clone(), source: e }),
+            };
             let n = buf.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(buf.len());
             self.skipped_newlines += encoding::count_newlines(&buf[..n]);
             let exhausted = n == buf.len();
@@ -168,11 +219,19 @@ impl CsvSource {
         // The parser counts lines from 1.
         let line = self.parser.line() + self.skipped_newlines;
         let (mut out_len, mut end_len) = (0, 0);
+        self.quotes = QuoteTracker::default();
         loop {
-            let input = self.input.fill_buf()?;
+            let input = match self.input.fill_buf() {
+                Ok(input) => input,
+                Err(e) => return Err(SourceError::Io { path: self.path.clone(), source: e }),
+            };
             let (result, n_in, n_out, n_end) =
                 self.parser.read_record(input, &mut self.fields[out_len..], &mut self.ends[end_len..]);
+            let overrun = self.quotes.feed(&input[..n_in], self.delimiter);
             self.input.consume(n_in);
+            if let Some(open) = overrun {
+                return Err(self.unclosed_quote(line, open, "runs on for more than 100 lines or 64 KiB"));
+            }
             out_len += n_out;
             end_len += n_end;
             match result {
@@ -186,10 +245,27 @@ impl CsvSource {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
+                    // The parser ends a record inside quotes only at the end of the file.
+                    if let Some(open) = self.quotes.open_quote() {
+                        return Err(self.unclosed_quote(
+                            line,
+                            open,
+                            "never closes (it runs to the end of the file)",
+                        ));
+                    }
                     return Ok(Some(RawRecord { line, field_count: end_len, byte_len: out_len }));
                 }
                 ReadRecordResult::End => return Ok(None),
             }
+        }
+    }
+
+    fn unclosed_quote(&self, line: u64, open: OpenQuote, why: &str) -> SourceError {
+        SourceError::UnclosedQuote {
+            path: self.path.clone(),
+            line: line + open.line_offset,
+            column: self.headers.get(open.field).filter(|name| !name.is_empty()).cloned(),
+            why: why.to_owned(),
         }
     }
 
@@ -247,6 +323,15 @@ impl CsvSource {
             cells.push_field("");
         }
         let mut problems = Vec::new();
+        if find_control_character(text).is_some() {
+            for (i, cell) in cells.iter().enumerate() {
+                let column = match self.headers[i].as_str() {
+                    "" => format!("column {}", i + 1),
+                    name => name.to_owned(),
+                };
+                problems.extend(control_character_problem(cell, &column, None));
+            }
+        }
         if raw.field_count < width {
             problems.push(RowProblem::Ragged { expected: width, found: raw.field_count });
         } else if raw.field_count > width {
@@ -257,10 +342,6 @@ impl CsvSource {
             }
         }
         Ok(Record { row: RowRef { file: self.file.clone(), sheet: None, line: raw.line }, cells, problems })
-    }
-
-    fn io_error(&self, source: std::io::Error) -> SourceError {
-        SourceError::Io { path: self.path.clone(), source }
     }
 }
 
@@ -279,7 +360,7 @@ impl Iterator for CsvSource {
                 }
                 Ok(Some(raw)) if self.is_blank(raw) => continue,
                 Ok(Some(raw)) => self.build_record(raw),
-                Err(e) => Err(self.io_error(e)),
+                Err(e) => Err(e),
             };
             // A source error ends the stream: nothing after it can be trusted.
             self.done = result.is_err();
@@ -291,6 +372,90 @@ impl Iterator for CsvSource {
 impl Source for CsvSource {
     fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+/// Where a quoted cell opened, relative to the start of its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenQuote {
+    /// Line breaks between the record's first line and the opening quote.
+    line_offset: u64,
+    /// 0-based field index.
+    field: usize,
+}
+
+/// The quote state of the record being parsed, following the rules `csv_core` applies with
+/// its defaults (a quote opens a cell only at its start; `""` inside is a literal quote; text
+/// after a closing quote continues the cell unquoted), so that an unclosed quote can be named.
+#[derive(Debug, Default)]
+struct QuoteTracker {
+    state: QuoteState,
+    /// Line breaks seen in this record so far.
+    newlines: u64,
+    field: usize,
+    open: Option<OpenQuote>,
+    /// Line breaks and bytes inside the current quoted cell.
+    quoted_lines: u64,
+    quoted_bytes: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    #[default]
+    StartField,
+    InField,
+    InQuotes,
+    /// A quote inside quotes: the end of the quoted part, or the first half of `""`.
+    QuoteInQuotes,
+}
+
+impl QuoteTracker {
+    /// Follows `bytes` (the input the parser consumed for this record); returns where the
+    /// quote opened once the quoted cell exceeds [`MAX_QUOTED_LINES`] or [`MAX_QUOTED_BYTES`].
+    fn feed(&mut self, bytes: &[u8], delimiter: u8) -> Option<OpenQuote> {
+        for &b in bytes {
+            match self.state {
+                QuoteState::InQuotes => {
+                    if b == b'"' {
+                        self.state = QuoteState::QuoteInQuotes;
+                    } else {
+                        self.quoted_bytes += 1;
+                        if b == b'\n' {
+                            self.newlines += 1;
+                            self.quoted_lines += 1;
+                        }
+                        if self.quoted_lines > MAX_QUOTED_LINES || self.quoted_bytes > MAX_QUOTED_BYTES {
+                            return self.open;
+                        }
+                    }
+                }
+                QuoteState::QuoteInQuotes if b == b'"' => {
+                    self.state = QuoteState::InQuotes;
+                    self.quoted_bytes += 1;
+                }
+                QuoteState::StartField if b == b'"' => {
+                    self.state = QuoteState::InQuotes;
+                    self.open = Some(OpenQuote { line_offset: self.newlines, field: self.field });
+                    self.quoted_lines = 0;
+                    self.quoted_bytes = 0;
+                }
+                _ if b == delimiter => {
+                    self.state = QuoteState::StartField;
+                    self.field += 1;
+                }
+                _ => self.state = QuoteState::InField,
+            }
+        }
+        None
+    }
+
+    /// Where the quote opened if the record ends inside it.
+    fn open_quote(&self) -> Option<OpenQuote> {
+        if self.state == QuoteState::InQuotes { self.open } else { None }
     }
 }
 
@@ -368,6 +533,68 @@ mod tests {
             Some(Err(SourceError::NotUtf8 { line, byte, .. })) => assert_eq!((line, byte), (lines + 1, 0xD0)),
             other => panic!("expected NotUtf8, got {other:?}"),
         }
+    }
+
+    #[rstest]
+    #[case::closed_at_eof_without_newline("a,b\n1,\"x\ny\"", true)]
+    #[case::escaped_quotes("a,b\n1,\"say \"\"hi\"\"\"\n", true)]
+    #[case::quote_mid_field_is_literal("a,b\n1,12\" pipe\n2,3\n", true)]
+    #[case::text_after_closing_quote("a,b\n1,\"Big\" client\n", true)]
+    #[case::unclosed_at_eof("a,b\n1,\"x\n2,y\n", false)]
+    #[case::unclosed_after_an_escaped_quote("a,b\n1,\"x\"\"\n", false)]
+    fn a_quote_that_reaches_the_end_of_the_file_unclosed_is_an_error(
+        #[case] content: &str,
+        #[case] ok: bool,
+    ) {
+        let source = open_bytes(content.as_bytes(), |_| {}).expect("opens");
+        let results: Vec<_> = source.collect();
+        assert_eq!(results.iter().all(Result::is_ok), ok, "{results:?}");
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_the_line_and_column_where_it_opened() {
+        let mut content = String::from("Code,Name,Notes\n1,Ann,fine\n2,Bob,\"multi\nline\"\n");
+        content.push_str("3,Cy,\"stray quote\n");
+        for i in 4..300 {
+            content.push_str(&format!("{i},x,y\n"));
+        }
+        let source = open_bytes(content.as_bytes(), |_| {}).expect("opens");
+        let results: Vec<_> = source.collect();
+        assert_eq!(results.len(), 3, "two rows, then the error");
+        match &results[2] {
+            Err(SourceError::UnclosedQuote { line, column, .. }) => {
+                assert_eq!((*line, column.as_deref()), (5, Some("Notes")));
+            }
+            other => panic!("expected UnclosedQuote, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_quoted_cell_of_100_lines_reads_and_of_101_does_not() {
+        let cell = |lines: usize| vec!["x"; lines + 1].join("\n");
+        let ok = format!("a,b\n1,\"{}\"\n2,3\n", cell(100));
+        assert_eq!(rows(open_bytes(ok.as_bytes(), |_| {}).expect("opens")).len(), 2);
+        let bad = format!("a,b\n1,\"{}\"\n2,3\n", cell(101));
+        let last = open_bytes(bad.as_bytes(), |_| {}).expect("opens").last();
+        assert!(matches!(last, Some(Err(SourceError::UnclosedQuote { line: 2, .. }))), "{last:?}");
+    }
+
+    #[test]
+    fn control_characters_are_row_problems_naming_the_column_and_position() {
+        let source = open_bytes(b"Code,Name\n1,A\x00nn\n2,Bob\tTab\n3,Del\x7f\n", |_| {}).expect("opens");
+        let problems: Vec<Vec<RowProblem>> = source.map(|r| r.expect("reads").problems).collect();
+        assert_eq!(problems[0].len(), 1);
+        assert_eq!(
+            problems[0][0].to_string(),
+            "control character U+0000 at position 2: remove it from the cell"
+        );
+        assert!(matches!(&problems[0][0], RowProblem::ControlCharacter { column, value, .. }
+            if column == "Name" && value == "A\\u{0}nn"));
+        assert!(problems[1].is_empty(), "a tab is fine");
+        assert!(matches!(
+            &problems[2][0],
+            RowProblem::ControlCharacter { code_point: 0x7F, position: 4, .. }
+        ));
     }
 
     #[test]

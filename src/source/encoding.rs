@@ -1,12 +1,15 @@
 //! Text encoding of CSV input: byte-order marks, the `encoding` option, the UTF-8 check for
-//! unlabelled files, and the label suggested when that check fails.
+//! unlabelled files, the recognition of UTF-16 without a byte-order mark (by its NUL bytes:
+//! ASCII text in UTF-16 has a NUL in every other byte, on the odd offsets for little endian,
+//! the even ones for big endian), and the label suggested when the UTF-8 check fails (never a
+//! single-byte encoding for UTF-16 text).
 //!
 //! Owns only decisions over bytes it is handed (the first ~64 KiB of the file); it does no
 //! I/O and knows nothing about CSV syntax. Transcoding itself is done by `encoding_rs_io`
 //! in the CSV reader.
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
-use encoding_rs::{Encoding, REPLACEMENT, UTF_8};
+use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How the file's bytes become UTF-8 text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,30 +26,79 @@ pub(crate) enum Decoding {
 pub(crate) struct Choice {
     pub decoding: Decoding,
     pub bom_len: usize,
+    /// Set when the encoding was recognised from the content alone (UTF-16 with no BOM).
+    pub guessed_utf16: bool,
 }
 
 /// The `encoding` option names no encoding `encoding_rs` knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UnknownLabel(pub String);
 
+/// Why the file cannot be decoded as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChoiceError {
+    UnknownLabel(UnknownLabel),
+    /// The content is UTF-16 (named here) but another encoding was set.
+    Utf16Content {
+        content: &'static str,
+        label: String,
+    },
+}
+
+/// UTF-16 without a byte-order mark, recognised by where its NUL bytes are: at least one
+/// code unit in eight has a NUL high byte, and (nearly) all NULs sit on one side. Text in
+/// another encoding has no NUL bytes at all.
+pub(crate) fn utf16_without_bom(prefix: &[u8]) -> Option<&'static Encoding> {
+    let units = prefix.len() / 2;
+    if units < 2 {
+        return None;
+    }
+    let (mut even, mut odd) = (0usize, 0usize);
+    for pair in prefix.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
+    }
+    let (zeros, stray, encoding) = if odd >= even { (odd, even, UTF_16LE) } else { (even, odd, UTF_16BE) };
+    (zeros * 8 >= units && stray * 20 <= zeros).then_some(encoding)
+}
+
 /// Chooses the decoding for a file that starts with `prefix`.
 ///
 /// A byte-order mark wins over everything (it is the file's own statement). Otherwise:
 /// no label or a UTF-8 label means validated UTF-8; `auto` asks chardetng; any other label
 /// is looked up in `encoding_rs`. `complete` says whether `prefix` is the whole file.
-pub(crate) fn choose(label: Option<&str>, prefix: &[u8], complete: bool) -> Result<Choice, UnknownLabel> {
+///
+/// UTF-16 without a BOM is recognised when no label (or `auto`) is set; with a label for
+/// another encoding it is an error (decoding it as, say, windows-1251 would put a NUL in
+/// every cell).
+pub(crate) fn choose(label: Option<&str>, prefix: &[u8], complete: bool) -> Result<Choice, ChoiceError> {
     if let Some((encoding, bom_len)) = Encoding::for_bom(prefix) {
-        return Ok(Choice { decoding: decoding_for(encoding), bom_len });
+        return Ok(Choice { decoding: decoding_for(encoding), bom_len, guessed_utf16: false });
     }
-    let encoding = match label.map(str::trim) {
-        None | Some("") => UTF_8,
-        Some(label) if label.eq_ignore_ascii_case("auto") => guess(prefix, complete, true),
-        Some(label) => match Encoding::for_label(label.as_bytes()) {
-            Some(encoding) if encoding != REPLACEMENT => encoding,
-            _ => return Err(UnknownLabel(label.to_owned())),
+    let utf16 = utf16_without_bom(prefix);
+    let encoding = match (label.map(str::trim), utf16) {
+        (None | Some(""), Some(utf16)) => {
+            return Ok(Choice { decoding: Decoding::Transcode(utf16), bom_len: 0, guessed_utf16: true });
+        }
+        (Some(label), Some(utf16)) if label.eq_ignore_ascii_case("auto") => {
+            return Ok(Choice { decoding: Decoding::Transcode(utf16), bom_len: 0, guessed_utf16: true });
+        }
+        (None | Some(""), None) => UTF_8,
+        (Some(label), _) if label.eq_ignore_ascii_case("auto") => guess(prefix, complete, true),
+        (Some(label), utf16) => match Encoding::for_label(label.as_bytes()) {
+            Some(encoding) if encoding != REPLACEMENT => {
+                if let Some(content) = utf16.filter(|u| *u != encoding) {
+                    return Err(ChoiceError::Utf16Content {
+                        content: content.name(),
+                        label: label.to_owned(),
+                    });
+                }
+                encoding
+            }
+            _ => return Err(ChoiceError::UnknownLabel(UnknownLabel(label.to_owned()))),
         },
     };
-    Ok(Choice { decoding: decoding_for(encoding), bom_len: 0 })
+    Ok(Choice { decoding: decoding_for(encoding), bom_len: 0, guessed_utf16: false })
 }
 
 fn decoding_for(encoding: &'static Encoding) -> Decoding {
@@ -61,8 +113,12 @@ pub(crate) fn guess(bytes: &[u8], complete: bool, allow_utf8: bool) -> &'static 
 }
 
 /// The label to suggest for bytes that are not UTF-8, in the form `encoding = "..."` accepts.
+/// UTF-16 content gets a UTF-16 label, never a single-byte guess.
 pub(crate) fn suggest_label(bytes: &[u8], complete: bool) -> String {
-    guess(bytes, complete, false).name().to_ascii_lowercase()
+    match utf16_without_bom(bytes) {
+        Some(utf16) => utf16.name().to_ascii_lowercase(),
+        None => guess(bytes, complete, false).name().to_ascii_lowercase(),
+    }
 }
 
 /// The first byte that is not valid UTF-8.
@@ -96,7 +152,7 @@ pub(crate) fn count_newlines(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encoding_rs::{KOI8_R, UTF_16BE, UTF_16LE, WINDOWS_1251, WINDOWS_1252};
+    use encoding_rs::{KOI8_R, WINDOWS_1251, WINDOWS_1252};
     use rstest::rstest;
 
     fn cp1251(text: &str) -> Vec<u8> {
@@ -122,14 +178,17 @@ mod tests {
         #[case] decoding: Decoding,
         #[case] bom_len: usize,
     ) {
-        assert_eq!(choose(label, prefix, true), Ok(Choice { decoding, bom_len }));
+        assert_eq!(choose(label, prefix, true), Ok(Choice { decoding, bom_len, guessed_utf16: false }));
     }
 
     #[rstest]
     #[case("klingon")]
     #[case("iso-2022-kr")]
     fn choose_rejects_labels_encoding_rs_cannot_decode(#[case] label: &str) {
-        assert_eq!(choose(Some(label), b"a", true), Err(UnknownLabel(label.to_owned())));
+        assert_eq!(
+            choose(Some(label), b"a", true),
+            Err(ChoiceError::UnknownLabel(UnknownLabel(label.to_owned())))
+        );
     }
 
     #[test]
@@ -168,5 +227,46 @@ mod tests {
             Some((offset, line, byte)) => Err(BadUtf8 { offset, line, byte }),
         };
         assert_eq!(check_utf8(bytes, complete), expected);
+    }
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        text.encode_utf16().flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() }).collect()
+    }
+
+    #[rstest]
+    #[case::le_ascii(utf16("Code,Name\r\n1,Ann\r\n", false), Some(UTF_16LE))]
+    #[case::be_ascii(utf16("Code,Name\r\n1,Ann\r\n", true), Some(UTF_16BE))]
+    #[case::le_cyrillic(utf16("Код;Имя\r\n1;Иван Петров\r\n2;Мария\r\n", false), Some(UTF_16LE))]
+    #[case::be_cyrillic(utf16("Код;Имя\r\n1;Иван Петров\r\n2;Мария\r\n", true), Some(UTF_16BE))]
+    #[case::utf8(b"Code,Name\n1,Ann\n".to_vec(), None)]
+    #[case::a_nul_in_a_utf8_cell(b"Code,Name\n1,A\0nn\n2,Bob\n".to_vec(), None)]
+    fn utf16_without_a_bom_is_recognised_by_its_nul_bytes(
+        #[case] bytes: Vec<u8>,
+        #[case] expected: Option<&'static Encoding>,
+    ) {
+        assert_eq!(utf16_without_bom(&bytes), expected);
+    }
+
+    // Regression: UTF-16 text without a BOM got a single-byte encoding suggested.
+    #[rstest]
+    #[case(false, "utf-16le")]
+    #[case(true, "utf-16be")]
+    fn utf16_content_is_never_suggested_a_single_byte_encoding(
+        #[case] big_endian: bool,
+        #[case] label: &str,
+    ) {
+        assert_eq!(suggest_label(&utf16("Фамилия;Имя\nИванов;Иван\n", big_endian), true), label);
+    }
+
+    #[test]
+    fn utf16_content_with_another_label_is_an_error_and_without_one_is_read_as_utf16() {
+        let bytes = utf16("Code,Name\n1,Ann\n", false);
+        assert_eq!(
+            choose(Some("windows-1251"), &bytes, true),
+            Err(ChoiceError::Utf16Content { content: "UTF-16LE", label: "windows-1251".into() })
+        );
+        let choice = choose(None, &bytes, true).expect("read as UTF-16");
+        assert_eq!((choice.decoding, choice.guessed_utf16), (Decoding::Transcode(UTF_16LE), true));
+        assert_eq!(choose(Some("utf-16le"), &bytes, true).map(|c| c.guessed_utf16), Ok(false));
     }
 }

@@ -4,12 +4,27 @@
 //! and naming every row the way the user finds it ([`RowRef`]). Does not own: what a column
 //! means (that is `mapping`). Readers stream: memory stays flat whatever the file size
 //! (xlsx is read cell by cell; xls and ods are read whole by calamine, a documented limit).
+//!
+//! **The file is what its content says** ([`sniff`]): the first bytes decide the reader, not
+//! the extension. A workbook named `.csv`, a CSV named `.xlsx`, an `.xls` named `.xlsx` or an
+//! `.ods` named `.xlsx` is read as what it really is, with a note that says so (refusing would
+//! only make the user rename a file we can read). What cannot be read is refused with what the
+//! file really is and what to do: a damaged or cut-short zip, a Word document, an encrypted
+//! workbook, an HTML page or an XML Spreadsheet 2003 named `.xls`, binary data. UTF-16 text
+//! without a byte-order mark is recognised by its NUL bytes and read as UTF-16 (with a note).
+//!
+//! **Nothing is swallowed:** a quoted CSV cell that never closes, or that runs on for more
+//! than [`csv_reader::MAX_QUOTED_LINES`] lines or [`csv_reader::MAX_QUOTED_BYTES`] bytes, is a
+//! [`SourceError::UnclosedQuote`] naming the line where the quote opened; control characters
+//! in a cell and spreadsheet formulas with no saved value are [`RowProblem`]s; a hidden first
+//! sheet and merged ranges are notes ([`Source::notes`]).
 
 mod cell;
 mod counting;
 mod csv_reader;
 mod delimiter;
 mod encoding;
+mod sniff;
 mod spreadsheet;
 
 use std::fmt;
@@ -67,6 +82,61 @@ pub enum RowProblem {
     /// A spreadsheet error cell such as `#N/A` or `#REF!`; `cell` is its address (`C17`).
     #[error("cell {cell} holds the error {value}")]
     ErrorCell { column: String, cell: String, value: String },
+    /// A control character (C0 other than tab, CR and LF, or DEL) in a cell: invisible, and
+    /// the portal would store it or refuse the row. `cell` is the A1 address in a spreadsheet.
+    #[error(
+        "{}control character U+{code_point:04X} at position {position}: remove it from the cell",
+        cell.as_ref().map(|c| format!("cell {c}: ")).unwrap_or_default()
+    )]
+    ControlCharacter {
+        column: String,
+        cell: Option<String>,
+        code_point: u32,
+        /// 1-based position of the character in the cell.
+        position: usize,
+        /// The cell text with control characters escaped (`\u{0}`), at most 80 characters.
+        value: String,
+    },
+    /// A spreadsheet formula cell that carries no saved result (files written by programs
+    /// that do not calculate); reading it as blank would lose the value silently.
+    #[error(
+        "cell {cell} holds a formula with no saved value: open and save the file in Excel or LibreOffice"
+    )]
+    FormulaWithoutValue { column: String, cell: String },
+}
+
+/// The first control character of `text` (C0 other than tab, CR, LF; and DEL) with its
+/// 1-based character position.
+pub(crate) fn find_control_character(text: &str) -> Option<(char, usize)> {
+    let is_control = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F;
+    if !text.bytes().any(is_control) {
+        return None;
+    }
+    text.chars().enumerate().find(|(_, c)| c.is_ascii() && is_control(*c as u8)).map(|(i, c)| (c, i + 1))
+}
+
+/// The problem for a control character in `text`, if it holds one.
+pub(crate) fn control_character_problem(
+    text: &str,
+    column: &str,
+    cell: Option<String>,
+) -> Option<RowProblem> {
+    let (c, position) = find_control_character(text)?;
+    let mut value = String::new();
+    for ch in text.chars().take(80) {
+        if ch.is_control() && !matches!(ch, '\t' | '\n' | '\r') {
+            value.push_str(&format!("\\u{{{:x}}}", ch as u32));
+        } else {
+            value.push(ch);
+        }
+    }
+    Some(RowProblem::ControlCharacter {
+        column: column.to_owned(),
+        cell,
+        code_point: c as u32,
+        position,
+        value,
+    })
 }
 
 /// Which sheet of a workbook to read.
@@ -118,6 +188,18 @@ pub enum SourceError {
     NoHeader { path: PathBuf, row: usize },
     #[error("{path}: {message}")]
     Malformed { path: PathBuf, message: String },
+    /// A quoted CSV cell that never closes or runs on implausibly far: everything after the
+    /// quote would otherwise become one cell and the rows in it would vanish.
+    #[error(
+        "{path}:{line}: a quoted cell{} opens here and {why}; nothing after line {line} can be \
+         trusted. Look for a stray `\"` at the start of a cell on line {line}: remove it, double it \
+         (`\"\"`), or put the whole cell in quotes",
+        column.as_ref().map(|c| format!(" (column `{c}`)")).unwrap_or_default()
+    )]
+    UnclosedQuote { path: PathBuf, line: u64, column: Option<String>, why: String },
+    /// The content is not what the name says and cannot be read as what it is.
+    #[error("{path} is {what}: {advice}")]
+    WrongContent { path: PathBuf, what: String, advice: String },
     #[error("{path}: read error: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -126,6 +208,12 @@ pub enum SourceError {
 pub trait Source: Iterator<Item = Result<Record, SourceError>> + Send {
     /// Column names from the header row, in file order (trimmed, BOM removed).
     fn headers(&self) -> &[String];
+
+    /// What the user should know about how the file was read (a misnamed file read as what
+    /// it is, a hidden first sheet skipped, merged ranges); shown with the step's summary.
+    fn notes(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// Bytes consumed so far, shared with a progress bar.
@@ -144,16 +232,14 @@ impl BytesRead {
     }
 }
 
-/// Opens `options.path` with the reader its extension calls for.
-/// `bytes` is advanced as the file is consumed (for progress display).
+/// Opens `options.path` with the reader its content calls for (see [`sniff`]); the extension
+/// must be a known one. `bytes` is advanced as the file is consumed (for progress display).
 pub fn open(options: &SourceOptions, bytes: BytesRead) -> Result<Box<dyn Source>, SourceError> {
-    match extension(&options.path).as_deref() {
-        Some("csv" | "txt" | "tsv") => Ok(Box::new(CsvSource::open(options, bytes)?)),
-        Some("xlsx" | "xlsm" | "xls" | "xlsb" | "ods") => {
-            Ok(Box::new(SpreadsheetSource::open(options, bytes)?))
-        }
-        _ => Err(SourceError::UnknownFormat { path: options.path.clone() }),
-    }
+    let sniffed = sniff::sniff(&options.path)?;
+    Ok(match sniffed.format {
+        sniff::Format::Csv => Box::new(CsvSource::open(options, bytes)?.with_note(sniffed.note)),
+        format => Box::new(SpreadsheetSource::open_as(options, format, bytes)?.with_note(sniffed.note)),
+    })
 }
 
 fn extension(path: &Path) -> Option<String> {

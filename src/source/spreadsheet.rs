@@ -1,11 +1,20 @@
 //! The spreadsheet reader: one sheet of an `.xlsx`, `.xlsm`, `.xlsb`, `.xls` or `.ods`
 //! workbook as [`Record`]s, through calamine.
 //!
-//! Owns: choosing the sheet (by name or 1-based index, default the first), finding the header
+//! Owns: choosing the sheet (by name or 1-based index, default the first *visible* worksheet,
+//! with a note naming a hidden first sheet and the sheet read), finding the header
 //! row, laying every later row out by the header's columns (a sheet need not start at A1),
 //! turning cells into text ([`super::cell`]), reporting error cells as
 //! [`RowProblem::ErrorCell`], and skipping rows whose cells are all blank. Row references are
 //! the 1-based sheet rows Excel shows (`deals.xlsx:Deals!17`).
+//!
+//! Cells that cannot be trusted are never silent blanks: a formula with no saved value is a
+//! [`RowProblem::FormulaWithoutValue`] (xlsx/xlsm and ods; xls and xlsb always store the result
+//! with the formula), a control character is a [`RowProblem::ControlCharacter`], and merged
+//! ranges at or below the header (xlsx/xlsm and xls; calamine reads none from xlsb and ods) are
+//! a note listing them, since only the top-left cell of a merged range holds the value. Finding
+//! the merged ranges of an xlsx reads the sheet's XML once more before the rows (they are
+//! stored after the cells).
 //!
 //! Reading runs on a dedicated thread that sends records over a bounded channel (the bound is
 //! the back-pressure); the source is the receiving end, and dropping it stops the thread.
@@ -16,10 +25,13 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use calamine::{Cell, Data, DataRef, Ods, Range, Reader, Xls, Xlsb, Xlsx};
+use calamine::{
+    Data, DataRef, Dimensions, Ods, Range, Reader, Sheet, SheetType, SheetVisible, Xls, Xlsb, Xlsx,
+};
 
 use super::cell::{CellValue, cell_address, column_letters, write_cell};
 use super::counting::CountingReader;
+use super::sniff::{self, Format};
 use super::*;
 
 /// Records buffered between the reading thread and the consumer.
@@ -38,14 +50,32 @@ pub struct SpreadsheetSource {
     rows: Receiver<Message>,
     path: PathBuf,
     done: bool,
+    notes: Vec<String>,
 }
 
 type FileReader = BufReader<CountingReader<File>>;
 
 impl SpreadsheetSource {
-    /// Opens the workbook, selects the sheet, starts the reading thread and waits for the
-    /// header row.
+    /// Opens the workbook (of the format its content says), selects the sheet, starts the
+    /// reading thread and waits for the header row.
     pub fn open(options: &SourceOptions, bytes: BytesRead) -> Result<Self, SourceError> {
+        let sniffed = sniff::sniff(&options.path)?;
+        if sniffed.format == Format::Csv {
+            return Err(SourceError::WrongContent {
+                path: options.path.clone(),
+                what: "CSV text, not a workbook".into(),
+                advice: "open it with `source::open`, which reads it as CSV".into(),
+            });
+        }
+        Ok(Self::open_as(options, sniffed.format, bytes)?.with_note(sniffed.note))
+    }
+
+    /// Opens the workbook as `format` (decided by [`sniff`]).
+    pub(crate) fn open_as(
+        options: &SourceOptions,
+        format: Format,
+        bytes: BytesRead,
+    ) -> Result<Self, SourceError> {
         let path = options.path.clone();
         let file = File::open(&path).map_err(|source| SourceError::Open { path: path.clone(), source })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
@@ -54,40 +84,74 @@ impl SpreadsheetSource {
         let reader = BufReader::new(counting);
         let header_row = options.header_row.max(1);
         let (tx, rx) = sync_channel(CHANNEL_ROWS);
-        let malformed =
-            |e: &dyn fmt::Display| SourceError::Malformed { path: path.clone(), message: e.to_string() };
+        let malformed = |e: &dyn fmt::Display| SourceError::Malformed {
+            path: path.clone(),
+            message: format!(
+                "the workbook cannot be read ({e}): open it in Excel or LibreOffice and save it again"
+            ),
+        };
+        let mut notes = Vec::new();
 
-        // Xlsx and Xlsb both stream cells, but through inherent methods of no shared trait.
-        macro_rules! stream_cells {
-            ($kind:ident) => {{
-                let mut workbook: $kind<FileReader> = $kind::new(reader).map_err(|e| malformed(&e))?;
-                let sheet = select_sheet(&path, &workbook.sheet_names(), options.sheet.as_ref())?;
+        match format {
+            Format::Xlsx => {
+                let mut workbook: Xlsx<FileReader> = Xlsx::new(reader).map_err(|e| malformed(&e))?;
+                let sheet =
+                    select_sheet(&path, workbook.sheets_metadata(), options.sheet.as_ref(), &mut notes)?;
+                // Stored after the cells: one more pass over the sheet's XML.
+                let merged = workbook.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+                notes.extend(merged_note(&sheet, &merged, header_row));
                 let mut rows = RowAssembler::new(&path, &sheet, header_row, tx);
                 spawn_reader(&path, move || {
                     match workbook.worksheet_cells_reader(&sheet) {
-                        Ok(mut cells) => rows.drain(|| cells.next_cell()),
+                        Ok(mut cells) => rows.drain(|| {
+                            cells
+                                .next_cell_with_formula_metadata()
+                                .map(|cell| cell.map(|c| (c.pos, c.value, c.formula.is_some())))
+                        }),
                         Err(e) => rows.fail(&e),
                     }
                     progress.finish();
                 })?;
-            }};
-        }
-        match extension(&path).as_deref() {
-            Some("xlsx" | "xlsm") => stream_cells!(Xlsx),
-            Some("xlsb") => stream_cells!(Xlsb),
-            Some("xls") => {
-                let workbook: Xls<FileReader> = Xls::new(reader).map_err(|e| malformed(&e))?;
-                spawn_range_reader(workbook, &path, options, header_row, tx, progress)?;
             }
-            Some("ods") => {
+            Format::Xlsb => {
+                let mut workbook: Xlsb<FileReader> = Xlsb::new(reader).map_err(|e| malformed(&e))?;
+                let sheet =
+                    select_sheet(&path, workbook.sheets_metadata(), options.sheet.as_ref(), &mut notes)?;
+                let mut rows = RowAssembler::new(&path, &sheet, header_row, tx);
+                spawn_reader(&path, move || {
+                    match workbook.worksheet_cells_reader(&sheet) {
+                        Ok(mut cells) => rows.drain(|| {
+                            cells
+                                .next_cell()
+                                .map(|cell| cell.map(|c| (c.get_position(), c.get_value().clone(), false)))
+                        }),
+                        Err(e) => rows.fail(&e),
+                    }
+                    progress.finish();
+                })?;
+            }
+            Format::Xls => {
+                let workbook: Xls<FileReader> =
+                    Xls::new(reader).map_err(|e| sniff::explain_ole(&path, &e.to_string()))?;
+                let sheet =
+                    select_sheet(&path, workbook.sheets_metadata(), options.sheet.as_ref(), &mut notes)?;
+                let merged = workbook.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+                notes.extend(merged_note(&sheet, &merged, header_row));
+                spawn_range_reader(workbook, &path, sheet, false, header_row, tx, progress)?;
+            }
+            Format::Ods => {
                 let workbook: Ods<FileReader> = Ods::new(reader).map_err(|e| malformed(&e))?;
-                spawn_range_reader(workbook, &path, options, header_row, tx, progress)?;
+                let sheet =
+                    select_sheet(&path, workbook.sheets_metadata(), options.sheet.as_ref(), &mut notes)?;
+                spawn_range_reader(workbook, &path, sheet, true, header_row, tx, progress)?;
             }
-            _ => return Err(SourceError::UnknownFormat { path }),
+            Format::Csv => return Err(SourceError::UnknownFormat { path }),
         }
 
         match rx.recv() {
-            Ok(Message::Header(headers)) => Ok(SpreadsheetSource { headers, rows: rx, path, done: false }),
+            Ok(Message::Header(headers)) => {
+                Ok(SpreadsheetSource { headers, rows: rx, path, done: false, notes })
+            }
             Ok(Message::Failed(e)) => Err(e),
             Ok(Message::Row(_)) | Err(_) => Err(stopped(&path)),
         }
@@ -113,10 +177,48 @@ impl Iterator for SpreadsheetSource {
     }
 }
 
+impl SpreadsheetSource {
+    /// Adds the note of a file read as what its content says (see `sniff`).
+    pub(crate) fn with_note(mut self, note: Option<String>) -> Self {
+        self.notes.extend(note);
+        self
+    }
+}
+
 impl Source for SpreadsheetSource {
     fn headers(&self) -> &[String] {
         &self.headers
     }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+/// How many merged ranges a note lists by name.
+const MERGED_LISTED: usize = 5;
+
+/// The note for merged ranges that reach the header row or the rows below it.
+fn merged_note(sheet: &str, merged: &[Dimensions], header_row: usize) -> Option<String> {
+    let header_index = u32::try_from(header_row.saturating_sub(1)).unwrap_or(u32::MAX);
+    let mut relevant: Vec<&Dimensions> = merged.iter().filter(|d| d.end.0 >= header_index).collect();
+    if relevant.is_empty() {
+        return None;
+    }
+    relevant.sort();
+    let mut listed: Vec<String> = relevant
+        .iter()
+        .take(MERGED_LISTED)
+        .map(|d| format!("{}:{}", cell_address(d.start.0, d.start.1), cell_address(d.end.0, d.end.1)))
+        .collect();
+    if relevant.len() > MERGED_LISTED {
+        listed.push(format!("and {} more", relevant.len() - MERGED_LISTED));
+    }
+    Some(format!(
+        "sheet `{sheet}` has merged cells ({}): only the top-left cell of a merged range holds the value, \
+         the others read as blank; unmerge them and fill the values in if every row needs them",
+        listed.join(", ")
+    ))
 }
 
 /// Progress of a workbook read: bytes are counted as calamine reads the file, and topped up
@@ -149,10 +251,12 @@ fn spawn_reader(path: &Path, work: impl FnOnce() + Send + 'static) -> Result<(),
 }
 
 /// `.xls`/`.ods`: calamine loads the whole sheet as a [`Range`], on the reading thread.
+/// `formulas`: also load the formulas, to find those with no saved value.
 fn spawn_range_reader<R, RS>(
     mut workbook: R,
     path: &Path,
-    options: &SourceOptions,
+    sheet: String,
+    formulas: bool,
     header_row: usize,
     tx: SyncSender<Message>,
     progress: Progress,
@@ -162,24 +266,62 @@ where
     R::Error: fmt::Display,
     RS: Read + Seek,
 {
-    let sheet = select_sheet(path, &workbook.sheet_names(), options.sheet.as_ref())?;
     let mut rows = RowAssembler::new(path, &sheet, header_row, tx);
     spawn_reader(path, move || match workbook.worksheet_range(&sheet) {
         Ok(range) => {
+            let missing = if formulas {
+                match workbook.worksheet_formula(&sheet) {
+                    Ok(formulas) => formulas_without_value(&range, &formulas),
+                    Err(e) => return rows.fail(&e),
+                }
+            } else {
+                Vec::new()
+            };
             progress.finish();
-            rows.drain_range(&range);
+            rows.drain_range(&range, &missing);
         }
         Err(e) => rows.fail(&e),
     })
 }
 
+/// Absolute positions (row-major order) of formula cells whose value is empty.
+fn formulas_without_value(values: &Range<Data>, formulas: &Range<String>) -> Vec<(u32, u32)> {
+    let (row0, col0) = formulas.start().unwrap_or((0, 0));
+    let mut missing: Vec<(u32, u32)> = formulas
+        .used_cells()
+        .filter(|(_, _, f)| !f.is_empty())
+        .map(|(r, c, _)| (row0 + r as u32, col0 + c as u32))
+        .filter(|&pos| matches!(values.get_value(pos), None | Some(Data::Empty)))
+        .collect();
+    missing.sort_unstable();
+    missing
+}
+
 /// The sheet to read: by exact name, else by name ignoring case; by 1-based index; or the
-/// first sheet.
+/// first visible worksheet (with a note when that is not the first sheet).
 fn select_sheet(
     path: &Path,
-    names: &[String],
+    sheets: &[Sheet],
     wanted: Option<&SheetSelector>,
+    notes: &mut Vec<String>,
 ) -> Result<String, SourceError> {
+    let names: Vec<String> = sheets.iter().map(|s| s.name.clone()).collect();
+    if wanted.is_none()
+        && let Some(first) = sheets.first()
+        && (first.visible != SheetVisible::Visible || first.typ != SheetType::WorkSheet)
+        && let Some(visible) =
+            sheets.iter().find(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
+    {
+        let skipped: Vec<String> =
+            sheets.iter().take_while(|s| s.name != visible.name).map(|s| format!("`{}`", s.name)).collect();
+        notes.push(format!(
+            "the first sheet {} is hidden or not a worksheet; read `{}`, the first visible sheet \
+             (set `sheet` in [source] to read another)",
+            skipped.join(", "),
+            visible.name
+        ));
+        return Ok(visible.name.clone());
+    }
     let found = match wanted {
         None => names.first(),
         Some(SheetSelector::Name(name)) => names
@@ -233,6 +375,8 @@ struct RowAssembler {
     spans: Vec<Span>,
     /// Error cells of the current row: column and error text.
     errors: Vec<(u32, String)>,
+    /// Columns of the current row's formula cells that have no saved value.
+    no_value: Vec<u32>,
     /// Per header column: the span holding its text (reused for every row).
     slots: Vec<Option<Span>>,
     /// The consumer is gone or a failure was sent: stop reading.
@@ -252,18 +396,26 @@ impl RowAssembler {
             text: String::new(),
             spans: Vec::new(),
             errors: Vec::new(),
+            no_value: Vec::new(),
             slots: Vec::new(),
             stopped: false,
         }
     }
 
-    /// Feeds every cell of a streaming cell reader, then finishes.
-    fn drain<'a, E: fmt::Display>(&mut self, mut next: impl FnMut() -> Result<Option<Cell<DataRef<'a>>>, E>) {
+    /// Feeds every cell of a streaming cell reader (position, value, whether it holds a
+    /// formula), then finishes.
+    fn drain<'a, E: fmt::Display>(
+        &mut self,
+        mut next: impl FnMut() -> Result<Option<((u32, u32), DataRef<'a>, bool)>, E>,
+    ) {
         while !self.stopped {
             match next() {
-                Ok(Some(cell)) => {
-                    let (row, col) = cell.get_position();
-                    self.push(row, col, CellValue::from(cell.get_value()));
+                Ok(Some(((row, col), value, formula))) => {
+                    if formula && value == DataRef::Empty {
+                        self.push_no_value(row, col);
+                    } else {
+                        self.push(row, col, CellValue::from(&value));
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => return self.fail(&e),
@@ -272,18 +424,38 @@ impl RowAssembler {
         self.finish();
     }
 
-    /// Feeds every used cell of a loaded range (positions made absolute), then finishes.
-    fn drain_range(&mut self, range: &Range<Data>) {
+    /// Feeds every used cell of a loaded range (positions made absolute) and the formula
+    /// cells with no value (`missing`, row-major) in sheet order, then finishes.
+    fn drain_range(&mut self, range: &Range<Data>, missing: &[(u32, u32)]) {
         let (row0, col0) = range.start().unwrap_or((0, 0));
+        let mut missing = missing.iter().copied().peekable();
         for (row, col, value) in range.used_cells() {
             if self.stopped {
                 return;
             }
             // Range dimensions come from u32 positions, so the offsets fit.
             let (row, col) = (row0 + row as u32, col0 + col as u32);
+            while let Some((r, c)) = missing.next_if(|&pos| pos < (row, col)) {
+                self.push_no_value(r, c);
+            }
             self.push(row, col, CellValue::from(value));
         }
+        for (r, c) in missing {
+            self.push_no_value(r, c);
+        }
         self.finish();
+    }
+
+    /// A formula cell with no saved value.
+    fn push_no_value(&mut self, row: u32, col: u32) {
+        if row < self.header_index {
+            return;
+        }
+        if self.row != Some(row) {
+            self.flush();
+            self.row = Some(row);
+        }
+        self.no_value.push(col);
     }
 
     fn push(&mut self, row: u32, col: u32, value: CellValue<'_>) {
@@ -305,8 +477,9 @@ impl RowAssembler {
     /// Sends the gathered row (the header, a record, or nothing for a blank row).
     fn flush(&mut self) {
         let Some(row) = self.row.take() else { return };
-        let blank =
-            self.errors.is_empty() && self.spans.iter().all(|s| self.text[s.start..s.end].trim().is_empty());
+        let blank = self.errors.is_empty()
+            && self.no_value.is_empty()
+            && self.spans.iter().all(|s| self.text[s.start..s.end].trim().is_empty());
         if self.layout.is_none() {
             if row != self.header_index || blank {
                 // The header row is missing or holds nothing.
@@ -321,6 +494,7 @@ impl RowAssembler {
         self.text.clear();
         self.spans.clear();
         self.errors.clear();
+        self.no_value.clear();
     }
 
     fn take_header(&mut self) {
@@ -364,14 +538,33 @@ impl RowAssembler {
             let found = (hi.max(last_col) - lo.min(layout.first_col)) as usize + 1;
             problems.push(RowProblem::Ragged { expected: width, found });
         }
-        for (col, value) in self.errors.drain(..) {
-            let column = col
-                .checked_sub(layout.first_col)
+        let column_name = |col: u32| {
+            col.checked_sub(layout.first_col)
                 .and_then(|i| layout.names.get(i as usize))
                 .filter(|name| !name.is_empty())
                 .cloned()
-                .unwrap_or_else(|| format!("column {}", column_letters(col)));
-            problems.push(RowProblem::ErrorCell { column, cell: cell_address(row, col), value });
+                .unwrap_or_else(|| format!("column {}", column_letters(col)))
+        };
+        for (col, value) in self.errors.drain(..) {
+            problems.push(RowProblem::ErrorCell {
+                column: column_name(col),
+                cell: cell_address(row, col),
+                value,
+            });
+        }
+        for col in self.no_value.drain(..) {
+            problems.push(RowProblem::FormulaWithoutValue {
+                column: column_name(col),
+                cell: cell_address(row, col),
+            });
+        }
+        for span in self.slots.iter().flatten() {
+            let text = &self.text[span.start..span.end];
+            problems.extend(control_character_problem(
+                text,
+                &column_name(span.col),
+                Some(cell_address(row, span.col)),
+            ));
         }
         Record {
             row: RowRef {
@@ -398,7 +591,11 @@ impl RowAssembler {
     }
 
     fn fail(&mut self, error: &dyn fmt::Display) {
-        let message = format!("sheet `{}`: {error}", self.sheet);
+        let message = format!(
+            "sheet `{}` cannot be read, the workbook looks damaged ({error}): open it in Excel or \
+             LibreOffice and save it again",
+            self.sheet
+        );
         self.send(Message::Failed(SourceError::Malformed { path: self.path.clone(), message }));
         self.stopped = true;
     }
