@@ -281,11 +281,18 @@ fn bytes_read_reaches_the_workbook_size() {
     assert_eq!(bytes.get(), std::fs::metadata(&path).expect("sample exists").len());
 }
 
+// Changed by issue 8 ("the file is what its content says"): CSV text named .xlsx used to be
+// refused as a malformed workbook; it is now read as CSV, with a note saying so.
 #[test]
-fn a_file_that_is_not_a_workbook_is_malformed() {
+fn a_file_that_is_not_a_workbook_is_read_as_what_it_is_or_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("fake.xlsx");
     std::fs::write(&path, b"Code,Name\n1,x\n").expect("write");
+    let source = open_with(&path, |_| {}).expect("CSV text is read as CSV");
+    assert_eq!(source.notes().len(), 1, "{:?}", source.notes());
+    assert!(source.notes()[0].contains("fake.xlsx is CSV text"), "{:?}", source.notes());
+    assert_eq!(read_all(source).len(), 1);
+    std::fs::write(&path, b"\x00\x01\x02binary\x00").expect("write");
     let error = expect_error(open_with(&path, |_| {}));
-    assert!(matches!(error, SourceError::Malformed { .. }), "{error}");
+    assert!(matches!(error, SourceError::WrongContent { .. }), "{error}");
 }
