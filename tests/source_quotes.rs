@@ -42,7 +42,10 @@ fn a_stray_quote_near_the_end_that_runs_to_the_end_of_the_file_fails_validate() 
     let out = validate(&write_mapping(dir.path(), "c.csv", ""));
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("c.csv:996: a quoted cell (column `Notes`) opens here and never closes"), "{stderr}");
+    assert!(
+        stderr.contains("c.csv:996: a quoted cell (column `Notes`) opens here and never closes"),
+        "{stderr}"
+    );
 }
 
 #[test]

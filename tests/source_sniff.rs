@@ -18,7 +18,9 @@ fn an_xlsx_named_csv_is_read_as_a_workbook_with_a_note() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("2 read, 2 valid"), "{out}");
     assert!(
-        out.contains("contacts.csv is an Excel workbook (xlsx), not CSV text: read as xlsx; rename it to contacts.xlsx"),
+        out.contains(
+            "contacts.csv is an Excel workbook (xlsx), not CSV text: read as xlsx; rename it to contacts.xlsx"
+        ),
         "{out}"
     );
 }
@@ -28,7 +30,10 @@ fn an_xlsx_named_xls_is_read_as_a_workbook_with_a_note() {
     let (code, out, err) = validate_file("book.xls", &simple_xlsx(&[("1", "Acme")]), "");
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("1 read, 1 valid"), "{out}");
-    assert!(out.contains("book.xls is an Excel workbook (xlsx), not an Excel 97-2003 workbook (xls)"), "{out}");
+    assert!(
+        out.contains("book.xls is an Excel workbook (xlsx), not an Excel 97-2003 workbook (xls)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -107,7 +112,8 @@ fn an_html_page_named_xls_says_to_save_it_as_xlsx() {
 
 #[test]
 fn an_xml_spreadsheet_2003_named_xls_says_to_save_it_as_xlsx() {
-    let xml = r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>"#;
+    let xml =
+        r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>"#;
     let (code, _, err) = validate_file("report.xls", xml.as_bytes(), "");
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("report.xls is an XML Spreadsheet 2003 file"), "{err}");

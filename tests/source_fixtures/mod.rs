@@ -118,6 +118,11 @@ pub fn ods(rows: &[&[&str]]) -> Vec<u8> {
         }
         table.push_str("</table:table-row>");
     }
+    ods_table(&table)
+}
+
+/// A minimal OpenDocument spreadsheet whose one sheet holds `table` (`<table:table-row>`s).
+pub fn ods_table(table: &str) -> Vec<u8> {
     zip_bytes(&[
         ("mimetype", "application/vnd.oasis.opendocument.spreadsheet".to_string()),
         (
@@ -157,11 +162,7 @@ pub fn write_mapping(dir: &Path, source: &str, extra: &str) -> std::path::PathBu
 
 /// `b24import validate <mapping>`.
 pub fn validate(mapping: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_b24import"))
-        .arg("validate")
-        .arg(mapping)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_b24import")).arg("validate").arg(mapping).output().expect("binary runs")
 }
 
 pub fn text(bytes: &[u8]) -> String {
