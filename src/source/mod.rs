@@ -5,7 +5,7 @@
 //! means (that is `mapping`). Readers stream: memory stays flat whatever the file size
 //! (xlsx is read cell by cell; xls and ods are read whole by calamine, a documented limit).
 //!
-//! **The file is what its content says** ([`sniff`]): the first bytes decide the reader, not
+//! **The file is what its content says** (`sniff`): the first bytes decide the reader, not
 //! the extension. A workbook named `.csv`, a CSV named `.xlsx`, an `.xls` named `.xlsx` or an
 //! `.ods` named `.xlsx` is read as what it really is, with a note that says so (refusing would
 //! only make the user rename a file we can read). What cannot be read is refused with what the
@@ -14,7 +14,7 @@
 //! without a byte-order mark is recognised by its NUL bytes and read as UTF-16 (with a note).
 //!
 //! **Nothing is swallowed:** a quoted CSV cell that never closes, or that runs on for more
-//! than [`csv_reader::MAX_QUOTED_LINES`] lines or [`csv_reader::MAX_QUOTED_BYTES`] bytes, is a
+//! than `MAX_QUOTED_LINES` (100) lines or `MAX_QUOTED_BYTES` (64 KiB), is a
 //! [`SourceError::UnclosedQuote`] naming the line where the quote opened; control characters
 //! in a cell and spreadsheet formulas with no saved value are [`RowProblem`]s; a hidden first
 //! sheet and merged ranges are notes ([`Source::notes`]).

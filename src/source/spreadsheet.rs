@@ -70,7 +70,7 @@ impl SpreadsheetSource {
         Ok(Self::open_as(options, sniffed.format, bytes)?.with_note(sniffed.note))
     }
 
-    /// Opens the workbook as `format` (decided by [`sniff`]).
+    /// Opens the workbook as `format` (decided by `sniff`).
     pub(crate) fn open_as(
         options: &SourceOptions,
         format: Format,
