@@ -232,7 +232,7 @@ impl BytesRead {
     }
 }
 
-/// Opens `options.path` with the reader its content calls for (see [`sniff`]); the extension
+/// Opens `options.path` with the reader its content calls for (see the module documentation); the extension
 /// must be a known one. `bytes` is advanced as the file is consumed (for progress display).
 pub fn open(options: &SourceOptions, bytes: BytesRead) -> Result<Box<dyn Source>, SourceError> {
     let sniffed = sniff::sniff(&options.path)?;
