@@ -398,7 +398,7 @@ impl<'a> StepRunner<'a> {
                     entity: &entity_label,
                     order: order as i64,
                 })?;
-                let source = step.source_path().clone();
+                let source = absolute_path(step.source_path());
                 match journal::Fingerprint::of_file(&source) {
                     Ok(fp) => {
                         if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
