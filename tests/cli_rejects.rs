@@ -39,7 +39,8 @@ async fn rejects_pairs_each_error_with_its_row_after_lines_were_deleted() {
     cli_support::edit_csv(dir.path(), "P00001,Name1,Last1,p1@example.com,+7 916 001 0001,41\n", "");
     cli_support::edit_csv(dir.path(), "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,77\n", "");
     let file = dir.path().join("rejects.csv");
-    let out = b24(dir.path(), vec!["rejects".into(), "--journal".into(), journal, "--out".into(), s(&file)]).await;
+    let out =
+        b24(dir.path(), vec!["rejects".into(), "--journal".into(), journal, "--out".into(), s(&file)]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let rows = read_csv(&file);
     assert_eq!(rows[0], ["Code", "Name", "Last", "Email", "Phone", "Tier", "_row", "_error_code", "_error"]);

@@ -52,7 +52,11 @@ async fn a_rerun_with_rows_rejected_earlier_exits_1_and_counts_them_as_rejected(
     cli_support::edit_csv(dir.path(), "not-an-email", "p5@example.com");
     let third = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
     assert_eq!(third.status.code(), Some(0), "{}", shown(&third));
-    assert!(people_line(&third).contains("2 created, 0 updated, 0 existing, 0 rejected, "), "{}", shown(&third));
+    assert!(
+        people_line(&third).contains("2 created, 0 updated, 0 existing, 0 rejected, "),
+        "{}",
+        shown(&third)
+    );
     sandbox.stop().await;
 }
 
@@ -82,8 +86,9 @@ async fn a_report_path_that_cannot_be_written_exits_2_before_any_request() {
     let mapping = people(dir.path(), 3, "create");
     let journal = dir.path().join("j.sqlite");
     for report in [dir.path().join("no-such-dir").join("report.json"), dir.path().to_path_buf()] {
-        let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &["--report", &s(&report)])
-            .await;
+        let out =
+            run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &["--report", &s(&report)])
+                .await;
         assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--report"), "{err}");
@@ -129,7 +134,13 @@ async fn output_paths_of_validate_rejects_and_ids_are_checked_first() {
     for cmd in ["rejects", "ids"] {
         let out = b24(
             dir.path(),
-            vec![cmd.into(), "--journal".into(), s(&dir.path().join("j.sqlite")), "--out".into(), missing.clone()],
+            vec![
+                cmd.into(),
+                "--journal".into(),
+                s(&dir.path().join("j.sqlite")),
+                "--out".into(),
+                missing.clone(),
+            ],
         )
         .await;
         assert_eq!(out.status.code(), Some(2), "{cmd} --out: {}", shown(&out));

@@ -38,7 +38,8 @@ async fn status_shows_rows_in_flight_and_counts_unread_source_rows_as_to_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = killed_run_journal(dir.path());
     let journal = journal.to_str().expect("utf-8").to_string();
-    let out = b24(dir.path(), vec!["status".into(), "--json".into(), "--journal".into(), journal.clone()]).await;
+    let out =
+        b24(dir.path(), vec!["status".into(), "--json".into(), "--journal".into(), journal.clone()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
     let step = &json["steps"][0];

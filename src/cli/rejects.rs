@@ -121,10 +121,8 @@ pub(super) fn locate_mapping(stored: &str, journal: &Path) -> Result<PathBuf, Ve
     let stored_path = Path::new(stored);
     let mut tried = vec![stored_path.to_path_buf()];
     if stored_path.is_relative() {
-        let journal_dir = crate::pipeline::run::absolute_path(journal)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let journal_dir =
+            crate::pipeline::run::absolute_path(journal).parent().map(Path::to_path_buf).unwrap_or_default();
         if journal_dir.file_name().is_some_and(|n| n == ".b24import")
             && let Some(mapping_dir) = journal_dir.parent()
         {
@@ -221,7 +219,9 @@ fn write_step_rejects(
             let source = step.source_path().clone();
             match source_change(journal, &record.mapping_path, &mapping, &source)? {
                 Some(Some(change)) => {
-                    eprintln!("warning: step {name}: {change}; rows are paired with the journal by their key");
+                    eprintln!(
+                        "warning: step {name}: {change}; rows are paired with the journal by their key"
+                    );
                     let by_line = by_key.keys().filter(|k| keyed_by_line(k)).count();
                     if by_line > 0 {
                         eprintln!(

@@ -159,7 +159,16 @@ fn print_text(s: &Status) {
     println!("journal {}", s.journal);
     println!(
         "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
-        "step", "entity", "total", "to do", "pending", "in flight", "done", "rejected", "unknown", "created",
+        "step",
+        "entity",
+        "total",
+        "to do",
+        "pending",
+        "in flight",
+        "done",
+        "rejected",
+        "unknown",
+        "created",
         "updated"
     );
     for st in &s.steps {

@@ -402,7 +402,9 @@ impl<'a> StepRunner<'a> {
                 match journal::Fingerprint::of_file(&source) {
                     Ok(fp) => {
                         if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
-                            report.notes.push(format!("{change}; {}", source_changed_advice(step.plan.target.mode)));
+                            report
+                                .notes
+                                .push(format!("{change}; {}", source_changed_advice(step.plan.target.mode)));
                         }
                         j.record_fingerprint(&source, &fp)?;
                     }
@@ -1380,9 +1382,7 @@ pub fn source_changed_advice(mode: Mode) -> &'static str {
 /// `path` made absolute (symlinks resolved when it exists), so that the journal finds the
 /// mapping again from any working directory.
 pub fn absolute_path(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_path_buf())
+    std::fs::canonicalize(path).or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The default journal of a run: `<first mapping's dir>/.b24import/<job>.sqlite`.

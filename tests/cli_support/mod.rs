@@ -33,7 +33,11 @@ pub fn people(dir: &Path, n: usize, mode: &str) -> PathBuf {
 pub fn spoil_two_rows(dir: &Path) {
     let csv = std::fs::read_to_string(dir.join("people.csv")).expect("csv");
     let csv = csv
-        .replacen("P00002,Name2,Last2,p2@example.com,+7 916 002 0002,41", "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,77", 1)
+        .replacen(
+            "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,41",
+            "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,77",
+            1,
+        )
         .replacen("p5@example.com", "not-an-email", 1);
     std::fs::write(dir.join("people.csv"), csv).expect("csv");
 }
@@ -63,17 +67,22 @@ pub async fn b24(cwd: &Path, args: Vec<String>) -> Output {
 
 /// `b24import run MAPPING --webhook URL --journal JOURNAL` plus `extra`, fast limits.
 pub async fn run(cwd: &Path, mapping: &str, webhook: &str, journal: &str, extra: &[&str]) -> Output {
-    let mut args: Vec<String> = ["run", mapping, "--webhook", webhook, "--journal", journal, "--rate", "200", "--burst", "50"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> =
+        ["run", mapping, "--webhook", webhook, "--journal", journal, "--rate", "200", "--burst", "50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     b24(cwd, args).await
 }
 
 /// Stdout and stderr of `out`, for assertion messages.
 pub fn shown(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// The summary line of step `people`.
