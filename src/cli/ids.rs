@@ -22,6 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if let Err(code) = super::output::check_or_exit("--out", Some(&args.out)) {
+        return Ok(code);
+    }
     let (_, journal) = match args.journal.open_existing() {
         Ok(found) => found,
         Err(code) => return Ok(code),

@@ -5,6 +5,7 @@
 
 mod demo;
 mod ids;
+mod output;
 mod rejects;
 mod run;
 mod sandbox;

@@ -38,7 +38,8 @@ Examples:
 Running the same mappings again continues the job: finished rows are not sent again, rows
 whose outcome was unknown are looked up by their external key before anything is resent.
 
-Exit codes: 0 every row done, 1 finished with rejected rows, 2 usage/config error,
+Exit codes: 0 every row done, 1 finished with rows rejected (by this run or, unchanged in the
+source, by an earlier one) or left unknown/pending, 2 usage/config error,
 3 gave up on the portal (auth refused, OVERLOAD_LIMIT, retries exhausted), 4 journal error,
 130 stopped by Ctrl-C (run again to continue).")]
 pub struct Args {
@@ -49,13 +50,18 @@ pub struct Args {
     pub portal: PortalArgs,
     #[command(flatten)]
     pub journal: JournalArgs,
-    /// Commands per batch request (at most 50; user steps use at most 10).
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    /// Commands per batch request, 1 to 50 (user steps use at most 10).
+    #[arg(
+        long,
+        default_value_t = 50,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=50)
+    )]
     pub batch_size: usize,
     /// Read the portal but never write to it; nothing is written to the journal.
     #[arg(long)]
     pub dry_run: bool,
-    /// Write the final report as JSON to this file.
+    /// Write the final report as JSON to this file (checked before anything is sent).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -210,6 +216,9 @@ impl JournalArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if let Err(code) = super::output::check_or_exit("--report", args.report.as_deref()) {
+        return Ok(code);
+    }
     let journal = args.journal.path(args.mappings.first().map(PathBuf::as_path));
     let transport = match args.portal.transport(&journal.with_extension("refresh-token")) {
         Ok(t) => t,
@@ -314,30 +323,14 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
     })
 }
 
+/// The summary: one line per step with every outcome, then notes, limits and timing.
 pub fn print_summary(r: &RunReport) {
     if r.dry_run {
         println!("dry run: nothing was written to the portal or the journal");
     }
+    let stopped_early = r.stopped.is_some() || r.interrupted;
     for s in &r.steps {
-        if r.dry_run {
-            println!(
-                "{:<12} {:<10} {} read, {} would be sent, {} invalid, {} already done",
-                s.step, s.entity, s.rows_read, s.would_send, s.rejected, s.skipped
-            );
-        } else {
-            println!(
-                "{:<12} {:<10} {} read, {} created, {} existing, {} rejected, {} skipped (done before), {} unknown, {} pending",
-                s.step,
-                s.entity,
-                s.rows_read,
-                s.created,
-                s.existing,
-                s.rejected,
-                s.skipped,
-                s.unknown,
-                s.pending
-            );
-        }
+        println!("{:<12} {:<10} {}", s.step, s.entity, step_line(s, r.dry_run, stopped_early));
         if s.reconciled_found + s.reconciled_absent > 0 {
             println!(
                 "{:<12} reconciled {} row(s) left by an earlier run: {} found in the portal, {} absent (sent again)",
@@ -349,6 +342,20 @@ pub fn print_summary(r: &RunReport) {
         }
         for n in &s.notes {
             println!("{:<12} note: {n}", "");
+        }
+        if s.changed_not_updated > 0 {
+            println!(
+                "{:<12} note: {} row(s) changed in the source but were not updated: mode = \"create\" never \
+                 updates; set mode = \"upsert\" in [target] and run again with this journal",
+                "", s.changed_not_updated
+            );
+        }
+        if s.missing > 0 {
+            println!(
+                "{:<12} note: {} row(s) this journal imported are no longer in the source (nothing is deleted \
+                 in the portal; their keys are in --report)",
+                "", s.missing
+            );
         }
     }
     println!(
@@ -375,8 +382,33 @@ pub fn print_summary(r: &RunReport) {
     }
     println!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
-        println!("rejected rows: b24import rejects --journal {} --out rejects.csv", r.journal);
+        println!(
+            "rejected rows: b24import rejects --journal {} --out rejects.csv (fix them in the source and run again)",
+            r.journal
+        );
     }
+}
+
+/// One step's outcomes, every one of them, in a fixed order (scripts may split on ", ").
+fn step_line(s: &crate::pipeline::StepReport, dry_run: bool, stopped_early: bool) -> String {
+    let rejected = match s.rejected_earlier {
+        0 => format!("{} rejected", s.rejected_total()),
+        n => format!("{} rejected ({n} in earlier runs)", s.rejected_total()),
+    };
+    if dry_run {
+        return format!(
+            "{} read: {} would be sent, {} invalid, {} rejected before, {} already done",
+            s.rows_read, s.would_send, s.rejected, s.rejected_earlier, s.skipped
+        );
+    }
+    let mut line = format!(
+        "{} read: {} created, {} updated, {} existing, {rejected}, {} unknown, {} skipped (done before)",
+        s.rows_read, s.created, s.updated, s.existing, s.unknown, s.skipped
+    );
+    if stopped_early || s.pending > 0 {
+        line.push_str(&format!(", {} pending", s.pending));
+    }
+    line
 }
 
 /// The command line as recorded in the journal: no webhook code, no tokens.

@@ -1,5 +1,10 @@
-//! `b24import status`: per step, how many rows are pending, done, rejected or unknown.
+//! `b24import status`: per step, how many rows are pending, in flight (`sent`), done, rejected
+//! or unknown, and an ETA over the whole source (rows not yet in the journal count as to do).
+//!
+//! Reads the journal, and a step's source only when no run has read it to the end yet (to count
+//! its rows); writes nothing.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -23,9 +28,15 @@ pub struct Args {
 struct StepStatus {
     step: String,
     entity: String,
-    /// Rows of the source (when a run read it to the end), else rows in the journal.
+    /// Rows of the source (recorded when a run read it to the end, else counted now), or rows
+    /// in the journal when the source cannot be read.
     total: u64,
+    /// Whether `total` is the source's row count (else only a lower bound).
+    total_known: bool,
+    /// Rows not finished: pending, in flight, unknown, and rows of the source not yet in the journal.
+    to_do: u64,
     pending: u64,
+    /// In flight: in a request whose answer is not recorded yet (or a killed run's last batch).
     sent: u64,
     done: u64,
     rejected: u64,
@@ -42,7 +53,9 @@ struct Status {
     last_run: Option<LastRun>,
     /// Seconds the last run took (or has taken so far).
     elapsed_secs: Option<f64>,
-    /// Rows still to do divided by the last run's rows per second.
+    /// Rows finished per second in the last run.
+    rows_per_sec: Option<f64>,
+    /// Rows still to do (every step) divided by the last run's rows per second.
     eta_secs: Option<f64>,
 }
 
@@ -59,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Ok(found) => found,
         Err(code) => return Ok(code),
     };
-    let status = collect(&journal, &path.display().to_string()).context("cannot read the journal")?;
+    let status = collect(&journal, &path).context("cannot read the journal")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
@@ -68,19 +81,32 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn collect(journal: &Journal, path: &str) -> Result<Status, crate::journal::JournalError> {
+fn collect(journal: &Journal, path: &Path) -> Result<Status, crate::journal::JournalError> {
+    let last = journal.runs()?.into_iter().max_by_key(|r| r.started_at);
+    let now = chrono::Utc::now().timestamp_millis();
+    let elapsed_secs =
+        last.as_ref().map(|r| (r.finished_at.unwrap_or(now) - r.started_at).max(0) as f64 / 1000.0);
     let mut steps = Vec::new();
+    let mut finished_last_run = 0;
     for s in journal.steps()? {
         let c = journal.counts(s.id)?;
-        let source_rows =
+        if let Some(r) = &last {
+            finished_last_run += journal.finished_since(s.id, r.started_at)?;
+        }
+        let recorded =
             journal.get_meta(&format!("source_rows:{}", s.name))?.and_then(|v| v.parse::<u64>().ok());
+        // No run read the source to the end yet: count its rows now, so that the ETA covers them.
+        let source_rows = recorded.or_else(|| count_source_rows(&s.mapping_path, path));
         let last_error = journal
             .last_error(s.id)?
             .map(|(code, text)| if code.is_empty() { text } else { format!("{code}: {text}") });
+        let total = source_rows.unwrap_or(0).max(c.total());
         steps.push(StepStatus {
             step: s.name,
             entity: s.entity,
-            total: source_rows.unwrap_or(0).max(c.total()),
+            total,
+            total_known: source_rows.is_some(),
+            to_do: total.saturating_sub(c.done + c.rejected),
             pending: c.pending,
             sent: c.sent,
             done: c.done,
@@ -91,19 +117,18 @@ fn collect(journal: &Journal, path: &str) -> Result<Status, crate::journal::Jour
             last_error,
         });
     }
-    let last = journal.runs()?.into_iter().max_by_key(|r| r.started_at);
-    let now = chrono::Utc::now().timestamp_millis();
-    let elapsed_secs =
-        last.as_ref().map(|r| (r.finished_at.unwrap_or(now) - r.started_at).max(0) as f64 / 1000.0);
-    let finished: u64 = steps.iter().map(|s| s.done + s.rejected).sum();
-    let left: u64 = steps.iter().map(|s| s.total.saturating_sub(s.done + s.rejected)).sum();
-    let eta_secs = match elapsed_secs {
-        Some(e) if e > 0.0 && finished > 0 && left > 0 => Some(left as f64 / (finished as f64 / e)),
-        _ if left == 0 => Some(0.0),
+    let left: u64 = steps.iter().map(|s| s.to_do).sum();
+    let rows_per_sec = match elapsed_secs {
+        Some(e) if e > 0.0 && finished_last_run > 0 => Some(finished_last_run as f64 / e),
         _ => None,
     };
+    let eta_secs = match rows_per_sec {
+        _ if left == 0 => Some(0.0),
+        Some(rate) => Some(left as f64 / rate),
+        None => None,
+    };
     Ok(Status {
-        journal: path.to_string(),
+        journal: path.display().to_string(),
         steps,
         last_run: last.map(|r| LastRun {
             args: r.args,
@@ -112,23 +137,50 @@ fn collect(journal: &Journal, path: &str) -> Result<Status, crate::journal::Jour
             outcome: r.outcome,
         }),
         elapsed_secs,
+        rows_per_sec,
         eta_secs,
     })
+}
+
+/// The rows of a step's source, read through its mapping (no request, nothing written);
+/// `None` when the mapping or the source cannot be read.
+fn count_source_rows(stored_mapping: &str, journal: &Path) -> Option<u64> {
+    let mapping = super::rejects::locate_mapping(stored_mapping, journal).ok()?;
+    let step = crate::pipeline::Step::open(crate::pipeline::load_mapping(&mapping).ok()?).ok()?;
+    let mut n = 0;
+    for record in step.source {
+        record.ok()?;
+        n += 1;
+    }
+    Some(n)
 }
 
 fn print_text(s: &Status) {
     println!("journal {}", s.journal);
     println!(
-        "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}",
-        "step", "entity", "total", "pending", "done", "rejected", "unknown", "created", "updated"
+        "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "step",
+        "entity",
+        "total",
+        "to do",
+        "pending",
+        "in flight",
+        "done",
+        "rejected",
+        "unknown",
+        "created",
+        "updated"
     );
     for st in &s.steps {
+        let total = if st.total_known { st.total.to_string() } else { format!(">={}", st.total) };
         println!(
-            "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}",
+            "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
             st.step,
             st.entity,
-            st.total,
-            st.pending + st.sent,
+            total,
+            st.to_do,
+            st.pending,
+            st.sent,
             st.done,
             st.rejected,
             st.unknown,
@@ -142,14 +194,23 @@ fn print_text(s: &Status) {
     if let Some(r) = &s.last_run {
         println!("last run: {} ({})", r.outcome.as_deref().unwrap_or("running or killed"), r.args);
     }
-    if let Some(e) = s.elapsed_secs {
-        print!("elapsed {}", human(e));
+    let left: u64 = s.steps.iter().map(|st| st.to_do).sum();
+    let mut line = s.elapsed_secs.map(|e| format!("elapsed {}", human(e))).unwrap_or_default();
+    let eta = match (s.eta_secs, s.rows_per_sec) {
+        (Some(eta), Some(rate)) if eta > 0.0 => {
+            format!("{left} row(s) to do, ETA {} at {rate:.1} rows/s (the last run's pace)", human(eta))
+        }
+        (Some(_), _) if left == 0 => "nothing left to do".to_string(),
+        _ => format!("{left} row(s) to do, ETA unknown (no row finished in the last run yet)"),
+    };
+    if !line.is_empty() {
+        line.push_str(", ");
     }
-    match s.eta_secs {
-        Some(eta) if eta > 0.0 => println!(", ETA {}", human(eta)),
-        Some(_) => println!(", nothing left to do"),
-        None => println!(),
+    line.push_str(&eta);
+    if s.steps.iter().any(|st| !st.total_known) {
+        line.push_str("; a source could not be read, so its unread rows are not counted");
     }
+    println!("{line}");
 }
 
 fn human(secs: f64) -> String {

@@ -87,6 +87,12 @@ impl Problem {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    // Output paths first: a typo must not cost a full read of every source.
+    for (flag, path) in [("--emit", &args.emit), ("--rejects", &args.rejects)] {
+        if let Err(code) = super::output::check_or_exit(flag, path.as_deref()) {
+            return Ok(code);
+        }
+    }
     // Every mapping file is checked before any source is read, so all shape problems show at once.
     let mut files = Vec::new();
     let mut diags = Diagnostics::default();

@@ -63,9 +63,7 @@ impl fmt::Display for SourceChanged {
             .unwrap_or_else(|| "an earlier run".to_string());
         write!(
             f,
-            "{} changed since the journal recorded it at {when} (size {} -> {} bytes, sha256 {} -> {}): \
-             row keys and line numbers in the journal may no longer match the file. Restore the \
-             original file to resume, or start a new journal (--journal) to import this version",
+            "{} changed since the journal recorded it at {when} (size {} -> {} bytes, sha256 {} -> {})",
             self.path.display(),
             self.recorded.size,
             self.current.size,

@@ -28,7 +28,8 @@ pub enum JournalError {
     Sqlite(#[from] rusqlite::Error),
     #[error(
         "the journal was written by a newer b24import (schema {found}, this build knows {supported}); \
-         upgrade b24import or use another --journal"
+         upgrade b24import to continue this job (another --journal would not know which rows \
+         this one imported, and would create them again)"
     )]
     TooNew { found: i64, supported: i64 },
     #[error("row `{key}` of step {step} is not in the journal")]
@@ -571,6 +572,18 @@ impl Journal {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// How many rows of `step` became `done` or `rejected` at or after `since` (unix ms): the
+    /// pace of a run, for `status`'s ETA.
+    pub fn finished_since(&self, step: StepId, since: i64) -> Result<u64, JournalError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM rows
+             WHERE step_id = ?1 AND state IN ('done', 'rejected') AND updated_at >= ?2",
+            params![step.0, since],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     // ----- key/value state -----

@@ -57,10 +57,12 @@ impl StepBar {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let stats = transport.stats();
         format!(
-            "{} read, {} created, {} rejected, {} skipped | {:.0} rows/s | {} requests, {} limit refusals, waited {:.1}s, rate {:.1}/s",
+            "{} read, {} created, {} updated, {} existing, {} rejected, {} skipped | {:.0} rows/s | {} requests, {} limit refusals, waited {:.1}s, rate {:.1}/s",
             r.rows_read,
-            r.created + r.existing,
-            r.rejected,
+            r.created,
+            r.updated,
+            r.existing,
+            r.rejected_total(),
             r.skipped,
             r.rows_read as f64 / secs,
             stats.requests,

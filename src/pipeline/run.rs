@@ -80,7 +80,10 @@ pub struct StepReport {
     pub existing: u64,
     /// Rejected by this run: by the mapping (invalid rows) or by the portal.
     pub rejected: u64,
-    /// Finished by an earlier run (done or rejected): not sent again.
+    /// Rejected by an earlier run and unchanged in the source since: not sent again, but still
+    /// rejected (they count in the exit code and in [`RunReport::rejected`]).
+    pub rejected_earlier: u64,
+    /// Done by an earlier run: not sent again.
     pub skipped: u64,
     /// Left with an unknown outcome (could not be looked up).
     pub unknown: u64,
@@ -126,9 +129,27 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
+impl StepReport {
+    /// Rows of the source that end this run rejected: by this run or, unchanged, by an earlier one.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected + self.rejected_earlier
+    }
+
+    /// A row an earlier run finished, unchanged since: counted as skipped (done) or as still
+    /// rejected, never as a success it was not.
+    fn finished_before(&mut self, state: RowState) {
+        if state == RowState::Rejected {
+            self.rejected_earlier += 1;
+        } else {
+            self.skipped += 1;
+        }
+    }
+}
+
 impl RunReport {
+    /// Rows still rejected at the end of the run, from this run or an earlier one.
     pub fn rejected(&self) -> u64 {
-        self.steps.iter().map(|s| s.rejected).sum()
+        self.steps.iter().map(StepReport::rejected_total).sum()
     }
     pub fn unfinished(&self) -> u64 {
         self.steps.iter().map(|s| s.unknown + s.pending).sum()
@@ -376,18 +397,17 @@ impl<'a> StepRunner<'a> {
                 };
                 let id = j.upsert_step(&StepSpec {
                     name: &step.plan.name,
-                    mapping_path: &step.file.path,
+                    mapping_path: &absolute_path(&step.file.path),
                     entity: &entity_label,
                     order: order as i64,
                 })?;
-                let source = step.source_path().clone();
+                let source = absolute_path(step.source_path());
                 match journal::Fingerprint::of_file(&source) {
                     Ok(fp) => {
                         if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
-                            report.notes.push(format!(
-                                "{change}; rows already done are not sent again, new keys are created \
-                                 (changed rows are updated only with mode = \"upsert\")"
-                            ));
+                            report
+                                .notes
+                                .push(format!("{change}; {}", source_changed_advice(step.plan.target.mode)));
                         }
                         j.record_fingerprint(&source, &fp)?;
                     }
@@ -565,13 +585,7 @@ impl<'a> StepRunner<'a> {
     /// upsert with no journal record wait in `unseen` for a portal lookup instead).
     async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
         let row_ref = p.record.row.to_string();
-        let journal_key = match &p.outcome {
-            Err(issues) if issues.iter().any(|i| i.code == "duplicate_key") => {
-                format!("{}#dup@{}", p.key, p.record.row.line)
-            }
-            _ if p.key.is_empty() => format!("#{}", p.record.row.line),
-            _ => p.key.clone(),
-        };
+        let journal_key = journal_key(&p);
         self.seen.insert(key_hash(&journal_key));
         let known = match (self.journal.as_deref(), self.step_id) {
             (Some(j), Some(step)) => j.row_state(step, &journal_key)?,
@@ -580,8 +594,8 @@ impl<'a> StepRunner<'a> {
         let mut cmd = match p.outcome {
             Err(issues) => {
                 let hash = cells_hash(&p.record);
-                if known.as_ref().is_some_and(|k| k.state.is_final() && k.payload_hash == hash) {
-                    self.report.skipped += 1;
+                if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
+                    self.report.finished_before(k.state);
                 } else if known
                     .as_ref()
                     .is_none_or(|k| k.state == RowState::Rejected || k.state == RowState::Pending)
@@ -602,8 +616,8 @@ impl<'a> StepRunner<'a> {
         }
         if let Err((code, text)) = self.resolve(&mut cmd).await? {
             let hash = cells_hash(&p.record);
-            if known.as_ref().is_some_and(|k| k.state.is_final() && k.payload_hash == hash) {
-                self.report.skipped += 1;
+            if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
+                self.report.finished_before(k.state);
             } else if known.as_ref().is_some_and(|k| k.state == RowState::Done) {
                 self.report.skipped += 1; // imported earlier; its lookup no longer resolves: keep it
             } else {
@@ -615,7 +629,7 @@ impl<'a> StepRunner<'a> {
         let mode = self.plan.target.mode;
         match known {
             Some(k) if k.state.is_final() && k.payload_hash == hash => {
-                self.report.skipped += 1;
+                self.report.finished_before(k.state);
                 Ok(Vec::new())
             }
             Some(k) if k.state == RowState::Done && mode == Mode::Create => {
@@ -1301,6 +1315,19 @@ impl<'a> StepRunner<'a> {
     }
 }
 
+/// The key a row is kept under in the journal: its source key; `key#dup@line` for a repeat of
+/// a key seen earlier in the file; `#line` for a row without a key. `rejects` pairs journal rows
+/// with source rows through this same function.
+pub fn journal_key(p: &Prepared) -> String {
+    match &p.outcome {
+        Err(issues) if issues.iter().any(|i| i.code == "duplicate_key") => {
+            format!("{}#dup@{}", p.key, p.record.row.line)
+        }
+        _ if p.key.is_empty() => format!("#{}", p.record.row.line),
+        _ => p.key.clone(),
+    }
+}
+
 /// A 64-bit hash of a row key (the set of keys a source holds, at 8 bytes a key).
 fn key_hash(key: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -1340,6 +1367,26 @@ fn id_of(v: Option<&Value>) -> Option<u64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// What a run does with a source that changed since the journal recorded it, and what to do
+/// about it. Never suggests a new journal: in `create` mode that would create every row again.
+pub fn source_changed_advice(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Create => {
+            "rows already done are not sent again and rows with new keys are created; changed rows \
+             are not updated in mode = \"create\": to update them, set mode = \"upsert\" in [target] \
+             and run again with this journal (a new journal would create every row a second time)"
+        }
+        Mode::Upsert => "rows already done are updated where they changed; rows with new keys are created",
+        Mode::Update => "rows already done are updated where they changed; nothing is created",
+    }
+}
+
+/// `path` made absolute (symlinks resolved when it exists), so that the journal finds the
+/// mapping again from any working directory.
+pub fn absolute_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The default journal of a run: `<first mapping's dir>/.b24import/<job>.sqlite`.

@@ -1,0 +1,169 @@
+//! `b24import run` through the real binary: the exit code and the summary tell the truth on a
+//! re-run, output paths and `--batch-size` are checked before any request, and the advice given
+//! for a changed source can never create rows twice.
+
+mod cli_support;
+
+use b24import::sandbox::{Sandbox, SandboxConfig};
+use cli_support::{b24, people, people_line, run, shown, spoil_two_rows};
+
+fn config() -> SandboxConfig {
+    let mut c = SandboxConfig::fast();
+    c.rate = 200.0;
+    c.burst = 50.0;
+    c
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_with_rows_rejected_earlier_exits_1_and_counts_them_as_rejected() {
+    // Regression (issue 8): a re-run printed "N skipped (done before)" and exited 0 while rows
+    // were still missing from the portal.
+    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 10, "create");
+    spoil_two_rows(dir.path());
+    let journal = s(&dir.path().join("j.sqlite"));
+
+    let first = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(first.status.code(), Some(1), "{}", shown(&first));
+    assert_eq!(
+        people_line(&first),
+        "people       contact    10 read: 8 created, 0 updated, 0 existing, 2 rejected, 0 unknown, 0 skipped (done before)"
+    );
+
+    let adds = sandbox.request_counts().get("batch").copied().unwrap_or(0);
+    let second = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(second.status.code(), Some(1), "rows are still rejected: {}", shown(&second));
+    assert_eq!(
+        people_line(&second),
+        "people       contact    10 read: 0 created, 0 updated, 0 existing, 2 rejected (2 in earlier runs), \
+         0 unknown, 8 skipped (done before)"
+    );
+    assert_eq!(sandbox.request_counts().get("batch").copied().unwrap_or(0), adds, "nothing was sent again");
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains("b24import rejects --journal"), "{stdout}");
+
+    // Fixed in the source: the rows are sent again, and the run is clean.
+    cli_support::edit_csv(dir.path(), "+7 916 002 0002,77", "+7 916 002 0002,41");
+    cli_support::edit_csv(dir.path(), "not-an-email", "p5@example.com");
+    let third = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(third.status.code(), Some(0), "{}", shown(&third));
+    assert!(
+        people_line(&third).contains("2 created, 0 updated, 0 existing, 0 rejected, "),
+        "{}",
+        shown(&third)
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_counts_updated_rows_of_an_upsert() {
+    // Regression (issue 8): the summary line had no `updated` count.
+    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 5, "upsert");
+    let journal = s(&dir.path().join("j.sqlite"));
+    let first = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
+    cli_support::edit_csv(dir.path(), "Name3,", "Renamed3,");
+    let second = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(second.status.code(), Some(0), "{}", shown(&second));
+    assert_eq!(
+        people_line(&second),
+        "people       contact    5 read: 0 created, 1 updated, 0 existing, 0 rejected, 0 unknown, 4 skipped (done before)"
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_path_that_cannot_be_written_exits_2_before_any_request() {
+    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 3, "create");
+    let journal = dir.path().join("j.sqlite");
+    for report in [dir.path().join("no-such-dir").join("report.json"), dir.path().to_path_buf()] {
+        let out =
+            run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &["--report", &s(&report)])
+                .await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--report"), "{err}");
+    }
+    assert!(sandbox.request_counts().values().all(|n| *n == 0), "{:?}", sandbox.request_counts());
+    assert!(!journal.exists(), "no journal was started");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_size_outside_1_to_50_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 1, "create");
+    for size in ["0", "51"] {
+        let out = b24(
+            dir.path(),
+            vec![
+                "run".into(),
+                s(&mapping),
+                "--webhook".into(),
+                "http://127.0.0.1:9/rest/1/x/".into(),
+                "--batch-size".into(),
+                size.into(),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(2), "--batch-size {size}: {}", shown(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size"), "{}", shown(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_paths_of_validate_rejects_and_ids_are_checked_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 2, "create");
+    let missing = s(&dir.path().join("missing").join("out.csv"));
+    for flag in ["--rejects", "--emit"] {
+        let out = b24(dir.path(), vec!["validate".into(), s(&mapping), flag.into(), missing.clone()]).await;
+        assert_eq!(out.status.code(), Some(2), "validate {flag}: {}", shown(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag), "{}", shown(&out));
+        assert!(out.stdout.is_empty(), "nothing was validated: {}", shown(&out));
+    }
+    for cmd in ["rejects", "ids"] {
+        let out = b24(
+            dir.path(),
+            vec![
+                cmd.into(),
+                "--journal".into(),
+                s(&dir.path().join("j.sqlite")),
+                "--out".into(),
+                missing.clone(),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(2), "{cmd} --out: {}", shown(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--out"), "{}", shown(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_source_in_create_mode_suggests_upsert_never_a_new_journal() {
+    // Regression (issue 8): the advice "start a new journal (--journal)" creates every row again.
+    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 4, "create");
+    let journal = s(&dir.path().join("j.sqlite"));
+    let first = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
+    cli_support::edit_csv(dir.path(), "Name1,", "Renamed1,");
+    let second = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(second.status.code(), Some(0), "{}", shown(&second));
+    let all = shown(&second);
+    assert!(all.contains("changed since the journal recorded it"), "{all}");
+    assert!(all.contains("set mode = \"upsert\""), "{all}");
+    assert!(!all.contains("new journal (--journal)") && !all.contains("start a new journal"), "{all}");
+    assert!(all.contains("1 row(s) changed in the source but were not updated"), "{all}");
+    sandbox.stop().await;
+}

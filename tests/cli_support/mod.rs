@@ -1,0 +1,102 @@
+//! Helpers of the CLI tests (`cli_run`, `cli_status`, `cli_rejects`): a contacts fixture whose
+//! rows the sandbox portal accepts or refuses on purpose, and the real binary run to the end.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Writes `people.csv` with `n` rows (`P00000`..) and `people.toml` (a contact step `people`
+/// in `mode`) into `dir`; returns the mapping's path. Row `i` sits on line `i + 2`.
+pub fn people(dir: &Path, n: usize, mode: &str) -> PathBuf {
+    let mut csv = std::fs::File::create(dir.join("people.csv")).expect("csv");
+    writeln!(csv, "Code,Name,Last,Email,Phone,Tier").expect("write");
+    for i in 0..n {
+        writeln!(csv, "P{i:05},Name{i},Last{i},p{i}@example.com,+7 916 {:03} {:04},41", i % 1000, i)
+            .expect("write");
+    }
+    let mapping = dir.join("people.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
+             origin = \"test\"\nmode = \"{mode}\"\n[fields]\nname = \"Name\"\nlastName = \"Last\"\n\
+             ufCrm_1700000004 = \"Tier\"\n[[fm]]\ntype = \"EMAIL\"\ncolumn = \"Email\"\n"
+        ),
+    )
+    .expect("mapping");
+    mapping
+}
+
+/// Makes two rows of `people.csv` bad: `P00002` one the portal refuses (an unknown list item),
+/// `P00005` one the mapping refuses (not an e-mail).
+pub fn spoil_two_rows(dir: &Path) {
+    let csv = std::fs::read_to_string(dir.join("people.csv")).expect("csv");
+    let csv = csv
+        .replacen(
+            "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,41",
+            "P00002,Name2,Last2,p2@example.com,+7 916 002 0002,77",
+            1,
+        )
+        .replacen("p5@example.com", "not-an-email", 1);
+    std::fs::write(dir.join("people.csv"), csv).expect("csv");
+}
+
+/// Replaces `from` with `to` in `people.csv` (exactly once).
+pub fn edit_csv(dir: &Path, from: &str, to: &str) {
+    let csv = std::fs::read_to_string(dir.join("people.csv")).expect("csv");
+    assert!(csv.contains(from), "fixture has {from:?}");
+    std::fs::write(dir.join("people.csv"), csv.replacen(from, to, 1)).expect("csv");
+}
+
+/// `b24import ARGS` in `cwd`, run to the end on a blocking thread.
+pub async fn b24(cwd: &Path, args: Vec<String>) -> Output {
+    let cwd = cwd.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_b24import"))
+            .current_dir(cwd)
+            .args(args)
+            .env_remove("B24_WEBHOOK_URL")
+            .env_remove("B24_ACCESS_TOKEN")
+            .output()
+            .expect("binary runs")
+    })
+    .await
+    .expect("join")
+}
+
+/// `b24import run MAPPING --webhook URL --journal JOURNAL` plus `extra`, fast limits.
+pub async fn run(cwd: &Path, mapping: &str, webhook: &str, journal: &str, extra: &[&str]) -> Output {
+    let mut args: Vec<String> =
+        ["run", mapping, "--webhook", webhook, "--journal", journal, "--rate", "200", "--burst", "50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    b24(cwd, args).await
+}
+
+/// Stdout and stderr of `out`, for assertion messages.
+pub fn shown(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The summary line of step `people`.
+pub fn people_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("people ") && l.contains(" read: "))
+        .unwrap_or_else(|| panic!("no summary line for people\n{}", shown(out)))
+        .to_string()
+}
+
+/// The CSV at `path` as rows of cells (header first).
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).expect("csv file");
+    reader.records().map(|r| r.expect("csv row").iter().map(str::to_string).collect()).collect()
+}
