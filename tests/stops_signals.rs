@@ -45,7 +45,14 @@ fn contacts(dir: &Path, n: usize) -> PathBuf {
 
 /// Starts `b24import run` on `mapping`; output goes to files in `dir` (a full pipe must never
 /// block the child). `rate` is `--rate`/`--burst`.
-fn start_run(dir: &Path, webhook: &str, mapping: &Path, batch: usize, rate: (&str, &str), tag: &str) -> Child {
+fn start_run(
+    dir: &Path,
+    webhook: &str,
+    mapping: &Path,
+    batch: usize,
+    rate: (&str, &str),
+    tag: &str,
+) -> Child {
     Process::new(env!("CARGO_BIN_EXE_b24import"))
         .arg("run")
         .arg(mapping)
@@ -86,7 +93,11 @@ async fn exit_within(child: &mut Child, limit: Duration, what: &str) -> (ExitSta
 }
 
 /// Polls the sandbox until `ready` holds (at most 20 s).
-async fn until(sandbox: &SandboxHandle, what: &str, ready: impl Fn(&b24import::sandbox::StateSnapshot) -> bool) {
+async fn until(
+    sandbox: &SandboxHandle,
+    what: &str,
+    ready: impl Fn(&b24import::sandbox::StateSnapshot) -> bool,
+) {
     let start = Instant::now();
     while !ready(&sandbox.snapshot()) {
         assert!(start.elapsed() < Duration::from_secs(20), "never reached: {what}: {:?}", sandbox.snapshot());
@@ -229,8 +240,10 @@ async fn a_second_ctrl_c_abandons_the_request_in_flight_and_the_next_run_reconci
     config.operating.cost_secs.insert("crm.item.add".into(), 2.0);
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let mut child = start_run(dir.path(), &sandbox.webhook_url(), &mapping, 10, ("1000", "100"), "first");
-    until(&sandbox, "a batch being processed", |s| s.requests.by_method.get("crm.item.add").copied().unwrap_or(0) >= 10)
-        .await;
+    until(&sandbox, "a batch being processed", |s| {
+        s.requests.by_method.get("crm.item.add").copied().unwrap_or(0) >= 10
+    })
+    .await;
     // The first Ctrl-C lets the request in flight finish...
     signal(&child, "INT");
     tokio::time::sleep(Duration::from_millis(1000)).await;

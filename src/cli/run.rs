@@ -264,7 +264,9 @@ pub async fn run_with(
         flag.store(true, Ordering::Relaxed);
         shutdown.stop();
         signals.next().await;
-        eprintln!("interrupted again: abandoning the request in flight; its rows are looked up on the next run");
+        eprintln!(
+            "interrupted again: abandoning the request in flight; its rows are looked up on the next run"
+        );
         shutdown.abandon();
     });
     let result = pipeline::run(opts, transport, rate, interrupted).await;
@@ -286,7 +288,10 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            StopSignals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
         }
         #[cfg(not(unix))]
         StopSignals {}

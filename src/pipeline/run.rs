@@ -1021,7 +1021,11 @@ impl<'a> StepRunner<'a> {
             let bytes = *bytes;
             let back: Vec<(&str, Outcome)> = keys.iter().map(|k| (*k, Outcome::Retry)).collect();
             self.journal.as_deref_mut().expect("sending needs a journal").record_outcomes(step, &back)?;
-            tracing::info!(bytes, commands = keys.len(), "request too large for the portal; sending it in smaller parts");
+            tracing::info!(
+                bytes,
+                commands = keys.len(),
+                "request too large for the portal; sending it in smaller parts"
+            );
             return self.send_smaller(pack, retry).await;
         }
         match answer {

@@ -127,7 +127,7 @@ pub enum TransportError {
     /// The portal cannot be reached (connection refused, a name that does not resolve, no
     /// route). Nothing was sent; the rows of the request are still pending.
     #[error("cannot reach the portal at {host} ({reason}); {advice}")]
-    Unreachable { host: String, reason: String, advice: &'static str },
+    Unreachable { host: String, reason: String, attempts: u32, advice: &'static str },
     /// The request body was larger than the portal accepts (HTTP 413). Nothing ran: send
     /// fewer commands per request, or the command alone; a single command still too large
     /// is the row's fault.

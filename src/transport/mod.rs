@@ -24,8 +24,8 @@ pub mod shutdown;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -354,6 +354,7 @@ impl Transport {
                         return Err(TransportError::Unreachable {
                             host: self.host(),
                             reason: e.message,
+                            attempts: refused,
                             advice: if contacted {
                                 "the portal stopped answering: is the portal up? is the network down? \
                                  Run again to continue"
@@ -363,7 +364,8 @@ impl Transport {
                         });
                     }
                     tracing::warn!(method, error = %e.message, "could not connect to the portal; retrying");
-                    let delay = inner.limiter.backoff(refused).min(limit - elapsed + Duration::from_millis(10));
+                    let delay =
+                        inner.limiter.backoff(refused).min(limit - elapsed + Duration::from_millis(10));
                     self.unless_stopped(method, tokio::time::sleep(delay)).await?;
                     continue;
                 }
@@ -454,7 +456,11 @@ impl Transport {
     }
 
     /// Runs `fut` unless (or until) the run is told to stop.
-    async fn unless_stopped<T>(&self, method: &str, fut: impl Future<Output = T>) -> Result<T, TransportError> {
+    async fn unless_stopped<T>(
+        &self,
+        method: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, TransportError> {
         let shutdown = &self.inner.shutdown;
         if shutdown.is_stopped() {
             return Err(interrupted(method, false));
