@@ -62,7 +62,7 @@ fn a_port_nobody_listens_on_exits_3_within_15_s_with_a_network_message() {
     let (code, err, took) = run_against(&format!("http://127.0.0.1:{port}/rest/1/secretcode/"));
     assert_eq!(code, Some(3), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    assert!(err.contains(&format!("cannot reach the portal at 127.0.0.1")), "{err}");
+    assert!(err.contains("cannot reach the portal at 127.0.0.1"), "{err}");
     assert!(err.contains("is the URL right? is the portal up?"), "{err}");
     assert!(!err.contains("--rate"), "not a rate limit: {err}");
     assert!(!err.contains("secretcode"), "the webhook code leaked: {err}");
