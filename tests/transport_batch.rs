@@ -401,9 +401,11 @@ async fn unreachable_portal_is_retried_then_given_up_without_ambiguity() {
     let mut cfg = TransportConfig::new(Credentials::Webhook(webhook), Plan::Standard);
     cfg.limiter.backoff_base = Duration::from_millis(20);
     cfg.max_limit_wait = Duration::from_millis(300);
+    cfg.first_connect_wait = Duration::from_millis(300);
     let t = Transport::new(cfg).expect("transport");
     let err = t.call_batch(&cmds(1)).await.expect_err("unreachable");
-    assert!(matches!(err, TransportError::Exhausted { attempts, .. } if attempts > 1), "{err}");
+    // Issue 8: a portal that is not there is Unreachable (a network message), not Exhausted.
+    assert!(matches!(err, TransportError::Unreachable { attempts, .. } if attempts > 1), "{err}");
     assert!(!err.to_string().contains(CODE), "{err}");
     assert_eq!(t.stats().rate, 2.0, "connection failures do not lower the rate");
 }
@@ -631,4 +633,163 @@ impl Server {
     fn count_prefix(&self, prefix: &str) -> usize {
         self.requests().iter().filter(|r| r.path.starts_with(prefix)).count()
     }
+}
+
+// ---------- stops when told, unreachable portals, 413 ----------
+
+// Regression: QUERY_LIMIT_EXCEEDED forever kept a call retrying for good, deaf to Ctrl-C.
+#[tokio::test]
+async fn a_stop_ends_a_limit_back_off_at_once_and_says_nothing_was_in_flight() {
+    let server = Server::start(|_| {
+        Reply::Json(503, json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}))
+    })
+    .await;
+    let mut cfg = config(&server);
+    cfg.limiter.backoff_base = Duration::from_secs(20);
+    cfg.limiter.backoff_cap = Duration::from_secs(20);
+    cfg.max_limit_wait = Duration::from_secs(600);
+    let t = Transport::new(cfg).expect("transport");
+    let shutdown = t.shutdown();
+    let call = tokio::spawn({
+        let t = t.clone();
+        async move { t.call_batch(&cmds(2)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = Instant::now();
+    shutdown.stop();
+    let err = tokio::time::timeout(Duration::from_secs(2), call)
+        .await
+        .expect("stopped")
+        .expect("join")
+        .expect_err("stop");
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(matches!(err, TransportError::Interrupted { in_flight: false, .. }), "{err:?}");
+    // Nothing new is sent after a stop.
+    let before = server.requests().len();
+    let again = t.call_batch(&cmds(1)).await.expect_err("stopped");
+    assert!(matches!(again, TransportError::Interrupted { in_flight: false, .. }), "{again:?}");
+    assert_eq!(server.requests().len(), before);
+}
+
+#[tokio::test]
+async fn a_first_stop_lets_the_request_in_flight_finish_and_an_abandon_drops_it() {
+    let server =
+        Server::start(|req| Reply::Delayed(Duration::from_millis(600), Box::new(ok_batch(req, json!([])))))
+            .await;
+    let t = transport(&server);
+    let shutdown = t.shutdown();
+    let call = tokio::spawn({
+        let t = t.clone();
+        async move { t.call_batch(&cmds(2)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    shutdown.stop();
+    let out = call.await.expect("join").expect("the request in flight finished");
+    assert!(matches!(out.get("r000001"), Some(CommandOutcome::Done(_))));
+
+    let server =
+        Server::start(|req| Reply::Delayed(Duration::from_secs(30), Box::new(ok_batch(req, json!([])))))
+            .await;
+    let t = transport(&server);
+    let shutdown = t.shutdown();
+    let call = tokio::spawn({
+        let t = t.clone();
+        async move { t.call_batch(&cmds(2)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    shutdown.stop();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!call.is_finished(), "a first stop waits for the answer");
+    shutdown.abandon();
+    let err = tokio::time::timeout(Duration::from_secs(2), call)
+        .await
+        .expect("abandoned")
+        .expect("join")
+        .expect_err("abandoned");
+    assert!(matches!(err, TransportError::Interrupted { in_flight: true, .. }), "{err:?}");
+}
+
+// Regression: a refused first connection was reported after a minute with "lower --rate".
+#[tokio::test]
+async fn a_refused_first_connection_names_the_host_and_asks_whether_the_url_is_right() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let webhook = Webhook::parse(&format!("http://127.0.0.1:{port}/rest/1/{CODE}/")).expect("webhook");
+    let mut cfg = TransportConfig::new(Credentials::Webhook(webhook), Plan::Standard);
+    cfg.limiter.backoff_base = Duration::from_millis(20);
+    cfg.first_connect_wait = Duration::from_millis(300);
+    let err = Transport::new(cfg).expect("transport").call_batch(&cmds(1)).await.expect_err("unreachable");
+    let TransportError::Unreachable { host, advice, .. } = &err else { panic!("not Unreachable: {err:?}") };
+    assert_eq!(host, "127.0.0.1");
+    assert_eq!(*advice, "is the URL right? is the portal up?");
+    assert!(err.is_fatal());
+    assert!(!err.to_string().contains("--rate"), "{err}");
+}
+
+#[tokio::test]
+async fn after_the_portal_answered_once_a_refused_connection_is_retried_for_the_longer_wait() {
+    let sandbox =
+        b24import::sandbox::Sandbox::start(b24import::sandbox::SandboxConfig::fast()).await.expect("sandbox");
+    let webhook = Webhook::parse(&sandbox.webhook_url()).expect("webhook");
+    let mut cfg = TransportConfig::new(Credentials::Webhook(webhook), Plan::Standard);
+    cfg.limiter.backoff_base = Duration::from_millis(20);
+    cfg.limiter.backoff_cap = Duration::from_millis(100);
+    cfg.first_connect_wait = Duration::from_millis(100);
+    cfg.max_connect_wait = Duration::from_millis(1200);
+    let t = Transport::new(cfg).expect("transport");
+    t.call("crm.item.fields", &json!({"entityTypeId": 3})).await.expect("the portal answers");
+    sandbox.stop().await;
+    let start = Instant::now();
+    let err = t.call("crm.item.fields", &json!({"entityTypeId": 3})).await.expect_err("gone");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1200),
+        "retried for the longer wait: {:?}",
+        start.elapsed()
+    );
+    let CallError::Transport(TransportError::Unreachable { advice, attempts, .. }) = &err else {
+        panic!("not Unreachable: {err:?}")
+    };
+    assert!(*attempts > 3 && advice.contains("stopped answering"), "{err}");
+}
+
+/// A server that answers nginx's 413 page to bodies over `limit` bytes and batches otherwise.
+async fn size_limited(limit: usize) -> Server {
+    Server::start(move |req| {
+        if req.body.to_string().len() > limit {
+            Reply::Raw(
+                413,
+                "text/html",
+                "<html><head><title>413 Request Entity Too Large</title></head></html>".into(),
+            )
+        } else if req.path.ends_with("/batch") {
+            ok_batch(req, json!([]))
+        } else {
+            Reply::Json(200, json!({"result": {"item": {"id": 9}}}))
+        }
+    })
+    .await
+}
+
+// Regression: a 413 page was an unknown outcome (rows `unknown`, looked up, resent twenty times).
+#[tokio::test]
+async fn a_413_is_too_large_not_unknown_and_the_same_size_is_not_sent_again() {
+    let server = size_limited(4_000).await;
+    let t = transport(&server);
+    let big: Vec<(String, Command)> =
+        (1..=4).map(|i| (b24import::transport::command_key(i), add(&"x".repeat(1_500)))).collect();
+    let err = t.call_batch(&big).await.expect_err("too large");
+    let TransportError::TooLarge { bytes, .. } = err else { panic!("not TooLarge: {err:?}") };
+    assert!(bytes > 4_000, "{bytes}");
+    assert!(!TransportError::TooLarge { method: "batch".into(), bytes }.is_fatal());
+    assert_eq!(server.requests().len(), 1);
+    // The same body again is refused without a request; halves go through.
+    assert!(matches!(t.call_batch(&big).await, Err(TransportError::TooLarge { .. })));
+    assert_eq!(server.requests().len(), 1);
+    let out = t.call_batch(&big[..2]).await.expect("half fits");
+    assert_eq!(out.commands.len(), 2);
+    // A single command alone is a direct call.
+    let out = t.call_alone("r000001", &big[0].1).await.expect("alone");
+    assert_eq!(out.get("r000001"), Some(&CommandOutcome::Done(json!({"item": {"id": 9}}))));
+    assert!(server.requests().last().expect("request").path.ends_with("/crm.item.add"));
 }

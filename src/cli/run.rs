@@ -246,10 +246,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         &transport,
         PlanRate { per_second: rate.per_second, burst: rate.burst },
     ));
+    // A name lookup abandoned by Ctrl-C may still sit in a blocking thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     finish(outcome, args.report.as_deref())
 }
 
-/// Runs with Ctrl-C / SIGTERM handling: the run stops after the batch in flight.
+/// Runs with Ctrl-C / SIGTERM handling. A first signal ends every wait at once (limit
+/// back-off, operating park, retry pause, connection retry) and sends nothing new; a request
+/// already on the wire is let finish so its answer is recorded. A second signal abandons that
+/// request too (its rows stay `sent` and are looked up on the next run).
 pub async fn run_with(
     opts: &RunOptions,
     transport: &Transport,
@@ -257,30 +262,62 @@ pub async fn run_with(
 ) -> Result<RunReport, RunError> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
+    let shutdown = transport.shutdown();
     let watcher = tokio::spawn(async move {
-        stop_signal().await;
-        eprintln!("interrupted: finishing the batch in flight, then stopping (the journal keeps every row)");
+        let mut signals = StopSignals::new();
+        signals.next().await;
+        eprintln!(
+            "interrupted: stopping; a request in flight is let finish (press Ctrl-C again to abandon it). \
+             The journal keeps every row: run again to continue"
+        );
         flag.store(true, Ordering::Relaxed);
+        shutdown.stop();
+        signals.next().await;
+        eprintln!(
+            "interrupted again: abandoning the request in flight; its rows are looked up on the next run"
+        );
+        shutdown.abandon();
     });
     let result = pipeline::run(opts, transport, rate, interrupted).await;
     watcher.abort();
     result
 }
 
-/// Ctrl-C, or SIGTERM (a scheduler stopping the job).
-async fn stop_signal() {
+/// Ctrl-C, or SIGTERM (a scheduler stopping the job), as a stream: listeners are installed
+/// once, so a second signal is never missed between two waits.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next stop signal.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let (Some(term), Some(int)) = (self.term.as_mut(), self.int.as_mut()) {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Prints the summary, writes the report, and chooses the exit code.

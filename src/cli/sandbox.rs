@@ -113,6 +113,10 @@ pub struct Opts {
     /// Field schema TOML (default: the built-in schema).
     #[arg(long)]
     pub schema: Option<PathBuf>,
+    /// Refuse REST requests with a body over this many MiB with HTTP 413, as the web server
+    /// in front of a portal does (nginx client_max_body_size).
+    #[arg(long, default_value_t = 32.0, value_name = "MB")]
+    pub max_request_mb: f64,
     /// Keep the portal state in this SQLite file (survives a restart).
     #[arg(long)]
     pub state: Option<PathBuf>,
@@ -158,6 +162,10 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
     cfg.faults.fail_503 = args.fail_503;
     cfg.faults.html_error = args.html_error;
     cfg.faults.overload = args.overload;
+    if !(args.max_request_mb.is_finite() && args.max_request_mb > 0.0) {
+        anyhow::bail!("--max-request-mb must be above 0, not {}", args.max_request_mb);
+    }
+    cfg.max_request_bytes = (args.max_request_mb * 1024.0 * 1024.0) as usize;
     cfg.oauth.token_ttl = (args.token_ttl > 0).then(|| Duration::from_secs(args.token_ttl));
     if let Some(path) = &args.schema {
         cfg.schema = Some(SchemaFile::load(path)?);

@@ -242,6 +242,11 @@ pub async fn run(
         report.steps.push(std::mem::take(&mut runner.report));
         match result {
             Ok(()) => {}
+            // Ctrl-C / SIGTERM reached the transport in a wait or a request: not a portal failure.
+            Err(Stop::Portal(e)) if e.is_interrupted() => {
+                report.interrupted = true;
+                break;
+            }
             Err(Stop::Portal(e)) => {
                 report.stopped = Some(e.to_string());
                 break;
@@ -993,7 +998,10 @@ impl<'a> StepRunner<'a> {
         let mut last = String::new();
         for attempt in 0..LOOKUP_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                self.transport
+                    .pause(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await
+                    .map_err(Stop::Portal)?;
             }
             match self.transport.call(method, params).await {
                 Ok(v) => return Ok(Ok(v)),
@@ -1012,14 +1020,32 @@ impl<'a> StepRunner<'a> {
     }
 
     /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
+    /// A pack the portal refuses as too large (413) never ran: it is split in halves, a single
+    /// command is sent alone, and one still too large alone is rejected `too_large`.
     async fn send(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
         let step = self.step_id.expect("sending needs a journal step");
         let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
         self.journal.as_deref_mut().expect("sending needs a journal").mark_sent(step, &keys)?;
-        let answer = self.transport.call_batch(&pack.commands).await;
+        let answer = match pack.commands.as_slice() {
+            [(key, cmd)] if pack.alone => self.transport.call_alone(key, cmd).await,
+            commands => self.transport.call_batch(commands).await,
+        };
         let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
         let mut stored: Vec<(&str, &str)> = Vec::new();
         let mut stop = None;
+        if let Err(TransportError::TooLarge { bytes, .. }) = &answer
+            && !pack.alone
+        {
+            let bytes = *bytes;
+            let back: Vec<(&str, Outcome)> = keys.iter().map(|k| (*k, Outcome::Retry)).collect();
+            self.journal.as_deref_mut().expect("sending needs a journal").record_outcomes(step, &back)?;
+            tracing::info!(
+                bytes,
+                commands = keys.len(),
+                "request too large for the portal; sending it in smaller parts"
+            );
+            return self.send_smaller(pack, retry).await;
+        }
         match answer {
             Ok(batch) => {
                 for (item, (cmd_key, cmd)) in pack.items.iter().zip(&pack.commands) {
@@ -1063,6 +1089,17 @@ impl<'a> StepRunner<'a> {
                     outcomes.push((row_key, outcome));
                 }
             }
+            Err(TransportError::TooLarge { bytes, .. }) => {
+                // Alone and still too large: the row's own size is the problem.
+                for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    let text = self.too_large_text(cmd, bytes);
+                    outcomes.push((item.key.as_str(), Outcome::Rejected { code: "too_large".into(), text }));
+                }
+            }
+            Err(e @ TransportError::Interrupted { in_flight: true, .. }) => {
+                // Abandoned on the wire: the rows stay `sent`, looked up on the next run.
+                stop = Some(e);
+            }
             Err(TransportError::Ambiguous { reason, .. }) => {
                 for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
                     self.unknown.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
@@ -1089,6 +1126,48 @@ impl<'a> StepRunner<'a> {
             Some(e) => Err(Stop::Portal(e)),
             None => Ok(()),
         }
+    }
+
+    /// A pack refused as too large, sent again in halves (a single command: alone, as a
+    /// direct call, which needs fewer bytes than inside a batch).
+    async fn send_smaller(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+        let Pack { mut items, mut commands, .. } = pack;
+        if commands.len() == 1 {
+            return Box::pin(self.send(Pack { items, commands, alone: true }, retry)).await;
+        }
+        let half = commands.len() / 2;
+        let (items2, commands2) = (items.split_off(half), commands.split_off(half));
+        Box::pin(self.send(Pack { items, commands, alone: false }, retry)).await?;
+        Box::pin(self.send(Pack { items: items2, commands: commands2, alone: false }, retry)).await
+    }
+
+    /// Why a row is `too_large`: the request's size and the field that made it large.
+    fn too_large_text(&self, cmd: &Command, bytes: usize) -> String {
+        let fields = match self.plan.target.entity {
+            Entity::User => Some(&cmd.params),
+            Entity::Crm(_) => cmd.params.get("fields"),
+        };
+        let biggest = fields
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().map(|(k, v)| (k, v.to_string().len())).max_by_key(|(_, n)| *n));
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        let mut text = format!(
+            "the request for this row is {:.1} MiB ({bytes} bytes), more than the portal accepts \
+             (HTTP 413 Request Entity Too Large)",
+            mib(bytes)
+        );
+        if let Some((name, size)) = biggest {
+            text.push_str(&format!("; the largest field is `{name}` ({:.1} MiB", mib(size)));
+            if let Some(f) = self.plan.fields.iter().find(|f| &f.name == name) {
+                text.push_str(&format!(", from `{}`", f.label));
+            }
+            text.push(')');
+        }
+        text.push_str(
+            "; make the file smaller, or raise the request size limit of the portal's web server \
+             (nginx client_max_body_size)",
+        );
+        text
     }
 
     /// A command the portal refused: rejected, unless it is a user that already exists and
@@ -1162,7 +1241,7 @@ impl<'a> StepRunner<'a> {
             if packs.is_empty() && !self.unknown.is_empty() {
                 // Nothing could be decided (no key to look them up by, or the lookup failed):
                 // try the lookup again after a pause, then leave them unknown and report.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                self.transport.pause(std::time::Duration::from_millis(500)).await.map_err(Stop::Portal)?;
                 continue;
             }
             for pack in packs {

@@ -229,7 +229,16 @@ pub struct SandboxConfig {
     pub state_file: Option<PathBuf>,
     /// The clock limits and timestamps use; [`Clock::manual`] lets tests move time.
     pub clock: Clock,
+    /// A REST request whose body is larger than this is refused with HTTP 413 and nginx's HTML
+    /// page, before any work, as the web server in front of a portal does
+    /// (`client_max_body_size`). Default [`DEFAULT_MAX_REQUEST_BYTES`].
+    pub max_request_bytes: usize,
 }
+
+/// The default request-size limit: 32 MiB. nginx's own default is 1 MiB, the Bitrix24 cloud
+/// accepts far more (2 GB per the docs); 32 MiB is a common hosting setting and holds the
+/// largest file the mappings allow by default (20 MiB, about 27 MiB as base64) sent alone.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -267,6 +276,7 @@ impl SandboxConfig {
             schema: None,
             state_file: None,
             clock: Clock::system(),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 

@@ -155,6 +155,8 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         .route("/_sandbox/items", get(inspect_items))
         .route("/_sandbox/users", get(inspect_users))
         .route("/_sandbox/reset", post(reset))
+        // The request-size limit is the sandbox's own (`max_request_bytes`, checked in `rest`).
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(shared.clone());
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
@@ -211,6 +213,8 @@ fn json_response(status: u16, body: &Value) -> Response {
 fn error_body(code: &str, description: &str) -> Value {
     json!({"error": code, "error_description": description})
 }
+
+const HTML_413: &str = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 const HTML_ERROR: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
@@ -388,6 +392,13 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
     let done = {
         let mut core = shared.core();
         core.stats.total += 1;
+        if body.len() > shared.config.max_request_bytes {
+            // What nginx in front of a portal answers: nothing reaches the portal.
+            bump(&mut core.stats.refusals, "REQUEST_ENTITY_TOO_LARGE");
+            let mut resp = (StatusCode::PAYLOAD_TOO_LARGE, HTML_413).into_response();
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            return resp;
+        }
         match gate_and_work(&shared, &mut core, &uri, &headers, &body) {
             Ok(done) => done,
             Err(resp) => return *resp,

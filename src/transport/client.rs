@@ -176,7 +176,9 @@ pub fn build_http(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         .user_agent(concat!("b24import/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(30).min(timeout))
+        // Resolution included; a portal not reached in 10 s is retried, then reported.
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .dns_resolver(std::sync::Arc::new(super::resolve::SystemResolver))
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_keepalive(Duration::from_secs(60))
         .build()

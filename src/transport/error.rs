@@ -25,6 +25,9 @@ pub enum Class {
     Fatal(FatalKind),
     /// The request may or may not have run (timeout, dropped connection, 5xx, non-JSON body).
     Ambiguous,
+    /// 413 Request Entity Too Large: a proxy (nginx `client_max_body_size`) refused the body
+    /// before the portal saw it; nothing ran. Send less per request.
+    TooLarge,
 }
 
 /// Why the run must stop.
@@ -80,6 +83,8 @@ pub fn classify(status: u16, code: Option<&str>, json: bool) -> Class {
     }
     match status {
         401 | 403 => Class::Fatal(FatalKind::Auth),
+        // Refused by the web server in front of the portal on the body size alone.
+        413 => Class::TooLarge,
         // 408 Request Timeout and every 5xx: the portal may have done the work.
         408 | 500..=599 => Class::Ambiguous,
         _ if !json => Class::Ambiguous,
@@ -109,7 +114,7 @@ pub enum TransportError {
     /// Limits kept refusing the request for longer than the configured maximum wait.
     #[error(
         "gave up on {method} after {attempts} refused attempts over {waited:?} ({last_code}); \
-         check the portal URL and the network, or lower --rate"
+         the portal's limits kept refusing: lower --rate, or run when the portal is less busy"
     )]
     Exhausted { method: String, attempts: u32, waited: Duration, last_code: String },
     /// The portal refused the whole request before running it (not a row's fault for a batch).
@@ -119,6 +124,20 @@ pub enum TransportError {
     /// byte budget, duplicate keys). A bug in the caller, never sent.
     #[error("invalid batch: {0}")]
     InvalidBatch(String),
+    /// The portal cannot be reached (connection refused, a name that does not resolve, no
+    /// route). Nothing was sent; the rows of the request are still pending.
+    #[error("cannot reach the portal at {host} ({reason}); {advice}")]
+    Unreachable { host: String, reason: String, attempts: u32, advice: &'static str },
+    /// The request body was larger than the portal accepts (HTTP 413). Nothing ran: send
+    /// fewer commands per request, or the command alone; a single command still too large
+    /// is the row's fault.
+    #[error("{method}: the request of {bytes} bytes is larger than the portal accepts (HTTP 413)")]
+    TooLarge { method: String, bytes: usize },
+    /// The run was told to stop (Ctrl-C, SIGTERM). `in_flight: false`: nothing was sent (the
+    /// rows are still pending); `true`: a request on the wire was abandoned (its rows stay
+    /// `sent` and are looked up on the next run).
+    #[error("interrupted during {method}")]
+    Interrupted { method: String, in_flight: bool },
     /// The OAuth token endpoint did not give a new token.
     #[error("OAuth token refresh failed: {0}; re-authorize the application and set B24_REFRESH_TOKEN")]
     Refresh(String),
@@ -127,7 +146,12 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the run must stop (exit 3) rather than record row outcomes and go on.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, TransportError::Ambiguous { .. })
+        !matches!(self, TransportError::Ambiguous { .. } | TransportError::TooLarge { .. })
+    }
+
+    /// Whether the run was told to stop (exit 130, not a portal failure).
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, TransportError::Interrupted { .. })
     }
 }
 
@@ -171,6 +195,7 @@ mod tests {
     #[case(404, Some("ERROR_METHOD_NOT_FOUND"), Class::Permanent)]
     #[case(500, Some("INTERNAL_SERVER_ERROR"), Class::Ambiguous)]
     #[case(502, None, Class::Ambiguous)]
+    #[case(413, None, Class::TooLarge)]
     #[case(200, None, Class::Success)]
     #[case(200, Some("SOMETHING"), Class::Permanent)]
     fn answers_classify_by_code_then_status(
@@ -185,5 +210,11 @@ mod tests {
     fn non_json_bodies_are_ambiguous_even_with_200() {
         assert_eq!(classify(200, None, false), Class::Ambiguous);
         assert_eq!(classify(503, None, false), Class::Ambiguous);
+    }
+
+    // Regression: an nginx 413 page (HTML) was taken for an unknown outcome and retried.
+    #[test]
+    fn a_413_page_means_too_large_not_unknown() {
+        assert_eq!(classify(413, None, false), Class::TooLarge);
     }
 }

@@ -6,7 +6,12 @@
 //! run (503 `QUERY_LIMIT_EXCEEDED`, 429 `OPERATION_TIME_LIMIT`, an expired token) are resent
 //! here, bounded by a maximum wait; a request that may have run (timeout, dropped connection,
 //! 5xx, a non-JSON body) is NEVER resent: it comes back as [`TransportError::Ambiguous`] so
-//! the run marks its rows `unknown`. Must not know about rows, the journal or mappings.
+//! the run marks its rows `unknown`. A portal that cannot be reached at the first request is
+//! given up on within seconds ([`TransportError::Unreachable`], never a rate-limit message); a
+//! body the web server refuses as too large (413) comes back as [`TransportError::TooLarge`].
+//! Every wait and every request is `select!`ed against the [`Shutdown`] handle: a first signal
+//! ends waits at once and starts nothing new, a second one abandons the request in flight
+//! ([`TransportError::Interrupted`]). Must not know about rows, the journal or mappings.
 
 pub mod auth;
 pub mod batch;
@@ -14,11 +19,14 @@ pub mod client;
 pub mod error;
 pub mod limiter;
 pub mod operating;
+mod resolve;
+pub mod shutdown;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -32,6 +40,7 @@ pub use client::{ConfigError, Credentials, OAuth, Secret, Webhook};
 pub use error::{CallError, Class, FatalKind, TransportError};
 pub use limiter::{LimiterConfig, Plan, Rate};
 pub use operating::OperatingConfig;
+pub use shutdown::Shutdown;
 
 /// Everything a [`Transport`] needs.
 #[derive(Clone)]
@@ -45,6 +54,9 @@ pub struct TransportConfig {
     pub max_limit_wait: Duration,
     /// Longest a single call keeps retrying when the portal cannot be reached at all.
     pub max_connect_wait: Duration,
+    /// The same before the portal ever answered: a wrong URL or a portal that is down is
+    /// reported within seconds, not after a minute of retries.
+    pub first_connect_wait: Duration,
     /// Byte budget of one batch body.
     pub max_batch_bytes: usize,
     /// Called with each rotated OAuth refresh token.
@@ -60,6 +72,7 @@ impl fmt::Debug for TransportConfig {
             .field("timeout", &self.timeout)
             .field("max_limit_wait", &self.max_limit_wait)
             .field("max_connect_wait", &self.max_connect_wait)
+            .field("first_connect_wait", &self.first_connect_wait)
             .field("max_batch_bytes", &self.max_batch_bytes)
             .finish_non_exhaustive()
     }
@@ -75,6 +88,7 @@ impl TransportConfig {
             timeout: Duration::from_secs(120),
             max_limit_wait: Duration::from_secs(30 * 60),
             max_connect_wait: Duration::from_secs(60),
+            first_connect_wait: Duration::from_secs(5),
             max_batch_bytes: batch::DEFAULT_MAX_BYTES,
             on_refresh: None,
         }
@@ -120,6 +134,11 @@ struct Inner {
     operating: operating::Operating,
     auth: Option<auth::Auth>,
     counters: Counters,
+    shutdown: Shutdown,
+    /// Set by the first HTTP answer of any kind: the portal is there.
+    contacted: AtomicBool,
+    /// The smallest body (bytes) the portal refused with 413; `usize::MAX` until one was.
+    too_large_at: AtomicUsize,
 }
 
 /// An accepted answer: the parsed JSON body.
@@ -145,8 +164,22 @@ impl Transport {
                 http,
                 auth,
                 config,
+                shutdown: Shutdown::new(),
+                contacted: AtomicBool::new(false),
+                too_large_at: AtomicUsize::new(usize::MAX),
             }),
         })
+    }
+
+    /// The handle that stops this transport's waits and requests (Ctrl-C, SIGTERM).
+    pub fn shutdown(&self) -> Shutdown {
+        self.inner.shutdown.clone()
+    }
+
+    /// Sleeps `d` (a pause between retries of the caller's own), ending early with
+    /// [`TransportError::Interrupted`] when the run is told to stop.
+    pub async fn pause(&self, d: Duration) -> Result<(), TransportError> {
+        self.unless_stopped("a retry pause", tokio::time::sleep(d)).await
     }
 
     /// A packer for this portal's byte budget; `max_commands` is capped at 50.
@@ -224,9 +257,9 @@ impl Transport {
         Ok(outcome)
     }
 
-    /// One command too large to share a batch, sent as a direct call; a refusal becomes its
-    /// `Failed` outcome like inside a batch.
-    async fn call_alone(&self, key: &str, command: &Command) -> Result<BatchOutcome, TransportError> {
+    /// One command sent as a direct call (too large to share a batch, or a batch of it was
+    /// refused as too large); a refusal becomes its `Failed` outcome like inside a batch.
+    pub async fn call_alone(&self, key: &str, command: &Command) -> Result<BatchOutcome, TransportError> {
         let outcome = match self.call(command.method, &command.params).await {
             Ok(result) => CommandOutcome::Done(result),
             Err(CallError::Rejected { code, description, .. }) => {
@@ -267,11 +300,11 @@ impl Transport {
         let mut refused = 0u32;
         let mut refresh_attempts = 0u32;
         loop {
-            let waited = inner.operating.wait(bills).await;
+            let waited = self.unless_stopped(method, inner.operating.wait(bills)).await?;
             self.add_wait(waited);
-            inner.limiter.until_ready().await;
+            self.unless_stopped(method, inner.limiter.until_ready()).await?;
             let token = match &inner.auth {
-                Some(a) => Some(a.current().await),
+                Some(a) => Some(self.unless_stopped(method, a.current()).await?),
                 None => None,
             };
             let req = client::prepare(
@@ -280,24 +313,60 @@ impl Transport {
                 method,
                 params.clone(),
             );
+            let known_too_large = inner.too_large_at.load(Ordering::Relaxed);
+            if known_too_large != usize::MAX {
+                // The portal refused a body this large already: do not send it again.
+                let bytes = body_size(&req.body);
+                if bytes >= known_too_large {
+                    return Err(TransportError::TooLarge { method: method.into(), bytes });
+                }
+            }
+            if inner.shutdown.is_stopped() {
+                return Err(interrupted(method, false));
+            }
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let answer = match client::post_json(&inner.http, &req).await {
-                Ok(a) => a,
+            let sent = tokio::select! {
+                biased;
+                _ = inner.shutdown.abandoned() => {
+                    tracing::warn!(method, "abandoning the request in flight; its rows are looked up on the next run");
+                    return Err(interrupted(method, true));
+                }
+                sent = client::post_json(&inner.http, &req) => sent,
+            };
+            let answer = match sent {
+                Ok(a) => {
+                    inner.contacted.store(true, Ordering::Relaxed);
+                    a
+                }
                 Err(e) if e.not_sent => {
-                    // Nothing reached the portal: back off and resend, for a while. A portal that
-                    // cannot be reached for minutes is a wrong URL or a network down: give up.
+                    // Nothing reached the portal: back off and resend, for a while. Before the
+                    // portal ever answered that is a few seconds (a wrong URL, a portal that is
+                    // down); later a minute (a network blip). Then give up: it is not a limit.
                     refused += 1;
-                    if started.elapsed() >= inner.config.max_connect_wait {
-                        return Err(TransportError::Exhausted {
-                            method: method.into(),
+                    let contacted = inner.contacted.load(Ordering::Relaxed);
+                    let limit = if contacted {
+                        inner.config.max_connect_wait
+                    } else {
+                        inner.config.first_connect_wait
+                    };
+                    let elapsed = started.elapsed();
+                    if elapsed >= limit {
+                        return Err(TransportError::Unreachable {
+                            host: self.host(),
+                            reason: e.message,
                             attempts: refused,
-                            waited: started.elapsed(),
-                            last_code: e.message.clone(),
+                            advice: if contacted {
+                                "the portal stopped answering: is the portal up? is the network down? \
+                                 Run again to continue"
+                            } else {
+                                "is the URL right? is the portal up?"
+                            },
                         });
                     }
                     tracing::warn!(method, error = %e.message, "could not connect to the portal; retrying");
-                    let delay = inner.limiter.backoff(refused);
-                    self.back_off(method, refused, started, &e.message, delay).await?;
+                    let delay =
+                        inner.limiter.backoff(refused).min(limit - elapsed + Duration::from_millis(10));
+                    self.unless_stopped(method, tokio::time::sleep(delay)).await?;
                     continue;
                 }
                 Err(e) => {
@@ -346,12 +415,23 @@ impl Transport {
                             method,
                         ));
                     };
-                    if a.refresh(generation).await? {
+                    let refreshed = tokio::select! {
+                        biased;
+                        _ = inner.shutdown.abandoned() => return Err(interrupted(method, false)),
+                        r = a.refresh(generation) => r?,
+                    };
+                    if refreshed {
                         inner.counters.refreshes.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Class::Fatal(kind) => {
                     return Err(fatal(kind, answer.status, &code_or_status, &description, method));
+                }
+                Class::TooLarge => {
+                    let bytes = body_size(&req.body);
+                    inner.too_large_at.fetch_min(bytes, Ordering::Relaxed);
+                    tracing::warn!(method, bytes, "the portal refused the request as too large (HTTP 413)");
+                    return Err(TransportError::TooLarge { method: method.into(), bytes });
                 }
                 Class::Permanent => {
                     return Err(TransportError::Refused {
@@ -372,6 +452,31 @@ impl Transport {
                     return Err(TransportError::Ambiguous { method: method.into(), reason });
                 }
             }
+        }
+    }
+
+    /// Runs `fut` unless (or until) the run is told to stop.
+    async fn unless_stopped<T>(
+        &self,
+        method: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, TransportError> {
+        let shutdown = &self.inner.shutdown;
+        if shutdown.is_stopped() {
+            return Err(interrupted(method, false));
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.stopped() => Err(interrupted(method, false)),
+            v = fut => Ok(v),
+        }
+    }
+
+    /// The portal's host, for messages (never a secret).
+    fn host(&self) -> String {
+        match &self.inner.config.credentials {
+            Credentials::Webhook(w) => w.host().to_string(),
+            Credentials::OAuth(o) => o.endpoint.host_str().unwrap_or("").to_string(),
         }
     }
 
@@ -412,9 +517,17 @@ impl Transport {
     ) -> Result<(), TransportError> {
         self.check_budget(method, attempts, started, last_code, delay)?;
         self.add_wait(delay);
-        tokio::time::sleep(delay).await;
-        Ok(())
+        self.unless_stopped(method, tokio::time::sleep(delay)).await
     }
+}
+
+fn interrupted(method: &str, in_flight: bool) -> TransportError {
+    TransportError::Interrupted { method: method.into(), in_flight }
+}
+
+/// Bytes of a JSON request body as sent.
+fn body_size(body: &Value) -> usize {
+    serde_json::to_vec(body).map_or(0, |b| b.len())
 }
 
 fn error_text(v: Option<&Value>) -> Option<String> {
