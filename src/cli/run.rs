@@ -208,23 +208,23 @@ fn read_saved(path: &Path) -> Option<SavedToken> {
 /// The other one is kept as a fallback, tried once if the first is refused.
 fn choose_refresh(env: Option<String>, saved: Option<SavedToken>, file: &Path) -> anyhow::Result<RefreshChoice> {
     let file = file.display();
-    let advice = "a new B24_REFRESH_TOKEN replaces the saved one on the next run";
+    let advice = "a B24_REFRESH_TOKEN that differs from the saved token is used instead of it";
     Ok(match (env, saved) {
         (None, None) => bail!("OAuth needs B24_REFRESH_TOKEN (no refresh token is saved in {file} yet)"),
         (Some(env), None) => RefreshChoice {
             first: env,
             second: None,
-            hint: format!("the refresh token was B24_REFRESH_TOKEN (none saved in {file} yet)"),
+            hint: format!("tried B24_REFRESH_TOKEN (no token saved in {file} yet)"),
         },
         (None, Some(saved)) => RefreshChoice {
             first: saved.token,
             second: None,
-            hint: format!("the refresh token was the one saved in {file} (B24_REFRESH_TOKEN is not set)"),
+            hint: format!("tried the refresh token saved in {file} (B24_REFRESH_TOKEN is not set)"),
         },
         (Some(env), Some(saved)) if env == saved.token => RefreshChoice {
             first: env,
             second: None,
-            hint: format!("the refresh token was B24_REFRESH_TOKEN, the same as the one saved in {file}"),
+            hint: format!("tried B24_REFRESH_TOKEN, the same as the token saved in {file}"),
         },
         (Some(env), Some(saved))
             if saved.env_fingerprint.as_deref().is_none_or(|f| f == fingerprint(&env)) =>
@@ -232,17 +232,14 @@ fn choose_refresh(env: Option<String>, saved: Option<SavedToken>, file: &Path) -
             RefreshChoice {
                 first: saved.token,
                 second: Some(env),
-                hint: format!(
-                    "tried the refresh token saved in {file} (it replaced B24_REFRESH_TOKEN), then \
-                     B24_REFRESH_TOKEN; {advice}"
-                ),
+                hint: format!("tried the refresh token saved in {file}, then B24_REFRESH_TOKEN ({advice})"),
             }
         }
         (Some(env), Some(saved)) => RefreshChoice {
             first: env,
             second: Some(saved.token),
             hint: format!(
-                "tried B24_REFRESH_TOKEN (changed since {file} was saved), then the token saved there; {advice}"
+                "tried B24_REFRESH_TOKEN (it changed since {file} was saved), then the token saved there"
             ),
         },
     })
