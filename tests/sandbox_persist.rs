@@ -85,7 +85,17 @@ impl Drop for SandboxProcess {
 impl SandboxProcess {
     fn start(port: u16, args: &[&str]) -> SandboxProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_b24import"))
-            .args(["sandbox", "--port", &port.to_string(), "--rate", "200", "--burst", "50", "--time-scale", "0"])
+            .args([
+                "sandbox",
+                "--port",
+                &port.to_string(),
+                "--rate",
+                "200",
+                "--burst",
+                "50",
+                "--time-scale",
+                "0",
+            ])
             .args(args)
             .env_remove("B24IMPORT_SANDBOX_WEBHOOK_CODE")
             .stdout(Stdio::piped())
@@ -194,7 +204,10 @@ fn a_state_file_keeps_an_explicit_webhook_code_and_the_items_across_a_restart() 
     assert_eq!(list_contacts(&url).0, 401, "the old code no longer works");
     let stderr = third.stop();
     assert!(stderr.contains("note: --webhook-code differs"), "{stderr}");
-    assert!(!stderr.contains("rehearsal42") && !stderr.contains("another77"), "no code in the note: {stderr}");
+    assert!(
+        !stderr.contains("rehearsal42") && !stderr.contains("another77"),
+        "no code in the note: {stderr}"
+    );
     let fourth = SandboxProcess::start(port, &["--state", state_s]);
     assert!(fourth.webhook.ends_with("/rest/1/another77/"), "{}", fourth.webhook);
     fourth.stop();
@@ -230,26 +243,25 @@ fn a_state_file_keeps_the_oauth_application_and_its_rotated_tokens() {
             .to_string()
     };
     // Rotate the refresh token once, as a run would.
-    let rotated: serde_json::Value = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(async {
-            sandbox_common::client()
-                .get(format!(
-                    "{}?grant_type=refresh_token&client_id={}&client_secret={}&refresh_token={}",
-                    get(&first, "B24_OAUTH_ENDPOINT"),
-                    get(&first, "B24_CLIENT_ID"),
-                    get(&first, "B24_CLIENT_SECRET"),
-                    get(&first, "B24_REFRESH_TOKEN")
-                ))
-                .send()
-                .await
-                .expect("answer")
-                .json()
-                .await
-                .expect("json")
-        });
+    let rotated: serde_json::Value =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(
+            async {
+                sandbox_common::client()
+                    .get(format!(
+                        "{}?grant_type=refresh_token&client_id={}&client_secret={}&refresh_token={}",
+                        get(&first, "B24_OAUTH_ENDPOINT"),
+                        get(&first, "B24_CLIENT_ID"),
+                        get(&first, "B24_CLIENT_SECRET"),
+                        get(&first, "B24_REFRESH_TOKEN")
+                    ))
+                    .send()
+                    .await
+                    .expect("answer")
+                    .json()
+                    .await
+                    .expect("json")
+            },
+        );
     let _ = child.kill();
     let _ = child.wait();
     let (mut child, second) = exports(port);

@@ -152,7 +152,10 @@ fn status_masks_the_arguments_a_journal_from_an_older_version_kept() {
     let status_json = b24import(&["status", "--json", "--journal", journal_s]);
     assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stderr));
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("--webhook https://***@portal.example/rest/1/***/?token=*** --batch-size 50"), "{text}");
+    assert!(
+        text.contains("--webhook https://***@portal.example/rest/1/***/?token=*** --batch-size 50"),
+        "{text}"
+    );
     assert_nothing_leaks(&[&status, &status_json], &[], &[PASSWORD, RIGHT_CODE, QUERY_TOKEN]);
 }
 
@@ -173,7 +176,12 @@ fn a_malformed_portal_url_is_refused_without_showing_its_credentials() {
     }
     // The same through OAuth's --portal and --oauth-endpoint.
     let out = Command::new(env!("CARGO_BIN_EXE_b24import"))
-        .args(["run", mapping, "--portal", &format!("http://u:{PASSWORD}@portal.example/rest/?auth={QUERY_TOKEN}")])
+        .args([
+            "run",
+            mapping,
+            "--portal",
+            &format!("http://u:{PASSWORD}@portal.example/rest/?auth={QUERY_TOKEN}"),
+        ])
         .env_remove("B24_WEBHOOK_URL")
         .env("B24_ACCESS_TOKEN", "a")
         .env("B24_REFRESH_TOKEN", "r")

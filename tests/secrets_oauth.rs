@@ -103,7 +103,12 @@ fn text(o: &Output) -> String {
 }
 
 fn saved_token(file: &Path) -> String {
-    std::fs::read_to_string(file).expect("the rotated token is saved").lines().next().expect("a line").to_string()
+    std::fs::read_to_string(file)
+        .expect("the rotated token is saved")
+        .lines()
+        .next()
+        .expect("a line")
+        .to_string()
 }
 
 /// Sleeps until an access token issued now has expired (`--token-ttl 1`).
@@ -114,17 +119,24 @@ fn let_the_access_token_expire() {
 #[test]
 fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() {
     let sandbox = start_sandbox(&["--token-ttl", "1"]);
-    for name in
-        ["B24_PORTAL_URL", "B24_OAUTH_ENDPOINT", "B24_ACCESS_TOKEN", "B24_REFRESH_TOKEN", "B24_CLIENT_ID", "B24_CLIENT_SECRET"]
-    {
+    for name in [
+        "B24_PORTAL_URL",
+        "B24_OAUTH_ENDPOINT",
+        "B24_ACCESS_TOKEN",
+        "B24_REFRESH_TOKEN",
+        "B24_CLIENT_ID",
+        "B24_CLIENT_SECRET",
+    ] {
         assert!(sandbox.env.get(name).is_some_and(|v| !v.is_empty()), "{name} printed");
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let journal = dir.path().join("j.sqlite");
     let token_file = journal.with_extension("refresh-token");
     let report = dir.path().join("report.json");
-    let mut secrets: Vec<String> =
-        ["B24_ACCESS_TOKEN", "B24_REFRESH_TOKEN", "B24_CLIENT_SECRET"].iter().map(|n| sandbox.env[*n].clone()).collect();
+    let mut secrets: Vec<String> = ["B24_ACCESS_TOKEN", "B24_REFRESH_TOKEN", "B24_CLIENT_SECRET"]
+        .iter()
+        .map(|n| sandbox.env[*n].clone())
+        .collect();
     let mut outputs = Vec::new();
 
     // 1. The printed credentials import.
@@ -156,7 +168,8 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     // descends from an older one and no longer works.
     // Bug pinned: the saved token always won, so a re-authorization could not be used.
     let current = saved_token(&token_file);
-    std::fs::write(&token_file, format!("stale-saved-token\nfrom-env-sha256 {}\n", "0".repeat(64))).expect("write");
+    std::fs::write(&token_file, format!("stale-saved-token\nfrom-env-sha256 {}\n", "0".repeat(64)))
+        .expect("write");
     let mut reauthorized = sandbox.env.clone();
     reauthorized.insert("B24_REFRESH_TOKEN".into(), current);
     let_the_access_token_expire();
@@ -186,12 +199,19 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     for secret in &secrets {
         for (i, o) in outputs.iter().enumerate() {
             for (what, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-                assert!(!String::from_utf8_lossy(bytes).contains(secret.as_str()), "a token leaked into run {i}'s {what}");
+                assert!(
+                    !String::from_utf8_lossy(bytes).contains(secret.as_str()),
+                    "a token leaked into run {i}'s {what}"
+                );
             }
         }
         for f in &files {
             if let Ok(bytes) = std::fs::read(f) {
-                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a token leaked into {}", f.display());
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a token leaked into {}",
+                    f.display()
+                );
             }
         }
     }

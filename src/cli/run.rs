@@ -29,6 +29,9 @@ pub enum PlanArg {
 Credentials: an inbound webhook (--webhook or B24_WEBHOOK_URL), or OAuth with B24_ACCESS_TOKEN,
 B24_REFRESH_TOKEN, B24_CLIENT_ID, B24_CLIENT_SECRET and --portal (the REST endpoint, e.g.
 https://example.bitrix24.ru/rest/). http:// is refused except for loopback addresses.
+The rotated refresh token is kept in <journal>.refresh-token and used while B24_REFRESH_TOKEN
+is unchanged; a different B24_REFRESH_TOKEN (after re-authorizing) is used instead of it.
+Credentials in URLs (webhook code, user:password@, query values) are masked in every output.
 
 Examples:
   b24import run mappings/companies.toml mappings/contacts.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
@@ -70,7 +73,12 @@ pub struct PortalArgs {
     #[arg(long, env = "B24_PORTAL_URL", value_name = "URL")]
     pub portal: Option<String>,
     /// OAuth: the token endpoint used to refresh an expired access token.
-    #[arg(long, env = "B24_OAUTH_ENDPOINT", default_value = "https://oauth.bitrix.info/oauth/token/", value_name = "URL")]
+    #[arg(
+        long,
+        env = "B24_OAUTH_ENDPOINT",
+        default_value = "https://oauth.bitrix.info/oauth/token/",
+        value_name = "URL"
+    )]
     pub oauth_endpoint: String,
     /// The portal's plan (sets the request-rate limit).
     #[arg(long, value_enum, default_value_t = PlanArg::Standard)]
@@ -121,7 +129,10 @@ impl PortalArgs {
                     "OAuth needs the portal's REST endpoint: --portal https://example.bitrix24.ru/rest/",
                 )?;
                 let env = |name: &str| std::env::var(name).with_context(|| format!("OAuth needs {name}"));
-                let from_env = std::env::var("B24_REFRESH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+                let from_env = std::env::var("B24_REFRESH_TOKEN")
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty());
                 let choice = choose_refresh(from_env, read_saved(token_file), token_file)?;
                 let mut oauth = OAuth::new(
                     endpoint,
@@ -148,8 +159,10 @@ impl PortalArgs {
         config.limiter.rate = rate;
         let file = token_file.to_path_buf();
         // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
-        let env_fingerprint =
-            std::env::var("B24_REFRESH_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(|t| fingerprint(t.trim()));
+        let env_fingerprint = std::env::var("B24_REFRESH_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| fingerprint(t.trim()));
         config.on_refresh = Some(Arc::new(move |token: &Secret| {
             if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
                 tracing::warn!(path = %file.display(), error = %e, "cannot save the rotated refresh token");
@@ -206,7 +219,11 @@ fn read_saved(path: &Path) -> Option<SavedToken> {
 ///   variable wins.
 ///
 /// The other one is kept as a fallback, tried once if the first is refused.
-fn choose_refresh(env: Option<String>, saved: Option<SavedToken>, file: &Path) -> anyhow::Result<RefreshChoice> {
+fn choose_refresh(
+    env: Option<String>,
+    saved: Option<SavedToken>,
+    file: &Path,
+) -> anyhow::Result<RefreshChoice> {
     let file = file.display();
     let advice = "a B24_REFRESH_TOKEN that differs from the saved token is used instead of it";
     Ok(match (env, saved) {
@@ -497,7 +514,8 @@ mod tests {
     }
 
     fn pick(env: Option<&str>, saved: Option<SavedToken>) -> (String, Option<String>) {
-        let c = choose_refresh(env.map(str::to_string), saved, Path::new("j.refresh-token")).expect("a choice");
+        let c =
+            choose_refresh(env.map(str::to_string), saved, Path::new("j.refresh-token")).expect("a choice");
         assert!(c.hint.contains("j.refresh-token"), "the hint names the file: {}", c.hint);
         (c.first, c.second)
     }

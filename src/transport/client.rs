@@ -420,11 +420,20 @@ mod tests {
     // Bug pinned: `user:pass@` and `?token=` reached the journal and `status` unmasked.
     #[rstest::rstest]
     #[case("https://p.bitrix24.ru/rest/1/abc123xyz/", "https://p.bitrix24.ru/rest/1/***/")]
-    #[case("https://p.bitrix24.ru/rest/1/abc123xyz/batch.json", "https://p.bitrix24.ru/rest/1/***/batch.json")]
+    #[case(
+        "https://p.bitrix24.ru/rest/1/abc123xyz/batch.json",
+        "https://p.bitrix24.ru/rest/1/***/batch.json"
+    )]
     #[case("https://p.bitrix24.ru/rest/1/abc123xyz", "https://p.bitrix24.ru/rest/1/***")]
-    #[case("http://user:pass@127.0.0.1:80/rest/1/CODE/?token=SECRET", "http://***@127.0.0.1:80/rest/1/***/?token=***")]
+    #[case(
+        "http://user:pass@127.0.0.1:80/rest/1/CODE/?token=SECRET",
+        "http://***@127.0.0.1:80/rest/1/***/?token=***"
+    )]
     #[case("https://u:p/a@ss@host/rest/", "https://***@host/rest/")]
-    #[case("https://host/rest/?auth=T1&x=&flag#access_token=T2", "https://host/rest/?auth=***&x=&***#access_token=***")]
+    #[case(
+        "https://host/rest/?auth=T1&x=&flag#access_token=T2",
+        "https://host/rest/?auth=***&x=&***#access_token=***"
+    )]
     #[case("https://host/rest/crm.item.add?auth=T1", "https://host/rest/crm.item.add?auth=***")]
     #[case("https://host/REST/abc/CODE/", "https://host/REST/***/***/")]
     #[case("host/rest/1/CODE/", "host/rest/1/***/")]
@@ -439,7 +448,10 @@ mod tests {
     #[test]
     fn urls_inside_text_are_masked_and_the_rest_is_kept() {
         let text = "a.toml b.toml --webhook http://u:pw@h/rest/1/CODE/?token=S --batch-size 50";
-        assert_eq!(redact_text(text), "a.toml b.toml --webhook http://***@h/rest/1/***/?token=*** --batch-size 50");
+        assert_eq!(
+            redact_text(text),
+            "a.toml b.toml --webhook http://***@h/rest/1/***/?token=*** --batch-size 50"
+        );
         assert_eq!(redact_text("`https://h/rest/1/C/?a=b` is not"), "`https://h/rest/1/***/?a=***` is not");
         assert_eq!(redact_text("  two  spaces\tkept "), "  two  spaces\tkept ");
         assert_eq!(redact_webhook(text), redact_text(text));
@@ -448,7 +460,8 @@ mod tests {
 
     #[test]
     fn redaction_never_panics_on_odd_input() {
-        for s in ["@", "?", "#", "/rest/", "rest/x/", "é://ü@ß/rest/1/ж/?я=ю", "`", "'@'", "`?`", "\u{0}://"] {
+        for s in ["@", "?", "#", "/rest/", "rest/x/", "é://ü@ß/rest/1/ж/?я=ю", "`", "'@'", "`?`", "\u{0}://"]
+        {
             let _ = redact_url(s);
             let _ = redact_text(s);
         }
