@@ -29,6 +29,9 @@ pub enum PlanArg {
 Credentials: an inbound webhook (--webhook or B24_WEBHOOK_URL), or OAuth with B24_ACCESS_TOKEN,
 B24_REFRESH_TOKEN, B24_CLIENT_ID, B24_CLIENT_SECRET and --portal (the REST endpoint, e.g.
 https://example.bitrix24.ru/rest/). http:// is refused except for loopback addresses.
+The rotated refresh token is kept in <journal>.refresh-token and used while B24_REFRESH_TOKEN
+is unchanged; a different B24_REFRESH_TOKEN (after re-authorizing) is used instead of it.
+Credentials in URLs (webhook code, user:password@, query values) are masked in every output.
 
 Examples:
   b24import run mappings/companies.toml mappings/contacts.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
@@ -76,7 +79,12 @@ pub struct PortalArgs {
     #[arg(long, env = "B24_PORTAL_URL", value_name = "URL")]
     pub portal: Option<String>,
     /// OAuth: the token endpoint used to refresh an expired access token.
-    #[arg(long, default_value = "https://oauth.bitrix.info/oauth/token/", value_name = "URL")]
+    #[arg(
+        long,
+        env = "B24_OAUTH_ENDPOINT",
+        default_value = "https://oauth.bitrix.info/oauth/token/",
+        value_name = "URL"
+    )]
     pub oauth_endpoint: String,
     /// The portal's plan (sets the request-rate limit).
     #[arg(long, value_enum, default_value_t = PlanArg::Standard)]
@@ -127,18 +135,22 @@ impl PortalArgs {
                     "OAuth needs the portal's REST endpoint: --portal https://example.bitrix24.ru/rest/",
                 )?;
                 let env = |name: &str| std::env::var(name).with_context(|| format!("OAuth needs {name}"));
-                let refresh = match std::fs::read_to_string(token_file) {
-                    Ok(saved) if !saved.trim().is_empty() => saved.trim().to_string(),
-                    _ => env("B24_REFRESH_TOKEN")?,
-                };
-                Credentials::OAuth(OAuth::new(
+                let from_env = std::env::var("B24_REFRESH_TOKEN")
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty());
+                let choice = choose_refresh(from_env, read_saved(token_file), token_file)?;
+                let mut oauth = OAuth::new(
                     endpoint,
                     Secret::new(access),
-                    Secret::new(refresh),
+                    Secret::new(choice.first),
                     env("B24_CLIENT_ID")?,
                     Secret::new(env("B24_CLIENT_SECRET")?),
                     &self.oauth_endpoint,
-                )?)
+                )?;
+                oauth.fallback_refresh_token = choice.second.map(Secret::new);
+                oauth.refresh_hint = Some(choice.hint);
+                Credentials::OAuth(oauth)
             }
             (None, None) => bail!(
                 "no portal credentials: pass --webhook URL (or set B24_WEBHOOK_URL), or set B24_ACCESS_TOKEN, \
@@ -152,8 +164,13 @@ impl PortalArgs {
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
         let file = token_file.to_path_buf();
+        // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
+        let env_fingerprint = std::env::var("B24_REFRESH_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| fingerprint(t.trim()));
         config.on_refresh = Some(Arc::new(move |token: &Secret| {
-            if let Err(e) = save_token(&file, token.expose()) {
+            if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
                 tracing::warn!(path = %file.display(), error = %e, "cannot save the rotated refresh token");
             }
         }));
@@ -161,19 +178,114 @@ impl PortalArgs {
     }
 }
 
-/// Writes the rotated refresh token atomically, readable by the owner only.
-fn save_token(path: &Path, token: &str) -> std::io::Result<()> {
+/// A refresh token saved by an earlier run (`<journal>.refresh-token`): the token, and the
+/// fingerprint of the `B24_REFRESH_TOKEN` that was set when it was saved (None: not set, or
+/// a file written before fingerprints were kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SavedToken {
+    token: String,
+    env_fingerprint: Option<String>,
+}
+
+/// Which refresh token to try first and second, and where they came from (for the error).
+#[derive(Debug, PartialEq, Eq)]
+struct RefreshChoice {
+    first: String,
+    second: Option<String>,
+    hint: String,
+}
+
+const FINGERPRINT_PREFIX: &str = "from-env-sha256 ";
+
+/// The SHA-256 of an environment token, to recognise it later without keeping it twice.
+fn fingerprint(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The saved token file: line 1 the token, then optionally `from-env-sha256 <hex>`.
+fn read_saved(path: &Path) -> Option<SavedToken> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let token = lines.next()?.trim().to_string();
+    if token.is_empty() {
+        return None;
+    }
+    let env_fingerprint =
+        lines.find_map(|l| l.trim().strip_prefix(FINGERPRINT_PREFIX)).map(|h| h.trim().to_string());
+    Some(SavedToken { token, env_fingerprint })
+}
+
+/// The rule between `B24_REFRESH_TOKEN` and the token an earlier run saved after rotating it:
+/// - only one of them: that one;
+/// - the saved one descends from the current `B24_REFRESH_TOKEN` (its fingerprint matches, or
+///   the file predates fingerprints): the saved one, newer (a cron job sets the variable once,
+///   the portal rotates the token on every refresh);
+/// - `B24_REFRESH_TOKEN` changed since the file was saved: the user re-authorized, the
+///   variable wins.
+///
+/// The other one is kept as a fallback, tried once if the first is refused.
+fn choose_refresh(
+    env: Option<String>,
+    saved: Option<SavedToken>,
+    file: &Path,
+) -> anyhow::Result<RefreshChoice> {
+    let file = file.display();
+    let advice = "a B24_REFRESH_TOKEN that differs from the saved token is used instead of it";
+    Ok(match (env, saved) {
+        (None, None) => bail!("OAuth needs B24_REFRESH_TOKEN (no refresh token is saved in {file} yet)"),
+        (Some(env), None) => RefreshChoice {
+            first: env,
+            second: None,
+            hint: format!("tried B24_REFRESH_TOKEN (no token saved in {file} yet)"),
+        },
+        (None, Some(saved)) => RefreshChoice {
+            first: saved.token,
+            second: None,
+            hint: format!("tried the refresh token saved in {file} (B24_REFRESH_TOKEN is not set)"),
+        },
+        (Some(env), Some(saved)) if env == saved.token => RefreshChoice {
+            first: env,
+            second: None,
+            hint: format!("tried B24_REFRESH_TOKEN, the same as the token saved in {file}"),
+        },
+        (Some(env), Some(saved))
+            if saved.env_fingerprint.as_deref().is_none_or(|f| f == fingerprint(&env)) =>
+        {
+            RefreshChoice {
+                first: saved.token,
+                second: Some(env),
+                hint: format!("tried the refresh token saved in {file}, then B24_REFRESH_TOKEN ({advice})"),
+            }
+        }
+        (Some(env), Some(saved)) => RefreshChoice {
+            first: env,
+            second: Some(saved.token),
+            hint: format!(
+                "tried B24_REFRESH_TOKEN (it changed since {file} was saved), then the token saved there"
+            ),
+        },
+    })
+}
+
+/// Writes the rotated refresh token atomically, readable by the owner only, with the
+/// fingerprint of the `B24_REFRESH_TOKEN` it descends from.
+fn save_token(path: &Path, token: &str, env_fingerprint: Option<&str>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("tmp");
+    let mut text = format!("{token}\n");
+    if let Some(f) = env_fingerprint {
+        text.push_str(&format!("{FINGERPRINT_PREFIX}{f}\n"));
+    }
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut f = options.open(&tmp)?;
-        std::io::Write::write_all(&mut f, token.as_bytes())?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
         f.sync_all()?;
     }
     std::fs::rename(tmp, path)
@@ -448,18 +560,70 @@ fn step_line(s: &crate::pipeline::StepReport, dry_run: bool, stopped_early: bool
     line
 }
 
-/// The command line as recorded in the journal: no webhook code, no tokens.
+/// The command line as recorded in the journal: every URL through `redact_url` (no webhook
+/// code, no `user:password@`, no query values), no tokens.
 fn summary_of(args: &Args) -> String {
     let mut parts: Vec<String> = args.mappings.iter().map(|m| m.display().to_string()).collect();
     if let Some(w) = &args.portal.webhook {
-        parts.push(format!("--webhook {}", crate::transport::client::redact_webhook(w)));
+        parts.push(format!("--webhook {}", crate::transport::client::redact_url(w)));
     }
-    if args.portal.webhook.is_none() && args.portal.portal.is_some() {
-        parts.push("--oauth".into());
+    if let (None, Some(portal)) = (&args.portal.webhook, &args.portal.portal) {
+        parts.push(format!("--oauth --portal {}", crate::transport::client::redact_url(portal)));
     }
     parts.push(format!("--batch-size {}", args.batch_size));
     if args.dry_run {
         parts.push("--dry-run".into());
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(token: &str, env: Option<&str>) -> Option<SavedToken> {
+        Some(SavedToken { token: token.into(), env_fingerprint: env.map(fingerprint) })
+    }
+
+    fn pick(env: Option<&str>, saved: Option<SavedToken>) -> (String, Option<String>) {
+        let c =
+            choose_refresh(env.map(str::to_string), saved, Path::new("j.refresh-token")).expect("a choice");
+        assert!(c.hint.contains("j.refresh-token"), "the hint names the file: {}", c.hint);
+        (c.first, c.second)
+    }
+
+    // Bug pinned: a re-authorized B24_REFRESH_TOKEN lost to an older token saved by a past run.
+    #[test]
+    fn the_environment_wins_only_when_it_changed_since_the_token_was_saved() {
+        let s = |x: &str| x.to_string();
+        assert_eq!(pick(Some("E0"), None), (s("E0"), None));
+        assert_eq!(pick(None, saved("S1", Some("E0"))), (s("S1"), None));
+        // A cron job sets E0 once; the saved S1 descends from it and is newer.
+        assert_eq!(pick(Some("E0"), saved("S1", Some("E0"))), (s("S1"), Some(s("E0"))));
+        // A file from before fingerprints: the saved token first, as before.
+        assert_eq!(pick(Some("E0"), saved("S1", None)), (s("S1"), Some(s("E0"))));
+        // The user re-authorized: E1 is new.
+        assert_eq!(pick(Some("E1"), saved("S1", Some("E0"))), (s("E1"), Some(s("S1"))));
+        assert_eq!(pick(Some("S1"), saved("S1", Some("E0"))), (s("S1"), None));
+        let err = choose_refresh(None, None, Path::new("j.refresh-token")).expect_err("nothing to use");
+        assert!(err.to_string().contains("B24_REFRESH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn a_saved_token_reads_back_with_its_fingerprint_and_old_files_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.refresh-token");
+        save_token(&path, "T1", Some(&fingerprint("E0"))).expect("save");
+        assert_eq!(read_saved(&path), saved("T1", Some("E0")));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "T0\n").expect("old format");
+        assert_eq!(read_saved(&path), saved("T0", None));
+        std::fs::write(&path, "  \n").expect("empty");
+        assert_eq!(read_saved(&path), None);
+    }
 }

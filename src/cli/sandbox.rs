@@ -2,14 +2,16 @@
 //! until Ctrl-C / SIGTERM.
 //!
 //! Prints exactly two lines on stdout first: `listening on http://127.0.0.1:PORT`, then the
-//! webhook base URL. Everything else goes to stderr. Owns flag parsing only; the emulator is
-//! `b24import::sandbox`.
+//! webhook base URL; with `--oauth`, then the rehearsal OAuth credentials as `export NAME=value`
+//! lines. Everything else goes to stderr. With `--state FILE`, the webhook code and the OAuth
+//! application are kept in the file, so a restart answers at the same URL with the same
+//! credentials. Owns flag parsing only; the emulator is `b24import::sandbox`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::sandbox::persist::Persist;
+use crate::sandbox::persist::{Persist, SavedOAuth};
 use crate::sandbox::{BatchBilling, Sandbox, SandboxConfig, SchemaFile};
 use anyhow::Context;
 
@@ -104,9 +106,14 @@ pub struct Opts {
     /// Answer OVERLOAD_LIMIT to every call.
     #[arg(long)]
     pub overload: bool,
-    /// The webhook's secret code (default: random, or the one kept in --state).
+    /// The webhook's secret code (default: random, or the one kept in --state). With --state,
+    /// it is kept there; a different code than the one kept replaces it (with a note).
     #[arg(long, env = "B24IMPORT_SANDBOX_WEBHOOK_CODE", hide_env_values = true)]
     pub webhook_code: Option<String>,
+    /// Also print rehearsal OAuth credentials on stdout (`export B24_ACCESS_TOKEN=...` lines for
+    /// `b24import run` without --webhook).
+    #[arg(long)]
+    pub oauth: bool,
     /// Lifetime of OAuth access tokens in seconds (0 = never expire).
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
@@ -171,19 +178,66 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
         cfg.schema = Some(SchemaFile::load(path)?);
     }
     cfg.state_file = args.state.clone();
-    match (&args.webhook_code, &args.state) {
-        (Some(code), _) => cfg.webhook.code = code.clone(),
-        (None, Some(path)) => {
-            // Keep the webhook URL stable across restarts of the same rehearsal.
+    match &args.state {
+        Some(path) => {
             let p = Persist::open(path)?;
-            match p.setting("webhook_code")? {
-                Some(code) => cfg.webhook.code = code,
-                None => p.set_setting("webhook_code", &cfg.webhook.code)?,
+            keep_webhook_code(&p, args.webhook_code.as_deref(), &mut cfg, path)?;
+            keep_oauth(&p, &mut cfg)?;
+        }
+        None => {
+            if let Some(code) = &args.webhook_code {
+                cfg.webhook.code = code.clone();
             }
         }
-        (None, None) => {}
     }
     Ok(cfg)
+}
+
+/// The webhook code across restarts of one `--state`: the flag if given (it replaces a
+/// different kept code, with a note), else the kept one, else the new random one, kept.
+fn keep_webhook_code(
+    p: &Persist,
+    flag: Option<&str>,
+    cfg: &mut SandboxConfig,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let kept = p.setting("webhook_code")?;
+    match (flag, kept) {
+        (Some(code), kept) => {
+            if kept.as_deref().is_some_and(|k| k != code) {
+                eprintln!(
+                    "note: --webhook-code differs from the code kept in {}; using --webhook-code and \
+                     keeping it (the old webhook URL no longer works)",
+                    path.display()
+                );
+            }
+            cfg.webhook.code = code.to_string();
+            p.set_setting("webhook_code", code)?;
+        }
+        (None, Some(code)) => cfg.webhook.code = code,
+        (None, None) => p.set_setting("webhook_code", &cfg.webhook.code)?,
+    }
+    Ok(())
+}
+
+/// The OAuth application across restarts: the kept one (with the tokens the token endpoint
+/// last issued), else this start's random one, kept.
+fn keep_oauth(p: &Persist, cfg: &mut SandboxConfig) -> anyhow::Result<()> {
+    match p.oauth()? {
+        Some(saved) => {
+            cfg.oauth.client_id = saved.client_id;
+            cfg.oauth.client_secret = saved.client_secret;
+            cfg.oauth.access_token = saved.access_token;
+            cfg.oauth.refresh_token = saved.refresh_token;
+        }
+        None => p.save_oauth(&SavedOAuth {
+            client_id: cfg.oauth.client_id.clone(),
+            client_secret: cfg.oauth.client_secret.clone(),
+            access_token: cfg.oauth.access_token.clone(),
+            refresh_token: cfg.oauth.refresh_token.clone(),
+        })?,
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -211,6 +265,7 @@ async fn shutdown_signal() {
 /// Runs the sandbox until Ctrl-C / SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let cfg = config(&args.opts)?;
+    let oauth = args.opts.oauth;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,14 +276,35 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", handle.base_url())?;
             writeln!(out, "{}", handle.webhook_url())?;
+            if oauth {
+                let o = &handle.config().oauth;
+                writeln!(out, "export B24_PORTAL_URL={}", handle.client_endpoint())?;
+                writeln!(out, "export B24_OAUTH_ENDPOINT={}", handle.oauth_endpoint())?;
+                writeln!(out, "export B24_ACCESS_TOKEN={}", o.access_token)?;
+                writeln!(out, "export B24_REFRESH_TOKEN={}", o.refresh_token)?;
+                writeln!(out, "export B24_CLIENT_ID={}", o.client_id)?;
+                writeln!(out, "export B24_CLIENT_SECRET={}", o.client_secret)?;
+            }
             out.flush()?;
         }
-        eprintln!(
-            "OAuth: client endpoint {}, token endpoint {} (client id {})",
-            handle.client_endpoint(),
-            handle.oauth_endpoint(),
-            handle.config().oauth.client_id
-        );
+        if oauth {
+            eprintln!(
+                "OAuth rehearsal: run the export lines above in another shell, then `b24import run \
+                 MAPPING...` without --webhook (the same as --portal {} --oauth-endpoint {}). \
+                 Access tokens live {}; the run refreshes them and keeps the rotated refresh token \
+                 beside its journal.",
+                handle.client_endpoint(),
+                handle.oauth_endpoint(),
+                handle.config().oauth.token_ttl.map_or("for ever".to_string(), |t| format!("{} s", t.as_secs()))
+            );
+        } else {
+            eprintln!(
+                "OAuth: client endpoint {}, token endpoint {} (client id {}); --oauth prints rehearsal credentials",
+                handle.client_endpoint(),
+                handle.oauth_endpoint(),
+                handle.config().oauth.client_id
+            );
+        }
         shutdown_signal().await;
         eprintln!("stopping the sandbox");
         handle.stop().await;

@@ -131,7 +131,8 @@ fn collect(journal: &Journal, path: &Path) -> Result<Status, crate::journal::Jou
         journal: path.display().to_string(),
         steps,
         last_run: last.map(|r| LastRun {
-            args: r.args,
+            // Masked again at display: journals written by older versions kept `user:pass@`, `?token=`.
+            args: crate::transport::client::redact_text(&r.args),
             started_at: r.started_at,
             finished_at: r.finished_at,
             outcome: r.outcome,

@@ -5,6 +5,11 @@
 //! the request changed ([`State::dirty`]) in one transaction. WAL, `synchronous=NORMAL`, schema
 //! versioned with `PRAGMA user_version`. The connection is owned by the server's state lock and
 //! never held across an `.await`.
+//!
+//! Beside the state, `setting:*` rows keep what a restart needs to answer at the same URL with
+//! the same credentials: the webhook code (`b24import sandbox` reads and writes it) and the
+//! OAuth application with its current tokens ([`SavedOAuth`]: the CLI reads it at start, the
+//! token endpoint rewrites it on every rotation). `/_sandbox/reset` keeps them.
 
 use std::path::Path;
 
@@ -14,6 +19,24 @@ use super::SandboxError;
 use super::state::{Counters, Dirty, Item, Meta, State, User};
 
 const SCHEMA_VERSION: i64 = 1;
+
+/// The OAuth application and its current tokens, kept so a restarted rehearsal portal accepts
+/// the tokens a client already holds. `Debug` shows the client id only.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedOAuth {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The last access token issued (its lifetime starts again at a restart).
+    pub access_token: String,
+    /// The one valid refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for SavedOAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedOAuth").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
 
 /// An open state file.
 pub struct Persist {
@@ -162,6 +185,20 @@ impl Persist {
             .map_err(|e| self.err(e))
     }
 
+    /// The OAuth application kept by an earlier start, if any.
+    pub fn oauth(&self) -> Result<Option<SavedOAuth>, SandboxError> {
+        match self.setting("oauth")? {
+            Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| self.err(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps the OAuth application and its current tokens.
+    pub fn save_oauth(&self, oauth: &SavedOAuth) -> Result<(), SandboxError> {
+        let json = serde_json::to_string(oauth).map_err(|e| self.err(e))?;
+        self.set_setting("oauth", &json)
+    }
+
     /// Empties the file (for `/_sandbox/reset`); the caller flushes a fresh state after it.
     pub fn clear(&mut self) -> Result<(), SandboxError> {
         self.conn
@@ -185,6 +222,25 @@ pub fn mark_all(state: &mut State) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oauth_settings_survive_a_reopen_and_a_reset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let saved = SavedOAuth {
+            client_id: "app".into(),
+            client_secret: "cs".into(),
+            access_token: "at".into(),
+            refresh_token: "rt".into(),
+        };
+        let mut p = Persist::open(&path).expect("open");
+        assert_eq!(p.oauth().expect("read"), None);
+        p.save_oauth(&saved).expect("save");
+        p.clear().expect("reset");
+        drop(p);
+        assert_eq!(Persist::open(&path).expect("reopen").oauth().expect("read"), Some(saved.clone()));
+        assert!(!format!("{saved:?}").contains("cs"));
+    }
 
     #[test]
     fn a_flushed_state_loads_back_equal() {

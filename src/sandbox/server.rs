@@ -748,6 +748,18 @@ async fn token(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderM
     let ttl = cfg.oauth.token_ttl;
     core.oauth.access.insert(access.clone(), ttl.map(|t| now + t));
     core.oauth.refresh = refresh.clone();
+    if let Some(p) = &core.persist {
+        // A restarted portal must accept the tokens the client now holds.
+        let saved = persist::SavedOAuth {
+            client_id: cfg.oauth.client_id.clone(),
+            client_secret: cfg.oauth.client_secret.clone(),
+            access_token: access.clone(),
+            refresh_token: refresh.clone(),
+        };
+        if let Err(e) = p.save_oauth(&saved) {
+            tracing::warn!(error = %e, "sandbox: cannot keep the rotated OAuth tokens in the state file");
+        }
+    }
     drop(core);
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_string();
     let expires_in = ttl.map_or(3600 * 24 * 365, |t| t.as_secs());

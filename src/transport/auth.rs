@@ -3,8 +3,11 @@
 //!
 //! Owns: the token state (a generation counter tells a caller whether someone else already
 //! refreshed the token it used), the refresh request to the token endpoint, and handing the
-//! rotated refresh token to the run's callback so it can be persisted. A failed refresh is
-//! not repeated for the same token. Must not log or format any token.
+//! rotated refresh token to the run's callback so it can be persisted. When the first refresh
+//! token is refused and the run gave a second candidate (`OAuth::fallback_refresh_token`: the
+//! saved token beside `B24_REFRESH_TOKEN`), that one is tried once. A failed refresh is not
+//! repeated for the same token, and its message says where the tokens came from
+//! (`OAuth::refresh_hint`). Must not log or format any token.
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,6 +28,8 @@ struct Tokens {
     generation: u64,
     /// Set when refreshing `generation`'s token failed: do not try again.
     failed: Option<String>,
+    /// The other candidate refresh token, until a refresh succeeds or it was tried.
+    fallback: Option<Secret>,
 }
 
 /// The access token in use and how to renew it.
@@ -48,6 +53,7 @@ impl Auth {
             refresh: oauth.refresh_token.clone(),
             generation: 0,
             failed: None,
+            fallback: oauth.fallback_refresh_token.clone(),
         };
         Auth { oauth, tokens: Mutex::new(tokens), on_refresh, http }
     }
@@ -68,18 +74,35 @@ impl Auth {
         if let Some(why) = &t.failed {
             return Err(TransportError::Refresh(why.clone()));
         }
-        match self.request(&t.refresh).await {
+        let mut answer = self.request(&t.refresh).await;
+        if answer.is_err()
+            && let Some(other) = t.fallback.take()
+        {
+            let second = self.request(&other).await;
+            if second.is_ok() {
+                tracing::info!("the first OAuth refresh token was refused; the other candidate worked");
+            }
+            answer = second.map_err(|why| match &answer {
+                Err(first) if *first != why => format!("{first}; then {why}"),
+                _ => why,
+            });
+        }
+        match answer {
             Ok((access, refresh)) => {
                 t.access = access;
                 t.refresh = refresh;
                 t.generation += 1;
+                t.fallback = None;
                 tracing::info!(generation = t.generation, "OAuth access token refreshed");
                 if let Some(cb) = &self.on_refresh {
                     cb(&t.refresh);
                 }
                 Ok(true)
             }
-            Err(why) => {
+            Err(mut why) => {
+                if let Some(hint) = &self.oauth.refresh_hint {
+                    why = format!("{why}; {hint}");
+                }
                 t.failed = Some(why.clone());
                 Err(TransportError::Refresh(why))
             }
@@ -114,5 +137,49 @@ impl Auth {
             (Some(a), Some(r)) => Ok((a, r)),
             _ => Err(format!("token endpoint answer (HTTP {status}) lacks access_token or refresh_token")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Sandbox, SandboxConfig};
+
+    fn oauth_to(sandbox: &crate::sandbox::SandboxHandle, refresh: &str, fallback: Option<&str>) -> OAuth {
+        let cfg = &sandbox.config().oauth;
+        let mut o = OAuth::new(
+            &sandbox.client_endpoint(),
+            Secret::new("expired"),
+            Secret::new(refresh),
+            cfg.client_id.clone(),
+            Secret::new(cfg.client_secret.clone()),
+            &sandbox.oauth_endpoint(),
+        )
+        .expect("oauth");
+        o.fallback_refresh_token = fallback.map(Secret::new);
+        o.refresh_hint = Some("tried the token saved in j.refresh-token".into());
+        o
+    }
+
+    // Bug pinned: a re-authorized B24_REFRESH_TOKEN was ignored in favour of a stale saved token.
+    #[tokio::test]
+    async fn a_refused_refresh_token_falls_back_to_the_other_candidate_once() {
+        let sandbox = Sandbox::start(SandboxConfig::fast()).await.expect("sandbox");
+        let good = sandbox.config().oauth.refresh_token.clone();
+        let http = super::super::client::build_http(std::time::Duration::from_secs(5)).expect("http");
+        let saved = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let sink = saved.clone();
+        let on_refresh: OnRefresh = Arc::new(move |t: &Secret| {
+            *sink.lock().expect("lock") = Some(t.expose().to_string());
+        });
+        let auth = Auth::new(oauth_to(&sandbox, "stale", Some(&good)), http.clone(), Some(on_refresh));
+        assert!(auth.refresh(0).await.expect("the fallback works"));
+        assert!(saved.lock().expect("lock").as_deref().is_some_and(|t| t != good));
+
+        let auth = Auth::new(oauth_to(&sandbox, "stale", Some("older")), http, None);
+        let err = auth.refresh(0).await.expect_err("both refused").to_string();
+        assert!(err.contains("invalid_grant") && err.contains("j.refresh-token"), "{err}");
+        assert!(!err.contains("stale") && !err.contains("older"), "no token in the message: {err}");
+        sandbox.stop().await;
     }
 }

@@ -4,7 +4,8 @@
 //! Owns: URL checks (`https://`, or `http://` to a loopback host only), building the URL and
 //! body of one call, and sending it. Must not classify answers (that is `error.rs`) and must
 //! never let a webhook code or token reach `Debug` output, error text or logs: URLs that carry
-//! a secret are dropped from reqwest errors (`without_url`).
+//! a secret are dropped from reqwest errors (`without_url`), and every URL shown anywhere goes
+//! through [`redact_url`] (userinfo, webhook code, query values) or [`redact_text`].
 
 use std::fmt;
 use std::net::IpAddr;
@@ -63,7 +64,7 @@ pub struct Webhook {
 
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Webhook({}{}/***/)", self.base, self.user)
+        write!(f, "Webhook({}{}/***/)", redact_url(self.base.as_str()), self.user)
     }
 }
 
@@ -100,20 +101,112 @@ impl Webhook {
     }
 }
 
-/// Replaces the segment after `/rest/<user>/` with `***` for error messages.
+/// Masks every credential a URL can carry; kept under its old name for callers that only knew
+/// about webhook codes. A value with whitespace (a whole command line) goes through
+/// [`redact_text`], a single value through [`redact_url`].
 pub fn redact_webhook(url: &str) -> String {
-    let mut parts: Vec<&str> = url.split('/').collect();
-    if let Some(i) = parts.iter().position(|p| *p == "rest")
-        && parts.len() > i + 2
-    {
-        parts[i + 2] = "***";
+    if url.contains(char::is_whitespace) { redact_text(url) } else { redact_url(url) }
+}
+
+/// Masks every credential a URL can carry, for anything that may be a URL, malformed or not
+/// (never panics, masks rather too much than too little):
+/// - the userinfo: `https://user:password@host/` -> `https://***@host/`;
+/// - the webhook code, the path segment after `/rest/<user>/` (and `<user>` itself when it is
+///   not a number, as in a mistyped `/rest/<code>/<method>`);
+/// - every query and fragment value: `?token=abc&x` -> `?token=***&***`.
+pub fn redact_url(url: &str) -> String {
+    let split = url.find(['?', '#']).unwrap_or(url.len());
+    let (head, tail) = url.split_at(split);
+    let mut out = String::with_capacity(url.len() + 8);
+    let after_scheme = head.find("://").map_or(0, |i| i + 3);
+    out.push_str(&head[..after_scheme]);
+    let mut rest = &head[after_scheme..];
+    // A password may hold an unescaped `/`: mask up to the last `@` before the query.
+    if let Some(at) = rest.rfind('@') {
+        out.push_str("***");
+        rest = &rest[at..];
     }
-    parts.join("/")
+    let mut segments: Vec<&str> = rest.split('/').collect();
+    if let Some(i) = segments.iter().position(|s| s.eq_ignore_ascii_case("rest")) {
+        let code_at = i + 2;
+        if segments.get(code_at).is_some_and(|s| !s.is_empty()) {
+            if segments[i + 1].is_empty() || !segments[i + 1].bytes().all(|b| b.is_ascii_digit()) {
+                segments[i + 1] = "***";
+            }
+            segments[code_at] = "***";
+        }
+    }
+    out.push_str(&segments.join("/"));
+    out.push_str(&redact_query(tail));
+    out
+}
+
+/// `?a=1&b#c=2` -> `?a=***&***#c=***`: every value of a query or fragment masked, names kept.
+fn redact_query(tail: &str) -> String {
+    let mut out = String::with_capacity(tail.len());
+    let mut item = String::new();
+    let flush = |item: &mut String, out: &mut String| {
+        match item.split_once('=') {
+            Some((name, value)) if !value.is_empty() => {
+                out.push_str(name);
+                out.push_str("=***");
+            }
+            Some(_) => out.push_str(item),
+            None if !item.is_empty() => out.push_str("***"),
+            None => {}
+        }
+        item.clear();
+    };
+    for c in tail.chars() {
+        if matches!(c, '?' | '#' | '&' | ';') {
+            flush(&mut item, &mut out);
+            out.push(c);
+        } else {
+            item.push(c);
+        }
+    }
+    flush(&mut item, &mut out);
+    out
+}
+
+/// Masks every URL inside free text (a stored command line, an error message): each
+/// whitespace-separated word that looks like a URL (`://`, `/rest/` or a query) goes through
+/// [`redact_url`]; quotes and brackets around it are kept.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut word_start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_whitespace(), word_start) {
+            (false, None) => word_start = Some(i),
+            (true, Some(start)) => {
+                out.push_str(&redact_word(&text[start..i]));
+                word_start = None;
+                if i < text.len() {
+                    out.push(c);
+                }
+            }
+            (true, None) if i < text.len() => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn redact_word(word: &str) -> String {
+    let lower = word.to_ascii_lowercase();
+    if !(lower.contains("://") || lower.contains("/rest/") || word.contains('?') || word.contains('@')) {
+        return word.to_string();
+    }
+    let open = |c: char| matches!(c, '`' | '"' | '\'' | '(' | '<');
+    let close = |c: char| matches!(c, '`' | '"' | '\'' | ')' | '>' | ',' | ';');
+    let core_start = word.len() - word.trim_start_matches(open).len();
+    let core_end = word.trim_end_matches(close).len().max(core_start);
+    format!("{}{}{}", &word[..core_start], redact_url(&word[core_start..core_end]), &word[core_end..])
 }
 
 /// An OAuth application's access to a portal: `client_endpoint` (`https://<portal>/rest/`) with
 /// `auth=<access token>` in every body, and what is needed to refresh the token.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OAuth {
     pub endpoint: Url,
     pub access_token: Secret,
@@ -122,10 +215,28 @@ pub struct OAuth {
     pub client_secret: Secret,
     /// `https://oauth.bitrix.info/oauth/token/` or the sandbox's (`--oauth-endpoint`).
     pub token_url: Url,
+    /// Tried once when `refresh_token` is refused: the other candidate (a saved token beside
+    /// `B24_REFRESH_TOKEN`), so a choice between two tokens never strands the run.
+    pub fallback_refresh_token: Option<Secret>,
+    /// Appended to a failed refresh's message: where the refresh tokens tried came from (a
+    /// file name, an environment variable; never a token).
+    pub refresh_hint: Option<String>,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("endpoint", &redact_url(self.endpoint.as_str()))
+            .field("client_id", &self.client_id)
+            .field("token_url", &redact_url(self.token_url.as_str()))
+            .field("refresh_hint", &self.refresh_hint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OAuth {
-    /// Checks both URLs (https, or http to loopback) and normalizes the endpoint to end in `/`.
+    /// Checks both URLs (https, or http to loopback) and normalizes the endpoint to end in `/`
+    /// (a query or fragment on the endpoint is dropped: the token travels in the body).
     pub fn new(
         endpoint: &str,
         access_token: Secret,
@@ -134,15 +245,28 @@ impl OAuth {
         client_secret: Secret,
         token_url: &str,
     ) -> Result<OAuth, ConfigError> {
-        let mut endpoint = Url::parse(endpoint).map_err(|_| ConfigError::NotAUrl(endpoint.to_string()))?;
-        check_scheme(&endpoint, endpoint.as_str())?;
+        let shown = redact_url(endpoint);
+        let mut endpoint = Url::parse(endpoint).map_err(|_| ConfigError::NotAUrl(shown.clone()))?;
+        check_scheme(&endpoint, &shown)?;
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
         if !endpoint.path().ends_with('/') {
             let path = format!("{}/", endpoint.path());
             endpoint.set_path(&path);
         }
-        let token_url = Url::parse(token_url).map_err(|_| ConfigError::NotAUrl(token_url.to_string()))?;
-        check_scheme(&token_url, token_url.as_str())?;
-        Ok(OAuth { endpoint, access_token, refresh_token, client_id, client_secret, token_url })
+        let shown = redact_url(token_url);
+        let token_url = Url::parse(token_url).map_err(|_| ConfigError::NotAUrl(shown.clone()))?;
+        check_scheme(&token_url, &shown)?;
+        Ok(OAuth {
+            endpoint,
+            access_token,
+            refresh_token,
+            client_id,
+            client_secret,
+            token_url,
+            fallback_refresh_token: None,
+            refresh_hint: None,
+        })
     }
 }
 
@@ -292,6 +416,76 @@ mod tests {
             ["http://127.0.0.1:8080/rest/1/x/", "http://localhost/rest/1/x/", "http://[::1]:9/rest/1/x/"]
         {
             Webhook::parse(ok).expect(ok);
+        }
+    }
+
+    // Bug pinned: `user:pass@` and `?token=` reached the journal and `status` unmasked.
+    #[rstest::rstest]
+    #[case("https://p.bitrix24.ru/rest/1/abc123xyz/", "https://p.bitrix24.ru/rest/1/***/")]
+    #[case(
+        "https://p.bitrix24.ru/rest/1/abc123xyz/batch.json",
+        "https://p.bitrix24.ru/rest/1/***/batch.json"
+    )]
+    #[case("https://p.bitrix24.ru/rest/1/abc123xyz", "https://p.bitrix24.ru/rest/1/***")]
+    #[case(
+        "http://user:pass@127.0.0.1:80/rest/1/CODE/?token=SECRET",
+        "http://***@127.0.0.1:80/rest/1/***/?token=***"
+    )]
+    #[case("https://u:p/a@ss@host/rest/", "https://***@host/rest/")]
+    #[case(
+        "https://host/rest/?auth=T1&x=&flag#access_token=T2",
+        "https://host/rest/?auth=***&x=&***#access_token=***"
+    )]
+    #[case("https://host/rest/crm.item.add?auth=T1", "https://host/rest/crm.item.add?auth=***")]
+    #[case("https://host/REST/abc/CODE/", "https://host/REST/***/***/")]
+    #[case("host/rest/1/CODE/", "host/rest/1/***/")]
+    #[case("tok3n@host", "***@host")]
+    #[case("://@?#&=", "://***@?#&=")]
+    #[case("", "")]
+    #[case("https://example.bitrix24.ru/rest/", "https://example.bitrix24.ru/rest/")]
+    fn every_credential_in_a_url_is_masked(#[case] url: &str, #[case] want: &str) {
+        assert_eq!(redact_url(url), want);
+    }
+
+    #[test]
+    fn urls_inside_text_are_masked_and_the_rest_is_kept() {
+        let text = "a.toml b.toml --webhook http://u:pw@h/rest/1/CODE/?token=S --batch-size 50";
+        assert_eq!(
+            redact_text(text),
+            "a.toml b.toml --webhook http://***@h/rest/1/***/?token=*** --batch-size 50"
+        );
+        assert_eq!(redact_text("`https://h/rest/1/C/?a=b` is not"), "`https://h/rest/1/***/?a=***` is not");
+        assert_eq!(redact_text("  two  spaces\tkept "), "  two  spaces\tkept ");
+        assert_eq!(redact_webhook(text), redact_text(text));
+        assert_eq!(redact_webhook("https://h/rest/1/C/"), "https://h/rest/1/***/");
+    }
+
+    #[test]
+    fn redaction_never_panics_on_odd_input() {
+        for s in ["@", "?", "#", "/rest/", "rest/x/", "é://ü@ß/rest/1/ж/?я=ю", "`", "'@'", "`?`", "\u{0}://"]
+        {
+            let _ = redact_url(s);
+            let _ = redact_text(s);
+        }
+        assert!(!redact_url("é://ü@ß/rest/1/ж/?я=ю").contains(['ü', 'ж', 'ю']));
+    }
+
+    #[test]
+    fn debug_of_credentials_shows_no_secret() {
+        let w = Webhook::parse("http://user:pass@127.0.0.1:9/rest/1/CODE/?token=SECRET").expect("parse");
+        let o = OAuth::new(
+            "http://user:pass@127.0.0.1:9/rest/?auth=SECRET",
+            Secret::new("ACCESS"),
+            Secret::new("REFRESH"),
+            "app".into(),
+            Secret::new("CLIENTSECRET"),
+            "http://127.0.0.1:9/oauth/token/?client_secret=SECRET",
+        )
+        .expect("oauth");
+        assert_eq!(o.endpoint.query(), None, "a query on the endpoint is dropped");
+        let dbg = format!("{:?}", (Credentials::Webhook(w), Credentials::OAuth(o)));
+        for secret in ["pass", "CODE", "SECRET", "ACCESS", "REFRESH", "CLIENTSECRET"] {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
         }
     }
 
