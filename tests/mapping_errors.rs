@@ -150,3 +150,78 @@ fn smart_process_ids_are_checked() {
     let got = problems(&bad);
     assert!(got.iter().any(|g| g.contains("entity_type_id 1031 is not a smart process id")), "{got:?}");
 }
+
+// Regression: each of these mistakes used to pass `validate`'s mapping check and then reject
+// every row (or read the wrong rows); now each is a mapping error at its own line and column.
+#[test]
+fn mistakes_that_would_fail_every_row_are_mapping_errors_at_their_position() {
+    let bad = r#"name = "people"
+[source]
+path = "people.csv"
+key = "Code"
+[target]
+entity = "contact"
+[fields]
+name = { template = "{First name} {Last name" }
+lastName = { template = "{Last name}} x" }
+secondName = { template = "a {} b" }
+birthdate = { column = "Birthday", type = "date", formats = ["DD.MM.YYYY", "%H:%M", "%d.%m"] }
+comments = { column = "Phones", default = "n/a", type = "int" }
+opened = { column = "Code", type = "bool", map = { "K1" = "yes", "K2" = "perhaps" } }
+ufCrm_1 = { column = "Code", type = "file", max_file_mb = 0 }
+ufCrm_2 = { column = "Code", type = "file", max_file_mb = -1.5 }
+[[fm]]
+type = "PHONE"
+column = "Phones"
+split = ""
+[[require_any]]
+columns = []
+"#;
+    insta::assert_snapshot!(problems(bad).join("\n"), @r#"
+    m.toml:8:35: field `name`: template has a `{` that is never closed (close it with `}`, or write `{{` for a literal brace)
+    m.toml:9:37: field `lastName`: template has a `}` that closes nothing (write `}}` for a literal brace)
+    m.toml:10:30: field `secondName`: template has an empty placeholder `{}`: put a column name inside, e.g. `{First name}`
+    m.toml:11:62: field `birthdate`: format `DD.MM.YYYY` has no % specifier, so it matches no date; formats use chrono's syntax: did you mean "%d.%m.%Y"?
+    m.toml:11:76: field `birthdate`: format `%H:%M` cannot yield a date: it needs a year, a month and a day (e.g. "%d.%m.%Y", or "%Y %j")
+    m.toml:11:85: field `birthdate`: format `%d.%m` cannot yield a date: it needs a year, a month and a day (e.g. "%d.%m.%Y", or "%Y %j")
+    m.toml:12:1: field `comments`: default `n/a` is not a valid int: not a whole number; every row that needs the default would be rejected
+    m.toml:13:1: field `opened`: map value `perhaps` (for "K2") is not a valid bool: not a yes/no value (yes/no, true/false, 1/0, Y/N, да/нет); every row with "K2" would be rejected
+    m.toml:14:59: field `ufCrm_1`: `max_file_mb` must be a number of MiB greater than 0 and at most 1024 (the portal takes at most 2 GB per request), found 0
+    m.toml:15:59: field `ufCrm_2`: `max_file_mb` must be a number of MiB greater than 0 and at most 1024 (the portal takes at most 2 GB per request), found -1.5
+    m.toml:19:9: [[fm]]: `split` must not be empty (e.g. "," or ";")
+    m.toml:21:11: [[require_any]]: `columns` is empty; list the columns of which one must be filled
+    "#);
+}
+
+#[test]
+fn numbers_out_of_range_are_echoed_as_written_and_described_in_words() {
+    let bad = r#"name = "people"
+[source]
+path = "people.csv"
+sheet = -1
+header_row = 70_000_000
+[target]
+entity_type_id = -5
+[fields]
+title = { column = "Code", type = "file", max_file_mb = "big" }
+"#;
+    let got = problems(bad);
+    insta::assert_snapshot!(got.join("\n"), @r#"
+    m.toml:4:9: `sheet` must be a sheet name in quotes, or the sheet's position: a whole number from 1 (the first sheet) to 10000, found -1
+    m.toml:5:14: `header_row` must be a whole number from 1 to 1048576 (the row that holds the column names; the first row is 1), found 70_000_000
+    m.toml:7:18: `entity_type_id` must be a whole number, a smart process's entityTypeId (even and >= 1030, or 128..=192), found -5
+    m.toml:9:57: field `title`: `max_file_mb` must be a number of MiB greater than 0 and at most 1024 (the portal takes at most 2 GB per request), found "big" (a string)
+    "#);
+    for rust_type in ["u32", "usize", "f64", "i64", "integer `"] {
+        assert!(!got.iter().any(|g| g.contains(rust_type)), "{rust_type} in {got:?}");
+    }
+}
+
+#[test]
+fn an_empty_source_path_is_a_mapping_error() {
+    let bad = GOOD.replace("path = \"people.csv\"", "path = \" \"");
+    assert_eq!(
+        problems(&bad),
+        vec!["m.toml:3:8: `path` is empty: give the CSV or spreadsheet file, relative to this mapping file"]
+    );
+}

@@ -323,7 +323,7 @@ fn wrap(f: &FieldPlan, mut values: Vec<Value>) -> Value {
 }
 
 /// Converts one (mapped) part to its portal value.
-fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
+pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
     match &f.deferred {
         Some(Deferred::Lookup(step)) => return Ok(json!({"$lookup": step, "key": s})),
         Some(Deferred::UserByEmail) => return Ok(json!({"$user": transform::to_email(s)?})),
