@@ -225,3 +225,115 @@ fn an_empty_source_path_is_a_mapping_error() {
         vec!["m.toml:3:8: `path` is empty: give the CSV or spreadsheet file, relative to this mapping file"]
     );
 }
+
+/// A job folder: `people.csv` plus the given mapping files.
+fn job(mappings: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("people.csv"), format!("{HEADER}C1,Ann,Lee,01.02.1990,,a@b.ru\n"))
+        .expect("csv");
+    for (name, text) in mappings {
+        std::fs::write(dir.path().join(name), text).expect("mapping");
+    }
+    dir
+}
+
+/// A contact step named `name` whose field `companyId` looks up `lookup` (if any).
+fn step(name: &str, lookup: Option<&str>) -> String {
+    let lookup = lookup.map_or(String::new(), |l| format!("companyId = {{ column = \"Code\", lookup = \"{l}\" }}\n"));
+    format!(
+        "name = \"{name}\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n[fields]\nname = \"First name\"\n{lookup}"
+    )
+}
+
+/// Runs the real binary in `dir`: (exit code, stderr).
+fn binary(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_b24import"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `validate` and `run` on the same mappings: both exit 2 with the same problems.
+fn validate_and_run(dir: &Path, mappings: &[&str]) -> String {
+    let mut validate = vec!["validate"];
+    validate.extend(mappings);
+    let (code, validate_err) = binary(dir, &validate);
+    assert_eq!(code, Some(2), "validate: {validate_err}");
+    let mut run = vec!["run", "--journal", "j.sqlite", "--webhook", "http://127.0.0.1:9/rest/1/x/"];
+    run.extend(mappings);
+    let (code, run_err) = binary(dir, &run);
+    assert_eq!(code, Some(2), "run: {run_err}");
+    let errors = |s: &str| s.lines().filter(|l| l.starts_with("error: ")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(errors(&validate_err), errors(&run_err), "validate and run refuse alike");
+    errors(&validate_err).join("\n")
+}
+
+// Regression: two mappings with one step name passed `validate` (only `run` refused them).
+#[test]
+fn two_mappings_with_one_step_name_are_refused_by_validate_and_run_alike() {
+    let dir = job(&[("a.toml", &step("people", None)), ("b.toml", &step("people", None))]);
+    insta::assert_snapshot!(validate_and_run(dir.path(), &["a.toml", "b.toml"]), @"error: b.toml:1:8: step name `people` is also the name of a.toml:1:8; step names must be unique in a job (the journal keeps each step's rows under its name): rename one of them");
+}
+
+// Regression: a misspelt `lookup` step passed `validate`, then rejected every row at run time.
+#[test]
+fn a_lookup_to_a_misspelt_step_is_refused_with_did_you_mean() {
+    let dir = job(&[("c.toml", &step("companies", None)), ("p.toml", &step("people", Some("compnies")))]);
+    insta::assert_snapshot!(validate_and_run(dir.path(), &["c.toml", "p.toml"]), @"error: p.toml:9:41: field `companyId`: lookup step `compnies` is not a step of this job, did you mean `companies`? (steps given: `companies`, `people`)");
+}
+
+// Regression: steps that look each other up (or themselves) were accepted; every such row
+// was then rejected with `lookup_not_found`.
+#[test]
+fn lookup_cycles_are_named_as_cycles() {
+    let dir = job(&[
+        ("a.toml", &step("alpha", Some("beta"))),
+        ("b.toml", &step("beta", Some("alpha"))),
+        ("s.toml", &step("solo", Some("solo"))),
+    ]);
+    insta::assert_snapshot!(validate_and_run(dir.path(), &["a.toml", "b.toml", "s.toml"]), @r#"
+    error: a.toml:9:41: lookup cycle: alpha -> beta -> alpha (`alpha` field `companyId`, `beta` field `companyId`); each step needs the other's IDs first, so neither can run: drop one of these lookups, or import it in a later step with mode = "update"
+    error: s.toml:9:41: field `companyId`: step `solo` looks itself up, a lookup cycle (solo -> solo); a step's IDs are not known while it runs: import that field in a second step with mode = "update"
+    "#);
+}
+
+// Regression: a run of a step whose lookup names a step that is neither given nor in the
+// journal sent every row and had each rejected with `lookup_not_found`.
+#[test]
+fn a_run_refuses_a_lookup_into_a_step_it_cannot_find_and_says_which_steps_exist() {
+    let dir = job(&[("p.toml", &step("people", Some("companies")))]);
+    let (code, out) = binary(dir.path(), &["validate", "p.toml"]);
+    assert_eq!(code, Some(0), "offline, the step may come from an earlier run: {out}");
+    let (code, err) =
+        binary(dir.path(), &["run", "p.toml", "--journal", "j.sqlite", "--webhook", "http://127.0.0.1:9/rest/1/x/"]);
+    assert_eq!(code, Some(2), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    insta::assert_snapshot!(errors.join("\n"), @"error: p.toml:9:41: field `companyId`: lookup step `companies` is not a step of this job (steps given: `people`; steps in the journal: none): give its mapping before this one, or correct the name");
+}
+
+// Regression: key parts were joined with a bare `|`, so ("a|b", "c") and ("a", "b|c") were
+// one key and the second row was rejected as a duplicate of the first.
+#[test]
+fn composite_keys_whose_cells_hold_the_separator_do_not_collide() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("k.csv"), "A,B,Name\na|b,c,Ann\na,b|c,Bob\na\\,|c,Cid\n").expect("csv");
+    std::fs::write(
+        dir.path().join("k.toml"),
+        "name = \"k\"\n[source]\npath = \"k.csv\"\nkey = [\"A\", \"B\"]\n[target]\nentity = \"contact\"\n[fields]\nname = \"Name\"\n",
+    )
+    .expect("mapping");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_b24import"))
+        .current_dir(dir.path())
+        .args(["validate", "k.toml", "--emit", "out.jsonl"])
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let emitted = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("emitted");
+    let keys: Vec<String> = emitted
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["key"].as_str().expect("key").to_string())
+        .collect();
+    assert_eq!(keys, vec!["a\\|b|c", "a|b\\|c", "a\\\\|\\|c"]);
+}
