@@ -239,7 +239,8 @@ fn job(mappings: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// A contact step named `name` whose field `companyId` looks up `lookup` (if any).
 fn step(name: &str, lookup: Option<&str>) -> String {
-    let lookup = lookup.map_or(String::new(), |l| format!("companyId = {{ column = \"Code\", lookup = \"{l}\" }}\n"));
+    let lookup =
+        lookup.map_or(String::new(), |l| format!("companyId = {{ column = \"Code\", lookup = \"{l}\" }}\n"));
     format!(
         "name = \"{name}\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n[fields]\nname = \"First name\"\n{lookup}"
     )
@@ -265,7 +266,8 @@ fn validate_and_run(dir: &Path, mappings: &[&str]) -> String {
     run.extend(mappings);
     let (code, run_err) = binary(dir, &run);
     assert_eq!(code, Some(2), "run: {run_err}");
-    let errors = |s: &str| s.lines().filter(|l| l.starts_with("error: ")).map(str::to_string).collect::<Vec<_>>();
+    let errors =
+        |s: &str| s.lines().filter(|l| l.starts_with("error: ")).map(str::to_string).collect::<Vec<_>>();
     assert_eq!(errors(&validate_err), errors(&run_err), "validate and run refuse alike");
     errors(&validate_err).join("\n")
 }
@@ -306,8 +308,10 @@ fn a_run_refuses_a_lookup_into_a_step_it_cannot_find_and_says_which_steps_exist(
     let dir = job(&[("p.toml", &step("people", Some("companies")))]);
     let (code, out) = binary(dir.path(), &["validate", "p.toml"]);
     assert_eq!(code, Some(0), "offline, the step may come from an earlier run: {out}");
-    let (code, err) =
-        binary(dir.path(), &["run", "p.toml", "--journal", "j.sqlite", "--webhook", "http://127.0.0.1:9/rest/1/x/"]);
+    let (code, err) = binary(
+        dir.path(),
+        &["run", "p.toml", "--journal", "j.sqlite", "--webhook", "http://127.0.0.1:9/rest/1/x/"],
+    );
     assert_eq!(code, Some(2), "{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     insta::assert_snapshot!(errors.join("\n"), @"error: p.toml:9:41: field `companyId`: lookup step `companies` is not a step of this job (steps given: `people`; steps in the journal: none): give its mapping before this one, or correct the name");
@@ -333,7 +337,12 @@ fn composite_keys_whose_cells_hold_the_separator_do_not_collide() {
     let emitted = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("emitted");
     let keys: Vec<String> = emitted
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["key"].as_str().expect("key").to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["key"]
+                .as_str()
+                .expect("key")
+                .to_string()
+        })
         .collect();
     assert_eq!(keys, vec!["a\\|b|c", "a|b\\|c", "a\\\\|\\|c"]);
 }

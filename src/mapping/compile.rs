@@ -595,6 +595,13 @@ impl Compiler<'_> {
             None
         };
         let deferred = match (&rule.lookup, &rule.user) {
+            (Some(step), None) if step.get_ref().trim().is_empty() => {
+                self.err(
+                    step.span(),
+                    format!("{what}: `lookup` names no step (e.g. lookup = \"companies\")"),
+                );
+                None
+            }
             (Some(step), None) => Some(Deferred::Lookup(step.get_ref().clone())),
             (None, Some(u)) if u.get_ref() == "email" => {
                 self.notes.push(format!("field `{name}`: user IDs are found by e-mail at run time"));
@@ -789,9 +796,9 @@ impl Compiler<'_> {
         let span = s.span();
         let raw = self.file.text.get(span.clone()).unwrap_or_default();
         let value = s.get_ref();
-        let quote = [3, 1].into_iter().find(|q| {
-            raw.len() == value.len() + 2 * q && raw.get(*q..raw.len() - q) == Some(value.as_str())
-        });
+        let quote = [3, 1]
+            .into_iter()
+            .find(|q| raw.len() == value.len() + 2 * q && raw.get(*q..raw.len() - q) == Some(value.as_str()));
         move |i| match quote {
             Some(q) => span.start + q + i..span.start + q + i + 1,
             None => span.clone(),
@@ -869,7 +876,10 @@ impl Compiler<'_> {
                 continue;
             };
             if cols.get_ref().is_empty() {
-                self.err(cols.span(), "[[require_any]]: `columns` is empty; list the columns of which one must be filled");
+                self.err(
+                    cols.span(),
+                    "[[require_any]]: `columns` is empty; list the columns of which one must be filled",
+                );
                 continue;
             }
             let columns: Vec<_> = cols

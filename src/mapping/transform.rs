@@ -95,10 +95,8 @@ pub fn check_date_format(format: &str, datetime: bool) -> Result<(), String> {
         _ if !read_back => Err(format!(
             "cannot read back what it writes (`{text}`), so it matches no date; check the specifiers"
         )),
-        _ => Err(
-            "cannot yield a date: it needs a year, a month and a day (e.g. \"%d.%m.%Y\", or \"%Y %j\")"
-                .to_string(),
-        ),
+        _ => Err("cannot yield a date: it needs a year, a month and a day (e.g. \"%d.%m.%Y\", or \"%Y %j\")"
+            .to_string()),
     }
 }
 

@@ -255,8 +255,9 @@ pub async fn run(
 }
 
 /// A step whose lookups need a step that runs after it would reject every such row: refuse
-/// the order up front and say which file to put first.
+/// the order up front, every such field at its `path:line:col`, and say which file to put first.
 fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
+    let mut diags = Diagnostics::default();
     for (i, step) in steps.iter().enumerate() {
         for field in &step.plan.fields {
             let needed = match &field.deferred {
@@ -269,18 +270,30 @@ fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
                 None => None,
             };
             if let Some(target) = needed {
-                return Err(RunError::Setup(format!(
-                    "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
-                    step.plan.name,
-                    field.name,
-                    target.plan.name,
-                    target.file.path.display(),
-                    step.file.path.display()
-                )));
+                let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(
+                    0..0,
+                    |(n, spec)| match spec {
+                        crate::mapping::spec::FieldSpec::Rule(r) => {
+                            r.lookup.as_ref().or(r.user.as_ref()).map_or(n.span(), |l| l.span())
+                        }
+                        crate::mapping::spec::FieldSpec::Column(_) => n.span(),
+                    },
+                );
+                diags.push(step.file.diag(
+                    span,
+                    format!(
+                        "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
+                        step.plan.name,
+                        field.name,
+                        target.plan.name,
+                        target.file.path.display(),
+                        step.file.path.display()
+                    ),
+                ));
             }
         }
     }
-    Ok(())
+    if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
 }
 
 /// A lookup into a step that is neither given nor in the journal would reject every row that

@@ -119,6 +119,9 @@ fn lookups(file: &MappingFile) -> Vec<Lookup<'_>> {
         .collect()
 }
 
+/// One step of a lookup chain: (file index, index of the lookup taken in that file).
+type Hop = (usize, usize);
+
 /// Every lookup cycle among the given steps, once each (a step that looks itself up is a
 /// cycle of one), pointing at the first lookup of the cycle.
 fn cycles(
@@ -126,55 +129,49 @@ fn cycles(
     first: &HashMap<&str, usize>,
     lookups: &[Vec<Lookup<'_>>],
 ) -> Vec<Diagnostic> {
-    // Edges between files: (from, to, lookup index in `from`).
-    let edges = |from: usize| -> Vec<(usize, usize)> {
-        lookups[from]
-            .iter()
-            .enumerate()
-            .filter_map(|(k, l)| first.get(l.target).map(|&to| (to, k)))
-            .collect()
-    };
-    let mut out = Vec::new();
+    // Lookups between given files, per file: (to, lookup index).
+    let edges: Vec<Vec<(usize, usize)>> = lookups
+        .iter()
+        .map(|ls| ls.iter().enumerate().filter_map(|(k, l)| first.get(l.target).map(|&to| (to, k))).collect())
+        .collect();
+    let mut found: Vec<Vec<Hop>> = Vec::new();
     // Simple cycles whose smallest file index is `start` (so each is found once). Jobs have a
     // handful of steps, so a plain depth-first search is enough.
-    for start in 0..files.len() {
-        if first.get(files[start].step_name().unwrap_or_default()) != Some(&start) {
+    for (start, file) in files.iter().enumerate() {
+        if first.get(file.step_name().unwrap_or_default()) != Some(&start) {
             continue;
         }
-        let mut stack: Vec<(usize, usize)> = Vec::new(); // (file, lookup index taken)
-        let mut path = vec![start];
-        search(start, start, &edges, &mut path, &mut stack, &mut |cycle: &[(usize, usize)]| {
-            if out.len() < MAX_CYCLES {
-                out.push(describe(files, lookups, cycle));
-            }
-        });
+        search(start, start, &edges, &mut vec![start], &mut Vec::new(), &mut found);
     }
-    out
+    found.iter().map(|cycle| describe(files, lookups, cycle)).collect()
 }
 
 fn search(
     start: usize,
     at: usize,
-    edges: &dyn Fn(usize) -> Vec<(usize, usize)>,
+    edges: &[Vec<(usize, usize)>],
     path: &mut Vec<usize>,
-    stack: &mut Vec<(usize, usize)>,
-    found: &mut dyn FnMut(&[(usize, usize)]),
+    chain: &mut Vec<Hop>,
+    found: &mut Vec<Vec<Hop>>,
 ) {
-    for (to, k) in edges(at) {
-        stack.push((at, k));
+    for &(to, k) in &edges[at] {
+        if found.len() >= MAX_CYCLES {
+            return;
+        }
+        chain.push((at, k));
         if to == start {
-            found(stack);
+            found.push(chain.clone());
         } else if to > start && !path.contains(&to) {
             path.push(to);
-            search(start, to, edges, path, stack, found);
+            search(start, to, edges, path, chain, found);
             path.pop();
         }
-        stack.pop();
+        chain.pop();
     }
 }
 
 /// `lookup cycle: contacts -> deals -> contacts (...)`, at the cycle's first lookup.
-fn describe(files: &[&MappingFile], lookups: &[Vec<Lookup<'_>>], cycle: &[(usize, usize)]) -> Diagnostic {
+fn describe(files: &[&MappingFile], lookups: &[Vec<Lookup<'_>>], cycle: &[Hop]) -> Diagnostic {
     let name = |i: usize| files[i].step_name().unwrap_or_default();
     let (head, k) = cycle[0];
     let first = &lookups[head][k];
@@ -191,10 +188,8 @@ fn describe(files: &[&MappingFile], lookups: &[Vec<Lookup<'_>>], cycle: &[(usize
     }
     let mut chain: Vec<&str> = cycle.iter().map(|(i, _)| name(*i)).collect();
     chain.push(name(head));
-    let via: Vec<String> = cycle
-        .iter()
-        .map(|(i, k)| format!("`{}` field `{}`", name(*i), lookups[*i][*k].field))
-        .collect();
+    let via: Vec<String> =
+        cycle.iter().map(|(i, k)| format!("`{}` field `{}`", name(*i), lookups[*i][*k].field)).collect();
     files[head].diag(
         first.span.clone(),
         format!(
@@ -238,19 +233,12 @@ mod tests {
         assert_eq!(check(&files, Some(&["companies".to_string()])), Vec::<String>::new());
         let got = check(&files, Some(&["users".to_string()]));
         assert_eq!(got.len(), 1, "{got:?}");
-        assert!(
-            got[0].contains("steps given: `contacts`; steps in the journal: `users`"),
-            "{got:?}"
-        );
+        assert!(got[0].contains("steps given: `contacts`; steps in the journal: `users`"), "{got:?}");
     }
 
     #[test]
     fn cycles_of_three_are_found_once() {
-        let files = [
-            file("a", &[("x", "b")]),
-            file("b", &[("y", "c")]),
-            file("c", &[("z", "a")]),
-        ];
+        let files = [file("a", &[("x", "b")]), file("b", &[("y", "c")]), file("c", &[("z", "a")])];
         let got = check(&files, None);
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(got[0].starts_with("a.toml:3:"), "{got:?}");
