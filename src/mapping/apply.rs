@@ -654,6 +654,30 @@ columns = ["Phones", "Name"]
             prop_assert_ne!(join_key(&a), join_key(&b));
         }
 
+        /// The hard cases: tuples whose plain `|` join is the same text, split differently.
+        #[test]
+        fn tuples_with_the_same_plain_join_get_different_keys(
+            (a, b) in proptest::collection::vec("[ab|\\\\]{0,4}", 2..4).prop_flat_map(|a| {
+                let joined = a.join("|");
+                let pipes: Vec<usize> = joined.match_indices('|').map(|(i, _)| i).collect();
+                let cuts = proptest::sample::subsequence(pipes, a.len() - 1);
+                (Just(a), cuts.prop_map(move |cuts| {
+                    let mut parts = Vec::new();
+                    let mut from = 0;
+                    for cut in cuts {
+                        parts.push(joined[from..cut].to_string());
+                        from = cut + 1;
+                    }
+                    parts.push(joined[from..].to_string());
+                    parts
+                }))
+            }),
+        ) {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            prop_assert_eq!(a == b, join_key(&a) == join_key(&b), "{:?} / {:?}", a, b);
+        }
+
         #[test]
         fn keys_without_pipes_or_backslashes_are_the_plain_join(
             parts in proptest::collection::vec("[^|\\\\]{0,6}", 1..4),
