@@ -102,6 +102,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Err(d) => diags.extend(d),
         }
     }
+    // Names, lookups and cycles between the mappings: the same check `run` makes.
+    let between = pipeline::check_job(&files.iter().collect::<Vec<_>>(), None);
     let mut steps = Vec::new();
     if diags.is_empty() {
         for file in files {
@@ -111,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 Err(StepError::Mapping(d)) => diags.extend(d),
                 Err(StepError::Source(e)) => {
                     diags.extend(problems);
+                    diags.extend(between);
                     for d in &diags.0 {
                         eprintln!("error: {d}");
                     }
@@ -120,6 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     }
+    diags.extend(between);
     if !diags.is_empty() {
         for d in &diags.0 {
             eprintln!("error: {d}");
@@ -211,15 +215,20 @@ fn validate_step(
         notes: step.plan.notes.clone(),
         ..StepSummary::default()
     };
+    let here = step_names.iter().position(|n| *n == step.plan.name).unwrap_or(0);
     for field in &step.plan.fields {
         if let Some(crate::mapping::Deferred::Lookup(target)) = &field.deferred {
-            summary.notes.push(if step_names.contains(target) {
-                format!("field `{}`: IDs from step `{target}` are resolved at run time", field.name)
-            } else {
-                format!(
-                    "field `{}`: step `{target}` is not among the mappings given; its IDs come from the journal at run time",
+            summary.notes.push(match step_names.iter().position(|n| n == target) {
+                Some(there) if there > here => format!(
+                    "field `{}`: IDs from step `{target}` are resolved at run time; `run` needs step `{target}` given before this one",
                     field.name
-                )
+                ),
+                Some(_) => format!("field `{}`: IDs from step `{target}` are resolved at run time", field.name),
+                None => format!(
+                    "field `{}`: step `{target}` is not among the mappings given ({}); its IDs come from the journal at run time, and `run` refuses a step the journal does not have",
+                    field.name,
+                    step_names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
             });
         }
     }

@@ -139,7 +139,9 @@ impl MappingPlan {
 
     /// The row's source key. Users are always keyed by their (lower-cased) e-mail, the key the
     /// portal itself enforces and the one a lost outcome is looked up by; other rows by the key
-    /// columns joined with `|`, or the row number when the mapping has no `key`.
+    /// columns joined with [`join_key`], or the row number when the mapping has no `key`. This
+    /// one text is the journal's key, the `originId` (or the tail of the `xmlId`) sent to the
+    /// portal, and what reconciliation and `lookup` fields look it up by.
     pub fn key(&self, record: &Record, fields: &Map<String, Value>) -> String {
         if self.target.entity == Entity::User
             && let Some(Value::String(email)) = fields.get("EMAIL")
@@ -151,7 +153,7 @@ impl MappingPlan {
             if parts.iter().all(|p| p.is_empty()) {
                 return String::new();
             }
-            return parts.join("|");
+            return join_key(&parts);
         }
         record.row.line.to_string()
     }
@@ -270,6 +272,36 @@ impl MappingPlan {
     }
 }
 
+/// Joins the cells of a composite key into one text that no other tuple of cells can give.
+///
+/// Parts are joined with `|`; when there are several parts, a `\` inside a part is written
+/// `\\` and a `|` is written `\|`, so `("a|b", "c")` (`a\|b|c`) and `("a", "b|c")` (`a|b\|c`)
+/// stay apart. A key whose parts hold no `|` and no `\` is exactly the plain join, and a
+/// single-column key is never escaped: keys that journals of earlier versions hold stay the
+/// same, so those journals resume.
+pub fn join_key(parts: &[&str]) -> String {
+    if let [one] = parts {
+        return (*one).to_string();
+    }
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        if part.contains(['|', '\\']) {
+            for c in part.chars() {
+                if matches!(c, '|' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// `2026-03-14` without going through `format!` (this runs for every date cell).
 fn iso_date(year: i32, month: u32, day: u32) -> String {
     if !(0..=9999).contains(&year) {
@@ -303,7 +335,7 @@ fn wrap(f: &FieldPlan, mut values: Vec<Value>) -> Value {
 }
 
 /// Converts one (mapped) part to its portal value.
-fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
+pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
     match &f.deferred {
         Some(Deferred::Lookup(step)) => return Ok(json!({"$lookup": step, "key": s})),
         Some(Deferred::UserByEmail) => return Ok(json!({"$user": transform::to_email(s)?})),
@@ -585,7 +617,87 @@ columns = ["Phones", "Name"]
         }
     }
 
+    // Regression: key parts were joined with a bare `|`, so ("a|b", "c") and ("a", "b|c") got
+    // the same key and the second record was taken for a duplicate of the first.
+    #[rstest::rstest]
+    #[case(&["a", "b"], "a|b")]
+    #[case(&["C-1", "2026", "x y"], "C-1|2026|x y")]
+    #[case(&["a", ""], "a|")]
+    #[case(&["", "b"], "|b")]
+    #[case(&["only|one"], "only|one")]
+    #[case(&["back\\slash"], "back\\slash")]
+    #[case(&["Кириллица", "ёж"], "Кириллица|ёж")]
+    #[case(&["a|b", "c"], "a\\|b|c")]
+    #[case(&["a", "b|c"], "a|b\\|c")]
+    #[case(&["a\\", "b"], "a\\\\|b")]
+    #[case(&["a", "\\|b"], "a|\\\\\\|b")]
+    fn composite_keys_keep_plain_keys_and_escape_only_what_could_collide(
+        #[case] parts: &[&str],
+        #[case] want: &str,
+    ) {
+        assert_eq!(join_key(parts), want);
+    }
+
+    #[test]
+    fn a_composite_key_is_built_from_the_trimmed_key_cells() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut p = plan(dir.path());
+        p.key_columns = vec![0, 1];
+        let key = |a: &str, b: &str| {
+            let cells: Vec<String> = [a, b, "", "", "", ""].iter().map(|s| s.to_string()).collect();
+            p.key(&record(&cells), &Map::new())
+        };
+        assert_eq!(key(" K1 ", "Ann"), "K1|Ann");
+        assert_ne!(key("a|b", "c"), key("a", "b|c"));
+        assert_eq!(key(" ", ""), "", "all key cells empty: no key");
+    }
+
     proptest! {
+        #[test]
+        fn distinct_key_parts_never_give_the_same_key(
+            (a, b) in (1usize..4).prop_flat_map(|n| {
+                let part = "[ab|\\\\]{0,4}";
+                (proptest::collection::vec(part, n), proptest::collection::vec(part, n))
+            }),
+        ) {
+            prop_assume!(a != b);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            prop_assert_ne!(join_key(&a), join_key(&b));
+        }
+
+        /// The hard cases: tuples whose plain `|` join is the same text, split differently.
+        #[test]
+        fn tuples_with_the_same_plain_join_get_different_keys(
+            (a, b) in proptest::collection::vec("[ab|\\\\]{0,4}", 2..4).prop_flat_map(|a| {
+                let joined = a.join("|");
+                let pipes: Vec<usize> = joined.match_indices('|').map(|(i, _)| i).collect();
+                let cuts = proptest::sample::subsequence(pipes, a.len() - 1);
+                (Just(a), cuts.prop_map(move |cuts| {
+                    let mut parts = Vec::new();
+                    let mut from = 0;
+                    for cut in cuts {
+                        parts.push(joined[from..cut].to_string());
+                        from = cut + 1;
+                    }
+                    parts.push(joined[from..].to_string());
+                    parts
+                }))
+            }),
+        ) {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            prop_assert_eq!(a == b, join_key(&a) == join_key(&b), "{:?} / {:?}", a, b);
+        }
+
+        #[test]
+        fn keys_without_pipes_or_backslashes_are_the_plain_join(
+            parts in proptest::collection::vec("[^|\\\\]{0,6}", 1..4),
+        ) {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            prop_assert_eq!(join_key(&parts), parts.join("|"));
+        }
+
         #[test]
         fn no_cell_content_makes_apply_panic(cells in proptest::collection::vec("\\PC{0,24}", 0..8)) {
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/files");

@@ -5,15 +5,16 @@
 //! types that fit the entity, paths that resolve. Collects every problem before reporting.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::PathBuf;
 
 use chrono::FixedOffset;
 use serde_json::Value;
+use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
 use super::entity::{ENTITY_NAMES, Entity};
-use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, OnExisting, SheetSpec, ValueType};
+use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, ValueType};
 use super::transform;
 use crate::source::{SheetSelector, SourceOptions};
 
@@ -147,6 +148,13 @@ const FM_TYPES: &[(&str, &[&str])] = &[
 ];
 
 const DEFAULT_MAX_FILE_MB: f64 = 20.0;
+/// The largest `max_file_mb`: the portal takes at most 2 GB per request (`bitrix24.md` §2,
+/// "Size and time"), and base64 makes a file a third larger.
+const MAX_FILE_MB: f64 = 1024.0;
+/// The largest `header_row` (the row count of an Excel sheet).
+const MAX_HEADER_ROW: i64 = 1_048_576;
+/// The largest sheet position accepted (far beyond any real workbook).
+const MAX_SHEETS: i64 = 10_000;
 
 impl MappingFile {
     /// How to open this mapping's source (paths resolved against the mapping file's folder).
@@ -161,9 +169,21 @@ impl MappingFile {
             );
             return Err(diags);
         };
+        if path.get_ref().trim().is_empty() {
+            diags.push(self.diag(
+                path.span(),
+                "`path` is empty: give the CSV or spreadsheet file, relative to this mapping file",
+            ));
+            return Err(diags);
+        }
         let mut options = SourceOptions::new(self.dir().join(path.get_ref()));
         if let Some(d) = &src.delimiter {
             match parse_delimiter(d.get_ref()) {
+                Some(b'"' | b'\r' | b'\n') => diags.push(self.diag(
+                    d.span(),
+                    "the delimiter cannot be a quote or a line break: those end quoted cells and rows \
+                     (e.g. \",\", \";\", \"\\t\" or \"|\")",
+                )),
                 Some(b) => options.delimiter = Some(b),
                 None => diags.push(self.diag(
                     d.span(),
@@ -190,20 +210,32 @@ impl MappingFile {
             }
         }
         if let Some(sheet) = &src.sheet {
-            options.sheet = Some(match sheet.get_ref() {
-                SheetSpec::Index(0) => {
-                    diags.push(self.diag(sheet.span(), "sheet index is 1-based: the first sheet is 1"));
-                    SheetSelector::Index(1)
-                }
-                SheetSpec::Index(i) => SheetSelector::Index(*i),
-                SheetSpec::Name(n) => SheetSelector::Name(n.clone()),
-            });
+            match sheet.get_ref() {
+                SheetSpec::Name(n) => options.sheet = Some(SheetSelector::Name(n.clone())),
+                SheetSpec::Index(n) => match whole_number(n, 1..=MAX_SHEETS) {
+                    Some(i) => options.sheet = Some(SheetSelector::Index(i as usize)),
+                    None => diags.push(self.diag(
+                        sheet.span(),
+                        format!(
+                            "`sheet` must be a sheet name in quotes, or the sheet's position: a whole number \
+                             from 1 (the first sheet) to {MAX_SHEETS}, found {}",
+                            self.found(sheet.span(), n)
+                        ),
+                    )),
+                },
+            }
         }
         if let Some(h) = &src.header_row {
-            if *h.get_ref() == 0 {
-                diags.push(self.diag(h.span(), "header_row is 1-based: the first row is 1"));
-            } else {
-                options.header_row = *h.get_ref();
+            match whole_number(h.get_ref(), 1..=MAX_HEADER_ROW) {
+                Some(row) => options.header_row = row as usize,
+                None => diags.push(self.diag(
+                    h.span(),
+                    format!(
+                        "`header_row` must be a whole number from 1 to {MAX_HEADER_ROW} (the row that holds \
+                         the column names; the first row is 1), found {}",
+                        self.found(h.span(), h.get_ref())
+                    ),
+                )),
             }
         }
         if diags.is_empty() { Ok(options) } else { Err(diags) }
@@ -226,6 +258,25 @@ impl MappingFile {
             c.diags.0.dedup();
             Err(c.diags)
         }
+    }
+}
+
+impl MappingFile {
+    /// A number as the file writes it, for "found ..." (`70000`, `"2" (a string)`).
+    fn found(&self, span: Range<usize>, n: &Number) -> String {
+        let written = self.written(span);
+        match n {
+            Number::Other(kind) => format!("{written} ({kind})"),
+            Number::Int(_) | Number::Float(_) => written.to_string(),
+        }
+    }
+}
+
+/// The whole number `n` when it lies in `range`.
+fn whole_number(n: &Number, range: RangeInclusive<i64>) -> Option<i64> {
+    match n {
+        Number::Int(i) if range.contains(i) => Some(*i),
+        _ => None,
     }
 }
 
@@ -310,17 +361,32 @@ impl Compiler<'_> {
                 );
                 Entity::Crm(0)
             }),
-            (None, Some(id)) => {
-                let id_value = *id.get_ref();
-                let builtin = [1, 2, 3, 4, 7, 31].contains(&id_value);
-                if !builtin && !Entity::is_valid_spa_id(id_value) {
+            (None, Some(id)) => match whole_number(id.get_ref(), 1..=i64::from(u32::MAX)) {
+                Some(id_value) => {
+                    let id_value = u32::try_from(id_value).expect("checked to fit in the range above");
+                    let builtin = [1, 2, 3, 4, 7, 31].contains(&id_value);
+                    if !builtin && !Entity::is_valid_spa_id(id_value) {
+                        self.err(
+                            id.span(),
+                            format!(
+                                "entity_type_id {id_value} is not a smart process id (even and >= 1030, or 128..=192)"
+                            ),
+                        );
+                    }
+                    Entity::Crm(id_value)
+                }
+                None => {
                     self.err(
                         id.span(),
-                        format!("entity_type_id {id_value} is not a smart process id (even and >= 1030, or 128..=192)"),
+                        format!(
+                            "`entity_type_id` must be a whole number, a smart process's entityTypeId (even and \
+                             >= 1030, or 128..=192), found {}",
+                            self.file.found(id.span(), id.get_ref())
+                        ),
                     );
+                    Entity::Crm(0)
                 }
-                Entity::Crm(id_value)
-            }
+            },
             (Some(e), Some(_)) => {
                 self.err(e.span(), "set either `entity` or `entity_type_id` in [target], not both");
                 Entity::Crm(0)
@@ -423,7 +489,7 @@ impl Compiler<'_> {
                     }
                 } else {
                     let t = rule.template.as_ref().expect("counted one input: template");
-                    self.template(t.get_ref(), t.span(), &what).map(Input::Template)
+                    self.template(t, &what).map(Input::Template)
                 }
             }
             _ => {
@@ -461,18 +527,50 @@ impl Compiler<'_> {
             }),
             None => FixedOffset::east_opt(0).expect("zero offset"),
         };
-        let formats = transform::Formats::new(&rule.formats).unwrap_or_else(|bad| {
-            self.err(span.clone(), format!("{what}: `{bad}` is not a valid chrono format"));
+        let written: Vec<String> = rule.formats.iter().map(|f| f.get_ref().clone()).collect();
+        let formats = transform::Formats::new(&written).unwrap_or_else(|bad| {
+            let at = rule.formats.iter().find(|f| *f.get_ref() == bad).map_or(span.clone(), |f| f.span());
+            self.err(at, format!("{what}: `{bad}` is not a valid chrono format"));
             transform::Formats::default()
         });
         if !rule.formats.is_empty() && !matches!(kind, ValueType::Date | ValueType::Datetime) {
             self.err(span.clone(), format!("{what}: `formats` applies to type \"date\" or \"datetime\""));
+        } else if !formats.written.is_empty() {
+            for f in &rule.formats {
+                if let Err(why) = transform::check_date_format(f.get_ref(), kind == ValueType::Datetime) {
+                    self.err(f.span(), format!("{what}: format `{}` {why}", f.get_ref()));
+                }
+            }
         }
         if let Some(cur) = &rule.currency
             && (cur.len() != 3 || !cur.chars().all(|c| c.is_ascii_alphabetic()))
         {
             self.err(span.clone(), format!("{what}: currency `{cur}` is not a 3-letter code"));
         }
+        let max_mb = match &rule.max_file_mb {
+            Some(mb) => {
+                let value = match mb.get_ref() {
+                    Number::Int(i) => Some(*i as f64),
+                    Number::Float(f) => Some(*f),
+                    Number::Other(_) => None,
+                };
+                match value.filter(|v| *v > 0.0 && *v <= MAX_FILE_MB) {
+                    Some(v) => v,
+                    None => {
+                        self.err(
+                            mb.span(),
+                            format!(
+                                "{what}: `max_file_mb` must be a number of MiB greater than 0 and at most \
+                                 {MAX_FILE_MB} (the portal takes at most 2 GB per request), found {}",
+                                self.file.found(mb.span(), mb.get_ref())
+                            ),
+                        );
+                        DEFAULT_MAX_FILE_MB
+                    }
+                }
+            }
+            None => DEFAULT_MAX_FILE_MB,
+        };
         let file = if kind == ValueType::File {
             let base = rule
                 .base_dir
@@ -482,8 +580,7 @@ impl Compiler<'_> {
                 Ok(base_dir) => Some(FileRule {
                     base_dir,
                     shown_as: rule.base_dir.as_ref().map_or_else(|| ".".to_string(), |b| b.get_ref().clone()),
-                    max_bytes: (rule.max_file_mb.unwrap_or(DEFAULT_MAX_FILE_MB).max(0.0) * 1024.0 * 1024.0)
-                        as u64,
+                    max_bytes: (max_mb * 1024.0 * 1024.0) as u64,
                 }),
                 Err(e) => {
                     let at = rule.base_dir.as_ref().map_or(span.clone(), |b| b.span());
@@ -498,6 +595,13 @@ impl Compiler<'_> {
             None
         };
         let deferred = match (&rule.lookup, &rule.user) {
+            (Some(step), None) if step.get_ref().trim().is_empty() => {
+                self.err(
+                    step.span(),
+                    format!("{what}: `lookup` names no step (e.g. lookup = \"companies\")"),
+                );
+                None
+            }
             (Some(step), None) => Some(Deferred::Lookup(step.get_ref().clone())),
             (None, Some(u)) if u.get_ref() == "email" => {
                 self.notes.push(format!("field `{name}`: user IDs are found by e-mail at run time"));
@@ -526,7 +630,7 @@ impl Compiler<'_> {
             Input::Columns(cols) => cols.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(" + "),
             Input::Const(_) | Input::Template(_) => name.to_string(),
         };
-        Some(FieldPlan {
+        let plan = FieldPlan {
             name: name.to_string(),
             label,
             input,
@@ -543,7 +647,42 @@ impl Compiler<'_> {
             currency: rule.currency.clone(),
             offset,
             deferred,
-        })
+        };
+        self.check_constants(&plan, rule, span);
+        Some(plan)
+    }
+
+    /// A `map` value or a `default` the field's type refuses would reject every row that uses
+    /// it: report it here, once.
+    fn check_constants(&mut self, plan: &FieldPlan, rule: &FieldRule, span: Range<usize>) {
+        if plan.deferred.is_some() || plan.kind == ValueType::File {
+            return;
+        }
+        let kind = serde_json::to_value(plan.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+        let kind = kind.unwrap_or_default();
+        let what = format!("field `{}`", plan.name);
+        if let Some(d) = &rule.default
+            && let Err(e) = super::apply::convert(plan, d)
+        {
+            self.err(
+                span.clone(),
+                format!(
+                    "{what}: default `{d}` is not a valid {kind}: {}; every row that needs the default would be rejected",
+                    e.message
+                ),
+            );
+        }
+        for (from, to) in rule.map.iter().flatten() {
+            if let Err(e) = super::apply::convert(plan, to) {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "{what}: map value `{to}` (for \"{from}\") is not a valid {kind}: {}; every row with \"{from}\" would be rejected",
+                        e.message
+                    ),
+                );
+            }
+        }
     }
 
     /// Catches field names the portal would silently ignore.
@@ -572,38 +711,98 @@ impl Compiler<'_> {
         }
     }
 
-    fn template(&mut self, text: &str, span: Range<usize>, what: &str) -> Option<Vec<Piece>> {
+    /// `{Column}` placeholders and literal text; `{{` and `}}` are literal braces. A brace that
+    /// opens or closes nothing is an error pointing at the brace itself.
+    fn template(&mut self, t: &Spanned<String>, what: &str) -> Option<Vec<Piece>> {
+        let text = t.get_ref().as_str();
+        let at = self.string_positions(t);
         let mut pieces = Vec::new();
         let mut literal = String::new();
-        let mut chars = text.chars().peekable();
         let mut ok = true;
-        while let Some(c) = chars.next() {
+        let mut i = 0;
+        while let Some(c) = text[i..].chars().next() {
+            let next = text[i + c.len_utf8()..].chars().next();
             match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    literal.push('{');
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    literal.push('}');
+                '{' | '}' if next == Some(c) => {
+                    literal.push(c);
+                    i += 2;
                 }
                 '{' => {
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    let rest = &text[i + 1..];
+                    let Some(end) = rest.find(['{', '}']) else {
+                        self.err(
+                            at(i),
+                            format!(
+                                "{what}: template has a `{{` that is never closed (close it with `}}`, or write `{{{{` for a literal brace)"
+                            ),
+                        );
+                        ok = false;
+                        break;
+                    };
+                    if rest[end..].starts_with('{') {
+                        self.err(
+                            at(i),
+                            format!(
+                                "{what}: template has a `{{` that is not closed before the next `{{` (close it with `}}`, or write `{{{{` for a literal brace)"
+                            ),
+                        );
+                        ok = false;
+                        i += 1 + end;
+                        continue;
+                    }
+                    let name = &rest[..end];
                     if !literal.is_empty() {
                         pieces.push(Piece::Text(std::mem::take(&mut literal)));
                     }
-                    match self.column(&name, span.clone(), what) {
-                        Some(i) => pieces.push(Piece::Column(i)),
-                        None => ok = false,
+                    if name.trim().is_empty() {
+                        self.err(
+                            at(i),
+                            format!("{what}: template has an empty placeholder `{{{name}}}`: put a column name inside, e.g. `{{First name}}`"),
+                        );
+                        ok = false;
+                    } else {
+                        match self.column(name, at(i), what) {
+                            Some(index) => pieces.push(Piece::Column(index)),
+                            None => ok = false,
+                        }
                     }
+                    i += 1 + end + 1;
                 }
-                other => literal.push(other),
+                '}' => {
+                    self.err(
+                        at(i),
+                        format!(
+                            "{what}: template has a `}}` that closes nothing (write `}}}}` for a literal brace)"
+                        ),
+                    );
+                    ok = false;
+                    i += 1;
+                }
+                other => {
+                    literal.push(other);
+                    i += other.len_utf8();
+                }
             }
         }
         if !literal.is_empty() {
             pieces.push(Piece::Text(literal));
         }
         ok.then_some(pieces)
+    }
+
+    /// Maps a byte offset inside a string value to its span in the file. Exact when the string
+    /// is written without escapes (`"..."`, `'...'`, `"""..."""`); otherwise the whole string.
+    fn string_positions(&self, s: &Spanned<String>) -> impl Fn(usize) -> Range<usize> + use<> {
+        let span = s.span();
+        let raw = self.file.text.get(span.clone()).unwrap_or_default();
+        let value = s.get_ref();
+        let quote = [3, 1]
+            .into_iter()
+            .find(|q| raw.len() == value.len() + 2 * q && raw.get(*q..raw.len() - q) == Some(value.as_str()));
+        move |i| match quote {
+            Some(q) => span.start + q + i..span.start + q + i + 1,
+            None => span.clone(),
+        }
     }
 
     fn fm(&mut self, entity: Entity) -> Vec<FmPlan> {
@@ -650,13 +849,19 @@ impl Compiler<'_> {
                 self.err(fm.span(), "[[fm]] needs `column`");
                 continue;
             };
+            if let Some(split) = &f.split
+                && split.get_ref().is_empty()
+            {
+                self.err(split.span(), "[[fm]]: `split` must not be empty (e.g. \",\" or \";\")");
+                continue;
+            }
             if let Some(index) = self.column(col.get_ref(), col.span(), "[[fm]]") {
                 out.push(FmPlan {
                     type_id,
                     value_type,
                     column: index,
                     column_name: col.get_ref().clone(),
-                    split: f.split.clone(),
+                    split: f.split.as_ref().map(|s| s.get_ref().clone()),
                 });
             }
         }
@@ -670,6 +875,13 @@ impl Compiler<'_> {
                 self.err(rule.span(), "[[require_any]] needs `columns = [\"...\", ...]`");
                 continue;
             };
+            if cols.get_ref().is_empty() {
+                self.err(
+                    cols.span(),
+                    "[[require_any]]: `columns` is empty; list the columns of which one must be filled",
+                );
+                continue;
+            }
             let columns: Vec<_> = cols
                 .get_ref()
                 .iter()

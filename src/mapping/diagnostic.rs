@@ -127,7 +127,22 @@ pub fn rewrite_serde_message(message: &str) -> String {
             };
         }
     }
-    message.replace("invalid type: ", "wrong type: ")
+    // Serde names Rust types (`expected u32`); the mapping's language has numbers.
+    let mut message = message.replace("invalid type: ", "wrong type: ").replace("invalid value: ", "");
+    for (rust, words) in [
+        ("usize", "a whole number"),
+        ("u64", "a whole number"),
+        ("u32", "a whole number"),
+        ("u16", "a whole number"),
+        ("u8", "a whole number"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+    ] {
+        message = message.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    message
 }
 
 #[cfg(test)]
@@ -157,6 +172,12 @@ mod tests {
         #[case] want: Option<&str>,
     ) {
         assert_eq!(closest(wanted, candidates.iter().copied()), want);
+    }
+
+    #[test]
+    fn serde_never_shows_a_rust_type_name() {
+        let msg = rewrite_serde_message("invalid value: integer `70000`, expected u16");
+        assert_eq!(msg, "integer `70000`, expected a whole number");
     }
 
     #[test]

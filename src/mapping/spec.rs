@@ -44,16 +44,56 @@ pub struct SourceSpec {
     pub delimiter: Option<Spanned<String>>,
     pub encoding: Option<Spanned<String>>,
     pub sheet: Option<Spanned<SheetSpec>>,
-    pub header_row: Option<Spanned<usize>>,
+    pub header_row: Option<Spanned<Number>>,
     /// Column (or columns) whose values identify a row; default: the row number.
     pub key: Option<Spanned<OneOrMany>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// `sheet = "Deals"` or `sheet = 2`; anything else is kept as a [`Number`] so that `compile`
+/// can say what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
 pub enum SheetSpec {
-    Index(usize),
+    Index(Number),
     Name(String),
+}
+
+impl<'de> Deserialize<'de> for SheetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match toml::Value::deserialize(d)? {
+            toml::Value::String(name) => SheetSpec::Name(name),
+            other => SheetSpec::Index(Number::from(other)),
+        })
+    }
+}
+
+/// A number as written. Kept loose here: `compile` checks its range and says in words what it
+/// must be, echoing the text as the file has it (never a Rust type name such as `u32`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+    /// Not a number at all; the TOML type it has (`a string`, `a boolean`, ...).
+    Other(&'static str),
+}
+
+impl From<toml::Value> for Number {
+    fn from(v: toml::Value) -> Self {
+        match v {
+            toml::Value::Integer(i) => Number::Int(i),
+            toml::Value::Float(f) => Number::Float(f),
+            toml::Value::String(_) => Number::Other("a string"),
+            toml::Value::Boolean(_) => Number::Other("a boolean"),
+            toml::Value::Datetime(_) => Number::Other("a date"),
+            toml::Value::Array(_) => Number::Other("an array"),
+            toml::Value::Table(_) => Number::Other("a table"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        toml::Value::deserialize(d).map(Number::from)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,7 +119,7 @@ pub struct TargetSpec {
     /// `lead|deal|contact|company|quote|invoice|user`.
     pub entity: Option<Spanned<String>>,
     /// A smart process by its entityTypeId (instead of `entity`).
-    pub entity_type_id: Option<Spanned<u32>>,
+    pub entity_type_id: Option<Spanned<Number>>,
     /// `originatorId` written on created items (default `b24import`).
     pub origin: Option<Spanned<String>>,
     pub use_original_uf_names: bool,
@@ -130,7 +170,7 @@ pub struct FieldRule {
     /// Trim surrounding white space from cells (default true).
     pub trim: Option<bool>,
     /// chrono formats for `date` / `datetime`, tried in order (ISO is always accepted).
-    pub formats: Vec<String>,
+    pub formats: Vec<Spanned<String>>,
     /// `1 500,50` means 1500.50.
     pub decimal_comma: bool,
     /// Cell text -> value; an unmapped non-empty value is a row error unless `default` is set.
@@ -144,12 +184,13 @@ pub struct FieldRule {
     /// Files: folder the cell's paths are relative to (relative to the mapping file).
     pub base_dir: Option<Spanned<String>>,
     /// Files: the largest file accepted, in MiB (default 20).
-    pub max_file_mb: Option<f64>,
+    pub max_file_mb: Option<Spanned<Number>>,
     /// Money: currency used when the cell has none.
     pub currency: Option<String>,
     /// Datetime: offset given to values that have none (default `+00:00`).
     pub utc_offset: Option<Spanned<String>>,
     /// The value is a source key of another step; replaced by that item's portal ID at run time.
+    /// Checked across the mappings of a job in `pipeline::steps`.
     pub lookup: Option<Spanned<String>>,
     /// `user = "email"`: the value is an e-mail; replaced by that user's ID at run time.
     pub user: Option<Spanned<String>>,
@@ -181,7 +222,7 @@ pub struct FmSpec {
     /// e.g. `WORK`, `MOBILE`, `HOME` (default `WORK`).
     pub value_type: Option<Spanned<String>>,
     pub column: Option<Spanned<String>>,
-    pub split: Option<String>,
+    pub split: Option<Spanned<String>>,
 }
 
 /// One `[[require_any]]` table: at least one of `columns` must be non-empty.
@@ -213,6 +254,16 @@ impl MappingFile {
     /// A diagnostic pointing at `span` in this file.
     pub fn diag(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
         Diagnostic::at(&self.path, &self.text, span, message)
+    }
+
+    /// The text of `span` as the file has it (a value echoed in a message).
+    pub fn written(&self, span: Range<usize>) -> &str {
+        self.text.get(span).unwrap_or_default().trim()
+    }
+
+    /// The step name as `compile` uses it (trimmed); `None` when the file has none.
+    pub fn step_name(&self) -> Option<&str> {
+        self.spec.name.as_ref().map(|n| n.get_ref().trim())
     }
 }
 

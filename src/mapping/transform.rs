@@ -63,6 +63,78 @@ impl Formats {
     }
 }
 
+/// Why a `formats` entry can never turn a cell into a date, if it cannot: it has no `%`
+/// specifier at all (`"DD.MM.YYYY"`), or what it reads lacks a year, a month or a day
+/// (`"%H:%M"`, `"%d.%m"`). Checked the way chrono will use it: a known date-time is written
+/// with the format and read back, as [`to_date`] (`datetime == false`) or [`to_datetime`]
+/// reads it (a date alone is midnight, a timestamp `%s` is a date-time, a time alone is
+/// nothing).
+pub fn check_date_format(format: &str, datetime: bool) -> Result<(), String> {
+    use std::fmt::Write as _;
+    if !format.contains('%') {
+        let hint = strftime_for(format)
+            .map_or_else(|| " (e.g. \"%d.%m.%Y\")".to_string(), |f| format!(": did you mean \"{f}\"?"));
+        return Err(format!("has no % specifier, so it matches no date; formats use chrono's syntax{hint}"));
+    }
+    let items = StrftimeItems::new(format).parse().map_err(|_| "is not a valid chrono format".to_string())?;
+    let known = NaiveDate::from_ymd_opt(2026, 3, 14)
+        .and_then(|d| d.and_hms_opt(9, 30, 45))
+        .and_then(|dt| dt.and_local_timezone(FixedOffset::east_opt(3 * 3600)?).single())
+        .ok_or_else(|| "cannot be checked".to_string())?;
+    let mut text = String::new();
+    if write!(text, "{}", known.format_with_items(items.iter())).is_err() {
+        return Err("cannot be written or read by chrono".to_string());
+    }
+    let mut parsed = Parsed::new();
+    let read_back = chrono::format::parse(&mut parsed, &text, items.iter()).is_ok();
+    let date = parsed.to_naive_date().ok().or_else(|| {
+        datetime.then(|| parsed.to_naive_datetime_with_offset(3 * 3600).ok().map(|dt| dt.date())).flatten()
+    });
+    match date {
+        Some(d) if read_back && d == known.date_naive() => Ok(()),
+        _ if !read_back => Err(format!(
+            "cannot read back what it writes (`{text}`), so it matches no date; check the specifiers"
+        )),
+        _ => Err("cannot yield a date: it needs a year, a month and a day (e.g. \"%d.%m.%Y\", or \"%Y %j\")"
+            .to_string()),
+    }
+}
+
+/// `DD.MM.YYYY` -> `%d.%m.%Y`: the chrono spelling of a spreadsheet-style pattern, when every
+/// letter in it is one we know.
+fn strftime_for(pattern: &str) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut after_hour = false;
+    let mut any = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if !c.is_ascii_alphabetic() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|x| **x == c).count();
+        let spec = match (c, run) {
+            ('Y' | 'y', 4) => "%Y",
+            ('Y' | 'y', 2) => "%y",
+            ('D' | 'd', 1 | 2) => "%d",
+            ('M', 1 | 2) if !after_hour => "%m",
+            ('m', 1 | 2) if !after_hour => "%m",
+            ('M' | 'm', 1 | 2) => "%M",
+            ('H' | 'h', 1 | 2) => "%H",
+            ('S' | 's', 1 | 2) => "%S",
+            _ => return None,
+        };
+        after_hour |= spec == "%H";
+        any = true;
+        out.push_str(spec);
+        i += run;
+    }
+    any.then_some(out)
+}
+
 /// Removes grouping characters people type inside numbers: spaces, no-break and thin spaces,
 /// apostrophes (`1'500`).
 fn strip_grouping(s: &str) -> String {
@@ -436,7 +508,48 @@ mod tests {
         assert_eq!(split_parts(" a, ,b ,", ",").collect::<Vec<_>>(), vec!["a", "b"]);
     }
 
+    #[rstest]
+    #[case("%d.%m.%Y")]
+    #[case("%Y-%m-%d %H:%M")]
+    #[case("%d/%m/%y")]
+    #[case("%Y %j")]
+    #[case("%e %B %Y")]
+    fn formats_that_yield_a_date_pass(#[case] format: &str) {
+        assert_eq!(check_date_format(format, false), Ok(()));
+        assert_eq!(check_date_format(format, true), Ok(()));
+    }
+
+    #[test]
+    fn a_timestamp_is_a_date_time_but_not_a_date() {
+        let formats = Formats::new(&["%s".to_string()]).expect("valid");
+        let offset = parse_offset("+00:00").expect("valid offset");
+        assert!(to_date("1773480645", &formats).is_err());
+        assert!(to_datetime("1773480645", &formats, offset).is_ok());
+        assert!(check_date_format("%s", false).is_err());
+        assert_eq!(check_date_format("%s", true), Ok(()));
+    }
+
+    #[rstest]
+    #[case("DD.MM.YYYY", "did you mean \"%d.%m.%Y\"?")]
+    #[case("YYYY-MM-DD HH:mm:ss", "did you mean \"%Y-%m-%d %H:%M:%S\"?")]
+    #[case("dd month", "e.g. \"%d.%m.%Y\"")]
+    #[case("%H:%M", "cannot yield a date")]
+    #[case("%d.%m", "cannot yield a date")]
+    #[case("%m %Y", "cannot yield a date")]
+    #[case("%Q", "not a valid chrono format")]
+    fn formats_that_cannot_yield_a_date_say_why(#[case] format: &str, #[case] want: &str) {
+        let err = check_date_format(format, false).expect_err("refused");
+        assert_eq!(check_date_format(format, true).expect_err("refused"), err);
+        assert!(err.contains(want), "{format}: {err}");
+    }
+
     proptest! {
+        #[test]
+        fn checking_any_format_never_panics(s in "[%a-zA-Z:./ -]{0,12}") {
+            let _ = check_date_format(&s, false);
+            let _ = check_date_format(&s, true);
+        }
+
         #[test]
         fn no_transform_panics_on_any_cell(s in "\\PC{0,40}", comma: bool) {
             let formats = Formats::new(&["%d.%m.%Y".to_string(), "%Y %j".to_string()]).expect("valid");

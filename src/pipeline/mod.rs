@@ -7,7 +7,9 @@
 pub mod prepare;
 pub mod progress;
 pub mod run;
+pub mod steps;
 pub mod upsert;
 
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};
 pub use run::{PlanRate, RunError, RunOptions, RunReport, StepReport, run};
+pub use steps::check_job;

@@ -194,6 +194,8 @@ pub async fn run(
             Err(d) => diags.extend(d),
         }
     }
+    // Names, lookups and cycles between the mappings (the same check as `validate`).
+    let between = super::steps::check_job(&files.iter().collect::<Vec<_>>(), None);
     let mut steps = Vec::new();
     if diags.is_empty() {
         for file in files {
@@ -204,21 +206,14 @@ pub async fn run(
             }
         }
     }
+    diags.extend(between);
     if !diags.is_empty() {
         return Err(RunError::Mapping(diags));
-    }
-    let mut names = std::collections::HashSet::new();
-    for s in &steps {
-        if !names.insert(s.plan.name.clone()) {
-            return Err(RunError::Setup(format!(
-                "two mappings have the step name `{}`; step names must be unique in a job",
-                s.plan.name
-            )));
-        }
     }
     check_step_order(&steps)?;
     let mut journal =
         if opts.dry_run && !opts.journal.exists() { None } else { Some(Journal::open(&opts.journal)?) };
+    check_lookups_resolve(&steps, journal.as_ref())?;
     let run_id = match (&mut journal, opts.dry_run) {
         (Some(j), false) => Some(j.begin_run(&opts.job, &opts.args_summary)?),
         _ => None,
@@ -288,8 +283,9 @@ pub async fn run(
 }
 
 /// A step whose lookups need a step that runs after it would reject every such row: refuse
-/// the order up front and say which file to put first.
+/// the order up front, every such field at its `path:line:col`, and say which file to put first.
 fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
+    let mut diags = Diagnostics::default();
     for (i, step) in steps.iter().enumerate() {
         for field in &step.plan.fields {
             let needed = match &field.deferred {
@@ -302,18 +298,42 @@ fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
                 None => None,
             };
             if let Some(target) = needed {
-                return Err(RunError::Setup(format!(
-                    "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
-                    step.plan.name,
-                    field.name,
-                    target.plan.name,
-                    target.file.path.display(),
-                    step.file.path.display()
-                )));
+                let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(
+                    0..0,
+                    |(n, spec)| match spec {
+                        crate::mapping::spec::FieldSpec::Rule(r) => {
+                            r.lookup.as_ref().or(r.user.as_ref()).map_or(n.span(), |l| l.span())
+                        }
+                        crate::mapping::spec::FieldSpec::Column(_) => n.span(),
+                    },
+                );
+                diags.push(step.file.diag(
+                    span,
+                    format!(
+                        "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
+                        step.plan.name,
+                        field.name,
+                        target.plan.name,
+                        target.file.path.display(),
+                        step.file.path.display()
+                    ),
+                ));
             }
         }
     }
-    Ok(())
+    if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
+}
+
+/// A lookup into a step that is neither given nor in the journal would reject every row that
+/// uses it: refuse the run before anything is sent.
+fn check_lookups_resolve(steps: &[Step], journal: Option<&Journal>) -> Result<(), RunError> {
+    let known: Vec<String> = match journal {
+        Some(j) => j.steps()?.into_iter().map(|s| s.name).collect(),
+        None => Vec::new(),
+    };
+    let files: Vec<&crate::mapping::MappingFile> = steps.iter().map(|s| &s.file).collect();
+    let diags = super::steps::check_job(&files, Some(&known));
+    if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
 }
 
 /// Why a step stopped before its end.

@@ -1,0 +1,247 @@
+//! Checks between the mappings of one job: unique step names, `lookup` fields that name a
+//! step that exists, and no lookup cycles.
+//!
+//! Owns: the rules that no single mapping file can check on its own. `validate` and `run`
+//! both call [`check_job`] so that they refuse the same jobs (exit 2), each problem with the
+//! `path:line:col` of the name or lookup concerned. Pure: reads the loaded mapping files only;
+//! the run passes in the step names its journal knows. The order of the steps (a lookup into
+//! a step that runs later) is the run's own check (`run::check_step_order`).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::mapping::diagnostic::closest;
+use crate::mapping::spec::FieldSpec;
+use crate::mapping::{Diagnostic, Diagnostics, MappingFile};
+
+/// Most lookup cycles reported (each is one diagnostic).
+const MAX_CYCLES: usize = 10;
+
+/// One `lookup = "<step>"` field of a mapping.
+struct Lookup<'a> {
+    field: &'a str,
+    target: &'a str,
+    span: Range<usize>,
+}
+
+/// Every problem between `files` (the mappings given, in order).
+///
+/// `elsewhere` holds the step names known outside these mappings (the journal's steps, for a
+/// run). With `None` (offline `validate`, no journal), a lookup to a step that is not given is
+/// allowed, since its IDs may come from an earlier run, unless its name is a likely typo of a
+/// given step. With `Some`, a lookup must name a given step or one of `elsewhere`.
+pub fn check_job(files: &[&MappingFile], elsewhere: Option<&[String]>) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    // Step name -> index of the first file that has it.
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, file) in files.iter().enumerate() {
+        let (Some(name), Some(spanned)) = (file.step_name(), file.spec.name.as_ref()) else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        match first.get(name) {
+            Some(&j) => {
+                let other = files[j];
+                let at = other.spec.name.as_ref().map_or(0..0, |n| n.span());
+                let there = Diagnostic::at(&other.path, &other.text, at, "");
+                diags.push(file.diag(
+                    spanned.span(),
+                    format!(
+                        "step name `{name}` is also the name of {}:{}:{}; step names must be unique in a job \
+                         (the journal keeps each step's rows under its name): rename one of them",
+                        there.path.display(),
+                        there.line,
+                        there.col
+                    ),
+                ));
+            }
+            None => {
+                first.insert(name, i);
+            }
+        }
+    }
+    let given: Vec<&str> = files.iter().filter_map(|f| f.step_name()).filter(|n| !n.is_empty()).collect();
+    let lookups: Vec<Vec<Lookup<'_>>> = files.iter().map(|f| lookups(f)).collect();
+    for (file, found) in files.iter().zip(&lookups) {
+        for l in found {
+            if given.contains(&l.target) || elsewhere.is_some_and(|e| e.iter().any(|s| s == l.target)) {
+                continue;
+            }
+            let candidates = given.iter().copied().chain(elsewhere.into_iter().flatten().map(String::as_str));
+            let steps = step_list(&given, elsewhere);
+            let message = match closest(l.target.trim(), candidates) {
+                Some(best) => format!(
+                    "field `{}`: lookup step `{}` is not a step of this job, did you mean `{best}`? ({steps})",
+                    l.field, l.target
+                ),
+                None if elsewhere.is_some() => format!(
+                    "field `{}`: lookup step `{}` is not a step of this job ({steps}): give its mapping \
+                     before this one, or correct the name",
+                    l.field, l.target
+                ),
+                None => continue,
+            };
+            diags.push(file.diag(l.span.clone(), message));
+        }
+    }
+    for cycle in cycles(files, &first, &lookups).into_iter().take(MAX_CYCLES) {
+        diags.push(cycle);
+    }
+    diags
+}
+
+/// `steps given: a, b; in the journal: c` for messages.
+fn step_list(given: &[&str], elsewhere: Option<&[String]>) -> String {
+    let quoted = |names: &mut dyn Iterator<Item = &str>| {
+        let v: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+        if v.is_empty() { "none".to_string() } else { v.join(", ") }
+    };
+    let mut out = format!("steps given: {}", quoted(&mut given.iter().copied()));
+    if let Some(e) = elsewhere {
+        out.push_str(&format!("; steps in the journal: {}", quoted(&mut e.iter().map(String::as_str))));
+    }
+    out
+}
+
+/// The `lookup` fields of one mapping, as written.
+fn lookups(file: &MappingFile) -> Vec<Lookup<'_>> {
+    file.spec
+        .fields
+        .iter()
+        .filter_map(|(name, spec)| match spec {
+            FieldSpec::Rule(rule) => rule.lookup.as_ref().map(|l| Lookup {
+                field: name.get_ref().as_str(),
+                target: l.get_ref().as_str(),
+                span: l.span(),
+            }),
+            FieldSpec::Column(_) => None,
+        })
+        .collect()
+}
+
+/// One step of a lookup chain: (file index, index of the lookup taken in that file).
+type Hop = (usize, usize);
+
+/// Every lookup cycle among the given steps, once each (a step that looks itself up is a
+/// cycle of one), pointing at the first lookup of the cycle.
+fn cycles(
+    files: &[&MappingFile],
+    first: &HashMap<&str, usize>,
+    lookups: &[Vec<Lookup<'_>>],
+) -> Vec<Diagnostic> {
+    // Lookups between given files, per file: (to, lookup index).
+    let edges: Vec<Vec<(usize, usize)>> = lookups
+        .iter()
+        .map(|ls| ls.iter().enumerate().filter_map(|(k, l)| first.get(l.target).map(|&to| (to, k))).collect())
+        .collect();
+    let mut found: Vec<Vec<Hop>> = Vec::new();
+    // Simple cycles whose smallest file index is `start` (so each is found once). Jobs have a
+    // handful of steps, so a plain depth-first search is enough.
+    for (start, file) in files.iter().enumerate() {
+        if first.get(file.step_name().unwrap_or_default()) != Some(&start) {
+            continue;
+        }
+        search(start, start, &edges, &mut vec![start], &mut Vec::new(), &mut found);
+    }
+    found.iter().map(|cycle| describe(files, lookups, cycle)).collect()
+}
+
+fn search(
+    start: usize,
+    at: usize,
+    edges: &[Vec<(usize, usize)>],
+    path: &mut Vec<usize>,
+    chain: &mut Vec<Hop>,
+    found: &mut Vec<Vec<Hop>>,
+) {
+    for &(to, k) in &edges[at] {
+        if found.len() >= MAX_CYCLES {
+            return;
+        }
+        chain.push((at, k));
+        if to == start {
+            found.push(chain.clone());
+        } else if to > start && !path.contains(&to) {
+            path.push(to);
+            search(start, to, edges, path, chain, found);
+            path.pop();
+        }
+        chain.pop();
+    }
+}
+
+/// `lookup cycle: contacts -> deals -> contacts (...)`, at the cycle's first lookup.
+fn describe(files: &[&MappingFile], lookups: &[Vec<Lookup<'_>>], cycle: &[Hop]) -> Diagnostic {
+    let name = |i: usize| files[i].step_name().unwrap_or_default();
+    let (head, k) = cycle[0];
+    let first = &lookups[head][k];
+    if cycle.len() == 1 {
+        return files[head].diag(
+            first.span.clone(),
+            format!(
+                "field `{field}`: step `{step}` looks itself up, a lookup cycle ({step} -> {step}); a step's \
+                 IDs are not known while it runs: import that field in a second step with mode = \"update\"",
+                field = first.field,
+                step = name(head)
+            ),
+        );
+    }
+    let mut chain: Vec<&str> = cycle.iter().map(|(i, _)| name(*i)).collect();
+    chain.push(name(head));
+    let via: Vec<String> =
+        cycle.iter().map(|(i, k)| format!("`{}` field `{}`", name(*i), lookups[*i][*k].field)).collect();
+    files[head].diag(
+        first.span.clone(),
+        format!(
+            "lookup cycle: {} ({}); each step needs the other's IDs first, so neither can run: \
+             drop one of these lookups, or import it in a later step with mode = \"update\"",
+            chain.join(" -> "),
+            via.join(", ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn file(name: &str, lookups: &[(&str, &str)]) -> MappingFile {
+        let mut text = format!("name = \"{name}\"\n[fields]\n");
+        for (field, target) in lookups {
+            text.push_str(&format!("{field} = {{ column = \"C\", lookup = \"{target}\" }}\n"));
+        }
+        crate::mapping::spec::parse(Path::new(&format!("{name}.toml")), text).expect("parses")
+    }
+
+    fn check(files: &[MappingFile], elsewhere: Option<&[String]>) -> Vec<String> {
+        let refs: Vec<&MappingFile> = files.iter().collect();
+        check_job(&refs, elsewhere).0.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn a_job_whose_lookups_name_given_steps_passes() {
+        let files = [file("companies", &[]), file("contacts", &[("companyId", "companies")])];
+        assert_eq!(check(&files, None), Vec::<String>::new());
+        assert_eq!(check(&files, Some(&[])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_step_not_given_is_allowed_offline_and_must_be_in_the_journal_for_a_run() {
+        let files = [file("contacts", &[("companyId", "companies")])];
+        assert_eq!(check(&files, None), Vec::<String>::new());
+        assert_eq!(check(&files, Some(&["companies".to_string()])), Vec::<String>::new());
+        let got = check(&files, Some(&["users".to_string()]));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("steps given: `contacts`; steps in the journal: `users`"), "{got:?}");
+    }
+
+    #[test]
+    fn cycles_of_three_are_found_once() {
+        let files = [file("a", &[("x", "b")]), file("b", &[("y", "c")]), file("c", &[("z", "a")])];
+        let got = check(&files, None);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("a.toml:3:"), "{got:?}");
+        assert!(got[0].contains("lookup cycle: a -> b -> c -> a"), "{got:?}");
+    }
+}
