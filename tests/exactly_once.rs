@@ -386,7 +386,14 @@ fn run_args(mappings: &[PathBuf], journal: &Path, sandbox: &SandboxHandle) -> Ve
     let mut args: Vec<String> = vec!["run".into()];
     args.extend(mappings.iter().map(|m| m.display().to_string()));
     args.extend(["--journal".into(), journal.display().to_string(), "--batch-size".into(), "20".into()]);
-    args.extend(["--webhook".into(), sandbox.webhook_url(), "--rate".into(), "400".into(), "--burst".into(), "100".into()]);
+    args.extend([
+        "--webhook".into(),
+        sandbox.webhook_url(),
+        "--rate".into(),
+        "400".into(),
+        "--burst".into(),
+        "100".into(),
+    ]);
     args
 }
 

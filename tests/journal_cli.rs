@@ -39,7 +39,12 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, u32, std::time::SystemTime)> {
                 todo.push(e.path());
             }
             let bytes = if meta.is_file() { std::fs::read(e.path()).expect("read") } else { Vec::new() };
-            out.push((e.path().display().to_string(), bytes, meta.permissions().mode(), meta.modified().expect("mtime")));
+            out.push((
+                e.path().display().to_string(),
+                bytes,
+                meta.permissions().mode(),
+                meta.modified().expect("mtime"),
+            ));
         }
     }
     out.sort();
@@ -71,7 +76,8 @@ async fn a_second_run_exits_4_naming_the_holder_while_readers_keep_working() {
     // This test process holds the journal as a run would.
     let held = Journal::open(&journal).expect("journal");
     let started = std::time::Instant::now();
-    let out = b24import(&["run", &m, "--journal", &j, "--webhook", "http://127.0.0.1:9/rest/1/abc/"], dir.path());
+    let out =
+        b24import(&["run", &m, "--journal", &j, "--webhook", "http://127.0.0.1:9/rest/1/abc/"], dir.path());
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused at once");
     let msg = text(&out);
@@ -136,8 +142,10 @@ fn files_that_are_not_journals_are_refused_by_every_command_and_left_untouched()
     std::fs::create_dir(&bad).expect("dir");
     {
         let conn = rusqlite::Connection::open(bad.join("other-app.sqlite")).expect("sqlite");
-        conn.execute_batch("PRAGMA application_id = 1234; CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
-            .expect("create");
+        conn.execute_batch(
+            "PRAGMA application_id = 1234; CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');",
+        )
+        .expect("create");
     }
     std::fs::write(bad.join("empty.sqlite"), b"").expect("write");
     std::fs::write(bad.join("notes.sqlite"), b"this is a text file\n").expect("write");
@@ -187,10 +195,16 @@ async fn a_step_name_reused_for_another_entity_is_refused_with_exit_2() {
     assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0), 0, "no contact created");
     // A dry run says the same.
     let dry = {
-        let (j, h, cwd) = (dir.path().join("j.sqlite").display().to_string(), sandbox.webhook_url(), dir.path().to_path_buf());
-        tokio::task::spawn_blocking(move || b24import(&["run", &contacts, "--journal", &j, "--webhook", &h, "--dry-run"], &cwd))
-            .await
-            .expect("join")
+        let (j, h, cwd) = (
+            dir.path().join("j.sqlite").display().to_string(),
+            sandbox.webhook_url(),
+            dir.path().to_path_buf(),
+        );
+        tokio::task::spawn_blocking(move || {
+            b24import(&["run", &contacts, "--journal", &j, "--webhook", &h, "--dry-run"], &cwd)
+        })
+        .await
+        .expect("join")
     };
     assert_eq!(dry.status.code(), Some(2), "{}", text(&dry));
     sandbox.stop().await;

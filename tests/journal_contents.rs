@@ -30,9 +30,14 @@ async fn run(mapping: &Path, journal: &Path, transport: &Transport) -> RunReport
         args_summary: "test".into(),
         progress_bars: false,
     };
-    pipeline::run(&opts, transport, PlanRate { per_second: RATE.per_second, burst: RATE.burst }, Arc::new(AtomicBool::new(false)))
-        .await
-        .expect("run finishes")
+    pipeline::run(
+        &opts,
+        transport,
+        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("run finishes")
 }
 
 /// Three contacts; the first carries a 1 MiB file (bigger than the whole journal may be).

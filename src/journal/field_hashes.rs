@@ -119,7 +119,8 @@ mod tests {
     #[test]
     fn hashes_hide_the_values_and_skip_key_fields() {
         let h = FieldHasher::new(b"salt".to_vec());
-        let fields = json!({"name": "Zebediah", "originId": "C1", "fm": [{"typeId": "PHONE", "value": "+7 916 555"}]});
+        let fields =
+            json!({"name": "Zebediah", "originId": "C1", "fm": [{"typeId": "PHONE", "value": "+7 916 555"}]});
         let hashes = h.hashes(fields.as_object().expect("object"));
         let text = hashes.to_json();
         assert!(!text.contains("Zebediah") && !text.contains("916") && !text.contains("C1"), "{text}");
@@ -131,7 +132,10 @@ mod tests {
     #[test]
     fn another_salt_gives_other_hashes() {
         let v = json!("Ann");
-        assert_ne!(FieldHasher::new(b"a".to_vec()).field("name", &v), FieldHasher::new(b"b".to_vec()).field("name", &v));
+        assert_ne!(
+            FieldHasher::new(b"a".to_vec()).field("name", &v),
+            FieldHasher::new(b"b".to_vec()).field("name", &v)
+        );
         // The name is part of the hash: the same value in two fields differs.
         let h = FieldHasher::new(Vec::new());
         assert_ne!(h.field("name", &v), h.field("lastName", &v));

@@ -49,8 +49,11 @@ pub fn inspect(path: &Path) -> Result<Header, JournalError> {
         return Err(not(what.into()));
     }
     let be32 = |at: usize| i32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
-    let header =
-        Header { user_version: i64::from(be32(60)), application_id: be32(68), wal: head[18] == 2 || head[19] == 2 };
+    let header = Header {
+        user_version: i64::from(be32(60)),
+        application_id: be32(68),
+        wal: head[18] == 2 || head[19] == 2,
+    };
     match header.application_id {
         APPLICATION_ID => {}
         // Perhaps a journal from before application_id (see `check_tables`); its schema may
@@ -58,7 +61,9 @@ pub fn inspect(path: &Path) -> Result<Header, JournalError> {
         0 if header.user_version > 0 || has_log(path) => {}
         0 => return Err(not("an SQLite database without b24import's tables".into())),
         other => {
-            return Err(not(format!("an SQLite database of another application, application_id {other:#010x}")));
+            return Err(not(format!(
+                "an SQLite database of another application, application_id {other:#010x}"
+            )));
         }
     }
     if header.application_id == APPLICATION_ID && header.user_version > VERSION {
@@ -100,7 +105,8 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 /// A read-only connection that creates no file (see the module comment).
 pub fn connect_read_only(path: &Path, header: &Header) -> Result<Connection, JournalError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = if header.wal && !wal_path(path).exists() {
         // Nothing is in flight (no log): the file alone is the whole journal.
         Connection::open_with_flags(format!("file:{}?immutable=1", uri_path(path)), flags)?
@@ -113,7 +119,8 @@ pub fn connect_read_only(path: &Path, header: &Header) -> Result<Connection, Jou
 /// `path` escaped for an SQLite `file:` URI.
 fn uri_path(path: &Path) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const KEEP: &AsciiSet =
+        &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
     let text = path.to_string_lossy();
     let encoded = utf8_percent_encode(&text, KEEP).to_string();
     // `file://x` would name a host: keep a single leading slash.

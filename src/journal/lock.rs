@@ -26,7 +26,11 @@ pub struct LockHolder {
 impl LockHolder {
     /// This process, now.
     fn me() -> LockHolder {
-        LockHolder { pid: std::process::id(), host: host_name(), started_at: chrono::Utc::now().timestamp_millis() }
+        LockHolder {
+            pid: std::process::id(),
+            host: host_name(),
+            started_at: chrono::Utc::now().timestamp_millis(),
+        }
     }
 
     fn to_text(&self) -> String {
@@ -177,6 +181,9 @@ mod tests {
 
     #[test]
     fn the_lock_file_sits_next_to_the_journal() {
-        assert_eq!(lock_path(Path::new("a/.b24import/job.sqlite")), PathBuf::from("a/.b24import/job.sqlite.lock"));
+        assert_eq!(
+            lock_path(Path::new("a/.b24import/job.sqlite")),
+            PathBuf::from("a/.b24import/job.sqlite.lock")
+        );
     }
 }

@@ -10,9 +10,9 @@
 //! file; URLs in run arguments are masked) nor row data: keys, states, portal IDs, errors and
 //! salted hashes of the fields, nothing from which a row could be rebuilt.
 
-mod fingerprint;
 pub mod field_hashes;
 mod file;
+mod fingerprint;
 mod lock;
 mod schema;
 
@@ -358,7 +358,14 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
         let hasher = load_hasher(&conn)?;
-        Ok(Journal { conn, path: path.to_path_buf(), read_only: false, version: schema::VERSION, hasher, lock: Some(lock) })
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+            read_only: false,
+            version: schema::VERSION,
+            hasher,
+            lock: Some(lock),
+        })
     }
 
     /// Opens an existing journal for reading only (`status`, `rejects`, `ids`, a dry run): no
@@ -472,18 +479,25 @@ impl Journal {
         step: &StepSpec<'_>,
         current_sha256: impl FnOnce() -> Option<String>,
     ) -> Result<Result<(), StepConflict>, JournalError> {
-        let identity_columns =
-            if self.version >= 3 { "entity, mapping_path, source_path, source_sha256" } else { "entity, mapping_path, NULL, NULL" };
+        let identity_columns = if self.version >= 3 {
+            "entity, mapping_path, source_path, source_sha256"
+        } else {
+            "entity, mapping_path, NULL, NULL"
+        };
         let recorded = self
             .conn
-            .query_row(&format!("SELECT {identity_columns} FROM steps WHERE name = ?1"), params![step.name], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })
+            .query_row(
+                &format!("SELECT {identity_columns} FROM steps WHERE name = ?1"),
+                params![step.name],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
             .optional()?;
         let Some((entity, mapping, source, sha256)) = recorded else { return Ok(Ok(())) };
         if entity != step.entity {
@@ -573,8 +587,9 @@ impl Journal {
 
     /// The stored state of one row, if the journal has it.
     pub fn row_state(&self, step: StepId, key: &str) -> Result<Option<RowStatus>, JournalError> {
-        let mut stmt =
-            self.conn.prepare_cached(&format!("{} WHERE step_id = ?1 AND row_key = ?2", self.row_select()))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} WHERE step_id = ?1 AND row_key = ?2", self.row_select()))?;
         let row = stmt.query_row(params![step.0, key], read_row).optional()?;
         row.transpose()
     }
@@ -686,9 +701,10 @@ impl Journal {
 
     /// Rows of `step` in `state`, in key order.
     pub fn rows_in_state(&self, step: StepId, state: RowState) -> Result<Vec<RowStatus>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{} WHERE step_id = ?1 AND state = ?2 ORDER BY row_key", self.row_select()))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} WHERE step_id = ?1 AND state = ?2 ORDER BY row_key",
+            self.row_select()
+        ))?;
         let rows = stmt.query_map(params![step.0, state.as_str()], read_row)?;
         rows.map(|r| r?).collect()
     }
@@ -728,7 +744,11 @@ impl Journal {
     }
 
     /// Stores the hashes of the fields now in the portal for done rows. One transaction.
-    pub fn set_field_hashes(&mut self, step: StepId, rows: &[(&str, &FieldHashes)]) -> Result<(), JournalError> {
+    pub fn set_field_hashes(
+        &mut self,
+        step: StepId,
+        rows: &[(&str, &FieldHashes)],
+    ) -> Result<(), JournalError> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt =

@@ -6,7 +6,14 @@ fn open_in(dir: &tempfile::TempDir) -> Journal {
 }
 
 fn spec<'a>(name: &'a str, entity: &'a str, source: &'a Path) -> StepSpec<'a> {
-    StepSpec { name, mapping_path: Path::new("m/contacts.toml"), entity, order: 0, source, source_sha256: None }
+    StepSpec {
+        name,
+        mapping_path: Path::new("m/contacts.toml"),
+        entity,
+        order: 0,
+        source,
+        source_sha256: None,
+    }
 }
 
 fn step(j: &mut Journal, name: &str) -> StepId {
@@ -249,7 +256,12 @@ fn files_in(dir: &Path) -> Vec<(String, Vec<u8>, u32, std::time::SystemTime)> {
             let e = e.expect("entry");
             let meta = e.metadata().expect("meta");
             let bytes = if meta.is_file() { std::fs::read(e.path()).expect("read") } else { Vec::new() };
-            (e.file_name().to_string_lossy().into_owned(), bytes, meta.permissions().mode(), meta.modified().expect("mtime"))
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                bytes,
+                meta.permissions().mode(),
+                meta.modified().expect("mtime"),
+            )
         })
         .collect();
     out.sort();
@@ -264,7 +276,10 @@ fn a_second_writer_is_refused_while_readers_still_read() {
     let s = step(&mut j, "contacts");
     j.mark_pending(s, &rows(&["a"])).expect("pending");
     let err = Journal::open(&path).expect_err("the lock is held");
-    assert!(matches!(&err, JournalError::Locked { holder: Some(h), .. } if h.pid == std::process::id()), "{err}");
+    assert!(
+        matches!(&err, JournalError::Locked { holder: Some(h), .. } if h.pid == std::process::id()),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(&format!("pid {}", std::process::id())) && msg.contains("started"), "{msg}");
     let reader = Journal::open_read_only(&path).expect("readers take no lock");
@@ -409,7 +424,11 @@ fn migrating_a_journal_keeps_hashes_and_wipes_the_values() {
         let p = entry.expect("entry").path();
         let bytes = std::fs::read(&p).expect("read");
         for needle in [secret_name, "8765432", "UVVPUlJJTkdUT04tRklMRS1CT0RZ", "sekretcode123"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {}", p.display());
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in {}",
+                p.display()
+            );
         }
     }
 }
@@ -424,7 +443,8 @@ fn a_step_keeps_its_entity_and_its_source() {
     std::fs::write(&b, "k\n2\n").expect("write");
     let sha = |p: &Path| Fingerprint::of_file(p).ok().map(|f| f.sha256);
     let recorded = sha(&a);
-    j.upsert_step(&StepSpec { source_sha256: recorded.as_deref(), ..spec("contacts", "contact", &a) }).expect("step");
+    j.upsert_step(&StepSpec { source_sha256: recorded.as_deref(), ..spec("contacts", "contact", &a) })
+        .expect("step");
     // Regression: a reused name marked contacts "done" with company IDs.
     let err = j.check_step(&spec("contacts", "company", &a), || None).expect("query").expect_err("entity");
     let msg = err.to_string();
@@ -450,8 +470,10 @@ fn a_new_journal_appears_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("j.sqlite");
     drop(Journal::open(&path).expect("create"));
-    let names: Vec<String> =
-        std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("e").file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.iter().all(|n| n == "j.sqlite" || n == "j.sqlite.lock"), "{names:?}");
     assert!(file::inspect(&path).is_ok());
 }

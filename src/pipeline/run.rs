@@ -20,8 +20,8 @@ use super::prepare::{Prepared, Step, StepError, load_mapping};
 use super::progress::Progress;
 use super::upsert;
 use crate::journal::{
-    self, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState, StepConflict,
-    StepId, StepSpec,
+    self, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState,
+    StepConflict, StepId, StepSpec,
 };
 use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, Mode, OnExisting, RowIssue};
 use crate::payload::{self, Command};
@@ -58,9 +58,15 @@ pub enum RunError {
     Journal(#[from] JournalError),
     /// A step name the journal knows with another entity or source (exit 2).
     #[error("{0}")]
-    StepConflict(#[from] StepConflict),
+    StepConflict(Box<StepConflict>),
     #[error("{0}")]
     Setup(String),
+}
+
+impl From<StepConflict> for RunError {
+    fn from(c: StepConflict) -> Self {
+        RunError::StepConflict(Box::new(c))
+    }
 }
 
 impl From<StepError> for RunError {

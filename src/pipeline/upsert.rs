@@ -52,7 +52,11 @@ pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
 /// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus
 /// `""` for fields `old` had and `new` lacks; `fm` as an additions object. Empty when nothing
 /// changed.
-pub fn changed_fields(new: &Map<String, Value>, old: &FieldHashes, hasher: &FieldHasher) -> Map<String, Value> {
+pub fn changed_fields(
+    new: &Map<String, Value>,
+    old: &FieldHashes,
+    hasher: &FieldHasher,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in new {
         if k == "fm" || KEY_FIELDS.contains(&k.as_str()) {
