@@ -121,6 +121,8 @@ async fn rejects_finds_the_source_from_another_working_directory() {
             mapping_path: std::path::Path::new("people.toml"),
             entity: "contact",
             order: 0,
+            source: &dir.path().join("people.csv").canonicalize().expect("source"),
+            source_sha256: None,
         })
         .expect("old-style step");
     let out = rejects(elsewhere.path().to_path_buf()).await;

@@ -14,7 +14,14 @@ fn killed_run_journal(dir: &std::path::Path) -> std::path::PathBuf {
     let mut j = Journal::open(&path).expect("journal");
     j.begin_run("import", "people.toml").expect("run");
     let step = j
-        .upsert_step(&StepSpec { name: "people", mapping_path: &mapping, entity: "contact", order: 0 })
+        .upsert_step(&StepSpec {
+            name: "people",
+            mapping_path: &mapping,
+            entity: "contact",
+            order: 0,
+            source: &dir.join("people.csv"),
+            source_sha256: None,
+        })
         .expect("step");
     let keys: Vec<String> = (0..10).map(|i| format!("P{i:05}")).collect();
     let rows: Vec<NewRow<'_>> =

@@ -380,3 +380,103 @@ async fn a_user_whose_email_exists_is_recorded_as_existing() {
     assert_eq!(sandbox.snapshot().users, 5);
     sandbox.stop().await;
 }
+
+/// The binary's `run` arguments for the fixture, against `sandbox`.
+fn run_args(mappings: &[PathBuf], journal: &Path, sandbox: &SandboxHandle) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(mappings.iter().map(|m| m.display().to_string()));
+    args.extend(["--journal".into(), journal.display().to_string(), "--batch-size".into(), "20".into()]);
+    args.extend([
+        "--webhook".into(),
+        sandbox.webhook_url(),
+        "--rate".into(),
+        "400".into(),
+        "--burst".into(),
+        "100".into(),
+    ]);
+    args
+}
+
+/// Waits (at most 60 s) until process `pid` has written itself into the journal's lock file.
+async fn wait_for_lock(journal: &Path, pid: u32) {
+    let lock = b24import::journal::lock_path(journal);
+    for _ in 0..600 {
+        if std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&format!("pid={pid}\n"))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("process {pid} never took the journal's lock");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_concurrent_runs_on_one_journal_send_every_row_once() {
+    // Regression: two runs on one journal both reconciled and sent the same rows (duplicates).
+    let f = FaultConfig { slow_ms: 15, seed: 12, ..FaultConfig::default() };
+    let sandbox = Sandbox::start(sandbox_config(f)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sizes = Sizes { contacts: 1500, companies: 500, users: 100 };
+    let mappings = fixture(dir.path(), &sizes, "create");
+    let journal = dir.path().join("j.sqlite");
+    let args = run_args(&mappings, &journal, &sandbox);
+    let first = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary");
+    wait_for_lock(&journal, first.id()).await;
+    let second_args = args.clone();
+    let second = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let out = Process::new(env!("CARGO_BIN_EXE_b24import")).args(&second_args).output().expect("binary");
+        (out, started.elapsed())
+    });
+    let (out, took) = second.await.expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(4), "the second run is refused: {stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())), "it names the first: {stderr}");
+    assert!(took < Duration::from_secs(10), "at once, not after waiting: {took:?}");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut first = first;
+        first.wait()
+    })
+    .await
+    .expect("join")
+    .expect("wait");
+    assert_eq!(status.code(), Some(1), "the first finishes; the fixture has invalid rows on purpose");
+    assert_exactly_once(&sandbox, &sizes, &journal, "two concurrent runs");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_while_holding_the_lock_is_taken_over_and_finishes_exactly_once() {
+    let f = FaultConfig { slow_ms: 15, seed: 13, ..FaultConfig::default() };
+    let sandbox = Sandbox::start(sandbox_config(f)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sizes = Sizes { contacts: 1000, companies: 300, users: 50 };
+    let mappings = fixture(dir.path(), &sizes, "create");
+    let journal = dir.path().join("j.sqlite");
+    let args = run_args(&mappings, &journal, &sandbox);
+    let mut child = Process::new(env!("CARGO_BIN_EXE_b24import"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary");
+    let pid = child.id();
+    wait_for_lock(&journal, pid).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let out = tokio::task::spawn_blocking(move || {
+        Process::new(env!("CARGO_BIN_EXE_b24import")).args(&args).output().expect("binary")
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "the lock was taken over and the run finished: {stderr}");
+    assert!(stderr.contains(&format!("pid {pid}")) && stderr.contains("ended without finishing"), "{stderr}");
+    assert_exactly_once(&sandbox, &sizes, &journal, "killed while holding the lock");
+    sandbox.stop().await;
+}

@@ -99,7 +99,9 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::USAGE)
+            // A journal that cannot be read is exit 4 in every command, wherever it surfaced.
+            let journal = err.chain().any(|e| e.is::<crate::journal::JournalError>());
+            ExitCode::from(if journal { exit::JOURNAL } else { exit::USAGE })
         }
     }
 }

@@ -292,15 +292,12 @@ fn save_token(path: &Path, token: &str, env_fingerprint: Option<&str>) -> std::i
 }
 
 impl JournalArgs {
-    /// Opens the journal `status`, `rejects` and `ids` read; `Err` carries the exit code after
-    /// the reason is printed (no journal there: 2; unusable journal: 4).
+    /// Opens the journal `status`, `rejects` and `ids` read, read-only (no lock, no migration,
+    /// no file created or changed); `Err` carries the exit code after the reason is printed:
+    /// 4 for a missing journal too (like every other journal error).
     pub fn open_existing(&self) -> Result<(PathBuf, crate::journal::Journal), u8> {
         let path = self.path(None);
-        if !path.exists() {
-            eprintln!("error: no journal at {} (pass --journal FILE)", path.display());
-            return Err(exit::USAGE);
-        }
-        match crate::journal::Journal::open(&path) {
+        match crate::journal::Journal::open_read_only(&path) {
             Ok(j) => Ok((path, j)),
             Err(e) => {
                 eprintln!("error: {e}");

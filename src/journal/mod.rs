@@ -3,11 +3,17 @@
 //!
 //! Owns: the connection (one [`Journal`] value; the API is synchronous, the async run calls it
 //! from a dedicated thread or `spawn_blocking`, never across an `.await`), the row state machine
-//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final) and the resume
-//! queries. Must not store secrets: webhook codes and tokens never reach this file, except the
-//! rotated OAuth refresh token when the user opts in (through [`Journal::set_meta`]).
+//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final), the resume
+//! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
+//! which never creates, migrates or chmods a file) and the identity of a step (a name keeps
+//! its entity and source). Must not store secrets (webhook codes and tokens never reach this
+//! file; URLs in run arguments are masked) nor row data: keys, states, portal IDs, errors and
+//! salted hashes of the fields, nothing from which a row could be rebuilt.
 
+pub mod field_hashes;
+mod file;
 mod fingerprint;
+mod lock;
 mod schema;
 
 use std::fmt;
@@ -16,8 +22,10 @@ use std::str::FromStr;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use field_hashes::{FieldHasher, FieldHashes};
 pub use fingerprint::{Fingerprint, FingerprintCheck, SourceChanged};
-pub use schema::VERSION as SCHEMA_VERSION;
+pub use lock::{LockHolder, lock_path};
+pub use schema::{APPLICATION_ID, VERSION as SCHEMA_VERSION};
 
 /// Why the journal cannot be used (exit code 4).
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +34,24 @@ pub enum JournalError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("journal database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "no journal at {}: run `b24import run` first, or pass --journal FILE (or --job NAME)",
+        path.display()
+    )]
+    Missing { path: PathBuf },
+    #[error(
+        "{} is not a b24import journal ({why}); it was left untouched. Pass another --journal FILE \
+         (or --job NAME)",
+        path.display()
+    )]
+    NotAJournal { path: PathBuf, why: String },
+    #[error(
+        "journal {} is in use by another b24import run ({}); wait for it to finish or stop it, then \
+         run again (two runs on one journal would send the same rows twice). `status` works meanwhile",
+        path.display(),
+        holder.as_ref().map_or_else(|| "it has only just started".to_string(), |h| h.to_string())
+    )]
+    Locked { path: PathBuf, holder: Option<LockHolder> },
     #[error(
         "the journal was written by a newer b24import (schema {found}, this build knows {supported}); \
          upgrade b24import to continue this job (another --journal would not know which rows \
@@ -38,6 +64,8 @@ pub enum JournalError {
     Final { step: i64, key: String, state: RowState, to: RowState },
     #[error("journal holds an unknown row state `{0}`")]
     BadState(String),
+    #[error("step `{name}` is in the journal with another entity")]
+    StepEntity { name: String },
 }
 
 /// A row's state in the journal.
@@ -112,6 +140,36 @@ pub struct StepSpec<'a> {
     pub entity: &'a str,
     /// Position in the job, 0-based.
     pub order: i64,
+    /// The source file, absolute (canonical) where it can be.
+    pub source: &'a Path,
+    /// The source's SHA-256 now (hex), when known.
+    pub source_sha256: Option<&'a str>,
+}
+
+/// A step name the journal knows with another entity or another source: refused (exit 2), as
+/// mixing them would mark rows of one kind done with the IDs of another.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepConflict {
+    #[error(
+        "step `{name}`: the journal {journal} has it as a {recorded} step (mapping {recorded_mapping}), \
+         but {mapping} now imports {entity}. A step name always means one entity: give this mapping \
+         another `name`, or use another journal (--journal FILE or --job NAME)"
+    )]
+    Entity {
+        name: String,
+        journal: String,
+        recorded: String,
+        recorded_mapping: String,
+        mapping: String,
+        entity: String,
+    },
+    #[error(
+        "step `{name}`: the journal {journal} has it reading {recorded_source}, which still exists \
+         with other content than {new_source}, which {mapping} now reads. A step name always means one \
+         source: give this mapping another `name` (or use another journal: --journal FILE or --job \
+         NAME); if {new_source} is the same data moved, remove or rename the old file and run again"
+    )]
+    Source { name: String, journal: String, recorded_source: String, mapping: String, new_source: String },
 }
 
 /// A row entering the journal as `pending`.
@@ -163,8 +221,9 @@ pub struct RowStatus {
     /// Unix ms.
     pub created_at: i64,
     pub updated_at: i64,
-    /// The fields last confirmed in the portal (JSON object), for upserts.
-    pub fields: Option<String>,
+    /// Hashes of the fields last confirmed in the portal, for upserts (none for a row found in
+    /// the portal without a record, or read from a journal older than schema 3).
+    pub field_hashes: Option<FieldHashes>,
 }
 
 /// Row counts of one step.
@@ -208,10 +267,27 @@ pub struct RunRecord {
     pub outcome: Option<String>,
 }
 
-/// The open journal file. One value owns the connection.
+/// The open journal file. One value owns the connection; a read-write one also holds the lock.
 pub struct Journal {
+    /// Declared before `lock`: the connection closes before the lock is released.
     conn: Connection,
     path: PathBuf,
+    read_only: bool,
+    /// The schema version of the file (older than [`SCHEMA_VERSION`] only when read-only).
+    version: i64,
+    hasher: FieldHasher,
+    lock: Option<lock::JournalLock>,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if !self.read_only {
+            // Back to rollback mode at a clean end: the file then stands alone (no -wal/-shm),
+            // so a reader creates nothing. Skipped at once (no waiting) while a reader is open.
+            let _ = self.conn.busy_timeout(std::time::Duration::ZERO);
+            let _ = self.conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
+        }
+    }
 }
 
 impl fmt::Debug for Journal {
@@ -245,25 +321,83 @@ fn now_ms() -> i64 {
 }
 
 impl Journal {
-    /// Opens or creates the journal at `path` (parent directories too, mode 0700; the file 0600),
-    /// in WAL mode with `synchronous=NORMAL`, migrated to the current schema.
+    /// Opens the journal at `path` for a run, or creates it (parent directories too, mode 0700;
+    /// the file 0600): takes the exclusive lock `<path>.lock` for the life of the value (another
+    /// run holding it: [`JournalError::Locked`], at once), refuses a file that is not a journal
+    /// without touching it, migrates to the current schema, and writes in WAL mode with
+    /// `synchronous=NORMAL`.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+        if path.exists() {
+            file::inspect(path)?; // a foreign file is refused before a lock file appears beside it
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(io)?;
         }
-        create_private_file(path).map_err(io)?;
-        let mut conn = Connection::open(path)?;
+        let lock = lock::JournalLock::acquire(path).map_err(|e| match e {
+            lock::LockError::Held(holder) => JournalError::Locked { path: path.to_path_buf(), holder },
+            lock::LockError::Io(source) => JournalError::Io { path: lock::lock_path(path), source },
+        })?;
+        if let Some(left) = &lock.taken_over {
+            tracing::warn!(
+                journal = %path.display(),
+                "the run before ({left}) ended without finishing; taking over its journal (rows it left in \
+                 flight are looked up in the portal before anything is sent again)"
+            );
+        }
+        if !path.exists() {
+            create_journal(path)?;
+        }
+        let header = file::inspect(path)?;
+        narrow_to_owner(path).map_err(io)?;
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        file::check_tables(&conn, path, &header)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
-        Ok(Journal { conn, path: path.to_path_buf() })
+        let hasher = load_hasher(&conn)?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+            read_only: false,
+            version: schema::VERSION,
+            hasher,
+            lock: Some(lock),
+        })
+    }
+
+    /// Opens an existing journal for reading only (`status`, `rejects`, `ids`, a dry run): no
+    /// lock (works while a run holds it), no migration (an older schema is read as it is), no
+    /// file created or changed. A missing file, a file that is not a journal, or a journal of a
+    /// newer build is an error.
+    pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
+        let header = file::inspect(path)?;
+        let conn = file::connect_read_only(path, &header)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        file::check_tables(&conn, path, &header)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > schema::VERSION {
+            return Err(JournalError::TooNew { found: version, supported: schema::VERSION });
+        }
+        let hasher = load_hasher(&conn)?;
+        Ok(Journal { conn, path: path.to_path_buf(), read_only: true, version, hasher, lock: None })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Hashes field values the way this journal stores them (its salt).
+    pub fn field_hasher(&self) -> &FieldHasher {
+        &self.hasher
+    }
+
+    /// The run that held the lock before and did not release it (killed), if any.
+    pub fn taken_over_from(&self) -> Option<&LockHolder> {
+        self.lock.as_ref().and_then(|l| l.taken_over.as_ref())
     }
 
     /// The schema version stored in the file (`PRAGMA user_version`).
@@ -277,7 +411,7 @@ impl Journal {
     pub fn begin_run(&mut self, job: &str, args: &str) -> Result<RunId, JournalError> {
         self.conn.execute(
             "INSERT INTO runs (job, args, started_at) VALUES (?1, ?2, ?3)",
-            params![job, args, now_ms()],
+            params![job, scrub_args(args), now_ms()],
         )?;
         Ok(RunId(self.conn.last_insert_rowid()))
     }
@@ -300,7 +434,8 @@ impl Journal {
             Ok(RunRecord {
                 id: RunId(r.get(0)?),
                 job: r.get(1)?,
-                args: r.get(2)?,
+                // Masked again on the way out: an old journal read without migrating may hold URLs.
+                args: scrub_args(&r.get::<_, String>(2)?),
                 started_at: r.get(3)?,
                 finished_at: r.get(4)?,
                 outcome: r.get(5)?,
@@ -309,17 +444,87 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Declares a step; the same name keeps its id (and rows) across runs.
+    /// Declares a step; the same name keeps its id (and rows) across runs, and its entity: call
+    /// [`Journal::check_step`] first (a differing entity is an error here too, never an update).
     pub fn upsert_step(&mut self, step: &StepSpec<'_>) -> Result<StepId, JournalError> {
-        let id = self.conn.query_row(
-            "INSERT INTO steps (name, mapping_path, entity, ord) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(name) DO UPDATE SET mapping_path = excluded.mapping_path,
-                 entity = excluded.entity, ord = excluded.ord
-             RETURNING id",
-            params![step.name, step.mapping_path.to_string_lossy(), step.entity, step.order],
-            |r| r.get(0),
-        )?;
-        Ok(StepId(id))
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "INSERT INTO steps (name, mapping_path, entity, ord, source_path, source_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(name) DO UPDATE SET mapping_path = excluded.mapping_path,
+                     ord = excluded.ord, source_path = excluded.source_path,
+                     source_sha256 = COALESCE(excluded.source_sha256, steps.source_sha256)
+                 WHERE steps.entity = excluded.entity
+                 RETURNING id",
+                params![
+                    step.name,
+                    step.mapping_path.to_string_lossy(),
+                    step.entity,
+                    step.order,
+                    step.source.to_string_lossy(),
+                    step.source_sha256
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        id.map(StepId).ok_or_else(|| JournalError::StepEntity { name: step.name.to_string() })
+    }
+
+    /// Whether `step` may use the journal's step of that name: the same entity, and the same
+    /// source (by path; a file at another path is accepted when it has the recorded content,
+    /// or when the recorded path no longer exists: the file moved). `current_sha256` hashes
+    /// the new source, called only when the paths differ. The outer error is the journal's.
+    pub fn check_step(
+        &self,
+        step: &StepSpec<'_>,
+        current_sha256: impl FnOnce() -> Option<String>,
+    ) -> Result<Result<(), StepConflict>, JournalError> {
+        let identity_columns = if self.version >= 3 {
+            "entity, mapping_path, source_path, source_sha256"
+        } else {
+            "entity, mapping_path, NULL, NULL"
+        };
+        let recorded = self
+            .conn
+            .query_row(
+                &format!("SELECT {identity_columns} FROM steps WHERE name = ?1"),
+                params![step.name],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((entity, mapping, source, sha256)) = recorded else { return Ok(Ok(())) };
+        if entity != step.entity {
+            return Ok(Err(StepConflict::Entity {
+                name: step.name.to_string(),
+                journal: self.path.display().to_string(),
+                recorded: entity,
+                recorded_mapping: mapping,
+                mapping: step.mapping_path.display().to_string(),
+                entity: step.entity.to_string(),
+            }));
+        }
+        let Some(source) = source else { return Ok(Ok(())) }; // recorded before schema 3
+        if Path::new(&source) == step.source || !Path::new(&source).exists() {
+            return Ok(Ok(()));
+        }
+        if sha256.is_some() && current_sha256() == sha256 {
+            return Ok(Ok(())); // the same content at another path
+        }
+        Ok(Err(StepConflict::Source {
+            name: step.name.to_string(),
+            journal: self.path.display().to_string(),
+            recorded_source: source,
+            mapping: step.mapping_path.display().to_string(),
+            new_source: step.source.display().to_string(),
+        }))
     }
 
     /// Every step, in job order.
@@ -383,8 +588,9 @@ impl Journal {
 
     /// The stored state of one row, if the journal has it.
     pub fn row_state(&self, step: StepId, key: &str) -> Result<Option<RowStatus>, JournalError> {
-        let mut stmt =
-            self.conn.prepare_cached(&format!("{ROW_SELECT} WHERE step_id = ?1 AND row_key = ?2"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} WHERE step_id = ?1 AND row_key = ?2", self.row_select()))?;
         let row = stmt.query_row(params![step.0, key], read_row).optional()?;
         row.transpose()
     }
@@ -496,9 +702,10 @@ impl Journal {
 
     /// Rows of `step` in `state`, in key order.
     pub fn rows_in_state(&self, step: StepId, state: RowState) -> Result<Vec<RowStatus>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{ROW_SELECT} WHERE step_id = ?1 AND state = ?2 ORDER BY row_key"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} WHERE step_id = ?1 AND state = ?2 ORDER BY row_key",
+            self.row_select()
+        ))?;
         let rows = stmt.query_map(params![step.0, state.as_str()], read_row)?;
         rows.map(|r| r?).collect()
     }
@@ -537,14 +744,18 @@ impl Journal {
         Ok(())
     }
 
-    /// Stores the fields now in the portal for done rows (JSON objects). One transaction.
-    pub fn set_fields(&mut self, step: StepId, rows: &[(&str, &str)]) -> Result<(), JournalError> {
+    /// Stores the hashes of the fields now in the portal for done rows. One transaction.
+    pub fn set_field_hashes(
+        &mut self,
+        step: StepId,
+        rows: &[(&str, &FieldHashes)],
+    ) -> Result<(), JournalError> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt =
-                tx.prepare_cached("UPDATE rows SET fields = ?3 WHERE step_id = ?1 AND row_key = ?2")?;
-            for (key, fields) in rows {
-                stmt.execute(params![step.0, key, fields])?;
+                tx.prepare_cached("UPDATE rows SET field_hashes = ?3 WHERE step_id = ?1 AND row_key = ?2")?;
+            for (key, hashes) in rows {
+                stmt.execute(params![step.0, key, hashes.to_json()])?;
             }
         }
         tx.commit()?;
@@ -611,8 +822,55 @@ impl Journal {
     }
 }
 
-const ROW_SELECT: &str = "SELECT row_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
-    attempts, existing, created_at, updated_at, fields FROM rows";
+impl Journal {
+    /// The row query; a journal older than schema 3 (read-only) has no hashes to give.
+    fn row_select(&self) -> String {
+        let hashes = if self.version >= 3 { "field_hashes" } else { "NULL" };
+        format!(
+            "SELECT row_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
+                attempts, existing, created_at, updated_at, {hashes} FROM rows"
+        )
+    }
+}
+
+/// The run's argument summary with every URL's credentials masked (webhook code, and whatever
+/// else `redact_webhook` masks).
+pub fn scrub_args(args: &str) -> String {
+    args.split(' ')
+        .map(|w| if w.contains("://") { crate::transport::client::redact_webhook(w) } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The hasher of this journal's salt (none in a journal older than schema 3).
+fn load_hasher(conn: &Connection) -> Result<FieldHasher, JournalError> {
+    let has_meta: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'meta')", [], |r| r.get(0))?;
+    let salt: Option<String> = if has_meta {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", params![schema::SALT_KEY], |r| r.get(0))
+            .optional()?
+    } else {
+        None
+    };
+    Ok(FieldHasher::new(salt.and_then(|s| hex::decode(s).ok()).unwrap_or_default()))
+}
+
+/// Creates a new journal whole: built under a temporary name, then renamed into place, so a
+/// crash never leaves an empty or half-made file at `path` (which would then be refused).
+fn create_journal(path: &Path) -> Result<(), JournalError> {
+    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".new-{}", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let _ = std::fs::remove_file(&tmp);
+    create_private_file(&tmp).map_err(io)?;
+    {
+        let mut conn = Connection::open(&tmp)?;
+        schema::migrate(&mut conn)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RowStatus, JournalError>> {
     let state: String = r.get(3)?;
@@ -632,7 +890,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RowStatus, Journal
         existing: r.get(8)?,
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
-        fields: r.get(11)?,
+        field_hashes: r.get::<_, Option<String>>(11)?.and_then(|t| FieldHashes::from_json(&t)),
     }))
 }
 
@@ -665,17 +923,32 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
-/// Creates the file with mode 0600 if missing, and narrows an existing file to 0600.
+/// Creates the file with mode 0600 if missing.
 #[cfg(unix)]
 fn create_private_file(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map(drop)
 }
 
 #[cfg(not(unix))]
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop)
+}
+
+/// Narrows an existing journal to mode 0600 (only `run` does this, never a reader).
+#[cfg(unix)]
+fn narrow_to_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn narrow_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,16 +1,34 @@
 //! The journal's SQLite schema as an ordered list of migrations, applied by `PRAGMA user_version`.
 //!
-//! Owns: table definitions and the upgrade path from any older journal. Must not hold queries
-//! the run uses (those live in the parent module). A migration is appended, never edited.
+//! Owns: table definitions, the upgrade path from any older journal, and the marks that make a
+//! file recognizably ours (`PRAGMA application_id`). Must not hold queries the run uses (those
+//! live in the parent module). A migration is appended, never edited.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, params};
 
 use super::JournalError;
+use super::field_hashes::{FieldHasher, FieldHashes};
+
+/// `PRAGMA application_id` of every b24import journal: 0x62323469, "b24i" in ASCII.
+pub const APPLICATION_ID: i32 = 0x6232_3469;
+
+/// The tables every journal version has (to adopt a journal written before `application_id`).
+pub const TABLES: &[&str] = &["meta", "rows", "runs", "sources", "steps"];
+
+/// `meta` key of the per-journal random salt of the field hashes (hex).
+pub const SALT_KEY: &str = "field_hash_salt";
+
+/// One schema upgrade: plain SQL, or SQL plus a conversion only Rust can do.
+enum Migration {
+    Sql(&'static str),
+    Rust(&'static str, fn(&Transaction<'_>) -> Result<(), JournalError>),
+}
 
 /// Migration `i` upgrades a journal from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: runs, steps, source fingerprints, rows, key/value state.
-    r#"
+    Migration::Sql(
+        r#"
     CREATE TABLE runs (
         id          INTEGER PRIMARY KEY,
         job         TEXT    NOT NULL,
@@ -54,26 +72,127 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    ),
     // 2: the fields last confirmed in the portal (JSON), so an upsert sends only what changed.
-    r#"
+    Migration::Sql(
+        r#"
     ALTER TABLE rows ADD COLUMN fields TEXT;
     "#,
+    ),
+    // 3: no row data. `rows.fields` (every value, files as base64) becomes a salted hash per
+    // field and per multifield value; a step remembers its source file; run arguments lose any
+    // credential a URL carried. The old values are then wiped from the file (see `migrate`).
+    Migration::Rust(
+        r#"
+    ALTER TABLE rows ADD COLUMN field_hashes TEXT;
+    ALTER TABLE steps ADD COLUMN source_path TEXT;
+    ALTER TABLE steps ADD COLUMN source_sha256 TEXT;
+    "#,
+        hash_fields_and_scrub,
+    ),
 ];
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Brings `conn` to [`VERSION`], each migration in its own transaction.
+/// The first version without row values in `rows` (older files are wiped after upgrading).
+const FIRST_WITHOUT_VALUES: i64 = 3;
+
+/// Brings `conn` to [`VERSION`], each migration in its own transaction, and marks the file
+/// with [`APPLICATION_ID`]. A journal that held row values (version 1 or 2 with rows) is then
+/// rewritten (`VACUUM`) and its write-ahead log emptied, so no old value stays on disk.
 pub fn migrate(conn: &mut Connection) -> Result<(), JournalError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
         return Err(JournalError::TooNew { found, supported: VERSION });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    for i in found..VERSION {
+        apply(conn, i)?;
     }
+    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    if found > 0 && found < FIRST_WITHOUT_VALUES {
+        conn.execute_batch("VACUUM")?;
+        // The log may still hold pages written before the upgrade: empty it.
+        let _: (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    }
+    Ok(())
+}
+
+/// Migration 3: hashes every stored field object, drops the values, scrubs run arguments.
+fn hash_fields_and_scrub(tx: &Transaction<'_>) -> Result<(), JournalError> {
+    let hasher = FieldHasher::new(salt(tx)?);
+    let stored: Vec<(i64, String, String)> = {
+        let mut stmt = tx.prepare("SELECT step_id, row_key, fields FROM rows WHERE fields IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    {
+        let mut update =
+            tx.prepare("UPDATE rows SET field_hashes = ?3 WHERE step_id = ?1 AND row_key = ?2")?;
+        for (step, key, fields) in stored {
+            // A value that is not a JSON object was never usable: the row gets no hashes, and
+            // the next update sends every field (as for a row found in the portal).
+            let hashes: Option<FieldHashes> = serde_json::from_str::<serde_json::Value>(&fields)
+                .ok()
+                .and_then(|v| v.as_object().map(|m| hasher.hashes(m)));
+            update.execute(params![step, key, hashes.map(|h| h.to_json())])?;
+        }
+    }
+    tx.execute_batch("ALTER TABLE rows DROP COLUMN fields;")?;
+    let runs: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT id, args FROM runs")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, args) in runs {
+        let clean = super::scrub_args(&args);
+        if clean != args {
+            tx.execute("UPDATE runs SET args = ?2 WHERE id = ?1", params![id, clean])?;
+        }
+    }
+    Ok(())
+}
+
+/// The journal's field-hash salt, created (16 random bytes) if it has none.
+fn salt(tx: &Transaction<'_>) -> Result<Vec<u8>, JournalError> {
+    use rusqlite::OptionalExtension as _;
+    let found: Option<String> =
+        tx.query_row("SELECT value FROM meta WHERE key = ?1", params![SALT_KEY], |r| r.get(0)).optional()?;
+    if let Some(bytes) = found.and_then(|h| hex::decode(h).ok()) {
+        return Ok(bytes);
+    }
+    let bytes: [u8; 16] = rand::random();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![SALT_KEY, hex::encode(bytes)],
+    )?;
+    Ok(bytes.to_vec())
+}
+
+/// Applies the migrations up to `version` only (tests build old journals with it).
+#[cfg(test)]
+pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), JournalError> {
+    for i in 0..version {
+        apply(conn, i)?;
+    }
+    Ok(())
+}
+
+/// Applies migration `i` (version `i` -> `i + 1`) in one transaction.
+fn apply(conn: &mut Connection, i: i64) -> Result<(), JournalError> {
+    let tx = conn.transaction()?;
+    match &MIGRATIONS[i as usize] {
+        Migration::Sql(sql) => tx.execute_batch(sql)?,
+        Migration::Rust(sql, convert) => {
+            tx.execute_batch(sql)?;
+            convert(&tx)?;
+        }
+    }
+    tx.pragma_update(None, "user_version", i + 1)?;
+    tx.commit()?;
     Ok(())
 }

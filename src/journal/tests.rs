@@ -5,9 +5,27 @@ fn open_in(dir: &tempfile::TempDir) -> Journal {
     Journal::open(&dir.path().join(".b24import").join("job.sqlite")).expect("open journal")
 }
 
+fn spec<'a>(name: &'a str, entity: &'a str, source: &'a Path) -> StepSpec<'a> {
+    StepSpec {
+        name,
+        mapping_path: Path::new("m/contacts.toml"),
+        entity,
+        order: 0,
+        source,
+        source_sha256: None,
+    }
+}
+
 fn step(j: &mut Journal, name: &str) -> StepId {
-    j.upsert_step(&StepSpec { name, mapping_path: Path::new("m/contacts.toml"), entity: "contact", order: 0 })
-        .expect("step")
+    j.upsert_step(&spec(name, "contact", Path::new("/data/contacts.csv"))).expect("step")
+}
+
+/// What a killed process leaves: the connection never closed, the lock dropped by the OS.
+fn crash(j: Journal) {
+    let mut j = std::mem::ManuallyDrop::new(j);
+    if let Some(lock) = j.lock.take() {
+        lock.release_as_if_killed();
+    }
 }
 
 fn rows(keys: &[&'static str]) -> Vec<NewRow<'static>> {
@@ -35,6 +53,7 @@ fn journal_from_a_newer_build_is_refused() {
     let path = dir.path().join("j.sqlite");
     {
         let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "application_id", APPLICATION_ID).expect("a newer build marks it too");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).expect("set version");
     }
     assert!(matches!(Journal::open(&path), Err(JournalError::TooNew { .. })));
@@ -167,7 +186,7 @@ fn crash_between_sent_and_outcome_leaves_rows_sent() {
         j.mark_pending(s, &rows(&["a", "b"])).expect("pending");
         j.mark_sent(s, &["a", "b"]).expect("sent");
         // Simulated crash: the connection goes away without an outcome (no checkpoint, no close).
-        std::mem::forget(j);
+        crash(j);
     }
     let j = open_in(&dir);
     assert_eq!(state(&j, s, "a"), RowState::Sent);
@@ -226,4 +245,235 @@ fn payload_hash_changes_with_the_payload_only() {
     assert_eq!(payload_hash(&a), payload_hash(&same));
     assert_ne!(payload_hash(&a), payload_hash(&other));
     assert_eq!(payload_hash(&a).len(), 64);
+}
+
+/// Every file in `dir` with its bytes, mode and modification time.
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>, u32, std::time::SystemTime)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            let meta = e.metadata().expect("meta");
+            let bytes = if meta.is_file() { std::fs::read(e.path()).expect("read") } else { Vec::new() };
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                bytes,
+                meta.permissions().mode(),
+                meta.modified().expect("mtime"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_second_writer_is_refused_while_readers_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("first");
+    let s = step(&mut j, "contacts");
+    j.mark_pending(s, &rows(&["a"])).expect("pending");
+    let err = Journal::open(&path).expect_err("the lock is held");
+    assert!(
+        matches!(&err, JournalError::Locked { holder: Some(h), .. } if h.pid == std::process::id()),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("pid {}", std::process::id())) && msg.contains("started"), "{msg}");
+    let reader = Journal::open_read_only(&path).expect("readers take no lock");
+    assert_eq!(reader.counts(reader.steps().expect("steps")[0].id).expect("counts").pending, 1);
+    drop(j);
+    Journal::open(&path).expect("free again once the writer is gone");
+}
+
+#[test]
+fn a_crashed_writer_leaves_no_lock_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    crash(Journal::open(&path).expect("first"));
+    let j = Journal::open(&path).expect("taken over");
+    assert_eq!(j.taken_over_from().map(|h| h.pid), Some(std::process::id()));
+}
+
+#[cfg(unix)]
+#[test]
+fn reading_a_journal_changes_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    {
+        let mut j = Journal::open(&path).expect("open");
+        let s = step(&mut j, "contacts");
+        j.mark_pending(s, &rows(&["a"])).expect("pending");
+    }
+    // A group-readable journal stays so: a reader never chmods.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let before = files_in(dir.path());
+    {
+        let mut j = Journal::open_read_only(&path).expect("read");
+        assert_eq!(j.steps().expect("steps").len(), 1);
+        assert!(j.mark_pending(StepId(1), &rows(&["b"])).is_err(), "read-only");
+    }
+    assert_eq!(files_in(dir.path()), before);
+    // The same for a journal left in WAL mode by an older build (no -wal beside it).
+    {
+        let conn = Connection::open(&path).expect("open");
+        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).expect("wal");
+    }
+    let before = files_in(dir.path());
+    Journal::open_read_only(&path).expect("read").steps().expect("steps");
+    assert_eq!(files_in(dir.path()), before);
+    // A missing journal is not created.
+    let missing = dir.path().join("nope").join("j.sqlite");
+    assert!(matches!(Journal::open_read_only(&missing), Err(JournalError::Missing { .. })));
+    assert!(!dir.path().join("nope").exists());
+}
+
+#[test]
+fn files_that_are_not_journals_are_refused_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("other.sqlite");
+    {
+        let conn = Connection::open(&foreign).expect("open");
+        conn.execute_batch("PRAGMA application_id = 42; CREATE TABLE notes (x);").expect("create");
+    }
+    let plain = dir.path().join("plain.sqlite");
+    Connection::open(&plain).expect("open").execute_batch("CREATE TABLE rows (x);").expect("create");
+    std::fs::write(dir.path().join("empty.sqlite"), b"").expect("write");
+    std::fs::write(dir.path().join("text.sqlite"), b"key,name\n1,Ann\n").expect("write");
+    let before = files_in(dir.path());
+    for (name, why) in [
+        ("other.sqlite", "another application, application_id 0x0000002a"),
+        ("plain.sqlite", "without b24import's tables"),
+        ("empty.sqlite", "the file is empty"),
+        ("text.sqlite", "a text file"),
+    ] {
+        let path = dir.path().join(name);
+        for err in [Journal::open(&path).expect_err(name), Journal::open_read_only(&path).expect_err(name)] {
+            assert!(matches!(err, JournalError::NotAJournal { .. }), "{name}: {err}");
+            let msg = err.to_string();
+            assert!(msg.contains(why) && msg.contains("left untouched"), "{name}: {msg}");
+        }
+    }
+    assert_eq!(files_in(dir.path()), before, "not a byte, not a lock file");
+}
+
+#[test]
+fn journals_carry_the_application_id_and_old_ones_are_adopted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    {
+        let mut conn = Connection::open(&path).expect("open");
+        schema::migrate_to(&mut conn, 2).expect("a version-2 journal, from before application_id");
+    }
+    let ro = Journal::open_read_only(&path).expect("adopted for reading");
+    assert_eq!(ro.schema_version().expect("version"), 2, "a reader never migrates");
+    drop(ro);
+    let j = Journal::open(&path).expect("adopted");
+    let id: i32 = j.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).expect("pragma");
+    assert_eq!(id, APPLICATION_ID);
+    assert_eq!(j.schema_version().expect("version"), SCHEMA_VERSION);
+}
+
+#[test]
+fn migrating_a_journal_keeps_hashes_and_wipes_the_values() {
+    // Regression: rows.fields kept every row's payload (names, phones, base64 of files).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    let secret_name = "Zebediah-Quorrington";
+    let fields = serde_json::json!({
+        "name": secret_name, "originId": "K1",
+        "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7 999 8765432"}],
+        "ufCrm_1": ["cv.pdf", "UVVPUlJJTkdUT04tRklMRS1CT0RZ".repeat(200)]
+    });
+    {
+        let mut conn = Connection::open(&path).expect("open");
+        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).expect("wal");
+        schema::migrate_to(&mut conn, 2).expect("version 2");
+        conn.execute_batch(
+            "INSERT INTO steps (id, name, mapping_path, entity, ord) VALUES (1, 'contacts', 'm.toml', 'contact', 0);
+             INSERT INTO runs (job, args, started_at) VALUES ('import', 'm.toml --webhook https://x.bitrix24.ru/rest/1/sekretcode123/ --batch-size 50', 1);",
+        )
+        .expect("insert");
+        conn.execute(
+            "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, created_at, updated_at, fields)
+             VALUES (1, 'K1', 'c.csv:2', 'h', 'done', 7, 1, 1, ?1)",
+            [fields.to_string()],
+        )
+        .expect("row");
+        // Killed: the values may sit in the -wal too.
+        std::mem::forget(conn);
+    }
+    let mut j = Journal::open(&path).expect("migrated");
+    let s = j.steps().expect("steps")[0].id;
+    let row = j.row_state(s, "K1").expect("q").expect("row");
+    let hashes = row.field_hashes.expect("hashes kept");
+    // The same fields compare as unchanged; a changed name is the only change.
+    let new = fields.as_object().expect("object").clone();
+    assert!(crate::pipeline::upsert::changed_fields(&new, &hashes, j.field_hasher()).is_empty());
+    let mut renamed = new.clone();
+    renamed.insert("name".into(), serde_json::json!("Ann"));
+    let changed = crate::pipeline::upsert::changed_fields(&renamed, &hashes, j.field_hasher());
+    assert_eq!(changed.keys().collect::<Vec<_>>(), ["name"]);
+    assert_eq!(j.runs().expect("runs")[0].args.matches("sekretcode123").count(), 0);
+    j.set_meta("x", "y").expect("still writable");
+    drop(j);
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let p = entry.expect("entry").path();
+        let bytes = std::fs::read(&p).expect("read");
+        for needle in [secret_name, "8765432", "UVVPUlJJTkdUT04tRklMRS1CT0RZ", "sekretcode123"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in {}",
+                p.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_step_keeps_its_entity_and_its_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = open_in(&dir);
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    std::fs::write(&a, "k\n1\n").expect("write");
+    std::fs::write(&b, "k\n2\n").expect("write");
+    let sha = |p: &Path| Fingerprint::of_file(p).ok().map(|f| f.sha256);
+    let recorded = sha(&a);
+    j.upsert_step(&StepSpec { source_sha256: recorded.as_deref(), ..spec("contacts", "contact", &a) })
+        .expect("step");
+    // Regression: a reused name marked contacts "done" with company IDs.
+    let err = j.check_step(&spec("contacts", "company", &a), || None).expect("query").expect_err("entity");
+    let msg = err.to_string();
+    assert!(msg.contains("has it as a contact step") && msg.contains("now imports company"), "{msg}");
+    assert!(msg.contains("another `name`") && msg.contains("--journal"), "{msg}");
+    assert!(matches!(j.upsert_step(&spec("contacts", "company", &a)), Err(JournalError::StepEntity { .. })));
+    // Same path: fine. Another file with other content while the old one still exists: refused.
+    j.check_step(&spec("contacts", "contact", &a), || None).expect("query").expect("same");
+    let err = j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect_err("source");
+    assert!(err.to_string().contains("a.csv, which still exists"), "{err}");
+    // The same content at another path, or the old path gone: the file moved.
+    std::fs::write(&b, "k\n1\n").expect("write");
+    j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect("same content");
+    std::fs::write(&b, "k\n3\n").expect("write");
+    std::fs::remove_file(&a).expect("rm");
+    j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect("moved");
+    // An unknown name is always fine.
+    j.check_step(&spec("deals", "deal", &a), || None).expect("query").expect("new");
+}
+
+#[test]
+fn a_new_journal_appears_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    drop(Journal::open(&path).expect("create"));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n == "j.sqlite" || n == "j.sqlite.lock"), "{names:?}");
+    assert!(file::inspect(&path).is_ok());
 }

@@ -20,7 +20,8 @@ use super::prepare::{Prepared, Step, StepError, load_mapping};
 use super::progress::Progress;
 use super::upsert;
 use crate::journal::{
-    self, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState, StepId, StepSpec,
+    self, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState,
+    StepConflict, StepId, StepSpec,
 };
 use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, Mode, OnExisting, RowIssue};
 use crate::payload::{self, Command};
@@ -55,8 +56,17 @@ pub enum RunError {
     Source(#[from] SourceError),
     #[error("{0}")]
     Journal(#[from] JournalError),
+    /// A step name the journal knows with another entity or source (exit 2).
+    #[error("{0}")]
+    StepConflict(Box<StepConflict>),
     #[error("{0}")]
     Setup(String),
+}
+
+impl From<StepConflict> for RunError {
+    fn from(c: StepConflict) -> Self {
+        RunError::StepConflict(Box::new(c))
+    }
 }
 
 impl From<StepError> for RunError {
@@ -211,8 +221,17 @@ pub async fn run(
         return Err(RunError::Mapping(diags));
     }
     check_step_order(&steps)?;
-    let mut journal =
-        if opts.dry_run && !opts.journal.exists() { None } else { Some(Journal::open(&opts.journal)?) };
+    // A run holds the journal's lock throughout; a dry run writes nothing, so it only reads.
+    let mut journal = if !opts.dry_run {
+        Some(Journal::open(&opts.journal)?)
+    } else if opts.journal.exists() {
+        Some(Journal::open_read_only(&opts.journal)?)
+    } else {
+        None
+    };
+    if let Some(j) = &journal {
+        check_step_identities(j, &steps)?;
+    }
     check_lookups_resolve(&steps, journal.as_ref())?;
     let run_id = match (&mut journal, opts.dry_run) {
         (Some(j), false) => Some(j.begin_run(&opts.job, &opts.args_summary)?),
@@ -282,6 +301,38 @@ pub async fn run(
     Ok(report)
 }
 
+/// The journal's entity label of a step (`contact`, `spa:1032`).
+fn entity_label(entity: Entity) -> String {
+    match entity {
+        Entity::Crm(id) if !matches!(id, 1 | 2 | 3 | 4 | 7 | 31) => format!("spa:{id}"),
+        other => other.name(),
+    }
+}
+
+/// The source as the journal records it: absolute, links resolved (as given if that fails).
+fn canonical_source(step: &Step) -> PathBuf {
+    std::fs::canonicalize(step.source_path()).unwrap_or_else(|_| step.source_path().clone())
+}
+
+/// Every step must mean what the journal says it meant (same entity, same source) before
+/// anything is written.
+fn check_step_identities(journal: &Journal, steps: &[Step]) -> Result<(), RunError> {
+    for (order, step) in steps.iter().enumerate() {
+        let entity = entity_label(step.plan.target.entity);
+        let source = canonical_source(step);
+        let spec = StepSpec {
+            name: &step.plan.name,
+            mapping_path: &step.file.path,
+            entity: &entity,
+            order: order as i64,
+            source: &source,
+            source_sha256: None,
+        };
+        journal.check_step(&spec, || journal::Fingerprint::of_file(&source).ok().map(|f| f.sha256))??;
+    }
+    Ok(())
+}
+
 /// A step whose lookups need a step that runs after it would reject every such row: refuse
 /// the order up front, every such field at its `path:line:col`, and say which file to put first.
 fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
@@ -349,19 +400,19 @@ impl From<JournalError> for Stop {
     }
 }
 
-/// A row waiting to be sent: its journal key, its command, and the full field object to store
-/// in the journal once the portal has it (for later upserts).
+/// A row waiting to be sent: its journal key, its command, and the hashes of its full field
+/// object to store in the journal once the portal has it (for later upserts).
 struct Ready {
     key: String,
     cmd: Command,
     resends: u32,
-    fields: Option<String>,
+    fields: Option<FieldHashes>,
 }
 
-/// What a packed command carries besides the command: its row key and fields to store.
+/// What a packed command carries besides the command: its row key and field hashes to store.
 struct Item {
     key: String,
-    fields: Option<String>,
+    fields: Option<FieldHashes>,
 }
 
 /// A row with no journal record in upsert/update mode: looked up in the portal first.
@@ -390,7 +441,9 @@ struct StepRunner<'a> {
     /// E-mail -> user ID (None: no such user).
     users: HashMap<String, Option<u64>>,
     /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
-    unknown: HashMap<String, (Command, Option<String>)>,
+    unknown: HashMap<String, (Command, Option<FieldHashes>)>,
+    /// Hashes field values as the journal stores them.
+    hasher: FieldHasher,
     /// Upsert/update rows waiting for a portal lookup of their keys.
     unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
@@ -414,20 +467,21 @@ impl<'a> StepRunner<'a> {
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
         report.notes.extend(step.source.notes().iter().cloned());
+        let hasher = journal.as_deref().map(|j| j.field_hasher().clone()).unwrap_or_default();
         let step_id = match journal.as_deref_mut() {
             Some(j) if !opts.dry_run => {
-                let entity_label = match entity {
-                    Entity::Crm(id) if !matches!(id, 1 | 2 | 3 | 4 | 7 | 31) => format!("spa:{id}"),
-                    other => other.name(),
-                };
+                let source = absolute_path(step.source_path());
+                let fingerprint = journal::Fingerprint::of_file(&source);
+                let canonical = canonical_source(&step);
                 let id = j.upsert_step(&StepSpec {
                     name: &step.plan.name,
                     mapping_path: &absolute_path(&step.file.path),
-                    entity: &entity_label,
+                    entity: &entity_label(entity),
                     order: order as i64,
+                    source: &canonical,
+                    source_sha256: fingerprint.as_ref().ok().map(|f| f.sha256.as_str()),
                 })?;
-                let source = absolute_path(step.source_path());
-                match journal::Fingerprint::of_file(&source) {
+                match fingerprint {
                     Ok(fp) => {
                         if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
                             report
@@ -462,6 +516,7 @@ impl<'a> StepRunner<'a> {
             lookups: HashMap::new(),
             users: HashMap::new(),
             unknown: HashMap::new(),
+            hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
             run_steps: Vec::new(),
@@ -668,8 +723,8 @@ impl<'a> StepRunner<'a> {
                 // An update: of a changed row, or one a killed run left half done.
                 let id = k.portal_id.unwrap_or_default();
                 let new = upsert::fields_of(&cmd);
-                let changed = match &k.fields {
-                    Some(old) => upsert::changed_fields(&new, &serde_json::from_str(old).unwrap_or_default()),
+                let changed = match &k.field_hashes {
+                    Some(old) => upsert::changed_fields(&new, old, &self.hasher),
                     None => {
                         let mut all = upsert::all_fields_for_found_item(&new, &Value::Null);
                         all.remove("fm"); // what the item holds is unknown: never risk a duplicate phone
@@ -693,7 +748,7 @@ impl<'a> StepRunner<'a> {
                     key: journal_key,
                     cmd: update,
                     resends: 0,
-                    fields: Some(Value::Object(new).to_string()),
+                    fields: Some(self.hasher.hashes(&new)),
                 }])
             }
             Some(k) if k.state == RowState::Rejected => {
@@ -743,7 +798,7 @@ impl<'a> StepRunner<'a> {
         if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
             j.mark_pending(step, &[NewRow { key: &key, row_ref, payload_hash: hash }])?;
         }
-        let fields = Some(Value::Object(upsert::fields_of(&cmd)).to_string());
+        let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
         Ok(Some(Ready { key, cmd, resends: 0, fields }))
     }
 
@@ -801,7 +856,7 @@ impl<'a> StepRunner<'a> {
                     )?;
                     let changed = upsert::all_fields_for_found_item(&new, item);
                     if self.plan.target.entity == Entity::User || changed.is_empty() {
-                        j.set_fields(step, &[(row.key.as_str(), Value::Object(new).to_string().as_str())])?;
+                        j.set_field_hashes(step, &[(row.key.as_str(), &self.hasher.hashes(&new))])?;
                         self.report.existing += 1;
                         continue;
                     }
@@ -814,7 +869,7 @@ impl<'a> StepRunner<'a> {
                         key: row.key,
                         cmd: update,
                         resends: 0,
-                        fields: Some(Value::Object(new).to_string()),
+                        fields: Some(self.hasher.hashes(&new)),
                     });
                 }
                 None if self.plan.target.mode == Mode::Update => {
@@ -856,7 +911,7 @@ impl<'a> StepRunner<'a> {
         if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
             j.reopen(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
             j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
-            j.set_fields(step, &[(key, Value::Object(fields.clone()).to_string().as_str())])?;
+            j.set_field_hashes(step, &[(key, &self.hasher.hashes(fields))])?;
         }
         Ok(())
     }
@@ -1051,7 +1106,7 @@ impl<'a> StepRunner<'a> {
             commands => self.transport.call_batch(commands).await,
         };
         let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
-        let mut stored: Vec<(&str, &str)> = Vec::new();
+        let mut stored: Vec<(&str, &FieldHashes)> = Vec::new();
         let mut stop = None;
         if let Err(TransportError::TooLarge { bytes, .. }) = &answer
             && !pack.alone
@@ -1080,7 +1135,7 @@ impl<'a> StepRunner<'a> {
                                     self.report.created += 1;
                                 }
                                 if let Some(f) = &item.fields {
-                                    stored.push((row_key, f.as_str()));
+                                    stored.push((row_key, f));
                                 }
                                 Outcome::Done { id, existing: update }
                             }
@@ -1140,7 +1195,7 @@ impl<'a> StepRunner<'a> {
         let j = self.journal.as_deref_mut().expect("sending needs a journal");
         j.record_outcomes(step, &outcomes)?;
         if !stored.is_empty() {
-            j.set_fields(step, &stored)?;
+            j.set_field_hashes(step, &stored)?;
         }
         match stop {
             Some(e) => Err(Stop::Portal(e)),

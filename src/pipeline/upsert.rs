@@ -1,18 +1,19 @@
 //! Incremental re-runs: what changed between the fields last sent for a row and the fields the
 //! source gives now, and the `crm.item.update` that carries only that change.
 //!
-//! Pure functions, no I/O. Decisions:
+//! Pure functions, no I/O. The journal keeps no values, only a salted hash per field and per
+//! multifield value ([`FieldHashes`]); the comparison is made against those. Decisions:
 //! - A field that disappeared from the row (its cell became empty) is cleared with `""`.
 //! - Multifields (`fm`) are only ever added: a phone or e-mail the row has and the item has
 //!   not gets an `n0`, `n1`... entry; values already on the item (by type and value) are kept
 //!   untouched and nothing is deleted (a sales rep's added phone survives the nightly sync).
 //! - Key fields (`originatorId`, `originId`, `xmlId`) are never part of an update.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use crate::journal::field_hashes::{KEY_FIELDS, fm_pairs, normalize_fm};
+use crate::journal::{FieldHasher, FieldHashes};
 use crate::payload::Command;
-
-const KEY_FIELDS: &[&str] = &["originatorId", "originId", "xmlId"];
 
 /// The field object of a create command (`fields` of `crm.item.add`, the params of `user.add`).
 pub fn fields_of(cmd: &Command) -> Map<String, Value> {
@@ -20,30 +21,9 @@ pub fn fields_of(cmd: &Command) -> Map<String, Value> {
     fields.and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
-/// (typeId, value) pairs of an `fm` array, as sent on add or as the portal returns them.
-fn fm_pairs(fm: Option<&Value>) -> Vec<(String, String)> {
-    fm.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            let t = v.get("typeId").or_else(|| v.get("TYPE_ID")).and_then(Value::as_str)?;
-            let val = v.get("value").or_else(|| v.get("VALUE")).and_then(Value::as_str)?;
-            Some((t.to_uppercase(), normalize_fm(t, val)))
-        })
-        .collect()
-}
-
-fn normalize_fm(type_id: &str, value: &str) -> String {
-    match type_id.to_uppercase().as_str() {
-        "EMAIL" => value.trim().to_lowercase(),
-        "PHONE" => value.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect(),
-        _ => value.trim().to_string(),
-    }
-}
-
-/// The `fm` update object adding the values of `new` that `old` lacks, or `None`.
-pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
-    let have = fm_pairs(old);
+/// The `fm` update object adding the values of `new` for which `sent` says no (by type and
+/// normalized value), or `None`.
+fn fm_additions_by(new: Option<&Value>, sent: impl Fn(&str, &str) -> bool) -> Option<Value> {
     let mut out = Map::new();
     for v in new.and_then(Value::as_array).into_iter().flatten() {
         let (Some(t), Some(val)) =
@@ -51,7 +31,7 @@ pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
         else {
             continue;
         };
-        if have.iter().any(|(ht, hv)| ht == &t.to_uppercase() && *hv == normalize_fm(t, val)) {
+        if sent(t, val) {
             continue;
         }
         out.insert(format!("n{}", out.len()), v.clone());
@@ -59,24 +39,39 @@ pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
-/// Fields of `new` that differ from `old` (the fields last sent), plus `""` for fields `old`
-/// had and `new` lacks; `fm` as an additions object. Empty when nothing changed.
-pub fn changed_fields(new: &Map<String, Value>, old: &Map<String, Value>) -> Map<String, Value> {
+/// The `fm` update object adding the values of `new` that `old` (an item as the portal lists
+/// it) lacks, or `None`.
+pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
+    let have: Vec<(String, String)> =
+        fm_pairs(old).into_iter().map(|(t, v)| (t.clone(), normalize_fm(&t, &v))).collect();
+    fm_additions_by(new, |t, val| {
+        have.iter().any(|(ht, hv)| *ht == t.to_uppercase() && *hv == normalize_fm(t, val))
+    })
+}
+
+/// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus
+/// `""` for fields `old` had and `new` lacks; `fm` as an additions object. Empty when nothing
+/// changed.
+pub fn changed_fields(
+    new: &Map<String, Value>,
+    old: &FieldHashes,
+    hasher: &FieldHasher,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in new {
         if k == "fm" || KEY_FIELDS.contains(&k.as_str()) {
             continue;
         }
-        if old.get(k) != Some(v) {
+        if old.fields.get(k) != Some(&hasher.field(k, v)) {
             out.insert(k.clone(), v.clone());
         }
     }
-    for k in old.keys() {
+    for k in old.fields.keys() {
         if k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && !new.contains_key(k) {
-            out.insert(k.clone(), json!(""));
+            out.insert(k.clone(), Value::String(String::new()));
         }
     }
-    if let Some(fm) = fm_additions(new.get("fm"), old.get("fm")) {
+    if let Some(fm) = fm_additions_by(new.get("fm"), |t, val| old.fm.contains(&hasher.fm(t, val))) {
         out.insert("fm".into(), fm);
     }
     out
@@ -100,8 +95,16 @@ pub fn all_fields_for_found_item(new: &Map<String, Value>, portal_item: &Value) 
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().expect("object")
+    }
+
+    /// What the journal keeps of `sent`, then the comparison of `new` against it.
+    fn changed(new: &Map<String, Value>, sent: &Map<String, Value>) -> Map<String, Value> {
+        let hasher = FieldHasher::new(b"test salt".to_vec());
+        changed_fields(new, &hasher.hashes(sent), &hasher)
     }
 
     #[test]
@@ -109,14 +112,14 @@ mod tests {
         let f = obj(
             json!({"name": "Ann", "originId": "C1", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7916"}]}),
         );
-        assert!(changed_fields(&f, &f).is_empty());
+        assert!(changed(&f, &f).is_empty());
     }
 
     #[test]
     fn only_changed_and_cleared_fields_are_sent() {
         let old = obj(json!({"name": "Ann", "lastName": "Lee", "post": "CEO", "originId": "C1"}));
         let new = obj(json!({"name": "Anna", "lastName": "Lee", "originId": "C1", "comments": "x"}));
-        assert_eq!(changed_fields(&new, &old), obj(json!({"name": "Anna", "comments": "x", "post": ""})));
+        assert_eq!(changed(&new, &old), obj(json!({"name": "Anna", "comments": "x", "post": ""})));
     }
 
     #[test]
@@ -127,7 +130,7 @@ mod tests {
             {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}
         ]}));
         assert_eq!(
-            changed_fields(&new, &old),
+            changed(&new, &old),
             obj(json!({"fm": {"n0": {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}}}))
         );
     }
