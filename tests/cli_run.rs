@@ -167,3 +167,50 @@ async fn a_changed_source_in_create_mode_suggests_upsert_never_a_new_journal() {
     assert!(all.contains("1 row(s) changed in the source but were not updated"), "{all}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_composite_key_a_journal_holds_in_the_old_unescaped_form_is_not_created_again() {
+    // Regression (issue 8): escaping `|` inside composite keys gave rows that an earlier
+    // version journaled as `a|b|c` a new key, so a create-mode re-run created them twice.
+    use b24import::journal::{Journal, NewRow, Outcome, StepSpec};
+    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("two.csv"), "Region,Code,Name\n\"a|b\",c,Old\nx,y,New\n").expect("csv");
+    let mapping = dir.path().join("two.toml");
+    std::fs::write(
+        &mapping,
+        "name = \"two\"\n[source]\npath = \"two.csv\"\nkey = [\"Region\", \"Code\"]\n[target]\n\
+         entity = \"contact\"\norigin = \"test\"\n[fields]\nname = \"Name\"\n",
+    )
+    .expect("mapping");
+    let journal = dir.path().join("j.sqlite");
+    {
+        // What an earlier version left: the first row done under the plain join.
+        let mut j = Journal::open(&journal).expect("journal");
+        j.begin_run("import", "two.toml").expect("run");
+        let step = j
+            .upsert_step(&StepSpec {
+                name: "two",
+                mapping_path: &mapping,
+                entity: "contact",
+                order: 0,
+                source: &dir.path().join("two.csv").canonicalize().expect("source"),
+                source_sha256: None,
+            })
+            .expect("step");
+        j.mark_pending(step, &[NewRow { key: "a|b|c", row_ref: "two.csv:2", payload_hash: "old" }])
+            .expect("pending");
+        j.mark_sent(step, &["a|b|c"]).expect("sent");
+        j.record_outcomes(step, &[("a|b|c", Outcome::Done { id: 4242, existing: false })]).expect("done");
+    }
+    let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("two ") && l.contains(" read: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no summary line\n{}", shown(&out)));
+    assert!(line.contains("2 read: 1 created,"), "only the new row is created: {line}");
+    assert!(line.contains("1 skipped (done before)"), "{line}");
+    sandbox.stop().await;
+}

@@ -76,12 +76,13 @@ pub struct PortalArgs {
     #[arg(long, env = "B24_WEBHOOK_URL", hide_env_values = true, value_name = "URL")]
     pub webhook: Option<String>,
     /// OAuth: the portal's REST endpoint (client_endpoint), with B24_ACCESS_TOKEN etc.
-    #[arg(long, env = "B24_PORTAL_URL", value_name = "URL")]
+    #[arg(long, env = "B24_PORTAL_URL", hide_env_values = true, value_name = "URL")]
     pub portal: Option<String>,
     /// OAuth: the token endpoint used to refresh an expired access token.
     #[arg(
         long,
         env = "B24_OAUTH_ENDPOINT",
+        hide_env_values = true,
         default_value = "https://oauth.bitrix.info/oauth/token/",
         value_name = "URL"
     )]

@@ -59,6 +59,9 @@ struct StepSummary {
     errors_by_kind: BTreeMap<String, u64>,
     problems: Vec<Problem>,
     notes: Vec<String>,
+    /// Why reading stopped before the end of the source (the rows after it were not read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -246,6 +249,7 @@ fn validate_step(
             Ok(p) => p,
             Err(e) => {
                 progress.finish();
+                summary.stopped = Some(e.to_string());
                 return Err(Box::new((summary, anyhow::Error::new(e))));
             }
         };
@@ -320,6 +324,12 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         for note in &s.notes {
             println!("  note     {note}");
         }
+        if s.stopped.is_some() {
+            println!(
+                "  STOPPED  reading stopped after {} row(s); the rest of the file was not read (see the error)",
+                s.rows_read
+            );
+        }
         if !s.problems.is_empty() {
             let shown = s.problems.len();
             let all: u64 = s.errors_by_kind.values().sum();
@@ -331,6 +341,9 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         println!();
     }
     println!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
+    if summaries.iter().any(|s| s.stopped.is_some()) {
+        println!("not every row was read: fix the source error below and validate again");
+    }
     if total.2 > 0 && args.rejects.is_none() {
         println!("hint: --rejects rejects.csv writes every invalid row with its errors");
     }

@@ -14,7 +14,7 @@ pub mod entity;
 pub mod spec;
 pub mod transform;
 
-pub use apply::{FmValue, KeyTracker, MappedRow, RowIssue, describe};
+pub use apply::{FmValue, KeyTracker, MappedRow, RowIssue, describe, unescaped_key};
 pub use compile::{Deferred, FieldPlan, Input, MappingPlan, TargetPlan};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};

@@ -665,12 +665,23 @@ impl<'a> StepRunner<'a> {
     /// upsert with no journal record wait in `unseen` for a portal lookup instead).
     async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
         let row_ref = p.record.row.to_string();
-        let journal_key = journal_key(&p);
-        self.seen.insert(key_hash(&journal_key));
-        let known = match (self.journal.as_deref(), self.step_id) {
+        let mut journal_key = journal_key(&p);
+        let mut known = match (self.journal.as_deref(), self.step_id) {
             (Some(j), Some(step)) => j.row_state(step, &journal_key)?,
             _ => None,
         };
+        // A composite key with `|` or `\` in a cell: a journal of a version before key escaping
+        // holds the row under the plain join. Keep using that record, never create it again.
+        if known.is_none()
+            && self.plan.key_columns.len() > 1
+            && let Some(old) = crate::mapping::unescaped_key(&journal_key)
+            && let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id)
+            && let Some(k) = j.row_state(step, &old)?
+        {
+            journal_key = old;
+            known = Some(k);
+        }
+        self.seen.insert(key_hash(&journal_key));
         let mut cmd = match p.outcome {
             Err(issues) => {
                 let hash = cells_hash(&p.record);
