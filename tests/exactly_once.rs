@@ -6,12 +6,10 @@ mod common;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use b24import::journal::Journal;
-use b24import::pipeline::{self, PlanRate, RunOptions, RunReport};
+use b24import::pipeline::RunReport;
 use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
 use b24import::transport::{Rate, Transport};
 
@@ -23,26 +21,6 @@ fn sandbox_config(faults: FaultConfig) -> SandboxConfig {
 
 fn transport(sandbox: &SandboxHandle) -> Transport {
     common::webhook_transport(sandbox, RATE)
-}
-
-async fn run(mappings: &[PathBuf], journal: &Path, transport: &Transport) -> RunReport {
-    let opts = RunOptions {
-        mappings: mappings.to_vec(),
-        journal: journal.to_path_buf(),
-        job: "test".into(),
-        batch_size: 50,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
-    };
-    pipeline::run(
-        &opts,
-        transport,
-        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .expect("run finishes")
 }
 
 /// Rows of the three fixture files: (contacts, companies, users).
@@ -479,4 +457,8 @@ async fn a_run_killed_while_holding_the_lock_is_taken_over_and_finishes_exactly_
     assert!(stderr.contains(&format!("pid {pid}")) && stderr.contains("ended without finishing"), "{stderr}");
     assert_exactly_once(&sandbox, &sizes, &journal, "killed while holding the lock");
     sandbox.stop().await;
+}
+
+async fn run(mappings: &[PathBuf], journal: &Path, transport: &Transport) -> RunReport {
+    common::run_in_process(mappings, journal, transport, RATE).await
 }

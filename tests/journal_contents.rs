@@ -6,10 +6,8 @@ mod common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use b24import::pipeline::{self, PlanRate, RunOptions, RunReport};
+use b24import::pipeline::RunReport;
 use b24import::sandbox::Sandbox;
 use b24import::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook};
 
@@ -19,26 +17,6 @@ const RATE: Rate = Rate { per_second: 200.0, burst: 50 };
 const FILE_BODY: &[u8; 24] = b"QUORRINGTON-FILE-BODY-X-";
 const NAME: &str = "Zebediah Quorrington";
 const PHONE: &str = "+7 999 876-54-32";
-
-async fn run(mapping: &Path, journal: &Path, transport: &Transport) -> RunReport {
-    let opts = RunOptions {
-        mappings: vec![mapping.to_path_buf()],
-        journal: journal.to_path_buf(),
-        job: "test".into(),
-        batch_size: 50,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
-    };
-    pipeline::run(
-        &opts,
-        transport,
-        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .expect("run finishes")
-}
 
 /// Three contacts; the first carries a 1 MiB file (bigger than the whole journal may be).
 fn fixture(dir: &Path, first_name: &str) -> PathBuf {
@@ -118,4 +96,8 @@ async fn the_journal_keeps_no_names_phones_or_files_and_a_rerun_sends_only_the_c
     assert_eq!(after["ufCrm_1700000002"]["id"], file_id, "the file was not sent again: {after}");
     assert_eq!(after["fm"].as_array().map_or(0, Vec::len), 1, "the phone was not sent again: {after}");
     sandbox.stop().await;
+}
+
+async fn run(mapping: &Path, journal: &Path, transport: &Transport) -> RunReport {
+    common::run_in_process(&[mapping.to_path_buf()], journal, transport, RATE).await
 }

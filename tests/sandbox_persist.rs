@@ -1,5 +1,7 @@
 //! `--state FILE` persistence across a restart, and the `b24import sandbox` command line.
 
+mod common;
+
 mod sandbox_common;
 
 use std::io::{BufRead, BufReader};
@@ -136,18 +138,7 @@ fn free_port() -> u16 {
 
 /// Imports 5 contacts through the binary with `webhook`; the exit code.
 fn import(dir: &std::path::Path, webhook: &str) -> Option<i32> {
-    let mut csv = String::from("Code,Name\n");
-    for i in 0..5 {
-        csv.push_str(&format!("P{i},Name{i}\n"));
-    }
-    std::fs::write(dir.join("people.csv"), csv).expect("csv");
-    let mapping = dir.join("people.toml");
-    std::fs::write(
-        &mapping,
-        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
-         origin = \"test\"\n[fields]\nname = \"Name\"\n",
-    )
-    .expect("mapping");
+    let mapping = common::name_only_contacts(dir, 0, 5, "test");
     Command::new(env!("CARGO_BIN_EXE_b24import"))
         .arg("run")
         .arg(&mapping)

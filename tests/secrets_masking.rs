@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,22 +14,6 @@ const PASSWORD: &str = "pa55w0rdxq";
 const QUERY_TOKEN: &str = "qt0ken5ecretxq";
 const RIGHT_CODE: &str = "r1ghtc0dexq";
 const WRONG_CODE: &str = "wr0ngc0dexq";
-
-fn fixture(dir: &Path) -> PathBuf {
-    let mut csv = std::fs::File::create(dir.join("people.csv")).expect("csv");
-    writeln!(csv, "Code,Name").expect("write");
-    for i in 0..5 {
-        writeln!(csv, "P{i},Name{i}").expect("write");
-    }
-    let mapping = dir.join("people.toml");
-    std::fs::write(
-        &mapping,
-        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
-         origin = \"test\"\n[fields]\nname = \"Name\"\n",
-    )
-    .expect("mapping");
-    mapping
-}
 
 fn b24import(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_b24import"))
@@ -74,7 +57,7 @@ async fn a_password_a_webhook_code_and_a_query_token_never_leave_the_process() {
     config.webhook.code = RIGHT_CODE.to_string();
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = fixture(dir.path());
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
     let port = sandbox.addr().port();
     let secrets = [PASSWORD, QUERY_TOKEN, RIGHT_CODE, WRONG_CODE];
 
@@ -162,7 +145,7 @@ fn status_masks_the_arguments_a_journal_from_an_older_version_kept() {
 #[test]
 fn a_malformed_portal_url_is_refused_without_showing_its_credentials() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = fixture(dir.path());
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
     let mapping = mapping.to_str().expect("utf-8");
     for url in [
         format!("http://user:{PASSWORD}@portal.example/rest/1/{RIGHT_CODE}/?token={QUERY_TOKEN}"),

@@ -4,9 +4,11 @@
 //! `B24_REFRESH_TOKEN` wins over the saved one; a refresh that fails names the saved file. No
 //! token reaches stdout, stderr (debug logs), the journal or the report.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -45,23 +47,6 @@ fn start_sandbox(extra: &[&str]) -> SandboxProcess {
         env.insert(name.to_string(), value.to_string());
     }
     SandboxProcess { child, base, env }
-}
-
-/// `n` contacts and their mapping in `dir`.
-fn fixture(dir: &Path, from: usize, n: usize) -> PathBuf {
-    let mut csv = std::fs::File::create(dir.join("people.csv")).expect("csv");
-    writeln!(csv, "Code,Name").expect("write");
-    for i in from..from + n {
-        writeln!(csv, "P{i},Name{i}").expect("write");
-    }
-    let mapping = dir.join("people.toml");
-    std::fs::write(
-        &mapping,
-        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
-         origin = \"test\"\n[fields]\nname = \"Name\"\n",
-    )
-    .expect("mapping");
-    mapping
 }
 
 /// `b24import run` with the OAuth environment `env` (no webhook), debug logs and a report.
@@ -140,7 +125,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     let mut outputs = Vec::new();
 
     // 1. The printed credentials import.
-    let mapping = fixture(dir.path(), 0, 5);
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
     let out = run(&mapping, &journal, &report, &sandbox.env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(items(&sandbox.base), 5);
@@ -150,7 +135,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     // run uses the saved one (the printed B24_REFRESH_TOKEN has been rotated away by then).
     for round in 1..=2 {
         let_the_access_token_expire();
-        let mapping = fixture(dir.path(), round * 5, 5);
+        let mapping = common::name_only_contacts(dir.path(), round * 5, 5, "test");
         let out = run(&mapping, &journal, &report, &sandbox.env);
         assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
         assert_eq!(items(&sandbox.base), 5 + 5 * round as u64);
@@ -173,7 +158,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     let mut reauthorized = sandbox.env.clone();
     reauthorized.insert("B24_REFRESH_TOKEN".into(), current);
     let_the_access_token_expire();
-    let mapping = fixture(dir.path(), 15, 5);
+    let mapping = common::name_only_contacts(dir.path(), 15, 5, "test");
     let out = run(&mapping, &journal, &report, &reauthorized);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(items(&sandbox.base), 20);
@@ -183,7 +168,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     // 5. Nothing usable: the error names the saved file and what to do.
     std::fs::write(&token_file, "stale-saved-token\n").expect("write");
     let_the_access_token_expire();
-    let mapping = fixture(dir.path(), 20, 5);
+    let mapping = common::name_only_contacts(dir.path(), 20, 5, "test");
     let out = run(&mapping, &journal, &report, &sandbox.env);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -2,29 +2,16 @@
 //! not resolve at the first request exits 3 within 15 s, naming the host and asking whether
 //! the URL is right, never suggesting a lower --rate.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
-
-fn contacts(dir: &Path) -> PathBuf {
-    let mut csv = std::fs::File::create(dir.join("people.csv")).expect("csv");
-    writeln!(csv, "Code,Name\nU1,One\nU2,Two").expect("write");
-    let mapping = dir.join("people.toml");
-    std::fs::write(
-        &mapping,
-        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
-         origin = \"stops\"\n[fields]\nname = \"Name\"\n",
-    )
-    .expect("mapping");
-    mapping
-}
 
 /// Runs the binary against `webhook`; kills it (and fails) after 30 s so a hang cannot stall
 /// the suite. Returns exit code, stderr and the time taken.
 fn run_against(webhook: &str) -> (Option<i32>, String, Duration) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = contacts(dir.path());
+    let mapping = common::name_only_contacts(dir.path(), 1, 2, "stops");
     let err_path = dir.path().join("err.txt");
     let start = Instant::now();
     let mut child = Process::new(env!("CARGO_BIN_EXE_b24import"))

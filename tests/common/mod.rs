@@ -64,3 +64,50 @@ pub fn read_all(source: Box<dyn b24import::source::Source>) -> Vec<b24import::so
 pub fn cells(record: &b24import::source::Record) -> Vec<&str> {
     record.cells.iter().collect()
 }
+
+/// `n` contacts `P{from}`..`P{from + n - 1}` with a name only (`people.csv`) and their mapping
+/// (`people.toml`, step `people`, key `Code`, `origin`) in `dir`; the mapping's path.
+pub fn name_only_contacts(dir: &std::path::Path, from: usize, n: usize, origin: &str) -> std::path::PathBuf {
+    let mut csv = String::from("Code,Name\n");
+    for i in from..from + n {
+        csv.push_str(&format!("P{i},Name{i}\n"));
+    }
+    std::fs::write(dir.join("people.csv"), csv).expect("csv");
+    let mapping = dir.join("people.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\n\
+             entity = \"contact\"\norigin = \"{origin}\"\n[fields]\nname = \"Name\"\n"
+        ),
+    )
+    .expect("mapping");
+    mapping
+}
+
+/// Runs `mappings` in-process to the end (journal `journal`, job `test`, batches of 50), with
+/// the ideal time computed at `rate`.
+pub async fn run_in_process(
+    mappings: &[std::path::PathBuf],
+    journal: &std::path::Path,
+    transport: &Transport,
+    rate: Rate,
+) -> b24import::pipeline::RunReport {
+    let opts = b24import::pipeline::RunOptions {
+        mappings: mappings.to_vec(),
+        journal: journal.to_path_buf(),
+        job: "test".into(),
+        batch_size: 50,
+        dry_run: false,
+        args_summary: "test".into(),
+        progress_bars: false,
+    };
+    b24import::pipeline::run(
+        &opts,
+        transport,
+        b24import::pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst },
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .await
+    .expect("run finishes")
+}
