@@ -230,7 +230,14 @@ impl CsvSource {
             let overrun = self.quotes.feed(&input[..n_in], self.delimiter);
             self.input.consume(n_in);
             if let Some(open) = overrun {
-                return Err(self.unclosed_quote(line, open, "runs on for more than 100 lines or 64 KiB"));
+                // The quoted cell follows the fields the parser has finished.
+                let field = end_len + n_end;
+                return Err(self.unclosed_quote(
+                    line,
+                    open,
+                    field,
+                    "runs on for more than 100 lines or 64 KiB",
+                ));
             }
             out_len += n_out;
             end_len += n_end;
@@ -247,9 +254,12 @@ impl CsvSource {
                 ReadRecordResult::Record => {
                     // The parser ends a record inside quotes only at the end of the file.
                     if let Some(open) = self.quotes.open_quote() {
+                        // The unclosed cell is the record's last.
+                        let field = end_len.saturating_sub(1);
                         return Err(self.unclosed_quote(
                             line,
                             open,
+                            field,
                             "never closes (it runs to the end of the file)",
                         ));
                     }
@@ -260,11 +270,11 @@ impl CsvSource {
         }
     }
 
-    fn unclosed_quote(&self, line: u64, open: OpenQuote, why: &str) -> SourceError {
+    fn unclosed_quote(&self, line: u64, open: OpenQuote, field: usize, why: &str) -> SourceError {
         SourceError::UnclosedQuote {
             path: self.path.clone(),
             line: line + open.line_offset,
-            column: self.headers.get(open.field).filter(|name| !name.is_empty()).cloned(),
+            column: self.headers.get(field).filter(|name| !name.is_empty()).cloned(),
             why: why.to_owned(),
         }
     }
@@ -384,19 +394,17 @@ impl Source for CsvSource {
 struct OpenQuote {
     /// Line breaks between the record's first line and the opening quote.
     line_offset: u64,
-    /// 0-based field index.
-    field: usize,
 }
 
 /// The quote state of the record being parsed, following the rules `csv_core` applies with
 /// its defaults (a quote opens a cell only at its start; `""` inside is a literal quote; text
 /// after a closing quote continues the cell unquoted), so that an unclosed quote can be named.
+/// Which cell it is comes from the parser's own field count (see `read_raw`).
 #[derive(Debug, Default)]
 struct QuoteTracker {
     state: QuoteState,
     /// Line breaks seen in this record so far.
     newlines: u64,
-    field: usize,
     open: Option<OpenQuote>,
     /// Line breaks and bytes inside the current quoted cell.
     quoted_lines: u64,
@@ -417,40 +425,83 @@ impl QuoteTracker {
     /// Follows `bytes` (the input the parser consumed for this record); returns where the
     /// quote opened once the quoted cell exceeds [`MAX_QUOTED_LINES`] or [`MAX_QUOTED_BYTES`].
     fn feed(&mut self, bytes: &[u8], delimiter: u8) -> Option<OpenQuote> {
-        for &b in bytes {
+        // This runs over every byte of the file, so it jumps with memchr to the only bytes that
+        // can change the state: outside quotes the next `"` (it opens a cell only right after a
+        // delimiter or at the record's start; elsewhere it is a literal quote), inside quotes
+        // the next `"` or line break.
+        let mut i = 0;
+        while i < bytes.len() {
             match self.state {
+                QuoteState::StartField | QuoteState::InField => {
+                    let rest = &bytes[i..];
+                    let Some(at) = memchr::memchr(b'"', rest) else {
+                        self.state = Self::after_unquoted(self.state, rest, delimiter);
+                        return None;
+                    };
+                    let before = Self::after_unquoted(self.state, &rest[..at], delimiter);
+                    i += at + 1;
+                    if before == QuoteState::StartField {
+                        self.state = QuoteState::InQuotes;
+                        self.open = Some(OpenQuote { line_offset: self.newlines });
+                        self.quoted_lines = 0;
+                        self.quoted_bytes = 0;
+                    } else {
+                        self.state = QuoteState::InField;
+                    }
+                }
                 QuoteState::InQuotes => {
-                    if b == b'"' {
+                    let rest = &bytes[i..];
+                    let Some(at) = memchr::memchr2(b'"', b'\n', rest) else {
+                        self.quoted_bytes += rest.len() as u64;
+                        return self.overrun();
+                    };
+                    self.quoted_bytes += at as u64;
+                    i += at + 1;
+                    if rest[at] == b'"' {
                         self.state = QuoteState::QuoteInQuotes;
                     } else {
                         self.quoted_bytes += 1;
-                        if b == b'\n' {
-                            self.newlines += 1;
-                            self.quoted_lines += 1;
-                        }
-                        if self.quoted_lines > MAX_QUOTED_LINES || self.quoted_bytes > MAX_QUOTED_BYTES {
-                            return self.open;
-                        }
+                        self.newlines += 1;
+                        self.quoted_lines += 1;
+                    }
+                    if let Some(open) = self.overrun() {
+                        return Some(open);
                     }
                 }
-                QuoteState::QuoteInQuotes if b == b'"' => {
-                    self.state = QuoteState::InQuotes;
-                    self.quoted_bytes += 1;
+                QuoteState::QuoteInQuotes => {
+                    let b = bytes[i];
+                    i += 1;
+                    self.state = if b == b'"' {
+                        self.quoted_bytes += 1; // `""`: a literal quote, still inside
+                        QuoteState::InQuotes
+                    } else if b == delimiter {
+                        QuoteState::StartField
+                    } else {
+                        QuoteState::InField
+                    };
                 }
-                QuoteState::StartField if b == b'"' => {
-                    self.state = QuoteState::InQuotes;
-                    self.open = Some(OpenQuote { line_offset: self.newlines, field: self.field });
-                    self.quoted_lines = 0;
-                    self.quoted_bytes = 0;
-                }
-                _ if b == delimiter => {
-                    self.state = QuoteState::StartField;
-                    self.field += 1;
-                }
-                _ => self.state = QuoteState::InField,
             }
         }
         None
+    }
+
+    /// The state after unquoted `bytes` (no `"` among them) that follow `state`: at the start
+    /// of a cell when they end with a delimiter (or are empty after one).
+    fn after_unquoted(state: QuoteState, bytes: &[u8], delimiter: u8) -> QuoteState {
+        match bytes.last() {
+            None => state,
+            Some(&b) if b == delimiter => QuoteState::StartField,
+            Some(_) => QuoteState::InField,
+        }
+    }
+
+    /// Where the quote opened, once the quoted cell is longer than a real cell can be.
+    fn overrun(&self) -> Option<OpenQuote> {
+        if self.quoted_lines > MAX_QUOTED_LINES || self.quoted_bytes > MAX_QUOTED_BYTES {
+            self.open
+        } else {
+            None
+        }
     }
 
     /// Where the quote opened if the record ends inside it.
@@ -483,6 +534,74 @@ mod tests {
     use super::*;
     use rstest::rstest;
     use std::io::Write;
+
+    /// The quote state after `bytes`, fed at once and in pieces of `piece` bytes.
+    fn track(bytes: &[u8], piece: usize) -> (Option<OpenQuote>, Option<OpenQuote>, QuoteState) {
+        let mut t = QuoteTracker::default();
+        let mut overrun = None;
+        for chunk in bytes.chunks(piece.max(1)) {
+            overrun = t.feed(chunk, b',');
+            if overrun.is_some() {
+                break; // the reader stops here
+            }
+        }
+        (overrun, t.open_quote(), t.state)
+    }
+
+    /// The quote rules byte by byte, as plainly as they can be written: the oracle for `feed`.
+    fn reference(bytes: &[u8]) -> (Option<OpenQuote>, QuoteState) {
+        let (mut state, mut newlines, mut open, mut lines, mut len) = (QuoteState::StartField, 0, None, 0, 0);
+        for &b in bytes {
+            state = match (state, b) {
+                (QuoteState::InQuotes, b'"') => QuoteState::QuoteInQuotes,
+                (QuoteState::InQuotes, b) => {
+                    len += 1;
+                    if b == b'\n' {
+                        newlines += 1;
+                        lines += 1;
+                    }
+                    if lines > MAX_QUOTED_LINES || len > MAX_QUOTED_BYTES {
+                        return (open, QuoteState::InQuotes);
+                    }
+                    QuoteState::InQuotes
+                }
+                (QuoteState::QuoteInQuotes, b'"') => {
+                    len += 1;
+                    QuoteState::InQuotes
+                }
+                (QuoteState::StartField, b'"') => {
+                    open = Some(OpenQuote { line_offset: newlines });
+                    (lines, len) = (0, 0);
+                    QuoteState::InQuotes
+                }
+                (_, b',') => QuoteState::StartField,
+                _ => QuoteState::InField,
+            };
+        }
+        (open.filter(|_| state == QuoteState::InQuotes), state)
+    }
+
+    proptest::proptest! {
+        // Pins the memchr fast path against the plain byte-by-byte rules.
+        #[test]
+        fn the_fast_quote_tracker_agrees_with_the_plain_rules(
+            text in "[a\",\n]{0,300}|\"[a\n]{120,250}",
+        ) {
+            let (overrun, open, state) = track(text.as_bytes(), usize::MAX);
+            let (expected_open, expected_state) = reference(text.as_bytes());
+            proptest::prop_assert_eq!(overrun.or(open), expected_open);
+            proptest::prop_assert_eq!(state, expected_state);
+        }
+
+        // Pins the memchr fast path: where the parser's input is cut never changes the verdict.
+        #[test]
+        fn the_quote_state_does_not_depend_on_how_the_input_is_cut(
+            text in "[a\",\n]{0,300}|\"[a\n]{120,250}",
+            piece in 1usize..40,
+        ) {
+            proptest::prop_assert_eq!(track(text.as_bytes(), piece), track(text.as_bytes(), usize::MAX));
+        }
+    }
 
     fn open_bytes(
         content: &[u8],
