@@ -3,8 +3,10 @@
 //! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
 //! each subcommand calls into the library stages.
 
+mod csv_out;
 mod demo;
 mod ids;
+mod journal_args;
 mod output;
 mod rejects;
 mod run;
