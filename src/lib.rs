@@ -21,6 +21,7 @@ pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod source;
 pub mod transport;

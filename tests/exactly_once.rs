@@ -1,5 +1,6 @@
 //! Exactly once, every night: fault matrix, crash loop, nightly re-runs and a lost journal,
 //! judged by the sandbox's own counters (items per type, duplicates, requests per method).
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The import run end to end against the in-process sandbox portal: every row lands exactly
 //! once, rejected rows carry the portal's error, re-runs send nothing, faults and crashes are
 //! reconciled, fatal refusals stop with exit 3.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

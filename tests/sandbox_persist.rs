@@ -1,4 +1,5 @@
 //! `--state FILE` persistence across a restart, and the `b24import sandbox` command line.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! lookups after 5xx answers, connection retries, the client's own rate limiter), with exit
 //! 130; a second Ctrl-C abandons a request in flight. Each test then resumes against the same
 //! portal state and checks that every row is there exactly once.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

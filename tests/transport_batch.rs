@@ -727,6 +727,7 @@ async fn a_refused_first_connection_names_the_host_and_asks_whether_the_url_is_r
     assert!(!err.to_string().contains("--rate"), "{err}");
 }
 
+#[cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 #[tokio::test]
 async fn after_the_portal_answered_once_a_refused_connection_is_retried_for_the_longer_wait() {
     let sandbox =

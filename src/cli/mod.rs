@@ -4,12 +4,14 @@
 //! each subcommand calls into the library stages.
 
 mod csv_out;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod ids;
 mod journal_args;
 mod output;
 mod rejects;
 mod run;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod status;
 mod validate;
@@ -72,8 +74,10 @@ pub enum Command {
     /// Write source key -> portal ID for every imported row as CSV.
     Ids(ids::Args),
     /// Run the bundled samples against the embedded sandbox portal.
+    #[cfg(feature = "sandbox")]
     Demo(demo::Args),
     /// Start the embedded Bitrix24 REST emulator on 127.0.0.1 (for rehearsals and tests).
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
 }
 
@@ -94,7 +98,9 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Rejects(args) => rejects::run(args),
         Command::Ids(args) => ids::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
     };
     match result {

@@ -140,7 +140,8 @@ impl Auth {
     }
 }
 
-#[cfg(test)]
+// These tests refresh tokens against the embedded sandbox portal.
+#[cfg(all(test, feature = "sandbox"))]
 mod tests {
     use super::*;
     use crate::sandbox::{Sandbox, SandboxConfig};
