@@ -364,7 +364,7 @@ impl Compiler<'_> {
             (None, Some(id)) => match whole_number(id.get_ref(), 1..=i64::from(u32::MAX)) {
                 Some(id_value) => {
                     let id_value = u32::try_from(id_value).expect("checked to fit in the range above");
-                    let builtin = [1, 2, 3, 4, 7, 31].contains(&id_value);
+                    let builtin = Entity::is_builtin_type_id(id_value);
                     if !builtin && !Entity::is_valid_spa_id(id_value) {
                         self.err(
                             id.span(),

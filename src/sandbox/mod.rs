@@ -24,6 +24,8 @@
 //! ```
 
 pub mod clock;
+#[cfg(test)]
+mod facts_agree;
 pub mod faults;
 pub mod limits;
 pub(crate) mod methods;
