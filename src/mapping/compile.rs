@@ -148,8 +148,8 @@ const FM_TYPES: &[(&str, &[&str])] = &[
 ];
 
 const DEFAULT_MAX_FILE_MB: f64 = 20.0;
-/// The largest `max_file_mb`: the portal takes at most 2 GB per request (`bitrix24.md` §2,
-/// "Size and time"), and base64 makes a file a third larger.
+/// The largest `max_file_mb`: the portal takes at most 2 GB per request, and base64 makes a file
+/// a third larger (`docs/portal-protocol.md` §1.2).
 const MAX_FILE_MB: f64 = 1024.0;
 /// The largest `header_row` (the row count of an Excel sheet).
 const MAX_HEADER_ROW: i64 = 1_048_576;
