@@ -124,7 +124,8 @@ impl SandboxProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mut text = String::new();
-        while let Ok(line) = self.stderr.recv_timeout(std::time::Duration::from_secs(2)) {
+        // The reader thread ends at the pipe's end (the process is gone): no timeout to outrun.
+        for line in self.stderr.iter() {
             text.push_str(&line);
             text.push('\n');
         }
