@@ -13,7 +13,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
-use super::entity::{ENTITY_NAMES, Entity};
+use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
 use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, ValueType};
 use super::transform;
 use crate::source::{SheetSelector, SourceOptions};
@@ -132,20 +132,6 @@ pub struct RequireAnyPlan {
     pub columns: Vec<(usize, String)>,
     pub message: String,
 }
-
-const FM_TYPES: &[(&str, &[&str])] = &[
-    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
-    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
-    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
-    (
-        "IM",
-        &[
-            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
-            "OTHER",
-        ],
-    ),
-    ("LINK", &["USER", "OTHER"]),
-];
 
 const DEFAULT_MAX_FILE_MB: f64 = 20.0;
 /// The largest `max_file_mb`: the portal takes at most 2 GB per request, and base64 makes a file

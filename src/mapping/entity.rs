@@ -109,6 +109,22 @@ impl Entity {
     }
 }
 
+/// Multifield (`fm`) types and the value types each takes (`docs/portal-protocol.md` §3.3).
+/// `WEB` also takes `FACEBOOK`, which the documentation's list lacks.
+pub const FM_TYPES: &[(&str, &[&str])] = &[
+    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
+    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
+    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
+    (
+        "IM",
+        &[
+            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
+            "OTHER",
+        ],
+    ),
+    ("LINK", &["USER", "OTHER"]),
+];
+
 /// How a created item remembers its source key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyField {

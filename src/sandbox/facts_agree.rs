@@ -1,6 +1,7 @@
 //! The sandbox's Bitrix24 facts and the product's agree: the same built-in entity types, every
 //! system field the sandbox accepts is one the product knows (with a value type that fits the
-//! portal's field type), the same entities carry multifields and external keys, and every user
+//! portal's field type), the same entities carry multifields and external keys, every
+//! multifield value type the product lets through is one the sandbox accepts, and every user
 //! field the sandbox lists for `user.add` is known to the product.
 //!
 //! The two copies stay separate on purpose: the sandbox checks the client independently, so a
@@ -123,4 +124,21 @@ fn every_user_field_the_sandbox_lists_for_user_add_is_known_to_the_product() {
         .collect();
     assert!(unknown.is_empty(), "user fields unknown to the product: {unknown:?}");
     assert_eq!(Entity::User.key_field().field_names(), ["EMAIL"]);
+}
+
+#[test]
+fn every_multifield_value_the_product_lets_through_is_one_the_sandbox_accepts() {
+    let mut problems = Vec::new();
+    for (kind, value_types) in entity::FM_TYPES {
+        let Some((_, sandbox_types)) = super::methods::item::FM_TYPES.iter().find(|(t, _)| t == kind) else {
+            problems.push(format!("fm type {kind} is unknown to the sandbox"));
+            continue;
+        };
+        for value_type in *value_types {
+            if !sandbox_types.contains(value_type) {
+                problems.push(format!("fm {kind} {value_type} is refused by the sandbox"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
