@@ -7,11 +7,24 @@
 //!   finds it (`contacts.csv:42`, `deals.xlsx:Deals!17`).
 //! - [`mapping`] turns a declarative TOML file ([`mapping::MappingSpec`], as written) into a
 //!   checked [`mapping::MappingPlan`] (columns resolved to indices, transforms bound) and applies
-//!   it to a record, giving a [`mapping::MappedRow`] or the list of the row's problems.
+//!   it to a record, giving a [`mapping::MappedRow`] or the list of the row's problems. Its
+//!   [`mapping::entity`] holds the product's one copy of the Bitrix24 facts (entity type ids,
+//!   standard fields and their types, key fields).
 //! - [`payload`] builds the exact JSON a portal method receives (`crm.item.add`, `user.add`)
 //!   and encodes a command into a `batch` `cmd` string.
-//! - [`sandbox`] is an embedded emulator of the Bitrix24 REST API for rehearsals and tests.
+//! - [`transport`] talks to the portal: credentials (webhook or OAuth with refresh), the
+//!   request-rate limiter, the operating-time budget, retries and the `batch` call, every error
+//!   classified (retry now, retry later, never, outcome unknown).
+//! - [`journal`] is the local SQLite record of every run, step and row, so that a run resumes
+//!   where it stopped and never blindly resends.
+//! - [`pipeline`] (a folder of files, one role each) is the only place that knows every stage:
+//!   opening and ordering the steps (shared by `validate` and `run`), the per-row decision,
+//!   sending, reconciling unknown outcomes, progress and the run's report.
+//! - [`sandbox`] (cargo feature `sandbox`, on by default) is an embedded emulator of the
+//!   Bitrix24 REST API for rehearsals and tests; the importer does not depend on it.
 //! - [`cli`] is the command-line edge (the only place that uses `anyhow`).
+//!
+//! The portal facts all of this relies on are summarised in `docs/portal-protocol.md`.
 //!
 //! Invariants: `mapping` and `payload` do no I/O except reading file-field contents, and never
 //! panic on cell content; a bad row is data (a problem list), never control flow.
@@ -21,6 +34,7 @@ pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod source;
 pub mod transport;

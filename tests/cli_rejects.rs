@@ -1,6 +1,7 @@
 //! `b24import rejects` through the real binary: rejected rows are paired with their source rows
 //! by key (an edited source does not move errors onto other rows), a row gone from the source
 //! is still listed, and the source is found from any working directory.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod cli_support;
 

@@ -1,6 +1,7 @@
 //! `b24import run` through the real binary: the exit code and the summary tell the truth on a
 //! re-run, output paths and `--batch-size` are checked before any request, and the advice given
 //! for a changed source can never create rows twice.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod cli_support;
 

@@ -1,5 +1,6 @@
 //! Exactly once, every night: fault matrix, crash loop, nightly re-runs and a lost journal,
 //! judged by the sandbox's own counters (items per type, duplicates, requests per method).
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 
@@ -212,10 +213,13 @@ async fn a_crash_loop_of_five_sigkills_ends_with_every_row_exactly_once() {
             .spawn()
             .expect("binary")
     };
-    // Kill at five moments spread over the import (fixed, so the test is repeatable).
-    for wait_ms in [150u64, 400, 250, 600, 350] {
+    // Kill at five moments spread over the import: after the portal has served this many more
+    // requests (field checks, lookups, batches). Counted, not timed, so a loaded machine kills
+    // at the same points as an idle one, and the test is repeatable.
+    for requests in [2u64, 12, 6, 20, 9] {
         let mut child = spawn();
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        let target = sandbox.snapshot().requests.total + requests;
+        until_served(&sandbox, target, &mut child).await;
         child.kill().expect("SIGKILL");
         let _ = child.wait();
     }
@@ -375,6 +379,17 @@ fn run_args(mappings: &[PathBuf], journal: &Path, sandbox: &SandboxHandle) -> Ve
     args
 }
 
+/// Waits until the sandbox has served `total` requests in all, while `child` runs (at most 60 s:
+/// only a hang gets there).
+async fn until_served(sandbox: &SandboxHandle, total: u64, child: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    while sandbox.snapshot().requests.total < total {
+        assert!(child.try_wait().expect("try_wait").is_none(), "the run ended before request {total}");
+        assert!(start.elapsed() < Duration::from_secs(60), "request {total} never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Waits (at most 60 s) until process `pid` has written itself into the journal's lock file.
 async fn wait_for_lock(journal: &Path, pid: u32) {
     let lock = b24import::journal::lock_path(journal);
@@ -444,7 +459,9 @@ async fn a_run_killed_while_holding_the_lock_is_taken_over_and_finishes_exactly_
         .expect("binary");
     let pid = child.id();
     wait_for_lock(&journal, pid).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Mid-run: a few requests served (the run holds the lock throughout).
+    let target = sandbox.snapshot().requests.total + 3;
+    until_served(&sandbox, target, &mut child).await;
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let out = tokio::task::spawn_blocking(move || {

@@ -1,6 +1,7 @@
 //! The journal seen from the command line: one run at a time (exit 4 naming the holder),
 //! readers that work during a run and change nothing, files that are not journals refused by
 //! every command and left untouched, and a step name that keeps its entity (exit 2).
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

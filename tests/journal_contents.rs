@@ -1,6 +1,7 @@
 //! No row data in the journal: a contact with a big file, a distinctive name and phone leaves
 //! none of them in any journal file, the journal stays small, and a nightly re-run still
 //! sends only the field that changed.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Auth over HTTP: webhook codes, OAuth tokens in body or query, expiry and refresh.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

@@ -1,4 +1,5 @@
 //! `batch` over HTTP: limits, sections, halt, references, form bodies, rate accounting.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

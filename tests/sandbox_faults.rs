@@ -1,5 +1,6 @@
 //! Fault injection over HTTP: each fault does (or does not do) the work as documented, and a
 //! seed makes a run reproducible.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

@@ -1,5 +1,6 @@
 //! `crm.item.*` over HTTP: validation rules, fm semantics, list filters and paging, fields,
 //! form bodies, the duplicates counter and the inspection endpoints.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

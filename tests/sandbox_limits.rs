@@ -1,4 +1,5 @@
 //! The leaky bucket and the operating-time budget over HTTP, with the clock controlled.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

@@ -1,4 +1,5 @@
 //! Users, smart processes, workplaces, directories, custom fields and duplicate search over HTTP.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod sandbox_common;
 

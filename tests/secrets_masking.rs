@@ -2,6 +2,7 @@
 //! code and a query token is masked in stdout, stderr (debug logs included), the journal, the
 //! `--report` file and `status`, on the refused path and on the success path; a journal written
 //! by an older version is masked when `status` shows it.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

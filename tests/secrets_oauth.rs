@@ -3,6 +3,7 @@
 //! expires and keeps the rotated refresh token beside the journal; a re-authorized
 //! `B24_REFRESH_TOKEN` wins over the saved one; a refresh that fails names the saved file. No
 //! token reaches stdout, stderr (debug logs), the journal or the report.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 mod common;
 

@@ -1,12 +1,14 @@
 //! Cells that cannot be trusted are row errors or notes, never silent blanks: control
 //! characters, formulas with no saved value, a hidden first sheet, merged ranges; checked
 //! through `b24import validate` (and `run` for the notes).
+#![cfg_attr(not(feature = "sandbox"), allow(unused_imports))] // what the sandbox tests use
 
 mod common;
 mod source_fixtures;
 
 use std::process::Command;
 
+#[cfg(feature = "sandbox")]
 use b24import::sandbox::Sandbox;
 use b24import::transport::Rate;
 use source_fixtures::{XSheet, ods_table, row, s, text, validate_file, write_mapping, xlsx};
@@ -135,6 +137,7 @@ fn merged_ranges_below_the_header_are_a_note_listing_them() {
     assert!(!out.contains("A1:B1"), "the title above the header does not matter: {out}");
 }
 
+#[cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 #[tokio::test(flavor = "multi_thread")]
 async fn source_notes_reach_the_run_summary() {
     let sandbox =

@@ -2,6 +2,7 @@
 //! big bodies before the portal sees them. The run splits batches, sends a big row alone, and
 //! rejects a row still too large alone as `too_large` with its size and the field that made it
 //! large; nothing is left unknown and no row is created twice.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 use std::io::Write as _;
 use std::process::Command as Process;

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         anyhow::Ok((code, out.join("rejects.csv")))
     })?;
     let export = super::rejects::Args {
-        journal: super::run::JournalArgs { journal: Some(journal.clone()), job: "demo".into() },
+        journal: super::journal_args::JournalArgs { journal: Some(journal.clone()), job: "demo".into() },
         out: rejects.clone(),
         step: None,
     };

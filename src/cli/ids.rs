@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::exit;
-use super::run::JournalArgs;
+use super::journal_args::JournalArgs;
 
 /// Options of `b24import ids`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             continue;
         }
         for (key, id) in journal.ids(step.id)? {
-            out.write_record([step.name.as_str(), &super::rejects::safe_cell(&key), &id.to_string()])?;
+            out.write_record([step.name.as_str(), &super::csv_out::safe_cell(&key), &id.to_string()])?;
             n += 1;
         }
     }

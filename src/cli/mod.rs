@@ -3,11 +3,15 @@
 //! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
 //! each subcommand calls into the library stages.
 
+mod csv_out;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod ids;
+mod journal_args;
 mod output;
 mod rejects;
 mod run;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod status;
 mod validate;
@@ -32,25 +36,33 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// Move spreadsheet data into a Bitrix24 portal: validate offline, import with the portal's
-/// limits, resume after a crash, and explain every bad row.
-#[derive(Debug, Parser)]
-#[command(
-    name = "b24import",
-    version,
-    about,
-    long_about = None,
-    propagate_version = true,
-    after_help = "\
-Start here:
-  b24import demo                                   the bundled samples into the embedded sandbox
-  b24import validate mappings/contacts.toml        check a mapping and its file, offline
+/// The "Start here" help, with `demo` first when the build has the sandbox.
+macro_rules! start_here {
+    ($demo:literal) => {
+        concat!(
+            "Start here:\n",
+            $demo,
+            "  b24import validate mappings/contacts.toml        check a mapping and its file, offline
   b24import run mappings/companies.toml mappings/contacts.toml --webhook URL
                                                    import, steps in this order; run again to resume
   b24import status                                 what the journal says
 
 Mapping files are TOML, one per step: see README.md, section \"Mapping files\"."
+        )
+    };
+}
+
+/// Move spreadsheet data into a Bitrix24 portal: validate offline, import with the portal's
+/// limits, resume after a crash, and explain every bad row.
+#[derive(Debug, Parser)]
+#[command(name = "b24import", version, about, long_about = None, propagate_version = true)]
+#[cfg_attr(
+    feature = "sandbox",
+    command(after_help = start_here!(
+        "  b24import demo                                   the bundled samples into the embedded sandbox\n"
+    ))
 )]
+#[cfg_attr(not(feature = "sandbox"), command(after_help = start_here!("")))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -70,8 +82,10 @@ pub enum Command {
     /// Write source key -> portal ID for every imported row as CSV.
     Ids(ids::Args),
     /// Run the bundled samples against the embedded sandbox portal.
+    #[cfg(feature = "sandbox")]
     Demo(demo::Args),
     /// Start the embedded Bitrix24 REST emulator on 127.0.0.1 (for rehearsals and tests).
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
 }
 
@@ -92,7 +106,9 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Rejects(args) => rejects::run(args),
         Command::Ids(args) => ids::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
     };
     match result {

@@ -1,9 +1,9 @@
-//! Rejected rows as UTF-8 CSV: the original columns plus `_row` and `_error` (`validate`), and
-//! `b24import rejects`, which pairs the journal's rejected rows with their source rows again.
+//! `b24import rejects`: pairs the journal's rejected rows with their source rows again and
+//! writes them as UTF-8 CSV (the original columns plus `_row`, `_error_code` and `_error`).
 //!
-//! Owns: formula-injection protection of every cell, finding a step's mapping from any working
-//! directory, and pairing by the row's journal key (never by line number alone). It reads the
-//! journal and the sources; it writes only the `--out` files.
+//! Owns: finding a step's mapping from any working directory, and pairing by the row's journal
+//! key (never by line number alone). It reads the journal and the sources; it writes only the
+//! `--out` files, through [`super::csv_out`] (which protects every cell from formula injection).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -11,44 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::mapping::RowIssue;
-use crate::source::Record;
-
-pub struct RejectsWriter {
-    out: csv::Writer<BufWriter<File>>,
-}
-
-impl RejectsWriter {
-    pub fn create(path: &Path, headers: &[String]) -> anyhow::Result<Self> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut out = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(file));
-        let mut header: Vec<String> = headers.iter().map(|h| safe_cell(h)).collect();
-        header.push("_row".into());
-        header.push("_error".into());
-        out.write_record(&header).context("cannot write the rejects file")?;
-        Ok(RejectsWriter { out })
-    }
-
-    pub fn write(&mut self, record: &Record, issues: &[RowIssue]) -> anyhow::Result<()> {
-        let mut row: Vec<String> = record.cells.iter().map(safe_cell).collect();
-        row.push(record.row.to_string());
-        row.push(safe_cell(&crate::mapping::describe(issues)));
-        self.out.write_record(&row).context("cannot write the rejects file")
-    }
-
-    pub fn finish(mut self) -> anyhow::Result<()> {
-        self.out.flush().context("cannot write the rejects file")
-    }
-}
-
-/// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
-/// leading `'`, so it is shown as text.
-pub fn safe_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
-}
+use super::csv_out::{per_step_path, safe_cell};
 
 /// Options of `b24import rejects`.
 #[derive(Debug, clap::Args)]
@@ -63,7 +26,7 @@ to the current directory, else relative to the journal's location.
 With several steps, one file per step: rejects.csv becomes rejects.contacts.csv, ...")]
 pub struct Args {
     #[command(flatten)]
-    pub journal: super::run::JournalArgs,
+    pub journal: super::journal_args::JournalArgs,
     /// CSV to write: original columns + `_row`, `_error_code`, `_error`.
     #[arg(long, value_name = "FILE")]
     pub out: std::path::PathBuf,
@@ -101,8 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let several = steps.len() > 1;
     let mut total = 0;
     for (step, rows) in steps {
-        let out =
-            if several { super::validate::per_step_path(&args.out, &step.name) } else { args.out.clone() };
+        let out = if several { per_step_path(&args.out, &step.name) } else { args.out.clone() };
         total += rows.len();
         write_step_rejects(&out, &journal, &journal_path, &step, rows)?;
         println!("{}: rejected rows written to {}", step.name, out.display());
@@ -305,18 +267,6 @@ fn write_step_rejects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")")]
-    #[case("+7 916", "'+7 916")]
-    #[case("-1", "'-1")]
-    #[case("@SUM(A1)", "'@SUM(A1)")]
-    #[case("Иван", "Иван")]
-    #[case("", "")]
-    fn formula_like_cells_are_neutralised(#[case] input: &str, #[case] want: &str) {
-        assert_eq!(safe_cell(input), want);
-    }
 
     #[test]
     fn a_relative_mapping_is_found_next_to_the_default_journal_from_another_directory() {

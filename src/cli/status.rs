@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use super::exit;
-use super::run::JournalArgs;
+use super::journal_args::JournalArgs;
 use crate::journal::Journal;
 
 /// Options of `b24import status`.

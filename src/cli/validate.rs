@@ -13,8 +13,8 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::csv_out::{RejectsWriter, per_step_path};
 use super::exit;
-use super::rejects::RejectsWriter;
 use crate::mapping::{Diagnostics, RowIssue};
 use crate::pipeline::{self, Step, StepError};
 
@@ -188,16 +188,6 @@ fn tidy_path(path: &Path) -> String {
         }
     }
     out.display().to_string()
-}
-
-/// `rejects.csv` + `contacts` -> `rejects.contacts.csv`.
-pub fn per_step_path(path: &Path, step: &str) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "rejects".into());
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}.{step}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{step}"),
-    };
-    path.with_file_name(name)
 }
 
 /// The summary, and the error that cut the step short, if any.

@@ -1,8 +1,10 @@
 //! The journal: a local SQLite file recording every run, step, source fingerprint and the fate
 //! of every row, so that a run that dies resumes where it stopped and never blindly resends.
 //!
-//! Owns: the connection (one [`Journal`] value; the API is synchronous, the async run calls it
-//! from a dedicated thread or `spawn_blocking`, never across an `.await`), the row state machine
+//! Owns: the connection (one [`Journal`] value; the API is synchronous. The run owns the one
+//! read-write `Journal` for its whole length and calls it directly from its async task, between
+//! `.await`s: each call is a short local transaction (one per batch), so it blocks the runtime
+//! thread only briefly, and the connection is never shared between tasks), the row state machine
 //! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final), the resume
 //! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
 //! which never creates, migrates or chmods a file) and the identity of a step (a name keeps

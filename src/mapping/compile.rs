@@ -13,7 +13,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
-use super::entity::{ENTITY_NAMES, Entity};
+use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
 use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, ValueType};
 use super::transform;
 use crate::source::{SheetSelector, SourceOptions};
@@ -133,23 +133,9 @@ pub struct RequireAnyPlan {
     pub message: String,
 }
 
-const FM_TYPES: &[(&str, &[&str])] = &[
-    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
-    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
-    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
-    (
-        "IM",
-        &[
-            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
-            "OTHER",
-        ],
-    ),
-    ("LINK", &["USER", "OTHER"]),
-];
-
 const DEFAULT_MAX_FILE_MB: f64 = 20.0;
-/// The largest `max_file_mb`: the portal takes at most 2 GB per request (`bitrix24.md` §2,
-/// "Size and time"), and base64 makes a file a third larger.
+/// The largest `max_file_mb`: the portal takes at most 2 GB per request, and base64 makes a file
+/// a third larger (`docs/portal-protocol.md` §1.2).
 const MAX_FILE_MB: f64 = 1024.0;
 /// The largest `header_row` (the row count of an Excel sheet).
 const MAX_HEADER_ROW: i64 = 1_048_576;
@@ -364,7 +350,7 @@ impl Compiler<'_> {
             (None, Some(id)) => match whole_number(id.get_ref(), 1..=i64::from(u32::MAX)) {
                 Some(id_value) => {
                     let id_value = u32::try_from(id_value).expect("checked to fit in the range above");
-                    let builtin = [1, 2, 3, 4, 7, 31].contains(&id_value);
+                    let builtin = Entity::is_builtin_type_id(id_value);
                     if !builtin && !Entity::is_valid_spa_id(id_value) {
                         self.err(
                             id.span(),

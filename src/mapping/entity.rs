@@ -1,9 +1,12 @@
-//! Target entities and the system fields the portal knows for each.
+//! Target entities and the system fields the portal knows for each: the product's one copy of
+//! the Bitrix24 facts it is built on.
 //!
-//! Owns: `entity = "contact"` -> entityTypeId, which entities have multifields and which
-//! external-key fields, and the standard field names with their value types (used to catch
-//! typos such as `lastname`, since the portal silently ignores unknown fields, and to give
-//! well-known fields a sensible default type). Facts: `../shared/bitrix24.md` §3.1–3.3, §4.1.
+//! Owns: `entity = "contact"` -> entityTypeId and the built-in entityTypeIds, which entities have
+//! multifields and which external-key fields, and the standard field names with their value
+//! types (used to catch typos such as `lastname`, since the portal silently ignores unknown
+//! fields, and to give well-known fields a sensible default type). Facts:
+//! `docs/portal-protocol.md` ("Entities and fields"). The sandbox keeps its own copy on purpose
+//! (it must check the client independently); `sandbox::facts_agree` asserts that the two agree.
 
 use super::spec::ValueType;
 
@@ -23,6 +26,9 @@ pub const COMPANY: u32 = 4;
 pub const QUOTE: u32 = 7;
 pub const INVOICE: u32 = 31;
 
+/// Every built-in CRM entityTypeId (anything else is a smart process).
+pub const BUILTIN_TYPE_IDS: [u32; 6] = [LEAD, DEAL, CONTACT, COMPANY, QUOTE, INVOICE];
+
 /// The names accepted in `entity = "..."`.
 pub const ENTITY_NAMES: &[&str] = &["lead", "deal", "contact", "company", "quote", "invoice", "user"];
 
@@ -38,6 +44,11 @@ impl Entity {
             "user" => Entity::User,
             _ => return None,
         })
+    }
+
+    /// A built-in CRM type (lead, deal, contact, company, quote, invoice), not a smart process.
+    pub fn is_builtin_type_id(id: u32) -> bool {
+        BUILTIN_TYPE_IDS.contains(&id)
     }
 
     /// A smart process by entityTypeId: even and >= 1030, or 128..=192 (§6).
@@ -81,6 +92,7 @@ impl Entity {
             Entity::Crm(DEAL) => &[COMMON, DEAL_EXTRA],
             Entity::Crm(CONTACT) => &[COMMON, PERSON],
             Entity::Crm(COMPANY) => &[COMMON, COMPANY_EXTRA],
+            Entity::Crm(QUOTE) => &[COMMON, ITEM_EXTRA, QUOTE_EXTRA],
             Entity::Crm(_) => &[COMMON, ITEM_EXTRA],
             Entity::User => &[USER_FIELDS],
         };
@@ -97,6 +109,22 @@ impl Entity {
     }
 }
 
+/// Multifield (`fm`) types and the value types each takes (`docs/portal-protocol.md` §3.3).
+/// `WEB` also takes `FACEBOOK`, which the documentation's list lacks.
+pub const FM_TYPES: &[(&str, &[&str])] = &[
+    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
+    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
+    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
+    (
+        "IM",
+        &[
+            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
+            "OTHER",
+        ],
+    ),
+    ("LINK", &["USER", "OTHER"]),
+];
+
 /// How a created item remembers its source key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyField {
@@ -104,6 +132,18 @@ pub enum KeyField {
     XmlId,
     Email,
     None,
+}
+
+impl KeyField {
+    /// The portal fields that carry the key: `originatorId` + `originId`, `xmlId`, `EMAIL`.
+    pub fn field_names(self) -> &'static [&'static str] {
+        match self {
+            KeyField::Origin => &["originatorId", "originId"],
+            KeyField::XmlId => &["xmlId"],
+            KeyField::Email => &["EMAIL"],
+            KeyField::None => &[],
+        }
+    }
 }
 
 use ValueType::{Bool, Date, Datetime, Email, File, Int, Number, Phone, String as Str};
@@ -195,6 +235,8 @@ const COMPANY_EXTRA: &[(&str, ValueType)] = &[
     ("addressLegal", Str),
     ("leadId", Int),
 ];
+/// `crm.item.add` for quotes (estimates): the document's text.
+const QUOTE_EXTRA: &[(&str, ValueType)] = &[("content", Str), ("terms", Str)];
 const ITEM_EXTRA: &[(&str, ValueType)] =
     &[("leadId", Int), ("dealId", Int), ("quoteId", Int), ("accountNumber", Str), ("number", Str)];
 
@@ -248,6 +290,24 @@ mod tests {
         assert_eq!(c.known_type("birthdate"), Some(Date));
         assert_eq!(c.known_type("opportunity"), Some(Number));
         assert_eq!(c.known_type("lastname"), None);
+    }
+
+    #[test]
+    fn built_in_type_ids_are_not_smart_processes() {
+        for id in BUILTIN_TYPE_IDS {
+            assert!(Entity::is_builtin_type_id(id));
+            assert!(!Entity::is_valid_spa_id(id), "{id}");
+        }
+        assert!(!Entity::is_builtin_type_id(5), "the legacy invoice type is not offered");
+        assert!(!Entity::is_builtin_type_id(1032));
+    }
+
+    // Regression: quotes' `content` and `terms` (the sandbox and the method page have them)
+    // were refused as unknown fields.
+    #[test]
+    fn a_quote_knows_its_content_and_terms() {
+        assert_eq!(Entity::Crm(QUOTE).known_type("content"), Some(Str));
+        assert_eq!(Entity::Crm(QUOTE).known_type("terms"), Some(Str));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Value transforms: pure functions from cell text to the portal's value formats.
 //!
 //! Owns: what counts as a valid number, date, boolean, e-mail, phone or money value, and the
-//! canonical text each becomes (`../shared/bitrix24.md` §3.3). Must never panic on any input
+//! canonical text each becomes (`docs/portal-protocol.md` §3.3). Must never panic on any input
 //! (a property test feeds arbitrary strings to every function here).
 
 use chrono::format::{Item, Parsed, StrftimeItems};

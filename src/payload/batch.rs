@@ -1,7 +1,7 @@
 //! Encoding one command as a `batch` `cmd` value: `method?PHP-style-query`
 //! (`fields[fm][0][typeId]=PHONE`), and its size for packing batches by count and bytes.
 //!
-//! Decisions (`../shared/bitrix24.md` §1.1): values are percent-encoded (everything but
+//! Decisions (`docs/portal-protocol.md` §1.1): values are percent-encoded (everything but
 //! RFC 3986 unreserved characters), so `&`, `=`, `+`, `[` inside values never break the query;
 //! key brackets stay literal. Nothing is dropped silently: `null`, `[]` and `{}` are sent as an
 //! empty string (`fields[x]=`), which the portal reads as "clear this field"; booleans are sent

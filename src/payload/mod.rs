@@ -2,7 +2,7 @@
 //! and the encoding of one command into a `batch` `cmd` string.
 //!
 //! Owns: the method names and parameter shapes of `crm.item.add`, `crm.item.update` and
-//! `user.add` (`../shared/bitrix24.md` §3.2, §3.5, §4.1), and how a created item carries its
+//! `user.add` (`docs/portal-protocol.md` §3.2, §3.5, §4.1), and how a created item carries its
 //! source key (`originatorId` + `originId`, or `xmlId` for invoices and smart processes).
 //! No I/O, no async.
 

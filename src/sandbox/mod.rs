@@ -5,8 +5,11 @@
 //! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods), the limits
 //! ([`limits`]), fault injection ([`faults`]), the `/_sandbox/*` inspection endpoints and the
 //! optional SQLite persistence ([`persist`]). It must be strict: whatever a real portal
-//! refuses it refuses with the same HTTP status and error code (`shared/bitrix24.md`). It must
-//! not be used as a client library: the importer's transport lives elsewhere.
+//! refuses it refuses with the same HTTP status and error code (`docs/portal-protocol.md`; a
+//! bare `§N` in the sandbox's files cites a section of that page). It must not be used as a
+//! client library: the importer's transport lives elsewhere, and the importer builds without
+//! the sandbox (cargo feature `sandbox`, on by default). Its Bitrix24 facts are its own copy,
+//! kept equal to the product's by the `facts_agree` tests.
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
@@ -24,6 +27,8 @@
 //! ```
 
 pub mod clock;
+#[cfg(test)]
+mod facts_agree;
 pub mod faults;
 pub mod limits;
 pub(crate) mod methods;

@@ -260,6 +260,10 @@ pub fn camel_to_upper(camel: &str) -> String {
     out
 }
 
+/// The built-in CRM entity types: lead, deal, contact, company, quote, invoice. The sandbox's own
+/// copy of the fact (the product's is `mapping::entity::BUILTIN_TYPE_IDS`; a test keeps them equal).
+pub const BUILTIN_TYPE_IDS: [u64; 6] = [1, 2, 3, 4, 7, 31];
+
 /// The UF entity id of an entity type (`CRM_CONTACT`), given an SPA's type `id` when needed.
 pub fn uf_entity_id(entity_type_id: u64, spa_type_id: Option<u64>) -> String {
     match entity_type_id {

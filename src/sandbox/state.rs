@@ -178,8 +178,6 @@ pub struct State {
     pub dirty: Dirty,
 }
 
-const BUILTIN_TYPES: [u64; 6] = [1, 2, 3, 4, 7, 31];
-
 fn statuses_of(entity_id: &str) -> Vec<(&'static str, &'static str, Option<&'static str>)> {
     match entity_id {
         "STATUS" => vec![
@@ -283,7 +281,7 @@ impl State {
         });
         s.add_stages(2, 0);
         let invoice_category = s.add_category(31, "General", true);
-        for etid in BUILTIN_TYPES {
+        for etid in schema::BUILTIN_TYPE_IDS {
             let title = schema::builtin_title(etid).unwrap_or("Item");
             let default_category = if etid == 31 { invoice_category } else { 0 };
             let sch = schema::build(etid, title, None, default_category, schema_file, &mut s.counters.uf);

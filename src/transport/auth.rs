@@ -1,5 +1,5 @@
 //! OAuth tokens: the current access token, and one refresh shared by every in-flight call
-//! when the portal answers 401 `expired_token` (`../shared/bitrix24.md` §5.2).
+//! when the portal answers 401 `expired_token` (`docs/portal-protocol.md` §5.2).
 //!
 //! Owns: the token state (a generation counter tells a caller whether someone else already
 //! refreshed the token it used), the refresh request to the token endpoint, and handing the
@@ -140,7 +140,8 @@ impl Auth {
     }
 }
 
-#[cfg(test)]
+// These tests refresh tokens against the embedded sandbox portal.
+#[cfg(all(test, feature = "sandbox"))]
 mod tests {
     use super::*;
     use crate::sandbox::{Sandbox, SandboxConfig};

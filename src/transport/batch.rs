@@ -2,7 +2,7 @@
 //! `r000001`…), building the request body, and reading the answer into a per-command outcome.
 //!
 //! Owns: the packing rule (a command too large to share a batch goes alone, as a direct JSON
-//! call), the tolerant response parser (`[]` or `{}` for every section, `../shared/bitrix24.md`
+//! call), the tolerant response parser (`[]` or `{}` for every section, `docs/portal-protocol.md`
 //! §1.3) and the done / failed / not-executed split. Must not send anything or decide retries.
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! the request, and the errors the transport hands to the run.
 //!
 //! Owns: the mapping from (HTTP status, portal error code) to a [`Class`] (retry, permanent,
-//! refresh, fatal, ambiguous), codes compared case-insensitively (`../shared/bitrix24.md` §5.3,
+//! refresh, fatal, ambiguous), codes compared case-insensitively (`docs/portal-protocol.md` §5.3,
 //! §5.4), and [`TransportError`] / [`CallError`]. Must not perform I/O or hold secrets: every
 //! message here is safe to print and log.
 

@@ -21,7 +21,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
-/// The portal's plan, which sets the request-rate limit (`../shared/bitrix24.md` §2.1).
+/// The portal's plan, which sets the request-rate limit (`docs/portal-protocol.md` §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Plan {
     #[default]

@@ -1,7 +1,7 @@
 //! The operating-time budget: per method (`batch` itself and each method inside it), the
 //! `time.operating` / `time.operating_reset_at` the portal last reported (either may be absent),
 //! a slowdown above ~80 % of the budget, and parking a method after 429 `OPERATION_TIME_LIMIT`
-//! (`../shared/bitrix24.md` §1.5, §2.2).
+//! (`docs/portal-protocol.md` §1.5, §2.2).
 //!
 //! Owns: the per-method bookkeeping and the delays it implies. Must not send requests; the
 //! transport asks [`Operating::wait`] before each request and reports what it saw.

@@ -1,11 +1,14 @@
 //! Helpers shared by the end-to-end tests: an in-process sandbox and a transport to it.
 #![allow(dead_code)] // each test file uses its own subset
+#![cfg_attr(not(feature = "sandbox"), allow(unused_imports))] // what the sandbox tests use
 
 use std::time::Duration;
 
+#[cfg(feature = "sandbox")]
 use b24import::sandbox::{SandboxConfig, SandboxHandle};
 use b24import::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook};
 
+#[cfg(feature = "sandbox")]
 /// A sandbox without simulated processing time, its bucket set to `rate`.
 pub fn sandbox_config(rate: Rate) -> SandboxConfig {
     let mut c = SandboxConfig::fast();
@@ -14,6 +17,7 @@ pub fn sandbox_config(rate: Rate) -> SandboxConfig {
     c
 }
 
+#[cfg(feature = "sandbox")]
 /// A webhook transport to `sandbox`, paced at `rate`, with a short client timeout.
 pub fn webhook_transport(sandbox: &SandboxHandle, rate: Rate) -> Transport {
     let mut tc = TransportConfig::new(
@@ -25,6 +29,7 @@ pub fn webhook_transport(sandbox: &SandboxHandle, rate: Rate) -> Transport {
     Transport::new(tc).expect("transport")
 }
 
+#[cfg(feature = "sandbox")]
 /// Every item of `entity_type_id` the sandbox holds (`/_sandbox/items`).
 pub async fn sandbox_items(sandbox: &SandboxHandle, entity_type_id: u32) -> Vec<serde_json::Value> {
     let body: serde_json::Value =

@@ -48,7 +48,7 @@ pub(crate) fn kind_of(field_type: &str) -> Kind {
     }
 }
 
-const FM_TYPES: [(&str, &[&str]); 5] = [
+pub(crate) const FM_TYPES: [(&str, &[&str]); 5] = [
     ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
     ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
     ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "INSTAGRAM", "OTHER"]),

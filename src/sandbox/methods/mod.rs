@@ -2,7 +2,7 @@
 //! `fn(&mut Call) -> MethodResult`. `batch` is not here: it needs the limits and lives in the
 //! server pipeline (`methods::batch` only parses and encodes).
 //!
-//! Owns request validation and the portal's answers, exactly as §3–6 of the protocol sheet say.
+//! Owns request validation and the portal's answers, exactly as §3–6 of `docs/portal-protocol.md` say.
 //! Does no I/O, no sleeping and no locking: the caller holds the state.
 
 pub(crate) mod batch;

@@ -11,7 +11,7 @@ use super::{Call, MethodError, MethodResult, Output, as_text, is_yes, param, php
 use crate::sandbox::clock::iso;
 use crate::sandbox::state::User;
 
-const FIELDS: [(&str, &str); 24] = [
+pub(crate) const FIELDS: [(&str, &str); 24] = [
     ("ID", "ID"),
     ("XML_ID", "External ID"),
     ("ACTIVE", "Active"),
