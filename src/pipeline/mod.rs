@@ -6,10 +6,12 @@
 
 pub mod prepare;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod steps;
 pub mod upsert;
 
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};
-pub use run::{PlanRate, RunError, RunOptions, RunReport, StepReport, run};
+pub use report::{PlanRate, RunReport, StepReport, Stopped};
+pub use run::{RunError, RunOptions, run};
 pub use steps::check_job;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::prepare::{Prepared, Step, StepError, load_mapping};
 use super::progress::Progress;
+pub use super::report::{PlanRate, RunReport, StepReport, Stopped};
 use super::upsert;
 use crate::journal::{
     self, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState,
@@ -59,8 +59,6 @@ pub enum RunError {
     /// A step name the journal knows with another entity or source (exit 2).
     #[error("{0}")]
     StepConflict(Box<StepConflict>),
-    #[error("{0}")]
-    Setup(String),
 }
 
 impl From<StepConflict> for RunError {
@@ -76,101 +74,6 @@ impl From<StepError> for RunError {
             StepError::Source(s) => RunError::Source(s),
         }
     }
-}
-
-/// One step's figures for the report.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StepReport {
-    pub step: String,
-    pub entity: String,
-    pub rows_read: u64,
-    /// Created by this run.
-    pub created: u64,
-    /// Found already in the portal (e.g. a user with that e-mail), recorded as done.
-    pub existing: u64,
-    /// Rejected by this run: by the mapping (invalid rows) or by the portal.
-    pub rejected: u64,
-    /// Rejected by an earlier run and unchanged in the source since: not sent again, but still
-    /// rejected (they count in the exit code and in [`RunReport::rejected`]).
-    pub rejected_earlier: u64,
-    /// Done by an earlier run: not sent again.
-    pub skipped: u64,
-    /// Left with an unknown outcome (could not be looked up).
-    pub unknown: u64,
-    /// Left pending (the run stopped early).
-    pub pending: u64,
-    /// Rows an earlier run left `sent`/`unknown` that were looked up: found / absent.
-    pub reconciled_found: u64,
-    pub reconciled_absent: u64,
-    /// Updated by this run (upsert/update: the source row changed).
-    pub updated: u64,
-    /// Changed in the source but not updated because the step's mode is `create`.
-    pub changed_not_updated: u64,
-    /// Rows the journal has done that the source no longer holds (never deleted).
-    pub missing: u64,
-    /// Their keys (the first 10,000).
-    pub missing_keys: Vec<String>,
-    /// Would be sent (dry run only).
-    pub would_send: u64,
-    pub notes: Vec<String>,
-    /// The source error that stopped reading this step's rows (the run then exits 2).
-    pub source_error: Option<String>,
-}
-
-/// The whole run's figures (`--report` writes this as JSON).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RunReport {
-    pub steps: Vec<StepReport>,
-    pub dry_run: bool,
-    pub journal: String,
-    pub requests: u64,
-    pub query_limit_refusals: u64,
-    pub operating_refusals: u64,
-    pub limit_wait_secs: f64,
-    pub elapsed_secs: f64,
-    pub items_per_sec: f64,
-    /// The time the rate limit alone allows for the write requests sent:
-    /// `(requests - burst) / rate`, at least 0.
-    pub ideal_secs: f64,
-    /// `ideal_secs / elapsed_secs` (1.0 = as fast as the limits allow).
-    pub ratio_to_ideal: f64,
-    /// Why the run stopped early (a portal refusal that makes going on pointless).
-    pub stopped: Option<String>,
-    pub interrupted: bool,
-}
-
-impl StepReport {
-    /// Rows of the source that end this run rejected: by this run or, unchanged, by an earlier one.
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected + self.rejected_earlier
-    }
-
-    /// A row an earlier run finished, unchanged since: counted as skipped (done) or as still
-    /// rejected, never as a success it was not.
-    fn finished_before(&mut self, state: RowState) {
-        if state == RowState::Rejected {
-            self.rejected_earlier += 1;
-        } else {
-            self.skipped += 1;
-        }
-    }
-}
-
-impl RunReport {
-    /// Rows still rejected at the end of the run, from this run or an earlier one.
-    pub fn rejected(&self) -> u64 {
-        self.steps.iter().map(StepReport::rejected_total).sum()
-    }
-    pub fn unfinished(&self) -> u64 {
-        self.steps.iter().map(|s| s.unknown + s.pending).sum()
-    }
-}
-
-/// The limiter's rate and burst, for the ideal-time figure.
-#[derive(Debug, Clone, Copy)]
-pub struct PlanRate {
-    pub per_second: f64,
-    pub burst: u32,
 }
 
 /// How many times one row is sent again after its command did not run (limits, halts).
@@ -262,7 +165,7 @@ pub async fn run(
                 break;
             }
             Err(Stop::Portal(e)) => {
-                report.stopped = Some(e.to_string());
+                report.stopped = Some(e.into());
                 break;
             }
             Err(Stop::Interrupted) => {
@@ -273,30 +176,9 @@ pub async fn run(
         }
     }
     progress.finish();
-    let stats = transport.stats();
-    let elapsed = started.elapsed().as_secs_f64();
-    let items: u64 = report.steps.iter().map(|s| s.created + s.existing + s.rejected).sum();
-    report.requests = stats.requests;
-    report.query_limit_refusals = stats.query_limit_refusals;
-    report.operating_refusals = stats.operating_refusals;
-    report.limit_wait_secs = stats.limit_wait.as_secs_f64();
-    report.elapsed_secs = elapsed;
-    report.items_per_sec = if elapsed > 0.0 { items as f64 / elapsed } else { 0.0 };
-    report.ideal_secs =
-        ((stats.requests as f64 - f64::from(rate.burst)) / rate.per_second.max(1e-9)).max(0.0);
-    report.ratio_to_ideal =
-        if elapsed > 0.0 && report.ideal_secs > 0.0 { (report.ideal_secs / elapsed).min(1.0) } else { 1.0 };
+    report.set_figures(&transport.stats(), started.elapsed().as_secs_f64(), rate);
     if let (Some(j), Some(id)) = (journal.as_mut(), run_id) {
-        let outcome = if report.stopped.is_some() {
-            "stopped"
-        } else if report.interrupted {
-            "interrupted"
-        } else if report.rejected() > 0 || report.unfinished() > 0 {
-            "finished with rejected or unfinished rows"
-        } else {
-            "ok"
-        };
-        j.finish_run(id, outcome)?;
+        j.finish_run(id, report.journal_outcome())?;
     }
     Ok(report)
 }
