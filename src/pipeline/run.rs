@@ -15,13 +15,13 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::ledger::{Ledger, RunJournal};
 use super::prepare::{Prepared, Step, StepError, load_mapping};
 use super::progress::Progress;
 pub use super::report::{PlanRate, RunReport, StepReport, Stopped};
 use super::upsert;
 use crate::journal::{
-    self, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowState,
-    StepConflict, StepId, StepSpec,
+    self, FieldHasher, FieldHashes, Journal, JournalError, NewRow, Outcome, RowState, StepConflict, StepSpec,
 };
 use crate::mapping::{Diagnostics, Entity, KeyField, MappingPlan, Mode, OnExisting, RowIssue};
 use crate::payload::{self, Command};
@@ -124,22 +124,12 @@ pub async fn run(
         return Err(RunError::Mapping(diags));
     }
     check_step_order(&steps)?;
-    // A run holds the journal's lock throughout; a dry run writes nothing, so it only reads.
-    let mut journal = if !opts.dry_run {
-        Some(Journal::open(&opts.journal)?)
-    } else if opts.journal.exists() {
-        Some(Journal::open_read_only(&opts.journal)?)
-    } else {
-        None
-    };
-    if let Some(j) = &journal {
+    let mut journal = RunJournal::open(opts)?;
+    if let Some(j) = journal.reader() {
         check_step_identities(j, &steps)?;
     }
-    check_lookups_resolve(&steps, journal.as_ref())?;
-    let run_id = match (&mut journal, opts.dry_run) {
-        (Some(j), false) => Some(j.begin_run(&opts.job, &opts.args_summary)?),
-        _ => None,
-    };
+    check_lookups_resolve(&steps, journal.reader())?;
+    let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
     let progress = Progress::new(opts.progress_bars);
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let mut report = RunReport {
@@ -152,10 +142,10 @@ pub async fn run(
             report.interrupted = true;
             break;
         }
-        let mut runner =
-            StepRunner::new(step, order, journal.as_mut(), transport, opts, &progress, &interrupted)?;
+        let (mut runner, rows) =
+            StepRunner::new(step, order, &mut journal, transport, opts, &progress, &interrupted)?;
         runner.run_steps = step_names.clone();
-        let result = runner.run().await;
+        let result = runner.run(rows).await;
         report.steps.push(std::mem::take(&mut runner.report));
         match result {
             Ok(()) => {}
@@ -177,14 +167,12 @@ pub async fn run(
     }
     progress.finish();
     report.set_figures(&transport.stats(), started.elapsed().as_secs_f64(), rate);
-    if let (Some(j), Some(id)) = (journal.as_mut(), run_id) {
-        j.finish_run(id, report.journal_outcome())?;
-    }
+    journal.finish_run(run_id, report.journal_outcome())?;
     Ok(report)
 }
 
 /// The journal's entity label of a step (`contact`, `spa:1032`).
-fn entity_label(entity: Entity) -> String {
+pub(super) fn entity_label(entity: Entity) -> String {
     match entity {
         Entity::Crm(id) if !matches!(id, 1 | 2 | 3 | 4 | 7 | 31) => format!("spa:{id}"),
         other => other.name(),
@@ -192,7 +180,7 @@ fn entity_label(entity: Entity) -> String {
 }
 
 /// The source as the journal records it: absolute, links resolved (as given if that fails).
-fn canonical_source(step: &Step) -> PathBuf {
+pub(super) fn canonical_source(step: &Step) -> PathBuf {
     std::fs::canonicalize(step.source_path()).unwrap_or_else(|_| step.source_path().clone())
 }
 
@@ -307,15 +295,14 @@ struct Unseen {
 
 struct StepRunner<'a> {
     plan: MappingPlan,
-    rows: Option<super::prepare::Prepare>,
     bytes: crate::source::BytesRead,
     size: u64,
-    journal: Option<&'a mut Journal>,
+    /// The journal side of the step (writing, or a dry run's read-only view).
+    ledger: Ledger<'a>,
     transport: &'a Transport,
     opts: &'a RunOptions,
     progress: &'a Progress,
     interrupted: &'a AtomicBool,
-    step_id: Option<StepId>,
     batch_size: usize,
     report: StepReport,
     /// Other steps' key -> portal ID, loaded from the journal when first needed.
@@ -338,61 +325,30 @@ impl<'a> StepRunner<'a> {
     fn new(
         step: Step,
         order: usize,
-        journal: Option<&'a mut Journal>,
+        journal: &'a mut RunJournal,
         transport: &'a Transport,
         opts: &'a RunOptions,
         progress: &'a Progress,
         interrupted: &'a AtomicBool,
-    ) -> Result<StepRunner<'a>, RunError> {
+    ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
         let entity = step.plan.target.entity;
-        let mut journal = journal;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
         report.notes.extend(step.source.notes().iter().cloned());
-        let hasher = journal.as_deref().map(|j| j.field_hasher().clone()).unwrap_or_default();
-        let step_id = match journal.as_deref_mut() {
-            Some(j) if !opts.dry_run => {
-                let source = absolute_path(step.source_path());
-                let fingerprint = journal::Fingerprint::of_file(&source);
-                let canonical = canonical_source(&step);
-                let id = j.upsert_step(&StepSpec {
-                    name: &step.plan.name,
-                    mapping_path: &absolute_path(&step.file.path),
-                    entity: &entity_label(entity),
-                    order: order as i64,
-                    source: &canonical,
-                    source_sha256: fingerprint.as_ref().ok().map(|f| f.sha256.as_str()),
-                })?;
-                match fingerprint {
-                    Ok(fp) => {
-                        if let FingerprintCheck::Changed(change) = j.check_fingerprint(&source, &fp)? {
-                            report
-                                .notes
-                                .push(format!("{change}; {}", source_changed_advice(step.plan.target.mode)));
-                        }
-                        j.record_fingerprint(&source, &fp)?;
-                    }
-                    Err(e) => report.notes.push(format!("cannot fingerprint {}: {e}", source.display())),
-                }
-                Some(id)
-            }
-            Some(j) => j.steps()?.into_iter().find(|s| s.name == step.plan.name).map(|s| s.id),
-            None => None,
-        };
+        let ledger = journal.step(&step, order, &mut report.notes)?;
+        let hasher = ledger.hasher();
         let batch_size =
             if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
         let (plan, rows, bytes, size) = step.prepare();
-        Ok(StepRunner {
+        let runner = StepRunner {
             plan,
-            rows: Some(rows),
             bytes,
             size,
-            journal,
+            ledger,
             transport,
             opts,
             progress,
             interrupted,
-            step_id,
             batch_size,
             report,
             lookups: HashMap::new(),
@@ -402,21 +358,21 @@ impl<'a> StepRunner<'a> {
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
             run_steps: Vec::new(),
-        })
+        };
+        Ok((runner, rows))
     }
 
     fn writing(&self) -> bool {
-        !self.opts.dry_run
+        self.ledger.is_writing()
     }
 
-    async fn run(&mut self) -> Result<(), Stop> {
+    async fn run(&mut self, rows: super::prepare::Prepare) -> Result<(), Stop> {
         self.check_portal_fields().await?;
         if self.writing() {
             self.reconcile_leftovers().await?;
         }
         let bar = self.progress.step(&self.plan.name, self.size);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Prepared, SourceError>>(READ_AHEAD);
-        let rows = self.rows.take().expect("rows are taken once");
         let reader = std::thread::spawn(move || {
             for item in rows {
                 let stop = item.is_err();
@@ -466,13 +422,8 @@ impl<'a> StepRunner<'a> {
         }
         drop(rx);
         let _ = reader.join();
-        if result.is_ok()
-            && read_all
-            && self.writing()
-            && let Some(j) = self.journal.as_deref_mut()
-        {
-            // For `status`: how many rows the source holds, so its ETA counts unread rows too.
-            j.set_meta(&format!("source_rows:{}", self.plan.name), &self.report.rows_read.to_string())?;
+        if result.is_ok() && read_all {
+            self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
         }
         if result.is_ok() {
             match self.flush_unseen().await {
@@ -533,10 +484,7 @@ impl<'a> StepRunner<'a> {
 
     /// Fills `pending`/`unknown` of the report from the journal.
     fn finish_counts(&mut self) -> Result<(), JournalError> {
-        if let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id)
-            && self.writing()
-        {
-            let c = j.counts(step)?;
+        if let Some(c) = self.ledger.counts()? {
             self.report.pending += c.pending + c.sent;
             self.report.unknown = c.unknown;
         }
@@ -548,17 +496,13 @@ impl<'a> StepRunner<'a> {
     async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
         let row_ref = p.record.row.to_string();
         let mut journal_key = journal_key(&p);
-        let mut known = match (self.journal.as_deref(), self.step_id) {
-            (Some(j), Some(step)) => j.row_state(step, &journal_key)?,
-            _ => None,
-        };
+        let mut known = self.ledger.row_state(&journal_key)?;
         // A composite key with `|` or `\` in a cell: a journal of a version before key escaping
         // holds the row under the plain join. Keep using that record, never create it again.
         if known.is_none()
             && self.plan.key_columns.len() > 1
             && let Some(old) = crate::mapping::unescaped_key(&journal_key)
-            && let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id)
-            && let Some(k) = j.row_state(step, &old)?
+            && let Some(k) = self.ledger.row_state(&old)?
         {
             journal_key = old;
             known = Some(k);
@@ -688,9 +632,7 @@ impl<'a> StepRunner<'a> {
             self.report.would_send += 1;
             return Ok(None);
         }
-        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-            j.mark_pending(step, &[NewRow { key: &key, row_ref, payload_hash: hash }])?;
-        }
+        self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
         let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
         Ok(Some(Ready { key, cmd, resends: 0, fields }))
     }
@@ -737,26 +679,17 @@ impl<'a> StepRunner<'a> {
                         self.report.would_send += 1;
                         continue;
                     }
-                    let step = self.step_id.expect("writing needs a journal step");
-                    let j = self.journal.as_deref_mut().expect("writing needs a journal");
-                    j.mark_pending(
-                        step,
-                        &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
-                    )?;
-                    j.record_outcomes(
-                        step,
-                        &[(row.key.as_str(), Outcome::Done { id: *id, existing: true })],
-                    )?;
+                    let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
                     let changed = upsert::all_fields_for_found_item(&new, item);
                     if self.plan.target.entity == Entity::User || changed.is_empty() {
-                        j.set_field_hashes(step, &[(row.key.as_str(), &self.hasher.hashes(&new))])?;
+                        self.ledger.record_existing(new_row, *id, &self.hasher.hashes(&new), false)?;
                         self.report.existing += 1;
                         continue;
                     }
-                    j.reopen(
-                        step,
-                        &[NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash }],
-                    )?;
+                    self.ledger.mark_pending(new_row.clone())?;
+                    self.ledger
+                        .record_outcomes(&[(row.key.as_str(), Outcome::Done { id: *id, existing: true })])?;
+                    self.ledger.reopen(new_row)?;
                     let update = payload::update_command(&self.plan.target, *id, changed);
                     ready.push(Ready {
                         key: row.key,
@@ -782,10 +715,7 @@ impl<'a> StepRunner<'a> {
     }
 
     fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {
-        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-            j.reopen(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
-        }
-        Ok(())
+        self.ledger.reopen(NewRow { key, row_ref, payload_hash: hash })
     }
 
     /// A done row whose payload changed only in ways that need no request (e.g. an update of a
@@ -798,21 +728,17 @@ impl<'a> StepRunner<'a> {
         fields: &serde_json::Map<String, Value>,
         id: u64,
     ) -> Result<(), JournalError> {
-        if !self.writing() {
-            return Ok(());
-        }
-        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) {
-            j.reopen(step, &[NewRow { key, row_ref, payload_hash: hash }])?;
-            j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
-            j.set_field_hashes(step, &[(key, &self.hasher.hashes(fields))])?;
-        }
-        Ok(())
+        self.ledger.record_existing(
+            NewRow { key, row_ref, payload_hash: hash },
+            id,
+            &self.hasher.hashes(fields),
+            true,
+        )
     }
 
     /// Lists the done rows of this step whose keys the source no longer has (never deleted).
     fn report_missing(&mut self) -> Result<(), JournalError> {
-        let (Some(j), Some(step)) = (self.journal.as_deref(), self.step_id) else { return Ok(()) };
-        for (key, _) in j.ids(step)? {
+        for (key, _) in self.ledger.done_ids()? {
             if !self.seen.contains(&key_hash(&key)) {
                 self.report.missing += 1;
                 if self.report.missing_keys.len() < MAX_MISSING_KEYS {
@@ -833,22 +759,7 @@ impl<'a> StepRunner<'a> {
         in_journal: bool,
     ) -> Result<(), JournalError> {
         self.report.rejected += 1;
-        let writing = self.writing();
-        if let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id)
-            && writing
-        {
-            let row = NewRow { key, row_ref, payload_hash: hash };
-            if in_journal {
-                j.reopen(step, std::slice::from_ref(&row))?;
-            } else {
-                j.mark_pending(step, std::slice::from_ref(&row))?;
-            }
-            j.record_outcomes(
-                step,
-                &[(key, Outcome::Rejected { code: code.to_string(), text: text.to_string() })],
-            )?;
-        }
-        Ok(())
+        self.ledger.reject(NewRow { key, row_ref, payload_hash: hash }, code, text, in_journal)
     }
 
     /// Replaces `{"$lookup": step, "key": k}` and `{"$user": email}` markers with portal IDs.
@@ -910,12 +821,7 @@ impl<'a> StepRunner<'a> {
 
     fn lookup(&mut self, step: &str, key: &str) -> Result<Option<u64>, JournalError> {
         if !self.lookups.contains_key(step) {
-            let mut ids = HashMap::new();
-            if let Some(j) = self.journal.as_deref()
-                && let Some(s) = j.steps()?.into_iter().find(|s| s.name == step)
-            {
-                ids.extend(j.ids(s.id)?);
-            }
+            let ids = self.ledger.ids_of_step(step)?;
             self.lookups.insert(step.to_string(), ids);
         }
         Ok(self.lookups.get(step).and_then(|m| m.get(key)).copied())
@@ -991,9 +897,12 @@ impl<'a> StepRunner<'a> {
     /// A pack the portal refuses as too large (413) never ran: it is split in halves, a single
     /// command is sent alone, and one still too large alone is rejected `too_large`.
     async fn send(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
-        let step = self.step_id.expect("sending needs a journal step");
+        if !self.ledger.is_writing() {
+            // A dry run never writes to the portal (nothing reaches here: it only counts).
+            return Ok(());
+        }
         let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
-        self.journal.as_deref_mut().expect("sending needs a journal").mark_sent(step, &keys)?;
+        self.ledger.mark_sent(&keys)?;
         let answer = match pack.commands.as_slice() {
             [(key, cmd)] if pack.alone => self.transport.call_alone(key, cmd).await,
             commands => self.transport.call_batch(commands).await,
@@ -1006,7 +915,7 @@ impl<'a> StepRunner<'a> {
         {
             let bytes = *bytes;
             let back: Vec<(&str, Outcome)> = keys.iter().map(|k| (*k, Outcome::Retry)).collect();
-            self.journal.as_deref_mut().expect("sending needs a journal").record_outcomes(step, &back)?;
+            self.ledger.record_outcomes(&back)?;
             tracing::info!(
                 bytes,
                 commands = keys.len(),
@@ -1085,10 +994,9 @@ impl<'a> StepRunner<'a> {
                 self.report.rejected += 1;
             }
         }
-        let j = self.journal.as_deref_mut().expect("sending needs a journal");
-        j.record_outcomes(step, &outcomes)?;
+        self.ledger.record_outcomes(&outcomes)?;
         if !stored.is_empty() {
-            j.set_field_hashes(step, &stored)?;
+            self.ledger.set_field_hashes(&stored)?;
         }
         match stop {
             Some(e) => Err(Stop::Portal(e)),
@@ -1158,14 +1066,13 @@ impl<'a> StepRunner<'a> {
     /// found -> done; absent -> pending (sent again when the source reaches them). An update
     /// (the row has a portal ID) is simply sent again: updates are idempotent.
     async fn reconcile_leftovers(&mut self) -> Result<(), Stop> {
-        let (Some(j), Some(step)) = (self.journal.as_deref_mut(), self.step_id) else { return Ok(()) };
-        let rows = j.rows_to_reconcile(step)?;
+        let rows = self.ledger.rows_to_reconcile()?;
         if rows.is_empty() {
             return Ok(());
         }
         let (updates, creates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.portal_id.is_some());
         let retry: Vec<(&str, Outcome)> = updates.iter().map(|r| (r.key.as_str(), Outcome::Retry)).collect();
-        j.record_outcomes(step, &retry)?;
+        self.ledger.record_outcomes(&retry)?;
         let keys: Vec<String> = creates.into_iter().map(|r| r.key).collect();
         let (found, absent) = self.reconcile(&keys).await?;
         self.report.reconciled_found += found as u64;
@@ -1185,20 +1092,15 @@ impl<'a> StepRunner<'a> {
             let (found, mut absent) = self.reconcile(&creates).await?;
             self.report.created += found as u64;
             if !updates.is_empty() {
-                let step = self.step_id.expect("reconciling needs a journal step");
                 let retry: Vec<(&str, Outcome)> =
                     updates.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
-                self.journal
-                    .as_deref_mut()
-                    .expect("reconciling needs a journal")
-                    .record_outcomes(step, &retry)?;
+                self.ledger.record_outcomes(&retry)?;
                 absent.extend(updates);
             }
             let mut retry = VecDeque::new();
             let mut packer = self.transport.packer::<Item>(self.batch_size);
             let mut packs = Vec::new();
-            for key in self.unknown.keys().cloned().collect::<Vec<_>>() {
-                let (cmd, fields) = self.unknown.remove(&key).expect("key taken from the map");
+            for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
                 if absent.contains(&key) {
                     packs.extend(packer.push(Item { key, fields }, cmd));
                 } else if self.still_unknown(&key)? {
@@ -1223,12 +1125,7 @@ impl<'a> StepRunner<'a> {
     }
 
     fn still_unknown(&self, key: &str) -> Result<bool, JournalError> {
-        match (self.journal.as_deref(), self.step_id) {
-            (Some(j), Some(step)) => {
-                Ok(j.row_state(step, key)?.is_some_and(|s| s.state.needs_reconciliation()))
-            }
-            _ => Ok(false),
-        }
+        self.ledger.still_unknown(key)
     }
 
     /// Looks `keys` up in the portal by their external key and records what it finds.
@@ -1237,7 +1134,6 @@ impl<'a> StepRunner<'a> {
         if keys.is_empty() {
             return Ok((0, Vec::new()));
         }
-        let step = self.step_id.expect("reconciling needs a journal step");
         if self.plan.target.entity.key_field() == KeyField::None {
             self.report.notes.push(format!(
                 "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
@@ -1267,7 +1163,7 @@ impl<'a> StepRunner<'a> {
             }
         }
         let found_count = outcomes.len() - absent.len();
-        self.journal.as_deref_mut().expect("reconciling needs a journal").record_outcomes(step, &outcomes)?;
+        self.ledger.record_outcomes(&outcomes)?;
         Ok((found_count, absent))
     }
 
