@@ -5,10 +5,16 @@
 //! recording every row's fate in the journal.
 
 mod ledger;
+mod portal;
 pub mod prepare;
 pub mod progress;
+mod reconcile;
 pub mod report;
+mod resolve;
+mod rows;
 pub mod run;
+mod send;
+mod step;
 pub mod steps;
 pub mod upsert;
 

@@ -1,0 +1,293 @@
+//! Carrying out the per-row decision: what `admit` decided for a prepared row, done.
+//!
+//! Owns: the journal records of a row that is skipped, rejected, reopened or created, the
+//! queue of upsert/update rows waiting for a portal lookup by key, and the commands handed
+//! back to the step for sending. Must not send anything itself (that is `send`).
+
+use serde_json::Value;
+
+use super::prepare::Prepared;
+use super::run::journal_key;
+use super::send::Ready;
+use super::step::key_hash;
+use super::step::{StepRunner, Stop, Unseen};
+use super::upsert;
+use crate::journal::{self, JournalError, NewRow, Outcome, RowState};
+use crate::mapping::{Entity, Mode, OnExisting, RowIssue};
+use crate::payload::{self, Command};
+
+impl StepRunner<'_> {
+    /// Decides what to do with one prepared row: skip, reject, or send (returned; rows of an
+    /// upsert with no journal record wait in `unseen` for a portal lookup instead).
+    pub(super) async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
+        let row_ref = p.record.row.to_string();
+        let mut journal_key = journal_key(&p);
+        let mut known = self.ledger.row_state(&journal_key)?;
+        // A composite key with `|` or `\` in a cell: a journal of a version before key escaping
+        // holds the row under the plain join. Keep using that record, never create it again.
+        if known.is_none()
+            && self.plan.key_columns.len() > 1
+            && let Some(old) = crate::mapping::unescaped_key(&journal_key)
+            && let Some(k) = self.ledger.row_state(&old)?
+        {
+            journal_key = old;
+            known = Some(k);
+        }
+        self.seen.insert(key_hash(&journal_key));
+        let mut cmd = match p.outcome {
+            Err(issues) => {
+                let hash = cells_hash(&p.record);
+                if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
+                    self.report.finished_before(k.state);
+                } else if known
+                    .as_ref()
+                    .is_none_or(|k| k.state == RowState::Rejected || k.state == RowState::Pending)
+                {
+                    let text = crate::mapping::describe(&issues);
+                    self.reject(&journal_key, &row_ref, &hash, code_of(&issues), &text, known.is_some())?;
+                } else {
+                    self.report.skipped += 1; // done earlier; the source row is now invalid: keep it
+                }
+                return Ok(Vec::new());
+            }
+            Ok(cmd) => cmd,
+        };
+        if let Some(k) = &known
+            && matches!(k.state, RowState::Sent | RowState::Unknown)
+        {
+            return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
+        }
+        if let Err((code, text)) = self.resolve(&mut cmd).await? {
+            let hash = cells_hash(&p.record);
+            if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
+                self.report.finished_before(k.state);
+            } else if known.as_ref().is_some_and(|k| k.state == RowState::Done) {
+                self.report.skipped += 1; // imported earlier; its lookup no longer resolves: keep it
+            } else {
+                self.reject(&journal_key, &row_ref, &hash, code, &text, known.is_some())?;
+            }
+            return Ok(Vec::new());
+        }
+        let hash = journal::payload_hash(&cmd);
+        let mode = self.plan.target.mode;
+        match known {
+            Some(k) if k.state.is_final() && k.payload_hash == hash => {
+                self.report.finished_before(k.state);
+                Ok(Vec::new())
+            }
+            Some(k) if k.state == RowState::Done && mode == Mode::Create => {
+                self.report.skipped += 1;
+                self.report.changed_not_updated += 1;
+                Ok(Vec::new())
+            }
+            Some(k)
+                if k.state == RowState::Done || (k.state == RowState::Pending && k.portal_id.is_some()) =>
+            {
+                // An update: of a changed row, or one a killed run left half done.
+                let id = k.portal_id.unwrap_or_default();
+                let new = upsert::fields_of(&cmd);
+                let changed = match &k.field_hashes {
+                    Some(old) => upsert::changed_fields(&new, old, &self.hasher),
+                    None => {
+                        let mut all = upsert::all_fields_for_found_item(&new, &Value::Null);
+                        all.remove("fm"); // what the item holds is unknown: never risk a duplicate phone
+                        all
+                    }
+                };
+                if changed.is_empty() || self.plan.target.entity == Entity::User {
+                    if k.state == RowState::Done {
+                        self.report.skipped += 1;
+                        self.set_fields_and_hash(&journal_key, &row_ref, &hash, &new, id)?;
+                    }
+                    return Ok(Vec::new());
+                }
+                if !self.writing() {
+                    self.report.would_send += 1;
+                    return Ok(Vec::new());
+                }
+                self.reopen(&journal_key, &row_ref, &hash)?;
+                let update = payload::update_command(&self.plan.target, id, changed);
+                Ok(vec![Ready {
+                    key: journal_key,
+                    cmd: update,
+                    resends: 0,
+                    fields: Some(self.hasher.hashes(&new)),
+                }])
+            }
+            Some(k) if k.state == RowState::Rejected => {
+                // The row changed since the portal refused it: try it again.
+                if self.writing() {
+                    self.reopen(&journal_key, &row_ref, &hash)?;
+                }
+                self.new_row(journal_key, row_ref, hash, cmd, true)
+            }
+            Some(_) => self.new_row(journal_key, row_ref, hash, cmd, true),
+            None => self.new_row(journal_key, row_ref, hash, cmd, false),
+        }
+    }
+
+    /// A row the journal has not finished: created (create mode, or a pending row), or looked
+    /// up in the portal first (upsert/update without a journal record).
+    pub(super) fn new_row(
+        &mut self,
+        key: String,
+        row_ref: String,
+        hash: String,
+        cmd: Command,
+        in_journal: bool,
+    ) -> Result<Vec<Ready>, Stop> {
+        // Upserts look a key up before creating it; updates never create, so even a row the
+        // journal holds as pending (left by a create-mode run) is looked up first.
+        let mode = self.plan.target.mode;
+        if (mode == Mode::Upsert && !in_journal) || mode == Mode::Update {
+            self.unseen.push(Unseen { key, row_ref, hash, cmd });
+            return Ok(Vec::new());
+        }
+        Ok(self.create(key, &row_ref, &hash, cmd)?.into_iter().collect())
+    }
+
+    /// A row to create: recorded `pending` and returned for sending (counted only, in a dry run).
+    pub(super) fn create(
+        &mut self,
+        key: String,
+        row_ref: &str,
+        hash: &str,
+        cmd: Command,
+    ) -> Result<Option<Ready>, Stop> {
+        if !self.writing() {
+            self.report.would_send += 1;
+            return Ok(None);
+        }
+        self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
+        let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
+        Ok(Some(Ready { key, cmd, resends: 0, fields }))
+    }
+
+    /// Looks the waiting upsert rows up by their external key: found items are updated with
+    /// every mapped field (the journal has no record of what they hold), absent ones created
+    /// (`upsert`) or rejected (`update`).
+    pub(super) async fn flush_unseen(&mut self) -> Result<Vec<Ready>, Stop> {
+        if self.unseen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = std::mem::take(&mut self.unseen);
+        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        let found = match self.find_items(&keys, true).await? {
+            Ok(found) => found,
+            Err(e) => {
+                // Unsure whether they exist: never create blindly. They stay out of the journal
+                // and the next run tries again.
+                self.report
+                    .notes
+                    .push(format!("could not look up {} new row(s) ({e}); run again", rows.len()));
+                self.report.pending += rows.len() as u64;
+                return Ok(Vec::new());
+            }
+        };
+        let mut ready = Vec::new();
+        for row in rows {
+            let lookup_key = if self.plan.target.entity == Entity::User {
+                row.key.to_lowercase()
+            } else {
+                row.key.clone()
+            };
+            let new = upsert::fields_of(&row.cmd);
+            match found.get(&lookup_key) {
+                Some(_)
+                    if self.plan.target.entity == Entity::User
+                        && self.plan.target.on_existing == OnExisting::Reject =>
+                {
+                    let text = "A user with this email already exists (on_existing = \"reject\")";
+                    self.reject(&row.key, &row.row_ref, &row.hash, "ERROR_ARGUMENT", text, false)?;
+                }
+                Some((id, item)) => {
+                    if !self.writing() {
+                        self.report.would_send += 1;
+                        continue;
+                    }
+                    let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
+                    let changed = upsert::all_fields_for_found_item(&new, item);
+                    if self.plan.target.entity == Entity::User || changed.is_empty() {
+                        self.ledger.record_existing(new_row, *id, &self.hasher.hashes(&new), false)?;
+                        self.report.existing += 1;
+                        continue;
+                    }
+                    self.ledger.mark_pending(new_row.clone())?;
+                    self.ledger
+                        .record_outcomes(&[(row.key.as_str(), Outcome::Done { id: *id, existing: true })])?;
+                    self.ledger.reopen(new_row)?;
+                    let update = payload::update_command(&self.plan.target, *id, changed);
+                    ready.push(Ready {
+                        key: row.key,
+                        cmd: update,
+                        resends: 0,
+                        fields: Some(self.hasher.hashes(&new)),
+                    });
+                }
+                None if self.plan.target.mode == Mode::Update => {
+                    self.reject(
+                        &row.key,
+                        &row.row_ref,
+                        &row.hash,
+                        "not_found",
+                        "mode = \"update\": the portal has no item with this key",
+                        false,
+                    )?;
+                }
+                None => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
+            }
+        }
+        Ok(ready)
+    }
+
+    pub(super) fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {
+        self.ledger.reopen(NewRow { key, row_ref, payload_hash: hash })
+    }
+
+    /// A done row whose payload changed only in ways that need no request (e.g. an update of a
+    /// user): remember the new payload so it is not looked at again.
+    pub(super) fn set_fields_and_hash(
+        &mut self,
+        key: &str,
+        row_ref: &str,
+        hash: &str,
+        fields: &serde_json::Map<String, Value>,
+        id: u64,
+    ) -> Result<(), JournalError> {
+        self.ledger.record_existing(
+            NewRow { key, row_ref, payload_hash: hash },
+            id,
+            &self.hasher.hashes(fields),
+            true,
+        )
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        key: &str,
+        row_ref: &str,
+        hash: &str,
+        code: &str,
+        text: &str,
+        in_journal: bool,
+    ) -> Result<(), JournalError> {
+        self.report.rejected += 1;
+        self.ledger.reject(NewRow { key, row_ref, payload_hash: hash }, code, text, in_journal)
+    }
+}
+
+/// The "payload hash" of a row the mapping refused: its cells, so a fixed row is tried again.
+pub(super) fn cells_hash(record: &crate::source::Record) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for cell in record.cells.iter() {
+        h.update(cell.as_bytes());
+        h.update([0x1f]);
+    }
+    format!("cells:{}", hex::encode(h.finalize()))
+}
+
+/// The code recorded for a row the mapping refused: its first problem's kind.
+pub(super) fn code_of(issues: &[RowIssue]) -> &'static str {
+    issues.first().map_or("invalid", |i| i.code)
+}
