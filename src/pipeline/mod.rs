@@ -4,6 +4,7 @@
 //! `validate` and by the run); [`run`] lands prepared rows in a portal through the transport,
 //! recording every row's fate in the journal.
 
+mod admit;
 mod ledger;
 mod portal;
 pub mod prepare;

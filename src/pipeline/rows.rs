@@ -6,13 +6,14 @@
 
 use serde_json::Value;
 
+use super::admit::{self, Admit, Keep, Row, Rules};
 use super::prepare::Prepared;
 use super::run::journal_key;
 use super::send::Ready;
 use super::step::key_hash;
 use super::step::{StepRunner, Stop, Unseen};
 use super::upsert;
-use crate::journal::{self, JournalError, NewRow, Outcome, RowState};
+use crate::journal::{self, JournalError, NewRow, Outcome};
 use crate::mapping::{Entity, Mode, OnExisting, RowIssue};
 use crate::payload::{self, Command};
 
@@ -34,116 +35,94 @@ impl StepRunner<'_> {
             known = Some(k);
         }
         self.seen.insert(key_hash(&journal_key));
+        let key = journal_key;
         let mut cmd = match p.outcome {
             Err(issues) => {
-                let hash = cells_hash(&p.record);
-                if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
-                    self.report.finished_before(k.state);
-                } else if known
-                    .as_ref()
-                    .is_none_or(|k| k.state == RowState::Rejected || k.state == RowState::Pending)
-                {
-                    let text = crate::mapping::describe(&issues);
-                    self.reject(&journal_key, &row_ref, &hash, code_of(&issues), &text, known.is_some())?;
-                } else {
-                    self.report.skipped += 1; // done earlier; the source row is now invalid: keep it
-                }
-                return Ok(Vec::new());
+                let cells = cells_hash(&p.record);
+                let text = crate::mapping::describe(&issues);
+                let row = Row::Invalid { cells: &cells, code: code_of(&issues), text: &text };
+                let decision = admit::decide(known.as_ref(), row, self.rules());
+                return self.carry_out(decision, key, &row_ref, &cells, None);
             }
             Ok(cmd) => cmd,
         };
-        if let Some(k) = &known
-            && matches!(k.state, RowState::Sent | RowState::Unknown)
-        {
+        if admit::awaits_outcome(known.as_ref()) {
             return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
         }
         if let Err((code, text)) = self.resolve(&mut cmd).await? {
-            let hash = cells_hash(&p.record);
-            if let Some(k) = known.as_ref().filter(|k| k.state.is_final() && k.payload_hash == hash) {
-                self.report.finished_before(k.state);
-            } else if known.as_ref().is_some_and(|k| k.state == RowState::Done) {
-                self.report.skipped += 1; // imported earlier; its lookup no longer resolves: keep it
-            } else {
-                self.reject(&journal_key, &row_ref, &hash, code, &text, known.is_some())?;
-            }
-            return Ok(Vec::new());
+            let cells = cells_hash(&p.record);
+            let row = Row::Unresolved { cells: &cells, code, text: &text };
+            let decision = admit::decide(known.as_ref(), row, self.rules());
+            return self.carry_out(decision, key, &row_ref, &cells, None);
         }
         let hash = journal::payload_hash(&cmd);
-        let mode = self.plan.target.mode;
-        match known {
-            Some(k) if k.state.is_final() && k.payload_hash == hash => {
-                self.report.finished_before(k.state);
-                Ok(Vec::new())
-            }
-            Some(k) if k.state == RowState::Done && mode == Mode::Create => {
+        let decision = admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, self.rules());
+        self.carry_out(decision, key, &row_ref, &hash, Some(cmd))
+    }
+
+    /// The step's rules for [`admit::decide`].
+    fn rules(&self) -> Rules<'_> {
+        Rules { mode: self.plan.target.mode, entity: self.plan.target.entity, hasher: &self.hasher }
+    }
+
+    /// Does what [`admit::decide`] decided for the row `key` (payload hash `hash`); `cmd` is its
+    /// command when it has one.
+    fn carry_out(
+        &mut self,
+        decision: Admit,
+        key: String,
+        row_ref: &str,
+        hash: &str,
+        cmd: Option<Command>,
+    ) -> Result<Vec<Ready>, Stop> {
+        match (decision, cmd) {
+            (Admit::Unchanged(state), _) => self.report.finished_before(state),
+            (Admit::Keep(why), _) => {
                 self.report.skipped += 1;
-                self.report.changed_not_updated += 1;
-                Ok(Vec::new())
-            }
-            Some(k)
-                if k.state == RowState::Done || (k.state == RowState::Pending && k.portal_id.is_some()) =>
-            {
-                // An update: of a changed row, or one a killed run left half done.
-                let id = k.portal_id.unwrap_or_default();
-                let new = upsert::fields_of(&cmd);
-                let changed = match &k.field_hashes {
-                    Some(old) => upsert::changed_fields(&new, old, &self.hasher),
-                    None => {
-                        let mut all = upsert::all_fields_for_found_item(&new, &Value::Null);
-                        all.remove("fm"); // what the item holds is unknown: never risk a duplicate phone
-                        all
-                    }
-                };
-                if changed.is_empty() || self.plan.target.entity == Entity::User {
-                    if k.state == RowState::Done {
-                        self.report.skipped += 1;
-                        self.set_fields_and_hash(&journal_key, &row_ref, &hash, &new, id)?;
-                    }
-                    return Ok(Vec::new());
+                if why == Keep::ChangedInCreateMode {
+                    self.report.changed_not_updated += 1;
                 }
+            }
+            (Admit::Leave(_), _) => {}
+            (Admit::Reject { code, text, in_journal }, _) => {
+                self.reject(&key, row_ref, hash, code, &text, in_journal)?;
+            }
+            (Admit::Record { id }, Some(cmd)) => {
+                self.report.skipped += 1;
+                self.set_fields_and_hash(&key, row_ref, hash, &upsert::fields_of(&cmd), id)?;
+            }
+            (Admit::Update { id, fields }, Some(cmd)) => {
                 if !self.writing() {
                     self.report.would_send += 1;
                     return Ok(Vec::new());
                 }
-                self.reopen(&journal_key, &row_ref, &hash)?;
-                let update = payload::update_command(&self.plan.target, id, changed);
-                Ok(vec![Ready {
-                    key: journal_key,
-                    cmd: update,
-                    resends: 0,
-                    fields: Some(self.hasher.hashes(&new)),
-                }])
+                self.reopen(&key, row_ref, hash)?;
+                let update = payload::update_command(&self.plan.target, id, fields);
+                let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
+                return Ok(vec![Ready { key, cmd: update, resends: 0, fields }]);
             }
-            Some(k) if k.state == RowState::Rejected => {
-                // The row changed since the portal refused it: try it again.
-                if self.writing() {
-                    self.reopen(&journal_key, &row_ref, &hash)?;
+            (Admit::Create { reopen }, Some(cmd)) => {
+                if reopen {
+                    self.reopen(&key, row_ref, hash)?;
                 }
-                self.new_row(journal_key, row_ref, hash, cmd, true)
+                return Ok(self.create(key, row_ref, hash, cmd)?.into_iter().collect());
             }
-            Some(_) => self.new_row(journal_key, row_ref, hash, cmd, true),
-            None => self.new_row(journal_key, row_ref, hash, cmd, false),
+            (Admit::LookUpFirst { reopen }, Some(cmd)) => {
+                if reopen {
+                    self.reopen(&key, row_ref, hash)?;
+                }
+                self.unseen.push(Unseen { key, row_ref: row_ref.to_string(), hash: hash.to_string(), cmd });
+            }
+            // Only a row with a command is created or updated (`decide` says so for ready rows only).
+            (
+                Admit::Record { .. }
+                | Admit::Update { .. }
+                | Admit::Create { .. }
+                | Admit::LookUpFirst { .. },
+                None,
+            ) => {}
         }
-    }
-
-    /// A row the journal has not finished: created (create mode, or a pending row), or looked
-    /// up in the portal first (upsert/update without a journal record).
-    pub(super) fn new_row(
-        &mut self,
-        key: String,
-        row_ref: String,
-        hash: String,
-        cmd: Command,
-        in_journal: bool,
-    ) -> Result<Vec<Ready>, Stop> {
-        // Upserts look a key up before creating it; updates never create, so even a row the
-        // journal holds as pending (left by a create-mode run) is looked up first.
-        let mode = self.plan.target.mode;
-        if (mode == Mode::Upsert && !in_journal) || mode == Mode::Update {
-            self.unseen.push(Unseen { key, row_ref, hash, cmd });
-            return Ok(Vec::new());
-        }
-        Ok(self.create(key, &row_ref, &hash, cmd)?.into_iter().collect())
+        Ok(Vec::new())
     }
 
     /// A row to create: recorded `pending` and returned for sending (counted only, in a dry run).
