@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::ledger::{Ledger, RunJournal};
 use super::portal::LOOKUP_CHUNK;
 use super::prepare::{Prepared, Step};
-use super::progress::Progress;
+use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::run::{RunError, RunOptions};
 use super::send::{Item, Ready};
@@ -180,7 +180,7 @@ impl<'a> StepRunner<'a> {
             if result.is_err() {
                 break;
             }
-            bar.update(self.bytes.get(), &self.report, self.transport);
+            bar.update(self.bytes.get(), self.report.rows_read, || self.snapshot());
         }
         drop(rx);
         let _ = reader.join();
@@ -239,9 +239,27 @@ impl<'a> StepRunner<'a> {
         if result.is_ok() {
             self.report_missing()?;
         }
-        bar.finish(&self.report);
+        bar.finish();
         self.finish_counts()?;
         result
+    }
+
+    /// The figures a progress line shows now.
+    fn snapshot(&self) -> Snapshot {
+        let r = &self.report;
+        let stats = self.transport.stats();
+        Snapshot {
+            rows_read: r.rows_read,
+            created: r.created,
+            updated: r.updated,
+            existing: r.existing,
+            rejected: r.rejected_total(),
+            skipped: r.skipped,
+            requests: stats.requests,
+            limit_refusals: stats.query_limit_refusals + stats.operating_refusals,
+            limit_wait: stats.limit_wait,
+            rate: stats.rate,
+        }
     }
 
     /// Fills `pending`/`unknown` of the report from the journal.
