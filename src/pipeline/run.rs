@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::ledger::RunJournal;
-use super::prepare::{Prepared, Step, StepError, load_mapping};
+use super::prepare::{Prepared, Step, StepError};
 use super::progress::Progress;
 pub use super::report::{PlanRate, RunReport, StepReport, Stopped};
 use super::step::{StepRunner, Stop};
+use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
 use crate::journal::{self, Journal, JournalError, StepConflict, StepSpec};
 use crate::mapping::{Diagnostics, Entity, Mode};
 use crate::source::SourceError;
@@ -80,36 +81,21 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     // Every mapping is checked before anything is sent.
-    let mut files = Vec::new();
-    let mut diags = Diagnostics::default();
-    for path in &opts.mappings {
-        match load_mapping(path) {
-            Ok(f) => files.push(f),
-            Err(d) => diags.extend(d),
-        }
-    }
-    // Names, lookups and cycles between the mappings (the same check as `validate`).
-    let between = super::steps::check_job(&files.iter().collect::<Vec<_>>(), None);
-    let mut steps = Vec::new();
-    if diags.is_empty() {
-        for file in files {
-            match Step::open(file) {
-                Ok(s) => steps.push(s),
-                Err(StepError::Mapping(d)) => diags.extend(d),
-                Err(StepError::Source(e)) => return Err(e.into()),
-            }
-        }
-    }
-    diags.extend(between);
-    if !diags.is_empty() {
-        return Err(RunError::Mapping(diags));
-    }
-    check_step_order(&steps)?;
+    let steps = match open_steps(&opts.mappings) {
+        Ok(steps) => steps,
+        Err(OpenError::Mapping(d)) => return Err(RunError::Mapping(d)),
+        Err(OpenError::Source { error, .. }) => return Err(error.into()),
+    };
+    mapping_problems(check_order(&steps))?;
     let mut journal = RunJournal::open(opts)?;
     if let Some(j) = journal.reader() {
         check_step_identities(j, &steps)?;
     }
-    check_lookups_resolve(&steps, journal.reader())?;
+    let known = match journal.reader() {
+        Some(j) => j.steps()?.into_iter().map(|s| s.name).collect(),
+        None => Vec::new(),
+    };
+    mapping_problems(check_lookups_known(&steps, &known))?;
     let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
     let progress = Progress::new(opts.progress_bars);
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
@@ -184,57 +170,8 @@ fn check_step_identities(journal: &Journal, steps: &[Step]) -> Result<(), RunErr
     Ok(())
 }
 
-/// A step whose lookups need a step that runs after it would reject every such row: refuse
-/// the order up front, every such field at its `path:line:col`, and say which file to put first.
-fn check_step_order(steps: &[Step]) -> Result<(), RunError> {
-    let mut diags = Diagnostics::default();
-    for (i, step) in steps.iter().enumerate() {
-        for field in &step.plan.fields {
-            let needed = match &field.deferred {
-                Some(crate::mapping::Deferred::Lookup(target)) => {
-                    steps[i + 1..].iter().find(|s| s.plan.name == *target)
-                }
-                Some(crate::mapping::Deferred::UserByEmail) => {
-                    steps[i + 1..].iter().find(|s| s.plan.target.entity == Entity::User)
-                }
-                None => None,
-            };
-            if let Some(target) = needed {
-                let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(
-                    0..0,
-                    |(n, spec)| match spec {
-                        crate::mapping::spec::FieldSpec::Rule(r) => {
-                            r.lookup.as_ref().or(r.user.as_ref()).map_or(n.span(), |l| l.span())
-                        }
-                        crate::mapping::spec::FieldSpec::Column(_) => n.span(),
-                    },
-                );
-                diags.push(step.file.diag(
-                    span,
-                    format!(
-                        "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
-                        step.plan.name,
-                        field.name,
-                        target.plan.name,
-                        target.file.path.display(),
-                        step.file.path.display()
-                    ),
-                ));
-            }
-        }
-    }
-    if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
-}
-
-/// A lookup into a step that is neither given nor in the journal would reject every row that
-/// uses it: refuse the run before anything is sent.
-fn check_lookups_resolve(steps: &[Step], journal: Option<&Journal>) -> Result<(), RunError> {
-    let known: Vec<String> = match journal {
-        Some(j) => j.steps()?.into_iter().map(|s| s.name).collect(),
-        None => Vec::new(),
-    };
-    let files: Vec<&crate::mapping::MappingFile> = steps.iter().map(|s| &s.file).collect();
-    let diags = super::steps::check_job(&files, Some(&known));
+/// `Ok` when there are no problems, else the run stops before sending anything (exit 2).
+fn mapping_problems(diags: Diagnostics) -> Result<(), RunError> {
     if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
 }
 
