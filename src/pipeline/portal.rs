@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::step::{StepRunner, Stop};
-use crate::mapping::{Entity, KeyField};
-use crate::payload::{self};
-use crate::transport::CallError;
+use super::step::Stop;
+use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
+use crate::payload;
+use crate::transport::{CallError, Transport};
 
 /// Keys per lookup request (`@originId` / `@EMAIL` lists).
 pub(super) const LOOKUP_CHUNK: usize = 50;
@@ -19,7 +19,17 @@ pub(super) const LOOKUP_CHUNK: usize = 50;
 /// Tries of one lookup whose answer was lost before it counts as failed.
 pub(super) const LOOKUP_ATTEMPTS: u32 = 4;
 
-impl StepRunner<'_> {
+/// The portal, for reading. Cheap to copy.
+#[derive(Clone, Copy)]
+pub(super) struct Portal<'a> {
+    transport: &'a Transport,
+}
+
+impl<'a> Portal<'a> {
+    pub(super) fn new(transport: &'a Transport) -> Portal<'a> {
+        Portal { transport }
+    }
+
     /// A read call. A deterministic refusal means "nothing found" (`Null`); a failure whose
     /// outcome is unknown (dropped connection, 5xx) is tried again a few times and then
     /// returned as `Err` so that callers never take a failed lookup for "absent".
@@ -83,10 +93,10 @@ impl StepRunner<'_> {
     #[allow(clippy::type_complexity)]
     pub(super) async fn find_items(
         &self,
+        target: &TargetPlan,
         keys: &[String],
         full: bool,
     ) -> Result<Result<HashMap<String, (u64, Value)>, String>, Stop> {
-        let target = &self.plan.target;
         let mut out = HashMap::new();
         match target.entity {
             Entity::User => {
@@ -132,31 +142,32 @@ impl StepRunner<'_> {
         Ok(Ok(out))
     }
 
-    /// Compares the mapping's field names with the portal's `crm.item.fields` (read-only):
-    /// the portal silently ignores unknown fields, so they are reported.
-    pub(super) async fn check_portal_fields(&mut self) -> Result<(), Stop> {
-        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
+    /// Compares the mapping's field names with the portal's `crm.item.fields`: the portal
+    /// silently ignores unknown fields, so each is returned as a note for the report.
+    pub(super) async fn unknown_fields(&self, plan: &MappingPlan) -> Result<Vec<String>, Stop> {
+        let mut notes = Vec::new();
+        let Entity::Crm(entity_type_id) = plan.target.entity else { return Ok(notes) };
         let params = json!({
             "entityTypeId": entity_type_id,
-            "useOriginalUfNames": if self.plan.target.use_original_uf_names { "Y" } else { "N" },
+            "useOriginalUfNames": if plan.target.use_original_uf_names { "Y" } else { "N" },
         });
         let result = match self.transport.call("crm.item.fields", &params).await {
             Ok(r) => r,
             // The portal cannot be used at all (credentials, overload, unreachable): stop now.
             Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(notes),
         };
-        let Some(known) = result.get("fields").and_then(Value::as_object) else { return Ok(()) };
-        for f in &self.plan.fields {
+        let Some(known) = result.get("fields").and_then(Value::as_object) else { return Ok(notes) };
+        for f in &plan.fields {
             if !known.contains_key(&f.name) {
-                self.report.notes.push(format!(
+                notes.push(format!(
                     "field `{}` is not a field of {} in this portal; the portal will ignore it",
                     f.name,
-                    self.plan.target.entity.name()
+                    plan.target.entity.name()
                 ));
             }
         }
-        Ok(())
+        Ok(notes)
     }
 }
 

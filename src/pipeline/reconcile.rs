@@ -99,7 +99,7 @@ impl StepRunner<'_> {
         }
         let lookable: Vec<String> =
             keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).cloned().collect();
-        let found = match self.find_items(&lookable, false).await? {
+        let found = match self.portal().find_items(&self.plan.target, &lookable, false).await? {
             Ok(found) => found,
             Err(e) => return Ok(self.lookup_failed(&e)),
         };

@@ -49,7 +49,9 @@ impl StepRunner<'_> {
         if admit::awaits_outcome(known.as_ref()) {
             return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
         }
-        if let Err((code, text)) = self.resolve(&mut cmd).await? {
+        let portal = self.portal();
+        let resolved = self.resolver.resolve(&mut cmd, self.plan.target.entity, &self.ledger, portal).await?;
+        if let Err((code, text)) = resolved {
             let cells = cells_hash(&p.record);
             let row = Row::Unresolved { cells: &cells, code, text: &text };
             let decision = admit::decide(known.as_ref(), row, self.rules());
@@ -151,7 +153,7 @@ impl StepRunner<'_> {
         }
         let rows = std::mem::take(&mut self.unseen);
         let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-        let found = match self.find_items(&keys, true).await? {
+        let found = match self.portal().find_items(&self.plan.target, &keys, true).await? {
             Ok(found) => found,
             Err(e) => {
                 // Unsure whether they exist: never create blindly. They stay out of the journal

@@ -16,7 +16,7 @@ use super::ledger::RunJournal;
 use super::prepare::{Prepared, Step, StepError};
 use super::progress::Progress;
 pub use super::report::{PlanRate, RunReport, StepReport, Stopped};
-use super::step::{StepRunner, Stop};
+use super::step::{RunContext, StepRunner, Stop};
 use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
 use crate::journal::{self, Journal, JournalError, StepConflict, StepSpec};
 use crate::mapping::{Diagnostics, Entity, Mode};
@@ -104,14 +104,14 @@ pub async fn run(
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
+    let context =
+        RunContext { transport, opts, progress: &progress, interrupted: &interrupted, steps: &step_names };
     for (order, step) in steps.into_iter().enumerate() {
         if interrupted.load(Ordering::Relaxed) {
             report.interrupted = true;
             break;
         }
-        let (mut runner, rows) =
-            StepRunner::new(step, order, &mut journal, transport, opts, &progress, &interrupted)?;
-        runner.run_steps = step_names.clone();
+        let (mut runner, rows) = StepRunner::new(step, order, &mut journal, context)?;
         let result = runner.run(rows).await;
         report.steps.push(std::mem::take(&mut runner.report));
         match result {

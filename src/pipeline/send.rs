@@ -203,7 +203,7 @@ impl StepRunner<'_> {
             && self.plan.target.on_existing == OnExisting::Use
             && description.to_lowercase().contains("already exists")
             && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
-            && let Ok(found) = self.find_users(&[email.to_lowercase()]).await?
+            && let Ok(found) = self.portal().find_users(&[email.to_lowercase()]).await?
             && let Some(id) = found.get(&email.to_lowercase()).copied()
         {
             self.report.existing += 1;

@@ -13,10 +13,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ledger::{Ledger, RunJournal};
-use super::portal::LOOKUP_CHUNK;
+use super::portal::{LOOKUP_CHUNK, Portal};
 use super::prepare::{Prepared, Step};
 use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
+use super::resolve::Resolver;
 use super::run::{RunError, RunOptions};
 use super::send::{Item, Ready};
 use crate::journal::{FieldHasher, FieldHashes, JournalError};
@@ -55,22 +56,34 @@ pub(super) struct Unseen {
     pub(super) cmd: Command,
 }
 
+/// What every step of a run shares.
+#[derive(Clone, Copy)]
+pub(super) struct RunContext<'a> {
+    pub(super) transport: &'a Transport,
+    pub(super) opts: &'a RunOptions,
+    pub(super) progress: &'a Progress,
+    /// Set by Ctrl-C / SIGTERM: stop reading, send nothing new.
+    pub(super) interrupted: &'a AtomicBool,
+    /// The names of every step of this run, in order.
+    pub(super) steps: &'a [String],
+}
+
+/// One step while it runs: its plan, its journal side, what it has looked up, and its figures.
 pub(super) struct StepRunner<'a> {
     pub(super) plan: MappingPlan,
+    /// Bytes of the source read so far, and its size (for progress).
     pub(super) bytes: crate::source::BytesRead,
     pub(super) size: u64,
     /// The journal side of the step (writing, or a dry run's read-only view).
     pub(super) ledger: Ledger<'a>,
     pub(super) transport: &'a Transport,
-    pub(super) opts: &'a RunOptions,
     pub(super) progress: &'a Progress,
     pub(super) interrupted: &'a AtomicBool,
+    /// Commands per request (at most 10 for users, 50 otherwise).
     pub(super) batch_size: usize,
     pub(super) report: StepReport,
-    /// Other steps' key -> portal ID, loaded from the journal when first needed.
-    pub(super) lookups: HashMap<String, HashMap<String, u64>>,
-    /// E-mail -> user ID (None: no such user).
-    pub(super) users: HashMap<String, Option<u64>>,
+    /// Lookups and user IDs found so far.
+    pub(super) resolver: Resolver,
     /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
     pub(super) unknown: HashMap<String, (Command, Option<FieldHashes>)>,
     /// Hashes field values as the journal stores them.
@@ -79,8 +92,6 @@ pub(super) struct StepRunner<'a> {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     pub(super) seen: std::collections::HashSet<u64>,
-    /// Every step of this run (a dry run cannot resolve lookups into steps it did not write).
-    pub(super) run_steps: Vec<String>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -88,11 +99,9 @@ impl<'a> StepRunner<'a> {
         step: Step,
         order: usize,
         journal: &'a mut RunJournal,
-        transport: &'a Transport,
-        opts: &'a RunOptions,
-        progress: &'a Progress,
-        interrupted: &'a AtomicBool,
+        run: RunContext<'a>,
     ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
+        let RunContext { transport, opts, progress, interrupted, steps } = run;
         let entity = step.plan.target.entity;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
@@ -108,18 +117,15 @@ impl<'a> StepRunner<'a> {
             size,
             ledger,
             transport,
-            opts,
             progress,
             interrupted,
             batch_size,
             report,
-            lookups: HashMap::new(),
-            users: HashMap::new(),
+            resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }),
             unknown: HashMap::new(),
             hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
-            run_steps: Vec::new(),
         };
         Ok((runner, rows))
     }
@@ -129,7 +135,8 @@ impl<'a> StepRunner<'a> {
     }
 
     pub(super) async fn run(&mut self, rows: super::prepare::Prepare) -> Result<(), Stop> {
-        self.check_portal_fields().await?;
+        let notes = self.portal().unknown_fields(&self.plan).await?;
+        self.report.notes.extend(notes);
         if self.writing() {
             self.reconcile_leftovers().await?;
         }
@@ -242,6 +249,11 @@ impl<'a> StepRunner<'a> {
         bar.finish();
         self.finish_counts()?;
         result
+    }
+
+    /// The portal, for lookups.
+    pub(super) fn portal(&self) -> Portal<'a> {
+        Portal::new(self.transport)
     }
 
     /// The figures a progress line shows now.
