@@ -17,12 +17,17 @@
 //! | nothing, mode `create` | ready | create |
 //! | nothing, mode `upsert` | ready | look the key up first |
 //! | `pending` / `rejected` (reopened) | ready | create; mode `update`: look the key up first |
+//!
+//! A row looked up first ([`after_lookup`]): a user found while `on_existing = "reject"` is
+//! rejected; an item found is recorded as existing and updated with every mapped value (the
+//! journal has no record of what it holds; phones and e-mails only where it lacks them); an
+//! item not found is created, or rejected `not_found` in mode `update`.
 
 use serde_json::{Map, Value};
 
 use super::upsert;
 use crate::journal::{FieldHasher, RowState, RowStatus};
-use crate::mapping::{Entity, Mode};
+use crate::mapping::{Entity, Mode, OnExisting};
 use crate::payload::Command;
 
 /// A source row as the decision sees it.
@@ -41,6 +46,8 @@ pub(super) enum Row<'a> {
 pub(super) struct Rules<'a> {
     pub(super) mode: Mode,
     pub(super) entity: Entity,
+    /// What to do with a user that already exists.
+    pub(super) on_existing: OnExisting,
     /// Hashes field values as the journal stores them (to find what changed).
     pub(super) hasher: &'a FieldHasher,
 }
@@ -169,6 +176,44 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
     }
 }
 
+/// What a row looked up in the portal by its key turns out to need.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Found {
+    /// Rejected with `code`/`text` (a user that exists, or no item to update).
+    Reject { code: &'static str, text: &'static str },
+    /// The item `id` exists and there is nothing to send (a user, or only key fields): recorded
+    /// as existing.
+    Existing { id: u64 },
+    /// The item `id` exists: recorded as existing, then updated with `fields`.
+    Update { id: u64, fields: Map<String, Value> },
+    /// Absent: created.
+    Create,
+}
+
+/// The decision for a row of an upsert/update without a journal record, once the portal has
+/// been asked for its key: `found` is the item's ID and the item as listed, if it exists.
+pub(super) fn after_lookup(found: Option<(u64, &Value)>, cmd: &Command, rules: Rules<'_>) -> Found {
+    match found {
+        Some(_) if rules.entity == Entity::User && rules.on_existing == OnExisting::Reject => Found::Reject {
+            code: "ERROR_ARGUMENT",
+            text: "A user with this email already exists (on_existing = \"reject\")",
+        },
+        Some((id, item)) => {
+            let changed = upsert::all_fields_for_found_item(&upsert::fields_of(cmd), item);
+            if rules.entity == Entity::User || changed.is_empty() {
+                Found::Existing { id }
+            } else {
+                Found::Update { id, fields: changed }
+            }
+        }
+        None if rules.mode == Mode::Update => Found::Reject {
+            code: "not_found",
+            text: "mode = \"update\": the portal has no item with this key",
+        },
+        None => Found::Create,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +262,11 @@ mod tests {
     fn decide_ready(known: Option<RowStatus>, hash: &str, name: &str, mode: Mode, entity: Entity) -> Admit {
         let h = hasher();
         let cmd = contact(name);
-        decide(known.as_ref(), Row::Ready { hash, cmd: &cmd }, Rules { mode, entity, hasher: &h })
+        decide(
+            known.as_ref(),
+            Row::Ready { hash, cmd: &cmd },
+            Rules { mode, entity, on_existing: OnExisting::Use, hasher: &h },
+        )
     }
 
     fn update(id: u64, fields: Value) -> Admit {
@@ -280,7 +329,7 @@ mod tests {
     ) {
         let k = journal.map(|(state, id)| known(state, "c1", id));
         let h = hasher();
-        let rules = Rules { mode: Upsert, entity: CONTACT, hasher: &h };
+        let rules = Rules { mode: Upsert, entity: CONTACT, on_existing: OnExisting::Use, hasher: &h };
         let row = Row::Invalid { cells, code: "invalid", text: "" };
         assert_eq!(decide(k.as_ref(), row, rules), expected);
     }
@@ -301,7 +350,7 @@ mod tests {
     ) {
         let k = journal.map(|(state, id)| known(state, "c1", id));
         let h = hasher();
-        let rules = Rules { mode: Create, entity: CONTACT, hasher: &h };
+        let rules = Rules { mode: Create, entity: CONTACT, on_existing: OnExisting::Use, hasher: &h };
         let row = Row::Unresolved { cells, code: "invalid", text: "" };
         assert_eq!(decide(k.as_ref(), row, rules), expected);
     }
@@ -319,8 +368,35 @@ mod tests {
         let d = decide(
             Some(&k),
             Row::Ready { hash: "h2", cmd: &cmd },
-            Rules { mode: Upsert, entity: CONTACT, hasher: &h },
+            Rules { mode: Upsert, entity: CONTACT, on_existing: OnExisting::Use, hasher: &h },
         );
         assert_eq!(d, update(7, json!({"name": "Ann"})));
+    }
+
+    #[rstest]
+    // in the portal             mode        entity        on_existing          -> decision
+    #[case(None, Upsert, CONTACT, OnExisting::Use, Found::Create)]
+    #[case(None,                 UpdateMode, CONTACT,      OnExisting::Use,     Found::Reject { code: "not_found", text: "mode = \"update\": the portal has no item with this key" })]
+    #[case(Some(json!({"name": "Ann"})), Upsert, CONTACT,  OnExisting::Use,     update_found(json!({"name": "Ann"})))]
+    #[case(Some(json!({"name": "Bob"})), Upsert, CONTACT,  OnExisting::Use,     update_found(json!({"name": "Ann"})))]
+    #[case(Some(json!({"name": "Bob"})), UpdateMode, CONTACT, OnExisting::Use,  update_found(json!({"name": "Ann"})))]
+    #[case(Some(json!(null)),    Upsert,     Entity::User, OnExisting::Use,     Found::Existing { id: 7 })]
+    #[case(Some(json!(null)),    Upsert,     Entity::User, OnExisting::Reject,  Found::Reject { code: "ERROR_ARGUMENT", text: "A user with this email already exists (on_existing = \"reject\")" })]
+    #[case(None, Upsert, Entity::User, OnExisting::Reject, Found::Create)]
+    fn a_row_looked_up_first_is_updated_if_found_and_created_if_absent(
+        #[case] item: Option<Value>,
+        #[case] mode: Mode,
+        #[case] entity: Entity,
+        #[case] on_existing: OnExisting,
+        #[case] expected: Found,
+    ) {
+        let h = hasher();
+        let cmd = contact("Ann");
+        let found = item.as_ref().map(|i| (7, i));
+        assert_eq!(after_lookup(found, &cmd, Rules { mode, entity, on_existing, hasher: &h }), expected);
+    }
+
+    fn update_found(fields: Value) -> Found {
+        Found::Update { id: 7, fields: fields.as_object().cloned().unwrap_or_default() }
     }
 }

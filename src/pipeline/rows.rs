@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::admit::{self, Admit, Keep, Row, Rules};
+use super::admit::{self, Admit, Found, Keep, Row, Rules};
 use super::prepare::Prepared;
 use super::run::journal_key;
 use super::send::Ready;
@@ -14,7 +14,7 @@ use super::step::key_hash;
 use super::step::{StepRunner, Stop, Unseen};
 use super::upsert;
 use crate::journal::{self, JournalError, NewRow, Outcome};
-use crate::mapping::{Entity, Mode, OnExisting, RowIssue};
+use crate::mapping::{Entity, RowIssue};
 use crate::payload::{self, Command};
 
 impl StepRunner<'_> {
@@ -64,7 +64,13 @@ impl StepRunner<'_> {
 
     /// The step's rules for [`admit::decide`].
     fn rules(&self) -> Rules<'_> {
-        Rules { mode: self.plan.target.mode, entity: self.plan.target.entity, hasher: &self.hasher }
+        let target = &self.plan.target;
+        Rules {
+            mode: target.mode,
+            entity: target.entity,
+            on_existing: target.on_existing,
+            hasher: &self.hasher,
+        }
     }
 
     /// Does what [`admit::decide`] decided for the row `key` (payload hash `hash`); `cmd` is its
@@ -172,50 +178,30 @@ impl StepRunner<'_> {
             } else {
                 row.key.clone()
             };
-            let new = upsert::fields_of(&row.cmd);
-            match found.get(&lookup_key) {
-                Some(_)
-                    if self.plan.target.entity == Entity::User
-                        && self.plan.target.on_existing == OnExisting::Reject =>
-                {
-                    let text = "A user with this email already exists (on_existing = \"reject\")";
-                    self.reject(&row.key, &row.row_ref, &row.hash, "ERROR_ARGUMENT", text, false)?;
+            let item = found.get(&lookup_key).map(|(id, item)| (*id, item));
+            let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
+            match admit::after_lookup(item, &row.cmd, self.rules()) {
+                Found::Reject { code, text } => {
+                    self.reject(&row.key, &row.row_ref, &row.hash, code, text, false)?;
                 }
-                Some((id, item)) => {
-                    if !self.writing() {
-                        self.report.would_send += 1;
-                        continue;
-                    }
-                    let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
-                    let changed = upsert::all_fields_for_found_item(&new, item);
-                    if self.plan.target.entity == Entity::User || changed.is_empty() {
-                        self.ledger.record_existing(new_row, *id, &self.hasher.hashes(&new), false)?;
-                        self.report.existing += 1;
-                        continue;
-                    }
+                Found::Existing { .. } | Found::Update { .. } if !self.writing() => {
+                    self.report.would_send += 1;
+                }
+                Found::Existing { id } => {
+                    let hashes = self.hasher.hashes(&upsert::fields_of(&row.cmd));
+                    self.ledger.record_existing(new_row, id, &hashes, false)?;
+                    self.report.existing += 1;
+                }
+                Found::Update { id, fields } => {
                     self.ledger.mark_pending(new_row.clone())?;
                     self.ledger
-                        .record_outcomes(&[(row.key.as_str(), Outcome::Done { id: *id, existing: true })])?;
+                        .record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
                     self.ledger.reopen(new_row)?;
-                    let update = payload::update_command(&self.plan.target, *id, changed);
-                    ready.push(Ready {
-                        key: row.key,
-                        cmd: update,
-                        resends: 0,
-                        fields: Some(self.hasher.hashes(&new)),
-                    });
+                    let update = payload::update_command(&self.plan.target, id, fields);
+                    let hashes = self.hasher.hashes(&upsert::fields_of(&row.cmd));
+                    ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
                 }
-                None if self.plan.target.mode == Mode::Update => {
-                    self.reject(
-                        &row.key,
-                        &row.row_ref,
-                        &row.hash,
-                        "not_found",
-                        "mode = \"update\": the portal has no item with this key",
-                        false,
-                    )?;
-                }
-                None => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
+                Found::Create => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
             }
         }
         Ok(ready)
