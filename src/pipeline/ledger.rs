@@ -6,6 +6,11 @@
 //! records its rows. A dry run's ledger reads what the journal holds and writes nothing: every
 //! recording method is a no-op there, so callers never test a flag or unwrap a journal.
 //! Must not decide anything about rows (that is `admit`) nor talk to the portal.
+//!
+//! The journal's API is synchronous. A step's ledger borrows the run's one [`Journal`] for the
+//! whole step, across its `.await`s (requests, limit waits): each journal call is a short
+//! SQLite transaction made on the run's task between two awaits, never while one is pending,
+//! and no other task touches the journal.
 
 use std::collections::HashMap;
 
