@@ -1,15 +1,41 @@
 //! The only place that knows every stage: wiring, concurrency, shutdown, progress.
 //!
 //! [`prepare`] turns one mapping's source rows into commands or row problems (used offline by
-//! `validate` and by the run); [`run`] lands prepared rows in a portal through the transport,
-//! recording every row's fate in the journal.
+//! `validate` and by the run); [`run()`](fn@run) lands prepared rows in a portal through the transport,
+//! recording every row's fate in the journal. The run is split by role:
+//!
+//! | file | one job |
+//! |---|---|
+//! | [`run`](mod@run) | `run()`: open the steps, check them, loop over them, begin and finish the journal run |
+//! | [`steps`] | opening the steps of a job and the checks between them (shared by `validate` and `run`) |
+//! | `step` | one step's order of work and the state it keeps while it runs |
+//! | `admit` | the pure per-row decision: skip / reject / create / update / look up first |
+//! | `rows` | carrying that decision out (journal records, the look-up-first queue) |
+//! | `ledger` | the journal side of a run and a step; a dry run is a variant, not a flag |
+//! | `send` | a pack -> one request -> row outcomes (incl. "user already exists", 413 splitting) |
+//! | `resolve` | lookups and user IDs for deferred fields |
+//! | `portal` | read-only queries of the portal (items and users by key, field lists) |
+//! | `reconcile` | finding rows with an unknown outcome in the portal by key |
+//! | [`report`] | the run and step reports and the ideal-time arithmetic |
+//! | [`progress`] | bars or log lines, drawn from a snapshot value |
+//! | [`upsert`] | what changed in a row since it was last sent |
 
+mod admit;
+mod ledger;
+mod portal;
 pub mod prepare;
 pub mod progress;
+mod reconcile;
+pub mod report;
+mod resolve;
+mod rows;
 pub mod run;
+mod send;
+mod step;
 pub mod steps;
 pub mod upsert;
 
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};
-pub use run::{PlanRate, RunError, RunOptions, RunReport, StepReport, run};
-pub use steps::check_job;
+pub use report::{PlanRate, RunReport, StepReport, Stopped};
+pub use run::{RunError, RunOptions, run};
+pub use steps::{OpenError, check_job, open_steps};

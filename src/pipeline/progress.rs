@@ -1,16 +1,35 @@
 //! Progress on stderr: an indicatif bar per step when stderr is a terminal, otherwise a plain
 //! log line every few seconds (cron jobs read logs, not bars).
+//!
+//! Owns: drawing. It is handed a [`Snapshot`] of the figures to show and knows nothing of the
+//! run, its reports or the transport; it must not decide or record anything.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::run::StepReport;
-use crate::transport::Transport;
-
 /// How often the plain log line is printed.
 const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The figures one progress line shows: a step's row counts and the transport's at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Snapshot {
+    pub rows_read: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub existing: u64,
+    /// Rejected by this run or, unchanged, by an earlier one.
+    pub rejected: u64,
+    pub skipped: u64,
+    /// HTTP requests sent so far.
+    pub requests: u64,
+    /// Refusals by the portal's limits (query and operating).
+    pub limit_refusals: u64,
+    pub limit_wait: Duration,
+    /// Current request rate (requests/s).
+    pub rate: f64,
+}
 
 pub struct Progress {
     multi: Option<MultiProgress>,
@@ -53,44 +72,45 @@ pub struct StepBar {
 }
 
 impl StepBar {
-    fn line(&self, r: &StepReport, transport: &Transport) -> String {
+    fn line(&self, r: &Snapshot) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let stats = transport.stats();
         format!(
             "{} read, {} created, {} updated, {} existing, {} rejected, {} skipped | {:.0} rows/s | {} requests, {} limit refusals, waited {:.1}s, rate {:.1}/s",
             r.rows_read,
             r.created,
             r.updated,
             r.existing,
-            r.rejected_total(),
+            r.rejected,
             r.skipped,
             r.rows_read as f64 / secs,
-            stats.requests,
-            stats.query_limit_refusals + stats.operating_refusals,
-            stats.limit_wait.as_secs_f64(),
-            stats.rate,
+            r.requests,
+            r.limit_refusals,
+            r.limit_wait.as_secs_f64(),
+            r.rate,
         )
     }
 
-    pub fn update(&self, bytes: u64, r: &StepReport, transport: &Transport) {
+    /// After a row: `bytes` of the source read, `rows_read` rows; `snapshot` gives the figures
+    /// to show (asked for only when a line is drawn).
+    pub fn update(&self, bytes: u64, rows_read: u64, snapshot: impl FnOnce() -> Snapshot) {
         match &self.bar {
             Some(bar) => {
-                if r.rows_read.is_multiple_of(64) {
+                if rows_read.is_multiple_of(64) {
                     bar.set_position(bytes);
-                    bar.set_message(self.line(r, transport));
+                    bar.set_message(self.line(&snapshot()));
                 }
             }
             None => {
                 let mut last = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
                 if last.elapsed() >= LOG_EVERY {
                     *last = Instant::now();
-                    eprintln!("{}: {}", self.name, self.line(r, transport));
+                    eprintln!("{}: {}", self.name, self.line(&snapshot()));
                 }
             }
         }
     }
 
-    pub fn finish(&self, _r: &StepReport) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -1,18 +1,24 @@
-//! Checks between the mappings of one job: unique step names, `lookup` fields that name a
-//! step that exists, and no lookup cycles.
+//! The steps of one job: opening them in order, and the checks between their mappings (unique
+//! step names, `lookup` fields that name a step that exists, no lookup cycles, no lookup into
+//! a step that runs later).
 //!
 //! Owns: the rules that no single mapping file can check on its own. `validate` and `run`
 //! both call [`check_job`] so that they refuse the same jobs (exit 2), each problem with the
-//! `path:line:col` of the name or lookup concerned. Pure: reads the loaded mapping files only;
-//! the run passes in the step names its journal knows. The order of the steps (a lookup into
-//! a step that runs later) is the run's own check (`run::check_step_order`).
+//! `path:line:col` of the name or lookup concerned. The checks are pure: they read the loaded
+//! mapping files only (the run passes in the step names its journal knows). [`open_steps`]
+//! (loading the mappings, then opening their sources) is the one I/O here, shared by
+//! `validate` and `run`; [`check_order`] is the run's check that no step needs IDs from a
+//! step that runs after it.
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::PathBuf;
 
+use super::prepare::{Step, StepError, load_mapping};
 use crate::mapping::diagnostic::closest;
 use crate::mapping::spec::FieldSpec;
 use crate::mapping::{Diagnostic, Diagnostics, MappingFile};
+use crate::source::SourceError;
 
 /// Most lookup cycles reported (each is one diagnostic).
 const MAX_CYCLES: usize = 10;
@@ -199,6 +205,97 @@ fn describe(files: &[&MappingFile], lookups: &[Vec<Lookup<'_>>], cycle: &[Hop]) 
             via.join(", ")
         ),
     )
+}
+
+/// Why the steps of a job cannot be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Problems in the mapping files or between them, every one found.
+    Mapping(Diagnostics),
+    /// A source could not be opened; `diagnostics` holds the problems found before it and
+    /// between the mappings (a caller may show them with the error, or only the error).
+    Source { error: SourceError, diagnostics: Diagnostics },
+}
+
+/// Loads every mapping file, checks them against each other ([`check_job`], no journal) and
+/// opens their sources, in the order given. Every mapping is checked before any source is
+/// opened, so all shape problems show at once.
+pub fn open_steps(paths: &[PathBuf]) -> Result<Vec<Step>, OpenError> {
+    let mut files = Vec::new();
+    let mut diags = Diagnostics::default();
+    for path in paths {
+        match load_mapping(path) {
+            Ok(f) => files.push(f),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let between = check_job(&files.iter().collect::<Vec<_>>(), None);
+    let mut steps = Vec::new();
+    if diags.is_empty() {
+        for file in files {
+            let problems = file.problems.clone();
+            match Step::open(file) {
+                Ok(s) => steps.push(s),
+                Err(StepError::Mapping(d)) => diags.extend(d),
+                Err(StepError::Source(error)) => {
+                    diags.extend(problems);
+                    diags.extend(between);
+                    return Err(OpenError::Source { error, diagnostics: diags });
+                }
+            }
+        }
+    }
+    diags.extend(between);
+    if diags.is_empty() { Ok(steps) } else { Err(OpenError::Mapping(diags)) }
+}
+
+/// A step whose lookups need a step that runs after it would reject every such row: refuse
+/// the order up front, every such field at its `path:line:col`, and say which file to put first.
+pub fn check_order(steps: &[Step]) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for (i, step) in steps.iter().enumerate() {
+        for field in &step.plan.fields {
+            let needed = match &field.deferred {
+                Some(crate::mapping::Deferred::Lookup(target)) => {
+                    steps[i + 1..].iter().find(|s| s.plan.name == *target)
+                }
+                Some(crate::mapping::Deferred::UserByEmail) => {
+                    steps[i + 1..].iter().find(|s| s.plan.target.entity == crate::mapping::Entity::User)
+                }
+                None => None,
+            };
+            if let Some(target) = needed {
+                let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(
+                    0..0,
+                    |(n, spec)| match spec {
+                        crate::mapping::spec::FieldSpec::Rule(r) => {
+                            r.lookup.as_ref().or(r.user.as_ref()).map_or(n.span(), |l| l.span())
+                        }
+                        crate::mapping::spec::FieldSpec::Column(_) => n.span(),
+                    },
+                );
+                diags.push(step.file.diag(
+                    span,
+                    format!(
+                        "step `{}` (field `{}`) needs IDs from step `{}`, which runs after it: give {} before {}",
+                        step.plan.name,
+                        field.name,
+                        target.plan.name,
+                        target.file.path.display(),
+                        step.file.path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    diags
+}
+
+/// A lookup into a step that is neither given nor `known` (the steps the journal holds) would
+/// reject every row that uses it: the run refuses it before anything is sent.
+pub fn check_lookups_known(steps: &[Step], known: &[String]) -> Diagnostics {
+    let files: Vec<&MappingFile> = steps.iter().map(|s| &s.file).collect();
+    check_job(&files, Some(known))
 }
 
 #[cfg(test)]

@@ -1,0 +1,180 @@
+//! Read-only queries of the portal: items and users by their keys, the entity's field list.
+//!
+//! Owns: how a lookup is asked (`crm.item.list` by `originId`/`xmlId`, `user.get` by
+//! `EMAIL`, in chunks) and the rule that a lookup whose outcome is unknown is tried again a
+//! few times and then reported as failed, never taken for "absent". Must not write anything.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::step::Stop;
+use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
+use crate::payload;
+use crate::transport::{CallError, Transport};
+
+/// Keys per lookup request (`@originId` / `@EMAIL` lists).
+pub(super) const LOOKUP_CHUNK: usize = 50;
+
+/// Tries of one lookup whose answer was lost before it counts as failed.
+pub(super) const LOOKUP_ATTEMPTS: u32 = 4;
+
+/// The portal, for reading. Cheap to copy.
+#[derive(Clone, Copy)]
+pub(super) struct Portal<'a> {
+    transport: &'a Transport,
+}
+
+impl<'a> Portal<'a> {
+    pub(super) fn new(transport: &'a Transport) -> Portal<'a> {
+        Portal { transport }
+    }
+
+    /// A read call. A deterministic refusal means "nothing found" (`Null`); a failure whose
+    /// outcome is unknown (dropped connection, 5xx) is tried again a few times and then
+    /// returned as `Err` so that callers never take a failed lookup for "absent".
+    pub(super) async fn read_call(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<Result<Value, String>, Stop> {
+        let mut last = String::new();
+        for attempt in 0..LOOKUP_ATTEMPTS {
+            if attempt > 0 {
+                self.transport
+                    .pause(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await
+                    .map_err(Stop::Portal)?;
+            }
+            match self.transport.call(method, params).await {
+                Ok(v) => return Ok(Ok(v)),
+                Err(CallError::Rejected { code, description, .. }) => {
+                    tracing::warn!(method, code, description, "lookup refused");
+                    return Ok(Ok(Value::Null));
+                }
+                Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
+                Err(CallError::Transport(e)) => {
+                    tracing::warn!(method, error = %e, "lookup failed; trying again");
+                    last = e.to_string();
+                }
+            }
+        }
+        Ok(Err(last))
+    }
+
+    /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID; `Err` when the lookup failed.
+    pub(super) async fn find_users(
+        &self,
+        emails: &[String],
+    ) -> Result<Result<HashMap<String, u64>, String>, Stop> {
+        let mut out = HashMap::new();
+        for chunk in emails.chunks(LOOKUP_CHUNK) {
+            // One e-mail: the plain `EMAIL` filter every portal knows; several: the `@` (IN) form.
+            let filter = if let [one] = chunk { json!({"EMAIL": one}) } else { json!({"@EMAIL": chunk}) };
+            let params = json!({"filter": filter, "ADMIN_MODE": true});
+            let result = match self.read_call("user.get", &params).await? {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            };
+            for user in result.as_array().into_iter().flatten() {
+                if let (Some(email), Some(id)) =
+                    (user.get("EMAIL").and_then(Value::as_str), id_of(user.get("ID")))
+                {
+                    out.insert(email.to_lowercase(), id);
+                }
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Finds items (or users) by their external keys: key -> (portal ID, the item as listed).
+    /// `full` selects every field (to compare multifields); otherwise only the ID and key.
+    /// The inner `Err` means the lookup failed: nothing may be concluded from it.
+    #[allow(clippy::type_complexity)]
+    pub(super) async fn find_items(
+        &self,
+        target: &TargetPlan,
+        keys: &[String],
+        full: bool,
+    ) -> Result<Result<HashMap<String, (u64, Value)>, String>, Stop> {
+        let mut out = HashMap::new();
+        match target.entity {
+            Entity::User => {
+                let emails: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
+                match self.find_users(&emails).await? {
+                    Ok(found) => out.extend(found.into_iter().map(|(k, id)| (k, (id, Value::Null)))),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            Entity::Crm(entity_type_id) => {
+                let origin = target.entity.key_field() == KeyField::Origin;
+                let field = if origin { "originId" } else { "xmlId" };
+                for chunk in keys.chunks(LOOKUP_CHUNK) {
+                    let filter = if origin {
+                        json!({"=originatorId": target.origin, "@originId": chunk})
+                    } else {
+                        let xml: Vec<String> =
+                            chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
+                        json!({"@xmlId": xml})
+                    };
+                    let select = if full { json!(["*"]) } else { json!(["id", field]) };
+                    let params = json!({"entityTypeId": entity_type_id, "filter": filter, "select": select, "start": -1});
+                    let result = match self.read_call("crm.item.list", &params).await? {
+                        Ok(v) => v,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
+                        if let (Some(k), Some(id)) =
+                            (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
+                        {
+                            let prefix = format!("{}:", target.origin);
+                            let key = if origin {
+                                k.to_string()
+                            } else {
+                                k.strip_prefix(&prefix).unwrap_or(k).to_string()
+                            };
+                            out.insert(key, (id, item.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Compares the mapping's field names with the portal's `crm.item.fields`: the portal
+    /// silently ignores unknown fields, so each is returned as a note for the report.
+    pub(super) async fn unknown_fields(&self, plan: &MappingPlan) -> Result<Vec<String>, Stop> {
+        let mut notes = Vec::new();
+        let Entity::Crm(entity_type_id) = plan.target.entity else { return Ok(notes) };
+        let params = json!({
+            "entityTypeId": entity_type_id,
+            "useOriginalUfNames": if plan.target.use_original_uf_names { "Y" } else { "N" },
+        });
+        let result = match self.transport.call("crm.item.fields", &params).await {
+            Ok(r) => r,
+            // The portal cannot be used at all (credentials, overload, unreachable): stop now.
+            Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
+            Err(_) => return Ok(notes),
+        };
+        let Some(known) = result.get("fields").and_then(Value::as_object) else { return Ok(notes) };
+        for f in &plan.fields {
+            if !known.contains_key(&f.name) {
+                notes.push(format!(
+                    "field `{}` is not a field of {} in this portal; the portal will ignore it",
+                    f.name,
+                    plan.target.entity.name()
+                ));
+            }
+        }
+        Ok(notes)
+    }
+}
+
+pub(super) fn id_of(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

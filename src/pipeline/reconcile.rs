@@ -1,0 +1,131 @@
+//! Finding rows with an unknown outcome in the portal by their external key.
+//!
+//! Owns: the exactly-once rule that nothing whose outcome is unknown is resent before a
+//! lookup shows it absent: rows an earlier run left `sent`/`unknown` (looked up before the
+//! step reads its source) and this run's unknown rows (looked up, the absent ones resent, a
+//! few rounds at most). A failed lookup changes nothing: the rows stay unknown.
+
+use std::collections::VecDeque;
+
+use super::send::Item;
+use super::step::{StepRunner, Stop};
+use crate::journal::{JournalError, Outcome};
+use crate::mapping::{Entity, KeyField};
+
+/// Rounds of "look up unknown rows, resend the absent ones" at the end of a step.
+pub(super) const MAX_RECONCILE_ROUNDS: u32 = 5;
+
+impl StepRunner<'_> {
+    /// Rows an earlier run left `sent` or `unknown` are looked up by their external key:
+    /// found -> done; absent -> pending (sent again when the source reaches them). An update
+    /// (the row has a portal ID) is simply sent again: updates are idempotent.
+    pub(super) async fn reconcile_leftovers(&mut self) -> Result<(), Stop> {
+        let rows = self.ledger.rows_to_reconcile()?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (updates, creates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.portal_id.is_some());
+        let retry: Vec<(&str, Outcome)> = updates.iter().map(|r| (r.key.as_str(), Outcome::Retry)).collect();
+        self.ledger.record_outcomes(&retry)?;
+        let keys: Vec<String> = creates.into_iter().map(|r| r.key).collect();
+        let (found, absent) = self.reconcile(&keys).await?;
+        self.report.reconciled_found += found as u64;
+        self.report.reconciled_absent += (absent.len() + updates.len()) as u64;
+        Ok(())
+    }
+
+    /// Looks up this run's unknown rows; resends the absent ones (and unknown updates), a few
+    /// rounds at most.
+    pub(super) async fn reconcile_this_run(&mut self) -> Result<(), Stop> {
+        for _ in 0..MAX_RECONCILE_ROUNDS {
+            if self.unknown.is_empty() {
+                return Ok(());
+            }
+            let (updates, creates): (Vec<String>, Vec<String>) =
+                self.unknown.keys().cloned().partition(|k| self.unknown[k].0.method.ends_with(".update"));
+            let (found, mut absent) = self.reconcile(&creates).await?;
+            self.report.created += found as u64;
+            if !updates.is_empty() {
+                let retry: Vec<(&str, Outcome)> =
+                    updates.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
+                self.ledger.record_outcomes(&retry)?;
+                absent.extend(updates);
+            }
+            let mut retry = VecDeque::new();
+            let mut packer = self.transport.packer::<Item>(self.batch_size);
+            let mut packs = Vec::new();
+            for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
+                if absent.contains(&key) {
+                    packs.extend(packer.push(Item { key, fields }, cmd));
+                } else if self.still_unknown(&key)? {
+                    self.unknown.insert(key, (cmd, fields));
+                }
+            }
+            packs.extend(packer.finish());
+            if packs.is_empty() && !self.unknown.is_empty() {
+                // Nothing could be decided (no key to look them up by, or the lookup failed):
+                // try the lookup again after a pause, then leave them unknown and report.
+                self.transport.pause(std::time::Duration::from_millis(500)).await.map_err(Stop::Portal)?;
+                continue;
+            }
+            for pack in packs {
+                self.send(pack, &mut retry).await?;
+            }
+            for r in retry {
+                self.unknown.insert(r.key, (r.cmd, r.fields));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn still_unknown(&self, key: &str) -> Result<bool, JournalError> {
+        self.ledger.still_unknown(key)
+    }
+
+    /// Looks `keys` up in the portal by their external key and records what it finds.
+    /// Returns (found count, absent keys). Keys that cannot be looked up stay as they are.
+    pub(super) async fn reconcile(&mut self, keys: &[String]) -> Result<(usize, Vec<String>), Stop> {
+        if keys.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        if self.plan.target.entity.key_field() == KeyField::None {
+            self.report.notes.push(format!(
+                "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
+                 check them in the portal",
+                keys.len(),
+                self.plan.target.entity.name()
+            ));
+            return Ok((0, Vec::new()));
+        }
+        let lookable: Vec<String> =
+            keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).cloned().collect();
+        let found = match self.portal().find_items(&self.plan.target, &lookable, false).await? {
+            Ok(found) => found,
+            Err(e) => return Ok(self.lookup_failed(&e)),
+        };
+        let user = self.plan.target.entity == Entity::User;
+        let mut outcomes = Vec::new();
+        let mut absent = Vec::new();
+        for key in &lookable {
+            let lookup_key = if user { key.to_lowercase() } else { key.clone() };
+            match found.get(&lookup_key) {
+                Some((id, _)) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
+                None => {
+                    outcomes.push((key.as_str(), Outcome::Retry));
+                    absent.push(key.clone());
+                }
+            }
+        }
+        let found_count = outcomes.len() - absent.len();
+        self.ledger.record_outcomes(&outcomes)?;
+        Ok((found_count, absent))
+    }
+
+    /// A lookup that failed changes nothing: the rows stay `sent`/`unknown` for a later try.
+    pub(super) fn lookup_failed(&mut self, error: &str) -> (usize, Vec<String>) {
+        self.report
+            .notes
+            .push(format!("could not look up rows with an unknown outcome ({error}); they stay unknown"));
+        (0, Vec::new())
+    }
+}

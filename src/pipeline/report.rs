@@ -1,0 +1,227 @@
+//! The run's and each step's figures: what `run` prints as its summary and `--report` writes
+//! as JSON, why a run stopped early, and the ideal-time arithmetic (how fast the limits allow).
+//!
+//! Owns: [`StepReport`], [`RunReport`], [`PlanRate`], [`Stopped`]. Plain data and arithmetic:
+//! no I/O, no journal, no transport calls (the run hands in the transport's figures). The JSON
+//! shape of `--report` is a documented interface: field names and value kinds stay as they are.
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::journal::RowState;
+use crate::transport::{TransportError, TransportStats};
+
+/// One step's figures for the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepReport {
+    pub step: String,
+    pub entity: String,
+    pub rows_read: u64,
+    /// Created by this run.
+    pub created: u64,
+    /// Found already in the portal (e.g. a user with that e-mail), recorded as done.
+    pub existing: u64,
+    /// Rejected by this run: by the mapping (invalid rows) or by the portal.
+    pub rejected: u64,
+    /// Rejected by an earlier run and unchanged in the source since: not sent again, but still
+    /// rejected (they count in the exit code and in [`RunReport::rejected`]).
+    pub rejected_earlier: u64,
+    /// Done by an earlier run: not sent again.
+    pub skipped: u64,
+    /// Left with an unknown outcome (could not be looked up).
+    pub unknown: u64,
+    /// Left pending (the run stopped early).
+    pub pending: u64,
+    /// Rows an earlier run left `sent`/`unknown` that were looked up: found / absent.
+    pub reconciled_found: u64,
+    pub reconciled_absent: u64,
+    /// Updated by this run (upsert/update: the source row changed).
+    pub updated: u64,
+    /// Changed in the source but not updated because the step's mode is `create`.
+    pub changed_not_updated: u64,
+    /// Rows the journal has done that the source no longer holds (never deleted).
+    pub missing: u64,
+    /// Their keys (the first 10,000).
+    pub missing_keys: Vec<String>,
+    /// Would be sent (dry run only).
+    pub would_send: u64,
+    pub notes: Vec<String>,
+    /// The source error that stopped reading this step's rows (the run then exits 2).
+    pub source_error: Option<String>,
+}
+
+/// Why a run stopped early: a portal refusal that makes going on pointless (credentials,
+/// `OVERLOAD_LIMIT`, limits that kept refusing, an unreachable portal). Shown, and written to
+/// `--report` as `"stopped": "<message>"`, by the error's own message.
+#[derive(Debug, Clone)]
+pub struct Stopped(Arc<TransportError>);
+
+impl Stopped {
+    /// The transport error that stopped the run.
+    pub fn error(&self) -> &TransportError {
+        &self.0
+    }
+}
+
+impl From<TransportError> for Stopped {
+    fn from(e: TransportError) -> Self {
+        Stopped(Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Stopped {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The whole run's figures (`--report` writes this as JSON).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub steps: Vec<StepReport>,
+    pub dry_run: bool,
+    pub journal: String,
+    pub requests: u64,
+    pub query_limit_refusals: u64,
+    pub operating_refusals: u64,
+    pub limit_wait_secs: f64,
+    pub elapsed_secs: f64,
+    pub items_per_sec: f64,
+    /// The time the rate limit alone allows for the write requests sent:
+    /// `(requests - burst) / rate`, at least 0.
+    pub ideal_secs: f64,
+    /// `ideal_secs / elapsed_secs` (1.0 = as fast as the limits allow).
+    pub ratio_to_ideal: f64,
+    /// Why the run stopped early (a portal refusal that makes going on pointless).
+    pub stopped: Option<Stopped>,
+    pub interrupted: bool,
+}
+
+impl StepReport {
+    /// Rows of the source that end this run rejected: by this run or, unchanged, by an earlier one.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected + self.rejected_earlier
+    }
+
+    /// A row an earlier run finished, unchanged since: counted as skipped (done) or as still
+    /// rejected, never as a success it was not.
+    pub(super) fn finished_before(&mut self, state: RowState) {
+        if state == RowState::Rejected {
+            self.rejected_earlier += 1;
+        } else {
+            self.skipped += 1;
+        }
+    }
+}
+
+impl RunReport {
+    /// Rows still rejected at the end of the run, from this run or an earlier one.
+    pub fn rejected(&self) -> u64 {
+        self.steps.iter().map(StepReport::rejected_total).sum()
+    }
+    pub fn unfinished(&self) -> u64 {
+        self.steps.iter().map(|s| s.unknown + s.pending).sum()
+    }
+
+    /// Fills the request, limit and timing figures from the transport's counters after a run
+    /// of `elapsed_secs` at the planned `rate`.
+    pub(super) fn set_figures(&mut self, stats: &TransportStats, elapsed_secs: f64, rate: PlanRate) {
+        let items: u64 = self.steps.iter().map(|s| s.created + s.existing + s.rejected).sum();
+        self.requests = stats.requests;
+        self.query_limit_refusals = stats.query_limit_refusals;
+        self.operating_refusals = stats.operating_refusals;
+        self.limit_wait_secs = stats.limit_wait.as_secs_f64();
+        self.elapsed_secs = elapsed_secs;
+        self.items_per_sec = if elapsed_secs > 0.0 { items as f64 / elapsed_secs } else { 0.0 };
+        self.ideal_secs = rate.ideal_secs(stats.requests);
+        self.ratio_to_ideal = if elapsed_secs > 0.0 && self.ideal_secs > 0.0 {
+            (self.ideal_secs / elapsed_secs).min(1.0)
+        } else {
+            1.0
+        };
+    }
+
+    /// How the journal records the end of this run.
+    pub(super) fn journal_outcome(&self) -> &'static str {
+        if self.stopped.is_some() {
+            "stopped"
+        } else if self.interrupted {
+            "interrupted"
+        } else if self.rejected() > 0 || self.unfinished() > 0 {
+            "finished with rejected or unfinished rows"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// The limiter's rate and burst, for the ideal-time figure.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl PlanRate {
+    /// The seconds the rate limit alone needs for `requests`: the burst is free, the rest go
+    /// at `per_second`; never negative.
+    pub fn ideal_secs(&self, requests: u64) -> f64 {
+        ((requests as f64 - f64::from(self.burst)) / self.per_second.max(1e-9)).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::time::Duration;
+
+    fn stats(requests: u64) -> TransportStats {
+        TransportStats {
+            requests,
+            query_limit_refusals: 0,
+            operating_refusals: 0,
+            limit_wait: Duration::ZERO,
+            rate: 2.0,
+            refreshes: 0,
+        }
+    }
+
+    #[test]
+    fn the_burst_is_free_and_the_rest_goes_at_the_planned_rate() {
+        let rate = PlanRate { per_second: 2.0, burst: 50 };
+        assert_eq!(rate.ideal_secs(10), 0.0);
+        assert_eq!(rate.ideal_secs(50), 0.0);
+        assert_eq!(rate.ideal_secs(70), 10.0);
+    }
+
+    #[test]
+    fn a_run_slower_than_the_limits_allow_shows_a_ratio_below_one() {
+        let mut r = RunReport::default();
+        r.set_figures(&stats(70), 20.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!((r.ideal_secs, r.ratio_to_ideal), (10.0, 0.5));
+        r.set_figures(&stats(10), 20.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!(r.ratio_to_ideal, 1.0, "nothing beyond the burst: as fast as allowed");
+    }
+
+    #[test]
+    fn a_stop_is_written_to_the_report_as_the_error_message() {
+        let e = TransportError::InvalidBatch("too many commands".into());
+        let shown = e.to_string();
+        let r = RunReport { stopped: Some(e.into()), ..Default::default() };
+        let json = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(json["stopped"], serde_json::Value::String(shown));
+        assert_eq!(r.journal_outcome(), "stopped");
+        assert_eq!(
+            serde_json::to_value(RunReport::default()).expect("serialises")["stopped"],
+            serde_json::Value::Null
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Sending a pack of commands and turning the portal's answer into row outcomes.
+//!
+//! Owns: the exactly-once bracket around a request (the pack's rows go `sent` in one
+//! transaction before it and to their outcomes in one transaction after it), a batch answer ->
+//! row outcomes (done with an ID, rejected, not executed -> resent, unknown -> reconciled,
+//! "user already exists" -> the existing user), and the 413 rule: a pack refused as too large
+//! is split in halves, a single command goes alone, and one still too large alone is rejected
+//! `too_large`. Must not decide which rows to send (that is `admit`).
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::portal::id_of;
+use super::step::{StepRunner, Stop};
+use crate::journal::{FieldHashes, Outcome};
+use crate::mapping::{Entity, OnExisting};
+use crate::payload::Command;
+use crate::transport::{CommandOutcome, Pack, TransportError};
+
+/// A row waiting to be sent: its journal key, its command, and the hashes of its full field
+/// object to store in the journal once the portal has it (for later upserts).
+pub(super) struct Ready {
+    pub(super) key: String,
+    pub(super) cmd: Command,
+    pub(super) resends: u32,
+    pub(super) fields: Option<FieldHashes>,
+}
+
+/// What a packed command carries besides the command: its row key and field hashes to store.
+pub(super) struct Item {
+    pub(super) key: String,
+    pub(super) fields: Option<FieldHashes>,
+}
+
+impl StepRunner<'_> {
+    /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
+    /// A pack the portal refuses as too large (413) never ran: it is split in halves, a single
+    /// command is sent alone, and one still too large alone is rejected `too_large`.
+    pub(super) async fn send(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+        if !self.ledger.is_writing() {
+            // A dry run never writes to the portal (nothing reaches here: it only counts).
+            return Ok(());
+        }
+        let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
+        self.ledger.mark_sent(&keys)?;
+        let answer = match pack.commands.as_slice() {
+            [(key, cmd)] if pack.alone => self.transport.call_alone(key, cmd).await,
+            commands => self.transport.call_batch(commands).await,
+        };
+        let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
+        let mut stored: Vec<(&str, &FieldHashes)> = Vec::new();
+        let mut stop = None;
+        if let Err(TransportError::TooLarge { bytes, .. }) = &answer
+            && !pack.alone
+        {
+            let bytes = *bytes;
+            let back: Vec<(&str, Outcome)> = keys.iter().map(|k| (*k, Outcome::Retry)).collect();
+            self.ledger.record_outcomes(&back)?;
+            tracing::info!(
+                bytes,
+                commands = keys.len(),
+                "request too large for the portal; sending it in smaller parts"
+            );
+            return self.send_smaller(pack, retry).await;
+        }
+        match answer {
+            Ok(batch) => {
+                for (item, (cmd_key, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    let row_key = item.key.as_str();
+                    let update = cmd.method.ends_with(".update");
+                    let outcome = match batch.get(cmd_key) {
+                        Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
+                            Some(id) => {
+                                if update {
+                                    self.report.updated += 1;
+                                } else {
+                                    self.report.created += 1;
+                                }
+                                if let Some(f) = &item.fields {
+                                    stored.push((row_key, f));
+                                }
+                                Outcome::Done { id, existing: update }
+                            }
+                            None => {
+                                self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
+                                Outcome::Unknown { reason: "the portal answered without an ID".into() }
+                            }
+                        },
+                        Some(CommandOutcome::Failed { code, description }) => {
+                            self.failed(cmd, code, description).await?
+                        }
+                        Some(CommandOutcome::NotExecuted(_)) => {
+                            retry.push_back(Ready {
+                                key: row_key.to_string(),
+                                cmd: cmd.clone(),
+                                resends: 0,
+                                fields: item.fields.clone(),
+                            });
+                            Outcome::Retry
+                        }
+                        None => {
+                            self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
+                            Outcome::Unknown { reason: "missing from the batch answer".into() }
+                        }
+                    };
+                    outcomes.push((row_key, outcome));
+                }
+            }
+            Err(TransportError::TooLarge { bytes, .. }) => {
+                // Alone and still too large: the row's own size is the problem.
+                for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    let text = self.too_large_text(cmd, bytes);
+                    outcomes.push((item.key.as_str(), Outcome::Rejected { code: "too_large".into(), text }));
+                }
+            }
+            Err(e @ TransportError::Interrupted { in_flight: true, .. }) => {
+                // Abandoned on the wire: the rows stay `sent`, looked up on the next run.
+                stop = Some(e);
+            }
+            Err(TransportError::Ambiguous { reason, .. }) => {
+                for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
+                    self.unknown.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
+                    outcomes.push((item.key.as_str(), Outcome::Unknown { reason: reason.clone() }));
+                }
+            }
+            Err(e) => {
+                // Fatal refusals, exhausted limits and invalid batches never ran: back to pending.
+                outcomes.extend(keys.iter().map(|k| (*k, Outcome::Retry)));
+                stop = Some(e);
+            }
+        }
+        for (_, o) in &outcomes {
+            if let Outcome::Rejected { .. } = o {
+                self.report.rejected += 1;
+            }
+        }
+        self.ledger.record_outcomes(&outcomes)?;
+        if !stored.is_empty() {
+            self.ledger.set_field_hashes(&stored)?;
+        }
+        match stop {
+            Some(e) => Err(Stop::Portal(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// A pack refused as too large, sent again in halves (a single command: alone, as a
+    /// direct call, which needs fewer bytes than inside a batch).
+    pub(super) async fn send_smaller(
+        &mut self,
+        pack: Pack<Item>,
+        retry: &mut VecDeque<Ready>,
+    ) -> Result<(), Stop> {
+        let Pack { mut items, mut commands, .. } = pack;
+        if commands.len() == 1 {
+            return Box::pin(self.send(Pack { items, commands, alone: true }, retry)).await;
+        }
+        let half = commands.len() / 2;
+        let (items2, commands2) = (items.split_off(half), commands.split_off(half));
+        Box::pin(self.send(Pack { items, commands, alone: false }, retry)).await?;
+        Box::pin(self.send(Pack { items: items2, commands: commands2, alone: false }, retry)).await
+    }
+
+    /// Why a row is `too_large`: the request's size and the field that made it large.
+    pub(super) fn too_large_text(&self, cmd: &Command, bytes: usize) -> String {
+        let fields = match self.plan.target.entity {
+            Entity::User => Some(&cmd.params),
+            Entity::Crm(_) => cmd.params.get("fields"),
+        };
+        let biggest = fields
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().map(|(k, v)| (k, v.to_string().len())).max_by_key(|(_, n)| *n));
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        let mut text = format!(
+            "the request for this row is {:.1} MiB ({bytes} bytes), more than the portal accepts \
+             (HTTP 413 Request Entity Too Large)",
+            mib(bytes)
+        );
+        if let Some((name, size)) = biggest {
+            text.push_str(&format!("; the largest field is `{name}` ({:.1} MiB", mib(size)));
+            if let Some(f) = self.plan.fields.iter().find(|f| &f.name == name) {
+                text.push_str(&format!(", from `{}`", f.label));
+            }
+            text.push(')');
+        }
+        text.push_str(
+            "; make the file smaller, or raise the request size limit of the portal's web server \
+             (nginx client_max_body_size)",
+        );
+        text
+    }
+
+    /// A command the portal refused: rejected, unless it is a user that already exists and
+    /// the step says to use existing users.
+    pub(super) async fn failed(
+        &mut self,
+        cmd: &Command,
+        code: &str,
+        description: &str,
+    ) -> Result<Outcome, Stop> {
+        if cmd.method == "user.add"
+            && self.plan.target.on_existing == OnExisting::Use
+            && description.to_lowercase().contains("already exists")
+            && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
+            && let Ok(found) = self.portal().find_users(&[email.to_lowercase()]).await?
+            && let Some(id) = found.get(&email.to_lowercase()).copied()
+        {
+            self.report.existing += 1;
+            return Ok(Outcome::Done { id, existing: true });
+        }
+        Ok(Outcome::Rejected { code: code.to_string(), text: description.to_string() })
+    }
+}
+
+/// The ID of what an add created: `result.item.id` (crm.item.add) or the integer result
+/// (user.add); IDs may come as strings.
+pub(super) fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
+    if cmd.method == "user.add" {
+        return id_of(Some(result));
+    }
+    id_of(result.get("item").and_then(|i| i.get("id"))).or_else(|| id_of(result.get("id")))
+}

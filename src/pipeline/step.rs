@@ -1,0 +1,306 @@
+//! One step of a run: the order of its work and the state it keeps while it runs.
+//!
+//! Owns: [`StepRunner`] (a step's plan, ledger, caches and report) and the order of a step:
+//! check the mapping's fields against the portal, reconcile what an earlier run left
+//! `sent`/`unknown`, stream the source (read and mapped on their own thread ahead of the
+//! requests, through a bounded channel: flat memory), admit each row, pack, send, resend what
+//! did not run, reconcile this run's unknown rows, list rows the source no longer holds.
+//! The per-row decision is `admit`'s, carried out by `rows`; the request is `send`'s; lookups
+//! are `resolve`'s, `portal`'s and `reconcile`'s. Must not hold the journal's connection
+//! anywhere but in its [`Ledger`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::ledger::{Ledger, RunJournal};
+use super::portal::{LOOKUP_CHUNK, Portal};
+use super::prepare::{Prepared, Step};
+use super::progress::{Progress, Snapshot};
+use super::report::StepReport;
+use super::resolve::Resolver;
+use super::run::{RunError, RunOptions};
+use super::send::{Item, Ready};
+use crate::journal::{FieldHasher, FieldHashes, JournalError};
+use crate::mapping::{Entity, MappingPlan};
+use crate::payload::Command;
+use crate::source::SourceError;
+use crate::transport::{Transport, TransportError};
+
+/// How many times one row is sent again after its command did not run (limits, halts).
+pub(super) const MAX_NOT_EXECUTED_RESENDS: u32 = 20;
+
+/// Rows read ahead of the requests.
+pub(super) const READ_AHEAD: usize = 1024;
+
+/// Keys of rows that disappeared from the source listed in the report (the count is exact).
+pub(super) const MAX_MISSING_KEYS: usize = 10_000;
+
+/// Why a step stopped before its end.
+pub(super) enum Stop {
+    Portal(TransportError),
+    Interrupted,
+    Journal(JournalError),
+}
+
+impl From<JournalError> for Stop {
+    fn from(e: JournalError) -> Self {
+        Stop::Journal(e)
+    }
+}
+
+/// A row with no journal record in upsert/update mode: looked up in the portal first.
+pub(super) struct Unseen {
+    pub(super) key: String,
+    pub(super) row_ref: String,
+    pub(super) hash: String,
+    pub(super) cmd: Command,
+}
+
+/// What every step of a run shares.
+#[derive(Clone, Copy)]
+pub(super) struct RunContext<'a> {
+    pub(super) transport: &'a Transport,
+    pub(super) opts: &'a RunOptions,
+    pub(super) progress: &'a Progress,
+    /// Set by Ctrl-C / SIGTERM: stop reading, send nothing new.
+    pub(super) interrupted: &'a AtomicBool,
+    /// The names of every step of this run, in order.
+    pub(super) steps: &'a [String],
+}
+
+/// One step while it runs: its plan, its journal side, what it has looked up, and its figures.
+pub(super) struct StepRunner<'a> {
+    pub(super) plan: MappingPlan,
+    /// Bytes of the source read so far, and its size (for progress).
+    pub(super) bytes: crate::source::BytesRead,
+    pub(super) size: u64,
+    /// The journal side of the step (writing, or a dry run's read-only view).
+    pub(super) ledger: Ledger<'a>,
+    pub(super) transport: &'a Transport,
+    pub(super) progress: &'a Progress,
+    pub(super) interrupted: &'a AtomicBool,
+    /// Commands per request (at most 10 for users, 50 otherwise).
+    pub(super) batch_size: usize,
+    pub(super) report: StepReport,
+    /// Lookups and user IDs found so far.
+    pub(super) resolver: Resolver,
+    /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
+    pub(super) unknown: HashMap<String, (Command, Option<FieldHashes>)>,
+    /// Hashes field values as the journal stores them.
+    pub(super) hasher: FieldHasher,
+    /// Upsert/update rows waiting for a portal lookup of their keys.
+    pub(super) unseen: Vec<Unseen>,
+    /// Hashes of the keys this run's source holds (to report rows that disappeared).
+    pub(super) seen: std::collections::HashSet<u64>,
+}
+
+impl<'a> StepRunner<'a> {
+    pub(super) fn new(
+        step: Step,
+        order: usize,
+        journal: &'a mut RunJournal,
+        run: RunContext<'a>,
+    ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
+        let RunContext { transport, opts, progress, interrupted, steps } = run;
+        let entity = step.plan.target.entity;
+        let mut report =
+            StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
+        report.notes.extend(step.source.notes().iter().cloned());
+        let ledger = journal.step(&step, order, &mut report.notes)?;
+        let hasher = ledger.hasher();
+        let batch_size =
+            if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
+        let (plan, rows, bytes, size) = step.prepare();
+        let runner = StepRunner {
+            plan,
+            bytes,
+            size,
+            ledger,
+            transport,
+            progress,
+            interrupted,
+            batch_size,
+            report,
+            resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }),
+            unknown: HashMap::new(),
+            hasher,
+            unseen: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        };
+        Ok((runner, rows))
+    }
+
+    pub(super) fn writing(&self) -> bool {
+        self.ledger.is_writing()
+    }
+
+    pub(super) async fn run(&mut self, rows: super::prepare::Prepare) -> Result<(), Stop> {
+        let notes = self.portal().unknown_fields(&self.plan).await?;
+        self.report.notes.extend(notes);
+        if self.writing() {
+            self.reconcile_leftovers().await?;
+        }
+        let bar = self.progress.step(&self.plan.name, self.size);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Prepared, SourceError>>(READ_AHEAD);
+        let reader = std::thread::spawn(move || {
+            for item in rows {
+                let stop = item.is_err();
+                if tx.blocking_send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut packer = self.transport.packer::<Item>(self.batch_size);
+        let mut retry: VecDeque<Ready> = VecDeque::new();
+        let mut result = Ok(());
+        let mut read_all = true;
+        while let Some(item) = rx.recv().await {
+            if self.interrupted.load(Ordering::Relaxed) {
+                result = Err(Stop::Interrupted);
+                break;
+            }
+            let prepared = match item {
+                Ok(p) => p,
+                Err(e) => {
+                    self.report.notes.push(format!("stopped reading: {e}"));
+                    self.report.source_error = Some(e.to_string());
+                    read_all = false;
+                    break;
+                }
+            };
+            self.report.rows_read += 1;
+            let mut ready = self.admit(prepared).await?;
+            if self.unseen.len() >= LOOKUP_CHUNK {
+                ready.extend(self.flush_unseen().await?);
+            }
+            for r in ready {
+                for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                    if let Err(stop) = self.send(pack, &mut retry).await {
+                        result = Err(stop);
+                        break;
+                    }
+                }
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+            bar.update(self.bytes.get(), self.report.rows_read, || self.snapshot());
+        }
+        drop(rx);
+        let _ = reader.join();
+        if result.is_ok() && read_all {
+            self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
+        }
+        if result.is_ok() {
+            match self.flush_unseen().await {
+                Ok(ready) => {
+                    for r in ready {
+                        for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                            if result.is_ok() {
+                                result = self.send(pack, &mut retry).await;
+                            }
+                        }
+                    }
+                }
+                Err(stop) => result = Err(stop),
+            }
+        }
+        if result.is_ok()
+            && let Some(pack) = packer.finish()
+        {
+            result = self.send(pack, &mut retry).await;
+        }
+        // Commands that did not run (limits inside a batch, halts) go again, bounded.
+        while result.is_ok() && !retry.is_empty() {
+            let mut packer = self.transport.packer::<Item>(self.batch_size);
+            let mut resend: HashMap<String, u32> = HashMap::new();
+            let mut packs = Vec::new();
+            while let Some(r) = retry.pop_front() {
+                if r.resends >= MAX_NOT_EXECUTED_RESENDS {
+                    self.report
+                        .notes
+                        .push(format!("row {} was refused by limits too often; left pending", r.key));
+                    continue;
+                }
+                resend.insert(r.key.clone(), r.resends + 1);
+                packs.extend(packer.push(Item { key: r.key, fields: r.fields }, r.cmd));
+            }
+            packs.extend(packer.finish());
+            for pack in packs {
+                let before = retry.len();
+                if let Err(stop) = self.send(pack, &mut retry).await {
+                    result = Err(stop);
+                    break;
+                }
+                for r in retry.iter_mut().skip(before) {
+                    r.resends = resend.get(&r.key).copied().unwrap_or(1);
+                }
+            }
+        }
+        if result.is_ok() && self.writing() {
+            result = self.reconcile_this_run().await;
+        }
+        if result.is_ok() {
+            self.report_missing()?;
+        }
+        bar.finish();
+        self.finish_counts()?;
+        result
+    }
+
+    /// The portal, for lookups.
+    pub(super) fn portal(&self) -> Portal<'a> {
+        Portal::new(self.transport)
+    }
+
+    /// The figures a progress line shows now.
+    fn snapshot(&self) -> Snapshot {
+        let r = &self.report;
+        let stats = self.transport.stats();
+        Snapshot {
+            rows_read: r.rows_read,
+            created: r.created,
+            updated: r.updated,
+            existing: r.existing,
+            rejected: r.rejected_total(),
+            skipped: r.skipped,
+            requests: stats.requests,
+            limit_refusals: stats.query_limit_refusals + stats.operating_refusals,
+            limit_wait: stats.limit_wait,
+            rate: stats.rate,
+        }
+    }
+
+    /// Fills `pending`/`unknown` of the report from the journal.
+    pub(super) fn finish_counts(&mut self) -> Result<(), JournalError> {
+        if let Some(c) = self.ledger.counts()? {
+            self.report.pending += c.pending + c.sent;
+            self.report.unknown = c.unknown;
+        }
+        Ok(())
+    }
+
+    /// Lists the done rows of this step whose keys the source no longer has (never deleted).
+    pub(super) fn report_missing(&mut self) -> Result<(), JournalError> {
+        for (key, _) in self.ledger.done_ids()? {
+            if !self.seen.contains(&key_hash(&key)) {
+                self.report.missing += 1;
+                if self.report.missing_keys.len() < MAX_MISSING_KEYS {
+                    self.report.missing_keys.push(key);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A 64-bit hash of a row key (the set of keys a source holds, at 8 bytes a key).
+pub(super) fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
