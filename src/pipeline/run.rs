@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::ledger::RunJournal;
 use super::prepare::{Prepared, Step, StepError};
 use super::progress::Progress;
-pub use super::report::{PlanRate, RunReport, StepReport, Stopped};
+use super::report::{PlanRate, RunReport};
 use super::step::{RunContext, StepRunner, Stop};
 use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
 use crate::journal::{self, Journal, JournalError, StepConflict, StepSpec};

@@ -33,6 +33,32 @@ pub(super) struct Item {
     pub(super) fields: Option<FieldHashes>,
 }
 
+/// What the portal's answer says about one command of a batch.
+#[derive(Debug, PartialEq)]
+pub(super) enum Answer<'o> {
+    /// It ran: created (or, `update`, updated) the item `id`.
+    Done { id: u64, update: bool },
+    /// It ran and the portal refused it.
+    Failed { code: &'o str, description: &'o str },
+    /// It did not run (a limit, a halt): safe to send again.
+    NotRun,
+    /// It may have run, but the answer does not say what it made: looked up by key later.
+    Unknown(&'static str),
+}
+
+/// The answer for `cmd` in a batch answer (`None`: the answer does not mention it).
+pub(super) fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> Answer<'o> {
+    match outcome {
+        Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
+            Some(id) => Answer::Done { id, update: cmd.method.ends_with(".update") },
+            None => Answer::Unknown("the portal answered without an ID"),
+        },
+        Some(CommandOutcome::Failed { code, description }) => Answer::Failed { code, description },
+        Some(CommandOutcome::NotExecuted(_)) => Answer::NotRun,
+        None => Answer::Unknown("missing from the batch answer"),
+    }
+}
+
 impl StepRunner<'_> {
     /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
     /// A pack the portal refuses as too large (413) never ran: it is split in halves, a single
@@ -68,29 +94,20 @@ impl StepRunner<'_> {
             Ok(batch) => {
                 for (item, (cmd_key, cmd)) in pack.items.iter().zip(&pack.commands) {
                     let row_key = item.key.as_str();
-                    let update = cmd.method.ends_with(".update");
-                    let outcome = match batch.get(cmd_key) {
-                        Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
-                            Some(id) => {
-                                if update {
-                                    self.report.updated += 1;
-                                } else {
-                                    self.report.created += 1;
-                                }
-                                if let Some(f) = &item.fields {
-                                    stored.push((row_key, f));
-                                }
-                                Outcome::Done { id, existing: update }
+                    let outcome = match answer_of(batch.get(cmd_key), cmd) {
+                        Answer::Done { id, update } => {
+                            if update {
+                                self.report.updated += 1;
+                            } else {
+                                self.report.created += 1;
                             }
-                            None => {
-                                self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
-                                Outcome::Unknown { reason: "the portal answered without an ID".into() }
+                            if let Some(f) = &item.fields {
+                                stored.push((row_key, f));
                             }
-                        },
-                        Some(CommandOutcome::Failed { code, description }) => {
-                            self.failed(cmd, code, description).await?
+                            Outcome::Done { id, existing: update }
                         }
-                        Some(CommandOutcome::NotExecuted(_)) => {
+                        Answer::Failed { code, description } => self.failed(cmd, code, description).await?,
+                        Answer::NotRun => {
                             retry.push_back(Ready {
                                 key: row_key.to_string(),
                                 cmd: cmd.clone(),
@@ -99,9 +116,9 @@ impl StepRunner<'_> {
                             });
                             Outcome::Retry
                         }
-                        None => {
+                        Answer::Unknown(reason) => {
                             self.unknown.insert(row_key.to_string(), (cmd.clone(), item.fields.clone()));
-                            Outcome::Unknown { reason: "missing from the batch answer".into() }
+                            Outcome::Unknown { reason: reason.into() }
                         }
                     };
                     outcomes.push((row_key, outcome));
@@ -220,4 +237,40 @@ pub(super) fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
         return id_of(Some(result));
     }
     id_of(result.get("item").and_then(|i| i.get("id"))).or_else(|| id_of(result.get("id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use rstest::rstest;
+    use serde_json::json;
+
+    use crate::transport::NotExecuted;
+
+    fn cmd(method: &'static str) -> Command {
+        Command { method, params: json!({}) }
+    }
+
+    fn done(v: Value) -> Option<CommandOutcome> {
+        Some(CommandOutcome::Done(v))
+    }
+
+    #[rstest]
+    // method            the batch answer for it                         -> row
+    #[case("crm.item.add",    done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: false })]
+    #[case("crm.item.add",    done(json!({"item": {"id": "5"}})),          Answer::Done { id: 5, update: false })]
+    #[case("crm.item.update", done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: true })]
+    #[case("user.add",        done(json!(12)),                             Answer::Done { id: 12, update: false })]
+    #[case("crm.item.add", done(Value::Null), Answer::Unknown("the portal answered without an ID"))]
+    #[case("crm.item.add",    Some(CommandOutcome::Failed { code: "E".into(), description: "bad".into() }), Answer::Failed { code: "E", description: "bad" })]
+    #[case("crm.item.add", Some(CommandOutcome::NotExecuted(NotExecuted::Skipped)), Answer::NotRun)]
+    #[case("crm.item.add", None, Answer::Unknown("missing from the batch answer"))]
+    fn each_command_of_a_batch_answer_becomes_one_row_outcome(
+        #[case] method: &'static str,
+        #[case] outcome: Option<CommandOutcome>,
+        #[case] expected: Answer<'static>,
+    ) {
+        assert_eq!(answer_of(outcome.as_ref(), &cmd(method)), expected);
+    }
 }

@@ -37,8 +37,11 @@ pub(super) const MAX_MISSING_KEYS: usize = 10_000;
 
 /// Why a step stopped before its end.
 pub(super) enum Stop {
+    /// The portal cannot be used (or a signal reached a request or a wait): the run stops.
     Portal(TransportError),
+    /// Ctrl-C / SIGTERM seen between rows.
     Interrupted,
+    /// The journal cannot record: the run stops (exit 4).
     Journal(JournalError),
 }
 
