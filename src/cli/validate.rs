@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::csv_out::{RejectsWriter, per_step_path};
 use super::exit;
-use crate::mapping::{Diagnostics, RowIssue};
-use crate::pipeline::{self, Step, StepError};
+use crate::mapping::RowIssue;
+use crate::pipeline::{self, Step};
 
 /// Options of `b24import validate`.
 #[derive(Debug, clap::Args)]
@@ -96,44 +96,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(code);
         }
     }
-    // Every mapping file is checked before any source is read, so all shape problems show at once.
-    let mut files = Vec::new();
-    let mut diags = Diagnostics::default();
-    for path in &args.mappings {
-        match pipeline::load_mapping(path) {
-            Ok(f) => files.push(f),
-            Err(d) => diags.extend(d),
-        }
-    }
-    // Names, lookups and cycles between the mappings: the same check `run` makes.
-    let between = pipeline::check_job(&files.iter().collect::<Vec<_>>(), None);
-    let mut steps = Vec::new();
-    if diags.is_empty() {
-        for file in files {
-            let problems = file.problems.clone();
-            match Step::open(file) {
-                Ok(step) => steps.push(step),
-                Err(StepError::Mapping(d)) => diags.extend(d),
-                Err(StepError::Source(e)) => {
-                    diags.extend(problems);
-                    diags.extend(between);
-                    for d in &diags.0 {
-                        eprintln!("error: {d}");
-                    }
-                    eprintln!("error: {e}");
-                    return Ok(exit::USAGE);
-                }
+    // Every mapping file is checked before any source is read, so all shape problems show at
+    // once; the same opening and checks as `run` (`pipeline::open_steps`).
+    let steps = match pipeline::open_steps(&args.mappings) {
+        Ok(steps) => steps,
+        Err(pipeline::OpenError::Source { error, diagnostics }) => {
+            for d in &diagnostics.0 {
+                eprintln!("error: {d}");
             }
+            eprintln!("error: {error}");
+            return Ok(exit::USAGE);
         }
-    }
-    diags.extend(between);
-    if !diags.is_empty() {
-        for d in &diags.0 {
-            eprintln!("error: {d}");
+        Err(pipeline::OpenError::Mapping(diags)) => {
+            for d in &diags.0 {
+                eprintln!("error: {d}");
+            }
+            eprintln!("{} problem(s) in the mapping file(s); nothing was validated.", diags.0.len());
+            return Ok(exit::USAGE);
         }
-        eprintln!("{} problem(s) in the mapping file(s); nothing was validated.", diags.0.len());
-        return Ok(exit::USAGE);
-    }
+    };
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let several = steps.len() > 1;
     let mut emit = match &args.emit {
