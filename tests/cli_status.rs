@@ -69,7 +69,10 @@ async fn status_shows_rows_in_flight_and_counts_unread_source_rows_as_to_do() {
 async fn status_takes_the_source_row_count_a_run_recorded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = killed_run_journal(dir.path());
-    Journal::open(&journal).expect("journal").set_meta("source_rows:people", "1000").expect("meta");
+    Journal::open(&journal)
+        .expect("journal")
+        .set_meta(&b24import::journal::keys::source_rows_meta("people"), "1000")
+        .expect("meta");
     let out = b24(
         dir.path(),
         vec!["status".into(), "--json".into(), "--journal".into(), journal.to_str().expect("utf-8").into()],

@@ -142,7 +142,7 @@ fn source_change(
 
 /// A key the run gave a row by its line number: no key, or a repeat of a key.
 fn keyed_by_line(key: &str) -> bool {
-    key.starts_with('#') || key.contains("#dup@")
+    crate::journal::keys::is_by_line(key)
 }
 
 /// Writes one step's rejected rows with their original columns, read again from the source

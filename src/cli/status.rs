@@ -93,8 +93,9 @@ fn collect(journal: &Journal, path: &Path) -> Result<Status, crate::journal::Jou
         if let Some(r) = &last {
             finished_last_run += journal.finished_since(s.id, r.started_at)?;
         }
-        let recorded =
-            journal.get_meta(&format!("source_rows:{}", s.name))?.and_then(|v| v.parse::<u64>().ok());
+        let recorded = journal
+            .get_meta(&crate::journal::keys::source_rows_meta(&s.name))?
+            .and_then(|v| v.parse::<u64>().ok());
         // No run read the source to the end yet: count its rows now, so that the ETA covers them.
         let source_rows = recorded.or_else(|| count_source_rows(&s.mapping_path, path));
         let last_error = journal

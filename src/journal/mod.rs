@@ -15,6 +15,7 @@
 pub mod field_hashes;
 mod file;
 mod fingerprint;
+pub mod keys;
 mod lock;
 mod schema;
 

@@ -238,7 +238,7 @@ impl Ledger<'_> {
     /// For `status`: how many rows the step's source holds, so its ETA counts unread rows too.
     pub(super) fn set_source_rows(&mut self, step_name: &str, rows: u64) -> Result<(), JournalError> {
         match self.writer() {
-            Some((j, _)) => j.set_meta(&format!("source_rows:{step_name}"), &rows.to_string()),
+            Some((j, _)) => j.set_meta(&crate::journal::keys::source_rows_meta(step_name), &rows.to_string()),
             None => Ok(()),
         }
     }

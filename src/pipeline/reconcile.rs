@@ -98,7 +98,7 @@ impl StepRunner<'_> {
             return Ok((0, Vec::new()));
         }
         let lookable: Vec<String> =
-            keys.iter().filter(|k| !k.starts_with('#') && !k.contains("#dup@")).cloned().collect();
+            keys.iter().filter(|k| !crate::journal::keys::is_by_line(k)).cloned().collect();
         let found = match self.portal().find_items(&self.plan.target, &lookable, false).await? {
             Ok(found) => found,
             Err(e) => return Ok(self.lookup_failed(&e)),

@@ -141,7 +141,7 @@ pub async fn run(
 /// The journal's entity label of a step (`contact`, `spa:1032`).
 pub(super) fn entity_label(entity: Entity) -> String {
     match entity {
-        Entity::Crm(id) if !matches!(id, 1 | 2 | 3 | 4 | 7 | 31) => format!("spa:{id}"),
+        Entity::Crm(id) if !Entity::is_builtin_type_id(id) => format!("spa:{id}"),
         other => other.name(),
     }
 }
@@ -179,13 +179,8 @@ fn mapping_problems(diags: Diagnostics) -> Result<(), RunError> {
 /// a key seen earlier in the file; `#line` for a row without a key. `rejects` pairs journal rows
 /// with source rows through this same function.
 pub fn journal_key(p: &Prepared) -> String {
-    match &p.outcome {
-        Err(issues) if issues.iter().any(|i| i.code == "duplicate_key") => {
-            format!("{}#dup@{}", p.key, p.record.row.line)
-        }
-        _ if p.key.is_empty() => format!("#{}", p.record.row.line),
-        _ => p.key.clone(),
-    }
+    let repeat = matches!(&p.outcome, Err(issues) if issues.iter().any(|i| i.code == "duplicate_key"));
+    crate::journal::keys::row_key(&p.key, p.record.row.line, repeat)
 }
 
 /// What a run does with a source that changed since the journal recorded it, and what to do
