@@ -155,7 +155,10 @@ fn transport(server: &Server) -> Transport {
 }
 
 fn add(title: &str) -> Command {
-    Command { method: "crm.item.add", params: json!({"entityTypeId": 3, "fields": {"title": title}}) }
+    Command {
+        method: b24import::payload::Method::CrmItemAdd,
+        params: json!({"entityTypeId": 3, "fields": {"title": title}}),
+    }
 }
 
 fn cmds(n: usize) -> Vec<(String, Command)> {

@@ -232,7 +232,7 @@ fn validate_step(
                     let line = serde_json::json!({
                         "row": prepared.record.row.to_string(),
                         "key": prepared.key,
-                        "method": cmd.method,
+                        "method": cmd.method.as_str(),
                         "params": cmd.params,
                     });
                     if let Err(e) = serde_json::to_writer(&mut *w, &line)

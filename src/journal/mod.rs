@@ -313,7 +313,7 @@ pub fn default_path(first_mapping: &Path, job: &str) -> PathBuf {
 pub fn payload_hash(cmd: &crate::payload::Command) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(cmd.method.as_bytes());
+    h.update(cmd.method.as_str().as_bytes());
     h.update(b"\n");
     h.update(cmd.params.to_string().as_bytes());
     hex::encode(h.finalize())

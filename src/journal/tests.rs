@@ -239,9 +239,18 @@ fn runs_and_meta_round_trip() {
 #[test]
 fn payload_hash_changes_with_the_payload_only() {
     use crate::payload::Command;
-    let a = Command { method: "crm.item.add", params: serde_json::json!({"fields": {"a": 1, "b": 2}}) };
-    let same = Command { method: "crm.item.add", params: serde_json::json!({"fields": {"b": 2, "a": 1}}) };
-    let other = Command { method: "crm.item.add", params: serde_json::json!({"fields": {"a": 1, "b": 3}}) };
+    let a = Command {
+        method: crate::payload::Method::CrmItemAdd,
+        params: serde_json::json!({"fields": {"a": 1, "b": 2}}),
+    };
+    let same = Command {
+        method: crate::payload::Method::CrmItemAdd,
+        params: serde_json::json!({"fields": {"b": 2, "a": 1}}),
+    };
+    let other = Command {
+        method: crate::payload::Method::CrmItemAdd,
+        params: serde_json::json!({"fields": {"a": 1, "b": 3}}),
+    };
     assert_eq!(payload_hash(&a), payload_hash(&same));
     assert_ne!(payload_hash(&a), payload_hash(&other));
     assert_eq!(payload_hash(&a).len(), 64);

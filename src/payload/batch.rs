@@ -18,7 +18,7 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.'
 /// `method?query` for the `cmd` map of a `batch` call.
 pub fn encode_command(cmd: &Command) -> String {
     let mut out = String::with_capacity(64);
-    out.push_str(cmd.method);
+    out.push_str(cmd.method.as_str());
     out.push('?');
     let mut first = true;
     match &cmd.params {
@@ -80,7 +80,7 @@ mod tests {
     use serde_json::json;
 
     fn cmd(params: Value) -> Command {
-        Command { method: "crm.item.add", params }
+        Command { method: crate::payload::Method::CrmItemAdd, params }
     }
 
     #[test]

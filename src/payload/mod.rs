@@ -13,17 +13,57 @@ use serde_json::{Map, Value, json};
 
 use crate::mapping::{Entity, KeyField, MappedRow, TargetPlan};
 
-/// One REST call: method name and its parameters (a JSON object).
+/// One REST call: method and its parameters (a JSON object).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Command {
-    pub method: &'static str,
+    pub method: Method,
     pub params: Value,
+}
+
+/// The write methods b24import sends: a closed set, so that a misspelt method or a test for
+/// "is this an update" cannot drift from what the payload stage builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    CrmItemAdd,
+    CrmItemUpdate,
+    UserAdd,
+    UserUpdate,
+}
+
+impl Method {
+    /// The REST method name (`crm.item.add`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::CrmItemAdd => "crm.item.add",
+            Method::CrmItemUpdate => "crm.item.update",
+            Method::UserAdd => "user.add",
+            Method::UserUpdate => "user.update",
+        }
+    }
+
+    /// Whether the command changes an existing item rather than creating one.
+    pub fn is_update(self) -> bool {
+        matches!(self, Method::CrmItemUpdate | Method::UserUpdate)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Written as its REST name (`validate --emit` shows `"method": "crm.item.add"`).
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// The command that creates `row` in the portal.
 pub fn add_command(target: &TargetPlan, row: MappedRow) -> Command {
     match target.entity {
-        Entity::User => Command { method: "user.add", params: Value::Object(row.fields) },
+        Entity::User => Command { method: Method::UserAdd, params: Value::Object(row.fields) },
         Entity::Crm(entity_type_id) => {
             let mut fields = row.fields;
             match target.entity.key_field() {
@@ -51,7 +91,7 @@ pub fn add_command(target: &TargetPlan, row: MappedRow) -> Command {
                 fields.insert("fm".into(), Value::Array(fm));
             }
             Command {
-                method: "crm.item.add",
+                method: Method::CrmItemAdd,
                 params: object([
                     ("entityTypeId", Value::from(entity_type_id)),
                     ("fields", Value::Object(fields)),
@@ -78,10 +118,10 @@ pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) 
         Entity::User => {
             let mut params = fields;
             params.insert("ID".into(), json!(id));
-            Command { method: "user.update", params: Value::Object(params) }
+            Command { method: Method::UserUpdate, params: Value::Object(params) }
         }
         Entity::Crm(entity_type_id) => Command {
-            method: "crm.item.update",
+            method: Method::CrmItemUpdate,
             params: object([
                 ("entityTypeId", Value::from(entity_type_id)),
                 ("id", Value::from(id)),
@@ -131,7 +171,7 @@ mod tests {
     #[test]
     fn contact_add_carries_origin_key_and_fm_array() {
         let cmd = add_command(&target(Entity::Crm(3)), row());
-        assert_eq!(cmd.method, "crm.item.add");
+        assert_eq!(cmd.method, Method::CrmItemAdd);
         assert_eq!(
             cmd.params,
             json!({"entityTypeId": 3, "useOriginalUfNames": "N", "fields": {
@@ -155,7 +195,7 @@ mod tests {
         r.fm.clear();
         r.fields = Map::from_iter([("EMAIL".to_string(), json!("a@b.ru"))]);
         let cmd = add_command(&target(Entity::User), r);
-        assert_eq!(cmd.method, "user.add");
+        assert_eq!(cmd.method, Method::UserAdd);
         assert_eq!(cmd.params, json!({"EMAIL": "a@b.ru"}));
     }
 

@@ -254,7 +254,7 @@ mod tests {
 
     fn contact(name: &str) -> Command {
         Command {
-            method: "crm.item.add",
+            method: crate::payload::Method::CrmItemAdd,
             params: json!({"entityTypeId": 3, "fields": {"name": name, "originId": "C1"}}),
         }
     }
@@ -361,7 +361,7 @@ mod tests {
         k.field_hashes = None;
         let h = hasher();
         let cmd = Command {
-            method: "crm.item.add",
+            method: crate::payload::Method::CrmItemAdd,
             params: json!({"entityTypeId": 3, "fields": {"name": "Ann", "originId": "C1",
                 "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7916"}]}}),
         };

@@ -42,7 +42,7 @@ impl StepRunner<'_> {
                 return Ok(());
             }
             let (updates, creates): (Vec<String>, Vec<String>) =
-                self.unknown.keys().cloned().partition(|k| self.unknown[k].0.method.ends_with(".update"));
+                self.unknown.keys().cloned().partition(|k| self.unknown[k].0.method.is_update());
             let (found, mut absent) = self.reconcile(&creates).await?;
             self.report.created += found as u64;
             if !updates.is_empty() {

@@ -50,7 +50,7 @@ pub(super) enum Answer<'o> {
 pub(super) fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> Answer<'o> {
     match outcome {
         Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
-            Some(id) => Answer::Done { id, update: cmd.method.ends_with(".update") },
+            Some(id) => Answer::Done { id, update: cmd.method.is_update() },
             None => Answer::Unknown("the portal answered without an ID"),
         },
         Some(CommandOutcome::Failed { code, description }) => Answer::Failed { code, description },
@@ -216,7 +216,7 @@ impl StepRunner<'_> {
         code: &str,
         description: &str,
     ) -> Result<Outcome, Stop> {
-        if cmd.method == "user.add"
+        if cmd.method == crate::payload::Method::UserAdd
             && self.plan.target.on_existing == OnExisting::Use
             && description.to_lowercase().contains("already exists")
             && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
@@ -233,7 +233,7 @@ impl StepRunner<'_> {
 /// The ID of what an add created: `result.item.id` (crm.item.add) or the integer result
 /// (user.add); IDs may come as strings.
 pub(super) fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
-    if cmd.method == "user.add" {
+    if cmd.method == crate::payload::Method::UserAdd {
         return id_of(Some(result));
     }
     id_of(result.get("item").and_then(|i| i.get("id"))).or_else(|| id_of(result.get("id")))
@@ -246,9 +246,10 @@ mod tests {
     use rstest::rstest;
     use serde_json::json;
 
+    use crate::payload::Method;
     use crate::transport::NotExecuted;
 
-    fn cmd(method: &'static str) -> Command {
+    fn cmd(method: Method) -> Command {
         Command { method, params: json!({}) }
     }
 
@@ -258,16 +259,16 @@ mod tests {
 
     #[rstest]
     // method            the batch answer for it                         -> row
-    #[case("crm.item.add",    done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: false })]
-    #[case("crm.item.add",    done(json!({"item": {"id": "5"}})),          Answer::Done { id: 5, update: false })]
-    #[case("crm.item.update", done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: true })]
-    #[case("user.add",        done(json!(12)),                             Answer::Done { id: 12, update: false })]
-    #[case("crm.item.add", done(Value::Null), Answer::Unknown("the portal answered without an ID"))]
-    #[case("crm.item.add",    Some(CommandOutcome::Failed { code: "E".into(), description: "bad".into() }), Answer::Failed { code: "E", description: "bad" })]
-    #[case("crm.item.add", Some(CommandOutcome::NotExecuted(NotExecuted::Skipped)), Answer::NotRun)]
-    #[case("crm.item.add", None, Answer::Unknown("missing from the batch answer"))]
+    #[case(Method::CrmItemAdd,    done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: false })]
+    #[case(Method::CrmItemAdd,    done(json!({"item": {"id": "5"}})),          Answer::Done { id: 5, update: false })]
+    #[case(Method::CrmItemUpdate, done(json!({"item": {"id": 5}})),            Answer::Done { id: 5, update: true })]
+    #[case(Method::UserAdd,        done(json!(12)),                             Answer::Done { id: 12, update: false })]
+    #[case(Method::CrmItemAdd, done(Value::Null), Answer::Unknown("the portal answered without an ID"))]
+    #[case(Method::CrmItemAdd,    Some(CommandOutcome::Failed { code: "E".into(), description: "bad".into() }), Answer::Failed { code: "E", description: "bad" })]
+    #[case(Method::CrmItemAdd, Some(CommandOutcome::NotExecuted(NotExecuted::Skipped)), Answer::NotRun)]
+    #[case(Method::CrmItemAdd, None, Answer::Unknown("missing from the batch answer"))]
     fn each_command_of_a_batch_answer_becomes_one_row_outcome(
-        #[case] method: &'static str,
+        #[case] method: Method,
         #[case] outcome: Option<CommandOutcome>,
         #[case] expected: Answer<'static>,
     ) {

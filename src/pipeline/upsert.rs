@@ -17,7 +17,11 @@ use crate::payload::Command;
 
 /// The field object of a create command (`fields` of `crm.item.add`, the params of `user.add`).
 pub fn fields_of(cmd: &Command) -> Map<String, Value> {
-    let fields = if cmd.method == "user.add" { Some(&cmd.params) } else { cmd.params.get("fields") };
+    let fields = if cmd.method == crate::payload::Method::UserAdd {
+        Some(&cmd.params)
+    } else {
+        cmd.params.get("fields")
+    };
     fields.and_then(Value::as_object).cloned().unwrap_or_default()
 }
 

@@ -265,7 +265,10 @@ mod tests {
     use serde_json::json;
 
     fn cmd(title: &str) -> Command {
-        Command { method: "crm.item.add", params: json!({"entityTypeId": 3, "fields": {"title": title}}) }
+        Command {
+            method: crate::payload::Method::CrmItemAdd,
+            params: json!({"entityTypeId": 3, "fields": {"title": title}}),
+        }
     }
 
     #[test]

@@ -229,8 +229,8 @@ impl Transport {
         }
         let mut methods: Vec<&str> = vec!["batch"];
         for (_, c) in cmds {
-            if !methods.contains(&c.method) {
-                methods.push(c.method);
+            if !methods.contains(&c.method.as_str()) {
+                methods.push(c.method.as_str());
             }
         }
         let mut params = Map::new();
@@ -245,13 +245,13 @@ impl Transport {
             if let Some(t) = outcome.times.get(key)
                 && t.operating.is_some()
             {
-                self.inner.operating.observe(command.method, Some(t));
+                self.inner.operating.observe(command.method.as_str(), Some(t));
             }
             if let Some(CommandOutcome::NotExecuted(NotExecuted::Limited { code })) = outcome.get(key)
                 && code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")
             {
                 self.inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
-                self.inner.operating.blocked(command.method);
+                self.inner.operating.blocked(command.method.as_str());
             }
         }
         Ok(outcome)
@@ -260,7 +260,7 @@ impl Transport {
     /// One command sent as a direct call (too large to share a batch, or a batch of it was
     /// refused as too large); a refusal becomes its `Failed` outcome like inside a batch.
     pub async fn call_alone(&self, key: &str, command: &Command) -> Result<BatchOutcome, TransportError> {
-        let outcome = match self.call(command.method, &command.params).await {
+        let outcome = match self.call(command.method.as_str(), &command.params).await {
             Ok(result) => CommandOutcome::Done(result),
             Err(CallError::Rejected { code, description, .. }) => {
                 CommandOutcome::Failed { code, description }
