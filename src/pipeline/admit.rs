@@ -149,9 +149,9 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
         let id = k.portal_id.unwrap_or_default();
         let new = upsert::fields_of(cmd);
         let changed = match &k.field_hashes {
-            Some(old) => upsert::changed_fields(&new, old, rules.hasher),
+            Some(old) => upsert::changed_fields(new, old, rules.hasher),
             None => {
-                let mut all = upsert::all_fields_for_found_item(&new, &Value::Null);
+                let mut all = upsert::all_fields_for_found_item(new, &Value::Null);
                 all.remove("fm"); // what the item holds is unknown: never risk a duplicate phone
                 all
             }
@@ -199,7 +199,7 @@ pub(super) fn after_lookup(found: Option<(u64, &Value)>, cmd: &Command, rules: R
             text: "A user with this email already exists (on_existing = \"reject\")",
         },
         Some((id, item)) => {
-            let changed = upsert::all_fields_for_found_item(&upsert::fields_of(cmd), item);
+            let changed = upsert::all_fields_for_found_item(upsert::fields_of(cmd), item);
             if rules.entity == Entity::User || changed.is_empty() {
                 Found::Existing { id }
             } else {

@@ -254,11 +254,7 @@ impl Ledger<'_> {
     ) -> Result<(), JournalError> {
         let Some((j, step)) = self.writer() else { return Ok(()) };
         let key = row.key;
-        if in_journal {
-            j.reopen(step, std::slice::from_ref(&row))?;
-        } else {
-            j.mark_pending(step, std::slice::from_ref(&row))?;
-        }
+        enter(j, step, row, in_journal)?;
         j.record_outcomes(
             step,
             &[(key, Outcome::Rejected { code: code.to_string(), text: text.to_string() })],
@@ -277,12 +273,15 @@ impl Ledger<'_> {
     ) -> Result<(), JournalError> {
         let Some((j, step)) = self.writer() else { return Ok(()) };
         let key = row.key;
-        if recorded {
-            j.reopen(step, std::slice::from_ref(&row))?;
-        } else {
-            j.mark_pending(step, std::slice::from_ref(&row))?;
-        }
+        enter(j, step, row, recorded)?;
         j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
         j.set_field_hashes(step, &[(key, fields)])
     }
+}
+
+/// Puts `row` in the journal as pending before its outcome is recorded: reopened when the
+/// journal already holds it (`recorded`), otherwise recorded for the first time.
+fn enter(j: &mut Journal, step: StepId, row: NewRow<'_>, recorded: bool) -> Result<(), JournalError> {
+    let rows = std::slice::from_ref(&row);
+    if recorded { j.reopen(step, rows) } else { j.mark_pending(step, rows) }
 }

@@ -97,7 +97,7 @@ impl StepRunner<'_> {
             }
             (Admit::Record { id }, Some(cmd)) => {
                 self.report.skipped += 1;
-                self.set_fields_and_hash(&key, row_ref, hash, &upsert::fields_of(&cmd), id)?;
+                self.set_fields_and_hash(&key, row_ref, hash, upsert::fields_of(&cmd), id)?;
             }
             (Admit::Update { id, fields }, Some(cmd)) => {
                 if !self.writing() {
@@ -106,7 +106,7 @@ impl StepRunner<'_> {
                 }
                 self.reopen(&key, row_ref, hash)?;
                 let update = payload::update_command(&self.plan.target, id, fields);
-                let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
+                let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
                 return Ok(vec![Ready { key, cmd: update, resends: 0, fields }]);
             }
             (Admit::Create { reopen }, Some(cmd)) => {
@@ -146,7 +146,7 @@ impl StepRunner<'_> {
             return Ok(None);
         }
         self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
-        let fields = Some(self.hasher.hashes(&upsert::fields_of(&cmd)));
+        let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
         Ok(Some(Ready { key, cmd, resends: 0, fields }))
     }
 
@@ -188,7 +188,7 @@ impl StepRunner<'_> {
                     self.report.would_send += 1;
                 }
                 Found::Existing { id } => {
-                    let hashes = self.hasher.hashes(&upsert::fields_of(&row.cmd));
+                    let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
                     self.ledger.record_existing(new_row, id, &hashes, false)?;
                     self.report.existing += 1;
                 }
@@ -198,7 +198,7 @@ impl StepRunner<'_> {
                         .record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
                     self.ledger.reopen(new_row)?;
                     let update = payload::update_command(&self.plan.target, id, fields);
-                    let hashes = self.hasher.hashes(&upsert::fields_of(&row.cmd));
+                    let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
                     ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
                 }
                 Found::Create => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),

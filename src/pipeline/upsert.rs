@@ -15,14 +15,16 @@ use crate::journal::field_hashes::{KEY_FIELDS, fm_pairs, normalize_fm};
 use crate::journal::{FieldHasher, FieldHashes};
 use crate::payload::Command;
 
-/// The field object of a create command (`fields` of `crm.item.add`, the params of `user.add`).
-pub fn fields_of(cmd: &Command) -> Map<String, Value> {
+/// The field object of a create command (`fields` of `crm.item.add`, the params of `user.add`),
+/// borrowed: it may hold the base64 of big files, and is only read (hashed, compared).
+pub fn fields_of(cmd: &Command) -> &Map<String, Value> {
+    static NONE: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
     let fields = if cmd.method == crate::payload::Method::UserAdd {
         Some(&cmd.params)
     } else {
         cmd.params.get("fields")
     };
-    fields.and_then(Value::as_object).cloned().unwrap_or_default()
+    fields.and_then(Value::as_object).unwrap_or(&NONE)
 }
 
 /// The `fm` update object adding the values of `new` for which `sent` says no (by type and
