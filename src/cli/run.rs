@@ -118,6 +118,10 @@ impl PortalArgs {
     /// The transport for these flags and the environment. `token_file` keeps rotated OAuth
     /// refresh tokens (never the journal).
     pub fn transport(&self, token_file: &Path) -> anyhow::Result<Transport> {
+        let refresh_from_env =
+            std::env::var("B24_REFRESH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
+        let env_fingerprint = refresh_from_env.as_deref().map(fingerprint);
         let credentials = match (&self.webhook, std::env::var("B24_ACCESS_TOKEN").ok()) {
             (Some(url), _) => Credentials::Webhook(Webhook::parse(url)?),
             (None, Some(access)) => {
@@ -125,11 +129,7 @@ impl PortalArgs {
                     "OAuth needs the portal's REST endpoint: --portal https://example.bitrix24.ru/rest/",
                 )?;
                 let env = |name: &str| std::env::var(name).with_context(|| format!("OAuth needs {name}"));
-                let from_env = std::env::var("B24_REFRESH_TOKEN")
-                    .ok()
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty());
-                let choice = choose_refresh(from_env, read_saved(token_file), token_file)?;
+                let choice = choose_refresh(refresh_from_env, read_saved(token_file), token_file)?;
                 let mut oauth = OAuth::new(
                     endpoint,
                     Secret::new(access),
@@ -154,11 +154,6 @@ impl PortalArgs {
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
         let file = token_file.to_path_buf();
-        // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
-        let env_fingerprint = std::env::var("B24_REFRESH_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| fingerprint(t.trim()));
         config.on_refresh = Some(Arc::new(move |token: &Secret| {
             if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
                 tracing::warn!(path = %file.display(), error = %e, "cannot save the rotated refresh token");

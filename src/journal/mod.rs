@@ -30,6 +30,22 @@ pub use fingerprint::{Fingerprint, FingerprintCheck, SourceChanged};
 pub use lock::{LockHolder, lock_path};
 pub use schema::{APPLICATION_ID, VERSION as SCHEMA_VERSION};
 
+/// The row query with `$hashes` as its last column, then `$rest` (a constant: the run asks it
+/// once per source row).
+macro_rules! row_query {
+    ($hashes:literal, $rest:literal) => {
+        concat!(
+            "SELECT row_key, row_ref, payload_hash, state, portal_id, error_code, error_text, attempts, \
+             existing, created_at, updated_at, ",
+            $hashes,
+            " FROM rows ",
+            $rest
+        )
+    };
+}
+const ROW_SELECT: &str = row_query!("field_hashes", "");
+const ROW_SELECT_WITHOUT_HASHES: &str = row_query!("NULL", "");
+
 /// Why the journal cannot be used (exit code 4).
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -275,16 +291,16 @@ pub struct Journal {
     /// Declared before `lock`: the connection closes before the lock is released.
     conn: Connection,
     path: PathBuf,
-    read_only: bool,
     /// The schema version of the file (older than [`SCHEMA_VERSION`] only when read-only).
     version: i64,
     hasher: FieldHasher,
+    /// Held by a read-write journal only: `None` means opened read-only.
     lock: Option<lock::JournalLock>,
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        if !self.read_only {
+        if self.lock.is_some() {
             // Back to rollback mode at a clean end: the file then stands alone (no -wal/-shm),
             // so a reader creates nothing. Skipped at once (no waiting) while a reader is open.
             let _ = self.conn.busy_timeout(std::time::Duration::ZERO);
@@ -362,14 +378,7 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
         let hasher = load_hasher(&conn)?;
-        Ok(Journal {
-            conn,
-            path: path.to_path_buf(),
-            read_only: false,
-            version: schema::VERSION,
-            hasher,
-            lock: Some(lock),
-        })
+        Ok(Journal { conn, path: path.to_path_buf(), version: schema::VERSION, hasher, lock: Some(lock) })
     }
 
     /// Opens an existing journal for reading only (`status`, `rejects`, `ids`, a dry run): no
@@ -386,7 +395,7 @@ impl Journal {
             return Err(JournalError::TooNew { found: version, supported: schema::VERSION });
         }
         let hasher = load_hasher(&conn)?;
-        Ok(Journal { conn, path: path.to_path_buf(), read_only: true, version, hasher, lock: None })
+        Ok(Journal { conn, path: path.to_path_buf(), version, hasher, lock: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -405,7 +414,7 @@ impl Journal {
 
     /// The schema version stored in the file (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<i64, JournalError> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self.version)
     }
 
     // ----- runs and steps -----
@@ -591,9 +600,12 @@ impl Journal {
 
     /// The stored state of one row, if the journal has it.
     pub fn row_state(&self, step: StepId, key: &str) -> Result<Option<RowStatus>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{} WHERE step_id = ?1 AND row_key = ?2", self.row_select()))?;
+        let sql = if self.version >= 3 {
+            row_query!("field_hashes", "WHERE step_id = ?1 AND row_key = ?2")
+        } else {
+            row_query!("NULL", "WHERE step_id = ?1 AND row_key = ?2")
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let row = stmt.query_row(params![step.0, key], read_row).optional()?;
         row.transpose()
     }
@@ -827,22 +839,15 @@ impl Journal {
 
 impl Journal {
     /// The row query; a journal older than schema 3 (read-only) has no hashes to give.
-    fn row_select(&self) -> String {
-        let hashes = if self.version >= 3 { "field_hashes" } else { "NULL" };
-        format!(
-            "SELECT row_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
-                attempts, existing, created_at, updated_at, {hashes} FROM rows"
-        )
+    fn row_select(&self) -> &'static str {
+        if self.version >= 3 { ROW_SELECT } else { ROW_SELECT_WITHOUT_HASHES }
     }
 }
 
-/// The run's argument summary with every URL's credentials masked (webhook code, and whatever
-/// else `redact_webhook` masks).
+/// The run's argument summary with every URL's credentials masked (webhook code,
+/// `user:password@`, query values): the one masking of `transport::client::redact_text`.
 pub fn scrub_args(args: &str) -> String {
-    args.split(' ')
-        .map(|w| if w.contains("://") { crate::transport::client::redact_webhook(w) } else { w.to_string() })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::transport::client::redact_text(args)
 }
 
 /// The hasher of this journal's salt (none in a journal older than schema 3).

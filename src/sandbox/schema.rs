@@ -280,8 +280,8 @@ pub fn uf_entity_id(entity_type_id: u64, spa_type_id: Option<u64>) -> String {
 /// The UF-name infix of an entity: `` for built-in types, `13_` for SPA type id 13.
 fn uf_prefix(entity_type_id: u64, spa_type_id: Option<u64>) -> String {
     match (entity_type_id, spa_type_id) {
-        (1 | 2 | 3 | 4 | 7 | 31, _) | (_, None) => "UF_CRM_".into(),
-        (_, Some(id)) => format!("UF_CRM_{id}_"),
+        (_, Some(id)) if !BUILTIN_TYPE_IDS.contains(&entity_type_id) => format!("UF_CRM_{id}_"),
+        _ => "UF_CRM_".into(),
     }
 }
 

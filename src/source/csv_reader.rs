@@ -203,10 +203,10 @@ impl CsvSource {
     fn read_raw(&mut self) -> Result<Option<RawRecord>, SourceError> {
         // Skip line breaks before the record so that its start line is exact.
         loop {
-            let buf = match self.input.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) => return Err(SourceError::Io { path: self.path.clone(), source: e }),
-            };
+            let buf = self
+                .input
+                .fill_buf()
+                .map_err(|source| SourceError::Io { path: self.path.clone(), source })?;
             let n = buf.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(buf.len());
             self.skipped_newlines += encoding::count_newlines(&buf[..n]);
             let exhausted = n == buf.len();
@@ -221,10 +221,10 @@ impl CsvSource {
         let (mut out_len, mut end_len) = (0, 0);
         self.quotes = QuoteTracker::default();
         loop {
-            let input = match self.input.fill_buf() {
-                Ok(input) => input,
-                Err(e) => return Err(SourceError::Io { path: self.path.clone(), source: e }),
-            };
+            let input = self
+                .input
+                .fill_buf()
+                .map_err(|source| SourceError::Io { path: self.path.clone(), source })?;
             let (result, n_in, n_out, n_end) =
                 self.parser.read_record(input, &mut self.fields[out_len..], &mut self.ends[end_len..]);
             let overrun = self.quotes.feed(&input[..n_in], self.delimiter);
@@ -236,7 +236,10 @@ impl CsvSource {
                     line,
                     open,
                     field,
-                    "runs on for more than 100 lines or 64 KiB",
+                    &format!(
+                        "runs on for more than {MAX_QUOTED_LINES} lines or {} KiB",
+                        MAX_QUOTED_BYTES / 1024
+                    ),
                 ));
             }
             out_len += n_out;

@@ -56,20 +56,6 @@ pub struct SpreadsheetSource {
 type FileReader = BufReader<CountingReader<File>>;
 
 impl SpreadsheetSource {
-    /// Opens the workbook (of the format its content says), selects the sheet, starts the
-    /// reading thread and waits for the header row.
-    pub fn open(options: &SourceOptions, bytes: BytesRead) -> Result<Self, SourceError> {
-        let sniffed = sniff::sniff(&options.path)?;
-        if sniffed.format == Format::Csv {
-            return Err(SourceError::WrongContent {
-                path: options.path.clone(),
-                what: "CSV text, not a workbook".into(),
-                advice: "open it with `source::open`, which reads it as CSV".into(),
-            });
-        }
-        Ok(Self::open_as(options, sniffed.format, bytes)?.with_note(sniffed.note))
-    }
-
     /// Opens the workbook as `format` (decided by `sniff`).
     pub(crate) fn open_as(
         options: &SourceOptions,
@@ -558,7 +544,9 @@ impl RowAssembler {
                 cell: cell_address(row, col),
             });
         }
-        for span in self.slots.iter().flatten() {
+        // Names and addresses are built only for a row that holds a control character.
+        let controls = if find_control_character(&self.text).is_some() { self.slots.as_slice() } else { &[] };
+        for span in controls.iter().flatten() {
             let text = &self.text[span.start..span.end];
             problems.extend(control_character_problem(
                 text,
