@@ -6,19 +6,8 @@
 mod cli_support;
 
 use b24import::journal::{Journal, StepSpec};
-use b24import::sandbox::{Sandbox, SandboxConfig};
-use cli_support::{b24, people, read_csv, run, shown, spoil_two_rows};
-
-fn config() -> SandboxConfig {
-    let mut c = SandboxConfig::fast();
-    c.rate = 200.0;
-    c.burst = 50.0;
-    c
-}
-
-fn s(p: &std::path::Path) -> String {
-    p.to_str().expect("utf-8 path").to_string()
-}
+use b24import::sandbox::Sandbox;
+use cli_support::{b24, people, read_csv, run, s, shown, spoil_two_rows};
 
 /// Rows of the rejects file, header first, as (Code, _row, _error_code).
 fn pairs(rows: &[Vec<String>]) -> Vec<(String, String, String)> {
@@ -28,7 +17,7 @@ fn pairs(rows: &[Vec<String>]) -> Vec<(String, String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejects_pairs_each_error_with_its_row_after_lines_were_deleted() {
     // Regression (issue 8): a deleted line shifted every error onto the wrong row.
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = people(dir.path(), 10, "create");
     spoil_two_rows(dir.path());
@@ -69,7 +58,7 @@ async fn rejects_pairs_each_error_with_its_row_after_lines_were_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejects_finds_the_source_from_another_working_directory() {
     // Regression (issue 8): mapping paths were kept relative to where `run` was started.
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     people(dir.path(), 10, "create");
     spoil_two_rows(dir.path());

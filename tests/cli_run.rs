@@ -5,25 +5,14 @@
 
 mod cli_support;
 
-use b24import::sandbox::{Sandbox, SandboxConfig};
-use cli_support::{b24, people, people_line, run, shown, spoil_two_rows};
-
-fn config() -> SandboxConfig {
-    let mut c = SandboxConfig::fast();
-    c.rate = 200.0;
-    c.burst = 50.0;
-    c
-}
-
-fn s(p: &std::path::Path) -> String {
-    p.to_str().expect("utf-8 path").to_string()
-}
+use b24import::sandbox::Sandbox;
+use cli_support::{b24, people, people_line, run, s, shown, spoil_two_rows};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rerun_with_rows_rejected_earlier_exits_1_and_counts_them_as_rejected() {
     // Regression (issue 8): a re-run printed "N skipped (done before)" and exited 0 while rows
     // were still missing from the portal.
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = people(dir.path(), 10, "create");
     spoil_two_rows(dir.path());
@@ -64,7 +53,7 @@ async fn a_rerun_with_rows_rejected_earlier_exits_1_and_counts_them_as_rejected(
 #[tokio::test(flavor = "multi_thread")]
 async fn the_summary_counts_updated_rows_of_an_upsert() {
     // Regression (issue 8): the summary line had no `updated` count.
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = people(dir.path(), 5, "upsert");
     let journal = s(&dir.path().join("j.sqlite"));
@@ -82,7 +71,7 @@ async fn the_summary_counts_updated_rows_of_an_upsert() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_path_that_cannot_be_written_exits_2_before_any_request() {
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = people(dir.path(), 3, "create");
     let journal = dir.path().join("j.sqlite");
@@ -152,7 +141,7 @@ async fn output_paths_of_validate_rejects_and_ids_are_checked_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_source_in_create_mode_suggests_upsert_never_a_new_journal() {
     // Regression (issue 8): the advice "start a new journal (--journal)" creates every row again.
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = people(dir.path(), 4, "create");
     let journal = s(&dir.path().join("j.sqlite"));
@@ -174,7 +163,7 @@ async fn a_composite_key_a_journal_holds_in_the_old_unescaped_form_is_not_create
     // Regression (issue 8): escaping `|` inside composite keys gave rows that an earlier
     // version journaled as `a|b|c` a new key, so a create-mode re-run created them twice.
     use b24import::journal::{Journal, NewRow, Outcome, StepSpec};
-    let sandbox = Sandbox::start(config()).await.expect("sandbox");
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("two.csv"), "Region,Code,Name\n\"a|b\",c,Old\nx,y,New\n").expect("csv");
     let mapping = dir.path().join("two.toml");

@@ -100,3 +100,17 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
         csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).expect("csv file");
     reader.records().map(|r| r.expect("csv row").iter().map(str::to_string).collect()).collect()
 }
+
+/// A fast sandbox whose bucket matches `run`'s `--rate 200 --burst 50`.
+#[cfg(feature = "sandbox")]
+pub fn sandbox_config() -> b24import::sandbox::SandboxConfig {
+    let mut c = b24import::sandbox::SandboxConfig::fast();
+    c.rate = 200.0;
+    c.burst = 50.0;
+    c
+}
+
+/// `p` as a command-line argument.
+pub fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
