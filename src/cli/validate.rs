@@ -232,8 +232,8 @@ fn validate_step(
                     let line = serde_json::json!({
                         "row": prepared.record.row.to_string(),
                         "key": prepared.key,
-                        "method": cmd.method.as_str(),
-                        "params": cmd.params,
+                        "method": cmd.method().as_str(),
+                        "params": cmd.emit_params(),
                     });
                     if let Err(e) = serde_json::to_writer(&mut *w, &line)
                         .map_err(anyhow::Error::from)

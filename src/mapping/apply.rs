@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::compile::{Deferred, FieldPlan, FileRule, FmPlan, Input, MappingPlan, Piece};
 use super::entity::Entity;
+use super::problem::Problem;
 use super::spec::ValueType;
 use super::transform::{self, Invalid};
 use crate::source::{Record, RowProblem, RowRef};
@@ -25,10 +26,62 @@ pub struct MappedRow {
     pub row: RowRef,
     /// The source key (key columns joined with `|`, or the row number).
     pub key: String,
-    /// Portal field -> value. Values resolved at run time are markers:
-    /// `{"$lookup": "<step>", "key": "<source key>"}` or `{"$user": "<e-mail>"}`.
+    /// Portal field -> value, for every field whose value the row itself gives.
     pub fields: Map<String, Value>,
     pub fm: Vec<FmValue>,
+    /// Fields whose values only the run can know (portal IDs behind `lookup` and `user`).
+    pub pending: Vec<PendingField>,
+}
+
+/// A value only the run can know: the portal ID behind a source value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Pending {
+    /// The portal ID of the row `key` imported by step `step` (`lookup = "step"`).
+    Lookup { step: String, key: String },
+    /// The ID of the portal user with this e-mail (`user = "email"`).
+    User { email: String },
+}
+
+impl Pending {
+    /// How `validate --emit` shows the value (documented in the README):
+    /// `{"$lookup": "<step>", "key": "<source key>"}` or `{"$user": "<e-mail>"}`.
+    pub fn marker(&self) -> Value {
+        match self {
+            Pending::Lookup { step, key } => json!({"$lookup": step, "key": key}),
+            Pending::User { email } => json!({"$user": email}),
+        }
+    }
+}
+
+/// A field whose values are [`Pending`] until the run resolves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingField {
+    /// The portal field.
+    pub name: String,
+    /// Sent as an array (a multiple field) rather than a single value.
+    pub multiple: bool,
+    pub values: Vec<Pending>,
+}
+
+impl PendingField {
+    /// The field's value once `ids` holds one portal value per entry of `values`, in order
+    /// (a single field takes the first).
+    pub fn value(&self, mut ids: Vec<Value>) -> Value {
+        if self.multiple || ids.is_empty() { Value::Array(ids) } else { ids.swap_remove(0) }
+    }
+}
+
+/// One converted part of a cell: a portal value, or one the run must find.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Part {
+    Ready(Value),
+    Pending(Pending),
+}
+
+/// A field's value: ready, or waiting for the run.
+enum FieldOut {
+    Ready(Value),
+    Pending(PendingField),
 }
 
 /// One multifield value (`{typeId, valueType, value}` on add).
@@ -46,8 +99,8 @@ pub struct RowIssue {
     pub column: Option<String>,
     /// The offending cell text.
     pub value: Option<String>,
-    /// Stable kind, counted in summaries (`invalid_date`, `required`, ...).
-    pub code: &'static str,
+    /// The kind, counted in summaries (`invalid_date`, `required`, ...).
+    pub code: Problem,
     pub message: String,
 }
 
@@ -64,24 +117,24 @@ impl RowIssue {
     pub fn from_source(problem: &RowProblem) -> Self {
         match problem {
             RowProblem::Ragged { .. } => {
-                RowIssue { column: None, value: None, code: "ragged_row", message: problem.to_string() }
+                RowIssue { column: None, value: None, code: Problem::RaggedRow, message: problem.to_string() }
             }
             RowProblem::ErrorCell { column, value, .. } => RowIssue {
                 column: Some(column.clone()),
                 value: Some(value.clone()),
-                code: "error_cell",
+                code: Problem::ErrorCell,
                 message: problem.to_string(),
             },
             RowProblem::ControlCharacter { column, value, .. } => RowIssue {
                 column: Some(column.clone()),
                 value: Some(value.clone()),
-                code: "control_character",
+                code: Problem::ControlCharacter,
                 message: problem.to_string(),
             },
             RowProblem::FormulaWithoutValue { column, .. } => RowIssue {
                 column: Some(column.clone()),
                 value: None,
-                code: "formula_without_value",
+                code: Problem::FormulaWithoutValue,
                 message: problem.to_string(),
             },
         }
@@ -93,11 +146,13 @@ impl MappingPlan {
     pub fn apply(&self, record: &Record) -> Result<MappedRow, Vec<RowIssue>> {
         let mut issues: Vec<RowIssue> = record.problems.iter().map(RowIssue::from_source).collect();
         let mut fields = Map::new();
+        let mut pending = Vec::new();
         for field in &self.fields {
             match self.field_value(field, record) {
-                Ok(Some(v)) => {
+                Ok(Some(FieldOut::Ready(v))) => {
                     fields.insert(field.name.clone(), v);
                 }
+                Ok(Some(FieldOut::Pending(p))) => pending.push(p),
                 Ok(None) => {}
                 Err(mut e) => issues.append(&mut e),
             }
@@ -112,7 +167,7 @@ impl MappingPlan {
                 issues.push(RowIssue {
                     column: Some(names.join(" / ")),
                     value: None,
-                    code: "require_any",
+                    code: Problem::RequireAny,
                     message: rule.message.clone(),
                 });
             }
@@ -126,12 +181,12 @@ impl MappingPlan {
             issues.push(RowIssue {
                 column: Some(cols.join(" / ")),
                 value: None,
-                code: "empty_key",
+                code: Problem::EmptyKey,
                 message: "the key is empty".into(),
             });
         }
         if issues.is_empty() {
-            Ok(MappedRow { row: record.row.clone(), key, fields, fm })
+            Ok(MappedRow { row: record.row.clone(), key, fields, fm, pending })
         } else {
             Err(issues)
         }
@@ -158,10 +213,10 @@ impl MappingPlan {
         record.row.line.to_string()
     }
 
-    fn field_value(&self, f: &FieldPlan, record: &Record) -> Result<Option<Value>, Vec<RowIssue>> {
+    fn field_value(&self, f: &FieldPlan, record: &Record) -> Result<Option<FieldOut>, Vec<RowIssue>> {
         let column = Some(f.label.as_str());
         let raw: Cow<'_, str> = match &f.input {
-            Input::Const(v) => return Ok(Some(v.clone())),
+            Input::Const(v) => return Ok(Some(FieldOut::Ready(v.clone()))),
             Input::Column { index, .. } => Cow::Borrowed(cell_text(record.cell(*index), f.trim)),
             Input::Columns(cols) if f.kind == ValueType::Money && cols.len() == 2 => {
                 let amount = cell_text(record.cell(cols[0].0), f.trim);
@@ -203,7 +258,7 @@ impl MappingPlan {
         // The common case, one value and no split, takes no allocation beyond the value itself.
         if f.split.is_none() && !raw.trim().is_empty() && f.map.is_none() {
             return match convert(f, &raw) {
-                Ok(v) => Ok(Some(if f.multiple { Value::Array(vec![v]) } else { v })),
+                Ok(v) => Ok(Some(wrap(f, vec![v]))),
                 Err(e) => Err(vec![RowIssue::new(column, Some(&raw), e)]),
             };
         }
@@ -220,7 +275,7 @@ impl MappingPlan {
                 None if f.required => Err(vec![RowIssue {
                     column: column.map(str::to_string),
                     value: None,
-                    code: "required",
+                    code: Problem::Required,
                     message: format!("required value is empty (field `{}`)", f.name),
                 }]),
                 None => Ok(None),
@@ -240,7 +295,7 @@ impl MappingPlan {
                                 column,
                                 Some(part),
                                 Invalid::new(
-                                    "unknown_value",
+                                    Problem::UnknownValue,
                                     format!("not one of the known values: {}", known.join(", ")),
                                 ),
                             ));
@@ -263,7 +318,7 @@ impl MappingPlan {
                 column,
                 Some(&raw),
                 Invalid::new(
-                    "too_many_values",
+                    Problem::TooManyValues,
                     format!("{} values for a single field (set `multiple = true`)", values.len()),
                 ),
             )]);
@@ -350,17 +405,38 @@ fn cell_text(s: &str, trim: bool) -> &str {
     if trim { s.trim() } else { s }
 }
 
-fn wrap(f: &FieldPlan, mut values: Vec<Value>) -> Value {
-    if f.multiple { Value::Array(values) } else { values.swap_remove(0) }
+/// A field's value from its converted parts (at least one). [`convert`] gives a field with a
+/// `deferred` rule only pending parts, and any other field only ready ones.
+fn wrap(f: &FieldPlan, parts: Vec<Part>) -> FieldOut {
+    if f.deferred.is_some() {
+        let values = parts.into_iter().filter_map(|p| if let Part::Pending(p) = p { Some(p) } else { None });
+        return FieldOut::Pending(PendingField {
+            name: f.name.clone(),
+            multiple: f.multiple,
+            values: values.collect(),
+        });
+    }
+    let mut values: Vec<Value> =
+        parts.into_iter().filter_map(|p| if let Part::Ready(v) = p { Some(v) } else { None }).collect();
+    FieldOut::Ready(if f.multiple { Value::Array(values) } else { values.swap_remove(0) })
 }
 
-/// Converts one (mapped) part to its portal value.
-pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
+/// Converts one (mapped) part to its portal value, or to what the run must find.
+pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Part, Invalid> {
     match &f.deferred {
-        Some(Deferred::Lookup(step)) => return Ok(json!({"$lookup": step, "key": s})),
-        Some(Deferred::UserByEmail) => return Ok(json!({"$user": transform::to_email(s)?})),
+        Some(Deferred::Lookup(step)) => {
+            return Ok(Part::Pending(Pending::Lookup { step: step.clone(), key: s.to_string() }));
+        }
+        Some(Deferred::UserByEmail) => {
+            return Ok(Part::Pending(Pending::User { email: transform::to_email(s)? }));
+        }
         None => {}
     }
+    convert_value(f, s).map(Part::Ready)
+}
+
+/// Converts one (mapped) part of a field without a `deferred` rule to its portal value.
+fn convert_value(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
     Ok(match f.kind {
         ValueType::String => Value::String(s.to_string()),
         ValueType::Int => json!(transform::to_int(s)?),
@@ -368,7 +444,7 @@ pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
             let text = transform::to_number(s, f.decimal_comma)?;
             serde_json::from_str::<serde_json::Number>(&text)
                 .map(Value::Number)
-                .map_err(|_| Invalid::new("invalid_number", "not a number"))?
+                .map_err(|_| Invalid::new(Problem::InvalidNumber, "not a number"))?
         }
         ValueType::Bool => Value::String(transform::to_bool(s)?.to_string()),
         ValueType::Date => {
@@ -380,8 +456,10 @@ pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
         ValueType::Email => Value::String(transform::to_email(s)?),
         ValueType::Phone => Value::String(transform::to_phone(s)?),
         ValueType::File => {
-            let rule =
-                f.file.as_ref().ok_or_else(|| Invalid::new("file_error", "file field without base_dir"))?;
+            let rule = f
+                .file
+                .as_ref()
+                .ok_or_else(|| Invalid::new(Problem::FileError, "file field without base_dir"))?;
             let (name, content) = read_file(rule, s)?;
             json!([name, content])
         }
@@ -397,7 +475,7 @@ fn read_file(rule: &FileRule, rel: &str) -> Result<(String, String), Invalid> {
         || rel_path.components().any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
     {
         return Err(Invalid::new(
-            "file_outside_base_dir",
+            Problem::FileOutsideBaseDir,
             "absolute file paths are not allowed; give a path inside base_dir",
         ));
     }
@@ -405,26 +483,26 @@ fn read_file(rule: &FileRule, rel: &str) -> Result<(String, String), Invalid> {
     let canonical = match joined.canonicalize() {
         Ok(p) => p,
         Err(_) if rel_path.components().any(|c| c == Component::ParentDir) => {
-            return Err(Invalid::new("file_outside_base_dir", "the path leaves base_dir"));
+            return Err(Invalid::new(Problem::FileOutsideBaseDir, "the path leaves base_dir"));
         }
         Err(_) => {
             return Err(Invalid::new(
-                "file_missing",
+                Problem::FileMissing,
                 format!("file not found in base_dir {}", rule.shown_as),
             ));
         }
     };
     if !canonical.starts_with(base_dir) {
-        return Err(Invalid::new("file_outside_base_dir", "the path leaves base_dir"));
+        return Err(Invalid::new(Problem::FileOutsideBaseDir, "the path leaves base_dir"));
     }
     let meta = std::fs::metadata(&canonical)
-        .map_err(|e| Invalid::new("file_missing", format!("cannot read the file: {e}")))?;
+        .map_err(|e| Invalid::new(Problem::FileMissing, format!("cannot read the file: {e}")))?;
     if !meta.is_file() {
-        return Err(Invalid::new("file_missing", "not a file"));
+        return Err(Invalid::new(Problem::FileMissing, "not a file"));
     }
     if meta.len() > max_bytes {
         return Err(Invalid::new(
-            "file_too_large",
+            Problem::FileTooLarge,
             format!(
                 "file is {:.1} MiB, the limit is {:.1} MiB (max_file_mb)",
                 mib(meta.len()),
@@ -433,7 +511,7 @@ fn read_file(rule: &FileRule, rel: &str) -> Result<(String, String), Invalid> {
         ));
     }
     let bytes = std::fs::read(&canonical)
-        .map_err(|e| Invalid::new("file_missing", format!("cannot read the file: {e}")))?;
+        .map_err(|e| Invalid::new(Problem::FileMissing, format!("cannot read the file: {e}")))?;
     let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok((name, base64::engine::general_purpose::STANDARD.encode(bytes)))
 }
@@ -468,13 +546,15 @@ fn fm_values(plan: &FmPlan, record: &Record, out: &mut Vec<FmValue>, issues: &mu
 
 /// `user.add` needs an e-mail, and either departments (intranet) or a group (extranet).
 fn user_rules(fields: &Map<String, Value>, issues: &mut Vec<RowIssue>) {
-    if issues.iter().any(|i| i.column.is_some() && i.code != "require_any") && !fields.contains_key("EMAIL") {
+    if issues.iter().any(|i| i.column.is_some() && i.code != Problem::RequireAny)
+        && !fields.contains_key("EMAIL")
+    {
         return; // the e-mail problem is already reported
     }
     let missing = |field: &str, message: &str| RowIssue {
         column: Some(field.to_string()),
         value: None,
-        code: "required",
+        code: Problem::Required,
         message: message.to_string(),
     };
     if !fields.contains_key("EMAIL") {
@@ -629,7 +709,7 @@ columns = ["Phones", "Name"]
             let cells: Vec<String> =
                 ["K1", "a", "", "", "+7 916 123 45 67", bad].iter().map(|s| s.to_string()).collect();
             let issues = p.apply(&record(&cells)).expect_err("invalid");
-            let codes: Vec<&str> = issues.iter().map(|i| i.code).collect();
+            let codes: Vec<&str> = issues.iter().map(|i| i.code.as_str()).collect();
             assert!(
                 codes.contains(&"file_outside_base_dir") || codes.contains(&"file_missing"),
                 "{bad}: {codes:?}"

@@ -11,11 +11,13 @@ pub mod apply;
 pub mod compile;
 pub mod diagnostic;
 pub mod entity;
+pub mod problem;
 pub mod spec;
 pub mod transform;
 
-pub use apply::{FmValue, KeyTracker, MappedRow, RowIssue, describe, unescaped_key};
+pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
 pub use compile::{Deferred, FieldPlan, Input, MappingPlan, TargetPlan};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};
+pub use problem::Problem;
 pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, ValueType, load};

@@ -7,15 +7,17 @@
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 
+pub use super::problem::Problem;
+
 /// Why a cell could not be converted; `code` is stable (summaries count by it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    pub code: &'static str,
+    pub code: Problem,
     pub message: String,
 }
 
 impl Invalid {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Problem, message: impl Into<String>) -> Self {
         Invalid { code, message: message.into() }
     }
 }
@@ -33,7 +35,7 @@ pub fn to_bool(s: &str) -> Result<&'static str, Invalid> {
     } else if matches(NO) {
         Ok("N")
     } else {
-        Err(Invalid::new("invalid_bool", "not a yes/no value (yes/no, true/false, 1/0, Y/N, да/нет)"))
+        Err(Invalid::new(Problem::InvalidBool, "not a yes/no value (yes/no, true/false, 1/0, Y/N, да/нет)"))
     }
 }
 
@@ -152,7 +154,7 @@ pub fn to_int(s: &str) -> Result<i64, Invalid> {
     {
         return Ok(v);
     }
-    Err(Invalid::new("invalid_int", "not a whole number"))
+    Err(Invalid::new(Problem::InvalidInt, "not a whole number"))
 }
 
 /// A decimal number as canonical text (`1500.50`): grouping spaces allowed; with
@@ -171,7 +173,7 @@ pub fn to_number(s: &str, decimal_comma: bool) -> Result<String, Invalid> {
             && groups[1..].iter().all(|g| g.len() == 3);
         if !grouped {
             return Err(Invalid::new(
-                "invalid_number",
+                Problem::InvalidNumber,
                 "not a number (a decimal comma? set `decimal_comma = true`)",
             ));
         }
@@ -185,7 +187,7 @@ pub fn to_number(s: &str, decimal_comma: bool) -> Result<String, Invalid> {
     if valid {
         Ok(canonical.trim_start_matches('+').to_string())
     } else {
-        Err(Invalid::new("invalid_number", "not a number"))
+        Err(Invalid::new(Problem::InvalidNumber, "not a number"))
     }
 }
 
@@ -203,7 +205,7 @@ pub fn to_date(s: &str, formats: &Formats) -> Result<NaiveDate, Invalid> {
         return Ok(dt.date());
     }
     Err(Invalid::new(
-        "invalid_date",
+        Problem::InvalidDate,
         format!("not a valid date (formats: {})", format_list(formats, "%Y-%m-%d")),
     ))
 }
@@ -229,7 +231,7 @@ pub fn to_datetime(s: &str, formats: &Formats, offset: FixedOffset) -> Result<St
     match naive.and_then(|n| n.and_local_timezone(offset).single()) {
         Some(dt) => Ok(dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()),
         None => Err(Invalid::new(
-            "invalid_datetime",
+            Problem::InvalidDatetime,
             format!("not a valid date-time (formats: {})", format_list(formats, "%Y-%m-%dT%H:%M:%S")),
         )),
     }
@@ -262,7 +264,7 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 /// Trims, lower-cases and checks an e-mail address.
 pub fn to_email(s: &str) -> Result<String, Invalid> {
     let email = s.trim().trim_start_matches("mailto:").to_lowercase();
-    let bad = || Invalid::new("invalid_email", "not a valid e-mail address");
+    let bad = || Invalid::new(Problem::InvalidEmail, "not a valid e-mail address");
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
@@ -307,12 +309,12 @@ pub fn to_phone(s: &str) -> Result<String, Invalid> {
     let digits = out.trim_start_matches('+').len();
     if digits < 5 {
         return Err(Invalid::new(
-            "invalid_phone",
+            Problem::InvalidPhone,
             format!("a phone needs at least 5 digits, found {digits}"),
         ));
     }
     if digits > 20 {
-        return Err(Invalid::new("invalid_phone", format!("too many digits for a phone ({digits})")));
+        return Err(Invalid::new(Problem::InvalidPhone, format!("too many digits for a phone ({digits})")));
     }
     Ok(out)
 }
@@ -329,11 +331,11 @@ pub fn to_money(s: &str, currency: Option<&str>, decimal_comma: bool) -> Result<
         (amount.trim().to_string(), (!letters.is_empty()).then_some(letters))
     };
     let amount = to_number(&amount, decimal_comma)
-        .map_err(|e| Invalid::new("invalid_money", format!("money amount: {}", e.message)))?;
+        .map_err(|e| Invalid::new(Problem::InvalidMoney, format!("money amount: {}", e.message)))?;
     let code = code.or_else(|| currency.map(str::to_string)).map(|c| c.to_uppercase());
     match code {
         Some(c) if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase()) => Ok(format!("{amount}|{c}")),
-        Some(c) => Err(Invalid::new("invalid_money", format!("`{c}` is not a 3-letter currency code"))),
+        Some(c) => Err(Invalid::new(Problem::InvalidMoney, format!("`{c}` is not a 3-letter currency code"))),
         None => Ok(amount),
     }
 }

@@ -11,7 +11,7 @@ pub mod batch;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::mapping::{Entity, KeyField, MappedRow, TargetPlan};
+use crate::mapping::{Entity, FmValue, KeyField, MappedRow, PendingField, TargetPlan};
 
 /// One REST call: method and its parameters (a JSON object).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,25 +60,85 @@ impl Serialize for Method {
     }
 }
 
-/// The command that creates `row` in the portal.
-pub fn add_command(target: &TargetPlan, row: MappedRow) -> Command {
+/// A command that may still lack the values only the run can know (portal IDs behind
+/// `lookup` and `user` fields). It cannot be sent: [`Draft::complete`] makes the [`Command`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    command: Command,
+    pending: Vec<PendingField>,
+}
+
+impl Draft {
+    /// A draft with nothing left to find.
+    pub fn ready(command: Command) -> Draft {
+        Draft { command, pending: Vec::new() }
+    }
+
+    /// The method the command will call.
+    pub fn method(&self) -> Method {
+        self.command.method
+    }
+
+    /// The fields still to be found, in mapping order.
+    pub fn pending(&self) -> &[PendingField] {
+        &self.pending
+    }
+
+    /// The command, with `values[i]` as the value of `pending()[i]`.
+    pub fn complete(self, values: Vec<Value>) -> Command {
+        let mut command = self.command;
+        if let Some(fields) = fields_of_mut(&mut command) {
+            for (field, value) in self.pending.into_iter().zip(values) {
+                fields.insert(field.name, value);
+            }
+        }
+        command
+    }
+
+    /// The parameters as `validate --emit` shows them: pending values as their markers
+    /// (`{"$lookup": "<step>", "key": "<key>"}`, `{"$user": "<e-mail>"}`).
+    pub fn emit_params(&self) -> Value {
+        if self.pending.is_empty() {
+            return self.command.params.clone();
+        }
+        let markers = self.pending.iter().map(|f| f.value(f.values.iter().map(|p| p.marker()).collect()));
+        self.clone().complete(markers.collect()).params
+    }
+}
+
+/// The object a command's fields live in: `fields` for `crm.item.*`, the parameters themselves
+/// for `user.*`.
+fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
+    let params = match command.method {
+        Method::UserAdd | Method::UserUpdate => &mut command.params,
+        Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get_mut("fields")?,
+    };
+    params.as_object_mut()
+}
+
+/// The command that creates `row` in the portal, still to be completed with the row's
+/// pending values.
+pub fn add_command(target: &TargetPlan, row: MappedRow) -> Draft {
+    let MappedRow { key, fields, fm, pending, .. } = row;
+    Draft { command: add_of(target, key, fields, fm), pending }
+}
+
+fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: Vec<FmValue>) -> Command {
     match target.entity {
-        Entity::User => Command { method: Method::UserAdd, params: Value::Object(row.fields) },
+        Entity::User => Command { method: Method::UserAdd, params: Value::Object(fields) },
         Entity::Crm(entity_type_id) => {
-            let mut fields = row.fields;
             match target.entity.key_field() {
                 KeyField::Origin => {
                     fields.insert("originatorId".into(), Value::String(target.origin.clone()));
-                    fields.insert("originId".into(), Value::String(row.key));
+                    fields.insert("originId".into(), Value::String(key));
                 }
                 KeyField::XmlId => {
-                    fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &row.key)));
+                    fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &key)));
                 }
                 KeyField::Email | KeyField::None => {}
             }
-            if !row.fm.is_empty() {
-                let fm: Vec<Value> = row
-                    .fm
+            if !fm.is_empty() {
+                let fm: Vec<Value> = fm
                     .into_iter()
                     .map(|v| {
                         object([
@@ -144,7 +204,7 @@ fn yn(b: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::{FmValue, Mode, OnExisting};
+    use crate::mapping::{FmValue, Mode, OnExisting, Pending};
     use crate::source::RowRef;
 
     fn target(entity: Entity) -> TargetPlan {
@@ -165,12 +225,13 @@ mod tests {
             key: "C-1".into(),
             fields,
             fm: vec![FmValue { type_id: "PHONE", value_type: "WORK", value: "+7999".into() }],
+            pending: Vec::new(),
         }
     }
 
     #[test]
     fn contact_add_carries_origin_key_and_fm_array() {
-        let cmd = add_command(&target(Entity::Crm(3)), row());
+        let cmd = add_command(&target(Entity::Crm(3)), row()).complete(Vec::new());
         assert_eq!(cmd.method, Method::CrmItemAdd);
         assert_eq!(
             cmd.params,
@@ -184,7 +245,7 @@ mod tests {
     fn smart_process_add_carries_xml_id() {
         let mut r = row();
         r.fm.clear();
-        let cmd = add_command(&target(Entity::Crm(1032)), r);
+        let cmd = add_command(&target(Entity::Crm(1032)), r).complete(Vec::new());
         assert_eq!(cmd.params["fields"]["xmlId"], json!("legacy:C-1"));
         assert!(cmd.params["fields"].get("originId").is_none());
     }
@@ -194,9 +255,57 @@ mod tests {
         let mut r = row();
         r.fm.clear();
         r.fields = Map::from_iter([("EMAIL".to_string(), json!("a@b.ru"))]);
-        let cmd = add_command(&target(Entity::User), r);
+        let cmd = add_command(&target(Entity::User), r).complete(Vec::new());
         assert_eq!(cmd.method, Method::UserAdd);
         assert_eq!(cmd.params, json!({"EMAIL": "a@b.ru"}));
+    }
+
+    fn pending_row() -> MappedRow {
+        let mut r = row();
+        r.fm.clear();
+        r.pending = vec![
+            PendingField {
+                name: "companyId".into(),
+                multiple: false,
+                values: vec![Pending::Lookup { step: "companies".into(), key: "CO-1".into() }],
+            },
+            PendingField {
+                name: "observers".into(),
+                multiple: true,
+                values: vec![
+                    Pending::User { email: "a@b.ru".into() },
+                    Pending::User { email: "c@d.ru".into() },
+                ],
+            },
+        ];
+        r
+    }
+
+    #[test]
+    fn pending_fields_are_completed_into_the_fields_object_in_order() {
+        let draft = add_command(&target(Entity::Crm(3)), pending_row());
+        assert_eq!(draft.pending().len(), 2);
+        let values = draft.pending().iter().map(|f| f.value(vec![json!(7); f.values.len()])).collect();
+        let cmd = draft.complete(values);
+        assert_eq!(cmd.params["fields"]["companyId"], json!(7));
+        assert_eq!(cmd.params["fields"]["observers"], json!([7, 7]));
+        assert_eq!(cmd.params["fields"]["name"], json!("Иван"));
+    }
+
+    #[test]
+    fn a_users_pending_field_is_completed_at_the_top_level() {
+        let mut r = pending_row();
+        r.pending.truncate(1);
+        let cmd = add_command(&target(Entity::User), r).complete(vec![json!(5)]);
+        assert_eq!(cmd.params["companyId"], json!(5));
+    }
+
+    #[test]
+    fn emit_shows_pending_values_as_their_documented_markers() {
+        let draft = add_command(&target(Entity::Crm(3)), pending_row());
+        let params = draft.emit_params();
+        assert_eq!(params["fields"]["companyId"], json!({"$lookup": "companies", "key": "CO-1"}));
+        assert_eq!(params["fields"]["observers"], json!([{"$user": "a@b.ru"}, {"$user": "c@d.ru"}]));
     }
 
     #[test]

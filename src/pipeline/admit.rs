@@ -207,7 +207,7 @@ pub(super) fn after_lookup(found: Option<(u64, &Value)>, cmd: &Command, rules: R
             }
         }
         None if rules.mode == Mode::Update => Found::Reject {
-            code: "not_found",
+            code: crate::mapping::Problem::NotFound.as_str(),
             text: "mode = \"update\": the portal has no item with this key",
         },
         None => Found::Create,

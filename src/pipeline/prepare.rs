@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::mapping::{self, Diagnostics, KeyTracker, MappingFile, MappingPlan, RowIssue};
-use crate::payload::{self, Command};
+use crate::payload::{self, Draft};
 use crate::source::{self, BytesRead, Record, Source, SourceError};
 
 /// Why a step cannot be started.
@@ -63,12 +63,13 @@ impl Step {
     }
 }
 
-/// One source row after mapping: the command that would create it, or why it cannot be.
+/// One source row after mapping: the command that would create it (still to be completed
+/// with the portal IDs only the run can find), or why it cannot be.
 #[derive(Debug)]
 pub struct Prepared {
     pub record: Record,
     pub key: String,
-    pub outcome: Result<Command, Vec<RowIssue>>,
+    pub outcome: Result<Draft, Vec<RowIssue>>,
 }
 
 /// Iterator over a step's rows, mapped and checked. A [`SourceError`] ends the step.
@@ -99,7 +100,7 @@ impl Iterator for Prepare {
             let issue = RowIssue {
                 column: Some(self.key_label()),
                 value: Some(key.clone()),
-                code: "duplicate_key",
+                code: crate::mapping::Problem::DuplicateKey,
                 message: format!("duplicate key (first seen at {first_ref})"),
             };
             match &mut outcome {

@@ -1,5 +1,5 @@
-//! Lookups and user IDs for deferred fields: the `{"$lookup": ...}` / `{"$user": ...}` values
-//! of a command replaced with portal IDs before it is sent.
+//! Lookups and user IDs for deferred fields: a [`Draft`]'s pending values (`lookup` and `user`
+//! fields) found in the journal or the portal, making the [`Command`] that is sent.
 //!
 //! Owns: the per-step caches (other steps' key -> ID from the journal, e-mail -> user ID from
 //! the portal) and the rejection of a row whose lookup does not resolve. Must not write to
@@ -13,8 +13,8 @@ use super::ledger::Ledger;
 use super::portal::Portal;
 use super::step::Stop;
 use crate::journal::JournalError;
-use crate::mapping::Entity;
-use crate::payload::Command;
+use crate::mapping::{Pending, Problem};
+use crate::payload::{Command, Draft};
 
 /// What a step has found out so far, so that each step's IDs and each user are looked up once.
 #[derive(Debug, Default)]
@@ -33,68 +33,51 @@ impl Resolver {
         Resolver { unwritten, ..Default::default() }
     }
 
-    /// Replaces `{"$lookup": step, "key": k}` and `{"$user": email}` markers in a command for
-    /// `entity` with portal IDs: other steps' IDs from the `ledger`, users from the `portal`.
-    /// The inner `Err` is the row's rejection (code, text).
+    /// Completes `draft` with portal IDs for its pending fields: other steps' IDs from the
+    /// `ledger`, users from the `portal`. The inner `Err` is the row's rejection (kind, text).
     pub(super) async fn resolve(
         &mut self,
-        cmd: &mut Command,
-        entity: Entity,
+        draft: Draft,
         ledger: &Ledger<'_>,
         portal: Portal<'_>,
-    ) -> Result<Result<(), (&'static str, String)>, Stop> {
-        let fields = match entity {
-            Entity::User => &mut cmd.params,
-            Entity::Crm(_) => match cmd.params.get_mut("fields") {
-                Some(f) => f,
-                None => return Ok(Ok(())),
-            },
-        };
-        let Some(map) = fields.as_object_mut() else { return Ok(Ok(())) };
-        for value in map.values_mut() {
-            let slots: Vec<&mut Value> = match value {
-                Value::Array(items) => items.iter_mut().collect(),
-                other => vec![other],
-            };
-            for slot in slots {
-                let replacement = if let Some(step) = slot.get("$lookup").and_then(Value::as_str) {
-                    let key = slot.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
-                    let step = step.to_string();
-                    match self.lookup(ledger, &step, &key)? {
-                        Some(id) => json!(id),
-                        // A dry run wrote nothing, so IDs of this run's earlier steps do not exist yet.
-                        None if self.unwritten.contains(&step) => json!(0),
-                        None => {
-                            return Ok(Err((
-                                "lookup_not_found",
-                                format!("step `{step}` has no imported row with key `{key}`"),
-                            )));
-                        }
-                    }
-                } else if let Some(email) = slot.get("$user").and_then(Value::as_str) {
-                    let email = email.to_string();
-                    match self.user_id(portal, &email).await? {
-                        Ok(Some(id)) => json!(id),
-                        Ok(None) => {
-                            return Ok(Err((
-                                "user_not_found",
-                                format!("no portal user with e-mail {email}"),
-                            )));
-                        }
-                        Err(e) => {
-                            return Ok(Err((
-                                "lookup_failed",
-                                format!("could not look up the user {email}: {e}"),
-                            )));
-                        }
-                    }
-                } else {
-                    continue;
-                };
-                *slot = replacement;
+    ) -> Result<Result<Command, (Problem, String)>, Stop> {
+        let mut values = Vec::with_capacity(draft.pending().len());
+        for field in draft.pending() {
+            let mut ids = Vec::with_capacity(field.values.len());
+            for pending in &field.values {
+                match self.id_of(pending, ledger, portal).await? {
+                    Ok(id) => ids.push(id),
+                    Err(rejection) => return Ok(Err(rejection)),
+                }
             }
+            values.push(field.value(ids));
         }
-        Ok(Ok(()))
+        Ok(Ok(draft.complete(values)))
+    }
+
+    /// The portal value of one pending value, or the row's rejection.
+    async fn id_of(
+        &mut self,
+        pending: &Pending,
+        ledger: &Ledger<'_>,
+        portal: Portal<'_>,
+    ) -> Result<Result<Value, (Problem, String)>, Stop> {
+        Ok(match pending {
+            Pending::Lookup { step, key } => match self.lookup(ledger, step, key)? {
+                Some(id) => Ok(json!(id)),
+                // A dry run wrote nothing, so IDs of this run's earlier steps do not exist yet.
+                None if self.unwritten.contains(step) => Ok(json!(0)),
+                None => Err((
+                    Problem::LookupNotFound,
+                    format!("step `{step}` has no imported row with key `{key}`"),
+                )),
+            },
+            Pending::User { email } => match self.user_id(portal, email).await? {
+                Ok(Some(id)) => Ok(json!(id)),
+                Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
+                Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
+            },
+        })
     }
 
     fn lookup(&mut self, ledger: &Ledger<'_>, step: &str, key: &str) -> Result<Option<u64>, JournalError> {

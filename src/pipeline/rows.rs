@@ -36,7 +36,7 @@ impl StepRunner<'_> {
         }
         self.seen.insert(key_hash(&journal_key));
         let key = journal_key;
-        let mut cmd = match p.outcome {
+        let draft = match p.outcome {
             Err(issues) => {
                 let cells = cells_hash(&p.record);
                 let text = crate::mapping::describe(&issues);
@@ -44,19 +44,21 @@ impl StepRunner<'_> {
                 let decision = admit::decide(known.as_ref(), row, self.rules());
                 return self.carry_out(decision, key, &row_ref, &cells, None);
             }
-            Ok(cmd) => cmd,
+            Ok(draft) => draft,
         };
         if admit::awaits_outcome(known.as_ref()) {
             return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
         }
         let portal = self.portal();
-        let resolved = self.resolver.resolve(&mut cmd, self.plan.target.entity, &self.ledger, portal).await?;
-        if let Err((code, text)) = resolved {
-            let cells = cells_hash(&p.record);
-            let row = Row::Unresolved { cells: &cells, code, text: &text };
-            let decision = admit::decide(known.as_ref(), row, self.rules());
-            return self.carry_out(decision, key, &row_ref, &cells, None);
-        }
+        let cmd = match self.resolver.resolve(draft, &self.ledger, portal).await? {
+            Ok(cmd) => cmd,
+            Err((problem, text)) => {
+                let cells = cells_hash(&p.record);
+                let row = Row::Unresolved { cells: &cells, code: problem.as_str(), text: &text };
+                let decision = admit::decide(known.as_ref(), row, self.rules());
+                return self.carry_out(decision, key, &row_ref, &cells, None);
+            }
+        };
         let hash = journal::payload_hash(&cmd);
         let decision = admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, self.rules());
         self.carry_out(decision, key, &row_ref, &hash, Some(cmd))
@@ -256,5 +258,5 @@ pub(super) fn cells_hash(record: &crate::source::Record) -> String {
 
 /// The code recorded for a row the mapping refused: its first problem's kind.
 pub(super) fn code_of(issues: &[RowIssue]) -> &'static str {
-    issues.first().map_or("invalid", |i| i.code)
+    issues.first().map_or("invalid", |i| i.code.as_str())
 }

@@ -179,7 +179,7 @@ fn mapping_problems(diags: Diagnostics) -> Result<(), RunError> {
 /// a key seen earlier in the file; `#line` for a row without a key. `rejects` pairs journal rows
 /// with source rows through this same function.
 pub fn journal_key(p: &Prepared) -> String {
-    let repeat = matches!(&p.outcome, Err(issues) if issues.iter().any(|i| i.code == "duplicate_key"));
+    let repeat = matches!(&p.outcome, Err(issues) if issues.iter().any(|i| i.code == crate::mapping::Problem::DuplicateKey));
     crate::journal::keys::row_key(&p.key, p.record.row.line, repeat)
 }
 

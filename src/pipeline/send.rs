@@ -128,7 +128,10 @@ impl StepRunner<'_> {
                 // Alone and still too large: the row's own size is the problem.
                 for (item, (_, cmd)) in pack.items.iter().zip(&pack.commands) {
                     let text = self.too_large_text(cmd, bytes);
-                    outcomes.push((item.key.as_str(), Outcome::Rejected { code: "too_large".into(), text }));
+                    outcomes.push((
+                        item.key.as_str(),
+                        Outcome::Rejected { code: crate::mapping::Problem::TooLarge.as_str().into(), text },
+                    ));
                 }
             }
             Err(e @ TransportError::Interrupted { in_flight: true, .. }) => {
