@@ -7,11 +7,15 @@
 //!   finds it (`contacts.csv:42`, `deals.xlsx:Deals!17`).
 //! - [`mapping`] turns a declarative TOML file ([`mapping::MappingSpec`], as written) into a
 //!   checked [`mapping::MappingPlan`] (columns resolved to indices, transforms bound) and applies
-//!   it to a record, giving a [`mapping::MappedRow`] or the list of the row's problems. Its
+//!   it to a record, giving a [`mapping::MappedRow`] (values the run must find, such as
+//!   lookups, kept apart as [`mapping::Pending`]) or the row's problems, each of a
+//!   [`mapping::Problem`] kind. Its
 //!   [`mapping::entity`] holds the product's one copy of the Bitrix24 facts (entity type ids,
 //!   standard fields and their types, key fields).
 //! - [`payload`] builds the exact JSON a portal method receives (`crm.item.add`, `user.add`)
-//!   and encodes a command into a `batch` `cmd` string.
+//!   and encodes a command into a `batch` `cmd` string. A row's command is first a
+//!   [`payload::Draft`]; only the run, having found its pending IDs, makes it a
+//!   [`payload::Command`] that can be sent.
 //! - [`transport`] talks to the portal: credentials (webhook or OAuth with refresh), the
 //!   request-rate limiter, the operating-time budget, retries and the `batch` call, every error
 //!   classified (retry now, retry later, never, outcome unknown).
