@@ -440,6 +440,43 @@ fn utm_fields() -> Vec<FieldDef> {
     ]
 }
 
+/// The read-only keys of the deal the `crm.item.add` page's answer shows (null unless the
+/// sandbox computes them: `stageSemanticId`, `movedBy`, `movedTime`).
+fn deal_read_only() -> Vec<FieldDef> {
+    [
+        ("dateCreateShort", "datetime"),
+        ("dateModifyShort", "datetime"),
+        ("productId", "integer"),
+        ("stageSemanticId", "string"),
+        ("isNew", "boolean"),
+        ("isReturnCustomer", "boolean"),
+        ("isRepeatedApproach", "boolean"),
+        ("begindateShort", "datetime"),
+        ("closedateShort", "datetime"),
+        ("eventDate", "datetime"),
+        ("eventDateShort", "datetime"),
+        ("eventId", "string"),
+        ("eventDescription", "text"),
+        ("locationId", "location"),
+        ("webformId", "integer"),
+        ("searchContent", "text"),
+        ("orderStage", "string"),
+        ("movedBy", "user"),
+        ("movedTime", "datetime"),
+        ("lastActivityBy", "user"),
+        ("lastActivityTime", "datetime"),
+        ("isWork", "boolean"),
+        ("isWon", "boolean"),
+        ("isLose", "boolean"),
+        ("receivedAmount", "double"),
+        ("lostAmount", "double"),
+        ("hasProducts", "boolean"),
+    ]
+    .into_iter()
+    .map(|(name, ty)| FieldDef::system(name, ty, name).read_only())
+    .collect()
+}
+
 fn tax_value() -> FieldDef {
     FieldDef::system("taxValue", "double", "Tax amount")
 }
@@ -517,6 +554,7 @@ fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<FieldDef> {
             f.push(FieldDef::system("additionalInfo", "string", "Additional information"));
             f.extend(origin_fields());
             f.extend(utm_fields());
+            f.extend(deal_read_only());
         }
         3 => {
             f.extend(person_fields());

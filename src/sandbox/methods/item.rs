@@ -558,6 +558,7 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     values.insert("updatedBy".into(), json!(user));
     values.insert("createdTime".into(), json!(now));
     values.insert("updatedTime".into(), json!(now));
+    stage_moved(meta, schema, &mut values, user, &now);
     let item = Item { id, fields: values };
     let out = if raw_ok {
         Output::raw(render_raw(schema, &item, original, &disabled))
@@ -568,6 +569,24 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     dirty.items.insert((etid, id));
     dirty.any = true;
     Ok(out)
+}
+
+/// After a stage is set: `stageSemanticId` (`P` in progress, `S` success, `F` failure),
+/// `movedBy` and `movedTime`, for the entities whose answer carries them (deals).
+fn stage_moved(meta: &Meta, schema: &EntitySchema, values: &mut Map<String, Value>, user: u64, now: &str) {
+    if schema.by_name("stageSemanticId").is_none() {
+        return;
+    }
+    let Some(stage) = values.get("stageId").and_then(Value::as_str) else { return };
+    let semantic = meta
+        .statuses
+        .iter()
+        .find(|s| s.status_id == stage && s.category_id.is_some())
+        .and_then(|s| s.semantics.clone())
+        .unwrap_or_else(|| "P".into());
+    values.insert("stageSemanticId".into(), json!(semantic));
+    values.insert("movedBy".into(), json!(user));
+    values.insert("movedTime".into(), json!(now));
 }
 
 fn item_id(c: &Call) -> Result<u64, MethodError> {
@@ -594,11 +613,13 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
     if changed {
         let old_stage = item.fields.get("stageId").cloned();
         let new_stage = values.get("stageId").cloned();
-        if schema.by_name("previousStageId").is_some()
-            && let (Some(old), Some(new)) = (old_stage, new_stage)
+        if let (Some(old), Some(new)) = (old_stage, new_stage)
             && old != new
         {
-            values.insert("previousStageId".into(), old);
+            if schema.by_name("previousStageId").is_some() {
+                values.insert("previousStageId".into(), old);
+            }
+            stage_moved(meta, schema, &mut values, user, &now);
         }
         for (k, v) in values {
             item.fields.insert(k, v);
