@@ -142,7 +142,11 @@ impl UfMeta {
         };
         if kind == "EDIT_FORM_LABEL" {
             let en = map.get("en").cloned().unwrap_or_default();
-            self.label = if en.is_empty() { map.values().find(|v| !v.is_empty()).cloned().unwrap_or_default() } else { en };
+            self.label = if en.is_empty() {
+                map.values().find(|v| !v.is_empty()).cloned().unwrap_or_default()
+            } else {
+                en
+            };
         }
         self.labels.insert(kind.to_string(), map);
     }
@@ -239,7 +243,11 @@ impl FieldDef {
 
     /// A parent link field (`parentId{N}`).
     pub fn is_parent_link(&self) -> bool {
-        !self.dynamic && self.name.strip_prefix("parentId").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        !self.dynamic
+            && self
+                .name
+                .strip_prefix("parentId")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// The name a client sees with `useOriginalUfNames` = `original`.

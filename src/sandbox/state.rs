@@ -480,8 +480,7 @@ impl State {
     /// A smart-process flag (`isClientEnabled`, …) of an entity type; built-in types have
     /// every feature.
     pub fn flag(&self, entity_type_id: u64, flag: &str) -> bool {
-        self.spa_type(entity_type_id)
-            .is_none_or(|t| t.fields.get(flag).and_then(Value::as_str) == Some("Y"))
+        self.spa_type(entity_type_id).is_none_or(|t| t.fields.get(flag).and_then(Value::as_str) == Some("Y"))
     }
 
     /// Rebuilds the `parentId{N}` fields from the smart processes' `relations`: a type's
@@ -495,7 +494,11 @@ impl State {
                     .get("relations")
                     .and_then(|r| r.get(side))
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|e| e.get("entityTypeId").and_then(super::methods::as_u64)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|e| e.get("entityTypeId").and_then(super::methods::as_u64))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             for parent in rel("parent") {

@@ -101,7 +101,8 @@ pub(crate) fn status_add(c: &mut Call) -> MethodResult {
     };
     let get = |k: &str| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
     let text = |k: &str| get(k).and_then(as_text).map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    let (Some(entity_id), Some(code), Some(name)) = (text("ENTITY_ID"), text("STATUS_ID"), text("NAME")) else {
+    let (Some(entity_id), Some(code), Some(name)) = (text("ENTITY_ID"), text("STATUS_ID"), text("NAME"))
+    else {
         return Err(legacy("The fields ENTITY_ID, STATUS_ID and NAME are required"));
     };
     if !c.state.meta.statuses.iter().any(|s| s.entity_id == entity_id) {
@@ -111,7 +112,8 @@ pub(crate) fn status_add(c: &mut Call) -> MethodResult {
     let prefix = stage.as_ref().map(|(_, p)| p.clone()).unwrap_or_default();
     let bare = code.strip_prefix(prefix.as_str()).filter(|_| !prefix.is_empty()).unwrap_or(&code).to_string();
     if let Some(limit) = status_id_limit(&entity_id)
-        && (bare.len() > limit || !bare.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'))
+        && (bare.len() > limit
+            || !bare.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'))
     {
         return Err(legacy(format!(
             "STATUS_ID '{bare}' of {entity_id} must be at most {limit} characters of A-Z, a-z, 0-9, '-' and '_'"

@@ -52,7 +52,9 @@ fn check_values(
     let etid = schema.entity_type_id;
     let bad = |name: &str| match schema.by_name(name) {
         Some(f) => not_valid(f, original),
-        None => MethodError::bad("CRM_FIELD_ERROR_VALUE_NOT_VALID", format!("Invalid value for field \"{name}\"")),
+        None => {
+            MethodError::bad("CRM_FIELD_ERROR_VALUE_NOT_VALID", format!("Invalid value for field \"{name}\""))
+        }
     };
     let old_category = existing.and_then(|e| e.get("categoryId")).and_then(as_u64);
     let category = match values.get("categoryId") {
@@ -114,7 +116,7 @@ fn not_found_item() -> MethodError {
 fn not_valid(field: &FieldDef, original: bool) -> MethodError {
     MethodError::bad(
         "CRM_FIELD_ERROR_VALUE_NOT_VALID",
-        format!("Value of field \"{}\" ({}) is not valid", field.title, field.api_name(original)),
+        format!("Invalid value for field \"{}\" ({})", field.title, field.api_name(original)),
     )
 }
 
@@ -359,7 +361,10 @@ fn convert(
     let mut out = Map::new();
     for (name, raw) in raw_fields {
         let Some(field) = schema.find(name, original) else { continue };
-        if field.read_only || (field.immutable && existing.is_some()) || disabled.contains(&field.name.as_str()) {
+        if field.read_only
+            || (field.immutable && existing.is_some())
+            || disabled.contains(&field.name.as_str())
+        {
             continue;
         }
         let old = existing.and_then(|e| e.get(&field.name));
@@ -534,7 +539,9 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     if has("title") && is_blank(values.get("title")) {
         values.insert("title".into(), json!(format!("{} #{id}", schema.title)));
     }
-    let defaults: [(&str, Value); 7] = [
+    let defaults: [(&str, Value); 9] = [
+        ("isRecurring", json!("N")),
+        ("closed", json!("N")),
         ("assignedById", json!(user)),
         ("opened", json!("Y")),
         ("currencyId", json!("USD")),

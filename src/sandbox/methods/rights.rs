@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(access_denied("crm.type.update").code, "ACCESS_DENIED");
         assert_eq!(access_denied("userfieldconfig.add").code, "");
         assert_eq!(access_denied("crm.duplicate.findbycomm").status, 403);
-        assert!(SETUP_METHODS.iter().all(|m| super::super::lookup(m).is_some()), "every set-up method exists");
+        assert!(
+            SETUP_METHODS.iter().all(|m| super::super::lookup(m).is_some()),
+            "every set-up method exists"
+        );
     }
 }

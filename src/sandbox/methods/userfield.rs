@@ -132,7 +132,13 @@ fn config_row(f: &FieldDef) -> Value {
         "settings": uf.settings,
         "languageId": Value::Object(LANGUAGES.iter().map(|l| ((*l).to_string(), json!(l))).collect()),
     });
-    for (kind, key) in LABEL_KINDS.iter().zip(["editFormLabel", "listColumnLabel", "listFilterLabel", "errorMessage", "helpMessage"]) {
+    for (kind, key) in LABEL_KINDS.iter().zip([
+        "editFormLabel",
+        "listColumnLabel",
+        "listFilterLabel",
+        "errorMessage",
+        "helpMessage",
+    ]) {
         row[key] = lang_json(&uf.label_map(kind));
     }
     if f.field_type == "enumeration" {
@@ -412,8 +418,9 @@ fn crm_field(c: &Call, etid: u64) -> Result<(u64, usize), MethodError> {
         .and_then(as_i64)
         .filter(|id| *id > 0)
         .ok_or_else(|| legacy("ID is not defined or invalid"))? as u64;
-    let (owner, pos) = locate_uf(c.state, id)
-        .ok_or_else(|| MethodError::bad("ERROR_NOT_FOUND", format!("The entity with ID '{id}' is not found")))?;
+    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| {
+        MethodError::bad("ERROR_NOT_FOUND", format!("The entity with ID '{id}' is not found"))
+    })?;
     if owner != etid {
         return Err(legacy("Access denied."));
     }
@@ -500,7 +507,8 @@ pub(crate) fn crm_list(c: &mut Call) -> MethodResult {
     let etid = entity_of(c);
     let mut filter = object(param(c.params, "filter"));
     let lang_key = filter.keys().find(|k| k.eq_ignore_ascii_case("LANG")).cloned();
-    let lang = lang_key.and_then(|k| filter.remove(&k)).and_then(|v| as_text(&v)).unwrap_or_else(|| "en".into());
+    let lang =
+        lang_key.and_then(|k| filter.remove(&k)).and_then(|v| as_text(&v)).unwrap_or_else(|| "en".into());
     let schema = &c.state.meta.schemas[&etid];
     let mut rows: Vec<Value> = schema
         .fields
@@ -557,7 +565,14 @@ fn enum_as_list(entries: Vec<&Value>) -> Vec<Value> {
         .map(|e| {
             let o = e.as_object().cloned().unwrap_or_default();
             let mut out = Map::new();
-            for (from, to) in [("id", "ID"), ("value", "VALUE"), ("def", "DEF"), ("sort", "SORT"), ("xmlId", "XML_ID"), ("del", "DEL")] {
+            for (from, to) in [
+                ("id", "ID"),
+                ("value", "VALUE"),
+                ("def", "DEF"),
+                ("sort", "SORT"),
+                ("xmlId", "XML_ID"),
+                ("del", "DEL"),
+            ] {
                 if let Some(v) = o.get(from) {
                     out.insert(to.into(), v.clone());
                 }
