@@ -72,11 +72,8 @@ fn check_values(
         let dir = schema::stage_status_type(etid, category);
         let in_dir = |code: &str| meta.statuses.iter().any(|s| s.entity_id == dir && s.status_id == code);
         match values.get("stageId").and_then(Value::as_str) {
-            Some(code) => {
-                if !in_dir(code) {
-                    return Err(bad("stageId"));
-                }
-            }
+            Some(code) if !in_dir(code) => return Err(bad("stageId")),
+            Some(_) => {}
             None if existing.is_some() && old_category.is_some_and(|o| o != category) => {
                 let first = meta.statuses.iter().filter(|s| s.entity_id == dir).min_by_key(|s| s.sort);
                 if let Some(first) = first {
@@ -98,7 +95,7 @@ fn check_values(
             }
             ("crm_currency", _) => {
                 let code = as_text(v).unwrap_or_default();
-                meta.currencies.iter().any(|c| *c == code)
+                meta.currencies.contains(&code)
             }
             _ => true,
         };
