@@ -238,7 +238,15 @@ pub struct SandboxConfig {
     /// page, before any work, as the web server in front of a portal does
     /// (`client_max_body_size`). Default [`DEFAULT_MAX_REQUEST_BYTES`].
     pub max_request_bytes: usize,
+    /// Methods (lower-case) the credential lacks rights for: each answers the access-denied
+    /// error its page documents, before any work. Empty by default; see
+    /// [`SandboxConfig::without_rights`] and [`SETUP_METHODS`].
+    pub denied_methods: std::collections::BTreeSet<String>,
 }
+
+/// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
+/// execute"): `SandboxConfig::fast().without_rights(SETUP_METHODS)` is a non-admin webhook.
+pub const SETUP_METHODS: &[&str] = methods::rights::SETUP_METHODS;
 
 /// The default request-size limit: 32 MiB. nginx's own default is 1 MiB, the Bitrix24 cloud
 /// accepts far more (2 GB per the docs); 32 MiB is a common hosting setting and holds the
@@ -282,7 +290,14 @@ impl SandboxConfig {
             state_file: None,
             clock: Clock::system(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            denied_methods: Default::default(),
         }
+    }
+
+    /// The same portal, with a credential that lacks rights for `methods` (lower-case names).
+    pub fn without_rights(mut self, methods: &[&str]) -> Self {
+        self.denied_methods.extend(methods.iter().map(|m| m.to_ascii_lowercase()));
+        self
     }
 
     /// Enterprise: drain 5/s, burst 250.

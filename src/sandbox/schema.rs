@@ -64,6 +64,92 @@ pub struct UfMeta {
     pub label: String,
     /// `SETTINGS` as given.
     pub settings: Value,
+    /// Labels per kind (`EDIT_FORM_LABEL`, `LIST_COLUMN_LABEL`, `LIST_FILTER_LABEL`,
+    /// `ERROR_MESSAGE`, `HELP_MESSAGE`) and language; a kind not here reads as `label`
+    /// (`ERROR_MESSAGE`/`HELP_MESSAGE`: empty).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// `SHOW_IN_LIST`.
+    #[serde(default = "yes")]
+    pub show_in_list: bool,
+    /// `EDIT_IN_LIST`.
+    #[serde(default = "yes")]
+    pub edit_in_list: bool,
+    /// `IS_SEARCHABLE`.
+    #[serde(default)]
+    pub is_searchable: bool,
+}
+
+/// The portal's languages: a label given as a string is set for each of them, a per-language
+/// map sets the languages it names and `''` for the others (`crm.contact.userfield.update`).
+pub const LANGUAGES: [&str; 3] = ["en", "de", "ru"];
+
+/// The label kinds a user field has, in the order the pages list them.
+pub const LABEL_KINDS: [&str; 5] =
+    ["EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL", "ERROR_MESSAGE", "HELP_MESSAGE"];
+
+impl UfMeta {
+    /// New metadata with the defaults a portal gives (shown and editable in lists).
+    pub fn new(id: u64, entity_id: String, label: String) -> Self {
+        UfMeta {
+            id,
+            entity_id,
+            xml_id: String::new(),
+            sort: 100,
+            show_filter: true,
+            label,
+            settings: json!({}),
+            labels: Default::default(),
+            show_in_list: true,
+            edit_in_list: true,
+            is_searchable: false,
+        }
+    }
+
+    /// The label of `kind` in every language.
+    pub fn label_map(&self, kind: &str) -> std::collections::BTreeMap<String, String> {
+        match self.labels.get(kind) {
+            Some(m) => m.clone(),
+            None => {
+                let text = if kind.ends_with("_LABEL") { self.label.clone() } else { String::new() };
+                LANGUAGES.iter().map(|l| ((*l).to_string(), text.clone())).collect()
+            }
+        }
+    }
+
+    /// The label of `kind` in `lang` (`''` when unset).
+    pub fn label_in(&self, kind: &str, lang: &str) -> String {
+        self.label_map(kind).get(lang).cloned().unwrap_or_default()
+    }
+
+    /// Sets a label kind from a string (every language) or a per-language map (`''` for the
+    /// languages it does not name); the edit-form label also becomes the field's title.
+    pub fn set_label(&mut self, kind: &str, v: &Value) {
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let map: std::collections::BTreeMap<String, String> = match v {
+            Value::Object(o) => LANGUAGES
+                .iter()
+                .map(|l| ((*l).to_string(), o.get(*l).and_then(text).unwrap_or_default()))
+                .collect(),
+            other => {
+                let t = text(other).unwrap_or_default();
+                LANGUAGES.iter().map(|l| ((*l).to_string(), t.clone())).collect()
+            }
+        };
+        if kind == "EDIT_FORM_LABEL" {
+            let en = map.get("en").cloned().unwrap_or_default();
+            self.label = if en.is_empty() {
+                map.values().find(|v| !v.is_empty()).cloned().unwrap_or_default()
+            } else {
+                en
+            };
+        }
+        self.labels.insert(kind.to_string(), map);
+    }
 }
 
 /// One field of an entity.
@@ -148,6 +234,22 @@ impl FieldDef {
         }
     }
 
+    /// The parent link `parentId{N}` to items of entity type `parent` (a `crm_entity` field).
+    pub fn parent(parent: u64) -> Self {
+        let mut f = FieldDef::system(&format!("parentId{parent}"), "crm_entity", &format!("Parent {parent}"));
+        f.upper_name = format!("PARENT_ID_{parent}");
+        f
+    }
+
+    /// A parent link field (`parentId{N}`).
+    pub fn is_parent_link(&self) -> bool {
+        !self.dynamic
+            && self
+                .name
+                .strip_prefix("parentId")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// The name a client sees with `useOriginalUfNames` = `original`.
     pub fn api_name(&self, original: bool) -> &str {
         if original && self.dynamic { &self.upper_name } else { &self.name }
@@ -173,9 +275,13 @@ impl FieldDef {
             d.insert("items".into(), Value::Array(items));
         }
         if let Some(uf) = &self.uf {
-            d.insert("listLabel".into(), json!(uf.label));
-            d.insert("formLabel".into(), json!(uf.label));
-            d.insert("filterLabel".into(), json!(uf.label));
+            let or_title = |kind: &str| {
+                let l = uf.label_in(kind, "en");
+                if l.is_empty() { self.title.clone() } else { l }
+            };
+            d.insert("listLabel".into(), json!(or_title("LIST_COLUMN_LABEL")));
+            d.insert("formLabel".into(), json!(or_title("EDIT_FORM_LABEL")));
+            d.insert("filterLabel".into(), json!(or_title("LIST_FILTER_LABEL")));
             d.insert("settings".into(), uf.settings.clone());
         }
         Value::Object(d)
@@ -332,6 +438,81 @@ fn origin_fields() -> Vec<FieldDef> {
     ]
 }
 
+fn utm_fields() -> Vec<FieldDef> {
+    vec![
+        FieldDef::system("utmSource", "string", "Ad system"),
+        FieldDef::system("utmMedium", "string", "Traffic type"),
+        FieldDef::system("utmCampaign", "string", "Ad campaign"),
+        FieldDef::system("utmContent", "string", "Campaign content"),
+        FieldDef::system("utmTerm", "string", "Campaign search term"),
+    ]
+}
+
+/// The read-only keys of the deal the `crm.item.add` page's answer shows (null unless the
+/// sandbox computes them: `stageSemanticId`, `movedBy`, `movedTime`).
+fn deal_read_only() -> Vec<FieldDef> {
+    [
+        ("dateCreateShort", "datetime"),
+        ("dateModifyShort", "datetime"),
+        ("productId", "integer"),
+        ("stageSemanticId", "string"),
+        ("isNew", "boolean"),
+        ("isReturnCustomer", "boolean"),
+        ("isRepeatedApproach", "boolean"),
+        ("begindateShort", "datetime"),
+        ("closedateShort", "datetime"),
+        ("eventDate", "datetime"),
+        ("eventDateShort", "datetime"),
+        ("eventId", "string"),
+        ("eventDescription", "text"),
+        ("locationId", "location"),
+        ("webformId", "integer"),
+        ("searchContent", "text"),
+        ("orderStage", "string"),
+        ("movedBy", "user"),
+        ("movedTime", "datetime"),
+        ("lastActivityBy", "user"),
+        ("lastActivityTime", "datetime"),
+        ("isWork", "boolean"),
+        ("isWon", "boolean"),
+        ("isLose", "boolean"),
+        ("receivedAmount", "double"),
+        ("lostAmount", "double"),
+        ("hasProducts", "boolean"),
+    ]
+    .into_iter()
+    .map(|(name, ty)| FieldDef::system(name, ty, name).read_only())
+    .collect()
+}
+
+fn tax_value() -> FieldDef {
+    FieldDef::system("taxValue", "double", "Tax amount")
+}
+
+fn my_company() -> FieldDef {
+    FieldDef::system("mycompanyId", "crm_company", "Your company details")
+}
+
+/// Which smart-process flag switches which fields on (the `crm.item.add` page, section
+/// "smart process": "Available only when the is…Enabled setting is enabled"). A switched-off
+/// field is absent from `crm.item.fields`, dropped on write and reads back as null.
+/// `categoryId` is not here: the page documents it without a flag (`isCategoriesEnabled`
+/// decides whether pipelines other than the default can be created, see `crm.category.add`).
+pub const FLAG_FIELDS: [(&str, &[&str]); 7] = [
+    ("isClientEnabled", &["companyId", "contactId", "contactIds"]),
+    ("isBeginCloseDatesEnabled", &["begindate", "closedate"]),
+    ("isSourceEnabled", &["sourceId", "sourceDescription"]),
+    ("isObserversEnabled", &["observers"]),
+    ("isStagesEnabled", &["stageId", "previousStageId"]),
+    ("isMycompanyEnabled", &["mycompanyId"]),
+    ("isLinkWithProductsEnabled", &["opportunity", "currencyId", "taxValue", "isManualOpportunity"]),
+];
+
+/// The flag that switches `field` on, for a smart process.
+pub fn flag_of(field: &str) -> Option<&'static str> {
+    FLAG_FIELDS.iter().find(|(_, fields)| fields.contains(&field)).map(|(flag, _)| *flag)
+}
+
 fn fm_field() -> FieldDef {
     FieldDef::system("fm", "crm_multifield", "Communications").multiple()
 }
@@ -359,6 +540,7 @@ fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<FieldDef> {
             f.extend(money_fields());
             f.extend([opened, comments, company, contacts, observers]);
             f.extend(origin_fields());
+            f.extend(utm_fields());
             f.push(fm_field());
         }
         2 => {
@@ -368,13 +550,19 @@ fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<FieldDef> {
                 category,
                 stage,
             ]);
+            f.push(FieldDef::system("isRecurring", "boolean", "Recurring deal"));
             f.push(FieldDef::system("probability", "integer", "Probability"));
             f.extend(money_fields());
+            f.push(tax_value());
             f.extend([begin, close, FieldDef::system("closed", "boolean", "Closed"), opened, comments]);
             f.extend([company, FieldDef::system("contactId", "crm_contact", "Contact"), contacts]);
+            f.push(FieldDef::system("quoteId", "crm_quote", "Estimate"));
             f.extend(source_fields());
             f.extend([FieldDef::system("leadId", "crm_lead", "Lead"), observers]);
+            f.push(FieldDef::system("additionalInfo", "string", "Additional information"));
             f.extend(origin_fields());
+            f.extend(utm_fields());
+            f.extend(deal_read_only());
         }
         3 => {
             f.extend(person_fields());
@@ -383,7 +571,9 @@ fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<FieldDef> {
             f.push(company);
             f.push(FieldDef::system("companyIds", "crm_company", "Companies").multiple());
             f.extend([opened, comments, FieldDef::system("export", "boolean", "Included in export")]);
+            f.push(observers);
             f.extend(origin_fields());
+            f.extend(utm_fields());
             f.push(fm_field());
         }
         4 => {
@@ -394,23 +584,31 @@ fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<FieldDef> {
             f.push(FieldDef::system("revenue", "double", "Annual revenue"));
             f.push(FieldDef::system("currencyId", "crm_currency", "Currency"));
             f.push(FieldDef::system("isMyCompany", "boolean", "My company"));
-            f.extend([opened, comments, contacts]);
+            f.extend([opened, comments, contacts, observers]);
             f.extend(origin_fields());
+            f.extend(utm_fields());
             f.push(fm_field());
         }
         7 => {
             f.extend([title, stage]);
             f.extend(money_fields());
-            f.extend([begin, close, opened, comments, company, contacts]);
+            f.push(tax_value());
+            f.extend([begin, close, opened, comments, company, contacts, my_company()]);
             f.push(FieldDef::system("dealId", "crm_deal", "Deal"));
             f.push(FieldDef::system("leadId", "crm_lead", "Lead"));
             f.push(FieldDef::system("content", "text", "Content"));
             f.push(FieldDef::system("terms", "text", "Terms"));
+            f.extend(utm_fields());
         }
         _ => {
             // Invoice (31) and smart processes share the dynamic-type fields.
             f.extend([title, FieldDef::system("xmlId", "string", "External ID"), category, stage]);
+            if entity_type_id != 31 {
+                f.push(FieldDef::system("previousStageId", "crm_status", "Previous stage").read_only());
+            }
             f.extend(money_fields());
+            f.push(tax_value());
+            f.push(my_company());
             f.extend([
                 begin,
                 close,
@@ -453,15 +651,7 @@ fn default_custom_fields(
         .iter()
         .map(|(code, ty, multiple, label)| {
             *next_uf_id += 1;
-            let uf = UfMeta {
-                id: *next_uf_id,
-                entity_id: entity_id.clone(),
-                xml_id: String::new(),
-                sort: 100,
-                show_filter: true,
-                label: (*label).to_string(),
-                settings: json!({}),
-            };
+            let uf = UfMeta::new(*next_uf_id, entity_id.clone(), (*label).to_string());
             let mut f = FieldDef::custom(&format!("{prefix}{code}"), ty, *multiple, uf);
             if *ty == "enumeration" {
                 f.items = [(41, "Gold"), (43, "Silver"), (45, "Bronze")]
@@ -560,15 +750,11 @@ fn apply_override(
                     &upper,
                     spec.field_type.as_deref().unwrap_or("string"),
                     false,
-                    UfMeta {
-                        id: *next_uf_id,
-                        entity_id: uf_entity_id(entity_type_id, spa_type_id),
-                        xml_id: String::new(),
-                        sort: 100,
-                        show_filter: true,
-                        label: spec.title.clone().unwrap_or_default(),
-                        settings: json!({}),
-                    },
+                    UfMeta::new(
+                        *next_uf_id,
+                        uf_entity_id(entity_type_id, spa_type_id),
+                        spec.title.clone().unwrap_or_default(),
+                    ),
                 )
             } else {
                 FieldDef::system(&camel, spec.field_type.as_deref().unwrap_or("string"), &camel)

@@ -552,6 +552,7 @@ fn run_single(
         now_unix: cfg.clock.unix_at(now),
         schema_file: cfg.schema.as_ref(),
         raw_ok: false,
+        denied: &cfg.denied_methods,
     };
     let outcome = handler(&mut call);
     let report = core.limits.bill(&caller.credential, method, now, cost, op.window, op.buckets);
@@ -648,6 +649,7 @@ fn run_batch(
                     now_unix: batch_start + elapsed,
                     schema_file: cfg.schema.as_ref(),
                     raw_ok,
+                    denied: &cfg.denied_methods,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {

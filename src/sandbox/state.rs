@@ -123,6 +123,16 @@ pub struct Meta {
     pub categories: Vec<Category>,
     /// Status directories.
     pub statuses: Vec<Status>,
+    /// Currency codes (`crm.currency.list`'s `CURRENCY`); `currencyId` must be one of them.
+    #[serde(default = "default_currencies")]
+    pub currencies: Vec<String>,
+}
+
+/// The currencies a fresh portal has: the base ones a Bitrix24 portal is created with.
+pub const DEFAULT_CURRENCIES: [&str; 6] = ["RUB", "USD", "EUR", "UAH", "BYN", "KZT"];
+
+fn default_currencies() -> Vec<String> {
+    DEFAULT_CURRENCIES.iter().map(|c| (*c).to_string()).collect()
 }
 
 /// Id counters (never reused, so a deleted item's id does not come back).
@@ -272,6 +282,7 @@ impl State {
             s.add_directory(dir, None);
         }
         s.add_directory("QUOTE_STATUS", None);
+        s.meta.currencies = default_currencies();
         s.meta.categories.push(Category {
             id: 0,
             entity_type_id: 2,
@@ -426,6 +437,87 @@ impl State {
     pub fn touch_meta(&mut self) {
         self.dirty.meta = true;
         self.dirty.any = true;
+    }
+
+    /// The statuses of one directory, by sort.
+    pub fn directory(&self, entity_id: &str) -> Vec<&Status> {
+        let mut rows: Vec<&Status> = self.meta.statuses.iter().filter(|s| s.entity_id == entity_id).collect();
+        rows.sort_by_key(|s| s.sort);
+        rows
+    }
+
+    /// Adds a value to a status directory (`crm.status.add`: never a system value); returns its id.
+    pub fn add_status(
+        &mut self,
+        entity_id: &str,
+        status_id: &str,
+        name: &str,
+        sort: i64,
+        category_id: Option<u64>,
+        semantics: Option<String>,
+    ) -> u64 {
+        self.counters.status += 1;
+        let id = self.counters.status;
+        self.meta.statuses.push(Status {
+            id,
+            entity_id: entity_id.to_string(),
+            status_id: status_id.to_string(),
+            name: name.to_string(),
+            sort,
+            system: false,
+            category_id,
+            semantics,
+        });
+        self.touch_meta();
+        id
+    }
+
+    /// The smart-process type of an entity type, if it is one.
+    pub fn spa_type(&self, entity_type_id: u64) -> Option<&SpaType> {
+        self.meta.types.values().find(|t| t.entity_type_id == entity_type_id)
+    }
+
+    /// A smart-process flag (`isClientEnabled`, …) of an entity type; built-in types have
+    /// every feature.
+    pub fn flag(&self, entity_type_id: u64, flag: &str) -> bool {
+        self.spa_type(entity_type_id).is_none_or(|t| t.fields.get(flag).and_then(Value::as_str) == Some("Y"))
+    }
+
+    /// Rebuilds the `parentId{N}` fields from the smart processes' `relations`: a type's
+    /// `parent` entries give it `parentId{parent}`, its `child` entries give each child
+    /// `parentId{type}`. Called whenever a type is added, changed or deleted.
+    pub fn sync_parent_fields(&mut self) {
+        let mut links: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+        for t in self.meta.types.values() {
+            let rel = |side: &str| -> Vec<u64> {
+                t.fields
+                    .get("relations")
+                    .and_then(|r| r.get(side))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|e| e.get("entityTypeId").and_then(super::methods::as_u64))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for parent in rel("parent") {
+                links.entry(t.entity_type_id).or_default().insert(parent);
+            }
+            for child in rel("child") {
+                links.entry(child).or_default().insert(t.entity_type_id);
+            }
+        }
+        let known: BTreeSet<u64> = self.meta.schemas.keys().copied().collect();
+        for (etid, schema) in self.meta.schemas.iter_mut() {
+            schema.fields.retain(|f| !f.is_parent_link());
+            for parent in links.get(etid).into_iter().flatten() {
+                if known.contains(parent) {
+                    schema.fields.push(schema::FieldDef::parent(*parent));
+                }
+            }
+        }
+        self.touch_meta();
     }
 
     /// Item counts per entity type.

@@ -3,6 +3,17 @@
 //! -> `100`; bad files, enumeration values, dates, numbers -> `CRM_FIELD_ERROR_VALUE_NOT_VALID`;
 //! missing required fields -> `CRM_FIELD_ERROR_REQUIRED` naming them; unknown fields ignored.
 //! `fm` is a list on add and an `n0`/id-keyed object on update.
+//!
+//! Values the portal looks up are checked against the portal's data, each refusal HTTP 400
+//! `CRM_FIELD_ERROR_VALUE_NOT_VALID` naming the field: `categoryId` must be a pipeline of the
+//! entity type; `stageId` a stage of the item's pipeline (the one sent, else the item's, else
+//! the default); every other `crm_status` field (`sourceId`, `typeId`, `industry`,
+//! `employees`, `honorific`) a `STATUS_ID` of its directory (`statusType`); `currencyId` a
+//! currency of the portal; list fields an item ID. Moving an item to another pipeline without
+//! a stage puts it on the new pipeline's first stage.
+//!
+//! A smart process's switched-off features ([`schema::FLAG_FIELDS`]) hide their fields: absent
+//! from `crm.item.fields`, dropped silently on add/update, null when read.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -10,11 +21,89 @@ use serde_json::{Map, Value, json};
 use super::filter::{self, Kind};
 use super::{Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, param, php_array};
 use crate::sandbox::clock::iso;
-use crate::sandbox::schema::{EntitySchema, FieldDef};
-use crate::sandbox::state::{Counters, Item, State};
+use crate::sandbox::schema::{self, EntitySchema, FieldDef};
+use crate::sandbox::state::{Counters, Item, Meta, State};
 
+/// The `crm.item.add` page's "not found" for an unknown `entityTypeId`.
 fn not_found_type() -> MethodError {
-    MethodError::bad("NOT_FOUND", "Smart process not found")
+    MethodError::bad("NOT_FOUND", "SPA not found")
+}
+
+/// The fields a smart process's switched-off flags hide (none for built-in types).
+pub(crate) fn disabled_fields(state: &State, entity_type_id: u64) -> Vec<&'static str> {
+    schema::FLAG_FIELDS
+        .iter()
+        .filter(|(flag, _)| !state.flag(entity_type_id, flag))
+        .flat_map(|(_, fields)| fields.iter().copied())
+        .collect()
+}
+
+/// Checks the looked-up values of `values` (after conversion) against the portal's data; fills
+/// the first stage of a new pipeline when the pipeline changes without a stage. `existing` is
+/// the item being updated.
+fn check_values(
+    meta: &Meta,
+    schema: &EntitySchema,
+    values: &mut Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+    default_category: u64,
+    original: bool,
+) -> Result<(), MethodError> {
+    let etid = schema.entity_type_id;
+    let bad = |name: &str| match schema.by_name(name) {
+        Some(f) => not_valid(f, original),
+        None => {
+            MethodError::bad("CRM_FIELD_ERROR_VALUE_NOT_VALID", format!("Invalid value for field \"{name}\""))
+        }
+    };
+    let old_category = existing.and_then(|e| e.get("categoryId")).and_then(as_u64);
+    let category = match values.get("categoryId") {
+        Some(Value::Null) | None => old_category.unwrap_or(default_category),
+        Some(v) => {
+            let id = as_u64(v).ok_or_else(|| bad("categoryId"))?;
+            if !meta.categories.iter().any(|c| c.entity_type_id == etid && c.id == id) {
+                return Err(bad("categoryId"));
+            }
+            id
+        }
+    };
+    let has_stages = schema.by_name("stageId").is_some();
+    if has_stages {
+        let dir = schema::stage_status_type(etid, category);
+        let in_dir = |code: &str| meta.statuses.iter().any(|s| s.entity_id == dir && s.status_id == code);
+        match values.get("stageId").and_then(Value::as_str) {
+            Some(code) if !in_dir(code) => return Err(bad("stageId")),
+            Some(_) => {}
+            None if existing.is_some() && old_category.is_some_and(|o| o != category) => {
+                let first = meta.statuses.iter().filter(|s| s.entity_id == dir).min_by_key(|s| s.sort);
+                if let Some(first) = first {
+                    values.insert("stageId".into(), json!(first.status_id));
+                }
+            }
+            None => {}
+        }
+    }
+    for f in &schema.fields {
+        let Some(v) = values.get(&f.name) else { continue };
+        if v.is_null() || f.name == "stageId" {
+            continue;
+        }
+        let code_ok = match (f.field_type.as_str(), &f.status_type) {
+            ("crm_status", Some(dir)) => {
+                let code = as_text(v).unwrap_or_default();
+                meta.statuses.iter().any(|s| &s.entity_id == dir && s.status_id == code)
+            }
+            ("crm_currency", _) => {
+                let code = as_text(v).unwrap_or_default();
+                meta.currencies.contains(&code)
+            }
+            _ => true,
+        };
+        if !code_ok {
+            return Err(not_valid(f, original));
+        }
+    }
+    Ok(())
 }
 
 fn not_found_item() -> MethodError {
@@ -24,7 +113,7 @@ fn not_found_item() -> MethodError {
 fn not_valid(field: &FieldDef, original: bool) -> MethodError {
     MethodError::bad(
         "CRM_FIELD_ERROR_VALUE_NOT_VALID",
-        format!("Value of field \"{}\" ({}) is not valid", field.title, field.api_name(original)),
+        format!("Invalid value for field \"{}\" ({})", field.title, field.api_name(original)),
     )
 }
 
@@ -41,7 +130,7 @@ fn original_names(c: &Call) -> bool {
 pub(crate) fn kind_of(field_type: &str) -> Kind {
     match field_type {
         "integer" | "double" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact"
-        | "crm_lead" | "crm_deal" => Kind::Number,
+        | "crm_lead" | "crm_deal" | "crm_quote" | "crm_entity" => Kind::Number,
         "boolean" => Kind::Bool,
         "date" | "datetime" => Kind::Date,
         _ => Kind::Text,
@@ -228,7 +317,7 @@ fn scalar(
     let bad = || not_valid(field, original);
     Ok(match field.field_type.as_str() {
         "integer" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact" | "crm_lead"
-        | "crm_deal" => json!(as_i64(raw).ok_or_else(bad)?),
+        | "crm_deal" | "crm_quote" | "crm_entity" => json!(as_i64(raw).ok_or_else(bad)?),
         "double" => match raw {
             Value::Number(n) => json!(n.as_f64().ok_or_else(bad)?),
             Value::String(s) => json!(s.trim().replace(',', ".").parse::<f64>().map_err(|_| bad())?),
@@ -264,11 +353,15 @@ fn convert(
     existing: Option<&Map<String, Value>>,
     counters: &mut Counters,
     original: bool,
+    disabled: &[&str],
 ) -> Result<Map<String, Value>, MethodError> {
     let mut out = Map::new();
     for (name, raw) in raw_fields {
         let Some(field) = schema.find(name, original) else { continue };
-        if field.read_only || (field.immutable && existing.is_some()) {
+        if field.read_only
+            || (field.immutable && existing.is_some())
+            || disabled.contains(&field.name.as_str())
+        {
             continue;
         }
         let old = existing.and_then(|e| e.get(&field.name));
@@ -336,6 +429,17 @@ fn is_blank(v: Option<&Value>) -> bool {
 
 /// An item as the API shows it: `id`, every schema field (null / [] when unset), `entityTypeId`.
 pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select: Option<&[String]>) -> Value {
+    render_with(schema, item, original, select, &[])
+}
+
+/// [`render`] with the fields switched off by a flag read as null.
+fn render_with(
+    schema: &EntitySchema,
+    item: &Item,
+    original: bool,
+    select: Option<&[String]>,
+    disabled: &[&str],
+) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), json!(item.id));
     let all = select.is_none_or(|s| s.iter().any(|n| n == "*"));
@@ -348,6 +452,7 @@ pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select:
             continue;
         }
         let v = match item.fields.get(&f.name) {
+            _ if disabled.contains(&f.name.as_str()) => Value::Null,
             Some(v) => v.clone(),
             None if f.multiple => json!([]),
             None => Value::Null,
@@ -359,7 +464,7 @@ pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select:
 }
 
 /// [`render`] written straight to JSON text `{"item":{…}}` (the batch fast path).
-fn render_raw(schema: &EntitySchema, item: &Item, original: bool) -> String {
+fn render_raw(schema: &EntitySchema, item: &Item, original: bool, disabled: &[&str]) -> String {
     use std::io::Write;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let _ = write!(buf, "{{\"item\":{{\"id\":{}", item.id);
@@ -371,6 +476,7 @@ fn render_raw(schema: &EntitySchema, item: &Item, original: bool) -> String {
         let _ = serde_json::to_writer(&mut buf, f.api_name(original));
         buf.push(b':');
         match item.fields.get(&f.name) {
+            _ if disabled.contains(&f.name.as_str()) => buf.extend_from_slice(b"null"),
             Some(v) => {
                 let _ = serde_json::to_writer(&mut buf, v);
             }
@@ -382,11 +488,11 @@ fn render_raw(schema: &EntitySchema, item: &Item, original: bool) -> String {
     String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
-fn item_output(c: &Call, schema: &EntitySchema, item: &Item, original: bool) -> Output {
+fn item_output(c: &Call, schema: &EntitySchema, item: &Item, original: bool, disabled: &[&str]) -> Output {
     if c.raw_ok {
-        Output::raw(render_raw(schema, item, original))
+        Output::raw(render_raw(schema, item, original, disabled))
     } else {
-        Output::new(json!({ "item": render(schema, item, original, None) }))
+        Output::new(json!({ "item": render_with(schema, item, original, None, disabled) }))
     }
 }
 
@@ -406,9 +512,11 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     let now = iso(c.now_unix);
     let default_category = c.state.default_category(etid);
     let raw_ok = c.raw_ok;
+    let disabled = disabled_fields(c.state, etid);
     let State { meta, counters, items, dirty, .. } = &mut *c.state;
     let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
-    let mut values = convert(schema, &raw, None, counters, original)?;
+    let mut values = convert(schema, &raw, None, counters, original, &disabled)?;
+    check_values(meta, schema, &mut values, None, default_category, original)?;
     let missing: Vec<&str> = schema
         .fields
         .iter()
@@ -424,11 +532,13 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     let next = counters.next_item_id.entry(etid).or_insert(1);
     let id = *next;
     *next += 1;
-    let has = |n: &str| schema.by_name(n).is_some();
+    let has = |n: &str| schema.by_name(n).is_some() && !disabled.contains(&n);
     if has("title") && is_blank(values.get("title")) {
         values.insert("title".into(), json!(format!("{} #{id}", schema.title)));
     }
-    let defaults: [(&str, Value); 7] = [
+    let defaults: [(&str, Value); 9] = [
+        ("isRecurring", json!("N")),
+        ("closed", json!("N")),
         ("assignedById", json!(user)),
         ("opened", json!("Y")),
         ("currencyId", json!("USD")),
@@ -452,16 +562,35 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     values.insert("updatedBy".into(), json!(user));
     values.insert("createdTime".into(), json!(now));
     values.insert("updatedTime".into(), json!(now));
+    stage_moved(meta, schema, &mut values, user, &now);
     let item = Item { id, fields: values };
     let out = if raw_ok {
-        Output::raw(render_raw(schema, &item, original))
+        Output::raw(render_raw(schema, &item, original, &disabled))
     } else {
-        Output::new(json!({ "item": render(schema, &item, original, None) }))
+        Output::new(json!({ "item": render_with(schema, &item, original, None, &disabled) }))
     };
     items.entry(etid).or_default().insert(id, item);
     dirty.items.insert((etid, id));
     dirty.any = true;
     Ok(out)
+}
+
+/// After a stage is set: `stageSemanticId` (`P` in progress, `S` success, `F` failure),
+/// `movedBy` and `movedTime`, for the entities whose answer carries them (deals).
+fn stage_moved(meta: &Meta, schema: &EntitySchema, values: &mut Map<String, Value>, user: u64, now: &str) {
+    if schema.by_name("stageSemanticId").is_none() {
+        return;
+    }
+    let Some(stage) = values.get("stageId").and_then(Value::as_str) else { return };
+    let semantic = meta
+        .statuses
+        .iter()
+        .find(|s| s.status_id == stage && s.category_id.is_some())
+        .and_then(|s| s.semantics.clone())
+        .unwrap_or_else(|| "P".into());
+    values.insert("stageSemanticId".into(), json!(semantic));
+    values.insert("movedBy".into(), json!(user));
+    values.insert("movedTime".into(), json!(now));
 }
 
 fn item_id(c: &Call) -> Result<u64, MethodError> {
@@ -477,12 +606,25 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
     let user = c.user_id;
     let now = iso(c.now_unix);
     let raw_ok = c.raw_ok;
+    let default_category = c.state.default_category(etid);
+    let disabled = disabled_fields(c.state, etid);
     let State { meta, counters, items, dirty, .. } = &mut *c.state;
     let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
     let item = items.get_mut(&etid).and_then(|m| m.get_mut(&id)).ok_or_else(not_found_item)?;
-    let values = convert(schema, &raw, Some(&item.fields), counters, original)?;
+    let mut values = convert(schema, &raw, Some(&item.fields), counters, original, &disabled)?;
+    check_values(meta, schema, &mut values, Some(&item.fields), default_category, original)?;
     let changed = values.iter().any(|(k, v)| item.fields.get(k) != Some(v));
     if changed {
+        let old_stage = item.fields.get("stageId").cloned();
+        let new_stage = values.get("stageId").cloned();
+        if let (Some(old), Some(new)) = (old_stage, new_stage)
+            && old != new
+        {
+            if schema.by_name("previousStageId").is_some() {
+                values.insert("previousStageId".into(), old);
+            }
+            stage_moved(meta, schema, &mut values, user, &now);
+        }
         for (k, v) in values {
             item.fields.insert(k, v);
         }
@@ -492,9 +634,9 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
         dirty.any = true;
     }
     Ok(if raw_ok {
-        Output::raw(render_raw(schema, item, original))
+        Output::raw(render_raw(schema, item, original, &disabled))
     } else {
-        Output::new(json!({ "item": render(schema, item, original, None) }))
+        Output::new(json!({ "item": render_with(schema, item, original, None, &disabled) }))
     })
 }
 
@@ -503,9 +645,10 @@ pub(crate) fn get(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
     let id = item_id(c)?;
     let original = original_names(c);
+    let disabled = disabled_fields(c.state, etid);
     let schema = &c.state.meta.schemas[&etid];
     let item = c.state.items.get(&etid).and_then(|m| m.get(&id)).ok_or_else(not_found_item)?;
-    Ok(item_output(c, schema, item, original))
+    Ok(item_output(c, schema, item, original, &disabled))
 }
 
 /// `crm.item.delete`.
@@ -524,9 +667,10 @@ pub(crate) fn delete(c: &mut Call) -> MethodResult {
 pub(crate) fn fields(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
     let original = original_names(c);
+    let disabled = disabled_fields(c.state, etid);
     let schema = &c.state.meta.schemas[&etid];
     let mut out = Map::new();
-    for f in &schema.fields {
+    for f in schema.fields.iter().filter(|f| !disabled.contains(&f.name.as_str())) {
         out.insert(f.api_name(original).to_string(), f.describe());
     }
     Ok(Output::new(json!({ "fields": out })))
@@ -548,6 +692,7 @@ fn resolver(schema: &EntitySchema, original: bool) -> impl Fn(&str) -> Option<(S
 pub(crate) fn list(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
     let original = original_names(c);
+    let disabled = disabled_fields(c.state, etid);
     let schema = &c.state.meta.schemas[&etid];
     let resolve = resolver(schema, original);
     let cond = match param(c.params, "filter") {
@@ -597,7 +742,7 @@ pub(crate) fn list(c: &mut Call) -> MethodResult {
     let rendered: Vec<Value> = page
         .iter()
         .map(|item| {
-            let mut v = render(schema, item, original, select.as_deref());
+            let mut v = render_with(schema, item, original, select.as_deref(), &disabled);
             let star = select.as_ref().is_none_or(|s| s.iter().any(|n| n == "*"));
             if !star && let Some(o) = v.as_object_mut() {
                 o.remove("fm");

@@ -10,6 +10,7 @@ pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
 pub(crate) mod item;
+pub(crate) mod rights;
 pub(crate) mod types;
 pub(crate) mod user;
 pub(crate) mod userfield;
@@ -35,6 +36,8 @@ pub(crate) struct Call<'a> {
     pub schema_file: Option<&'a SchemaFile>,
     /// The caller only needs the result as JSON text (`Output::raw`), not as a value.
     pub raw_ok: bool,
+    /// Methods the credential lacks rights for (`SandboxConfig::denied_methods`).
+    pub denied: &'a std::collections::BTreeSet<String>,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
@@ -83,8 +86,22 @@ pub(crate) type MethodResult = Result<Output, MethodError>;
 
 type Handler = fn(&mut Call) -> MethodResult;
 
-/// Every method the sandbox knows (lower-case), `batch` included.
+/// Every method the sandbox knows (lower-case), `batch` included. The handler first refuses a
+/// method the credential lacks rights for, with the access-denied error its page documents
+/// ([`rights::access_denied`]).
 pub(crate) fn lookup(method: &str) -> Option<Handler> {
+    route(method).map(|_| guarded as Handler)
+}
+
+fn guarded(c: &mut Call) -> MethodResult {
+    if c.denied.contains(c.method) {
+        return Err(rights::access_denied(c.method));
+    }
+    let handler = route(c.method).expect("lookup() checked the method");
+    handler(c)
+}
+
+fn route(method: &str) -> Option<Handler> {
     Some(match method {
         "crm.item.add" => item::add,
         "crm.item.update" => item::update,
@@ -106,7 +123,9 @@ pub(crate) fn lookup(method: &str) -> Option<Handler> {
         "crm.automatedsolution.add" => types::solution_add,
         "crm.automatedsolution.list" => types::solution_list,
         "crm.automatedsolution.get" => types::solution_get,
+        "crm.automatedsolution.update" => types::solution_update,
         "crm.status.list" => dictionary::status_list,
+        "crm.status.add" => dictionary::status_add,
         "crm.category.list" => dictionary::category_list,
         "crm.category.add" => dictionary::category_add,
         "crm.lead.userfield.list"
@@ -127,6 +146,8 @@ pub(crate) fn lookup(method: &str) -> Option<Handler> {
         | "crm.company.userfield.get" => userfield::crm_get,
         "userfieldconfig.add" => userfield::config_add,
         "userfieldconfig.list" => userfield::config_list,
+        "userfieldconfig.get" => userfield::config_get,
+        "userfieldconfig.update" => userfield::config_update,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "server.time" => server_time,
         "batch" => batch_placeholder,

@@ -1,16 +1,42 @@
 //! Custom fields: `crm.{lead,deal,contact,company}.userfield.list/get/add/update` and
-//! `userfieldconfig.add/list` (§6). A field added here appears in `crm.item.fields` at once.
+//! `userfieldconfig.add/list/get/update` (§6). A field added here appears in `crm.item.fields`
+//! at once.
 //!
 //! `FIELD_NAME` gets `UF_CRM_` prefixed, is upper-cased, must be `A-Z0-9_` and at most 50
 //! characters (`ERROR_CORE` otherwise); booleans cannot be multiple; `LIST` items follow the
 //! ID/DEL/VALUE/XML_ID/SORT semantics with `XML_ID` unique within the field.
+//!
+//! `crm.{entity}.userfield.update` follows its page (`crm.contact.userfield.update`):
+//! - `fields` missing or not an object: `""` "Parameter 'fields' must be array"; `id` missing
+//!   or not a positive number: `""` "ID is not defined or invalid"; an id of no field:
+//!   `ERROR_NOT_FOUND`; a field of another entity: `""` "Access denied." (all HTTP 400);
+//! - only the documented keys change (`MANDATORY`, `SHOW_FILTER`, `XML_ID`, `SETTINGS`, `LIST`,
+//!   `SORT`, `SHOW_IN_LIST`, `EDIT_IN_LIST`, `IS_SEARCHABLE` and the five labels), others are
+//!   ignored;
+//! - `SETTINGS` is merged key by key, and only the keys the page lists for the field's type
+//!   change: `ROWS` is clamped to 1..=50, an invalid `PRECISION` becomes 2, a boolean's
+//!   `DEFAULT_VALUE` becomes 0/1, an invalid date default becomes `{VALUE:'', TYPE:'NONE'}`,
+//!   a `LIST_HEIGHT` below 1 becomes 1, an unknown `DISPLAY` is ignored;
+//! - `SORT` must be greater than zero: any other value is ignored (the old one stays);
+//! - labels are kept per language (a string sets every language, a map sets the languages it
+//!   names and `''` for the others) and overwrite the old value whole;
+//! - `LIST`: an entry without `ID` adds an item (an empty `VALUE` adds nothing; `XML_ID`
+//!   defaults to a hash of the value), an entry with `ID` changes only that item, or deletes
+//!   it with `DEL = Y`; items not named stay as they are; a duplicate `XML_ID` is `ERROR_CORE`
+//!   "List item with value XML_ID=… already exists"; on a single-value field the first
+//!   `DEF = Y` wins.
+//!
+//! `userfieldconfig.update` (its page): `moduleId` `crm`, `id`, `field` with camelCase keys;
+//! `enum` changes the items only when `field.userTypeId` is `enumeration` (same ID/`del`
+//! semantics as `LIST`); the answer is `{field}` as `userfieldconfig.get` shows it; a field it
+//! cannot change (unknown id) is `""` "You cannot change the settings of the user field".
 
 use serde_json::{Map, Value, json};
 
 use super::{
     Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, object, param, php_array,
 };
-use crate::sandbox::schema::{self, EnumItem, FieldDef, UfMeta};
+use crate::sandbox::schema::{self, EnumItem, FieldDef, LABEL_KINDS, LANGUAGES, UfMeta};
 use crate::sandbox::state::State;
 
 const TYPES: [&str; 16] = [
@@ -36,12 +62,21 @@ fn core(description: impl Into<String>) -> MethodError {
     MethodError::bad("ERROR_CORE", description)
 }
 
+fn legacy(description: impl Into<String>) -> MethodError {
+    MethodError::bad("", description)
+}
+
 fn yn(b: bool) -> &'static str {
     if b { "Y" } else { "N" }
 }
 
-/// The row `crm.*.userfield.list/get` returns.
-fn uf_row(f: &FieldDef) -> Value {
+fn lang_json(m: &std::collections::BTreeMap<String, String>) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// The row `crm.*.userfield.list/get` returns: labels as text in `lang` (list), or as
+/// per-language maps when `lang` is `None` (get).
+fn uf_row(f: &FieldDef, lang: Option<&str>) -> Value {
     let uf = f.uf.as_ref().expect("only custom fields are listed");
     let mut row = json!({
         "ID": uf.id.to_string(),
@@ -53,14 +88,17 @@ fn uf_row(f: &FieldDef) -> Value {
         "MULTIPLE": yn(f.multiple),
         "MANDATORY": yn(f.required),
         "SHOW_FILTER": yn(uf.show_filter),
-        "SHOW_IN_LIST": "Y",
-        "EDIT_IN_LIST": "Y",
-        "IS_SEARCHABLE": "N",
+        "SHOW_IN_LIST": yn(uf.show_in_list),
+        "EDIT_IN_LIST": yn(uf.edit_in_list),
+        "IS_SEARCHABLE": yn(uf.is_searchable),
         "SETTINGS": uf.settings,
-        "EDIT_FORM_LABEL": uf.label,
-        "LIST_COLUMN_LABEL": uf.label,
-        "LIST_FILTER_LABEL": uf.label,
     });
+    for kind in LABEL_KINDS {
+        row[kind] = match lang {
+            Some(l) => json!(uf.label_in(kind, l)),
+            None => lang_json(&uf.label_map(kind)),
+        };
+    }
     if f.field_type == "enumeration" {
         row["LIST"] = Value::Array(
             f.items
@@ -74,56 +112,74 @@ fn uf_row(f: &FieldDef) -> Value {
     row
 }
 
-/// The row `userfieldconfig.*` returns (camelCase).
+/// The row `userfieldconfig.*` returns (camelCase, ids and sorts as strings, labels per
+/// language), as the `userfieldconfig.get/update` pages show it.
 fn config_row(f: &FieldDef) -> Value {
     let uf = f.uf.as_ref().expect("only custom fields are listed");
     let mut row = json!({
-        "id": uf.id,
-        "moduleId": "crm",
+        "id": uf.id.to_string(),
         "entityId": uf.entity_id,
         "fieldName": f.upper_name,
         "userTypeId": f.field_type,
         "xmlId": uf.xml_id,
-        "sort": uf.sort,
+        "sort": uf.sort.to_string(),
         "multiple": yn(f.multiple),
         "mandatory": yn(f.required),
         "showFilter": yn(uf.show_filter),
+        "showInList": yn(uf.show_in_list),
+        "editInList": yn(uf.edit_in_list),
+        "isSearchable": yn(uf.is_searchable),
         "settings": uf.settings,
-        "editFormLabel": {"en": uf.label},
+        "languageId": Value::Object(LANGUAGES.iter().map(|l| ((*l).to_string(), json!(l))).collect()),
     });
+    for (kind, key) in LABEL_KINDS.iter().zip([
+        "editFormLabel",
+        "listColumnLabel",
+        "listFilterLabel",
+        "errorMessage",
+        "helpMessage",
+    ]) {
+        row[key] = lang_json(&uf.label_map(kind));
+    }
     if f.field_type == "enumeration" {
         row["enum"] = Value::Array(
             f.items
                 .iter()
-                .map(|i| json!({"id": i.id, "value": i.value, "def": yn(i.def), "sort": i.sort, "xmlId": i.xml_id}))
+                .map(|i| {
+                    json!({"id": i.id.to_string(), "userFieldId": uf.id.to_string(), "value": i.value, "def": yn(i.def), "sort": i.sort.to_string(), "xmlId": i.xml_id})
+                })
                 .collect(),
         );
     }
     row
 }
 
-fn short_hash(s: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+/// The `XML_ID` a list item gets when none is sent: a hash of its value (the portal uses the
+/// value's md5), so the same value twice collides.
+fn value_hash(value: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(value.as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Applies `LIST` entries (ID/DEL/VALUE/DEF/SORT/XML_ID) to enumeration items.
+/// Applies `LIST` entries (ID/DEL/VALUE/DEF/SORT/XML_ID; keys in any case) to enumeration
+/// items: without `ID` an item is added, with `ID` only that item changes (or goes, `DEL=Y`).
 fn apply_list(
     items: &mut Vec<EnumItem>,
     entries: &[&Value],
     next_enum: &mut u64,
-    field_name: &str,
+    multiple: bool,
 ) -> Result<(), MethodError> {
+    let mut def_taken = false;
     for e in entries {
         let Some(o) = e.as_object() else { continue };
         let get = |k: &str| o.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
         let id = get("ID").and_then(as_u64);
         let value = get("VALUE").and_then(as_text);
-        match id {
+        let sort = get("SORT").and_then(as_i64).filter(|s| *s >= 0);
+        let def = get("DEF").map(|d| is_yes(Some(d)));
+        let wants_def = def == Some(true) && (multiple || !def_taken);
+        let pos = match id {
             Some(id) => {
                 let Some(pos) = items.iter().position(|i| i.id == id) else { continue };
                 if is_yes(get("DEL")) {
@@ -131,18 +187,19 @@ fn apply_list(
                     continue;
                 }
                 let it = &mut items[pos];
-                if let Some(v) = value {
+                if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
                     it.value = v;
                 }
-                if let Some(s) = get("SORT").and_then(as_i64) {
+                if let Some(s) = sort {
                     it.sort = s;
                 }
-                if let Some(d) = get("DEF") {
-                    it.def = is_yes(Some(d));
+                if def == Some(false) {
+                    it.def = false;
                 }
-                if let Some(x) = get("XML_ID").and_then(as_text) {
+                if let Some(x) = get("XML_ID").and_then(as_text).filter(|x| !x.is_empty()) {
                     it.xml_id = x;
                 }
+                pos
             }
             None => {
                 let Some(value) = value.filter(|v| !v.trim().is_empty()) else { continue };
@@ -150,24 +207,93 @@ fn apply_list(
                 let xml_id = get("XML_ID")
                     .and_then(as_text)
                     .filter(|x| !x.is_empty())
-                    .unwrap_or_else(|| short_hash(&format!("{field_name}:{value}:{next_enum}")));
-                items.push(EnumItem {
-                    id: *next_enum,
-                    value,
-                    def: is_yes(get("DEF")),
-                    sort: get("SORT").and_then(as_i64).unwrap_or(500),
-                    xml_id,
-                });
+                    .unwrap_or_else(|| value_hash(&value));
+                items.push(EnumItem { id: *next_enum, value, def: false, sort: sort.unwrap_or(500), xml_id });
+                items.len() - 1
             }
+        };
+        if wants_def {
+            def_taken = true;
+            if !multiple {
+                items.iter_mut().for_each(|i| i.def = false);
+            }
+            items[pos].def = true;
         }
     }
     let mut seen = std::collections::HashSet::new();
     for i in items.iter() {
         if !seen.insert(i.xml_id.as_str()) {
-            return Err(core(format!("Duplicate XML_ID \"{}\" in the list of field {field_name}", i.xml_id)));
+            return Err(core(format!("List item with value XML_ID={} already exists", i.xml_id)));
         }
     }
     Ok(())
+}
+
+/// The `SETTINGS` keys `crm.contact.userfield.update` can change, per field type (its page).
+fn settable(user_type: &str) -> &'static [&'static str] {
+    match user_type {
+        "string" => &["DEFAULT_VALUE", "ROWS"],
+        "integer" => &["DEFAULT_VALUE"],
+        "double" => &["DEFAULT_VALUE", "PRECISION"],
+        "boolean" => &["DEFAULT_VALUE", "DISPLAY"],
+        "date" | "datetime" => &["DEFAULT_VALUE"],
+        "enumeration" => &["DISPLAY", "LIST_HEIGHT"],
+        "iblock_section" | "iblock_element" => {
+            &["IBLOCK_TYPE_ID", "IBLOCK_ID", "DEFAULT_VALUE", "DISPLAY", "LIST_HEIGHT", "ACTIVE_FILTER"]
+        }
+        "crm_status" => &["ENTITY_TYPE"],
+        "crm" => &["LEAD", "CONTACT", "COMPANY", "DEAL"],
+        _ => &[],
+    }
+}
+
+/// One settings value as the page normalizes it (`None`: ignored, the old value stays).
+fn setting_value(user_type: &str, key: &str, v: &Value) -> Option<Value> {
+    Some(match (user_type, key) {
+        ("string", "ROWS") => json!(as_i64(v).unwrap_or(1).clamp(1, 50)),
+        ("double", "PRECISION") => json!(as_i64(v).filter(|p| *p >= 0).unwrap_or(2)),
+        ("boolean", "DEFAULT_VALUE") => json!(i64::from(as_i64(v).unwrap_or(0) >= 1)),
+        ("boolean", "DISPLAY") => {
+            let d = as_text(v)?.to_ascii_uppercase();
+            ["CHECKBOX", "RADIO", "DROPDOWN"].contains(&d.as_str()).then(|| json!(d))?
+        }
+        ("date" | "datetime", "DEFAULT_VALUE") => {
+            let ty = v.get("TYPE").and_then(as_text).map(|t| t.to_ascii_uppercase());
+            match ty.as_deref() {
+                Some(t @ ("NONE" | "NOW" | "FIXED")) => {
+                    json!({"VALUE": v.get("VALUE").and_then(as_text).unwrap_or_default(), "TYPE": t})
+                }
+                _ => json!({"VALUE": "", "TYPE": "NONE"}),
+            }
+        }
+        (_, "DISPLAY") => {
+            let d = as_text(v)?.to_ascii_uppercase();
+            ["LIST", "UI", "CHECKBOX", "DIALOG"].contains(&d.as_str()).then(|| json!(d))?
+        }
+        (_, "LIST_HEIGHT") => json!(as_i64(v).unwrap_or(1).max(1)),
+        (_, "LEAD" | "CONTACT" | "COMPANY" | "DEAL" | "ACTIVE_FILTER") => json!(yn(is_yes(Some(v)))),
+        _ => v.clone(),
+    })
+}
+
+/// Merges sent settings into the stored ones: only the keys [`settable`] lists change.
+fn merge_settings(old: &Value, sent: &Value, user_type: &str) -> Value {
+    let mut out = match old {
+        Value::Object(o) => o.clone(),
+        _ => Map::new(),
+    };
+    if let Value::Object(sent) = sent {
+        for (k, v) in sent {
+            let key = k.to_ascii_uppercase();
+            if !settable(user_type).contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(v) = setting_value(user_type, &key, v) {
+                out.insert(key, v);
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// What a new custom field needs, whichever method adds it.
@@ -179,7 +305,8 @@ struct NewField<'a> {
     multiple: bool,
     mandatory: bool,
     show_filter: bool,
-    label: String,
+    /// Label kinds as sent (string or per-language map).
+    labels: Vec<(&'static str, Value)>,
     xml_id: String,
     sort: i64,
     settings: Value,
@@ -211,38 +338,27 @@ fn add_field(state: &mut State, nf: NewField) -> Result<u64, MethodError> {
     state.counters.uf += 1;
     let id = state.counters.uf;
     let multiple = nf.multiple && nf.user_type != "boolean";
-    let uf = UfMeta {
-        id,
-        entity_id: nf.entity_id,
-        xml_id: nf.xml_id,
-        sort: nf.sort,
-        show_filter: nf.show_filter,
-        label: nf.label,
-        settings: nf.settings,
-    };
+    let mut uf = UfMeta::new(id, nf.entity_id, String::new());
+    uf.xml_id = nf.xml_id;
+    uf.sort = if nf.sort > 0 { nf.sort } else { 100 };
+    uf.show_filter = nf.show_filter;
+    uf.settings = nf.settings;
+    for (kind, v) in &nf.labels {
+        uf.set_label(kind, v);
+    }
     let mut field = FieldDef::custom(&nf.upper, &nf.user_type, multiple, uf);
     field.required = nf.mandatory;
     if field.field_type == "enumeration" {
-        apply_list(&mut field.items, &nf.list, &mut state.counters.enum_item, &nf.upper)?;
+        apply_list(&mut field.items, &nf.list, &mut state.counters.enum_item, multiple)?;
     }
     let schema = state
         .meta
         .schemas
         .get_mut(&nf.entity_type_id)
-        .ok_or_else(|| MethodError::bad("NOT_FOUND", "Smart process not found"))?;
+        .ok_or_else(|| MethodError::bad("NOT_FOUND", "SPA not found"))?;
     schema.fields.push(field);
     state.touch_meta();
     Ok(id)
-}
-
-fn label_of(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::Object(o)) => {
-            o.get("en").or_else(|| o.values().next()).and_then(as_text).unwrap_or_default()
-        }
-        Some(v) => as_text(v).unwrap_or_default(),
-        None => String::new(),
-    }
 }
 
 fn entity_of(c: &Call) -> u64 {
@@ -263,7 +379,13 @@ pub(crate) fn crm_add(c: &mut Call) -> MethodResult {
     let user_type =
         get("USER_TYPE_ID").and_then(as_text).unwrap_or_else(|| "string".into()).to_ascii_lowercase();
     let list = get("LIST").and_then(php_array).unwrap_or_default();
-    let label = label_of(get("EDIT_FORM_LABEL").or_else(|| get("LABEL")));
+    let mut labels: Vec<(&'static str, Value)> =
+        LABEL_KINDS.iter().filter_map(|k| get(k).map(|v| (*k, v.clone()))).collect();
+    if !labels.iter().any(|(k, _)| *k == "EDIT_FORM_LABEL")
+        && let Some(l) = get("LABEL")
+    {
+        labels.push(("EDIT_FORM_LABEL", l.clone()));
+    }
     let nf = NewField {
         entity_type_id: etid,
         entity_id: schema::uf_entity_id(etid, None),
@@ -272,39 +394,59 @@ pub(crate) fn crm_add(c: &mut Call) -> MethodResult {
         multiple: is_yes(get("MULTIPLE")),
         mandatory: is_yes(get("MANDATORY")),
         show_filter: get("SHOW_FILTER").is_none_or(|v| is_yes(Some(v))),
-        label,
+        labels,
         xml_id: get("XML_ID").and_then(as_text).unwrap_or_default(),
         sort: get("SORT").and_then(as_i64).unwrap_or(100),
-        settings: get("SETTINGS").cloned().unwrap_or(json!({})),
+        settings: get("SETTINGS").cloned().filter(Value::is_object).unwrap_or(json!({})),
         list,
     };
     let id = add_field(c.state, nf)?;
     Ok(Output::new(json!(id)))
 }
 
-fn find_uf(state: &mut State, etid: u64, id: u64) -> Option<&mut FieldDef> {
-    state.meta.schemas.get_mut(&etid)?.fields.iter_mut().find(|f| f.uf.as_ref().is_some_and(|u| u.id == id))
+/// Finds a user field by id in any entity: (entityTypeId, index in its schema).
+fn locate_uf(state: &State, id: u64) -> Option<(u64, usize)> {
+    state.meta.schemas.iter().find_map(|(etid, s)| {
+        s.fields.iter().position(|f| f.uf.as_ref().is_some_and(|u| u.id == id)).map(|pos| (*etid, pos))
+    })
 }
 
-fn uf_not_found() -> MethodError {
-    MethodError::bad("ERROR_NOT_FOUND", "User field not found")
+/// The field `id` of entity `etid` for the per-entity methods: `ERROR_NOT_FOUND` when no field
+/// has that id, `""` "Access denied." when it belongs to another entity (the page's table).
+fn crm_field(c: &Call, etid: u64) -> Result<(u64, usize), MethodError> {
+    let id = param(c.params, "id")
+        .and_then(as_i64)
+        .filter(|id| *id > 0)
+        .ok_or_else(|| legacy("ID is not defined or invalid"))? as u64;
+    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| {
+        MethodError::bad("ERROR_NOT_FOUND", format!("The entity with ID '{id}' is not found"))
+    })?;
+    if owner != etid {
+        return Err(legacy("Access denied."));
+    }
+    Ok((owner, pos))
 }
 
-/// `crm.{entity}.userfield.update`: labels, flags, sort, settings and `LIST` items.
+/// `crm.{entity}.userfield.update`: see the module documentation for the rules.
 pub(crate) fn crm_update(c: &mut Call) -> MethodResult {
     let etid = entity_of(c);
-    let id = param(c.params, "id").and_then(as_u64).ok_or_else(uf_not_found)?;
-    let fields = object(param(c.params, "fields"));
+    let Some(Value::Object(fields)) = param(c.params, "fields").cloned() else {
+        return Err(legacy("Parameter 'fields' must be array"));
+    };
+    let (owner, pos) = crm_field(c, etid)?;
     let get = |k: &str| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
     let state = &mut *c.state;
     let mut next_enum = state.counters.enum_item;
-    let field = find_uf(state, etid, id).ok_or_else(uf_not_found)?;
-    let uf = field.uf.as_mut().expect("found by uf id");
-    if let Some(l) = get("EDIT_FORM_LABEL").or_else(|| get("LABEL")) {
-        uf.label = label_of(Some(l));
-        field.title = uf.label.clone();
+    let field = &mut state.meta.schemas.get_mut(&owner).expect("located").fields[pos];
+    let user_type = field.field_type.clone();
+    let multiple = field.multiple;
+    let uf = field.uf.as_mut().expect("located by uf id");
+    for kind in LABEL_KINDS {
+        if let Some(v) = get(kind) {
+            uf.set_label(kind, v);
+        }
     }
-    if let Some(v) = get("SORT").and_then(as_i64) {
+    if let Some(v) = get("SORT").and_then(as_i64).filter(|s| *s > 0) {
         uf.sort = v;
     }
     if let Some(v) = get("XML_ID").and_then(as_text) {
@@ -313,16 +455,30 @@ pub(crate) fn crm_update(c: &mut Call) -> MethodResult {
     if let Some(v) = get("SHOW_FILTER") {
         uf.show_filter = is_yes(Some(v));
     }
+    if let Some(v) = get("SHOW_IN_LIST") {
+        uf.show_in_list = is_yes(Some(v));
+    }
+    if let Some(v) = get("EDIT_IN_LIST") {
+        uf.edit_in_list = is_yes(Some(v));
+    }
+    if let Some(v) = get("IS_SEARCHABLE") {
+        uf.is_searchable = is_yes(Some(v));
+    }
     if let Some(v) = get("SETTINGS") {
-        uf.settings = v.clone();
+        uf.settings = merge_settings(&uf.settings, v, &user_type);
+    }
+    let label = uf.label.clone();
+    if !label.is_empty() {
+        field.title = label;
     }
     if let Some(v) = get("MANDATORY") {
         field.required = is_yes(Some(v));
     }
-    if let Some(list) = get("LIST").and_then(php_array) {
+    if user_type == "enumeration"
+        && let Some(list) = get("LIST").and_then(php_array)
+    {
         let mut items = field.items.clone();
-        let name = field.upper_name.clone();
-        apply_list(&mut items, &list, &mut next_enum, &name)?;
+        apply_list(&mut items, &list, &mut next_enum, multiple)?;
         field.items = items;
     }
     state.counters.enum_item = next_enum;
@@ -330,12 +486,11 @@ pub(crate) fn crm_update(c: &mut Call) -> MethodResult {
     Ok(Output::new(json!(true)))
 }
 
-/// `crm.{entity}.userfield.get`.
+/// `crm.{entity}.userfield.get`: labels per language.
 pub(crate) fn crm_get(c: &mut Call) -> MethodResult {
     let etid = entity_of(c);
-    let id = param(c.params, "id").and_then(as_u64).ok_or_else(uf_not_found)?;
-    let field = find_uf(c.state, etid, id).ok_or_else(uf_not_found)?;
-    Ok(Output::new(uf_row(field)))
+    let (owner, pos) = crm_field(c, etid)?;
+    Ok(Output::new(uf_row(&c.state.meta.schemas[&owner].fields[pos], None)))
 }
 
 fn simple_filter(row: &Value, filter: &Map<String, Value>) -> bool {
@@ -346,16 +501,20 @@ fn simple_filter(row: &Value, filter: &Map<String, Value>) -> bool {
     })
 }
 
-/// `crm.{entity}.userfield.list`: exact-match `filter`, `order` by ID/FIELD_NAME/USER_TYPE_ID/XML_ID/SORT.
+/// `crm.{entity}.userfield.list`: exact-match `filter` (`LANG` picks the labels' language,
+/// `en` by default), `order` by ID/FIELD_NAME/USER_TYPE_ID/XML_ID/SORT.
 pub(crate) fn crm_list(c: &mut Call) -> MethodResult {
     let etid = entity_of(c);
-    let filter = object(param(c.params, "filter"));
+    let mut filter = object(param(c.params, "filter"));
+    let lang_key = filter.keys().find(|k| k.eq_ignore_ascii_case("LANG")).cloned();
+    let lang =
+        lang_key.and_then(|k| filter.remove(&k)).and_then(|v| as_text(&v)).unwrap_or_else(|| "en".into());
     let schema = &c.state.meta.schemas[&etid];
     let mut rows: Vec<Value> = schema
         .fields
         .iter()
         .filter(|f| f.uf.is_some())
-        .map(uf_row)
+        .map(|f| uf_row(f, Some(&lang)))
         .filter(|r| simple_filter(r, &filter))
         .collect();
     let order = object(param(c.params, "order"));
@@ -399,6 +558,39 @@ fn module_id(c: &Call) -> Result<(), MethodError> {
     }
 }
 
+/// `enum` entries of `userfieldconfig.*` (camelCase) as `LIST` entries.
+fn enum_as_list(entries: Vec<&Value>) -> Vec<Value> {
+    entries
+        .into_iter()
+        .map(|e| {
+            let o = e.as_object().cloned().unwrap_or_default();
+            let mut out = Map::new();
+            for (from, to) in [
+                ("id", "ID"),
+                ("value", "VALUE"),
+                ("def", "DEF"),
+                ("sort", "SORT"),
+                ("xmlId", "XML_ID"),
+                ("del", "DEL"),
+            ] {
+                if let Some(v) = o.get(from) {
+                    out.insert(to.into(), v.clone());
+                }
+            }
+            Value::Object(out)
+        })
+        .collect()
+}
+
+/// The camelCase label keys of `userfieldconfig.*` and the kinds they set.
+const CONFIG_LABELS: [(&str, &str); 5] = [
+    ("editFormLabel", "EDIT_FORM_LABEL"),
+    ("listColumnLabel", "LIST_COLUMN_LABEL"),
+    ("listFilterLabel", "LIST_FILTER_LABEL"),
+    ("errorMessage", "ERROR_MESSAGE"),
+    ("helpMessage", "HELP_MESSAGE"),
+];
+
 /// `userfieldconfig.add`: `field.entityId` is `CRM_LEAD`…, or `CRM_{id}` with an SPA's type id.
 pub(crate) fn config_add(c: &mut Call) -> MethodResult {
     module_id(c)?;
@@ -410,21 +602,9 @@ pub(crate) fn config_add(c: &mut Call) -> MethodResult {
     if !upper.starts_with("UF_") {
         return Err(core(format!("Field name \"{upper}\" must start with UF_")));
     }
-    let list: Vec<Value> = field
-        .get("enum")
-        .and_then(php_array)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| {
-            let o = e.as_object().cloned().unwrap_or_default();
-            json!({
-                "VALUE": o.get("value").cloned().unwrap_or(Value::Null),
-                "DEF": o.get("def").cloned().unwrap_or(json!("N")),
-                "SORT": o.get("sort").cloned().unwrap_or(json!(500)),
-                "XML_ID": o.get("xmlId").cloned().unwrap_or(Value::Null),
-            })
-        })
-        .collect();
+    let list = enum_as_list(field.get("enum").and_then(php_array).unwrap_or_default());
+    let labels =
+        CONFIG_LABELS.iter().filter_map(|(key, kind)| field.get(*key).map(|v| (*kind, v.clone()))).collect();
     let nf = NewField {
         entity_type_id: etid,
         entity_id,
@@ -433,15 +613,81 @@ pub(crate) fn config_add(c: &mut Call) -> MethodResult {
         multiple: is_yes(field.get("multiple")),
         mandatory: is_yes(field.get("mandatory")),
         show_filter: is_yes(field.get("showFilter")),
-        label: label_of(field.get("editFormLabel")),
+        labels,
         xml_id: field.get("xmlId").and_then(as_text).unwrap_or_default(),
         sort: field.get("sort").and_then(as_i64).unwrap_or(100),
-        settings: field.get("settings").cloned().unwrap_or(json!({})),
+        settings: field.get("settings").cloned().filter(Value::is_object).unwrap_or(json!({})),
         list: list.iter().collect(),
     };
     let id = add_field(c.state, nf)?;
-    let f = find_uf(c.state, etid, id).expect("just added");
-    Ok(Output::new(json!({ "field": config_row(f) })))
+    let (owner, pos) = locate_uf(c.state, id).expect("just added");
+    Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
+}
+
+fn config_denied() -> MethodError {
+    legacy("You cannot change the settings of the user field")
+}
+
+/// `userfieldconfig.get`: `{field}`; an unknown id is an empty-code error.
+pub(crate) fn config_get(c: &mut Call) -> MethodResult {
+    module_id(c)?;
+    let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
+    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| legacy("User field not found"))?;
+    Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
+}
+
+/// `userfieldconfig.update`: see the module documentation; answers `{field}` as `get` does.
+pub(crate) fn config_update(c: &mut Call) -> MethodResult {
+    module_id(c)?;
+    let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
+    let (owner, pos) = locate_uf(c.state, id).ok_or_else(config_denied)?;
+    let sent = object(param(c.params, "field"));
+    let state = &mut *c.state;
+    let mut next_enum = state.counters.enum_item;
+    let field = &mut state.meta.schemas.get_mut(&owner).expect("located").fields[pos];
+    let user_type = field.field_type.clone();
+    let multiple = field.multiple;
+    let uf = field.uf.as_mut().expect("located by uf id");
+    for (key, kind) in CONFIG_LABELS {
+        if let Some(v) = sent.get(key) {
+            uf.set_label(kind, v);
+        }
+    }
+    if let Some(v) = sent.get("sort").and_then(as_i64).filter(|s| *s > 0) {
+        uf.sort = v;
+    }
+    if let Some(v) = sent.get("xmlId").and_then(as_text) {
+        uf.xml_id = v;
+    }
+    if let Some(v) = sent.get("showFilter") {
+        uf.show_filter = is_yes(Some(v));
+    }
+    if let Some(v) = sent.get("isSearchable") {
+        uf.is_searchable = is_yes(Some(v));
+    }
+    if let Some(v) = sent.get("settings") {
+        uf.settings = merge_settings(&uf.settings, v, &user_type);
+    }
+    if !uf.label.is_empty() {
+        field.title = uf.label.clone();
+    }
+    if let Some(v) = sent.get("mandatory") {
+        field.required = is_yes(Some(v));
+    }
+    let enum_allowed = sent.get("userTypeId").and_then(as_text).as_deref() == Some("enumeration");
+    if user_type == "enumeration"
+        && enum_allowed
+        && let Some(entries) = sent.get("enum").and_then(php_array)
+    {
+        let list = enum_as_list(entries);
+        let mut items = field.items.clone();
+        apply_list(&mut items, &list.iter().collect::<Vec<_>>(), &mut next_enum, multiple)?;
+        field.items = items;
+    }
+    let out = config_row(field);
+    state.counters.enum_item = next_enum;
+    state.touch_meta();
+    Ok(Output::new(json!({ "field": out })))
 }
 
 /// `userfieldconfig.list`: `filter` on the camelCase row fields.

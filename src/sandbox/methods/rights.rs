@@ -1,0 +1,75 @@
+//! Rights: what a method answers when the credential may not call it
+//! (`SandboxConfig::denied_methods`). Each family answers the access-denied error its page
+//! documents, so a client can tell "missing rights" apart per method.
+//!
+//! Owns the table of those errors and the list of set-up methods; it decides nothing about who
+//! has which right (the configuration does).
+
+use super::MethodError;
+
+/// The set-up methods that need CRM administrator rights (their pages: "who can execute the
+/// method: users with administrative access to the CRM section").
+pub(crate) const SETUP_METHODS: &[&str] = &[
+    "crm.type.add",
+    "crm.type.update",
+    "crm.automatedsolution.add",
+    "crm.automatedsolution.update",
+    "crm.lead.userfield.add",
+    "crm.deal.userfield.add",
+    "crm.contact.userfield.add",
+    "crm.company.userfield.add",
+    "crm.lead.userfield.update",
+    "crm.deal.userfield.update",
+    "crm.contact.userfield.update",
+    "crm.company.userfield.update",
+    "userfieldconfig.add",
+    "userfieldconfig.update",
+    "crm.status.add",
+    "crm.category.add",
+];
+
+/// The access-denied answer of `method`, as its page documents it:
+/// - `crm.{entity}.userfield.*`: HTTP 400, `error` empty, "Access denied." (the page's example);
+/// - `userfieldconfig.*`: HTTP 400, `error` empty, "You cannot change the settings of the user
+///   field" (`userfieldconfig.update`'s table);
+/// - `crm.automatedsolution.*`: HTTP 400 `ACCESS_DENIED` "Insufficient permissions";
+/// - `crm.type.*`, `crm.item.*`, `crm.status.*`, `crm.category.*`: HTTP 400 `ACCESS_DENIED`
+///   "Access denied" (`crm.type.update`'s and `crm.item.add`'s tables);
+/// - `user.add`: HTTP 400 `ACCESS_DENIED` "access_denied" (the page gives only the message;
+///   the code is an inference);
+/// - anything else: HTTP 403 `ACCESS_DENIED` (the system error of §5.3).
+pub(crate) fn access_denied(method: &str) -> MethodError {
+    let family = |prefix: &str| method.starts_with(prefix);
+    if method.contains(".userfield.") {
+        MethodError::bad("", "Access denied.")
+    } else if family("userfieldconfig.") {
+        MethodError::bad("", "You cannot change the settings of the user field")
+    } else if family("crm.automatedsolution.") {
+        MethodError::bad("ACCESS_DENIED", "Insufficient permissions")
+    } else if ["crm.type.", "crm.item.", "crm.status.", "crm.category."].iter().any(|p| family(p)) {
+        MethodError::bad("ACCESS_DENIED", "Access denied")
+    } else if method == "user.add" {
+        MethodError::bad("ACCESS_DENIED", "access_denied")
+    } else {
+        MethodError::new(403, "ACCESS_DENIED", "Access denied")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_answers_its_documented_access_denied_error() {
+        let e = access_denied("crm.contact.userfield.update");
+        assert_eq!((e.status, e.code.as_str(), e.description.as_str()), (400, "", "Access denied."));
+        assert_eq!(access_denied("crm.automatedsolution.add").description, "Insufficient permissions");
+        assert_eq!(access_denied("crm.type.update").code, "ACCESS_DENIED");
+        assert_eq!(access_denied("userfieldconfig.add").code, "");
+        assert_eq!(access_denied("crm.duplicate.findbycomm").status, 403);
+        assert!(
+            SETUP_METHODS.iter().all(|m| super::super::lookup(m).is_some()),
+            "every set-up method exists"
+        );
+    }
+}
