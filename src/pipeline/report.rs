@@ -191,6 +191,10 @@ mod tests {
             limit_wait: Duration::ZERO,
             rate: 2.0,
             refreshes: 0,
+            in_flight: 0,
+            in_flight_limit: 1,
+            peak_in_flight: 1,
+            operating_ideal_secs: 0.0,
         }
     }
 

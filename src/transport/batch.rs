@@ -135,6 +135,9 @@ pub struct TimeInfo {
     pub operating_reset_at: Option<i64>,
     /// Seconds the request (or command) took.
     pub duration: Option<f64>,
+    /// Seconds of processing the portal counts against the operating budget (`processing`;
+    /// absent on some portals, where `duration` stands in for it).
+    pub processing: Option<f64>,
 }
 
 impl TimeInfo {
@@ -150,8 +153,14 @@ impl TimeInfo {
             operating: num("operating"),
             operating_reset_at: num("operating_reset_at").map(|f| f as i64),
             duration: num("duration"),
+            processing: num("processing"),
         };
         (t != TimeInfo::default()).then_some(t)
+    }
+
+    /// The processing seconds to bill: `processing`, else `duration`.
+    pub fn spent(&self) -> Option<f64> {
+        self.processing.or(self.duration).filter(|s| s.is_finite() && *s >= 0.0)
     }
 }
 
