@@ -6,8 +6,14 @@
 //! "user already exists" -> the existing user), and the 413 rule: a pack refused as too large
 //! is split in halves, a single command goes alone, and one still too large alone is rejected
 //! `too_large`. Must not decide which rows to send (that is `admit`).
+//!
+//! Requests in flight: a pack is journaled `sent` and its request spawned as a task of its
+//! own ([`Flights`]), which holds only the commands (the rows' journal side stays on the
+//! step's task); answers are applied as they land, in any order. [`StepRunner::send`] returns
+//! as soon as fewer requests are in flight than the transport's current limit, so with a limit
+//! of 1 a pack's answer is recorded before the next pack is journaled, as before.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value;
 
@@ -16,7 +22,7 @@ use super::step::{StepRunner, Stop};
 use crate::journal::{FieldHashes, Outcome};
 use crate::mapping::{Entity, OnExisting};
 use crate::payload::Command;
-use crate::transport::{CommandOutcome, Pack, TransportError};
+use crate::transport::{BatchOutcome, CommandOutcome, Pack, Transport, TransportError};
 
 /// A row waiting to be sent: its journal key, its command, and the hashes of its full field
 /// object to store in the journal once the portal has it (for later upserts).
@@ -27,10 +33,64 @@ pub(super) struct Ready {
     pub(super) fields: Option<FieldHashes>,
 }
 
-/// What a packed command carries besides the command: its row key and field hashes to store.
+/// What a packed command carries besides the command: its row key, field hashes to store, and
+/// how many times it was sent again after it did not run.
 pub(super) struct Item {
     pub(super) key: String,
     pub(super) fields: Option<FieldHashes>,
+    pub(super) resends: u32,
+}
+
+impl Item {
+    pub(super) fn new(key: String, fields: Option<FieldHashes>) -> Item {
+        Item { key, fields, resends: 0 }
+    }
+}
+
+/// What a request task gives back: its commands and the transport's answer.
+type Landed = (Vec<(String, Command)>, Result<BatchOutcome, TransportError>);
+
+/// The requests of a step that are on their way: one task each, holding only the commands;
+/// the rows' items wait here, by task, for the answer.
+#[derive(Default)]
+pub(super) struct Flights {
+    tasks: tokio::task::JoinSet<Landed>,
+    items: HashMap<tokio::task::Id, (Vec<Item>, bool)>,
+}
+
+impl Flights {
+    /// Requests not yet applied.
+    pub(super) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Starts the request of `commands` (`alone`: one command sent as a direct call).
+    fn launch(&mut self, transport: &Transport, items: Vec<Item>, commands: Vec<(String, Command)>, alone: bool) {
+        let transport = transport.clone();
+        let handle = self.tasks.spawn(async move {
+            let answer = match commands.as_slice() {
+                [(key, cmd)] if alone => transport.call_alone(key, cmd).await,
+                commands => transport.call_batch(commands).await,
+            };
+            (commands, answer)
+        });
+        self.items.insert(handle.id(), (items, alone));
+    }
+
+    /// The next answer to land, with its pack; `None` when nothing is in flight. A task that
+    /// failed (it cannot, short of a bug) gives its rows back with no commands and no answer.
+    async fn next(&mut self) -> Option<(Pack<Item>, Option<Result<BatchOutcome, TransportError>>)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        let (id, landed) = match joined {
+            Ok((id, landed)) => (id, Some(landed)),
+            Err(e) => (e.id(), None),
+        };
+        let (items, alone) = self.items.remove(&id).unwrap_or_default();
+        Some(match landed {
+            Some((commands, answer)) => (Pack { items, commands, alone }, Some(answer)),
+            None => (Pack { items, commands: Vec::new(), alone }, None),
+        })
+    }
 }
 
 /// What the portal's answer says about one command of a batch.
@@ -60,9 +120,9 @@ pub(super) fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) 
 }
 
 impl StepRunner<'_> {
-    /// Sends one pack and records every row's outcome; commands that did not run go to `retry`.
-    /// A pack the portal refuses as too large (413) never ran: it is split in halves, a single
-    /// command is sent alone, and one still too large alone is rejected `too_large`.
+    /// Journals one pack `sent` and starts its request; then, while as many requests are in
+    /// flight as the transport allows now, records the answers that land (commands that did
+    /// not run go to `retry`). Returns the first stop an answer brought.
     pub(super) async fn send(&mut self, pack: Pack<Item>, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
         if !self.ledger.is_writing() {
             // A dry run never writes to the portal (nothing reaches here: it only counts).
@@ -70,10 +130,58 @@ impl StepRunner<'_> {
         }
         let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
         self.ledger.mark_sent(&keys)?;
-        let answer = match pack.commands.as_slice() {
-            [(key, cmd)] if pack.alone => self.transport.call_alone(key, cmd).await,
-            commands => self.transport.call_batch(commands).await,
-        };
+        let Pack { items, commands, alone } = pack;
+        self.flights.launch(self.transport, items, commands, alone);
+        let mut result = Ok(());
+        while self.flights.len() >= self.transport.in_flight_limit().max(1) {
+            let landed = self.land_next(retry).await;
+            if result.is_ok() {
+                result = landed;
+            }
+        }
+        result
+    }
+
+    /// Records every answer still in flight; returns the first stop one brought.
+    pub(super) async fn drain(&mut self, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+        let mut result = Ok(());
+        while self.flights.len() > 0 {
+            let landed = self.land_next(retry).await;
+            if result.is_ok() {
+                result = landed;
+            }
+        }
+        result
+    }
+
+    /// Waits for the next answer and records it.
+    async fn land_next(&mut self, retry: &mut VecDeque<Ready>) -> Result<(), Stop> {
+        match self.flights.next().await {
+            Some((pack, Some(answer))) => self.land(pack, answer, retry).await,
+            Some((pack, None)) => {
+                // The request's task failed: whether it reached the portal is not known.
+                let outcomes: Vec<(&str, Outcome)> = pack
+                    .items
+                    .iter()
+                    .map(|i| (i.key.as_str(), Outcome::Unknown { reason: "the request's task failed".into() }))
+                    .collect();
+                self.ledger.record_outcomes(&outcomes)?;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records every row's outcome of a pack whose answer landed. A pack the portal refuses as
+    /// too large (413) never ran: it is split in halves, a single command is sent alone, and one
+    /// still too large alone is rejected `too_large`.
+    async fn land(
+        &mut self,
+        pack: Pack<Item>,
+        answer: Result<BatchOutcome, TransportError>,
+        retry: &mut VecDeque<Ready>,
+    ) -> Result<(), Stop> {
+        let keys: Vec<&str> = pack.items.iter().map(|i| i.key.as_str()).collect();
         let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(keys.len());
         let mut stored: Vec<(&str, &FieldHashes)> = Vec::new();
         let mut stop = None;
@@ -111,7 +219,7 @@ impl StepRunner<'_> {
                             retry.push_back(Ready {
                                 key: row_key.to_string(),
                                 cmd: cmd.clone(),
-                                resends: 0,
+                                resends: item.resends,
                                 fields: item.fields.clone(),
                             });
                             Outcome::Retry

@@ -19,7 +19,7 @@ use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
 use super::run::{RunError, RunOptions};
-use super::send::{Item, Ready};
+use super::send::{Flights, Item, Ready};
 use crate::journal::{FieldHasher, FieldHashes, JournalError};
 use crate::mapping::{Entity, MappingPlan};
 use crate::payload::Command;
@@ -95,6 +95,8 @@ pub(super) struct StepRunner<'a> {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     pub(super) seen: std::collections::HashSet<u64>,
+    /// Requests on their way; every one is landed (its answer recorded) before the step ends.
+    pub(super) flights: Flights,
 }
 
 impl<'a> StepRunner<'a> {
@@ -129,6 +131,7 @@ impl<'a> StepRunner<'a> {
             hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
+            flights: Flights::default(),
         };
         Ok((runner, rows))
     }
@@ -172,12 +175,24 @@ impl<'a> StepRunner<'a> {
                 }
             };
             self.report.rows_read += 1;
-            let mut ready = self.admit(prepared).await?;
+            let mut ready = match self.admit(prepared).await {
+                Ok(ready) => ready,
+                Err(stop) => {
+                    result = Err(stop);
+                    break;
+                }
+            };
             if self.unseen.len() >= LOOKUP_CHUNK {
-                ready.extend(self.flush_unseen().await?);
+                match self.flush_unseen().await {
+                    Ok(more) => ready.extend(more),
+                    Err(stop) => {
+                        result = Err(stop);
+                        break;
+                    }
+                }
             }
             for r in ready {
-                for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                for pack in packer.push(Item::new(r.key, r.fields), r.cmd) {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -201,7 +216,7 @@ impl<'a> StepRunner<'a> {
             match self.flush_unseen().await {
                 Ok(ready) => {
                     for r in ready {
-                        for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                        for pack in packer.push(Item::new(r.key, r.fields), r.cmd) {
                             if result.is_ok() {
                                 result = self.send(pack, &mut retry).await;
                             }
@@ -216,10 +231,12 @@ impl<'a> StepRunner<'a> {
         {
             result = self.send(pack, &mut retry).await;
         }
+        // Every answer on its way is recorded, whatever stopped the step (a journal error
+        // aside: then the rows stay `sent` and the next run looks them up).
+        result = self.land_all(result, &mut retry).await;
         // Commands that did not run (limits inside a batch, halts) go again, bounded.
         while result.is_ok() && !retry.is_empty() {
             let mut packer = self.transport.packer::<Item>(self.batch_size);
-            let mut resend: HashMap<String, u32> = HashMap::new();
             let mut packs = Vec::new();
             while let Some(r) = retry.pop_front() {
                 if r.resends >= MAX_NOT_EXECUTED_RESENDS {
@@ -228,20 +245,17 @@ impl<'a> StepRunner<'a> {
                         .push(format!("row {} was refused by limits too often; left pending", r.key));
                     continue;
                 }
-                resend.insert(r.key.clone(), r.resends + 1);
-                packs.extend(packer.push(Item { key: r.key, fields: r.fields }, r.cmd));
+                let item = Item { key: r.key, fields: r.fields, resends: r.resends + 1 };
+                packs.extend(packer.push(item, r.cmd));
             }
             packs.extend(packer.finish());
             for pack in packs {
-                let before = retry.len();
                 if let Err(stop) = self.send(pack, &mut retry).await {
                     result = Err(stop);
                     break;
                 }
-                for r in retry.iter_mut().skip(before) {
-                    r.resends = resend.get(&r.key).copied().unwrap_or(1);
-                }
             }
+            result = self.land_all(result, &mut retry).await;
         }
         if result.is_ok() && self.writing() {
             result = self.reconcile_this_run().await;
@@ -252,6 +266,20 @@ impl<'a> StepRunner<'a> {
         bar.finish();
         self.finish_counts()?;
         result
+    }
+
+    /// Records every answer still in flight after `result`; the first stop wins. A journal
+    /// error does not wait: the requests are left to finish and their rows stay `sent`.
+    pub(super) async fn land_all(
+        &mut self,
+        result: Result<(), Stop>,
+        retry: &mut VecDeque<Ready>,
+    ) -> Result<(), Stop> {
+        if let Err(Stop::Journal(_)) = result {
+            return result;
+        }
+        let drained = self.drain(retry).await;
+        result.and(drained)
     }
 
     /// The portal, for lookups.
