@@ -14,6 +14,7 @@
 //! of 1 a pack's answer is recorded before the next pack is journaled, as before.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -45,6 +46,66 @@ impl Item {
     pub(super) fn new(key: String, fields: Option<FieldHashes>) -> Item {
         Item { key, fields, resends: 0 }
     }
+}
+
+/// A batch whose portal time passes this is slow: a third of the portal's 60 s cap per request.
+pub(super) const SLOW_BATCH: Duration = Duration::from_secs(20);
+
+/// Fast batches in a row (under half of [`SLOW_BATCH`], full size) before the size grows a step.
+pub(super) const GROW_AFTER: u32 = 3;
+
+/// The commands per batch that keep a batch's portal time well under the 60 s cap: shrunk
+/// after a slow or timed-out batch (to what would have taken half of [`SLOW_BATCH`], at most
+/// half the size), grown back by a quarter (at least one) after [`GROW_AFTER`] fast full
+/// batches in a row, never above the step's `--batch-size`. Pure: the step reports each
+/// batch's portal time (`time.duration`) and asks for the size before packing.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct BatchSize {
+    max: usize,
+    current: usize,
+    fast_in_a_row: u32,
+}
+
+impl BatchSize {
+    pub(super) fn new(max: usize) -> BatchSize {
+        let max = max.max(1);
+        BatchSize { max, current: max, fast_in_a_row: 0 }
+    }
+
+    /// Commands per batch now.
+    pub(super) fn current(&self) -> usize {
+        self.current
+    }
+
+    /// A batch of `commands` took `took` of portal time; `None`: it timed out.
+    pub(super) fn after(&mut self, commands: usize, took: Option<Duration>) {
+        let half = (self.current / 2).max(1);
+        match took {
+            None => {
+                self.current = (commands.min(self.current) / 2).clamp(1, half);
+                self.fast_in_a_row = 0;
+            }
+            Some(t) if t > SLOW_BATCH => {
+                let fits = (commands as f64 * (SLOW_BATCH / 2).as_secs_f64() / t.as_secs_f64()).floor();
+                self.current = (fits as usize).clamp(1, half);
+                self.fast_in_a_row = 0;
+            }
+            Some(t) if t < SLOW_BATCH / 2 && commands >= self.current => {
+                self.fast_in_a_row += 1;
+                if self.fast_in_a_row >= GROW_AFTER && self.current < self.max {
+                    self.current = (self.current + (self.current / 4).max(1)).min(self.max);
+                    self.fast_in_a_row = 0;
+                }
+            }
+            Some(_) => self.fast_in_a_row = 0,
+        }
+    }
+}
+
+/// Whether an ambiguous failure says the request ran out of time (a client timeout, or the
+/// gateway's 504), as opposed to a dropped connection or a 5xx that says nothing of its length.
+pub(super) fn timed_out(reason: &str) -> bool {
+    reason.contains("timed out") || reason.contains("504")
 }
 
 /// What a request task gives back: its commands and the transport's answer.
@@ -197,6 +258,18 @@ impl StepRunner<'_> {
                 "request too large for the portal; sending it in smaller parts"
             );
             return self.send_smaller(pack, retry).await;
+        }
+        match &answer {
+            Ok(batch) if !pack.alone => {
+                let took = batch.time.and_then(|t| t.duration).filter(|d| d.is_finite() && *d >= 0.0);
+                if let Some(took) = took {
+                    self.sizer.after(keys.len(), Some(Duration::from_secs_f64(took)));
+                }
+            }
+            Err(TransportError::Ambiguous { reason, .. }) if !pack.alone && timed_out(reason) => {
+                self.sizer.after(keys.len(), None);
+            }
+            _ => {}
         }
         match answer {
             Ok(batch) => {
@@ -381,5 +454,81 @@ mod tests {
         #[case] expected: Answer<'static>,
     ) {
         assert_eq!(answer_of(outcome.as_ref(), &cmd(method)), expected);
+    }
+}
+
+#[cfg(test)]
+mod batch_size_tests {
+    use super::*;
+
+    fn secs(s: u64) -> Option<Duration> {
+        Some(Duration::from_secs(s))
+    }
+
+    #[test]
+    fn a_slow_batch_shrinks_the_size_to_what_fits_half_the_slow_mark() {
+        let mut b = BatchSize::new(50);
+        b.after(50, secs(40)); // 0.8 s a command: 10 s is 12 commands
+        assert_eq!(b.current(), 12);
+        b.after(12, secs(5));
+        assert_eq!(b.current(), 12, "one fast batch is not enough to grow");
+    }
+
+    #[test]
+    fn a_timed_out_batch_halves_the_size_down_to_one() {
+        let mut b = BatchSize::new(50);
+        b.after(50, None);
+        assert_eq!(b.current(), 25);
+        for _ in 0..10 {
+            b.after(b.current(), None);
+        }
+        assert_eq!(b.current(), 1);
+    }
+
+    #[test]
+    fn a_slightly_slow_batch_still_shrinks_at_least_by_half() {
+        let mut b = BatchSize::new(50);
+        b.after(50, secs(21));
+        assert_eq!(b.current(), 23); // 50 × 10 / 21
+        b.after(23, secs(21));
+        assert_eq!(b.current(), 10, "never more than half of the current size");
+    }
+
+    #[test]
+    fn fast_full_batches_grow_the_size_back_gradually_never_above_the_maximum() {
+        let mut b = BatchSize::new(50);
+        b.after(50, None);
+        b.after(25, None);
+        assert_eq!(b.current(), 12);
+        let mut sizes = Vec::new();
+        for _ in 0..30 {
+            b.after(b.current(), secs(1));
+            sizes.push(b.current());
+        }
+        assert_eq!(&sizes[..9], &[12, 12, 15, 15, 15, 18, 18, 18, 22]);
+        assert_eq!(b.current(), 50);
+        assert!(sizes.iter().all(|s| *s <= 50));
+    }
+
+    #[test]
+    fn partial_or_middling_batches_do_not_grow_the_size() {
+        let mut b = BatchSize::new(50);
+        b.after(50, None);
+        for _ in 0..10 {
+            b.after(3, secs(1)); // the end of a file: a small batch proves nothing
+        }
+        assert_eq!(b.current(), 25);
+        for _ in 0..10 {
+            b.after(25, secs(15)); // between half the slow mark and the mark: hold
+        }
+        assert_eq!(b.current(), 25);
+    }
+
+    #[test]
+    fn only_timeouts_count_as_slow_failures() {
+        assert!(timed_out("error sending request: operation timed out"));
+        assert!(timed_out("HTTP 504 Gateway Timeout"));
+        assert!(!timed_out("connection closed before message completed"));
+        assert!(!timed_out("HTTP 500 INTERNAL_SERVER_ERROR"));
     }
 }

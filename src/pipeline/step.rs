@@ -19,7 +19,7 @@ use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
 use super::run::{RunError, RunOptions};
-use super::send::{Flights, Item, Ready};
+use super::send::{BatchSize, Flights, Item, Ready};
 use crate::journal::{FieldHasher, FieldHashes, JournalError};
 use crate::mapping::{Entity, MappingPlan};
 use crate::payload::Command;
@@ -97,6 +97,8 @@ pub(super) struct StepRunner<'a> {
     pub(super) seen: std::collections::HashSet<u64>,
     /// Requests on their way; every one is landed (its answer recorded) before the step ends.
     pub(super) flights: Flights,
+    /// Commands per batch now: shrinks after slow batches, never above `batch_size`.
+    pub(super) sizer: BatchSize,
 }
 
 impl<'a> StepRunner<'a> {
@@ -132,6 +134,7 @@ impl<'a> StepRunner<'a> {
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
             flights: Flights::default(),
+            sizer: BatchSize::new(batch_size),
         };
         Ok((runner, rows))
     }
@@ -192,7 +195,7 @@ impl<'a> StepRunner<'a> {
                 }
             }
             for r in ready {
-                for pack in packer.push(Item::new(r.key, r.fields), r.cmd) {
+                for pack in push_sized(&mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -216,7 +219,7 @@ impl<'a> StepRunner<'a> {
             match self.flush_unseen().await {
                 Ok(ready) => {
                     for r in ready {
-                        for pack in packer.push(Item::new(r.key, r.fields), r.cmd) {
+                        for pack in push_sized(&mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
                             if result.is_ok() {
                                 result = self.send(pack, &mut retry).await;
                             }
@@ -246,7 +249,7 @@ impl<'a> StepRunner<'a> {
                     continue;
                 }
                 let item = Item { key: r.key, fields: r.fields, resends: r.resends + 1 };
-                packs.extend(packer.push(item, r.cmd));
+                packs.extend(push_sized(&mut packer, item, r.cmd, &self.sizer));
             }
             packs.extend(packer.finish());
             for pack in packs {
@@ -334,4 +337,15 @@ pub(super) fn key_hash(key: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
     h.finish()
+}
+
+/// Packs `cmd` at the batch size the step's [`BatchSize`] allows now.
+fn push_sized(
+    packer: &mut crate::transport::Packer<Item>,
+    item: Item,
+    cmd: Command,
+    sizer: &BatchSize,
+) -> Vec<crate::transport::Pack<Item>> {
+    packer.set_max_commands(sizer.current());
+    packer.push(item, cmd)
 }

@@ -71,6 +71,9 @@ impl<T> Packer<T> {
         if self.bytes + len > self.max_bytes {
             ready.extend(self.finish());
         }
+        if self.commands.len() >= self.max_commands {
+            ready.extend(self.finish());
+        }
         self.commands.push((command_key(self.commands.len() + 1), cmd));
         self.items.push(item);
         self.bytes += len;
@@ -78,6 +81,12 @@ impl<T> Packer<T> {
             ready.extend(self.finish());
         }
         ready
+    }
+
+    /// Changes the commands per batch from the next command on (capped at [`MAX_COMMANDS`],
+    /// at least 1); a batch already fuller than that goes out with the next push.
+    pub fn set_max_commands(&mut self, max_commands: usize) {
+        self.max_commands = max_commands.clamp(1, MAX_COMMANDS);
     }
 
     /// The partly filled batch, if any.
