@@ -305,6 +305,9 @@ impl<'a> StepRunner<'a> {
             limit_refusals: stats.query_limit_refusals + stats.operating_refusals,
             limit_wait: stats.limit_wait,
             rate: stats.rate,
+            in_flight: stats.in_flight,
+            in_flight_limit: stats.in_flight_limit,
+            operating_left: self.transport.operating_left(),
         }
     }
 
