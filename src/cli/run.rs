@@ -496,13 +496,13 @@ pub fn print_summary(r: &RunReport) {
             r.ideal_secs,
             r.ratio_to_ideal * 100.0
         );
-        println!("{}", walls_line(r));
     } else {
         println!(
             "elapsed {:.1}s, {:.1} items/s; every request fitted in the rate limit's burst",
             r.elapsed_secs, r.items_per_sec
         );
     }
+    println!("{}", walls_line(r));
     println!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
         println!(
