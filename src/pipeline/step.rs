@@ -185,7 +185,8 @@ impl<'a> StepRunner<'a> {
                     break;
                 }
             };
-            if self.unseen.len() >= LOOKUP_CHUNK {
+            // Lookups of new keys go a few chunks at once (as many as may be in flight).
+            if self.unseen.len() >= LOOKUP_CHUNK * self.transport.in_flight_limit().clamp(1, 4) {
                 match self.flush_unseen().await {
                     Ok(more) => ready.extend(more),
                     Err(stop) => {
@@ -195,7 +196,7 @@ impl<'a> StepRunner<'a> {
                 }
             }
             for r in ready {
-                for pack in push_sized(&mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
+                for pack in push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -219,7 +220,7 @@ impl<'a> StepRunner<'a> {
             match self.flush_unseen().await {
                 Ok(ready) => {
                     for r in ready {
-                        for pack in push_sized(&mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
+                        for pack in push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
                             if result.is_ok() {
                                 result = self.send(pack, &mut retry).await;
                             }
@@ -249,7 +250,7 @@ impl<'a> StepRunner<'a> {
                     continue;
                 }
                 let item = Item { key: r.key, fields: r.fields, resends: r.resends + 1 };
-                packs.extend(push_sized(&mut packer, item, r.cmd, &self.sizer));
+                packs.extend(push_sized(self.transport, &mut packer, item, r.cmd, &self.sizer));
             }
             packs.extend(packer.finish());
             for pack in packs {
@@ -343,12 +344,16 @@ pub(super) fn key_hash(key: &str) -> u64 {
 }
 
 /// Packs `cmd` at the batch size the step's [`BatchSize`] allows now.
+/// Also at most what keeps one batch a small share of the operating budget, so pacing does
+/// not leave much of a window unused (it matters only for small budgets).
 fn push_sized(
+    transport: &Transport,
     packer: &mut crate::transport::Packer<Item>,
     item: Item,
     cmd: Command,
     sizer: &BatchSize,
 ) -> Vec<crate::transport::Pack<Item>> {
-    packer.set_max_commands(sizer.current());
+    let fitting = transport.fitting_commands(cmd.method.as_str()).unwrap_or(usize::MAX);
+    packer.set_max_commands(sizer.current().min(fitting));
     packer.push(item, cmd)
 }

@@ -4,6 +4,7 @@
 //! Owns: the gate every request passes right before the rate limiter ([`Flight::acquire`]),
 //! the observed latency (an exponentially weighted mean of each request's round trip) and the
 //! pure rule that turns latency and the request rate into a limit ([`target_in_flight`]).
+//! The latency follows a slower answer at once and a faster one gradually.
 //! Must not send requests, look at answers, or know about rows.
 //!
 //! Why Little's law: to keep `rate` requests per second going while each takes `latency`
@@ -121,9 +122,11 @@ impl Flight {
             let mut s = self.lock();
             s.in_flight = s.in_flight.saturating_sub(1);
             if let Some(l) = latency {
+                // Up at once, down gradually: a portal that slows down gets more requests in
+                // flight from its first slow answer; one fast answer does not drop them.
                 let mean = match s.latency {
-                    Some(m) => m.mul_f64(1.0 - LATENCY_WEIGHT) + l.mul_f64(LATENCY_WEIGHT),
-                    None => l,
+                    Some(m) if l < m => m.mul_f64(1.0 - LATENCY_WEIGHT) + l.mul_f64(LATENCY_WEIGHT),
+                    _ => l,
                 };
                 s.latency = Some(mean);
                 let limit = target_in_flight(rate, Some(mean), self.max);
@@ -201,11 +204,19 @@ mod tests {
         tokio::time::advance(Duration::from_millis(20)).await;
         s.landed(2.0);
         assert_eq!(f.in_flight(), (0, 2), "a fast portal needs few requests in flight");
-        for _ in 0..20 {
+        let s = f.acquire().await;
+        tokio::time::advance(Duration::from_millis(3000)).await;
+        s.landed(2.0);
+        assert_eq!(f.in_flight().1, 8, "2/s at 3 s each needs the maximum, from the first slow answer");
+        let s = f.acquire().await;
+        tokio::time::advance(Duration::from_millis(20)).await;
+        s.landed(2.0);
+        assert_eq!(f.in_flight().1, 8, "one fast answer lowers the mean only a little");
+        for _ in 0..30 {
             let s = f.acquire().await;
-            tokio::time::advance(Duration::from_millis(3000)).await;
+            tokio::time::advance(Duration::from_millis(20)).await;
             s.landed(2.0);
         }
-        assert_eq!(f.in_flight().1, 8, "2/s at 3 s each needs the maximum");
+        assert_eq!(f.in_flight().1, 2, "a portal fast again needs few");
     }
 }

@@ -247,6 +247,12 @@ impl Transport {
         self.inner.flight.in_flight().1
     }
 
+    /// The most commands of `method` a batch should carry for the operating budget (see
+    /// [`operating::Operating::fitting_commands`]); `None` when the budget sets no bound yet.
+    pub fn fitting_commands(&self, method: &str) -> Option<usize> {
+        self.inner.operating.fitting_commands(method)
+    }
+
     /// The operating budget and window paced to.
     pub fn operating_config(&self) -> OperatingConfig {
         self.inner.operating.config()
@@ -294,10 +300,23 @@ impl Transport {
         let keys: Vec<&str> = cmds.iter().map(|(k, _)| k.as_str()).collect();
         let outcome = batch::parse_answer(&accepted.body, &keys)
             .map_err(|reason| TransportError::Ambiguous { method: "batch".into(), reason })?;
-        // Per-command figures bill the command's method; limit refusals park it. A method the
-        // answer gives no figures for is marked seen, so it is not held to one request at a time.
+        // Per-command figures bill the command's method; a method the answer gives no figures
+        // for is marked seen, so it is not held to one request at a time. Limit refusals park
+        // their method, once per batch, after its figures were recorded.
+        let mut limited: Vec<&str> = Vec::new();
+        for (key, command) in cmds {
+            if let Some(CommandOutcome::NotExecuted(NotExecuted::Limited { code })) = outcome.get(key)
+                && code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")
+            {
+                self.inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
+                if !limited.contains(&command.method.as_str()) {
+                    limited.push(command.method.as_str());
+                }
+            }
+        }
         for (method, n) in methods.iter().skip(1) {
-            if !cmds.iter().any(|(k, c)| c.method.as_str() == *method && outcome.times.contains_key(k)) {
+            let timed = cmds.iter().any(|(k, c)| c.method.as_str() == *method && outcome.times.contains_key(k));
+            if !timed && !limited.contains(method) {
                 self.inner.operating.observe(method, None, *n);
             }
         }
@@ -307,12 +326,9 @@ impl Transport {
             {
                 self.inner.operating.observe(command.method.as_str(), Some(t), 1);
             }
-            if let Some(CommandOutcome::NotExecuted(NotExecuted::Limited { code })) = outcome.get(key)
-                && code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")
-            {
-                self.inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
-                self.inner.operating.blocked(command.method.as_str());
-            }
+        }
+        for method in limited {
+            self.inner.operating.blocked(method);
         }
         Ok(outcome)
     }

@@ -89,6 +89,9 @@ struct MethodState {
     blocked: u32,
 }
 
+/// A request costs at most this share of the paced budget (see [`Operating::fitting_commands`]).
+pub const BATCH_SHARE: f64 = 20.0;
+
 /// Weight of the newest measurement in the mean cost of a command.
 const COST_WEIGHT: f64 = 0.2;
 
@@ -358,6 +361,15 @@ impl Operating {
         wait
     }
 
+    /// The most commands of `method` one request should carry so that it costs at most
+    /// 1/[`BATCH_SHARE`] of the paced budget: pacing then wastes little of a window on a
+    /// batch that no longer fits. `None` until the method's cost is measured (or when free).
+    pub fn fitting_commands(&self, method: &str) -> Option<usize> {
+        let per_command = self.lock().get(method).and_then(|s| s.per_command).filter(|c| *c > 0.0)?;
+        let share = self.config.target * self.config.budget.as_secs_f64() / BATCH_SHARE;
+        Some(((share / per_command).floor() as usize).max(1))
+    }
+
     /// The last reported `operating` of `method`, if any.
     pub fn operating(&self, method: &str) -> Option<f64> {
         self.lock().get(method).and_then(|s| s.operating)
@@ -478,6 +490,17 @@ mod tests {
         assert_eq!(second, Duration::from_secs(60));
         o.observe("batch", None, 1);
         assert_eq!(o.delay(&["batch"]), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_batch_costs_at_most_a_twentieth_of_the_paced_budget() {
+        let o = Operating::new(OperatingConfig::new(Duration::from_secs(6), Duration::from_secs(30)));
+        assert_eq!(o.fitting_commands("crm.item.add"), None, "not measured yet");
+        o.observe("crm.item.add", Some(&spent(0.5)), 50); // 0.01 s a command
+        assert_eq!(o.fitting_commands("crm.item.add"), Some(27)); // 6 × 0.9 / 20 = 0.27 s
+        let cloud = Operating::new(OperatingConfig::default());
+        cloud.observe("crm.item.add", Some(&spent(2.5)), 50);
+        assert!(cloud.fitting_commands("crm.item.add") > Some(50), "the cloud's budget never limits a batch");
     }
 
     #[test]
