@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use b24import::pipeline::RunReport;
 use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
-use b24import::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook, configure_in_flight};
+use b24import::transport::{
+    Credentials, Plan, Rate, Transport, TransportConfig, Webhook, configure_in_flight,
+};
 
 /// Fast enough that the rate never binds: latency does.
 const RATE: Rate = Rate { per_second: 100.0, burst: 50 };
@@ -37,7 +39,13 @@ fn slow_portal(slow_ms: u64, faults: impl FnOnce(&mut FaultConfig)) -> SandboxCo
     c
 }
 
-async fn import(sandbox: &SandboxHandle, dir: &Path, n: usize, t: &Transport, batch: usize) -> (RunReport, Duration) {
+async fn import(
+    sandbox: &SandboxHandle,
+    dir: &Path,
+    n: usize,
+    t: &Transport,
+    batch: usize,
+) -> (RunReport, Duration) {
     let mapping = common::name_only_contacts(dir, 0, n, "flight");
     let journal = dir.join("j.sqlite");
     let opts = b24import::pipeline::RunOptions {

@@ -155,7 +155,8 @@ impl RunReport {
         self.rate_ideal_secs = self.ideal_secs;
         self.operating_ideal_secs = stats.operating_ideal_secs;
         self.peak_in_flight = stats.peak_in_flight;
-        self.binding_wall = if self.operating_ideal_secs > self.rate_ideal_secs { "operating" } else { "rate" };
+        self.binding_wall =
+            if self.operating_ideal_secs > self.rate_ideal_secs { "operating" } else { "rate" };
         let binding = self.binding_ideal_secs();
         self.ratio_to_ideal =
             if elapsed_secs > 0.0 && binding > 0.0 { (binding / elapsed_secs).min(1.0) } else { 1.0 };

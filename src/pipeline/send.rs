@@ -126,7 +126,13 @@ impl Flights {
     }
 
     /// Starts the request of `commands` (`alone`: one command sent as a direct call).
-    fn launch(&mut self, transport: &Transport, items: Vec<Item>, commands: Vec<(String, Command)>, alone: bool) {
+    fn launch(
+        &mut self,
+        transport: &Transport,
+        items: Vec<Item>,
+        commands: Vec<(String, Command)>,
+        alone: bool,
+    ) {
         let transport = transport.clone();
         let handle = self.tasks.spawn(async move {
             let answer = match commands.as_slice() {
@@ -224,7 +230,9 @@ impl StepRunner<'_> {
                 let outcomes: Vec<(&str, Outcome)> = pack
                     .items
                     .iter()
-                    .map(|i| (i.key.as_str(), Outcome::Unknown { reason: "the request's task failed".into() }))
+                    .map(|i| {
+                        (i.key.as_str(), Outcome::Unknown { reason: "the request's task failed".into() })
+                    })
                     .collect();
                 self.ledger.record_outcomes(&outcomes)?;
                 Ok(())

@@ -196,7 +196,9 @@ impl<'a> StepRunner<'a> {
                 }
             }
             for r in ready {
-                for pack in push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
+                for pack in
+                    push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer)
+                {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -220,7 +222,13 @@ impl<'a> StepRunner<'a> {
             match self.flush_unseen().await {
                 Ok(ready) => {
                     for r in ready {
-                        for pack in push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer) {
+                        for pack in push_sized(
+                            self.transport,
+                            &mut packer,
+                            Item::new(r.key, r.fields),
+                            r.cmd,
+                            &self.sizer,
+                        ) {
                             if result.is_ok() {
                                 result = self.send(pack, &mut retry).await;
                             }

@@ -131,7 +131,11 @@ impl Flight {
                 s.latency = Some(mean);
                 let limit = target_in_flight(rate, Some(mean), self.max);
                 if limit != s.limit {
-                    tracing::debug!(limit, latency_ms = mean.as_millis() as u64, "requests in flight adapted");
+                    tracing::debug!(
+                        limit,
+                        latency_ms = mean.as_millis() as u64,
+                        "requests in flight adapted"
+                    );
                 }
                 s.limit = limit;
             }

@@ -315,7 +315,8 @@ impl Transport {
             }
         }
         for (method, n) in methods.iter().skip(1) {
-            let timed = cmds.iter().any(|(k, c)| c.method.as_str() == *method && outcome.times.contains_key(k));
+            let timed =
+                cmds.iter().any(|(k, c)| c.method.as_str() == *method && outcome.times.contains_key(k));
             if !timed && !limited.contains(method) {
                 self.inner.operating.observe(method, None, *n);
             }

@@ -278,10 +278,7 @@ impl Operating {
         let st = map.entry(method.to_string()).or_default();
         let known = if st.blocked == 0 { st.reset_at.and_then(until_unix) } else { None };
         // Reset times are whole seconds: add a little so the bucket has really expired.
-        let park = known
-            .map(|d| d + Duration::from_millis(500))
-            .unwrap_or(cfg.default_park)
-            .min(cfg.window);
+        let park = known.map(|d| d + Duration::from_millis(500)).unwrap_or(cfg.default_park).min(cfg.window);
         st.blocked += 1;
         st.operating = None;
         st.parked_until = Some(Instant::now() + park);
@@ -333,7 +330,10 @@ impl Operating {
                 Ok(r) => return (r, started.elapsed()),
                 Err(d) => {
                     if !logged && d > Duration::from_millis(100) {
-                        tracing::debug!(wait_ms = d.as_millis() as u64, "holding back for the operating budget");
+                        tracing::debug!(
+                            wait_ms = d.as_millis() as u64,
+                            "holding back for the operating budget"
+                        );
                         logged = true;
                     }
                     tokio::select! {
