@@ -8,6 +8,12 @@
 //! The per-row decision is `admit`'s, carried out by `rows`; the request is `send`'s; lookups
 //! are `resolve`'s, `portal`'s and `reconcile`'s. Must not hold the journal's connection
 //! anywhere but in its [`Ledger`].
+//!
+//! Requests in flight: `send` starts a pack's request and returns while fewer are in flight
+//! than the transport allows; every answer is recorded (`land_all`) before the step resends,
+//! reconciles or ends, so the next step's lookups (`resolve`, from the journal) see every ID of
+//! this one. A step never looks itself up (`steps` refuses the cycle), so no row's payload waits
+//! for an answer still in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
