@@ -97,6 +97,21 @@ pub struct PortalArgs {
     /// Burst of requests (overrides the plan).
     #[arg(long, value_name = "B")]
     pub burst: Option<u32>,
+    /// Most requests in flight at once, 1 to 64; the number adapts to the portal's latency
+    /// below it (1 sends one request at a time).
+    #[arg(
+        long,
+        default_value_t = crate::transport::DEFAULT_MAX_IN_FLIGHT,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64)
+    )]
+    pub max_in_flight: usize,
+    /// Seconds of processing each method may use per operating window (the portal's budget).
+    #[arg(long, default_value_t = 480.0, value_name = "SECONDS")]
+    pub operating_budget: f64,
+    /// The sliding window the operating budget is counted over, in seconds.
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    pub operating_window: f64,
 }
 
 impl PortalArgs {
@@ -151,8 +166,17 @@ impl PortalArgs {
         if !rate.per_second.is_finite() || rate.per_second <= 0.0 || rate.burst == 0 {
             bail!("--rate must be above 0 and --burst at least 1");
         }
+        let positive = |s: f64| s.is_finite() && s > 0.0 && s < 1e9;
+        if !positive(self.operating_budget) || !positive(self.operating_window) {
+            bail!("--operating-budget and --operating-window must be seconds above 0");
+        }
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
+        crate::transport::configure_in_flight(&mut config, self.max_in_flight);
+        config.operating = crate::transport::OperatingConfig::new(
+            std::time::Duration::from_secs_f64(self.operating_budget),
+            std::time::Duration::from_secs_f64(self.operating_window),
+        );
         let file = token_file.to_path_buf();
         config.on_refresh = Some(Arc::new(move |token: &Secret| {
             if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
@@ -464,7 +488,7 @@ pub fn print_summary(r: &RunReport) {
         r.operating_refusals,
         r.limit_wait_secs
     );
-    if r.ideal_secs > 0.0 {
+    if r.binding_ideal_secs() > 0.0 {
         println!(
             "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
             r.elapsed_secs,
@@ -478,6 +502,7 @@ pub fn print_summary(r: &RunReport) {
             r.elapsed_secs, r.items_per_sec
         );
     }
+    println!("{}", walls_line(r));
     println!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
         println!(
@@ -485,6 +510,20 @@ pub fn print_summary(r: &RunReport) {
             r.journal
         );
     }
+}
+
+/// The two walls side by side: the rate ideal, the operating-budget ideal, which binds, and
+/// the ratio to it.
+fn walls_line(r: &RunReport) -> String {
+    let wall = if r.binding_wall == "operating" { "the operating budget" } else { "the rate limit" };
+    format!(
+        "ideal under the rate limit {:.1}s, under the operating budget {:.1}s: {wall} binds, {:.0}% of its ideal; \
+         at most {} request(s) in flight",
+        r.rate_ideal_secs,
+        r.operating_ideal_secs,
+        r.ratio_to_ideal * 100.0,
+        r.peak_in_flight
+    )
 }
 
 /// One step's outcomes, every one of them, in a fixed order (scripts may split on ", ").
@@ -520,6 +559,9 @@ fn summary_of(args: &Args) -> String {
         parts.push(format!("--oauth --portal {}", crate::transport::client::redact_url(portal)));
     }
     parts.push(format!("--batch-size {}", args.batch_size));
+    if args.portal.max_in_flight != crate::transport::DEFAULT_MAX_IN_FLIGHT {
+        parts.push(format!("--max-in-flight {}", args.portal.max_in_flight));
+    }
     if args.dry_run {
         parts.push("--dry-run".into());
     }

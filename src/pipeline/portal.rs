@@ -3,6 +3,8 @@
 //! Owns: how a lookup is asked (`crm.item.list` by `originId`/`xmlId`, `user.get` by
 //! `EMAIL`, in chunks) and the rule that a lookup whose outcome is unknown is tried again a
 //! few times and then reported as failed, never taken for "absent". Must not write anything.
+//! Several chunks of one lookup are independent reads: they go at once ([`Portal::read_many`]),
+//! each as a task of its own, so the transport keeps as many in flight as it allows.
 
 use std::collections::HashMap;
 
@@ -62,17 +64,55 @@ impl<'a> Portal<'a> {
         Ok(Err(last))
     }
 
+    /// Independent reads of `method`, at once (as many in flight as the transport allows);
+    /// the answers in the order of `params`. Every read is waited for, even after one stopped
+    /// the run; the first stop is returned.
+    pub(super) async fn read_many(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<Result<Value, String>>, Stop> {
+        if let [one] = params.as_slice() {
+            return Ok(vec![self.read_call(method, one).await?]);
+        }
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, p) in params.into_iter().enumerate() {
+            let transport = self.transport.clone();
+            let method = method.to_string();
+            reads.spawn(async move { (i, Portal::new(&transport).read_call(&method, &p).await) });
+        }
+        let mut answers: Vec<(usize, Result<Value, String>)> = Vec::with_capacity(reads.len());
+        let mut stop = None;
+        while let Some(joined) = reads.join_next().await {
+            match joined {
+                Ok((i, Ok(answer))) => answers.push((i, answer)),
+                Ok((_, Err(s))) => stop = stop.or(Some(s)),
+                Err(e) => answers.push((usize::MAX, Err(format!("a lookup task failed: {e}")))),
+            }
+        }
+        if let Some(s) = stop {
+            return Err(s);
+        }
+        answers.sort_by_key(|(i, _)| *i);
+        Ok(answers.into_iter().map(|(_, a)| a).collect())
+    }
+
     /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID; `Err` when the lookup failed.
     pub(super) async fn find_users(
         &self,
         emails: &[String],
     ) -> Result<Result<HashMap<String, u64>, String>, Stop> {
         let mut out = HashMap::new();
-        for chunk in emails.chunks(LOOKUP_CHUNK) {
-            // One e-mail: the plain `EMAIL` filter every portal knows; several: the `@` (IN) form.
-            let filter = if let [one] = chunk { json!({"EMAIL": one}) } else { json!({"@EMAIL": chunk}) };
-            let params = json!({"filter": filter, "ADMIN_MODE": true});
-            let result = match self.read_call("user.get", &params).await? {
+        let params: Vec<Value> = emails
+            .chunks(LOOKUP_CHUNK)
+            .map(|chunk| {
+                // One e-mail: the plain `EMAIL` filter every portal knows; several: the `@` (IN) form.
+                let filter = if let [one] = chunk { json!({"EMAIL": one}) } else { json!({"@EMAIL": chunk}) };
+                json!({"filter": filter, "ADMIN_MODE": true})
+            })
+            .collect();
+        for answer in self.read_many("user.get", params).await? {
+            let result = match answer {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e)),
             };
@@ -109,17 +149,22 @@ impl<'a> Portal<'a> {
             Entity::Crm(entity_type_id) => {
                 let origin = target.entity.key_field() == KeyField::Origin;
                 let field = if origin { "originId" } else { "xmlId" };
-                for chunk in keys.chunks(LOOKUP_CHUNK) {
-                    let filter = if origin {
-                        json!({"=originatorId": target.origin, "@originId": chunk})
-                    } else {
-                        let xml: Vec<String> =
-                            chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
-                        json!({"@xmlId": xml})
-                    };
-                    let select = if full { json!(["*"]) } else { json!(["id", field]) };
-                    let params = json!({"entityTypeId": entity_type_id, "filter": filter, "select": select, "start": -1});
-                    let result = match self.read_call("crm.item.list", &params).await? {
+                let select = if full { json!(["*"]) } else { json!(["id", field]) };
+                let params: Vec<Value> = keys
+                    .chunks(LOOKUP_CHUNK)
+                    .map(|chunk| {
+                        let filter = if origin {
+                            json!({"=originatorId": target.origin, "@originId": chunk})
+                        } else {
+                            let xml: Vec<String> =
+                                chunk.iter().map(|k| payload::xml_id(&target.origin, k)).collect();
+                            json!({"@xmlId": xml})
+                        };
+                        json!({"entityTypeId": entity_type_id, "filter": filter, "select": select, "start": -1})
+                    })
+                    .collect();
+                for answer in self.read_many("crm.item.list", params).await? {
+                    let result = match answer {
                         Ok(v) => v,
                         Err(e) => return Ok(Err(e)),
                     };

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// The figures one progress line shows: a step's row counts and the transport's at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub rows_read: u64,
     pub created: u64,
@@ -29,6 +29,11 @@ pub struct Snapshot {
     pub limit_wait: Duration,
     /// Current request rate (requests/s).
     pub rate: f64,
+    /// Requests on the wire now, and how many may be.
+    pub in_flight: usize,
+    pub in_flight_limit: usize,
+    /// Seconds of operating budget left per method (methods seen so far).
+    pub operating_left: Vec<(String, f64)>,
 }
 
 pub struct Progress {
@@ -64,6 +69,15 @@ impl Progress {
     }
 }
 
+/// ` | budget left: crm.item.add 431s, batch 431s` (nothing before any method was measured).
+fn budget_left(left: &[(String, f64)]) -> String {
+    if left.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = left.iter().map(|(m, s)| format!("{m} {s:.0}s")).collect();
+    format!(" | budget left: {}", parts.join(", "))
+}
+
 pub struct StepBar {
     name: String,
     bar: Option<ProgressBar>,
@@ -74,8 +88,8 @@ pub struct StepBar {
 impl StepBar {
     fn line(&self, r: &Snapshot) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        format!(
-            "{} read, {} created, {} updated, {} existing, {} rejected, {} skipped | {:.0} rows/s | {} requests, {} limit refusals, waited {:.1}s, rate {:.1}/s",
+        let mut line = format!(
+            "{} read, {} created, {} updated, {} existing, {} rejected, {} skipped | {:.0} rows/s | {} requests, {} limit refusals, waited {:.1}s, rate {:.1}/s | {}/{} in flight",
             r.rows_read,
             r.created,
             r.updated,
@@ -87,7 +101,11 @@ impl StepBar {
             r.limit_refusals,
             r.limit_wait.as_secs_f64(),
             r.rate,
-        )
+            r.in_flight,
+            r.in_flight_limit,
+        );
+        line.push_str(&budget_left(&r.operating_left));
+        line
     }
 
     /// After a row: `bytes` of the source read, `rows_read` rows; `snapshot` gives the figures
@@ -114,5 +132,30 @@ impl StepBar {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_shows_requests_in_flight_and_the_budget_left_per_method() {
+        let bar = StepBar {
+            name: "people".into(),
+            bar: None,
+            started: Instant::now(),
+            last_log: Mutex::new(Instant::now()),
+        };
+        let snap = Snapshot {
+            in_flight: 3,
+            in_flight_limit: 4,
+            operating_left: vec![("batch".into(), 431.2), ("crm.item.add".into(), 402.0)],
+            ..Snapshot::default()
+        };
+        let line = bar.line(&snap);
+        assert!(line.contains("| 3/4 in flight | budget left: batch 431s, crm.item.add 402s"), "{line}");
+        let line = bar.line(&Snapshot::default());
+        assert!(line.ends_with("0/0 in flight"), "{line}");
     }
 }

@@ -56,7 +56,7 @@ impl StepRunner<'_> {
             let mut packs = Vec::new();
             for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
                 if absent.contains(&key) {
-                    packs.extend(packer.push(Item { key, fields }, cmd));
+                    packs.extend(packer.push(Item::new(key, fields), cmd));
                 } else if self.still_unknown(&key)? {
                     self.unknown.insert(key, (cmd, fields));
                 }
@@ -68,9 +68,14 @@ impl StepRunner<'_> {
                 self.transport.pause(std::time::Duration::from_millis(500)).await.map_err(Stop::Portal)?;
                 continue;
             }
+            let mut result = Ok(());
             for pack in packs {
-                self.send(pack, &mut retry).await?;
+                result = self.send(pack, &mut retry).await;
+                if result.is_err() {
+                    break;
+                }
             }
+            self.land_all(result, &mut retry).await?;
             for r in retry {
                 self.unknown.insert(r.key, (r.cmd, r.fields));
             }

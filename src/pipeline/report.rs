@@ -95,10 +95,21 @@ pub struct RunReport {
     pub elapsed_secs: f64,
     pub items_per_sec: f64,
     /// The time the rate limit alone allows for the write requests sent:
-    /// `(requests - burst) / rate`, at least 0.
+    /// `(requests - burst) / rate`, at least 0 (the rate ideal; also `rate_ideal_secs`).
     pub ideal_secs: f64,
-    /// `ideal_secs / elapsed_secs` (1.0 = as fast as the limits allow).
+    /// The ideal of the wall that binds (the larger of the two) / `elapsed_secs`
+    /// (1.0 = as fast as the limits allow).
     pub ratio_to_ideal: f64,
+    /// The rate ideal (the same figure as `ideal_secs`).
+    pub rate_ideal_secs: f64,
+    /// The time the operating budget alone allows for the processing time the portal reported:
+    /// the first budget at once, each further budget one window later (for the method that
+    /// needs the most). 0 when the portal reports no processing time.
+    pub operating_ideal_secs: f64,
+    /// The wall that binds: `"rate"` or `"operating"` (the larger ideal).
+    pub binding_wall: &'static str,
+    /// The most requests that were in flight at once.
+    pub peak_in_flight: usize,
     /// Why the run stopped early (a portal refusal that makes going on pointless).
     pub stopped: Option<Stopped>,
     pub interrupted: bool,
@@ -141,11 +152,19 @@ impl RunReport {
         self.elapsed_secs = elapsed_secs;
         self.items_per_sec = if elapsed_secs > 0.0 { items as f64 / elapsed_secs } else { 0.0 };
         self.ideal_secs = rate.ideal_secs(stats.requests);
-        self.ratio_to_ideal = if elapsed_secs > 0.0 && self.ideal_secs > 0.0 {
-            (self.ideal_secs / elapsed_secs).min(1.0)
-        } else {
-            1.0
-        };
+        self.rate_ideal_secs = self.ideal_secs;
+        self.operating_ideal_secs = stats.operating_ideal_secs;
+        self.peak_in_flight = stats.peak_in_flight;
+        self.binding_wall =
+            if self.operating_ideal_secs > self.rate_ideal_secs { "operating" } else { "rate" };
+        let binding = self.binding_ideal_secs();
+        self.ratio_to_ideal =
+            if elapsed_secs > 0.0 && binding > 0.0 { (binding / elapsed_secs).min(1.0) } else { 1.0 };
+    }
+
+    /// The ideal of the wall that binds.
+    pub fn binding_ideal_secs(&self) -> f64 {
+        self.rate_ideal_secs.max(self.operating_ideal_secs)
     }
 
     /// How the journal records the end of this run.
@@ -191,6 +210,10 @@ mod tests {
             limit_wait: Duration::ZERO,
             rate: 2.0,
             refreshes: 0,
+            in_flight: 0,
+            in_flight_limit: 1,
+            peak_in_flight: 1,
+            operating_ideal_secs: 0.0,
         }
     }
 
@@ -209,6 +232,22 @@ mod tests {
         assert_eq!((r.ideal_secs, r.ratio_to_ideal), (10.0, 0.5));
         r.set_figures(&stats(10), 20.0, PlanRate { per_second: 2.0, burst: 50 });
         assert_eq!(r.ratio_to_ideal, 1.0, "nothing beyond the burst: as fast as allowed");
+    }
+
+    #[test]
+    fn the_ratio_is_to_the_wall_that_binds() {
+        let mut r = RunReport::default();
+        let mut s = stats(70); // the rate allows 10 s
+        s.operating_ideal_secs = 16.0;
+        r.set_figures(&s, 20.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!((r.rate_ideal_secs, r.operating_ideal_secs), (10.0, 16.0));
+        assert_eq!((r.binding_wall, r.ratio_to_ideal), ("operating", 0.8));
+        s.operating_ideal_secs = 4.0;
+        r.set_figures(&s, 20.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!((r.binding_wall, r.ratio_to_ideal), ("rate", 0.5));
+        let json = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(json["binding_wall"], "rate");
+        assert_eq!(json["operating_ideal_secs"], 4.0);
     }
 
     #[test]

@@ -8,6 +8,12 @@
 //! The per-row decision is `admit`'s, carried out by `rows`; the request is `send`'s; lookups
 //! are `resolve`'s, `portal`'s and `reconcile`'s. Must not hold the journal's connection
 //! anywhere but in its [`Ledger`].
+//!
+//! Requests in flight: `send` starts a pack's request and returns while fewer are in flight
+//! than the transport allows; every answer is recorded (`land_all`) before the step resends,
+//! reconciles or ends, so the next step's lookups (`resolve`, from the journal) see every ID of
+//! this one. A step never looks itself up (`steps` refuses the cycle), so no row's payload waits
+//! for an answer still in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +25,7 @@ use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
 use super::run::{RunError, RunOptions};
-use super::send::{Item, Ready};
+use super::send::{BatchSize, Flights, Item, Ready};
 use crate::journal::{FieldHasher, FieldHashes, JournalError};
 use crate::mapping::{Entity, MappingPlan};
 use crate::payload::Command;
@@ -95,6 +101,10 @@ pub(super) struct StepRunner<'a> {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     pub(super) seen: std::collections::HashSet<u64>,
+    /// Requests on their way; every one is landed (its answer recorded) before the step ends.
+    pub(super) flights: Flights,
+    /// Commands per batch now: shrinks after slow batches, never above `batch_size`.
+    pub(super) sizer: BatchSize,
 }
 
 impl<'a> StepRunner<'a> {
@@ -129,6 +139,8 @@ impl<'a> StepRunner<'a> {
             hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
+            flights: Flights::default(),
+            sizer: BatchSize::new(batch_size),
         };
         Ok((runner, rows))
     }
@@ -172,12 +184,27 @@ impl<'a> StepRunner<'a> {
                 }
             };
             self.report.rows_read += 1;
-            let mut ready = self.admit(prepared).await?;
-            if self.unseen.len() >= LOOKUP_CHUNK {
-                ready.extend(self.flush_unseen().await?);
+            let mut ready = match self.admit(prepared).await {
+                Ok(ready) => ready,
+                Err(stop) => {
+                    result = Err(stop);
+                    break;
+                }
+            };
+            // Lookups of new keys go a few chunks at once (as many as may be in flight).
+            if self.unseen.len() >= LOOKUP_CHUNK * self.transport.in_flight_limit().clamp(1, 4) {
+                match self.flush_unseen().await {
+                    Ok(more) => ready.extend(more),
+                    Err(stop) => {
+                        result = Err(stop);
+                        break;
+                    }
+                }
             }
             for r in ready {
-                for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                for pack in
+                    push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer)
+                {
                     if let Err(stop) = self.send(pack, &mut retry).await {
                         result = Err(stop);
                         break;
@@ -201,7 +228,13 @@ impl<'a> StepRunner<'a> {
             match self.flush_unseen().await {
                 Ok(ready) => {
                     for r in ready {
-                        for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
+                        for pack in push_sized(
+                            self.transport,
+                            &mut packer,
+                            Item::new(r.key, r.fields),
+                            r.cmd,
+                            &self.sizer,
+                        ) {
                             if result.is_ok() {
                                 result = self.send(pack, &mut retry).await;
                             }
@@ -216,10 +249,12 @@ impl<'a> StepRunner<'a> {
         {
             result = self.send(pack, &mut retry).await;
         }
+        // Every answer on its way is recorded, whatever stopped the step (a journal error
+        // aside: then the rows stay `sent` and the next run looks them up).
+        result = self.land_all(result, &mut retry).await;
         // Commands that did not run (limits inside a batch, halts) go again, bounded.
         while result.is_ok() && !retry.is_empty() {
             let mut packer = self.transport.packer::<Item>(self.batch_size);
-            let mut resend: HashMap<String, u32> = HashMap::new();
             let mut packs = Vec::new();
             while let Some(r) = retry.pop_front() {
                 if r.resends >= MAX_NOT_EXECUTED_RESENDS {
@@ -228,20 +263,17 @@ impl<'a> StepRunner<'a> {
                         .push(format!("row {} was refused by limits too often; left pending", r.key));
                     continue;
                 }
-                resend.insert(r.key.clone(), r.resends + 1);
-                packs.extend(packer.push(Item { key: r.key, fields: r.fields }, r.cmd));
+                let item = Item { key: r.key, fields: r.fields, resends: r.resends + 1 };
+                packs.extend(push_sized(self.transport, &mut packer, item, r.cmd, &self.sizer));
             }
             packs.extend(packer.finish());
             for pack in packs {
-                let before = retry.len();
                 if let Err(stop) = self.send(pack, &mut retry).await {
                     result = Err(stop);
                     break;
                 }
-                for r in retry.iter_mut().skip(before) {
-                    r.resends = resend.get(&r.key).copied().unwrap_or(1);
-                }
             }
+            result = self.land_all(result, &mut retry).await;
         }
         if result.is_ok() && self.writing() {
             result = self.reconcile_this_run().await;
@@ -252,6 +284,20 @@ impl<'a> StepRunner<'a> {
         bar.finish();
         self.finish_counts()?;
         result
+    }
+
+    /// Records every answer still in flight after `result`; the first stop wins. A journal
+    /// error does not wait: the requests are left to finish and their rows stay `sent`.
+    pub(super) async fn land_all(
+        &mut self,
+        result: Result<(), Stop>,
+        retry: &mut VecDeque<Ready>,
+    ) -> Result<(), Stop> {
+        if let Err(Stop::Journal(_)) = result {
+            return result;
+        }
+        let drained = self.drain(retry).await;
+        result.and(drained)
     }
 
     /// The portal, for lookups.
@@ -274,6 +320,9 @@ impl<'a> StepRunner<'a> {
             limit_refusals: stats.query_limit_refusals + stats.operating_refusals,
             limit_wait: stats.limit_wait,
             rate: stats.rate,
+            in_flight: stats.in_flight,
+            in_flight_limit: stats.in_flight_limit,
+            operating_left: self.transport.operating_left(),
         }
     }
 
@@ -306,4 +355,19 @@ pub(super) fn key_hash(key: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
     h.finish()
+}
+
+/// Packs `cmd` at the batch size the step's [`BatchSize`] allows now.
+/// Also at most what keeps one batch a small share of the operating budget, so pacing does
+/// not leave much of a window unused (it matters only for small budgets).
+fn push_sized(
+    transport: &Transport,
+    packer: &mut crate::transport::Packer<Item>,
+    item: Item,
+    cmd: Command,
+    sizer: &BatchSize,
+) -> Vec<crate::transport::Pack<Item>> {
+    let fitting = transport.fitting_commands(cmd.method.as_str()).unwrap_or(usize::MAX);
+    packer.set_max_commands(sizer.current().min(fitting));
+    packer.push(item, cmd)
 }

@@ -71,6 +71,9 @@ impl<T> Packer<T> {
         if self.bytes + len > self.max_bytes {
             ready.extend(self.finish());
         }
+        if self.commands.len() >= self.max_commands {
+            ready.extend(self.finish());
+        }
         self.commands.push((command_key(self.commands.len() + 1), cmd));
         self.items.push(item);
         self.bytes += len;
@@ -78,6 +81,12 @@ impl<T> Packer<T> {
             ready.extend(self.finish());
         }
         ready
+    }
+
+    /// Changes the commands per batch from the next command on (capped at [`MAX_COMMANDS`],
+    /// at least 1); a batch already fuller than that goes out with the next push.
+    pub fn set_max_commands(&mut self, max_commands: usize) {
+        self.max_commands = max_commands.clamp(1, MAX_COMMANDS);
     }
 
     /// The partly filled batch, if any.
@@ -135,6 +144,9 @@ pub struct TimeInfo {
     pub operating_reset_at: Option<i64>,
     /// Seconds the request (or command) took.
     pub duration: Option<f64>,
+    /// Seconds of processing the portal counts against the operating budget (`processing`;
+    /// absent on some portals, where `duration` stands in for it).
+    pub processing: Option<f64>,
 }
 
 impl TimeInfo {
@@ -150,8 +162,14 @@ impl TimeInfo {
             operating: num("operating"),
             operating_reset_at: num("operating_reset_at").map(|f| f as i64),
             duration: num("duration"),
+            processing: num("processing"),
         };
         (t != TimeInfo::default()).then_some(t)
+    }
+
+    /// The processing seconds to bill: `processing`, else `duration`.
+    pub fn spent(&self) -> Option<f64> {
+        self.processing.or(self.duration).filter(|s| s.is_finite() && *s >= 0.0)
     }
 }
 

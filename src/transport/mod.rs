@@ -9,6 +9,10 @@
 //! the run marks its rows `unknown`. A portal that cannot be reached at the first request is
 //! given up on within seconds ([`TransportError::Unreachable`], never a rate-limit message); a
 //! body the web server refuses as too large (413) comes back as [`TransportError::TooLarge`].
+//! Several requests may be in flight at once (`flight`: between 1 and `max_in_flight`,
+//! adapted to the latency the portal shows); each still passes the operating budget, the gate
+//! and the rate limiter, in that order, right before it is sent. Callers that want overlap
+//! call from several tasks; answers come back in any order.
 //! Every wait and every request is `select!`ed against the [`Shutdown`] handle: a first signal
 //! ends waits at once and starts nothing new, a second one abandons the request in flight
 //! ([`TransportError::Interrupted`]). Must not know about rows, the journal or mappings.
@@ -17,6 +21,7 @@ pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod error;
+pub mod flight;
 pub mod limiter;
 pub mod operating;
 mod resolve;
@@ -61,6 +66,17 @@ pub struct TransportConfig {
     pub max_batch_bytes: usize,
     /// Called with each rotated OAuth refresh token.
     pub on_refresh: Option<OnRefresh>,
+    /// The most requests on the wire at once (`--max-in-flight`, default 8; 1 sends one
+    /// request at a time). The number in flight adapts to latency below it.
+    pub max_in_flight: usize,
+}
+
+/// Default of [`TransportConfig::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+
+/// Sets the most requests in flight at once (at least 1).
+pub fn configure_in_flight(config: &mut TransportConfig, n: usize) {
+    config.max_in_flight = n.max(1);
 }
 
 impl fmt::Debug for TransportConfig {
@@ -74,6 +90,7 @@ impl fmt::Debug for TransportConfig {
             .field("max_connect_wait", &self.max_connect_wait)
             .field("first_connect_wait", &self.first_connect_wait)
             .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("max_in_flight", &self.max_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +108,7 @@ impl TransportConfig {
             first_connect_wait: Duration::from_secs(5),
             max_batch_bytes: batch::DEFAULT_MAX_BYTES,
             on_refresh: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -110,6 +128,13 @@ pub struct TransportStats {
     pub rate: f64,
     /// OAuth refreshes done.
     pub refreshes: u64,
+    /// Requests on the wire now, the current limit, and the most there were at once.
+    pub in_flight: usize,
+    pub in_flight_limit: usize,
+    pub peak_in_flight: usize,
+    /// The seconds the operating budget alone needs for the processing seen so far (the
+    /// method that needs the most).
+    pub operating_ideal_secs: f64,
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +157,7 @@ struct Inner {
     http: reqwest::Client,
     limiter: limiter::Limiter,
     operating: operating::Operating,
+    flight: flight::Flight,
     auth: Option<auth::Auth>,
     counters: Counters,
     shutdown: Shutdown,
@@ -141,9 +167,11 @@ struct Inner {
     too_large_at: AtomicUsize,
 }
 
-/// An accepted answer: the parsed JSON body.
-struct Accepted {
+/// An accepted answer: the parsed JSON body, and the operating reservation of the request,
+/// given back once the caller has recorded the per-command figures.
+struct Accepted<'a> {
     body: Value,
+    _reservation: operating::Reservation<'a>,
 }
 
 impl Transport {
@@ -160,6 +188,7 @@ impl Transport {
             inner: Arc::new(Inner {
                 limiter: limiter::Limiter::new(config.limiter),
                 operating: operating::Operating::new(config.operating),
+                flight: flight::Flight::new(config.max_in_flight),
                 counters: Counters::default(),
                 http,
                 auth,
@@ -196,7 +225,37 @@ impl Transport {
             limit_wait: Duration::from_micros(c.limit_wait_us.load(Ordering::Relaxed)),
             rate: self.inner.limiter.current_rate(),
             refreshes: c.refreshes.load(Ordering::Relaxed),
+            in_flight: self.inner.flight.in_flight().0,
+            in_flight_limit: self.inner.flight.in_flight().1,
+            peak_in_flight: self.inner.flight.peak(),
+            operating_ideal_secs: self.inner.operating.ideal_secs(),
         }
+    }
+
+    /// Seconds of operating budget left per method (methods seen so far, by name).
+    pub fn operating_left(&self) -> Vec<(String, f64)> {
+        self.inner.operating.left()
+    }
+
+    /// The most requests in flight at once this transport allows.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.flight.max()
+    }
+
+    /// How many requests a caller should keep in flight now (the adaptive limit).
+    pub fn in_flight_limit(&self) -> usize {
+        self.inner.flight.in_flight().1
+    }
+
+    /// The most commands of `method` a batch should carry for the operating budget (see
+    /// [`operating::Operating::fitting_commands`]); `None` when the budget sets no bound yet.
+    pub fn fitting_commands(&self, method: &str) -> Option<usize> {
+        self.inner.operating.fitting_commands(method)
+    }
+
+    /// The operating budget and window paced to.
+    pub fn operating_config(&self) -> OperatingConfig {
+        self.inner.operating.config()
     }
 
     /// Sends `cmds` as one request: a `batch` (at most 50 commands within the byte budget,
@@ -227,10 +286,11 @@ impl Transport {
                 self.inner.config.max_batch_bytes
             )));
         }
-        let mut methods: Vec<&str> = vec!["batch"];
+        let mut methods: Vec<(&str, usize)> = vec![("batch", cmds.len())];
         for (_, c) in cmds {
-            if !methods.contains(&c.method.as_str()) {
-                methods.push(c.method.as_str());
+            match methods.iter_mut().skip(1).find(|(m, _)| *m == c.method.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => methods.push((c.method.as_str(), 1)),
             }
         }
         let mut params = Map::new();
@@ -240,19 +300,36 @@ impl Transport {
         let keys: Vec<&str> = cmds.iter().map(|(k, _)| k.as_str()).collect();
         let outcome = batch::parse_answer(&accepted.body, &keys)
             .map_err(|reason| TransportError::Ambiguous { method: "batch".into(), reason })?;
-        // Per-command figures bill the command's method; limit refusals park it.
+        // Per-command figures bill the command's method; a method the answer gives no figures
+        // for is marked seen, so it is not held to one request at a time. Limit refusals park
+        // their method, once per batch, after its figures were recorded.
+        let mut limited: Vec<&str> = Vec::new();
         for (key, command) in cmds {
-            if let Some(t) = outcome.times.get(key)
-                && t.operating.is_some()
-            {
-                self.inner.operating.observe(command.method.as_str(), Some(t));
-            }
             if let Some(CommandOutcome::NotExecuted(NotExecuted::Limited { code })) = outcome.get(key)
                 && code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")
             {
                 self.inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
-                self.inner.operating.blocked(command.method.as_str());
+                if !limited.contains(&command.method.as_str()) {
+                    limited.push(command.method.as_str());
+                }
             }
+        }
+        for (method, n) in methods.iter().skip(1) {
+            let timed =
+                cmds.iter().any(|(k, c)| c.method.as_str() == *method && outcome.times.contains_key(k));
+            if !timed && !limited.contains(method) {
+                self.inner.operating.observe(method, None, *n);
+            }
+        }
+        for (key, command) in cmds {
+            if let Some(t) = outcome.times.get(key)
+                && (t.operating.is_some() || t.spent().is_some())
+            {
+                self.inner.operating.observe(command.method.as_str(), Some(t), 1);
+            }
+        }
+        for method in limited {
+            self.inner.operating.blocked(method);
         }
         Ok(outcome)
     }
@@ -282,7 +359,7 @@ impl Transport {
                 ))));
             }
         };
-        let accepted = self.exchange(method, params, &[method]).await?;
+        let accepted = self.exchange(method, params, &[(method, 1)]).await?;
         let mut body = accepted.body;
         Ok(body.get_mut("result").map(Value::take).unwrap_or(Value::Null))
     }
@@ -293,15 +370,16 @@ impl Transport {
         &self,
         method: &str,
         params: Map<String, Value>,
-        bills: &[&str],
-    ) -> Result<Accepted, TransportError> {
+        bills: &[(&str, usize)],
+    ) -> Result<Accepted<'_>, TransportError> {
         let inner = &*self.inner;
         let started = Instant::now();
         let mut refused = 0u32;
         let mut refresh_attempts = 0u32;
         loop {
-            let waited = self.unless_stopped(method, inner.operating.wait(bills)).await?;
+            let (reservation, waited) = self.unless_stopped(method, inner.operating.wait(bills)).await?;
             self.add_wait(waited);
+            let slot = self.unless_stopped(method, inner.flight.acquire()).await?;
             self.unless_stopped(method, inner.limiter.until_ready()).await?;
             let token = match &inner.auth {
                 Some(a) => Some(self.unless_stopped(method, a.current()).await?),
@@ -329,16 +407,19 @@ impl Transport {
                 biased;
                 _ = inner.shutdown.abandoned() => {
                     tracing::warn!(method, "abandoning the request in flight; its rows are looked up on the next run");
+                    reservation.spent();
                     return Err(interrupted(method, true));
                 }
                 sent = client::post_json(&inner.http, &req) => sent,
             };
             let answer = match sent {
                 Ok(a) => {
+                    slot.landed(inner.limiter.current_rate());
                     inner.contacted.store(true, Ordering::Relaxed);
                     a
                 }
                 Err(e) if e.not_sent => {
+                    drop((slot, reservation));
                     // Nothing reached the portal: back off and resend, for a while. Before the
                     // portal ever answered that is a few seconds (a wrong URL, a portal that is
                     // down); later a minute (a network blip). Then give up: it is not a limit.
@@ -370,6 +451,8 @@ impl Transport {
                     continue;
                 }
                 Err(e) => {
+                    drop(slot);
+                    reservation.spent();
                     tracing::warn!(method, error = %e.message, "request failed; its outcome is unknown");
                     return Err(TransportError::Ambiguous { method: method.into(), reason: e.message });
                 }
@@ -386,15 +469,18 @@ impl Transport {
                     let body = parsed.unwrap_or_default();
                     inner.limiter.accepted();
                     let time = body.get("time").and_then(TimeInfo::from_value);
-                    inner.operating.observe(method, time.as_ref());
-                    return Ok(Accepted { body });
+                    let commands = bills.iter().find(|(m, _)| *m == method).map_or(1, |(_, n)| *n);
+                    inner.operating.observe(method, time.as_ref(), commands);
+                    return Ok(Accepted { body, _reservation: reservation });
                 }
                 Class::QueryLimit => {
+                    drop(reservation);
                     refused += 1;
                     let delay = inner.limiter.refused();
                     self.back_off(method, refused, started, &code_or_status, delay).await?;
                 }
                 Class::OperatingLimit => {
+                    drop(reservation);
                     refused += 1;
                     inner.counters.operating_refusals.fetch_add(1, Ordering::Relaxed);
                     let park = inner.operating.blocked(method);
@@ -402,6 +488,7 @@ impl Transport {
                     self.check_budget(method, refused, started, &code_or_status, park)?;
                 }
                 Class::ExpiredToken => {
+                    drop(reservation);
                     refresh_attempts += 1;
                     // No OAuth to refresh (a webhook), or a fresh token expiring again:
                     // something else is wrong, stop.
@@ -442,6 +529,7 @@ impl Transport {
                     });
                 }
                 Class::Ambiguous => {
+                    reservation.spent();
                     let reason = ambiguous_reason(
                         answer.status,
                         answer.content_type.as_deref(),
