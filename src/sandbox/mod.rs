@@ -13,7 +13,7 @@
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
-//! (PHP-style nested query strings), [`limits`], [`faults`], [`persist`], [`clock`].
+//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), b24import::sandbox::SandboxError> {
@@ -30,6 +30,7 @@ pub mod clock;
 #[cfg(test)]
 mod facts_agree;
 pub mod faults;
+pub mod latency;
 pub mod limits;
 pub(crate) mod methods;
 pub mod persist;
@@ -47,6 +48,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use clock::Clock;
+pub use latency::Latency;
 pub use schema::SchemaFile;
 
 /// Errors of starting or running the sandbox.
@@ -222,6 +224,9 @@ pub struct SandboxConfig {
     pub batch_overflow_runs_first_50: bool,
     /// Simulated processing time is slept divided by this factor; 0 does not sleep at all.
     pub time_scale: f64,
+    /// Simulated network latency, drawn per REST request and added after the simulated work
+    /// (real milliseconds, not scaled by `time_scale`; see [`latency`]).
+    pub latency: Latency,
     /// Fault injection.
     pub faults: FaultConfig,
     /// The accepted webhook.
@@ -269,6 +274,7 @@ impl SandboxConfig {
             batch_billing: BatchBilling::PerInnerMethod,
             batch_overflow_runs_first_50: false,
             time_scale: 1.0,
+            latency: Latency::default(),
             faults: FaultConfig::default(),
             webhook: WebhookConfig { user_id: 1, code: random_secret(16) },
             oauth: OAuthConfig {
@@ -357,6 +363,12 @@ pub struct StateSnapshot {
     pub faults: BTreeMap<String, u64>,
     /// Duplicates by external key.
     pub duplicates: DuplicateCounts,
+    /// Simulated operating seconds billed per method since the start (or the last reset), all
+    /// credentials together: what a benchmark divides by the budget to get the time the
+    /// operating limit alone allows. With [`BatchBilling::ToBatch`] a batch's seconds are
+    /// billed to `batch`.
+    #[serde(default)]
+    pub operating: BTreeMap<String, f64>,
 }
 
 /// Entry point: `Sandbox::start(config)`.

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 use super::clock::iso;
 use super::faults::{After, Before, FaultRng};
+use super::latency::LatencyRng;
 use super::limits::{Limits, OperatingReport};
 use super::methods::batch::{self as batchm, Commands, Entry, Sections};
 use super::methods::{self, Call, MethodError, Output};
@@ -42,6 +43,8 @@ struct Stats {
     by_method: BTreeMap<String, u64>,
     refusals: BTreeMap<String, u64>,
     faults: BTreeMap<String, u64>,
+    /// Simulated operating seconds billed per method (all credentials).
+    operating: BTreeMap<String, f64>,
 }
 
 /// Issued OAuth tokens.
@@ -67,12 +70,19 @@ struct Core {
 pub(crate) struct Shared {
     pub config: SandboxConfig,
     core: Mutex<Core>,
+    /// The latency RNG, apart from the core lock: drawing it never waits for the work.
+    latency: Mutex<LatencyRng>,
 }
 
 impl Shared {
     fn core(&self) -> MutexGuard<'_, Core> {
         // A poisoned lock means a handler panicked mid-change; the data is still the best we have.
         self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The network latency of the next REST request (one draw per request, see `latency`).
+    fn draw_latency(&self) -> Duration {
+        self.latency.lock().unwrap_or_else(|p| p.into_inner()).draw(self.config.latency)
     }
 
     pub(crate) fn snapshot(&self) -> StateSnapshot {
@@ -87,6 +97,7 @@ impl Shared {
             refusals: core.stats.refusals.clone(),
             faults: core.stats.faults.clone(),
             duplicates: core.state.duplicates(),
+            operating: core.stats.operating.clone(),
         }
     }
 }
@@ -146,7 +157,8 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         oauth,
         persist,
     };
-    let shared = Arc::new(Shared { config, core: Mutex::new(core) });
+    let latency = Mutex::new(LatencyRng::new(config.faults.seed));
+    let shared = Arc::new(Shared { config, core: Mutex::new(core), latency });
     let router = Router::new()
         .route("/rest/{*path}", any(rest))
         .route("/oauth/token", any(token))
@@ -385,7 +397,19 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Every REST request: the portal's answer ([`answer`]), then the network latency on the way
+/// back, whatever the answer is (a dropped connection is dropped after it too).
 async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let latency = shared.draw_latency();
+    let resp = answer(&shared, uri, headers, body).await;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    resp
+}
+
+/// What the portal answers to one REST request, after the simulated work (steps 1-6).
+async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let clock = shared.config.clock.clone();
     let start = clock.unix_now();
     let started = std::time::Instant::now();
@@ -399,7 +423,7 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             return resp;
         }
-        match gate_and_work(&shared, &mut core, &uri, &headers, &body) {
+        match gate_and_work(shared, &mut core, &uri, &headers, &body) {
             Ok(done) => done,
             Err(resp) => return *resp,
         }
@@ -524,6 +548,24 @@ fn op_blocked() -> MethodError {
     MethodError::new(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
 }
 
+/// Bills `secs` of `method` to the caller's window and to the stats.
+fn bill(
+    core: &mut Core,
+    op: &super::OperatingConfig,
+    caller: &Caller,
+    method: &str,
+    now: Duration,
+    secs: f64,
+) -> OperatingReport {
+    match core.stats.operating.get_mut(method) {
+        Some(total) => *total += secs,
+        None => {
+            core.stats.operating.insert(method.to_string(), secs);
+        }
+    }
+    core.limits.bill(&caller.credential, method, now, secs, op.window, op.buckets)
+}
+
 fn report_pair(clock: &super::Clock, r: OperatingReport) -> (f64, f64) {
     (r.operating, clock.unix_at(r.reset_at))
 }
@@ -554,7 +596,7 @@ fn run_single(
         raw_ok: false,
     };
     let outcome = handler(&mut call);
-    let report = core.limits.bill(&caller.credential, method, now, cost, op.window, op.buckets);
+    let report = bill(core, op, caller, method, now, cost);
     match outcome {
         Ok(Output { result, total, next, .. }) => {
             let start = cfg.clock.unix_at(now);
@@ -651,7 +693,7 @@ fn run_batch(
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
-                    let r = core.limits.bill(&caller.credential, &method, now, cost, op.window, op.buckets);
+                    let r = bill(core, op, caller, &method, now, cost);
                     let pair = report_pair(&cfg.clock, r);
                     if outer_report.is_none_or(|(o, _)| pair.0 > o) {
                         outer_report = Some(pair);
@@ -689,7 +731,7 @@ fn run_batch(
         }
     }
     if !per_inner {
-        let r = core.limits.bill(&caller.credential, "batch", now, elapsed, op.window, op.buckets);
+        let r = bill(core, op, caller, "batch", now, elapsed);
         outer_report = Some(report_pair(&cfg.clock, r));
     }
     if outer_report.is_none() {
@@ -829,5 +871,7 @@ async fn reset(AxState(shared): AxState<Arc<Shared>>) -> Response {
     core.limits.clear();
     core.stats = Stats::default();
     core.faults = FaultRng::new(shared.config.faults.seed);
+    drop(core);
+    *shared.latency.lock().unwrap_or_else(|p| p.into_inner()) = LatencyRng::new(shared.config.faults.seed);
     json_response(200, &json!({ "result": true }))
 }
