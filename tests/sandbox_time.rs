@@ -126,6 +126,22 @@ async fn concurrent_slow_batches_overlap_and_finish_in_about_the_time_of_one() {
     assert_eq!(p.handle.snapshot().items["3"], (N * 5) as u64);
 }
 
+#[tokio::test]
+async fn a_batch_past_the_request_cap_runs_what_fits_then_answers_504_after_the_cap() {
+    let p = Portal::start(SandboxConfig { max_request_secs: 0.35, ..timed(Latency::default(), 0.1) }).await;
+    let started = Instant::now();
+    let (status, v) = p.batch(false, adds(5)).await;
+    let took = started.elapsed();
+    assert_eq!(status, 504, "{v}");
+    assert!(v.as_str().is_some_and(|html| html.contains("504 Gateway Time-out")), "{v}");
+    assert!(took >= Duration::from_millis(350), "cut off at the cap, answered after {took:?}");
+    let s = p.handle.snapshot();
+    assert_eq!(s.items["3"], 3, "the three commands that fit in 0.35 s ran and stay done");
+    assert_eq!(s.refusals["REQUEST_TIME_LIMIT"], 1);
+    let (status, _) = p.batch(false, adds(3)).await;
+    assert_eq!(status, 200, "a batch that fits is answered");
+}
+
 /// Sends `n` batches of five adds at once; their statuses.
 async fn futures_join(p: &Portal, n: usize) -> Vec<u16> {
     let mut set = tokio::task::JoinSet::new();

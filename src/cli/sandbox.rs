@@ -79,6 +79,10 @@ pub struct Opts {
     /// Run simulated processing time this many times faster than real time (0 = no sleeping).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// The request cap, simulated seconds (0 = none): a batch whose processing would pass it
+    /// runs the commands that fit, then answers 504 after the cap, as the cloud's 60 s cap does.
+    #[arg(long, default_value_t = 60.0)]
+    pub max_request_secs: f64,
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -177,6 +181,10 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
     };
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
     cfg.time_scale = args.time_scale;
+    if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
+        anyhow::bail!("--max-request-secs must be 0 (no cap) or more, not {}", args.max_request_secs);
+    }
+    cfg.max_request_secs = args.max_request_secs;
     cfg.faults.seed = args.seed;
     cfg.faults.fail_500 = args.fail_500;
     cfg.faults.drop_after_commit = args.drop_after_commit;

@@ -224,6 +224,12 @@ pub struct SandboxConfig {
     pub batch_overflow_runs_first_50: bool,
     /// Simulated processing time is slept divided by this factor; 0 does not sleep at all.
     pub time_scale: f64,
+    /// The request cap in simulated seconds (§1.2: 60 s in the cloud; 0 = none). A batch whose
+    /// commands' processing would pass it runs the commands that fit, then answers HTTP 504
+    /// with nginx's page after the cap: the commands that ran stay done, the rest did not run,
+    /// and the client cannot tell which (an assumption: the docs give the cap, not the answer).
+    /// A single call is never cut off (no method costs anywhere near it).
+    pub max_request_secs: f64,
     /// Simulated network latency, drawn per REST request and added after the simulated work
     /// (real milliseconds, not scaled by `time_scale`; see [`latency`]).
     pub latency: Latency,
@@ -244,6 +250,9 @@ pub struct SandboxConfig {
     /// (`client_max_body_size`). Default [`DEFAULT_MAX_REQUEST_BYTES`].
     pub max_request_bytes: usize,
 }
+
+/// The cloud's request cap, seconds (§1.2).
+pub const DEFAULT_MAX_REQUEST_SECS: f64 = 60.0;
 
 /// The default request-size limit: 32 MiB. nginx's own default is 1 MiB, the Bitrix24 cloud
 /// accepts far more (2 GB per the docs); 32 MiB is a common hosting setting and holds the
@@ -274,6 +283,7 @@ impl SandboxConfig {
             batch_billing: BatchBilling::PerInnerMethod,
             batch_overflow_runs_first_50: false,
             time_scale: 1.0,
+            max_request_secs: DEFAULT_MAX_REQUEST_SECS,
             latency: Latency::default(),
             faults: FaultConfig::default(),
             webhook: WebhookConfig { user_id: 1, code: random_secret(16) },

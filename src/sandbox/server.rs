@@ -7,7 +7,11 @@
 //! 3. `--overload` (503 `OVERLOAD_LIMIT`), then the leaky bucket (503 `QUERY_LIMIT_EXCEEDED`);
 //! 4. the fault draw (500, spurious 503, HTML page: all without doing the work);
 //! 5. method lookup (404 `ERROR_METHOD_NOT_FOUND`), operating check (429), the work, billing;
-//! 6. flush to `--state`, sleep the simulated processing time, then answer, drop or hold.
+//! 6. flush to `--state`, sleep the simulated processing time, then answer, drop or hold;
+//!    a batch whose processing would pass `max_request_secs` (the 60 s cap, §1.2) runs the
+//!    commands that fit, then answers 504 with nginx's page after the cap: an ambiguous outcome
+//!    for the client, as a real cut-off is;
+//! 7. (in [`rest`]) the network latency, whatever the answer.
 //!
 //! Owns no business rules: methods live in `methods`, limits in `limits`.
 
@@ -378,7 +382,14 @@ struct Done {
     raw_result: Option<Vec<u8>>,
     processing: f64,
     after: After,
+    /// The request cap cut the work off: answer 504 with nginx's page after the cap.
+    cut_off: bool,
 }
+
+/// The refusal key of a request cut off by the request cap (`/_sandbox/state`).
+const REQUEST_TIME_LIMIT: &str = "REQUEST_TIME_LIMIT";
+
+const HTML_504: &str = "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 /// A refusal: the whole answer (boxed, it is large).
 type Refused = Box<Response>;
@@ -434,6 +445,11 @@ async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes)
     }
     let finish =
         start + started.elapsed().as_secs_f64().max(if cfg.time_scale > 0.0 { 0.0 } else { done.processing });
+    if done.cut_off {
+        let mut resp = (StatusCode::GATEWAY_TIMEOUT, HTML_504).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        return resp;
+    }
     let mut body = done.body;
     if let Some(Value::Object(t)) = body.get_mut("time") {
         t.insert("finish".into(), json!(finish));
@@ -615,6 +631,7 @@ fn run_single(
                 raw_result: None,
                 processing: cost,
                 after: After::Answer,
+                cut_off: false,
             })
         }
         Err(e) => Err(refuse(core, &e)),
@@ -655,6 +672,7 @@ fn run_batch(
     let mut outer_report: Option<(f64, f64)> = None;
     // Per-command times wait for the batch-wide operating figure when billed to `batch`.
     let mut times: Vec<CommandTime> = Vec::new();
+    let mut cut_off = false;
     for (index, (id, text)) in commands.0.iter().enumerate() {
         let (method, query) = batchm::split_command(text);
         let failure = if index >= batchm::MAX_COMMANDS {
@@ -677,11 +695,16 @@ fn run_batch(
         let outcome = match failure {
             Some(e) => Err(e),
             None => {
+                let cost = op.cost_of(&method);
+                if cfg.max_request_secs > 0.0 && elapsed + cost > cfg.max_request_secs {
+                    // The request cap (§1.2) cuts the batch here: what ran stays done.
+                    cut_off = true;
+                    break;
+                }
                 let mut params = phpquery::parse_json(query);
                 batchm::resolve_refs(&mut params, &sections);
                 bump(&mut core.stats.by_method, &method);
                 let handler = methods::lookup(&method).expect("checked above");
-                let cost = op.cost_of(&method);
                 let mut call = Call {
                     method: &method,
                     state: &mut core.state,
@@ -752,7 +775,12 @@ fn run_batch(
     let mut raw = Vec::with_capacity(64 * 1024);
     sections.write_json(&mut raw);
     let body = json!({ "time": time_json(batch_start, batch_start + elapsed, elapsed, outer_report) });
-    Ok(Done { status: 200, body, raw_result: Some(raw), processing: elapsed, after: After::Answer })
+    if cut_off {
+        bump(&mut core.stats.refusals, REQUEST_TIME_LIMIT);
+        // The portal worked until the cap, then the web server gave up on it.
+        elapsed = cfg.max_request_secs;
+    }
+    Ok(Done { status: 200, body, raw_result: Some(raw), processing: elapsed, after: After::Answer, cut_off })
 }
 
 // ---------------------------------------------------------------------------------------------
