@@ -15,8 +15,10 @@
 //!   allows for the write batches.
 //! - `budget ideal` = `billed / budget * window` for the method the sandbox billed most (its
 //!   `operating` stats, per method because the budget is per method): the time the operating
-//!   budget alone allows when spent evenly. It does not subtract the first window's budget, so
-//!   it is a pacing target rather than a strict lower bound.
+//!   budget alone allows when spent evenly; 0 when the run bills no more than one budget (the
+//!   budget never binds). It does not subtract the first window's budget, so it is a pacing
+//!   target rather than a strict lower bound (that would be `(billed - budget) / budget *
+//!   window`).
 //! - `ratio` = the larger ("binding") ideal / elapsed; 1.0 is as fast as the walls allow.
 //! - `429`, `503`: the sandbox's `OPERATION_TIME_LIMIT` and `QUERY_LIMIT_EXCEEDED` refusals.
 //! - `dup`: items beyond the first per `originId`; `missing`: rows with no item at all.
@@ -226,7 +228,8 @@ async fn run_once(s: &Scenario, rows: usize, in_flight: usize) -> Measured {
         in_flight,
         elapsed,
         rate_ideal: ((rows as f64 / 50.0).ceil() - f64::from(s.burst)).max(0.0) / s.rate,
-        budget_ideal: billed / s.budget * s.window as f64,
+        // Within one budget the operating limit never binds.
+        budget_ideal: if billed > s.budget { billed / s.budget * s.window as f64 } else { 0.0 },
         refused_429: refused("OPERATION_TIME_LIMIT"),
         refused_503: refused("QUERY_LIMIT_EXCEEDED"),
         duplicates: state.duplicates.items,
