@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sandbox::persist::{Persist, SavedOAuth};
-use crate::sandbox::{BatchBilling, Sandbox, SandboxConfig, SchemaFile};
+use crate::sandbox::{BatchBilling, Latency, Sandbox, SandboxConfig, SchemaFile};
 use anyhow::Context;
 
 /// Rate-limit preset.
@@ -79,6 +79,10 @@ pub struct Opts {
     /// Run simulated processing time this many times faster than real time (0 = no sleeping).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// The request cap, simulated seconds (0 = none): a batch whose processing would pass it
+    /// runs the commands that fit, then answers 504 after the cap, as the cloud's 60 s cap does.
+    #[arg(long, default_value_t = 60.0)]
+    pub max_request_secs: f64,
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -91,6 +95,11 @@ pub struct Opts {
     /// Delay every answer by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     pub slow_ms: u64,
+    /// Network latency per request, milliseconds: fixed (`800`) or a range drawn per request
+    /// (`800-1200` or `800..1200`, from an RNG seeded by --seed apart from the faults). The
+    /// answer leaves after the simulated work plus this; not scaled by --time-scale.
+    #[arg(long, default_value = "0", value_name = "MS|MIN-MAX")]
+    pub latency_ms: Latency,
     /// Do the work, then hold the answer this many milliseconds and close without one.
     #[arg(long)]
     pub timeout_after_ms: Option<u64>,
@@ -147,6 +156,18 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
     if let Some(b) = args.burst {
         cfg.burst = b;
     }
+    if !(args.operating_budget.is_finite() && args.operating_budget > 0.0) {
+        anyhow::bail!(
+            "--operating-budget must be a number of seconds above 0, not {}",
+            args.operating_budget
+        );
+    }
+    if args.operating_window == 0 || args.operating_buckets == 0 {
+        anyhow::bail!("--operating-window and --operating-buckets must be at least 1");
+    }
+    if let Some((method, secs)) = args.cost.iter().find(|(_, s)| !(s.is_finite() && *s >= 0.0)) {
+        anyhow::bail!("--cost {method}={secs}: a cost is a number of seconds, 0 or more");
+    }
     cfg.operating.budget_secs = args.operating_budget;
     cfg.operating.window = Duration::from_secs(args.operating_window);
     cfg.operating.buckets = args.operating_buckets;
@@ -160,10 +181,15 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
     };
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
     cfg.time_scale = args.time_scale;
+    if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
+        anyhow::bail!("--max-request-secs must be 0 (no cap) or more, not {}", args.max_request_secs);
+    }
+    cfg.max_request_secs = args.max_request_secs;
     cfg.faults.seed = args.seed;
     cfg.faults.fail_500 = args.fail_500;
     cfg.faults.drop_after_commit = args.drop_after_commit;
     cfg.faults.slow_ms = args.slow_ms;
+    cfg.latency = args.latency_ms;
     cfg.faults.timeout_after_ms = args.timeout_after_ms;
     cfg.faults.timeout_p = args.timeout_p;
     cfg.faults.fail_503 = args.fail_503;
@@ -310,4 +336,53 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         handle.stop().await;
         Ok::<u8, anyhow::Error>(crate::cli::exit::OK)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn opts(args: &[&str]) -> Box<Opts> {
+        let argv = ["b24import", "sandbox"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Sandbox(a) => a.opts,
+            other => panic!("not the sandbox subcommand: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_time_model_flags_reach_the_config() {
+        let o = opts(&[
+            "--latency-ms",
+            "800-1200",
+            "--cost",
+            "crm.item.add=0.01",
+            "--operating-budget",
+            "6",
+            "--operating-window",
+            "30",
+            "--time-scale",
+            "2",
+        ]);
+        let cfg = config(&o).expect("valid");
+        assert_eq!(cfg.latency, Latency::range(800, 1200));
+        assert_eq!(cfg.operating.cost_of("crm.item.add"), 0.01);
+        assert_eq!((cfg.operating.budget_secs, cfg.operating.window), (6.0, Duration::from_secs(30)));
+        assert_eq!(cfg.time_scale, 2.0);
+        assert_eq!(config(&opts(&["--latency-ms", "150"])).expect("valid").latency, Latency::fixed(150));
+        assert!(config(&opts(&[])).expect("valid").latency.is_zero());
+    }
+
+    #[test]
+    fn a_bad_latency_or_budget_is_refused_with_what_to_write() {
+        let argv = ["b24import", "sandbox", "--latency-ms", "1s"];
+        let e = Cli::try_parse_from(argv).expect_err("not milliseconds").to_string();
+        assert!(e.contains("800-1200"), "{e}");
+        assert!(config(&opts(&["--operating-window", "0"])).is_err());
+        assert!(config(&opts(&["--operating-budget", "0"])).is_err());
+        assert!(config(&opts(&["--cost", "crm.item.add=-1"])).is_err());
+    }
 }

@@ -13,7 +13,7 @@
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
-//! (PHP-style nested query strings), [`limits`], [`faults`], [`persist`], [`clock`].
+//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), b24import::sandbox::SandboxError> {
@@ -30,6 +30,7 @@ pub mod clock;
 #[cfg(test)]
 mod facts_agree;
 pub mod faults;
+pub mod latency;
 pub mod limits;
 pub(crate) mod methods;
 pub mod persist;
@@ -47,6 +48,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use clock::Clock;
+pub use latency::Latency;
 pub use schema::SchemaFile;
 
 /// Errors of starting or running the sandbox.
@@ -222,6 +224,15 @@ pub struct SandboxConfig {
     pub batch_overflow_runs_first_50: bool,
     /// Simulated processing time is slept divided by this factor; 0 does not sleep at all.
     pub time_scale: f64,
+    /// The request cap in simulated seconds (§1.2: 60 s in the cloud; 0 = none). A batch whose
+    /// commands' processing would pass it runs the commands that fit, then answers HTTP 504
+    /// with nginx's page after the cap: the commands that ran stay done, the rest did not run,
+    /// and the client cannot tell which (an assumption: the docs give the cap, not the answer).
+    /// A single call is never cut off (no method costs anywhere near it).
+    pub max_request_secs: f64,
+    /// Simulated network latency, drawn per REST request and added after the simulated work
+    /// (real milliseconds, not scaled by `time_scale`; see [`latency`]).
+    pub latency: Latency,
     /// Fault injection.
     pub faults: FaultConfig,
     /// The accepted webhook.
@@ -247,6 +258,9 @@ pub struct SandboxConfig {
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
 /// execute"): `SandboxConfig::fast().without_rights(SETUP_METHODS)` is a non-admin webhook.
 pub const SETUP_METHODS: &[&str] = methods::rights::SETUP_METHODS;
+
+/// The cloud's request cap, seconds (§1.2).
+pub const DEFAULT_MAX_REQUEST_SECS: f64 = 60.0;
 
 /// The default request-size limit: 32 MiB. nginx's own default is 1 MiB, the Bitrix24 cloud
 /// accepts far more (2 GB per the docs); 32 MiB is a common hosting setting and holds the
@@ -277,6 +291,8 @@ impl SandboxConfig {
             batch_billing: BatchBilling::PerInnerMethod,
             batch_overflow_runs_first_50: false,
             time_scale: 1.0,
+            max_request_secs: DEFAULT_MAX_REQUEST_SECS,
+            latency: Latency::default(),
             faults: FaultConfig::default(),
             webhook: WebhookConfig { user_id: 1, code: random_secret(16) },
             oauth: OAuthConfig {
@@ -372,6 +388,12 @@ pub struct StateSnapshot {
     pub faults: BTreeMap<String, u64>,
     /// Duplicates by external key.
     pub duplicates: DuplicateCounts,
+    /// Simulated operating seconds billed per method since the start (or the last reset), all
+    /// credentials together: what a benchmark divides by the budget to get the time the
+    /// operating limit alone allows. With [`BatchBilling::ToBatch`] a batch's seconds are
+    /// billed to `batch`.
+    #[serde(default)]
+    pub operating: BTreeMap<String, f64>,
 }
 
 /// Entry point: `Sandbox::start(config)`.

@@ -7,7 +7,11 @@
 //! 3. `--overload` (503 `OVERLOAD_LIMIT`), then the leaky bucket (503 `QUERY_LIMIT_EXCEEDED`);
 //! 4. the fault draw (500, spurious 503, HTML page: all without doing the work);
 //! 5. method lookup (404 `ERROR_METHOD_NOT_FOUND`), operating check (429), the work, billing;
-//! 6. flush to `--state`, sleep the simulated processing time, then answer, drop or hold.
+//! 6. flush to `--state`, sleep the simulated processing time, then answer, drop or hold;
+//!    a batch whose processing would pass `max_request_secs` (the 60 s cap, §1.2) runs the
+//!    commands that fit, then answers 504 with nginx's page after the cap: an ambiguous outcome
+//!    for the client, as a real cut-off is;
+//! 7. (in [`rest`]) the network latency, whatever the answer.
 //!
 //! Owns no business rules: methods live in `methods`, limits in `limits`.
 
@@ -27,6 +31,7 @@ use tower::ServiceExt;
 
 use super::clock::iso;
 use super::faults::{After, Before, FaultRng};
+use super::latency::LatencyRng;
 use super::limits::{Limits, OperatingReport};
 use super::methods::batch::{self as batchm, Commands, Entry, Sections};
 use super::methods::{self, Call, MethodError, Output};
@@ -42,6 +47,8 @@ struct Stats {
     by_method: BTreeMap<String, u64>,
     refusals: BTreeMap<String, u64>,
     faults: BTreeMap<String, u64>,
+    /// Simulated operating seconds billed per method (all credentials).
+    operating: BTreeMap<String, f64>,
 }
 
 /// Issued OAuth tokens.
@@ -67,12 +74,19 @@ struct Core {
 pub(crate) struct Shared {
     pub config: SandboxConfig,
     core: Mutex<Core>,
+    /// The latency RNG, apart from the core lock: drawing it never waits for the work.
+    latency: Mutex<LatencyRng>,
 }
 
 impl Shared {
     fn core(&self) -> MutexGuard<'_, Core> {
         // A poisoned lock means a handler panicked mid-change; the data is still the best we have.
         self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The network latency of the next REST request (one draw per request, see `latency`).
+    fn draw_latency(&self) -> Duration {
+        self.latency.lock().unwrap_or_else(|p| p.into_inner()).draw(self.config.latency)
     }
 
     pub(crate) fn snapshot(&self) -> StateSnapshot {
@@ -87,6 +101,7 @@ impl Shared {
             refusals: core.stats.refusals.clone(),
             faults: core.stats.faults.clone(),
             duplicates: core.state.duplicates(),
+            operating: core.stats.operating.clone(),
         }
     }
 }
@@ -146,7 +161,8 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         oauth,
         persist,
     };
-    let shared = Arc::new(Shared { config, core: Mutex::new(core) });
+    let latency = Mutex::new(LatencyRng::new(config.faults.seed));
+    let shared = Arc::new(Shared { config, core: Mutex::new(core), latency });
     let router = Router::new()
         .route("/rest/{*path}", any(rest))
         .route("/oauth/token", any(token))
@@ -366,7 +382,14 @@ struct Done {
     raw_result: Option<Vec<u8>>,
     processing: f64,
     after: After,
+    /// The request cap cut the work off: answer 504 with nginx's page after the cap.
+    cut_off: bool,
 }
+
+/// The refusal key of a request cut off by the request cap (`/_sandbox/state`).
+const REQUEST_TIME_LIMIT: &str = "REQUEST_TIME_LIMIT";
+
+const HTML_504: &str = "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 /// A refusal: the whole answer (boxed, it is large).
 type Refused = Box<Response>;
@@ -385,7 +408,19 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Every REST request: the portal's answer ([`answer`]), then the network latency on the way
+/// back, whatever the answer is (a dropped connection is dropped after it too).
 async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let latency = shared.draw_latency();
+    let resp = answer(&shared, uri, headers, body).await;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    resp
+}
+
+/// What the portal answers to one REST request, after the simulated work (steps 1-6).
+async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let clock = shared.config.clock.clone();
     let start = clock.unix_now();
     let started = std::time::Instant::now();
@@ -399,7 +434,7 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             return resp;
         }
-        match gate_and_work(&shared, &mut core, &uri, &headers, &body) {
+        match gate_and_work(shared, &mut core, &uri, &headers, &body) {
             Ok(done) => done,
             Err(resp) => return *resp,
         }
@@ -410,6 +445,11 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
     }
     let finish =
         start + started.elapsed().as_secs_f64().max(if cfg.time_scale > 0.0 { 0.0 } else { done.processing });
+    if done.cut_off {
+        let mut resp = (StatusCode::GATEWAY_TIMEOUT, HTML_504).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        return resp;
+    }
     let mut body = done.body;
     if let Some(Value::Object(t)) = body.get_mut("time") {
         t.insert("finish".into(), json!(finish));
@@ -524,6 +564,24 @@ fn op_blocked() -> MethodError {
     MethodError::new(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
 }
 
+/// Bills `secs` of `method` to the caller's window and to the stats.
+fn bill(
+    core: &mut Core,
+    op: &super::OperatingConfig,
+    caller: &Caller,
+    method: &str,
+    now: Duration,
+    secs: f64,
+) -> OperatingReport {
+    match core.stats.operating.get_mut(method) {
+        Some(total) => *total += secs,
+        None => {
+            core.stats.operating.insert(method.to_string(), secs);
+        }
+    }
+    core.limits.bill(&caller.credential, method, now, secs, op.window, op.buckets)
+}
+
 fn report_pair(clock: &super::Clock, r: OperatingReport) -> (f64, f64) {
     (r.operating, clock.unix_at(r.reset_at))
 }
@@ -555,7 +613,7 @@ fn run_single(
         denied: &cfg.denied_methods,
     };
     let outcome = handler(&mut call);
-    let report = core.limits.bill(&caller.credential, method, now, cost, op.window, op.buckets);
+    let report = bill(core, op, caller, method, now, cost);
     match outcome {
         Ok(Output { result, total, next, .. }) => {
             let start = cfg.clock.unix_at(now);
@@ -574,6 +632,7 @@ fn run_single(
                 raw_result: None,
                 processing: cost,
                 after: After::Answer,
+                cut_off: false,
             })
         }
         Err(e) => Err(refuse(core, &e)),
@@ -614,6 +673,7 @@ fn run_batch(
     let mut outer_report: Option<(f64, f64)> = None;
     // Per-command times wait for the batch-wide operating figure when billed to `batch`.
     let mut times: Vec<CommandTime> = Vec::new();
+    let mut cut_off = false;
     for (index, (id, text)) in commands.0.iter().enumerate() {
         let (method, query) = batchm::split_command(text);
         let failure = if index >= batchm::MAX_COMMANDS {
@@ -636,11 +696,16 @@ fn run_batch(
         let outcome = match failure {
             Some(e) => Err(e),
             None => {
+                let cost = op.cost_of(&method);
+                if cfg.max_request_secs > 0.0 && elapsed + cost > cfg.max_request_secs {
+                    // The request cap (§1.2) cuts the batch here: what ran stays done.
+                    cut_off = true;
+                    break;
+                }
                 let mut params = phpquery::parse_json(query);
                 batchm::resolve_refs(&mut params, &sections);
                 bump(&mut core.stats.by_method, &method);
                 let handler = methods::lookup(&method).expect("checked above");
-                let cost = op.cost_of(&method);
                 let mut call = Call {
                     method: &method,
                     state: &mut core.state,
@@ -653,7 +718,7 @@ fn run_batch(
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
-                    let r = core.limits.bill(&caller.credential, &method, now, cost, op.window, op.buckets);
+                    let r = bill(core, op, caller, &method, now, cost);
                     let pair = report_pair(&cfg.clock, r);
                     if outer_report.is_none_or(|(o, _)| pair.0 > o) {
                         outer_report = Some(pair);
@@ -691,7 +756,7 @@ fn run_batch(
         }
     }
     if !per_inner {
-        let r = core.limits.bill(&caller.credential, "batch", now, elapsed, op.window, op.buckets);
+        let r = bill(core, op, caller, "batch", now, elapsed);
         outer_report = Some(report_pair(&cfg.clock, r));
     }
     if outer_report.is_none() {
@@ -712,7 +777,12 @@ fn run_batch(
     let mut raw = Vec::with_capacity(64 * 1024);
     sections.write_json(&mut raw);
     let body = json!({ "time": time_json(batch_start, batch_start + elapsed, elapsed, outer_report) });
-    Ok(Done { status: 200, body, raw_result: Some(raw), processing: elapsed, after: After::Answer })
+    if cut_off {
+        bump(&mut core.stats.refusals, REQUEST_TIME_LIMIT);
+        // The portal worked until the cap, then the web server gave up on it.
+        elapsed = cfg.max_request_secs;
+    }
+    Ok(Done { status: 200, body, raw_result: Some(raw), processing: elapsed, after: After::Answer, cut_off })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -831,5 +901,7 @@ async fn reset(AxState(shared): AxState<Arc<Shared>>) -> Response {
     core.limits.clear();
     core.stats = Stats::default();
     core.faults = FaultRng::new(shared.config.faults.seed);
+    drop(core);
+    *shared.latency.lock().unwrap_or_else(|p| p.into_inner()) = LatencyRng::new(shared.config.faults.seed);
     json_response(200, &json!({ "result": true }))
 }

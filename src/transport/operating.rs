@@ -62,9 +62,15 @@ impl OperatingConfig {
 
     /// The seconds the budget alone needs to process `spent` seconds of one method: the first
     /// budget goes at once, each further budget one window later. Never negative.
+    ///
+    /// This is a true lower bound of a sliding window: a run of `T` seconds is covered by
+    /// `ceil(T / window)` windows, each holding at most one budget, so `spent` needs more than
+    /// `(ceil(spent / budget) - 1)` whole windows. (Without the `ceil`, 20 s of work at 6 s per
+    /// 30 s would claim 70 s, which no schedule reaches; the bound is 90 s.)
     pub fn ideal_secs(&self, spent: f64) -> f64 {
         let budget = self.budget.as_secs_f64().max(1e-9);
-        ((spent - budget) / budget * self.window.as_secs_f64()).max(0.0)
+        let budgets = (spent / budget - 1e-9).ceil();
+        ((budgets - 1.0) * self.window.as_secs_f64()).max(0.0)
     }
 }
 
@@ -515,6 +521,7 @@ mod tests {
     fn the_budget_ideal_gives_the_first_budget_free_and_one_window_per_further_budget() {
         let cfg = OperatingConfig::new(Duration::from_secs(6), Duration::from_secs(30));
         assert_eq!(cfg.ideal_secs(5.0), 0.0);
-        assert_eq!(cfg.ideal_secs(20.0), 70.0);
+        assert_eq!(cfg.ideal_secs(20.0), 90.0);
+        assert_eq!(cfg.ideal_secs(18.0), 60.0, "three whole budgets: at 0, 30 and 60 s");
     }
 }
