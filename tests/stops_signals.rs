@@ -269,9 +269,10 @@ async fn a_second_ctrl_c_abandons_the_request_in_flight_and_the_next_run_reconci
     let (status, took) = exit_within(&mut child, Duration::from_secs(10), "second INT").await;
     assert_eq!(status.code(), Some(130), "{}", output(dir.path(), "first"));
     assert!(took < STOP_WITHIN, "stopped {took:?} after the second Ctrl-C");
+    // Both batches may be in flight (requests overlap); every abandoned row stays sent.
     let c = journal_counts(dir.path());
-    assert_eq!(c.sent, 10, "the abandoned batch's rows stay sent: {c:?}");
+    assert!(c.sent >= 10 && c.done == 0, "the abandoned batches' rows stay sent: {c:?}");
     resume_and_check(dir.path(), sandbox, &mapping, 20).await;
     let resumed = output(dir.path(), "resume");
-    assert!(resumed.contains("10 found in the portal"), "{resumed}");
+    assert!(resumed.contains(&format!("{} found in the portal", c.sent)), "{resumed}");
 }

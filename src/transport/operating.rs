@@ -17,8 +17,9 @@
 //! Used = max(own log, portal figure) + reservations. A request goes when used + its own cost
 //! stays within `target × budget` (0.9). Otherwise it waits until enough of the log leaves the
 //! window (or, when the portal's figure is the larger, until its reset), or until an answer
-//! lands. Before the first answer of a method nothing is known of its cost, so one request of
-//! it is in flight at a time until one is measured. Decisions the issue left open: the log
+//! lands. Before the first answer of a method nothing is known of its cost, so a request of it
+//! is reserved at a pessimistic [`UNMEASURED_COMMAND_SECS`] a command until one is measured:
+//! under the cloud's budget the first requests overlap, under a small one they go one by one. Decisions the issue left open: the log
 //! expires by each answer's own arrival time (later than the portal's one-minute buckets, so
 //! never earlier than the portal frees it); a single request larger than the whole target goes
 //! when nothing else is counted (it could never go otherwise).
@@ -97,6 +98,12 @@ struct MethodState {
 
 /// A request costs at most this share of the paced budget (see [`Operating::fitting_commands`]).
 pub const BATCH_SHARE: f64 = 20.0;
+
+/// The cost assumed for one command of a method not measured yet: a pessimistic 0.5 s (the
+/// item pages show 0.04-0.1 s an add). A request of an unmeasured method is reserved at this
+/// cost, so the cloud's budget lets the first requests overlap (8 batches of 50 are 200 s of
+/// 432), while a small budget lets one go at a time until its cost is known.
+pub const UNMEASURED_COMMAND_SECS: f64 = 0.5;
 
 /// Weight of the newest measurement in the mean cost of a command.
 const COST_WEIGHT: f64 = 0.2;
@@ -194,10 +201,6 @@ impl MethodState {
             && until > now
         {
             return until - now;
-        }
-        if self.per_command.is_none() && self.pending_requests > 0 {
-            // Its cost is not known yet: wait for the answer in flight (it wakes the waiters).
-            return cfg.window;
         }
         let limit = cfg.target * cfg.budget.as_secs_f64();
         let used = self.used();
@@ -306,7 +309,7 @@ impl Operating {
         for (method, commands) in bills {
             let st = map.entry(method.to_string()).or_default();
             st.expire(now, cfg.window);
-            let cost = st.per_command.unwrap_or(0.0) * *commands as f64;
+            let cost = st.per_command.unwrap_or(UNMEASURED_COMMAND_SECS) * *commands as f64;
             wait = wait.max(st.delay(cost, &cfg, now));
         }
         if !wait.is_zero() {
@@ -315,7 +318,7 @@ impl Operating {
         let mut items = Vec::with_capacity(bills.len());
         for (method, commands) in bills {
             let st = map.entry(method.to_string()).or_default();
-            let cost = st.per_command.unwrap_or(0.0) * *commands as f64;
+            let cost = st.per_command.unwrap_or(UNMEASURED_COMMAND_SECS) * *commands as f64;
             st.pending += cost;
             st.pending_requests += 1;
             items.push((method.to_string(), cost));
