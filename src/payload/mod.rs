@@ -214,6 +214,8 @@ mod tests {
             use_original_uf_names: false,
             mode: Mode::Create,
             on_existing: OnExisting::Use,
+            smart_process: None,
+            provision: Default::default(),
         }
     }
 

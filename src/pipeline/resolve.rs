@@ -77,6 +77,12 @@ impl Resolver {
                 Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
                 Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
             },
+            Pending::Label { field, label } => Err((
+                Problem::UnknownLabel,
+                format!(
+                    "field `{field}`: the label \"{label}\" cannot be resolved without the portal's lists"
+                ),
+            )),
         })
     }
 
