@@ -14,11 +14,16 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use super::prepare::{Step, StepError, load_mapping};
 use crate::mapping::diagnostic::closest;
 use crate::mapping::spec::FieldSpec;
+use crate::mapping::{Deferred, MappingPlan};
 use crate::mapping::{Diagnostic, Diagnostics, MappingFile};
+use crate::schema::{Gap, PortalSchema, SchemaError, UsedLabels, compare};
 use crate::source::SourceError;
+use crate::transport::Transport;
 
 /// Most lookup cycles reported (each is one diagnostic).
 const MAX_CYCLES: usize = 10;
@@ -296,6 +301,85 @@ pub fn check_order(steps: &[Step]) -> Diagnostics {
 pub fn check_lookups_known(steps: &[Step], known: &[String]) -> Diagnostics {
     let files: Vec<&MappingFile> = steps.iter().map(|s| &s.file).collect();
     check_job(&files, Some(known))
+}
+
+/// What the portal lacks for each step, found before anything is written (`run`,
+/// `validate --online`, `provision`).
+#[derive(Debug)]
+pub struct Preflight {
+    /// The schema read once; the run resolves every label from it.
+    pub schema: Arc<PortalSchema>,
+    /// Per step, in order: its name and its gaps.
+    pub steps: Vec<(String, Vec<Gap>)>,
+}
+
+impl Preflight {
+    /// Gaps `b24import provision` would fix: a run must not start while any is left.
+    pub fn for_provision(&self) -> impl Iterator<Item = (&str, &Gap)> {
+        self.steps
+            .iter()
+            .flat_map(|(s, gaps)| gaps.iter().map(move |g| (s.as_str(), g)))
+            .filter(|(_, g)| g.provision_fixes())
+    }
+}
+
+/// Why the pre-flight could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
+    #[error("{0}")]
+    Source(#[from] SourceError),
+}
+
+/// Whether a step uses anything the portal's schema decides (issue 10's keys): a smart process
+/// by title, `[target.provision]`, `type = "enum"`, `create`. Steps without any are run as
+/// before, with no schema read.
+pub fn needs_schema(plan: &MappingPlan) -> bool {
+    plan.target.smart_process.is_some()
+        || plan.target.provision.workspace.is_some()
+        || !plan.target.provision.flags.is_empty()
+        || plan.fields.iter().any(|f| f.create.is_some() || f.deferred == Some(Deferred::Label))
+}
+
+/// Reads the portal's schema for `steps`, binds each `smart_process = "<title>"` step to the
+/// entityTypeId the portal gives it, and compares every step with it. The labels the rows use
+/// are collected by reading the source once more: for every step with an enum field when
+/// `all_labels` (`validate --online`, `provision`), else only for steps with
+/// `add_missing_values` (what a run must refuse to start without).
+pub async fn preflight(
+    steps: &mut [Step],
+    transport: &Transport,
+    all_labels: bool,
+) -> Result<Preflight, PreflightError> {
+    let plans: Vec<&MappingPlan> = steps.iter().map(|s| &s.plan).collect();
+    let schema = PortalSchema::read(transport, &plans).await?;
+    let mut out = Vec::new();
+    for step in steps.iter_mut() {
+        if let Some(etid) = schema.entity_type_id(&step.plan) {
+            step.plan.bind_smart_process(etid);
+        }
+        let wants = step
+            .plan
+            .fields
+            .iter()
+            .any(|f| f.deferred == Some(Deferred::Label) && (all_labels || f.add_missing_values));
+        let used = if wants { used_labels(&step.plan)? } else { UsedLabels::default() };
+        out.push((step.plan.name.clone(), compare(&step.plan, &schema, &used)));
+    }
+    Ok(Preflight { schema: Arc::new(schema), steps: out })
+}
+
+/// The distinct labels the rows of a step use (its source read once, rows that fail mapping
+/// skipped: they are rejected anyway).
+pub fn used_labels(plan: &MappingPlan) -> Result<UsedLabels, SourceError> {
+    let mut used = UsedLabels::default();
+    for record in crate::source::open(&plan.source, crate::source::BytesRead::default())? {
+        if let Ok(row) = plan.apply(&record?) {
+            used.add(&row);
+        }
+    }
+    Ok(used)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Does no I/O, no sleeping and no locking: the caller holds the state.
 
 pub(crate) mod batch;
+pub(crate) mod currency;
 pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
@@ -128,6 +129,7 @@ pub(crate) fn lookup(method: &str) -> Option<Handler> {
         "userfieldconfig.add" => userfield::config_add,
         "userfieldconfig.list" => userfield::config_list,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
+        "crm.currency.list" => currency::list,
         "server.time" => server_time,
         "batch" => batch_placeholder,
         _ => return None,
