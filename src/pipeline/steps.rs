@@ -17,13 +17,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::prepare::{Step, StepError, load_mapping};
+use super::run::RunError;
 use crate::mapping::diagnostic::closest;
 use crate::mapping::spec::FieldSpec;
 use crate::mapping::{Deferred, MappingPlan};
 use crate::mapping::{Diagnostic, Diagnostics, MappingFile};
 use crate::schema::{Gap, PortalSchema, SchemaError, UsedLabels, compare};
 use crate::source::SourceError;
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportError};
 
 /// Most lookup cycles reported (each is one diagnostic).
 const MAX_CYCLES: usize = 10;
@@ -368,6 +369,35 @@ pub async fn preflight(
         out.push((step.plan.name.clone(), compare(&step.plan, &schema, &used)));
     }
     Ok(Preflight { schema: Arc::new(schema), steps: out })
+}
+
+/// The run's pre-flight: when a step needs the schema ([`needs_schema`]), reads it, binds the
+/// smart processes found by title, and refuses to start (exit 2) while `b24import provision`
+/// has something to do, naming each thing. Other gaps do not stop a run: an unknown field is a
+/// note as before, an unknown label rejects only its rows. The inner `Err`: the portal could
+/// not be used at all (exit 3, as for any request).
+pub(super) async fn run_preflight(
+    steps: &mut [Step],
+    transport: &Transport,
+) -> Result<Result<Option<Arc<PortalSchema>>, TransportError>, RunError> {
+    if !steps.iter().any(|s| needs_schema(&s.plan)) {
+        return Ok(Ok(None));
+    }
+    let pre = match preflight(steps, transport, false).await {
+        Ok(p) => p,
+        Err(PreflightError::Schema(SchemaError::Transport(e))) => return Ok(Err(e)),
+        Err(PreflightError::Schema(e)) => return Err(RunError::Schema(e)),
+        Err(PreflightError::Source(e)) => return Err(RunError::Source(e)),
+    };
+    let todo: Vec<String> = pre.for_provision().map(|(step, gap)| format!("step `{step}`: {gap}")).collect();
+    if !todo.is_empty() {
+        return Err(RunError::NotProvisioned(format!(
+            "the portal is not ready for these mappings; nothing was written:\n  {}\nrun `b24import provision` \
+             with the same mappings first (`--dry-run` shows what it would do)",
+            todo.join("\n  ")
+        )));
+    }
+    Ok(Ok(Some(pre.schema)))
 }
 
 /// The distinct labels the rows of a step use (its source read once, rows that fail mapping
