@@ -18,7 +18,7 @@ use super::step::Stop;
 use crate::journal::JournalError;
 use crate::mapping::{Pending, Problem};
 use crate::payload::{Command, Draft};
-use crate::schema::{CategoryRef, LabelBook};
+use crate::schema::LabelBook;
 
 /// What a step has found out so far, so that each step's IDs and each user are looked up once.
 #[derive(Debug, Default)]
@@ -109,25 +109,12 @@ impl Resolver {
         })
     }
 
-    /// The pipeline a row's stage label is looked up in: its `categoryId` (a ready ID, or a
-    /// label resolved first; an unknown one rejects the row), else the default one.
+    /// The pipeline a row's stage label is looked up in (see [`LabelBook::row_category`]).
     fn category_of(&mut self, draft: &Draft) -> Result<u64, (Problem, String)> {
-        let Some(book) = self.labels.as_mut() else { return Ok(0) };
-        let given = match draft.field("categoryId") {
-            Some(v) => super::portal::id_of(Some(v)).map(CategoryRef::Id),
-            None => {
-                draft.pending().iter().filter(|p| p.name == "categoryId").flat_map(|p| &p.values).find_map(
-                    |p| match p {
-                        Pending::Label { label, .. } => Some(CategoryRef::Label(label.clone())),
-                        _ => None,
-                    },
-                )
-            }
-        };
-        if let Some(CategoryRef::Label(label)) = &given {
-            book.resolve("categoryId", label, 0).map_err(|e| (Problem::UnknownLabel, e.0))?;
+        match self.labels.as_mut() {
+            Some(book) => book.row_category(draft).map_err(|e| (Problem::UnknownLabel, e.0)),
+            None => Ok(0),
         }
-        Ok(book.category(given.as_ref()))
     }
 
     /// The ID a label names in the step's schema, or the row's rejection listing the values.

@@ -400,6 +400,38 @@ pub(super) async fn run_preflight(
     Ok(Ok(Some(pre.schema)))
 }
 
+/// The distinct e-mails the `user = "email"` fields of a step's rows name (its source read
+/// once more), for `validate --online` to look them up in a few requests.
+pub fn used_emails(plan: &MappingPlan) -> Result<std::collections::BTreeSet<String>, SourceError> {
+    let mut out = std::collections::BTreeSet::new();
+    if !plan.fields.iter().any(|f| f.deferred == Some(Deferred::UserByEmail)) {
+        return Ok(out);
+    }
+    for record in crate::source::open(&plan.source, crate::source::BytesRead::default())? {
+        if let Ok(row) = plan.apply(&record?) {
+            for p in row.pending.iter().flat_map(|f| &f.values) {
+                if let crate::mapping::Pending::User { email } = p {
+                    out.insert(email.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Portal users by e-mail (`user.get`, 50 e-mails a request), read-only: e-mail -> user ID.
+/// The inner `Err` says the lookup failed (nothing may be concluded from it).
+pub async fn find_users(
+    transport: &Transport,
+    emails: &[String],
+) -> Result<Result<HashMap<String, u64>, String>, TransportError> {
+    match super::portal::Portal::new(transport).find_users(emails).await {
+        Ok(found) => Ok(found),
+        Err(super::step::Stop::Portal(e)) => Err(e),
+        Err(_) => Ok(Err("the lookup was interrupted".into())),
+    }
+}
+
 /// The distinct labels the rows of a step use (its source read once, rows that fail mapping
 /// skipped: they are rejected anyway).
 pub fn used_labels(plan: &MappingPlan) -> Result<UsedLabels, SourceError> {

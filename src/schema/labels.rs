@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::model::{PortalSchema, stage_directory};
 use crate::mapping::{MappedRow, Pending, PendingField};
+use crate::payload::Draft;
 
 /// The form two labels are compared in: lower case, surrounding spaces dropped, runs of white
 /// space made one space.
@@ -243,6 +244,26 @@ impl LabelBook {
             }
             None => self.default_category(),
         }
+    }
+
+    /// The pipeline a row's stage label is looked up in: the draft's `categoryId` (a ready ID,
+    /// or a label resolved first: an unknown one is the row's error), else the default one.
+    pub fn row_category(&mut self, draft: &Draft) -> Result<u64, UnknownLabel> {
+        let given = match draft.field("categoryId") {
+            Some(v) => super::model::num(Some(v)).map(CategoryRef::Id),
+            None => {
+                draft.pending().iter().filter(|p| p.name == "categoryId").flat_map(|p| &p.values).find_map(
+                    |p| match p {
+                        Pending::Label { label, .. } => Some(CategoryRef::Label(label.clone())),
+                        _ => None,
+                    },
+                )
+            }
+        };
+        if let Some(CategoryRef::Label(label)) = &given {
+            self.resolve("categoryId", label, 0)?;
+        }
+        Ok(self.category(given.as_ref()))
     }
 
     fn default_category(&self) -> u64 {
