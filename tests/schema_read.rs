@@ -31,18 +31,34 @@ async fn the_schema_of_several_steps_is_read_in_a_few_batches_with_lists_paged()
     let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
     let transport = common::webhook_transport(&sandbox, RATE);
     transport
-        .call("crm.type.add", &json!({"fields": {"title": "Projects", "entityTypeId": 1044, "isStagesEnabled": "Y"}}))
+        .call(
+            "crm.type.add",
+            &json!({"fields": {"title": "Projects", "entityTypeId": 1044, "isStagesEnabled": "Y"}}),
+        )
         .await
         .expect("type");
     let mut last = 0;
     for name in ["Wholesale", "Retail", "Export"] {
-        let r = transport.call("crm.category.add", &json!({"entityTypeId": 2, "fields": {"name": name}})).await.expect("category");
+        let r = transport
+            .call("crm.category.add", &json!({"entityTypeId": 2, "fields": {"name": name}}))
+            .await
+            .expect("category");
         last = r["category"]["id"].as_u64().expect("id");
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let plans = [
-        plan(dir.path(), "deals", "entity = \"deal\"", "title = \"A\"\nstageId = { column = \"B\", type = \"enum\" }"),
-        plan(dir.path(), "people", "entity = \"contact\"", "name = \"A\"\nsourceId = { column = \"B\", type = \"enum\" }"),
+        plan(
+            dir.path(),
+            "deals",
+            "entity = \"deal\"",
+            "title = \"A\"\nstageId = { column = \"B\", type = \"enum\" }",
+        ),
+        plan(
+            dir.path(),
+            "people",
+            "entity = \"contact\"",
+            "name = \"A\"\nsourceId = { column = \"B\", type = \"enum\" }",
+        ),
         plan(dir.path(), "projects", "smart_process = \"projects\"", "title = \"A\""),
     ];
     let before = transport.stats().requests;
@@ -59,7 +75,10 @@ async fn the_schema_of_several_steps_is_read_in_a_few_batches_with_lists_paged()
     assert_eq!(deal.categories.len(), 4);
     assert!(deal.field("stageId").is_some() && deal.field("UF_CRM_1700000004").is_some());
     let tier = schema.entities[&3].custom_field("UF_CRM_1700000004").expect("custom field");
-    assert_eq!(tier.items.iter().map(|i| i.xml_id.as_deref().unwrap_or("")).collect::<Vec<_>>(), ["GOLD", "SILVER", "BRONZE"]);
+    assert_eq!(
+        tier.items.iter().map(|i| i.xml_id.as_deref().unwrap_or("")).collect::<Vec<_>>(),
+        ["GOLD", "SILVER", "BRONZE"]
+    );
     assert!(schema.entities.contains_key(&1044));
     assert!(schema.unread.is_empty(), "{:?}", schema.unread);
     for p in &plans {

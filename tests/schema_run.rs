@@ -185,3 +185,26 @@ async fn a_smart_process_by_title_is_found_and_its_stage_labels_resolved() {
     assert!(stages[0].ends_with(":CLIENT") && stages[1].ends_with(":NEW"), "{stages:?}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_portal_during_the_pre_flight_stops_the_run_as_a_portal_failure() {
+    // A port nothing listens on: the schema read cannot connect.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let mut tc = b24import::transport::TransportConfig::new(
+        b24import::transport::Credentials::Webhook(
+            b24import::transport::Webhook::parse(&format!("http://127.0.0.1:{port}/rest/1/abc/"))
+                .expect("url"),
+        ),
+        b24import::transport::Plan::Standard,
+    );
+    tc.limiter.rate = RATE;
+    tc.timeout = std::time::Duration::from_secs(2);
+    let transport = Transport::new(tc).expect("transport");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = dir.path().join("j.sqlite");
+    let report = run(&options(vec![projects(dir.path())], &journal), &transport).await.expect("a report");
+    assert!(report.stopped.is_some(), "{report:?}");
+    assert!(!journal.exists());
+}

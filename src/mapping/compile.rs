@@ -896,9 +896,16 @@ impl Compiler<'_> {
             let hint = closest(name, names.iter().copied())
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            self.notes.push(format!(
-                "field `{name}` is not a standard {} field{hint}; the portal ignores unknown fields",
+            // A smart process by title is checked as any smart process (no id to show yet).
+            let what = if entity == Entity::Crm(FIRST_SPA_TYPE_ID)
+                && self.file.spec.target.smart_process.is_some()
+            {
+                "smart process".to_string()
+            } else {
                 entity.name()
+            };
+            self.notes.push(format!(
+                "field `{name}` is not a standard {what} field{hint}; the portal ignores unknown fields"
             ));
         }
     }
