@@ -185,10 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .as_ref()
             .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
         let online_step = online.as_ref().map(|o| OnlineStep {
-            book: match o.schema.entity_type_id(&step.plan) {
-                Some(etid) => Some(LabelBook::new(o.schema.clone(), etid)),
-                None => None,
-            },
+            book: o.schema.entity_type_id(&step.plan).map(|etid| LabelBook::new(o.schema.clone(), etid)),
             users: &o.users,
         });
         let gaps = online.as_ref().and_then(|o| o.gaps.get(i)).cloned().unwrap_or_default();
