@@ -421,7 +421,7 @@ impl Compiler<'_> {
                 self.err(
                     e.span(),
                     format!(
-                        "unknown entity `{}`{hint} (one of {}, entity_type_id = N or smart_process = \"<title>\" for a smart process)",
+                        "unknown entity `{}`{hint} (one of {}, or entity_type_id = N for a smart process)",
                         e.get_ref(),
                         ENTITY_NAMES.join(", ")
                     ),

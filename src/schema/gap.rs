@@ -207,6 +207,8 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
     let spa = match (&plan.target.smart_process, plan.target.entity) {
         (Some(title), _) => match schema.smart_process(title) {
             Some(t) => Some(t),
+            // The type list could not be read (reported above): "missing" would be a guess.
+            None if schema.unread.iter().any(|r| r.method == "crm.type.list") => return gaps,
             None => {
                 gaps.push(Gap::SmartProcessMissing { title: title.clone() });
                 if let Some(ws) = &plan.target.provision.workspace
@@ -303,7 +305,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
             gaps.push(Gap::MultipleMismatch { field: f.name.clone(), portal_multiple: pf.multiple });
         }
         if f.deferred == Some(crate::mapping::Deferred::Label) {
-            values_missing(plan, schema, etid, f, used, &mut gaps);
+            values_missing(schema, etid, f, used, &mut gaps);
         }
     }
     for (name, pf) in &entity.fields {
@@ -337,14 +339,12 @@ fn needed_flags(plan: &MappingPlan) -> Vec<(&'static str, Vec<String>)> {
 
 /// The labels of an enum field that its list lacks (stages: per category of the rows).
 fn values_missing(
-    plan: &MappingPlan,
     schema: &PortalSchema,
     etid: u32,
     f: &crate::mapping::FieldPlan,
     used: &UsedLabels,
     gaps: &mut Vec<Gap>,
 ) {
-    let _ = plan;
     let entity = schema.entities.get(&etid);
     let default = entity.map_or(0, |e| e.default_category());
     let category_of = |c: &Option<CategoryRef>| -> u64 {
