@@ -79,7 +79,10 @@ async fn the_schema_of_several_steps_is_read_in_a_few_batches_with_lists_paged()
         tier.items.iter().map(|i| i.xml_id.as_deref().unwrap_or("")).collect::<Vec<_>>(),
         ["GOLD", "SILVER", "BRONZE"]
     );
-    assert!(schema.entities.contains_key(&1044));
+    // A smart process's custom fields come from userfieldconfig.list (entityId CRM_<type id>).
+    let spa_tier =
+        schema.entities[&1044].custom.iter().find(|c| c.user_type == "enumeration").expect("spa list field");
+    assert_eq!(spa_tier.items.len(), 3);
     assert!(schema.unread.is_empty(), "{:?}", schema.unread);
     for p in &plans {
         let mut bound = p.clone();

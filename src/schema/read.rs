@@ -95,7 +95,7 @@ impl PortalSchema {
             }
         }
         for &etid in &known {
-            entity_reads(&mut queue, etid, None, !Entity::is_builtin_type_id(etid));
+            entity_reads(&mut queue, etid, !Entity::is_builtin_type_id(etid));
         }
         let mut later_done = !any_spa;
         loop {
@@ -112,7 +112,7 @@ impl PortalSchema {
                         && !Entity::is_builtin_type_id(etid)
                     {
                         if p.target.smart_process.is_some() && !known.contains(&etid) {
-                            entity_reads(&mut queue, etid, None, true);
+                            entity_reads(&mut queue, etid, true);
                             known.insert(etid);
                         }
                         spa_ids.insert(etid);
@@ -200,7 +200,7 @@ fn is_spa(p: &MappingPlan) -> bool {
 
 /// The reads of one entity type: its fields, its categories (lead and quote have none), and
 /// its custom fields (smart processes: later, once their type id is known).
-fn entity_reads(queue: &mut VecDeque<Req>, etid: u32, _type_id: Option<u64>, spa: bool) {
+fn entity_reads(queue: &mut VecDeque<Req>, etid: u32, spa: bool) {
     queue.push_back(Req::new(
         "crm.item.fields",
         json!({"entityTypeId": etid, "useOriginalUfNames": "N"}),
