@@ -137,3 +137,25 @@ async fn pre_flight_names_each_problem_of_a_smart_process_step() {
     );
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_exits_2_before_writing_when_the_portal_lacks_the_smart_process() {
+    let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("p.csv"), "Code,Title\nX1,One\n").expect("csv");
+    let mapping = dir.path().join("p.toml");
+    std::fs::write(
+        &mapping,
+        "name = \"projects\"\n[source]\npath = \"p.csv\"\nkey = \"Code\"\n[target]\nsmart_process = \"Projects\"\n\
+         [fields]\ntitle = \"Title\"\n",
+    )
+    .expect("mapping");
+    let journal = dir.path().join("j.sqlite");
+    let out = cli_support::run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(text.contains("step `projects`: the portal has no smart process titled \"Projects\""), "{text}");
+    assert!(text.contains("run `b24import provision` with the same mappings first"), "{text}");
+    assert!(!journal.exists());
+    sandbox.stop().await;
+}
