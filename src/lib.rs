@@ -40,5 +40,6 @@ pub mod payload;
 pub mod pipeline;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod schema;
 pub mod source;
 pub mod transport;

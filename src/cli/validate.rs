@@ -1,7 +1,11 @@
-//! `b24import validate`: offline check of mappings and their sources.
+//! `b24import validate`: check of mappings and their sources, offline or against the portal.
 //!
 //! Reads every row, builds every payload, and reports which rows would import and why the
-//! others would not. Never opens a network connection.
+//! others would not. Offline (the default) it never opens a network connection. With
+//! `--online` it also reads the portal (never writes): the schema gaps of each step
+//! (`schema::Gap`: what `provision` would still do counts as a problem, exit 2), and per row the
+//! labels not in the portal's lists and the users not found by e-mail (exit 1, rows in
+//! `--rejects`). An online check reads each source up to three times (labels, e-mails, rows).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,10 +17,15 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::csv_out::{RejectsWriter, per_step_path};
 use super::exit;
-use crate::mapping::RowIssue;
+use crate::mapping::{MappingPlan, Pending, Problem as Kind, RowIssue};
+use crate::payload::Draft;
 use crate::pipeline::{self, Step};
+use crate::schema::{Gap, LabelBook, PortalSchema, SchemaError};
 
 /// Options of `b24import validate`.
 #[derive(Debug, clap::Args)]
@@ -25,8 +34,11 @@ Examples:
   b24import validate mappings/contacts.toml
   b24import validate mappings/*.toml --emit payloads.jsonl --rejects rejects.csv
   b24import validate mappings/deals.toml --json
+  b24import validate mappings/projects.toml --online --webhook https://portal/rest/1/code/
 
-Exit codes: 0 every row is valid, 1 some rows are invalid, 2 a mapping or source cannot be used.")]
+Exit codes: 0 every row is valid (--online: and the portal is ready for every row), 1 some rows
+are invalid, 2 a mapping or source cannot be used (--online: or the portal lacks something the
+mappings need, including what `b24import provision` would create), 3 the portal cannot be read.")]
 pub struct Args {
     /// Mapping files (TOML), one per step, in the order the import would run them.
     #[arg(required = true, value_name = "MAPPING")]
@@ -44,6 +56,12 @@ pub struct Args {
     /// How many problems to print per step.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_problems: usize,
+    /// Also read the portal (never write): schema gaps, labels not in its lists, users not
+    /// found by e-mail.
+    #[arg(long)]
+    pub online: bool,
+    #[command(flatten)]
+    pub portal: super::run::PortalArgs,
 }
 
 /// What validation found for one step (also the `--json` shape).
@@ -62,6 +80,33 @@ struct StepSummary {
     /// Why reading stopped before the end of the source (the rows after it were not read).
     #[serde(skip_serializing_if = "Option::is_none")]
     stopped: Option<String>,
+    /// `--online`: what the portal lacks for this step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    portal: Vec<PortalProblem>,
+}
+
+/// One schema gap of a step (`--online`).
+#[derive(Debug, Serialize)]
+struct PortalProblem {
+    message: String,
+    /// `b24import provision` would fix it.
+    provision: bool,
+    /// Only the rows using it are refused (exit 1), not the mapping (exit 2).
+    row_level: bool,
+}
+
+/// What `--online` read, for checking each step's rows.
+struct Online {
+    schema: Arc<PortalSchema>,
+    gaps: Vec<Vec<Gap>>,
+    /// E-mail -> user ID, for every e-mail the rows name; `Err`: the lookup failed.
+    users: Result<HashMap<String, u64>, String>,
+}
+
+/// One step's share of [`Online`].
+struct OnlineStep<'a> {
+    book: Option<LabelBook>,
+    users: &'a Result<HashMap<String, u64>, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +160,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
+    let mut steps = steps;
+    let online = if args.online {
+        match read_online(&args, &mut steps) {
+            Ok(o) => Some(o),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let several = steps.len() > 1;
     let mut emit = match &args.emit {
@@ -125,12 +179,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let mut summaries = Vec::new();
     let mut fatal = None;
-    for step in steps {
+    for (i, step) in steps.into_iter().enumerate() {
         let rejects_path = args
             .rejects
             .as_ref()
             .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
-        match validate_step(step, &args, &step_names, emit.as_mut(), rejects_path.as_deref()) {
+        let online_step = online.as_ref().map(|o| OnlineStep {
+            book: o.schema.entity_type_id(&step.plan).map(|etid| LabelBook::new(o.schema.clone(), etid)),
+            users: &o.users,
+        });
+        let gaps = online.as_ref().and_then(|o| o.gaps.get(i)).cloned().unwrap_or_default();
+        match validate_step(
+            step,
+            &args,
+            &step_names,
+            emit.as_mut(),
+            rejects_path.as_deref(),
+            online_step,
+            &gaps,
+        ) {
             Ok(summary) => summaries.push(summary),
             Err(failed) => {
                 let (summary, err) = *failed;
@@ -153,7 +220,120 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: {err:#}");
         return Ok(exit::USAGE);
     }
+    if summaries.iter().any(|s| s.portal.iter().any(|p| !p.row_level)) {
+        eprintln!(
+            "the portal is not ready for these mappings (see `portal` above); `b24import provision` makes what it can"
+        );
+        return Ok(exit::USAGE);
+    }
     Ok(if summaries.iter().any(|s| s.invalid > 0) { exit::ROWS_REJECTED } else { exit::OK })
+}
+
+/// `--online`: reads the portal's schema (binding smart processes by title), compares every
+/// step with it, and looks up the e-mails the rows name. `Err` is the exit code.
+fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
+    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    let token_file = pipeline::run::default_journal(first, "import").with_extension("refresh-token");
+    let transport = match args.portal.transport(&token_file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Err(exit::USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Err(exit::USAGE);
+        }
+    };
+    let result = runtime.block_on(async {
+        let pre = pipeline::steps::preflight(steps, &transport, true).await?;
+        let mut emails = std::collections::BTreeSet::new();
+        for step in steps.iter() {
+            emails.extend(pipeline::steps::used_emails(&step.plan)?);
+        }
+        let emails: Vec<String> = emails.into_iter().collect();
+        let users = if emails.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            pipeline::steps::find_users(&transport, &emails).await.map_err(SchemaError::Transport)?
+        };
+        Ok::<_, pipeline::steps::PreflightError>(Online {
+            schema: pre.schema,
+            gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
+            users,
+        })
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result.map_err(|e| {
+        eprintln!("error: {e}");
+        match e {
+            pipeline::steps::PreflightError::Source(_) => exit::USAGE,
+            pipeline::steps::PreflightError::Schema(_) => exit::PORTAL,
+        }
+    })
+}
+
+/// `--online`: the row's problems only the portal can show: labels not in its lists, users
+/// not found by e-mail.
+fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut OnlineStep<'_>) -> Vec<RowIssue> {
+    let mut issues = Vec::new();
+    let column = |field: &str| plan.fields.iter().find(|f| f.name == field).map(|f| f.label.clone());
+    let category = match online.book.as_mut().map(|b| b.row_category(draft)) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            issues.push(RowIssue {
+                column: column("categoryId"),
+                value: None,
+                code: Kind::UnknownLabel,
+                message: e.0,
+            });
+            return issues;
+        }
+        None => 0,
+    };
+    for p in draft.pending().iter().flat_map(|f| &f.values) {
+        match p {
+            Pending::Label { field, label } => {
+                // No book: the smart process is missing, a schema gap that already says so.
+                let result = match online.book.as_mut() {
+                    Some(book) => book.resolve(field, label, category).map(|_| ()).map_err(|e| e.0),
+                    None => Ok(()),
+                };
+                if let Err(message) = result {
+                    issues.push(RowIssue {
+                        column: column(field),
+                        value: Some(label.clone()),
+                        code: Kind::UnknownLabel,
+                        message,
+                    });
+                }
+            }
+            Pending::User { email } => match online.users {
+                Ok(found) if found.contains_key(email) => {}
+                Ok(_) => issues.push(RowIssue {
+                    column: plan
+                        .fields
+                        .iter()
+                        .find(|f| f.deferred == Some(crate::mapping::Deferred::UserByEmail))
+                        .map(|f| f.label.clone()),
+                    value: Some(email.clone()),
+                    code: Kind::UserNotFound,
+                    message: format!("no portal user with e-mail {email}"),
+                }),
+                Err(e) => issues.push(RowIssue {
+                    column: None,
+                    value: Some(email.clone()),
+                    code: Kind::LookupFailed,
+                    message: format!("could not look up the user {email}: {e}"),
+                }),
+            },
+            Pending::Lookup { .. } => {}
+        }
+    }
+    issues
 }
 
 /// `mappings/../samples/x.csv` -> `samples/x.csv` (lexically, for display only).
@@ -180,8 +360,18 @@ fn validate_step(
     step_names: &[String],
     mut emit: Option<&mut BufWriter<File>>,
     rejects_path: Option<&Path>,
+    mut online: Option<OnlineStep<'_>>,
+    gaps: &[Gap],
 ) -> StepResult {
     let mut summary = StepSummary {
+        portal: gaps
+            .iter()
+            .map(|g| PortalProblem {
+                message: g.to_string(),
+                provision: g.provision_fixes(),
+                row_level: g.is_row_level(),
+            })
+            .collect(),
         step: step.plan.name.clone(),
         mapping: step.file.path.display().to_string(),
         source: tidy_path(step.source_path()),
@@ -213,10 +403,10 @@ fn validate_step(
         },
         None => None,
     };
-    let (_plan, rows, bytes, size) = step.prepare();
+    let (plan, rows, bytes, size) = step.prepare();
     let progress = Progress::new(size, &summary.step);
     for item in rows {
-        let prepared = match item {
+        let mut prepared = match item {
             Ok(p) => p,
             Err(e) => {
                 progress.finish();
@@ -225,6 +415,12 @@ fn validate_step(
             }
         };
         summary.rows_read += 1;
+        if let (Some(o), Ok(draft)) = (online.as_mut(), &prepared.outcome) {
+            let issues = online_issues(&plan, draft, o);
+            if !issues.is_empty() {
+                prepared.outcome = Err(issues);
+            }
+        }
         match &prepared.outcome {
             Ok(cmd) => {
                 summary.valid += 1;
@@ -294,6 +490,10 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         }
         for note in &s.notes {
             println!("  note     {note}");
+        }
+        for p in &s.portal {
+            let tag = if p.provision { "portal   (provision) " } else { "portal   " };
+            println!("  {tag}{}", p.message);
         }
         if s.stopped.is_some() {
             println!(

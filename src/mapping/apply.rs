@@ -40,15 +40,20 @@ pub enum Pending {
     Lookup { step: String, key: String },
     /// The ID of the portal user with this e-mail (`user = "email"`).
     User { email: String },
+    /// `type = "enum"`: the ID that the label `label` has in the list of field `field` (a list
+    /// item, stage, source, type, category or currency), found in the schema the run read.
+    Label { field: String, label: String },
 }
 
 impl Pending {
     /// How `validate --emit` shows the value (documented in the README):
-    /// `{"$lookup": "<step>", "key": "<source key>"}` or `{"$user": "<e-mail>"}`.
+    /// `{"$lookup": "<step>", "key": "<source key>"}`, `{"$user": "<e-mail>"}` or
+    /// `{"$label": "<label>"}`.
     pub fn marker(&self) -> Value {
         match self {
             Pending::Lookup { step, key } => json!({"$lookup": step, "key": key}),
             Pending::User { email } => json!({"$user": email}),
+            Pending::Label { label, .. } => json!({"$label": label}),
         }
     }
 }
@@ -430,6 +435,9 @@ pub(super) fn convert(f: &FieldPlan, s: &str) -> Result<Part, Invalid> {
         Some(Deferred::UserByEmail) => {
             return Ok(Part::Pending(Pending::User { email: transform::to_email(s)? }));
         }
+        Some(Deferred::Label) => {
+            return Ok(Part::Pending(Pending::Label { field: f.name.clone(), label: s.to_string() }));
+        }
         None => {}
     }
     convert_value(f, s).map(Part::Ready)
@@ -455,6 +463,8 @@ fn convert_value(f: &FieldPlan, s: &str) -> Result<Value, Invalid> {
         ValueType::Money => Value::String(transform::to_money(s, f.currency.as_deref(), f.decimal_comma)?),
         ValueType::Email => Value::String(transform::to_email(s)?),
         ValueType::Phone => Value::String(transform::to_phone(s)?),
+        // Never reached: an enum field is always deferred (a label), see `convert`.
+        ValueType::Enum => Value::String(s.to_string()),
         ValueType::File => {
             let rule = f
                 .file

@@ -14,7 +14,10 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
 use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
-use super::spec::{FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, ValueType};
+use super::spa;
+use super::spec::{
+    FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, UfType, ValueType,
+};
 use super::transform;
 use crate::source::{SheetSelector, SourceOptions};
 
@@ -45,6 +48,54 @@ pub struct TargetPlan {
     pub use_original_uf_names: bool,
     pub mode: Mode,
     pub on_existing: OnExisting,
+    /// `smart_process = "<title>"`: the smart process is found by title in the portal. Its
+    /// entityTypeId is known only online, so until [`MappingPlan::bind_smart_process`] gives it,
+    /// `entity` is `Entity::Crm(`[`UNBOUND_SMART_PROCESS`]`)`: offline `validate` checks the
+    /// fields as a smart process's and emits `"entityTypeId": 0`; `run` and `validate
+    /// --online` bind it from the schema they read before anything else uses `entity`.
+    pub smart_process: Option<String>,
+    /// `[target.provision]`.
+    pub provision: ProvisionPlan,
+}
+
+/// The entityTypeId of a `smart_process = "<title>"` step before the portal is read (0: no
+/// entity has it, so nothing can be sent by mistake).
+pub const UNBOUND_SMART_PROCESS: u32 = 0;
+
+/// The first entityTypeId a smart process can have (its fields stand for any smart process's).
+const FIRST_SPA_TYPE_ID: u32 = 1030;
+
+/// `[target.provision]`, checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProvisionPlan {
+    /// The digital workspace (by title) that must hold the smart process.
+    pub workspace: Option<String>,
+    /// Flags to switch on besides those the mapped fields need (documented names only).
+    pub flags: Vec<&'static str>,
+}
+
+/// `create = {...}`, checked: how `provision` creates a missing custom field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePlan {
+    pub kind: UfType,
+    pub label: String,
+    pub multiple: bool,
+    pub required: bool,
+}
+
+impl MappingPlan {
+    /// Gives a `smart_process = "<title>"` step the entityTypeId the portal's schema says the
+    /// title has (no-op for other steps).
+    pub fn bind_smart_process(&mut self, entity_type_id: u32) {
+        if self.target.smart_process.is_some() {
+            self.target.entity = Entity::Crm(entity_type_id);
+        }
+    }
+
+    /// Whether the step targets a smart process whose entityTypeId is not known yet.
+    pub fn is_unbound(&self) -> bool {
+        self.target.smart_process.is_some() && self.target.entity == Entity::Crm(UNBOUND_SMART_PROCESS)
+    }
 }
 
 /// One portal field and how to compute it from a record.
@@ -68,6 +119,10 @@ pub struct FieldPlan {
     pub currency: Option<String>,
     pub offset: FixedOffset,
     pub deferred: Option<Deferred>,
+    /// Custom fields: how `provision` creates the field when the portal lacks it.
+    pub create: Option<CreatePlan>,
+    /// `type = "enum"`: labels missing from the portal's list are added by `provision`.
+    pub add_missing_values: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +171,9 @@ pub enum Deferred {
     Lookup(String),
     /// An e-mail; becomes that user's ID.
     UserByEmail,
+    /// `type = "enum"`: a label; becomes the ID of the list item, stage, source, category or
+    /// currency the portal's schema gives it.
+    Label,
 }
 
 #[derive(Debug, Clone)]
@@ -305,10 +363,13 @@ impl Compiler<'_> {
             }
             None => Vec::new(),
         };
+        // A smart process by title has no entityTypeId yet; its fields are any smart process's.
+        let field_entity =
+            if target.smart_process.is_some() { Entity::Crm(FIRST_SPA_TYPE_ID) } else { target.entity };
         let fields = spec
             .fields
             .iter()
-            .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, target.entity))
+            .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, field_entity))
             .collect();
         let fm = self.fm(target.entity);
         let require_any = self.require_any();
@@ -334,8 +395,28 @@ impl Compiler<'_> {
 
     fn target(&mut self) -> TargetPlan {
         let t = &self.file.spec.target;
-        let entity = match (&t.entity, &t.entity_type_id) {
-            (Some(e), None) => Entity::from_name(e.get_ref()).unwrap_or_else(|| {
+        let given: Vec<(&str, Range<usize>)> = [
+            t.entity.as_ref().map(|e| ("entity", e.span())),
+            t.entity_type_id.as_ref().map(|e| ("entity_type_id", e.span())),
+            t.smart_process.as_ref().map(|e| ("smart_process", e.span())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() > 1 {
+            let names: Vec<String> = given.iter().map(|(n, _)| format!("`{n}`")).collect();
+            self.err(
+                given[1].1.clone(),
+                format!(
+                    "set only one of `entity`, `entity_type_id` or `smart_process` in [target], not {}",
+                    names.join(" and ")
+                ),
+            );
+        }
+        let mut smart_process = None;
+        let entity = match (&t.entity, &t.entity_type_id, &t.smart_process) {
+            _ if given.len() > 1 => Entity::Crm(0),
+            (Some(e), None, None) => Entity::from_name(e.get_ref()).unwrap_or_else(|| {
                 let hint = suggest(e.get_ref(), ENTITY_NAMES.iter().copied());
                 self.err(
                     e.span(),
@@ -347,7 +428,7 @@ impl Compiler<'_> {
                 );
                 Entity::Crm(0)
             }),
-            (None, Some(id)) => match whole_number(id.get_ref(), 1..=i64::from(u32::MAX)) {
+            (None, Some(id), None) => match whole_number(id.get_ref(), 1..=i64::from(u32::MAX)) {
                 Some(id_value) => {
                     let id_value = u32::try_from(id_value).expect("checked to fit in the range above");
                     let builtin = Entity::is_builtin_type_id(id_value);
@@ -373,15 +454,24 @@ impl Compiler<'_> {
                     Entity::Crm(0)
                 }
             },
-            (Some(e), Some(_)) => {
-                self.err(e.span(), "set either `entity` or `entity_type_id` in [target], not both");
-                Entity::Crm(0)
+            (None, None, Some(title)) => {
+                let name = title.get_ref().trim();
+                if name.is_empty() {
+                    self.err(title.span(), "`smart_process` is empty: give the smart process's title");
+                } else {
+                    smart_process = Some(name.to_string());
+                }
+                Entity::Crm(UNBOUND_SMART_PROCESS)
             }
-            (None, None) => {
-                self.err(0..0, "missing [target] `entity = \"contact\"` (or `entity_type_id = N`)");
+            _ => {
+                self.err(
+                    0..0,
+                    "missing [target] `entity = \"contact\"` (or `entity_type_id = N`, or `smart_process = \"<title>\"`)",
+                );
                 Entity::Crm(0)
             }
         };
+        let provision = self.provision(entity, smart_process.is_some());
         let origin =
             t.origin.as_ref().map_or_else(|| "b24import".to_string(), |o| o.get_ref().trim().to_string());
         if let Some(o) = &t.origin
@@ -400,7 +490,50 @@ impl Compiler<'_> {
             use_original_uf_names: t.use_original_uf_names,
             mode: t.mode.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
             on_existing: t.on_existing.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
+            smart_process,
+            provision,
         }
+    }
+
+    /// `[target.provision]`: a workspace and flags make sense for smart processes only; flags
+    /// must be ones the `crm.type.update` page documents.
+    fn provision(&mut self, entity: Entity, by_title: bool) -> ProvisionPlan {
+        let Some(p) = &self.file.spec.target.provision else { return ProvisionPlan::default() };
+        let spa = by_title || matches!(entity, Entity::Crm(id) if !Entity::is_builtin_type_id(id));
+        if !spa && entity != Entity::Crm(0) {
+            self.err(
+                p.span(),
+                format!(
+                    "[target.provision] applies to smart processes (smart_process = \"<title>\"), not to {}",
+                    entity.name()
+                ),
+            );
+        }
+        let p = p.get_ref();
+        let workspace = p.workspace.as_ref().and_then(|w| {
+            let title = w.get_ref().trim();
+            if title.is_empty() {
+                self.err(w.span(), "`workspace` is empty: give the digital workspace's title");
+            }
+            (!title.is_empty()).then(|| title.to_string())
+        });
+        let mut flags = Vec::new();
+        for f in &p.flags {
+            match spa::FLAGS.iter().find(|known| **known == f.get_ref().as_str()) {
+                Some(known) => {
+                    if !flags.contains(known) {
+                        flags.push(*known);
+                    }
+                }
+                None => {
+                    let hint = suggest(f.get_ref(), spa::FLAGS.iter().copied());
+                    let hint =
+                        if hint.is_empty() { format!(" (one of {})", spa::FLAGS.join(", ")) } else { hint };
+                    self.err(f.span(), format!("unknown smart-process flag `{}`{hint}", f.get_ref()));
+                }
+            }
+        }
+        ProvisionPlan { workspace, flags }
     }
 
     /// Resolves a column name to its index, or reports it with the closest header names.
@@ -606,6 +739,29 @@ impl Compiler<'_> {
             }
             (None, None) => None,
         };
+        let deferred = match (deferred, kind) {
+            (None, ValueType::Enum) => Some(Deferred::Label),
+            (Some(_), ValueType::Enum) => {
+                self.err(
+                    span.clone(),
+                    format!("{what}: type = \"enum\" already looks the value up; drop `lookup`/`user`"),
+                );
+                None
+            }
+            (d, _) => d,
+        };
+        let add_missing_values = match &rule.add_missing_values {
+            Some(a) if *a.get_ref() && kind != ValueType::Enum => {
+                self.err(
+                    a.span(),
+                    format!("{what}: `add_missing_values` applies to type = \"enum\" (a list of labels)"),
+                );
+                false
+            }
+            Some(a) => *a.get_ref(),
+            None => false,
+        };
+        let create = rule.create.as_ref().and_then(|c| self.create(name, &what, c, multiple));
         let map = rule.map.as_ref().map(|m| ValueMap {
             exact: m.clone(),
             folded: m.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect(),
@@ -633,9 +789,59 @@ impl Compiler<'_> {
             currency: rule.currency.clone(),
             offset,
             deferred,
+            create,
+            add_missing_values,
         };
         self.check_constants(&plan, rule, span);
         Some(plan)
+    }
+
+    /// `create = { type, label, multiple?, required? }`: only on custom fields; a type and a label
+    /// are needed; `multiple` must agree with the rule's (the portal cannot change it later).
+    fn create(
+        &mut self,
+        name: &str,
+        what: &str,
+        c: &Spanned<super::spec::CreateSpec>,
+        multiple: bool,
+    ) -> Option<CreatePlan> {
+        if !Entity::is_custom_field(name) {
+            self.err(
+                c.span(),
+                format!(
+                    "{what}: `create` applies to custom fields (UF_CRM_... or ufCrm...); standard fields exist already"
+                ),
+            );
+            return None;
+        }
+        let spec = c.get_ref();
+        let kinds = "string, integer, double, boolean, date, datetime, enumeration, url, money or file";
+        let Some(kind) = spec.kind.as_ref().map(|k| *k.get_ref()) else {
+            self.err(c.span(), format!("{what}: `create` needs `type` ({kinds})"));
+            return None;
+        };
+        let label = spec.label.as_ref().map(|l| l.get_ref().trim().to_string()).unwrap_or_default();
+        if label.is_empty() {
+            let at = spec.label.as_ref().map_or(c.span(), |l| l.span());
+            self.err(at, format!("{what}: `create` needs a `label` (the field's name in the portal)"));
+            return None;
+        }
+        if kind == UfType::Boolean && spec.multiple {
+            self.err(c.span(), format!("{what}: a boolean custom field cannot be multiple"));
+            return None;
+        }
+        if spec.multiple != multiple {
+            self.err(
+                c.span(),
+                format!(
+                    "{what}: `create` says multiple = {} but the rule sends {}; make them agree (the portal cannot \
+                     change `multiple` once the field exists)",
+                    spec.multiple,
+                    if multiple { "an array (multiple = true)" } else { "one value" }
+                ),
+            );
+        }
+        Some(CreatePlan { kind, label, multiple: spec.multiple, required: spec.required })
     }
 
     /// A `map` value or a `default` the field's type refuses would reject every row that uses
@@ -690,9 +896,16 @@ impl Compiler<'_> {
             let hint = closest(name, names.iter().copied())
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            self.notes.push(format!(
-                "field `{name}` is not a standard {} field{hint}; the portal ignores unknown fields",
+            // A smart process by title is checked as any smart process (no id to show yet).
+            let what = if entity == Entity::Crm(FIRST_SPA_TYPE_ID)
+                && self.file.spec.target.smart_process.is_some()
+            {
+                "smart process".to_string()
+            } else {
                 entity.name()
+            };
+            self.notes.push(format!(
+                "field `{name}` is not a standard {what} field{hint}; the portal ignores unknown fields"
             ));
         }
     }

@@ -12,12 +12,13 @@ pub mod compile;
 pub mod diagnostic;
 pub mod entity;
 pub mod problem;
+pub mod spa;
 pub mod spec;
 pub mod transform;
 
 pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
-pub use compile::{Deferred, FieldPlan, Input, MappingPlan, TargetPlan};
+pub use compile::{CreatePlan, Deferred, FieldPlan, Input, MappingPlan, ProvisionPlan, TargetPlan};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};
 pub use problem::Problem;
-pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, ValueType, load};
+pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, UfType, ValueType, load};

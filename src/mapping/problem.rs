@@ -57,6 +57,9 @@ pub enum Problem {
     TooLarge,
     /// `mode = "update"`: the portal has no item with the row's key.
     NotFound,
+    /// A `type = "enum"` label that the portal's list (items, stages, sources, categories,
+    /// currencies) does not hold.
+    UnknownLabel,
 }
 
 impl Problem {
@@ -90,6 +93,7 @@ impl Problem {
             Problem::LookupFailed => "lookup_failed",
             Problem::TooLarge => "too_large",
             Problem::NotFound => "not_found",
+            Problem::UnknownLabel => "unknown_label",
         }
     }
 }
@@ -141,6 +145,7 @@ mod tests {
             LookupFailed,
             TooLarge,
             NotFound,
+            UnknownLabel,
         ];
         let texts: std::collections::BTreeSet<&str> = all.iter().map(|p| p.as_str()).collect();
         assert_eq!(texts.len(), all.len());

@@ -120,6 +120,11 @@ pub struct TargetSpec {
     pub entity: Option<Spanned<String>>,
     /// A smart process by its entityTypeId (instead of `entity`).
     pub entity_type_id: Option<Spanned<Number>>,
+    /// A smart process by its title (instead of `entity` / `entity_type_id`); its entityTypeId
+    /// is known only online (see `compile::TargetPlan::smart_process`).
+    pub smart_process: Option<Spanned<String>>,
+    /// `[target.provision]`: what `b24import provision` makes sure exists besides the fields.
+    pub provision: Option<Spanned<ProvisionSpec>>,
     /// `originatorId` written on created items (default `b24import`).
     pub origin: Option<Spanned<String>>,
     pub use_original_uf_names: bool,
@@ -127,6 +132,16 @@ pub struct TargetSpec {
     pub mode: Option<Spanned<Mode>>,
     /// Users only: what to do when the e-mail already exists (`use` it, default, or `reject`).
     pub on_existing: Option<Spanned<OnExisting>>,
+}
+
+/// `[target.provision]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisionSpec {
+    /// Smart processes: the title of the digital workspace that holds the type.
+    pub workspace: Option<Spanned<String>>,
+    /// Smart processes: `is*Enabled` flags to switch on besides those the mapped fields need.
+    pub flags: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -194,6 +209,56 @@ pub struct FieldRule {
     pub lookup: Option<Spanned<String>>,
     /// `user = "email"`: the value is an e-mail; replaced by that user's ID at run time.
     pub user: Option<Spanned<String>>,
+    /// Custom fields: how `b24import provision` creates the field when the portal lacks it.
+    pub create: Option<Spanned<CreateSpec>>,
+    /// `type = "enum"` only: labels the portal's list lacks are added by `provision` instead of
+    /// rejecting the rows that use them.
+    pub add_missing_values: Option<Spanned<bool>>,
+}
+
+/// `create = { type, label, multiple?, required? }` on a custom field rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreateSpec {
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<UfType>>,
+    pub label: Option<Spanned<String>>,
+    pub multiple: bool,
+    pub required: bool,
+}
+
+/// The custom field types `create` can make (the portal's `USER_TYPE_ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UfType {
+    String,
+    Integer,
+    Double,
+    Boolean,
+    Date,
+    Datetime,
+    Enumeration,
+    Url,
+    Money,
+    File,
+}
+
+impl UfType {
+    /// The portal's `USER_TYPE_ID`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UfType::String => "string",
+            UfType::Integer => "integer",
+            UfType::Double => "double",
+            UfType::Boolean => "boolean",
+            UfType::Date => "date",
+            UfType::Datetime => "datetime",
+            UfType::Enumeration => "enumeration",
+            UfType::Url => "url",
+            UfType::Money => "money",
+            UfType::File => "file",
+        }
+    }
 }
 
 /// Value types a field can have.
@@ -210,6 +275,9 @@ pub enum ValueType {
     File,
     Email,
     Phone,
+    /// The cell holds a label (a list item, stage, source, category or currency); the run sends
+    /// the ID the portal wants, looked up in the schema it read.
+    Enum,
 }
 
 /// One `[[fm]]` table.

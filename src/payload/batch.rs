@@ -17,11 +17,17 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.'
 
 /// `method?query` for the `cmd` map of a `batch` call.
 pub fn encode_command(cmd: &Command) -> String {
+    encode_call(cmd.method.as_str(), &cmd.params)
+}
+
+/// `method?query` for any method (the read methods of `schema` too), encoded as
+/// [`encode_command`] encodes a write.
+pub fn encode_call(method: &str, params: &Value) -> String {
     let mut out = String::with_capacity(64);
-    out.push_str(cmd.method.as_str());
+    out.push_str(method);
     out.push('?');
     let mut first = true;
-    match &cmd.params {
+    match params {
         Value::Object(map) => {
             for (k, v) in map {
                 encode_pair(&mut out, &mut first, &encode_key(k), v);

@@ -84,6 +84,16 @@ impl Draft {
         &self.pending
     }
 
+    /// A field the row itself already gives (not a pending one): e.g. the `categoryId` a
+    /// stage label is looked up within.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        let fields = match self.command.method {
+            Method::UserAdd | Method::UserUpdate => &self.command.params,
+            Method::CrmItemAdd | Method::CrmItemUpdate => self.command.params.get("fields")?,
+        };
+        fields.get(name)
+    }
+
     /// The command, with `values[i]` as the value of `pending()[i]`.
     pub fn complete(self, values: Vec<Value>) -> Command {
         let mut command = self.command;
@@ -214,6 +224,8 @@ mod tests {
             use_original_uf_names: false,
             mode: Mode::Create,
             on_existing: OnExisting::Use,
+            smart_process: None,
+            provision: Default::default(),
         }
     }
 

@@ -1,8 +1,11 @@
-//! Lookups and user IDs for deferred fields: a [`Draft`]'s pending values (`lookup` and `user`
-//! fields) found in the journal or the portal, making the [`Command`] that is sent.
+//! Lookups, user IDs and labels for deferred fields: a [`Draft`]'s pending values (`lookup`,
+//! `user` and `type = "enum"` fields) found in the journal, the portal or the schema read at the
+//! start of the run, making the [`Command`] that is sent.
 //!
 //! Owns: the per-step caches (other steps' key -> ID from the journal, e-mail -> user ID from
-//! the portal) and the rejection of a row whose lookup does not resolve. Must not write to
+//! the portal, the step's [`LabelBook`]) and the rejection of a row whose lookup or label does
+//! not resolve. A label costs no request: a stage is looked up within the row's own
+//! `categoryId` (an ID, or a label resolved first), else the default pipeline. Must not write to
 //! the journal or the portal.
 
 use serde_json::{Value, json};
@@ -15,6 +18,7 @@ use super::step::Stop;
 use crate::journal::JournalError;
 use crate::mapping::{Pending, Problem};
 use crate::payload::{Command, Draft};
+use crate::schema::LabelBook;
 
 /// What a step has found out so far, so that each step's IDs and each user are looked up once.
 #[derive(Debug, Default)]
@@ -25,12 +29,20 @@ pub(super) struct Resolver {
     users: HashMap<String, Option<u64>>,
     /// Steps of this run a dry run did not write: their IDs do not exist yet (empty when writing).
     unwritten: Vec<String>,
+    /// Labels -> IDs from the schema the run read (`None`: the run read no schema).
+    labels: Option<LabelBook>,
 }
 
 impl Resolver {
     /// `unwritten`: the steps of a dry run (a lookup into them resolves to 0); empty when writing.
     pub(super) fn new(unwritten: Vec<String>) -> Resolver {
         Resolver { unwritten, ..Default::default() }
+    }
+
+    /// Resolves `type = "enum"` labels with `book` (the step's lists, read once).
+    pub(super) fn with_labels(mut self, book: Option<LabelBook>) -> Resolver {
+        self.labels = book;
+        self
     }
 
     /// Completes `draft` with portal IDs for its pending fields: other steps' IDs from the
@@ -42,9 +54,20 @@ impl Resolver {
         portal: Portal<'_>,
     ) -> Result<Result<Command, (Problem, String)>, Stop> {
         let mut values = Vec::with_capacity(draft.pending().len());
+        let category = match self.category_of(&draft) {
+            Ok(c) => c,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         for field in draft.pending() {
             let mut ids = Vec::with_capacity(field.values.len());
             for pending in &field.values {
+                if let Pending::Label { field, label } = pending {
+                    match self.label(field, label, category) {
+                        Ok(id) => ids.push(id),
+                        Err(rejection) => return Ok(Err(rejection)),
+                    }
+                    continue;
+                }
                 match self.id_of(pending, ledger, portal).await? {
                     Ok(id) => ids.push(id),
                     Err(rejection) => return Ok(Err(rejection)),
@@ -77,7 +100,34 @@ impl Resolver {
                 Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
                 Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
             },
+            Pending::Label { field, label } => Err((
+                Problem::UnknownLabel,
+                format!(
+                    "field `{field}`: the label \"{label}\" cannot be resolved without the portal's lists"
+                ),
+            )),
         })
+    }
+
+    /// The pipeline a row's stage label is looked up in (see [`LabelBook::row_category`]).
+    fn category_of(&mut self, draft: &Draft) -> Result<u64, (Problem, String)> {
+        match self.labels.as_mut() {
+            Some(book) => book.row_category(draft).map_err(|e| (Problem::UnknownLabel, e.0)),
+            None => Ok(0),
+        }
+    }
+
+    /// The ID a label names in the step's schema, or the row's rejection listing the values.
+    fn label(&mut self, field: &str, label: &str, category: u64) -> Result<Value, (Problem, String)> {
+        match self.labels.as_mut() {
+            Some(book) => book.resolve(field, label, category).map_err(|e| (Problem::UnknownLabel, e.0)),
+            None => Err((
+                Problem::UnknownLabel,
+                format!(
+                    "field `{field}`: the label \"{label}\" cannot be resolved: the portal's lists were not read"
+                ),
+            )),
+        }
     }
 
     fn lookup(&mut self, ledger: &Ledger<'_>, step: &str, key: &str) -> Result<Option<u64>, JournalError> {

@@ -54,6 +54,12 @@ pub enum RunError {
     /// A step name the journal knows with another entity or source (exit 2).
     #[error("{0}")]
     StepConflict(Box<StepConflict>),
+    /// The portal lacks what a mapping declares (exit 2): `b24import provision` makes it.
+    #[error("{0}")]
+    NotProvisioned(String),
+    /// The portal's schema could not be read (exit 2).
+    #[error("{0}")]
+    Schema(crate::schema::SchemaError),
 }
 
 impl From<StepConflict> for RunError {
@@ -81,12 +87,25 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     // Every mapping is checked before anything is sent.
-    let steps = match open_steps(&opts.mappings) {
+    let mut steps = match open_steps(&opts.mappings) {
         Ok(steps) => steps,
         Err(OpenError::Mapping(d)) => return Err(RunError::Mapping(d)),
         Err(OpenError::Source { error, .. }) => return Err(error.into()),
     };
     mapping_problems(check_order(&steps))?;
+    // The portal's schema, read before anything is written, when a step needs it (issue 10).
+    let schema = match super::steps::run_preflight(&mut steps, transport).await? {
+        Ok(schema) => schema,
+        Err(e) => {
+            let report = RunReport {
+                dry_run: opts.dry_run,
+                journal: opts.journal.display().to_string(),
+                stopped: Some(e.into()),
+                ..Default::default()
+            };
+            return Ok(report);
+        }
+    };
     let mut journal = RunJournal::open(opts)?;
     if let Some(j) = journal.reader() {
         check_step_identities(j, &steps)?;
@@ -104,8 +123,14 @@ pub async fn run(
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
-    let context =
-        RunContext { transport, opts, progress: &progress, interrupted: &interrupted, steps: &step_names };
+    let context = RunContext {
+        transport,
+        opts,
+        progress: &progress,
+        interrupted: &interrupted,
+        steps: &step_names,
+        schema: schema.as_ref(),
+    };
     for (order, step) in steps.into_iter().enumerate() {
         if interrupted.load(Ordering::Relaxed) {
             report.interrupted = true;

@@ -75,6 +75,8 @@ pub(super) struct RunContext<'a> {
     pub(super) interrupted: &'a AtomicBool,
     /// The names of every step of this run, in order.
     pub(super) steps: &'a [String],
+    /// The portal's schema read before the run (labels -> IDs); `None` when no step needs it.
+    pub(super) schema: Option<&'a std::sync::Arc<crate::schema::PortalSchema>>,
 }
 
 /// One step while it runs: its plan, its journal side, what it has looked up, and its figures.
@@ -114,7 +116,7 @@ impl<'a> StepRunner<'a> {
         journal: &'a mut RunJournal,
         run: RunContext<'a>,
     ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
-        let RunContext { transport, opts, progress, interrupted, steps } = run;
+        let RunContext { transport, opts, progress, interrupted, steps, schema } = run;
         let entity = step.plan.target.entity;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
@@ -134,7 +136,12 @@ impl<'a> StepRunner<'a> {
             interrupted,
             batch_size,
             report,
-            resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }),
+            resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
+                match (schema, entity) {
+                    (Some(s), Entity::Crm(etid)) => Some(crate::schema::LabelBook::new(s.clone(), etid)),
+                    _ => None,
+                },
+            ),
             unknown: HashMap::new(),
             hasher,
             unseen: Vec::new(),

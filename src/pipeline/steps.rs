@@ -14,11 +14,17 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use super::prepare::{Step, StepError, load_mapping};
+use super::run::RunError;
 use crate::mapping::diagnostic::closest;
 use crate::mapping::spec::FieldSpec;
+use crate::mapping::{Deferred, MappingPlan};
 use crate::mapping::{Diagnostic, Diagnostics, MappingFile};
+use crate::schema::{Gap, PortalSchema, SchemaError, UsedLabels, compare};
 use crate::source::SourceError;
+use crate::transport::{Transport, TransportError};
 
 /// Most lookup cycles reported (each is one diagnostic).
 const MAX_CYCLES: usize = 10;
@@ -262,7 +268,7 @@ pub fn check_order(steps: &[Step]) -> Diagnostics {
                 Some(crate::mapping::Deferred::UserByEmail) => {
                     steps[i + 1..].iter().find(|s| s.plan.target.entity == crate::mapping::Entity::User)
                 }
-                None => None,
+                Some(crate::mapping::Deferred::Label) | None => None,
             };
             if let Some(target) = needed {
                 let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(
@@ -296,6 +302,146 @@ pub fn check_order(steps: &[Step]) -> Diagnostics {
 pub fn check_lookups_known(steps: &[Step], known: &[String]) -> Diagnostics {
     let files: Vec<&MappingFile> = steps.iter().map(|s| &s.file).collect();
     check_job(&files, Some(known))
+}
+
+/// What the portal lacks for each step, found before anything is written (`run`,
+/// `validate --online`, `provision`).
+#[derive(Debug)]
+pub struct Preflight {
+    /// The schema read once; the run resolves every label from it.
+    pub schema: Arc<PortalSchema>,
+    /// Per step, in order: its name and its gaps.
+    pub steps: Vec<(String, Vec<Gap>)>,
+}
+
+impl Preflight {
+    /// Gaps `b24import provision` would fix: a run must not start while any is left.
+    pub fn for_provision(&self) -> impl Iterator<Item = (&str, &Gap)> {
+        self.steps
+            .iter()
+            .flat_map(|(s, gaps)| gaps.iter().map(move |g| (s.as_str(), g)))
+            .filter(|(_, g)| g.provision_fixes())
+    }
+}
+
+/// Why the pre-flight could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
+    #[error("{0}")]
+    Source(#[from] SourceError),
+}
+
+/// Whether a step uses anything the portal's schema decides (issue 10's keys): a smart process
+/// by title, `[target.provision]`, `type = "enum"`, `create`. Steps without any are run as
+/// before, with no schema read.
+pub fn needs_schema(plan: &MappingPlan) -> bool {
+    plan.target.smart_process.is_some()
+        || plan.target.provision.workspace.is_some()
+        || !plan.target.provision.flags.is_empty()
+        || plan.fields.iter().any(|f| f.create.is_some() || f.deferred == Some(Deferred::Label))
+}
+
+/// Reads the portal's schema for `steps`, binds each `smart_process = "<title>"` step to the
+/// entityTypeId the portal gives it, and compares every step with it. The labels the rows use
+/// are collected by reading the source once more: for every step with an enum field when
+/// `all_labels` (`validate --online`, `provision`), else only for steps with
+/// `add_missing_values` (what a run must refuse to start without).
+pub async fn preflight(
+    steps: &mut [Step],
+    transport: &Transport,
+    all_labels: bool,
+) -> Result<Preflight, PreflightError> {
+    let plans: Vec<&MappingPlan> = steps.iter().map(|s| &s.plan).collect();
+    let schema = PortalSchema::read(transport, &plans).await?;
+    let mut out = Vec::new();
+    for step in steps.iter_mut() {
+        if let Some(etid) = schema.entity_type_id(&step.plan) {
+            step.plan.bind_smart_process(etid);
+        }
+        let wants = step
+            .plan
+            .fields
+            .iter()
+            .any(|f| f.deferred == Some(Deferred::Label) && (all_labels || f.add_missing_values));
+        let used = if wants { used_labels(&step.plan)? } else { UsedLabels::default() };
+        out.push((step.plan.name.clone(), compare(&step.plan, &schema, &used)));
+    }
+    Ok(Preflight { schema: Arc::new(schema), steps: out })
+}
+
+/// The run's pre-flight: when a step needs the schema ([`needs_schema`]), reads it, binds the
+/// smart processes found by title, and refuses to start (exit 2) while `b24import provision`
+/// has something to do, naming each thing. Other gaps do not stop a run: an unknown field is a
+/// note as before, an unknown label rejects only its rows. The inner `Err`: the portal could
+/// not be used at all (exit 3, as for any request).
+pub(super) async fn run_preflight(
+    steps: &mut [Step],
+    transport: &Transport,
+) -> Result<Result<Option<Arc<PortalSchema>>, TransportError>, RunError> {
+    if !steps.iter().any(|s| needs_schema(&s.plan)) {
+        return Ok(Ok(None));
+    }
+    let pre = match preflight(steps, transport, false).await {
+        Ok(p) => p,
+        Err(PreflightError::Schema(SchemaError::Transport(e))) => return Ok(Err(e)),
+        Err(PreflightError::Schema(e)) => return Err(RunError::Schema(e)),
+        Err(PreflightError::Source(e)) => return Err(RunError::Source(e)),
+    };
+    let todo: Vec<String> = pre.for_provision().map(|(step, gap)| format!("step `{step}`: {gap}")).collect();
+    if !todo.is_empty() {
+        return Err(RunError::NotProvisioned(format!(
+            "the portal is not ready for these mappings; nothing was written:\n  {}\nrun `b24import provision` \
+             with the same mappings first (`--dry-run` shows what it would do)",
+            todo.join("\n  ")
+        )));
+    }
+    Ok(Ok(Some(pre.schema)))
+}
+
+/// The distinct e-mails the `user = "email"` fields of a step's rows name (its source read
+/// once more), for `validate --online` to look them up in a few requests.
+pub fn used_emails(plan: &MappingPlan) -> Result<std::collections::BTreeSet<String>, SourceError> {
+    let mut out = std::collections::BTreeSet::new();
+    if !plan.fields.iter().any(|f| f.deferred == Some(Deferred::UserByEmail)) {
+        return Ok(out);
+    }
+    for record in crate::source::open(&plan.source, crate::source::BytesRead::default())? {
+        if let Ok(row) = plan.apply(&record?) {
+            for p in row.pending.iter().flat_map(|f| &f.values) {
+                if let crate::mapping::Pending::User { email } = p {
+                    out.insert(email.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Portal users by e-mail (`user.get`, 50 e-mails a request), read-only: e-mail -> user ID.
+/// The inner `Err` says the lookup failed (nothing may be concluded from it).
+pub async fn find_users(
+    transport: &Transport,
+    emails: &[String],
+) -> Result<Result<HashMap<String, u64>, String>, TransportError> {
+    match super::portal::Portal::new(transport).find_users(emails).await {
+        Ok(found) => Ok(found),
+        Err(super::step::Stop::Portal(e)) => Err(e),
+        Err(_) => Ok(Err("the lookup was interrupted".into())),
+    }
+}
+
+/// The distinct labels the rows of a step use (its source read once, rows that fail mapping
+/// skipped: they are rejected anyway).
+pub fn used_labels(plan: &MappingPlan) -> Result<UsedLabels, SourceError> {
+    let mut used = UsedLabels::default();
+    for record in crate::source::open(&plan.source, crate::source::BytesRead::default())? {
+        if let Ok(row) = plan.apply(&record?) {
+            used.add(&row);
+        }
+    }
+    Ok(used)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Does no I/O, no sleeping and no locking: the caller holds the state.
 
 pub(crate) mod batch;
+pub(crate) mod currency;
 pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
@@ -149,6 +150,7 @@ fn route(method: &str) -> Option<Handler> {
         "userfieldconfig.get" => userfield::config_get,
         "userfieldconfig.update" => userfield::config_update,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
+        "crm.currency.list" => currency::list,
         "server.time" => server_time,
         "batch" => batch_placeholder,
         _ => return None,

@@ -1,0 +1,292 @@
+//! Reading the schema: the few requests that fill a [`PortalSchema`] for the steps of a run.
+//!
+//! Owns: which read methods are asked for which steps, packing them into `batch` requests
+//! (a first batch with every list's first page and every step whose entityTypeId is known; a
+//! second with the remaining pages and the smart processes found by title), and paging lists
+//! of more than 50 rows by their `total`. A refused read is kept in [`PortalSchema::unread`]
+//! (reported per method, e.g. for lack of rights), never taken for an empty list. Must not
+//! write anything.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde_json::{Map, Value, json};
+
+use super::SchemaError;
+use super::model::{
+    Category, Currency, CustomField, EntitySchema, PortalField, PortalSchema, Refusal, SmartProcess, Status,
+    Workspace, rows,
+};
+use crate::mapping::{Deferred, Entity, MappingPlan};
+use crate::payload::batch::encode_call;
+use crate::transport::batch::{CommandOutcome, MAX_COMMANDS, command_key, parse_answer};
+use crate::transport::{CallError, Transport};
+
+/// Rows per page of the portal's list methods.
+const PAGE: u64 = 50;
+/// Tries of a read the portal did not run (limits inside a batch) before giving up.
+const MAX_TRIES: u32 = 5;
+
+/// What one read is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    Types,
+    Workspaces,
+    Statuses,
+    Currencies,
+    Fields(u32),
+    Categories(u32),
+    Custom(u32),
+}
+
+#[derive(Debug, Clone)]
+struct Req {
+    method: String,
+    params: Map<String, Value>,
+    what: What,
+    start: u64,
+    tries: u32,
+}
+
+impl Req {
+    fn new(method: &str, params: Value, what: What) -> Req {
+        let params = match params {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        Req { method: method.to_string(), params, what, start: 0, tries: 0 }
+    }
+
+    fn page(&self, start: u64) -> Req {
+        let mut next = self.clone();
+        next.start = start;
+        next.tries = 0;
+        next.params.insert("start".into(), json!(start));
+        next
+    }
+}
+
+impl PortalSchema {
+    /// Reads what `plans` need, in as few requests as the portal allows: usually two `batch`
+    /// calls whatever the number of steps. A transport failure (unreachable, credentials
+    /// refused) is an error; a read the portal refuses is recorded in `unread`.
+    pub async fn read(transport: &Transport, plans: &[&MappingPlan]) -> Result<PortalSchema, SchemaError> {
+        let mut schema = PortalSchema::default();
+        let crm: Vec<&MappingPlan> =
+            plans.iter().copied().filter(|p| matches!(p.target.entity, Entity::Crm(_))).collect();
+        if crm.is_empty() {
+            return Ok(schema);
+        }
+        let any_spa = crm.iter().any(|p| is_spa(p));
+        let any_enum = crm.iter().any(|p| p.fields.iter().any(|f| f.deferred == Some(Deferred::Label)));
+        let mut queue = VecDeque::new();
+        if any_spa {
+            queue.push_back(Req::new("crm.type.list", json!({"start": 0}), What::Types));
+            queue.push_back(Req::new("crm.automatedsolution.list", json!({"start": 0}), What::Workspaces));
+        }
+        if any_enum {
+            queue.push_back(Req::new("crm.status.list", json!({"start": 0}), What::Statuses));
+            queue.push_back(Req::new("crm.currency.list", json!({}), What::Currencies));
+        }
+        // Entities whose entityTypeId is known now; smart processes by title wait for the types.
+        let mut known: BTreeSet<u32> = BTreeSet::new();
+        for p in &crm {
+            if let (None, Entity::Crm(id)) = (&p.target.smart_process, p.target.entity) {
+                known.insert(id);
+            }
+        }
+        for &etid in &known {
+            entity_reads(&mut queue, etid, !Entity::is_builtin_type_id(etid));
+        }
+        let mut later_done = !any_spa;
+        loop {
+            if queue.is_empty() {
+                if later_done {
+                    break;
+                }
+                later_done = true;
+                // The types are read: smart processes by title, and every smart process's
+                // custom fields (`CRM_{type id}`).
+                let mut spa_ids = BTreeSet::new();
+                for p in &crm {
+                    if let Some(etid) = schema.entity_type_id(p)
+                        && !Entity::is_builtin_type_id(etid)
+                    {
+                        if p.target.smart_process.is_some() && !known.contains(&etid) {
+                            entity_reads(&mut queue, etid, true);
+                            known.insert(etid);
+                        }
+                        spa_ids.insert(etid);
+                    }
+                }
+                for etid in spa_ids {
+                    if let Some(t) = schema.smart_process_by_type(etid) {
+                        let entity_id = format!("CRM_{}", t.id);
+                        queue.push_back(Req::new(
+                            "userfieldconfig.list",
+                            json!({"moduleId": "crm", "filter": {"entityId": entity_id}, "start": 0}),
+                            What::Custom(etid),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let take = queue.len().min(MAX_COMMANDS);
+            let round: Vec<Req> = queue.drain(..take).collect();
+            let keys: Vec<String> = (1..=round.len()).map(command_key).collect();
+            let mut cmd = Map::new();
+            for (key, req) in keys.iter().zip(&round) {
+                cmd.insert(key.clone(), json!(encode_call(&req.method, &Value::Object(req.params.clone()))));
+            }
+            let result = match transport.call("batch", &json!({"halt": 0, "cmd": cmd})).await {
+                Ok(r) => r,
+                Err(CallError::Rejected { method, code, description, .. }) => {
+                    return Err(SchemaError::Refused { method, code, description });
+                }
+                Err(CallError::Transport(e)) => return Err(SchemaError::Transport(e)),
+            };
+            let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let answer =
+                parse_answer(&json!({ "result": result }), &key_refs).map_err(SchemaError::Answer)?;
+            for (key, req) in keys.iter().zip(round) {
+                match answer.get(key) {
+                    Some(CommandOutcome::Done(value)) => {
+                        let got = absorb(&mut schema, req.what, value);
+                        if req.start == 0
+                            && let Some(total) = answer.totals.get(key).copied()
+                        {
+                            let mut start = got.max(PAGE);
+                            while start < total {
+                                queue.push_back(req.page(start));
+                                start += PAGE;
+                            }
+                        }
+                    }
+                    Some(CommandOutcome::Failed { code, description }) => {
+                        tracing::warn!(method = req.method, code, description, "schema read refused");
+                        let refusal = Refusal {
+                            method: req.method.clone(),
+                            code: code.clone(),
+                            description: description.clone(),
+                        };
+                        if !schema.unread.contains(&refusal) {
+                            schema.unread.push(refusal);
+                        }
+                    }
+                    Some(CommandOutcome::NotExecuted(_)) | None => {
+                        if req.tries + 1 >= MAX_TRIES {
+                            return Err(SchemaError::Answer(format!(
+                                "the portal did not run {} after {MAX_TRIES} tries",
+                                req.method
+                            )));
+                        }
+                        let mut again = req;
+                        again.tries += 1;
+                        queue.push_back(again);
+                    }
+                }
+            }
+        }
+        Ok(schema)
+    }
+}
+
+/// A step on a smart process (by title, or by an entityTypeId that is not built in).
+fn is_spa(p: &MappingPlan) -> bool {
+    p.target.smart_process.is_some()
+        || !p.target.provision.flags.is_empty()
+        || p.target.provision.workspace.is_some()
+        || matches!(p.target.entity, Entity::Crm(id) if !Entity::is_builtin_type_id(id))
+}
+
+/// The reads of one entity type: its fields, its categories (lead and quote have none), and
+/// its custom fields (smart processes: later, once their type id is known).
+fn entity_reads(queue: &mut VecDeque<Req>, etid: u32, spa: bool) {
+    queue.push_back(Req::new(
+        "crm.item.fields",
+        json!({"entityTypeId": etid, "useOriginalUfNames": "N"}),
+        What::Fields(etid),
+    ));
+    if !matches!(etid, 1 | 7) {
+        queue.push_back(Req::new(
+            "crm.category.list",
+            json!({"entityTypeId": etid, "start": 0}),
+            What::Categories(etid),
+        ));
+    }
+    if spa {
+        return;
+    }
+    let uf_method = match etid {
+        1 => Some("crm.lead.userfield.list"),
+        2 => Some("crm.deal.userfield.list"),
+        3 => Some("crm.contact.userfield.list"),
+        4 => Some("crm.company.userfield.list"),
+        _ => None,
+    };
+    match uf_method {
+        Some(m) => queue.push_back(Req::new(m, json!({}), What::Custom(etid))),
+        None => {
+            let entity_id = if etid == 7 { "CRM_QUOTE" } else { "CRM_SMART_INVOICE" };
+            queue.push_back(Req::new(
+                "userfieldconfig.list",
+                json!({"moduleId": "crm", "filter": {"entityId": entity_id}, "start": 0}),
+                What::Custom(etid),
+            ));
+        }
+    }
+}
+
+/// Adds one answer to the schema; returns how many rows it held (for paging).
+fn absorb(schema: &mut PortalSchema, what: What, value: &Value) -> u64 {
+    fn entity(schema: &mut PortalSchema, etid: u32) -> &mut EntitySchema {
+        schema
+            .entities
+            .entry(etid)
+            .or_insert_with(|| EntitySchema { entity_type_id: etid, ..Default::default() })
+    }
+    let count = |rows: &[Value]| rows.len() as u64;
+    match what {
+        What::Types => {
+            let r = rows(value, "types");
+            schema.smart_processes.extend(r.iter().filter_map(SmartProcess::from_row));
+            count(r)
+        }
+        What::Workspaces => {
+            let r = rows(value, "automatedSolutions");
+            schema.workspaces.extend(r.iter().filter_map(Workspace::from_row));
+            count(r)
+        }
+        What::Statuses => {
+            let r = rows(value, "statuses");
+            schema.statuses.extend(r.iter().filter_map(Status::from_row));
+            count(r)
+        }
+        What::Currencies => {
+            let r = rows(value, "currencies");
+            schema.currencies.extend(r.iter().filter_map(Currency::from_row));
+            count(r)
+        }
+        What::Fields(etid) => {
+            let fields: Vec<PortalField> = value
+                .get("fields")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, d)| PortalField::from_description(name, d))
+                .collect();
+            let e = entity(schema, etid);
+            e.fields.extend(fields.into_iter().map(|f| (f.name.clone(), f)));
+            0
+        }
+        What::Categories(etid) => {
+            let r = rows(value, "categories");
+            entity(schema, etid).categories.extend(r.iter().filter_map(Category::from_row));
+            count(r)
+        }
+        What::Custom(etid) => {
+            let r = rows(value, "fields");
+            entity(schema, etid).custom.extend(r.iter().filter_map(CustomField::from_row));
+            count(r)
+        }
+    }
+}
