@@ -38,6 +38,7 @@ pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
+pub mod provision;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;

@@ -1,9 +1,11 @@
 //! `b24import demo`: the whole job on the bundled samples against the embedded sandbox.
 //!
 //! Starts the sandbox in-process on 127.0.0.1 (a scaled plan: 20 requests/s, burst 10, so the
-//! demo takes seconds), runs `mappings/users.toml`, `companies.toml`, `contacts.toml` and
-//! `deals.toml`, prints the summary, and says where the journal and the rejects file are.
-//! Each demo starts from an empty sandbox and a fresh journal.
+//! demo takes seconds), provisions the portal for the bundled mappings (`b24import provision`:
+//! the smart process "Projects", its workspace and its list field), then runs
+//! `mappings/users.toml`, `companies.toml`, `contacts.toml`, `deals.toml` and `projects.toml`,
+//! prints the summary, and says where the journal and the rejects file are. Each demo starts
+//! from an empty sandbox and a fresh journal.
 
 use std::path::PathBuf;
 
@@ -15,7 +17,7 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook};
 
 /// The bundled steps, in the order their lookups need.
-const STEPS: &[&str] = &["users.toml", "companies.toml", "contacts.toml", "deals.toml"];
+const STEPS: &[&str] = &["users.toml", "companies.toml", "contacts.toml", "deals.toml", "projects.toml"];
 
 /// Options of `b24import demo`.
 #[derive(Debug, clap::Args)]
@@ -58,6 +60,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         tc.limiter.rate = rate;
         let transport = Transport::new(tc)?;
+        println!("provision: what the mappings need that the empty portal lacks");
+        let provisioned = super::provision::run_with(&mappings, &transport, false).await?;
+        if provisioned != exit::OK {
+            anyhow::bail!("provision did not finish (exit {provisioned}); nothing was imported");
+        }
+        println!("run: the import");
         let opts = RunOptions {
             mappings,
             journal: journal.clone(),

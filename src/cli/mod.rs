@@ -9,6 +9,7 @@ mod demo;
 mod ids;
 mod journal_args;
 mod output;
+mod provision;
 mod rejects;
 mod run;
 #[cfg(feature = "sandbox")]
@@ -77,6 +78,9 @@ pub enum Command {
     Run(run::Args),
     /// Per step: rows pending, done, rejected and unknown in the journal.
     Status(status::Args),
+    /// Create what the mappings need and the portal lacks (smart process, flags, workspace,
+    /// custom fields, list values, stages); never deletes. `--dry-run` only shows it.
+    Provision(provision::Args),
     /// Write the rejected rows (original columns + `_row`, `_error_code`, `_error`) as CSV.
     Rejects(rejects::Args),
     /// Write source key -> portal ID for every imported row as CSV.
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Status(args) => status::run(args),
         Command::Rejects(args) => rejects::run(args),
         Command::Ids(args) => ids::run(args),

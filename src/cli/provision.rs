@@ -1,0 +1,166 @@
+//! `b24import provision`: bring the portal to what the mappings need (smart process, flags,
+//! workspace, custom fields, list values, stages, pipelines), printing per step what exists,
+//! what it creates and what it changes.
+//!
+//! Owns: the flags, the printed report and the exit code; the work is `provision::provision`.
+//! Exit codes: 0 the portal is ready (a dry run: nothing was refused, whatever it would write),
+//! 1 something could not be done (a refused read or write, per method), 2 a mapping or source
+//! error, 3 gave up on the portal.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::exit;
+use super::run::PortalArgs;
+use crate::pipeline;
+use crate::provision::{Outcome, Report};
+use crate::transport::Transport;
+
+/// Options of `b24import provision`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Creates what the mappings need and the portal lacks: the smart process (smart_process = \"<title>\"),
+the flags its mapped fields need (and [target.provision] flags), the digital workspace
+([target.provision] workspace), custom fields with `create`, and list values, stages and pipelines
+the rows use under add_missing_values = true. It never deletes, never switches a flag off and never
+changes an existing list item; a second call makes no write request.
+
+Examples:
+  b24import provision mappings/projects.toml --dry-run --webhook https://example.bitrix24.ru/rest/1/xxxx/
+  b24import provision mappings/projects.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
+
+Exit codes: 0 the portal is ready, 1 something could not be done (e.g. refused for lack of rights,
+named per method), 2 mapping or source error, 3 gave up on the portal.")]
+pub struct Args {
+    /// Mapping files (TOML), in the order the import runs them.
+    #[arg(required = true, value_name = "MAPPING")]
+    pub mappings: Vec<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+    /// Read the portal and print what would be done; send no write request.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let transport = match args.portal.transport(&token_file(&args)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_with(&args.mappings, &transport, args.dry_run))
+}
+
+/// Where a rotated OAuth refresh token is kept: beside the first mapping, as `run` keeps it
+/// beside its default journal.
+fn token_file(args: &Args) -> PathBuf {
+    let first = args.mappings.first().cloned().unwrap_or_default();
+    first.with_extension("refresh-token")
+}
+
+/// Opens the mappings, provisions, prints the report; the exit code.
+pub async fn run_with(mappings: &[PathBuf], transport: &Transport, dry_run: bool) -> anyhow::Result<u8> {
+    let mut steps = match pipeline::open_steps(mappings) {
+        Ok(s) => s,
+        Err(pipeline::OpenError::Source { error, diagnostics }) => {
+            for d in &diagnostics.0 {
+                eprintln!("error: {d}");
+            }
+            eprintln!("error: {error}");
+            return Ok(exit::USAGE);
+        }
+        Err(pipeline::OpenError::Mapping(diags)) => {
+            for d in &diags.0 {
+                eprintln!("error: {d}");
+            }
+            eprintln!("{} problem(s) in the mapping file(s); nothing was sent.", diags.0.len());
+            return Ok(exit::USAGE);
+        }
+    };
+    let report = match crate::provision::provision(&mut steps, transport, dry_run).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    print_report(&report);
+    Ok(code(&report))
+}
+
+/// The exit code of a report.
+fn code(r: &Report) -> u8 {
+    if r.gave_up.is_some() {
+        exit::PORTAL
+    } else if !r.unread.is_empty()
+        || !r.refusals().is_empty()
+        || (!r.dry_run && r.steps.iter().any(|s| !s.remaining.is_empty()))
+    {
+        exit::ROWS_REJECTED
+    } else {
+        exit::OK
+    }
+}
+
+fn print_report(r: &Report) {
+    if r.dry_run {
+        println!("dry run: nothing is written to the portal");
+    }
+    for s in &r.steps {
+        println!("step `{}`", s.name);
+        for e in &s.exists {
+            println!("  exists    {e}");
+        }
+        for l in &s.lines {
+            let outcome = match &l.outcome {
+                Outcome::Done(None) => "done".to_string(),
+                Outcome::Done(Some(d)) => format!("done ({d})"),
+                Outcome::Planned => "would be done".to_string(),
+                Outcome::Refused(x) | Outcome::RefusedBefore(x) => {
+                    format!("REFUSED by {}: {}: {}", x.method, x.code, x.description)
+                }
+            };
+            println!("  {:<9} {}: {outcome}", l.verb, l.text);
+        }
+        for x in &s.remaining {
+            let tag = if r.dry_run { "then" } else { "not done" };
+            println!("  {tag:<9} {x}");
+        }
+        for x in &s.left {
+            println!("  note      {x} (not provision's to fix; `b24import validate --online` explains)");
+        }
+        if s.exists.is_empty() && s.lines.is_empty() && s.remaining.is_empty() && s.left.is_empty() {
+            println!("  nothing to provision");
+        }
+    }
+    for u in &r.unread {
+        println!(
+            "refused read: {}: {}: {} (the webhook may lack the rights or scope for it)",
+            u.method, u.code, u.description
+        );
+    }
+    let refusals = r.refusals();
+    for x in &refusals {
+        println!(
+            "refused write: {}: {}: {} (the webhook's user needs CRM administrator rights for it)",
+            x.method, x.code, x.description
+        );
+    }
+    println!("{} write request(s)", r.writes);
+    if let Some(why) = &r.gave_up {
+        eprintln!("error: gave up on the portal: {why}");
+    } else if r.dry_run {
+        println!("run without --dry-run to make these changes");
+    } else if code(r) == exit::OK {
+        println!("the portal is ready for these mappings");
+    } else {
+        println!("the portal is not ready: fix what is named above and run provision again");
+    }
+}

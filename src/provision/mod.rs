@@ -1,0 +1,233 @@
+//! `b24import provision`: bringing the portal to what the mappings need, the writing side of
+//! the schema stage.
+//!
+//! Owns: the rounds of reading and writing ([`provision`]), the pure plan ([`plan`]: gaps ->
+//! actions, merged across steps) and the writes ([`apply`]: one documented request per action,
+//! through the transport like every request). Reads go through [`crate::pipeline::steps::preflight`]
+//! (the schema stage); this stage must not decide what a gap is, only how to close it. It never
+//! deletes, never switches a flag off and never changes an existing list item.
+//!
+//! A round: read the schema and compare ([`preflight`]), plan, write. Whatever depends on an
+//! object created in that round (a new smart process's fields, workspace, stages; stages of a
+//! new pipeline) is planned in the next round from a fresh read, with the real IDs. Provision
+//! stops when a read finds nothing left to write (the portal is ready: a second call makes no
+//! write request), when nothing new can be sent (what is left was refused: each refusal is
+//! reported once, with its method, and not sent again), or after [`MAX_ROUNDS`]. `--dry-run`
+//! plans the first round and sends nothing.
+//!
+//! | file | one job |
+//! |---|---|
+//! | `plan` | [`plan::plan`]: per step, what exists, what to create or change, what waits |
+//! | `apply` | [`apply::request`] (an action's method and parameters), [`apply::send`] |
+
+pub mod apply;
+pub mod plan;
+
+use std::collections::HashSet;
+
+pub use apply::Outcome;
+pub use plan::{Action, Plan, StepInput, StepPlan};
+
+use crate::pipeline::Step;
+use crate::pipeline::steps::{PreflightError, preflight};
+use crate::schema::{Refusal, SchemaError};
+use crate::source::SourceError;
+use crate::transport::Transport;
+
+/// Rounds of writes at most: the smart process; its workspace, fields, values and pipelines;
+/// the stages of new pipelines; one more read to check.
+pub const MAX_ROUNDS: usize = 4;
+
+/// Why provision could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// A source could not be read to collect the labels its rows use (exit 2).
+    #[error("{0}")]
+    Source(#[from] SourceError),
+}
+
+/// One line of a step's report: a write, and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// `creates` or `changes`.
+    pub verb: &'static str,
+    pub text: String,
+    pub outcome: Outcome,
+}
+
+/// What provision found and did for one step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepReport {
+    pub name: String,
+    /// What the step needed that the portal had before provision started.
+    pub exists: Vec<String>,
+    /// Every write, in order, with its outcome.
+    pub lines: Vec<Line>,
+    /// What still has to be done after the last round (refused, or waiting for something
+    /// refused; in a dry run: what waits for the planned writes).
+    pub remaining: Vec<String>,
+    /// Gaps provision does not fix (`validate --online` explains them).
+    pub left: Vec<String>,
+}
+
+/// The outcome of `provision`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub dry_run: bool,
+    pub steps: Vec<StepReport>,
+    /// Reads the portal refused (rights, scope), once per method.
+    pub unread: Vec<Refusal>,
+    /// Write requests sent.
+    pub writes: u64,
+    /// Why provision gave up on the portal (unreachable, credentials refused, an answer of
+    /// unknown outcome), if it did: what the report shows was done before.
+    pub gave_up: Option<String>,
+}
+
+impl Report {
+    /// Writes the portal refused, once per (method, code).
+    pub fn refusals(&self) -> Vec<&Refusal> {
+        let mut out: Vec<&Refusal> = Vec::new();
+        for s in &self.steps {
+            for l in &s.lines {
+                if let Outcome::Refused(r) = &l.outcome
+                    && !out.iter().any(|o| o.method == r.method && o.code == r.code)
+                {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// The portal has everything provision can give (not a dry run, nothing refused, nothing
+    /// remaining, not given up).
+    pub fn ready(&self) -> bool {
+        self.gave_up.is_none()
+            && self.unread.is_empty()
+            && self.refusals().is_empty()
+            && self.steps.iter().all(|s| s.remaining.is_empty())
+            && !(self.dry_run && self.steps.iter().any(|s| !s.lines.is_empty()))
+    }
+}
+
+/// Brings the portal to what `steps` need (see the module docs); `dry_run` sends no write.
+pub async fn provision(
+    steps: &mut [Step],
+    transport: &Transport,
+    dry_run: bool,
+) -> Result<Report, ProvisionError> {
+    let mut report = Report { dry_run, ..Default::default() };
+    let mut refused: Vec<(String, String, Refusal)> = Vec::new();
+    for round in 0..MAX_ROUNDS {
+        let pre = match preflight(steps, transport, true).await {
+            Ok(p) => p,
+            Err(PreflightError::Source(e)) => return Err(ProvisionError::Source(e)),
+            Err(PreflightError::Schema(SchemaError::Refused { method, code, description })) => {
+                push_unread(&mut report, Refusal { method, code, description });
+                return Ok(report);
+            }
+            Err(PreflightError::Schema(e)) => {
+                report.gave_up = Some(e.to_string());
+                return Ok(report);
+            }
+        };
+        let inputs: Vec<StepInput<'_>> = steps
+            .iter()
+            .zip(&pre.steps)
+            .map(|(s, (name, gaps))| StepInput { name, plan: &s.plan, gaps })
+            .collect();
+        let plan = plan::plan(&inputs, &pre.schema);
+        if round == 0 {
+            report.steps = plan
+                .steps
+                .iter()
+                .map(|s| StepReport { name: s.name.clone(), exists: s.exists.clone(), ..Default::default() })
+                .collect();
+        }
+        for r in &plan.unread {
+            push_unread(&mut report, r.clone());
+        }
+        for (sr, sp) in report.steps.iter_mut().zip(&plan.steps) {
+            sr.left = sp.left.clone();
+            sr.remaining.clear();
+        }
+        if dry_run {
+            for (sr, sp) in report.steps.iter_mut().zip(&plan.steps) {
+                for &i in &sp.actions {
+                    let a = &plan.actions[i];
+                    sr.lines.push(Line { verb: a.verb(), text: a.describe(), outcome: Outcome::Planned });
+                }
+                sr.remaining = sp.later.clone();
+            }
+            return Ok(report);
+        }
+        // Send what was not refused before; the rest is what remains.
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.actions.len()];
+        let mut sent_any = false;
+        let mut seen = HashSet::new();
+        for (i, action) in plan.actions.iter().enumerate() {
+            let (method, params) = apply::request(action);
+            let key = (method.clone(), params.to_string());
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if let Some((_, _, r)) = refused.iter().find(|(m, p, _)| *m == key.0 && *p == key.1) {
+                outcomes[i] = Some(Outcome::RefusedBefore(r.clone()));
+                continue;
+            }
+            report.writes += 1;
+            sent_any = true;
+            match apply::send(transport, action).await {
+                Ok(o) => {
+                    if let Outcome::Refused(r) = &o {
+                        refused.push((key.0, key.1, r.clone()));
+                    }
+                    outcomes[i] = Some(o);
+                }
+                Err(e) => {
+                    report.gave_up = Some(e.to_string());
+                    record(&mut report, &plan, &outcomes);
+                    return Ok(report);
+                }
+            }
+        }
+        record(&mut report, &plan, &outcomes);
+        if !sent_any {
+            // Nothing new could be sent: what the plan still holds remains.
+            for (sr, sp) in report.steps.iter_mut().zip(&plan.steps) {
+                for &i in &sp.actions {
+                    sr.remaining.push(format!("{} {}", plan.actions[i].verb(), plan.actions[i].describe()));
+                }
+                sr.remaining.extend(sp.later.iter().cloned());
+            }
+            return Ok(report);
+        }
+        if round + 1 == MAX_ROUNDS {
+            for (sr, sp) in report.steps.iter_mut().zip(&plan.steps) {
+                sr.remaining.extend(sp.later.iter().cloned());
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn push_unread(report: &mut Report, r: Refusal) {
+    if !report.unread.iter().any(|u| u.method == r.method && u.code == r.code) {
+        report.unread.push(r);
+    }
+}
+
+/// Adds the round's sent writes to each step that needs them.
+fn record(report: &mut Report, plan: &Plan, outcomes: &[Option<Outcome>]) {
+    for (sr, sp) in report.steps.iter_mut().zip(&plan.steps) {
+        for &i in &sp.actions {
+            if let Some(Some(o)) = outcomes.get(i)
+                && !matches!(o, Outcome::RefusedBefore(_))
+            {
+                let a = &plan.actions[i];
+                sr.lines.push(Line { verb: a.verb(), text: a.describe(), outcome: o.clone() });
+            }
+        }
+    }
+}

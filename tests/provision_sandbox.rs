@@ -1,0 +1,274 @@
+//! `b24import provision` through the real binary against the in-process sandbox: a dry run
+//! writes nothing, provision calls `crm.type.update`, `crm.automatedsolution.add` and
+//! `crm.contact.userfield.update` with the shapes their pages document, a second provision
+//! makes no write request, a smart process is created from nothing, refusals are named per
+//! method (exit 1), and an unreachable portal exits 3.
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
+
+mod cli_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use b24import::sandbox::{Sandbox, SandboxHandle};
+use cli_support::{b24, s, shown};
+use serde_json::{Value, json};
+
+/// Every write method provision may use.
+const WRITES: &[&str] = &[
+    "crm.type.add",
+    "crm.type.update",
+    "crm.automatedsolution.add",
+    "crm.automatedsolution.update",
+    "crm.contact.userfield.add",
+    "crm.contact.userfield.update",
+    "userfieldconfig.add",
+    "userfieldconfig.update",
+    "crm.status.add",
+    "crm.category.add",
+];
+
+/// Calls `method` on the sandbox and returns `result` (panics on an error answer).
+async fn call(sandbox: &SandboxHandle, method: &str, params: Value) -> Value {
+    let url = format!("{}{method}", sandbox.webhook_url());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let body: Value = reqwest::Client::new()
+        .post(url)
+        .json(&params)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert!(body.get("error").is_none(), "{method}: {body}");
+    body["result"].clone()
+}
+
+/// Write requests the sandbox served so far, per method.
+fn writes(sandbox: &SandboxHandle) -> Vec<(String, u64)> {
+    let counts = sandbox.request_counts();
+    WRITES.iter().filter_map(|m| counts.get(*m).map(|n| (m.to_string(), *n))).collect()
+}
+
+async fn provision(dir: &Path, mappings: &[&PathBuf], webhook: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["provision".to_string()];
+    args.extend(mappings.iter().map(|m| s(m)));
+    args.extend(["--webhook", webhook, "--rate", "200", "--burst", "50"].iter().map(|x| x.to_string()));
+    args.extend(extra.iter().map(|x| x.to_string()));
+    b24(dir, args).await
+}
+
+/// Contacts whose Tier (the sandbox's list field `ufCrm_1700000004`: Gold, Silver, Bronze) uses
+/// one label the list lacks ("Platinum"), under add_missing_values.
+fn contacts(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("people.csv"), "Code,Name,Tier\nP1,Ann,Gold\nP2,Bob,platinum\nP3,Cy,Platinum \n")
+        .expect("csv");
+    let mapping = dir.join("people.toml");
+    std::fs::write(
+        &mapping,
+        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
+         origin = \"test\"\n[fields]\nname = \"Name\"\n\
+         ufCrm_1700000004 = { column = \"Tier\", type = \"enum\", add_missing_values = true }\n",
+    )
+    .expect("mapping");
+    mapping
+}
+
+/// Projects of the smart process "Projects" in the workspace "Delivery": stages and start/end
+/// dates need two flags, `flags` asks for a third.
+fn projects(dir: &Path, extra_fields: &str) -> PathBuf {
+    std::fs::write(
+        dir.join("projects.csv"),
+        "Code,Title,Stage,Start,Priority\nX1,First,NEW,2026-01-02,High\n",
+    )
+    .expect("csv");
+    let mapping = dir.join("projects.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "name = \"projects\"\n[source]\npath = \"projects.csv\"\nkey = \"Code\"\n[target]\n\
+             smart_process = \"Projects\"\n[target.provision]\nworkspace = \"Delivery\"\nflags = [\"isObserversEnabled\"]\n\
+             [fields]\ntitle = \"Title\"\nstageId = \"Stage\"\nbegindate = {{ column = \"Start\", type = \"date\" }}\n{extra_fields}"
+        ),
+    )
+    .expect("mapping");
+    mapping
+}
+
+/// The sandbox with the smart process "Projects" (every flag off, no workspace): its type id.
+async fn with_projects(sandbox: &SandboxHandle) -> u64 {
+    let t = call(sandbox, "crm.type.add", json!({"fields": {"title": "Projects"}})).await;
+    t["type"]["id"].as_u64().expect("type id")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_reads_and_writes_nothing() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    with_projects(&sandbox).await;
+    let before = writes(&sandbox);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (people, projects) = (contacts(dir.path()), projects(dir.path(), ""));
+    let out = provision(dir.path(), &[&people, &projects], &sandbox.webhook_url(), &["--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert_eq!(writes(&sandbox), before, "no write request: {}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("dry run: nothing is written to the portal"), "{stdout}");
+    assert!(
+        stdout.contains("field `UF_CRM_1700000004`: adds \"platinum\" to its list: would be done"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("digital workspace \"Delivery\" holding the smart process: would be done"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 write request(s)"), "{stdout}");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provision_switches_on_only_the_needed_flags_creates_the_workspace_and_adds_list_values_then_writes_nothing_again()
+ {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let type_id = with_projects(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (people, projects) = (contacts(dir.path()), projects(dir.path(), ""));
+    let out = provision(dir.path(), &[&people, &projects], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("the portal is ready for these mappings"), "{stdout}");
+    let counts: std::collections::BTreeMap<String, u64> = writes(&sandbox).into_iter().collect();
+    assert_eq!(counts.get("crm.type.update"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("crm.automatedsolution.add"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("crm.contact.userfield.update"), Some(&1), "{counts:?}");
+
+    // crm.type.update: the needed flags on, every other flag as it was.
+    let t = &call(&sandbox, "crm.type.get", json!({"id": type_id})).await["type"];
+    for flag in ["isStagesEnabled", "isBeginCloseDatesEnabled", "isObserversEnabled"] {
+        assert_eq!(t[flag], json!("Y"), "{flag}: {t}");
+    }
+    for flag in ["isClientEnabled", "isSourceEnabled", "isAutomationEnabled", "isDocumentsEnabled"] {
+        assert_eq!(t[flag], json!("N"), "{flag}: {t}");
+    }
+    // crm.automatedsolution.add: the workspace holds the smart process.
+    let ws = call(&sandbox, "crm.automatedsolution.list", json!({})).await;
+    let ws = &ws["automatedSolutions"][0];
+    assert_eq!((ws["title"].clone(), ws["typeIds"].clone()), (json!("Delivery"), json!([type_id])), "{ws}");
+    // crm.contact.userfield.update: one new item with a stable XML_ID; the others untouched.
+    let fields =
+        call(&sandbox, "crm.contact.userfield.list", json!({"filter": {"FIELD_NAME": "UF_CRM_1700000004"}}))
+            .await;
+    let list = fields[0]["LIST"].as_array().expect("list").clone();
+    let values: Vec<&str> = list.iter().filter_map(|i| i["VALUE"].as_str()).collect();
+    assert_eq!(values, ["Gold", "Silver", "Bronze", "platinum"], "{list:?}");
+    assert_eq!(list[3]["XML_ID"], json!(b24import::provision::plan::xml_id("Platinum")));
+    assert_eq!(list[0]["ID"], json!("41"));
+
+    // A second provision finds everything and makes no write request.
+    let before = writes(&sandbox);
+    let again = provision(dir.path(), &[&people, &projects], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", shown(&again));
+    assert_eq!(writes(&sandbox), before, "{}", shown(&again));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("0 write request(s)"), "{stdout}");
+    assert!(stdout.contains("exists    digital workspace \"Delivery\" holding it"), "{stdout}");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_smart_process_is_created_with_its_flags_workspace_and_list_field() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The first smart process of an empty sandbox gets type id 1: its fields are UF_CRM_1_...
+    let mapping = projects(
+        dir.path(),
+        "UF_CRM_1_PRIORITY = { column = \"Priority\", type = \"enum\", create = { type = \"enumeration\", label = \"Priority\" }, add_missing_values = true }\n",
+    );
+    let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let types = call(&sandbox, "crm.type.list", json!({})).await;
+    let t = &types["types"][0];
+    assert_eq!((t["title"].clone(), t["id"].clone()), (json!("Projects"), json!(1)), "{types}");
+    assert_eq!(t["isStagesEnabled"], json!("Y"), "created with its flags: {t}");
+    let ws = call(&sandbox, "crm.automatedsolution.list", json!({})).await;
+    assert_eq!(ws["automatedSolutions"][0]["typeIds"], json!([1]), "{ws}");
+    let fields =
+        call(&sandbox, "userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": "CRM_1"}}))
+            .await;
+    let field = fields["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["fieldName"] == json!("UF_CRM_1_PRIORITY")))
+        .unwrap_or_else(|| panic!("UF_CRM_1_PRIORITY was created: {fields}"));
+    assert_eq!(field["userTypeId"], json!("enumeration"), "{field}");
+    assert_eq!(field["enum"][0]["value"], json!("High"), "{fields}");
+    assert_eq!(field["enum"][0]["xmlId"], json!(b24import::provision::plan::xml_id("High")));
+    let before = writes(&sandbox);
+    let again = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", shown(&again));
+    assert_eq!(writes(&sandbox), before, "{}", shown(&again));
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the sandbox's crm.automatedsolution.update (merged by the lead)"]
+async fn a_smart_process_is_added_to_an_existing_workspace_keeping_the_types_it_holds() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let other =
+        call(&sandbox, "crm.type.add", json!({"fields": {"title": "Other"}})).await["type"]["id"].clone();
+    call(&sandbox, "crm.automatedsolution.add", json!({"fields": {"title": "Delivery", "typeIds": [other]}}))
+        .await;
+    let type_id = with_projects(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = projects(dir.path(), "");
+    let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let ws = call(&sandbox, "crm.automatedsolution.list", json!({})).await;
+    assert_eq!(ws["automatedSolutions"][0]["typeIds"], json!([other, type_id]), "{ws}");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the sandbox's rights (a webhook without CRM administrator rights; merged by the lead)"]
+async fn missing_rights_are_reported_per_method_with_exit_1() {
+    // The sandbox refuses set-up methods to a user without CRM administrator rights
+    // (ACCESS_DENIED); until it can, this test cannot be set up.
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    with_projects(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (people, projects) = (contacts(dir.path()), projects(dir.path(), ""));
+    let webhook = sandbox.webhook_url().replace("/rest/1/", "/rest/2/");
+    let out = provision(dir.path(), &[&people, &projects], &webhook, &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for method in ["crm.type.update", "crm.automatedsolution.add", "crm.contact.userfield.update"] {
+        assert!(stdout.contains(&format!("refused write: {method}: ")), "{method}: {stdout}");
+    }
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_portal_exits_3_without_the_webhook_code() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = projects(dir.path(), "");
+    let out =
+        provision(dir.path(), &[&mapping], &format!("http://127.0.0.1:{port}/rest/1/secretcode/"), &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gave up on the portal"), "{err}");
+    assert!(!shown(&out).contains("secretcode"), "the webhook code leaked: {}", shown(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_error_exits_2_before_any_request() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = projects(dir.path(), "nosuch = { column = \"Nope\" }\n");
+    let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert_eq!(sandbox.snapshot().requests.total, 0);
+    sandbox.stop().await;
+}
