@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::plan::{Action, Owner, xml_id};
 use crate::schema::Refusal;
-use crate::transport::{CallError, Transport, TransportError};
+use crate::transport::{CallError, FatalKind, Transport, TransportError};
 
 /// What came of one action.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,19 +129,26 @@ fn enum_entry(value: &str) -> Value {
     json!({ "value": value, "xmlId": xml_id(value), "def": "N" })
 }
 
-/// Sends `action`. `Err`: the portal cannot be used (unreachable, credentials refused, an
-/// answer whose outcome is unknown): provision gives up.
+/// Sends `action`. `Err`: the portal cannot be used (unreachable, an answer whose outcome is
+/// unknown): provision gives up.
+///
+/// A refusal of the credentials' rights (`ACCESS_DENIED`, which a set-up method answers to a
+/// user without CRM administrator rights) is this method's refusal, not the end: the schema
+/// was read with the same credentials just before, so they are valid, and the other writes
+/// may still be allowed. Missing rights are then reported per method (exit 1).
 pub async fn send(transport: &Transport, action: &Action) -> Result<Outcome, TransportError> {
     let (method, params) = request(action);
     tracing::info!(method, action = %action.describe(), "provision writes");
-    match transport.call(&method, &params).await {
-        Ok(result) => Ok(Outcome::Done(detail(action, &result))),
-        Err(CallError::Rejected { method, code, description, .. }) => {
-            tracing::warn!(method, code, description, "provision write refused");
-            Ok(Outcome::Refused(Refusal { method, code, description }))
+    let (method, code, description) = match transport.call(&method, &params).await {
+        Ok(result) => return Ok(Outcome::Done(detail(action, &result))),
+        Err(CallError::Rejected { method, code, description, .. }) => (method, code, description),
+        Err(CallError::Transport(TransportError::Fatal { kind: FatalKind::Auth, code, message, .. })) => {
+            (method, code, message)
         }
-        Err(CallError::Transport(e)) => Err(e),
-    }
+        Err(CallError::Transport(e)) => return Err(e),
+    };
+    tracing::warn!(method, code, description, "provision write refused");
+    Ok(Outcome::Refused(Refusal { method, code, description }))
 }
 
 /// The new object's id, from the answer.
