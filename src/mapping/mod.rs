@@ -16,8 +16,8 @@ pub mod spec;
 pub mod transform;
 
 pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
-pub use compile::{Deferred, FieldPlan, Input, MappingPlan, TargetPlan};
+pub use compile::{Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, TargetPlan};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};
 pub use problem::Problem;
-pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, ValueType, load};
+pub use spec::{MappingFile, MappingSpec, Mode, OnAmbiguous, OnDuplicate, OnExisting, ValueType, load};

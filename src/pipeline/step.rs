@@ -95,6 +95,8 @@ pub(super) struct StepRunner<'a> {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     pub(super) seen: std::collections::HashSet<u64>,
+    /// Rows to create waiting for the duplicate check, and what it found (`on_duplicate`).
+    pub(super) dups: super::matching::DupState,
 }
 
 impl<'a> StepRunner<'a> {
@@ -129,6 +131,7 @@ impl<'a> StepRunner<'a> {
             hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
+            dups: Default::default(),
         };
         Ok((runner, rows))
     }
@@ -176,6 +179,9 @@ impl<'a> StepRunner<'a> {
             if self.unseen.len() >= LOOKUP_CHUNK {
                 ready.extend(self.flush_unseen().await?);
             }
+            if self.dups.ready() {
+                ready.extend(self.flush_duplicates(false).await?);
+            }
             for r in ready {
                 for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
                     if let Err(stop) = self.send(pack, &mut retry).await {
@@ -198,7 +204,7 @@ impl<'a> StepRunner<'a> {
             self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
         }
         if result.is_ok() {
-            match self.flush_unseen().await {
+            match self.flush_before_end().await {
                 Ok(ready) => {
                     for r in ready {
                         for pack in packer.push(Item { key: r.key, fields: r.fields }, r.cmd) {
@@ -242,6 +248,9 @@ impl<'a> StepRunner<'a> {
                     r.resends = resend.get(&r.key).copied().unwrap_or(1);
                 }
             }
+        }
+        if result.is_ok() {
+            result = self.settle_duplicates().await;
         }
         if result.is_ok() && self.writing() {
             result = self.reconcile_this_run().await;
