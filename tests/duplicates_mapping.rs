@@ -14,9 +14,8 @@ fn compile(mapping: &str) -> Result<DuplicateRule, Vec<String>> {
     std::fs::write(dir.path().join("people.csv"), format!("{HEADER}C1,Ann,+7916,a@b.ru\n")).expect("csv");
     let path = dir.path().join("m.toml");
     std::fs::write(&path, mapping).expect("mapping");
-    let render = |d: Diagnostics| {
-        d.0.iter().map(|x| strip_dir(&x.to_string(), dir.path())).collect::<Vec<_>>()
-    };
+    let render =
+        |d: Diagnostics| d.0.iter().map(|x| strip_dir(&x.to_string(), dir.path())).collect::<Vec<_>>();
     let file = mapping::load(&path).map_err(render)?;
     let headers: Vec<String> = HEADER.trim().split(',').map(str::to_string).collect();
     file.compile(&headers).map(|plan| plan.duplicates).map_err(render)
@@ -39,7 +38,11 @@ fn the_keys_compile_into_the_rule_with_duplicate_by_defaulting_to_the_mappings_f
     let rule = compile(&contact("on_duplicate = \"merge\"\non_ambiguous = \"first\"")).expect("compiles");
     assert_eq!(
         rule,
-        DuplicateRule { on_duplicate: OnDuplicate::Merge, by: vec!["EMAIL"], on_ambiguous: OnAmbiguous::First }
+        DuplicateRule {
+            on_duplicate: OnDuplicate::Merge,
+            by: vec!["EMAIL"],
+            on_ambiguous: OnAmbiguous::First
+        }
     );
     assert!(rule.checks());
     let rule = compile(&contact("")).expect("compiles");
@@ -68,7 +71,10 @@ fn the_keys_are_refused_on_a_deal_at_their_position() {
                 on_duplicate = \"skip\"\non_ambiguous = \"skip\"\n[fields]\ntitle = \"Name\"\n";
     let got = compile(deal).expect_err("refused");
     assert_eq!(got.len(), 2, "{got:?}");
-    assert!(got[0].starts_with("m.toml:6:16: on_duplicate applies to lead, contact and company steps only"), "{got:?}");
+    assert!(
+        got[0].starts_with("m.toml:6:16: on_duplicate applies to lead, contact and company steps only"),
+        "{got:?}"
+    );
     assert!(got[1].starts_with("m.toml:7:16: on_ambiguous applies"), "{got:?}");
     assert!(got[0].contains("remove it from this deal step"), "{got:?}");
 }
@@ -88,6 +94,8 @@ fn on_duplicate_without_a_phone_or_email_column_is_refused() {
     let got = compile(mapping).expect_err("refused");
     assert_eq!(
         got,
-        vec!["m.toml:7:16: on_duplicate needs a PHONE or EMAIL [[fm]] column to match by; add one, or remove on_duplicate"]
+        vec![
+            "m.toml:7:16: on_duplicate needs a PHONE or EMAIL [[fm]] column to match by; add one, or remove on_duplicate"
+        ]
     );
 }

@@ -89,7 +89,8 @@ fn people(dir: &Path, csv: &str, target: &str) -> PathBuf {
 
 /// Deals D1..D3 linked to people C1..C3.
 fn deals(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("deals.csv"), "Code,Title,Person\nD1,Deal1,C1\nD2,Deal2,C2\nD3,Deal3,C3\n").expect("csv");
+    std::fs::write(dir.join("deals.csv"), "Code,Title,Person\nD1,Deal1,C1\nD2,Deal2,C2\nD3,Deal3,C3\n")
+        .expect("csv");
     let mapping = dir.join("deals.toml");
     std::fs::write(
         &mapping,

@@ -30,11 +30,13 @@ async fn find(p: &Portal, params: Value) -> Value {
 async fn phones_match_by_digits_with_extensions_ignored_and_emails_case_insensitively() {
     let p = Portal::fast().await;
     let c = add(&p, 3, "+7 (916) 123-45-67 ext. 12", "Ann@Example.com").await;
-    let by_phone = find(&p, json!({"type": "PHONE", "values": ["79161234567"], "entity_type": "CONTACT"})).await;
+    let by_phone =
+        find(&p, json!({"type": "PHONE", "values": ["79161234567"], "entity_type": "CONTACT"})).await;
     assert_eq!(by_phone, json!({"CONTACT": [c]}));
     let by_phone = find(&p, json!({"type": "PHONE", "values": ["+7 916 123 45 67 доб. 5"]})).await;
     assert_eq!(by_phone, json!({"CONTACT": [c]}));
-    let by_mail = find(&p, json!({"type": "EMAIL", "values": ["ann@EXAMPLE.com"], "entity_type": "CONTACT"})).await;
+    let by_mail =
+        find(&p, json!({"type": "EMAIL", "values": ["ann@EXAMPLE.com"], "entity_type": "CONTACT"})).await;
     assert_eq!(by_mail, json!({"CONTACT": [c]}));
     let none = find(&p, json!({"type": "EMAIL", "values": ["bob@example.com"]})).await;
     assert_eq!(none, json!([]), "no match is an empty (PHP) array");
@@ -69,8 +71,12 @@ async fn more_than_20_values_and_a_missing_type_or_an_unknown_entity_type_are_re
     assert_eq!((status, code.as_str()), (400, "Communication type is not defined."));
     let (status, _) = p.err("crm.duplicate.findbycomm", json!({"type": "WEB", "values": ["x.ru"]})).await;
     assert_eq!(status, 400);
-    let (status, _) =
-        p.err("crm.duplicate.findbycomm", json!({"type": "EMAIL", "values": ["a@x.ru"], "entity_type": "DEAL"})).await;
+    let (status, _) = p
+        .err(
+            "crm.duplicate.findbycomm",
+            json!({"type": "EMAIL", "values": ["a@x.ru"], "entity_type": "DEAL"}),
+        )
+        .await;
     assert_eq!(status, 400);
     let (status, _) = p.err("crm.duplicate.findbycomm", json!({"type": "EMAIL", "values": []})).await;
     assert_eq!(status, 400);

@@ -49,9 +49,13 @@ pub(super) const CALLS_PER_REQUEST: usize = 50;
 /// Items per `crm.item.list` read (one page).
 pub(super) const IDS_PER_READ: usize = 50;
 
-/// Rows waiting for their check before a request with partly filled calls is sent anyway
-/// (rows wait for full calls; a rare value type must not hold the whole file back).
-pub(super) const MAX_WAITING_ROWS: usize = 2_000;
+/// Rows waiting for their check before the items found so far are read and partly filled
+/// calls are sent anyway (rows wait for full requests; a rare value type must not hold the
+/// whole file back). Bounds the memory of the check (a row keeps its command).
+pub(super) const MAX_WAITING_ROWS: usize = 5_000;
+
+/// Items named by the checks before they are read: one full read request.
+pub(super) const IDS_PER_READ_REQUEST: usize = IDS_PER_READ * CALLS_PER_REQUEST;
 
 /// Lines of "which value matched which item" kept in the report.
 pub(super) const MAX_MATCH_LINES: usize = 1_000;
@@ -297,10 +301,14 @@ impl<R> CheckQueue<R> {
         self.unasked.values().map(|v| v.len() / VALUES_PER_CALL).sum()
     }
 
-    /// The calls of the next request: full calls first, then (when `force`, or when too many
-    /// rows wait) partly filled ones; empty when there is not a full request and no force.
+    /// Whether too many rows wait.
+    pub(super) fn crowded(&self) -> bool {
+        self.rows.len() >= MAX_WAITING_ROWS
+    }
+
+    /// The calls of the next request: full calls first, then (when `force`) partly filled
+    /// ones; empty when there is not a full request and no force.
     pub(super) fn next_calls(&mut self, force: bool) -> Vec<Vec<Comm>> {
-        let force = force || self.rows.len() >= MAX_WAITING_ROWS;
         if !force && self.full_calls() < CALLS_PER_REQUEST {
             return Vec::new();
         }

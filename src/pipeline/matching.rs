@@ -8,12 +8,13 @@
 //! decisions are `duplicates`' (pure); creating and sending are `rows`' and `send`'s. Must not
 //! look anything up by phone or e-mail for reconciliation: that stays by `originId`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
 use super::duplicates::{
-    self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, Verdict,
+    self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
+    Verdict,
 };
 use super::portal::{LOOKUP_ATTEMPTS, id_of};
 use super::send::{Item, Ready};
@@ -31,6 +32,8 @@ pub(super) struct DupState {
     queue: CheckQueue<Unseen>,
     /// Items the check found, as read, while a waiting row may still need them.
     items: HashMap<u64, Value>,
+    /// Calls whose answer named items not read yet: the call's values and the items' IDs.
+    unread: Vec<(Vec<Comm>, Vec<u64>)>,
     /// A value -> the key of the first row of this run that holds it (created or linked).
     index: HashMap<Comm, String>,
     /// Rows holding a value of an earlier row of this run: handled by the mode once that row
@@ -76,46 +79,58 @@ impl StepRunner<'_> {
         Ok(ready)
     }
 
-    /// Sends the waiting checks (full requests only, unless `all`) and decides every row whose
-    /// values are all answered. A check that fails leaves its rows out of the journal: they are
-    /// never created blindly, and the next run checks them again.
+    /// Sends the waiting checks (full requests only, unless `all`), reads the items they named
+    /// (a full read request at a time, unless `all` or too many rows wait) and decides every row
+    /// whose values are all answered. A check or read that fails leaves its rows out of the
+    /// journal: they are never created blindly, and the next run checks them again.
     pub(super) async fn flush_duplicates(&mut self, all: bool) -> Result<Vec<Ready>, Stop> {
         let mut ready = Vec::new();
         loop {
-            let calls = self.dups.queue.next_calls(all);
-            if !calls.is_empty() {
-                match self.check(&calls).await? {
-                    Ok(answers) => self.dups.queue.answer(answers),
-                    Err(e) => {
-                        let rows = self.dups.queue.drain();
-                        self.report.notes.push(format!(
-                            "could not check {} new row(s) for duplicates in the portal ({e}); they were not \
-                             created: run again",
-                            rows.len()
-                        ));
-                        self.report.pending += rows.len() as u64;
-                        self.dups.items.clear();
-                        return Ok(ready);
-                    }
-                }
+            let crowded = self.dups.queue.crowded();
+            let calls = self.dups.queue.next_calls(all || (crowded && self.dups.unread.is_empty()));
+            let mut failed = None;
+            if !calls.is_empty()
+                && let Err(e) = self.check(calls.clone()).await?
+            {
+                failed = Some(e);
+            }
+            let named: HashSet<u64> =
+                self.dups.unread.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+            let read = failed.is_none()
+                && !named.is_empty()
+                && (named.len() >= IDS_PER_READ_REQUEST || crowded || (all && calls.is_empty()));
+            if read && let Err(e) = self.attribute(named).await? {
+                failed = Some(e);
+            }
+            if let Some(e) = failed {
+                let rows = self.dups.queue.drain();
+                self.dups.unread.clear();
+                self.dups.items.clear();
+                self.report.notes.push(format!(
+                    "could not check {} new row(s) for duplicates in the portal ({e}); they were not \
+                     created: run again",
+                    rows.len()
+                ));
+                self.report.pending += rows.len() as u64;
+                return Ok(ready);
             }
             for (row, comms, portal) in self.dups.queue.decidable() {
                 ready.extend(self.checked(row, &comms, portal)?);
             }
-            let named = self.dups.queue.named_ids();
-            self.dups.items.retain(|id, _| named.contains(id));
-            if calls.is_empty() {
+            let mut keep = self.dups.queue.named_ids();
+            keep.extend(self.dups.unread.iter().flat_map(|(_, ids)| ids.iter().copied()));
+            self.dups.items.retain(|id, _| keep.contains(id));
+            if calls.is_empty() && !read {
                 return Ok(ready);
             }
         }
     }
 
-    /// Asks one request of checks and reads the items they name: value -> items holding it.
-    async fn check(&mut self, calls: &[Vec<Comm>]) -> Result<Result<HashMap<Comm, Vec<u64>>, String>, Stop> {
-        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(Ok(HashMap::new())) };
-        let Some(entity_type) = duplicates::entity_type_name(entity_type_id) else {
-            return Ok(Ok(HashMap::new()));
-        };
+    /// Asks one request of checks: values no item holds are answered now, calls that name
+    /// items wait for those items to be read (`unread`).
+    async fn check(&mut self, calls: Vec<Vec<Comm>>) -> Result<Result<(), String>, Stop> {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(Ok(())) };
+        let Some(entity_type) = duplicates::entity_type_name(entity_type_id) else { return Ok(Ok(())) };
         let commands: Vec<Command> =
             calls.iter().map(|c| duplicates::check_command(c, entity_type)).collect();
         let (answers, requests) = self.read_batch(&commands).await?;
@@ -125,16 +140,34 @@ impl StepRunner<'_> {
             Err(e) => return Ok(Err(e)),
         };
         self.report.duplicates.values_checked += calls.iter().map(|c| c.len() as u64).sum::<u64>();
-        let ids: Vec<Vec<u64>> = answers.iter().map(|a| duplicates::ids_in(a, entity_type)).collect();
-        let mut unread: Vec<u64> =
-            ids.iter().flatten().filter(|id| !self.dups.items.contains_key(id)).copied().collect();
-        unread.sort_unstable();
-        unread.dedup();
-        match self.read_items(entity_type_id, &unread).await? {
+        let mut none = HashMap::new();
+        for (call, answer) in calls.into_iter().zip(&answers) {
+            let ids = duplicates::ids_in(answer, entity_type);
+            if ids.is_empty() {
+                none.extend(call.into_iter().map(|c| (c, Vec::new())));
+            } else {
+                self.dups.unread.push((call, ids));
+            }
+        }
+        self.dups.queue.answer(none);
+        Ok(Ok(()))
+    }
+
+    /// Reads the items the checks named (`named`) and answers their calls: which value is
+    /// held by which item.
+    async fn attribute(&mut self, named: HashSet<u64>) -> Result<Result<(), String>, Stop> {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(Ok(())) };
+        let mut ids: Vec<u64> = named.into_iter().filter(|id| !self.dups.items.contains_key(id)).collect();
+        ids.sort_unstable();
+        match self.read_items(entity_type_id, &ids).await? {
             Ok(items) => self.dups.items.extend(items),
             Err(e) => return Ok(Err(e)),
         }
-        Ok(Ok(duplicates::attribute(calls, &ids, &self.dups.items)))
+        let (calls, ids): (Vec<Vec<Comm>>, Vec<Vec<u64>>) =
+            std::mem::take(&mut self.dups.unread).into_iter().unzip();
+        let answers = duplicates::attribute(&calls, &ids, &self.dups.items);
+        self.dups.queue.answer(answers);
+        Ok(Ok(()))
     }
 
     /// Reads items by ID (`crm.item.list`, 50 a call, 50 calls a request).
