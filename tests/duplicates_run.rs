@@ -301,3 +301,25 @@ async fn without_on_duplicate_rows_are_created_as_before_and_nothing_is_checked(
     assert_eq!(common::sandbox_items(&sandbox, 3).await.len(), 5);
     sandbox.stop().await;
 }
+
+#[tokio::test]
+async fn in_upsert_rows_the_journal_knows_are_updated_as_before_and_only_new_rows_are_checked() {
+    let (sandbox, importer, other) = portal().await;
+    let (ann, bob) = seed(&other).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let target = "mode = \"upsert\"\non_duplicate = \"skip\"";
+    let cid_only = "Code,Name,Last,Email,Phone\nC3,Cid,Sun,cid@x.ru,+7 916 000 00 03\n";
+    let journal = dir.path().join("j.sqlite");
+    let first = run(&[people(dir.path(), cid_only, target)], &journal, &importer).await;
+    assert_eq!(sent(&first), (1, 0));
+    let changed = PEOPLE.replace("C3,Cid,", "C3,Cidney,");
+    let second = run(&[people(dir.path(), &changed, target)], &journal, &importer).await;
+    let p = &second.steps[0];
+    assert_eq!((p.created, p.updated, p.existing), (0, 1, 2), "{p:?}");
+    assert_eq!(p.duplicates.rows_checked, 2, "only C1 and C2 are new to the journal");
+    let j = Journal::open(&journal).expect("journal");
+    let step = j.steps().expect("steps")[0].id;
+    let ids: std::collections::HashMap<String, u64> = j.ids(step).expect("ids").into_iter().collect();
+    assert_eq!((ids.get("C1"), ids.get("C2")), (Some(&ann), Some(&bob)));
+    sandbox.stop().await;
+}
