@@ -323,3 +323,54 @@ async fn in_upsert_rows_the_journal_knows_are_updated_as_before_and_only_new_row
     assert_eq!((ids.get("C1"), ids.get("C2")), (Some(&ann), Some(&bob)));
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_faults_every_row_ends_created_once_or_linked_to_its_existing_item() {
+    for seed in [3, 17] {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = common::sandbox_config(RATE);
+        config.state_file = Some(dir.path().join("portal.sqlite"));
+        // Another client creates 20 of the 60 contacts first, on a portal without faults.
+        let clean = Sandbox::start(config.clone()).await.expect("sandbox");
+        let other = common::webhook_transport(&clean, RATE);
+        let mut existing = Vec::new();
+        for i in 0..20 {
+            existing.push(
+                add(&other, 3, json!({"name": format!("Hand{i}"), "fm": [email(&format!("P{i}@x.ru"))]}))
+                    .await,
+            );
+        }
+        clean.stop().await;
+        config.faults.seed = seed;
+        config.faults.fail_500 = 0.1;
+        config.faults.drop_after_commit = 0.1;
+        config.faults.html_error = 0.05;
+        let sandbox = Sandbox::start(config).await.expect("sandbox");
+        let importer = common::webhook_transport(&sandbox, RATE);
+        let mut csv = String::from("Code,Name,Last,Email,Phone\n");
+        for i in 0..60 {
+            csv.push_str(&format!("C{i},Name{i},Last{i},p{i}@x.ru,+7 916 100 {i:04}\n"));
+        }
+        let steps = vec![people(dir.path(), &csv, "on_duplicate = \"skip\"")];
+        let journal = dir.path().join("j.sqlite");
+        for _ in 0..6 {
+            let report = run(&steps, &journal, &importer).await;
+            if report.unfinished() == 0 && report.steps[0].rows_read == 60 {
+                break;
+            }
+        }
+        let state = sandbox.snapshot();
+        assert!(state.faults.values().sum::<u64>() > 0, "faults were injected");
+        assert_eq!(state.items.get("3"), Some(&60), "seed {seed}: 20 existing + 40 created");
+        assert_eq!(state.duplicates.items, 0, "seed {seed}: {:?}", state.duplicates.details);
+        let j = Journal::open(&journal).expect("journal");
+        let step = j.steps().expect("steps")[0].id;
+        let ids: std::collections::HashMap<String, u64> = j.ids(step).expect("ids").into_iter().collect();
+        assert_eq!(ids.len(), 60, "seed {seed}: every row done");
+        for (i, id) in existing.iter().enumerate() {
+            assert_eq!(ids.get(&format!("C{i}")), Some(id), "seed {seed}: C{i} linked to its existing item");
+        }
+        drop(j);
+        sandbox.stop().await;
+    }
+}
