@@ -185,8 +185,10 @@ async fn ambiguous_answers_are_reconciled_so_every_row_lands_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_oauth_token_is_refreshed_once_and_the_run_finishes() {
     let mut config = sandbox_config();
+    // The run must outlive the token: 30 batches, at most 8 in flight, each answered after
+    // 150 ms, take at least four rounds (600 ms), whatever the machine's speed.
     config.oauth.token_ttl = Some(Duration::from_millis(300));
-    config.faults.slow_ms = 20;
+    config.faults.slow_ms = 150;
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let oauth = sandbox.config().oauth.clone();
     let credentials = Credentials::OAuth(

@@ -462,6 +462,9 @@ pub fn print_summary(r: &RunReport) {
                 s.reconciled_absent
             );
         }
+        if let Some(line) = s.duplicates.summary() {
+            println!("{:<12} {line}", "");
+        }
         for n in &s.notes {
             println!("{:<12} note: {n}", "");
         }

@@ -16,7 +16,8 @@ use super::diagnostic::{Diagnostics, closest, suggest};
 use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
 use super::spa;
 use super::spec::{
-    FieldRule, FieldSpec, MappingFile, Mode, Number, OnExisting, SheetSpec, UfType, ValueType,
+    FieldRule, FieldSpec, MappingFile, Mode, Number, OnAmbiguous, OnDuplicate, OnExisting, SheetSpec, UfType,
+    ValueType,
 };
 use super::transform;
 use crate::source::{SheetSelector, SourceOptions};
@@ -35,6 +36,8 @@ pub struct MappingPlan {
     pub fields: Vec<FieldPlan>,
     pub fm: Vec<FmPlan>,
     pub require_any: Vec<RequireAnyPlan>,
+    /// Duplicate control against the portal's existing items (`on_duplicate` of [target]).
+    pub duplicates: DuplicateRule,
     /// Things worth telling the user that do not stop anything (unknown portal field names,
     /// lookups resolved at run time).
     pub notes: Vec<String>,
@@ -95,6 +98,22 @@ impl MappingPlan {
     /// Whether the step targets a smart process whose entityTypeId is not known yet.
     pub fn is_unbound(&self) -> bool {
         self.target.smart_process.is_some() && self.target.entity == Entity::Crm(UNBOUND_SMART_PROCESS)
+    }
+}
+
+/// `on_duplicate`, `duplicate_by` and `on_ambiguous` of [target], checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DuplicateRule {
+    pub on_duplicate: OnDuplicate,
+    /// `EMAIL` / `PHONE`: the `[[fm]]` types a row is matched by.
+    pub by: Vec<&'static str>,
+    pub on_ambiguous: OnAmbiguous,
+}
+
+impl DuplicateRule {
+    /// Whether rows to create are checked against the portal first.
+    pub fn checks(&self) -> bool {
+        self.on_duplicate != OnDuplicate::Create && !self.by.is_empty()
     }
 }
 
@@ -373,6 +392,7 @@ impl Compiler<'_> {
             .collect();
         let fm = self.fm(target.entity);
         let require_any = self.require_any();
+        let duplicates = self.duplicates(&target, &fm);
         if target.entity == Entity::User
             && !spec.fields.iter().any(|(n, _)| n.get_ref() == "EMAIL")
             && !self.diags.0.iter().any(|d| d.message.contains("EMAIL"))
@@ -389,6 +409,7 @@ impl Compiler<'_> {
             fields,
             fm,
             require_any,
+            duplicates,
             notes: std::mem::take(&mut self.notes),
         }
     }
@@ -534,6 +555,95 @@ impl Compiler<'_> {
             }
         }
         ProvisionPlan { workspace, flags }
+    }
+
+    /// `on_duplicate`, `duplicate_by`, `on_ambiguous`: for lead, contact and company only (the
+    /// portal matches by phone and e-mail); `duplicate_by` names `[[fm]]` types the mapping
+    /// has, and defaults to the PHONE/EMAIL types it has.
+    fn duplicates(&mut self, target: &TargetPlan, fm: &[FmPlan]) -> DuplicateRule {
+        let t = &self.file.spec.target;
+        let on_duplicate = t.on_duplicate.as_ref().map(|m| *m.get_ref()).unwrap_or_default();
+        let on_ambiguous = t.on_ambiguous.as_ref().map(|m| *m.get_ref()).unwrap_or_default();
+        let set = [
+            ("on_duplicate", t.on_duplicate.as_ref().map(Spanned::span)),
+            ("duplicate_by", t.duplicate_by.as_ref().map(Spanned::span)),
+            ("on_ambiguous", t.on_ambiguous.as_ref().map(Spanned::span)),
+        ];
+        if !target.entity.has_multifields() {
+            if target.entity != Entity::Crm(0) {
+                for (key, span) in set.iter().filter_map(|(k, s)| Some((k, s.clone()?))) {
+                    self.err(
+                        span,
+                        format!(
+                            "{key} applies to lead, contact and company steps only (the portal matches \
+                             duplicates by phone and e-mail); remove it from this {} step",
+                            target.entity.name()
+                        ),
+                    );
+                }
+            }
+            return DuplicateRule::default();
+        }
+        let mut have: Vec<&'static str> = Vec::new();
+        for f in fm {
+            if matches!(f.type_id, "EMAIL" | "PHONE") && !have.contains(&f.type_id) {
+                have.push(f.type_id);
+            }
+        }
+        let mut by = Vec::new();
+        match &t.duplicate_by {
+            None => by.clone_from(&have),
+            Some(list) if list.get_ref().is_empty() => {
+                self.err(list.span(), "duplicate_by needs at least one of \"EMAIL\", \"PHONE\"");
+            }
+            Some(list) => {
+                for v in list.get_ref() {
+                    let upper = v.get_ref().trim().to_uppercase();
+                    let Some(kind) = ["EMAIL", "PHONE"].into_iter().find(|k| *k == upper) else {
+                        let hint = suggest(v.get_ref(), ["EMAIL", "PHONE"]);
+                        self.err(
+                            v.span(),
+                            format!(
+                                "unknown duplicate_by `{}`{hint} (EMAIL or PHONE: the portal matches \
+                                 duplicates by communication only)",
+                                v.get_ref()
+                            ),
+                        );
+                        continue;
+                    };
+                    if !have.contains(&kind) {
+                        self.err(
+                            v.span(),
+                            format!(
+                                "duplicate_by names {kind}, but the mapping has no [[fm]] of type {kind}; \
+                                 add one or remove {kind} from duplicate_by"
+                            ),
+                        );
+                    } else if !by.contains(&kind) {
+                        by.push(kind);
+                    }
+                }
+            }
+        }
+        if on_duplicate != OnDuplicate::Create
+            && have.is_empty()
+            && let Some(span) = set[0].1.clone()
+        {
+            self.err(
+                span,
+                "on_duplicate needs a PHONE or EMAIL [[fm]] column to match by; add one, or remove on_duplicate",
+            );
+        }
+        if on_duplicate == OnDuplicate::Create && (set[1].1.is_some() || set[2].1.is_some()) {
+            self.notes.push(
+                "duplicate_by and on_ambiguous have no effect while on_duplicate = \"create\" (no check is made)"
+                    .into(),
+            );
+        } else if on_duplicate != OnDuplicate::Create && target.mode == Mode::Update {
+            self.notes
+                .push("on_duplicate has no effect in mode = \"update\" (it never creates items)".into());
+        }
+        DuplicateRule { on_duplicate, by, on_ambiguous }
     }
 
     /// Resolves a column name to its index, or reports it with the closest header names.

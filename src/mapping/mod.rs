@@ -17,8 +17,12 @@ pub mod spec;
 pub mod transform;
 
 pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
-pub use compile::{CreatePlan, Deferred, FieldPlan, Input, MappingPlan, ProvisionPlan, TargetPlan};
+pub use compile::{
+    CreatePlan, Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, ProvisionPlan, TargetPlan,
+};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};
 pub use problem::Problem;
-pub use spec::{MappingFile, MappingSpec, Mode, OnExisting, UfType, ValueType, load};
+pub use spec::{
+    MappingFile, MappingSpec, Mode, OnAmbiguous, OnDuplicate, OnExisting, UfType, ValueType, load,
+};

@@ -132,6 +132,14 @@ pub struct TargetSpec {
     pub mode: Option<Spanned<Mode>>,
     /// Users only: what to do when the e-mail already exists (`use` it, default, or `reject`).
     pub on_existing: Option<Spanned<OnExisting>>,
+    /// Lead, contact, company: what to do with a row to create whose phone or e-mail the
+    /// portal already holds (`create`, default, `skip`, `merge`, `update`).
+    pub on_duplicate: Option<Spanned<OnDuplicate>>,
+    /// The `[[fm]]` types that identify the item (`["EMAIL", "PHONE"]`; default: both the
+    /// mapping has).
+    pub duplicate_by: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Several existing items match: `reject` (default), `first` (the lowest ID), `skip`.
+    pub on_ambiguous: Option<Spanned<OnAmbiguous>>,
 }
 
 /// `[target.provision]` as written.
@@ -159,6 +167,34 @@ pub enum OnExisting {
     #[default]
     Use,
     Reject,
+}
+
+/// `on_duplicate`: what a row to create does when one existing item has its phone or e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDuplicate {
+    /// Created anyway (no check: today's behaviour).
+    #[default]
+    Create,
+    /// Not sent: recorded as the existing item.
+    Skip,
+    /// Fills only the fields empty in the portal, adds missing phones/e-mails.
+    Merge,
+    /// Writes every mapped field, adds missing phones/e-mails.
+    Update,
+}
+
+/// `on_ambiguous`: what a row does when several existing items match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnAmbiguous {
+    /// Rejected, the error listing the IDs.
+    #[default]
+    Reject,
+    /// The match with the lowest ID is used.
+    First,
+    /// Not sent, not recorded (checked again by the next run).
+    Skip,
 }
 
 /// One `[fields]` entry: `name = "Column"` (shorthand) or a full rule.

@@ -28,6 +28,9 @@ pub enum Method {
     CrmItemUpdate,
     UserAdd,
     UserUpdate,
+    /// Read-only: the duplicate check (`on_duplicate`) and the items it found.
+    CrmDuplicateFindByComm,
+    CrmItemList,
 }
 
 impl Method {
@@ -38,6 +41,8 @@ impl Method {
             Method::CrmItemUpdate => "crm.item.update",
             Method::UserAdd => "user.add",
             Method::UserUpdate => "user.update",
+            Method::CrmDuplicateFindByComm => "crm.duplicate.findbycomm",
+            Method::CrmItemList => "crm.item.list",
         }
     }
 
@@ -90,6 +95,7 @@ impl Draft {
         let fields = match self.command.method {
             Method::UserAdd | Method::UserUpdate => &self.command.params,
             Method::CrmItemAdd | Method::CrmItemUpdate => self.command.params.get("fields")?,
+            Method::CrmDuplicateFindByComm | Method::CrmItemList => return None,
         };
         fields.get(name)
     }
@@ -122,6 +128,7 @@ fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
     let params = match command.method {
         Method::UserAdd | Method::UserUpdate => &mut command.params,
         Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get_mut("fields")?,
+        Method::CrmDuplicateFindByComm | Method::CrmItemList => return None,
     };
     params.as_object_mut()
 }

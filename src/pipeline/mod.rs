@@ -19,9 +19,13 @@
 //! | [`report`] | the run and step reports and the ideal-time arithmetic |
 //! | [`progress`] | bars or log lines, drawn from a snapshot value |
 //! | [`upsert`] | what changed in a row since it was last sent |
+//! | [`duplicates`] | duplicate control against the portal's items: values, packing, the per-row decision |
+//! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
 
 mod admit;
+pub mod duplicates;
 mod ledger;
+mod matching;
 mod portal;
 pub mod prepare;
 pub mod progress;
@@ -35,6 +39,7 @@ mod step;
 pub mod steps;
 pub mod upsert;
 
+pub use duplicates::DuplicateFigures;
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};
 pub use report::{PlanRate, RunReport, StepReport, Stopped};
 pub use run::{RunError, RunOptions, run};

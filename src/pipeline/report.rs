@@ -46,6 +46,8 @@ pub struct StepReport {
     pub missing_keys: Vec<String>,
     /// Would be sent (dry run only).
     pub would_send: u64,
+    /// Duplicate control against the portal's existing items (`on_duplicate`).
+    pub duplicates: super::duplicates::DuplicateFigures,
     pub notes: Vec<String>,
     /// The source error that stopped reading this step's rows (the run then exits 2).
     pub source_error: Option<String>,

@@ -115,7 +115,7 @@ impl StepRunner<'_> {
                 if reopen {
                     self.reopen(&key, row_ref, hash)?;
                 }
-                return Ok(self.create(key, row_ref, hash, cmd)?.into_iter().collect());
+                return self.create_checked(key, row_ref, hash, cmd);
             }
             (Admit::LookUpFirst { reopen }, Some(cmd)) => {
                 if reopen {
@@ -203,7 +203,9 @@ impl StepRunner<'_> {
                     let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
                     ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
                 }
-                Found::Create => ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
+                Found::Create => {
+                    ready.extend(self.create_checked(row.key, &row.row_ref, &row.hash, row.cmd)?)
+                }
             }
         }
         Ok(ready)

@@ -107,6 +107,8 @@ pub(super) struct StepRunner<'a> {
     pub(super) flights: Flights,
     /// Commands per batch now: shrinks after slow batches, never above `batch_size`.
     pub(super) sizer: BatchSize,
+    /// Rows to create waiting for the duplicate check, and what it found (`on_duplicate`).
+    pub(super) dups: super::matching::DupState,
 }
 
 impl<'a> StepRunner<'a> {
@@ -148,6 +150,7 @@ impl<'a> StepRunner<'a> {
             seen: std::collections::HashSet::new(),
             flights: Flights::default(),
             sizer: BatchSize::new(batch_size),
+            dups: Default::default(),
         };
         Ok((runner, rows))
     }
@@ -208,6 +211,9 @@ impl<'a> StepRunner<'a> {
                     }
                 }
             }
+            if self.dups.ready() {
+                ready.extend(self.flush_duplicates(false).await?);
+            }
             for r in ready {
                 for pack in
                     push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer)
@@ -232,7 +238,7 @@ impl<'a> StepRunner<'a> {
             self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
         }
         if result.is_ok() {
-            match self.flush_unseen().await {
+            match self.flush_before_end().await {
                 Ok(ready) => {
                     for r in ready {
                         for pack in push_sized(
@@ -281,6 +287,9 @@ impl<'a> StepRunner<'a> {
                 }
             }
             result = self.land_all(result, &mut retry).await;
+        }
+        if result.is_ok() {
+            result = self.settle_duplicates().await;
         }
         if result.is_ok() && self.writing() {
             result = self.reconcile_this_run().await;
@@ -367,7 +376,7 @@ pub(super) fn key_hash(key: &str) -> u64 {
 /// Packs `cmd` at the batch size the step's [`BatchSize`] allows now.
 /// Also at most what keeps one batch a small share of the operating budget, so pacing does
 /// not leave much of a window unused (it matters only for small budgets).
-fn push_sized(
+pub(super) fn push_sized(
     transport: &Transport,
     packer: &mut crate::transport::Packer<Item>,
     item: Item,

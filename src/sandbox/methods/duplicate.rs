@@ -49,11 +49,13 @@ pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
         },
     };
     let key = |s: &str| if kind == "PHONE" { phone_key(s) } else { s.trim().to_lowercase() };
-    let wanted: Vec<String> = values.iter().map(|v| key(v)).filter(|k| !k.is_empty()).collect();
+    // A set: one call scans every item of a type once, whatever the number of values.
+    let wanted: std::collections::HashSet<String> =
+        values.iter().map(|v| key(v)).filter(|k| !k.is_empty()).collect();
     let mut out = Map::new();
     for (name, etid) in entity_types {
         let Some(items) = c.state.items.get(&etid) else { continue };
-        let ids: Vec<u64> = items
+        let mut ids: Vec<u64> = items
             .values()
             .filter(|item| {
                 item.fields.get("fm").and_then(Value::as_array).is_some_and(|fm| {
@@ -65,6 +67,7 @@ pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
             })
             .map(|item| item.id)
             .collect();
+        ids.sort_unstable();
         let stop = ids.len() >= 20;
         if !ids.is_empty() {
             out.insert(name.to_string(), json!(ids));

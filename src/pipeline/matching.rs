@@ -1,0 +1,436 @@
+//! Carrying the duplicate check out (`on_duplicate`): rows to create wait in a queue, their
+//! phones and e-mails are asked in full requests, the items found are read, and each row is
+//! created, recorded as the existing item, merged into it, updated, rejected or passed over.
+//!
+//! Owns: the step's [`DupState`] (the queue, the items read, which row of this run holds which
+//! value, the rows waiting for a row of this run), the requests of the check, and the end of
+//! step pass that handles duplicates within the source once their first row has an ID. The
+//! decisions are `duplicates`' (pure); creating and sending are `rows`' and `send`'s. Must not
+//! look anything up by phone or e-mail for reconciliation: that stays by `originId`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde_json::Value;
+
+use super::duplicates::{
+    self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
+    Verdict,
+};
+use super::portal::{LOOKUP_ATTEMPTS, id_of};
+use super::send::{Item, Ready};
+use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
+use super::upsert;
+use crate::journal::{NewRow, Outcome, RowState};
+use crate::mapping::{Entity, OnDuplicate};
+use crate::payload::{self, Command};
+use crate::transport::CommandOutcome;
+
+/// What a step keeps for the duplicate check while it runs.
+#[derive(Default)]
+pub(super) struct DupState {
+    /// Rows to create waiting for their check.
+    queue: CheckQueue<Unseen>,
+    /// Items the check found, as read, while a waiting row may still need them.
+    items: HashMap<u64, Value>,
+    /// Calls whose answer named items not read yet: the call's values and the items' IDs.
+    unread: Vec<(Vec<Comm>, Vec<u64>)>,
+    /// A value -> the key of the first row of this run that holds it (created or linked).
+    index: HashMap<Comm, String>,
+    /// Rows holding a value of an earlier row of this run: handled by the mode once that row
+    /// (its key) has an ID, at the end of the step.
+    after_first: Vec<(Unseen, String, OnDuplicate)>,
+}
+
+impl DupState {
+    /// Whether a full request of checks is waiting.
+    pub(super) fn ready(&self) -> bool {
+        self.queue.ready()
+    }
+}
+
+impl StepRunner<'_> {
+    /// A row about to be created: created now, or, when the step checks for duplicates and the
+    /// row has phones/e-mails to match, queued for the check.
+    pub(super) fn create_checked(
+        &mut self,
+        key: String,
+        row_ref: &str,
+        hash: &str,
+        cmd: Command,
+    ) -> Result<Vec<Ready>, Stop> {
+        let rule = &self.plan.duplicates;
+        let comms =
+            if rule.checks() { duplicates::comms_of(upsert::fields_of(&cmd), &rule.by) } else { Vec::new() };
+        if comms.is_empty() {
+            return Ok(self.create(key, row_ref, hash, cmd)?.into_iter().collect());
+        }
+        self.report.duplicates.rows_checked += 1;
+        let row = Unseen { key, row_ref: row_ref.to_string(), hash: hash.to_string(), cmd };
+        let index = &self.dups.index;
+        self.dups.queue.push(row, comms, |c| index.contains_key(c));
+        Ok(Vec::new())
+    }
+
+    /// The look-ups waiting at the end of the step's rows: by key first (their absent rows may
+    /// join the duplicate check), then every waiting duplicate check.
+    pub(super) async fn flush_before_end(&mut self) -> Result<Vec<Ready>, Stop> {
+        let mut ready = self.flush_unseen().await?;
+        ready.extend(self.flush_duplicates(true).await?);
+        Ok(ready)
+    }
+
+    /// Sends the waiting checks (full requests only, unless `all`), reads the items they named
+    /// (a full read request at a time, unless `all` or too many rows wait) and decides every row
+    /// whose values are all answered. A check or read that fails leaves its rows out of the
+    /// journal: they are never created blindly, and the next run checks them again.
+    pub(super) async fn flush_duplicates(&mut self, all: bool) -> Result<Vec<Ready>, Stop> {
+        let mut ready = Vec::new();
+        loop {
+            let crowded = self.dups.queue.crowded();
+            let calls = self.dups.queue.next_calls(all || (crowded && self.dups.unread.is_empty()));
+            let mut failed = None;
+            if !calls.is_empty()
+                && let Err(e) = self.check(calls.clone()).await?
+            {
+                failed = Some(e);
+            }
+            let named: HashSet<u64> =
+                self.dups.unread.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+            let read = failed.is_none()
+                && !named.is_empty()
+                && (named.len() >= IDS_PER_READ_REQUEST || crowded || (all && calls.is_empty()));
+            if read && let Err(e) = self.attribute(named).await? {
+                failed = Some(e);
+            }
+            if let Some(e) = failed {
+                let rows = self.dups.queue.drain();
+                self.dups.unread.clear();
+                self.dups.items.clear();
+                self.report.notes.push(format!(
+                    "could not check {} new row(s) for duplicates in the portal ({e}); they were not \
+                     created: run again",
+                    rows.len()
+                ));
+                self.report.pending += rows.len() as u64;
+                return Ok(ready);
+            }
+            for (row, comms, portal) in self.dups.queue.decidable() {
+                ready.extend(self.checked(row, &comms, portal)?);
+            }
+            let mut keep = self.dups.queue.named_ids();
+            keep.extend(self.dups.unread.iter().flat_map(|(_, ids)| ids.iter().copied()));
+            self.dups.items.retain(|id, _| keep.contains(id));
+            if calls.is_empty() && !read {
+                return Ok(ready);
+            }
+        }
+    }
+
+    /// Asks one request of checks: values no item holds are answered now, calls that name
+    /// items wait for those items to be read (`unread`).
+    async fn check(&mut self, calls: Vec<Vec<Comm>>) -> Result<Result<(), String>, Stop> {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(Ok(())) };
+        let Some(entity_type) = duplicates::entity_type_name(entity_type_id) else { return Ok(Ok(())) };
+        let commands: Vec<Command> =
+            calls.iter().map(|c| duplicates::check_command(c, entity_type)).collect();
+        let (answers, requests) = self.read_batch(&commands).await?;
+        self.report.duplicates.check_requests += requests;
+        let answers = match answers {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.report.duplicates.values_checked += calls.iter().map(|c| c.len() as u64).sum::<u64>();
+        let mut none = HashMap::new();
+        for (call, answer) in calls.into_iter().zip(&answers) {
+            let ids = duplicates::ids_in(answer, entity_type);
+            if ids.is_empty() {
+                none.extend(call.into_iter().map(|c| (c, Vec::new())));
+            } else {
+                self.dups.unread.push((call, ids));
+            }
+        }
+        self.dups.queue.answer(none);
+        Ok(Ok(()))
+    }
+
+    /// Reads the items the checks named (`named`) and answers their calls: which value is
+    /// held by which item.
+    async fn attribute(&mut self, named: HashSet<u64>) -> Result<Result<(), String>, Stop> {
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(Ok(())) };
+        let mut ids: Vec<u64> = named.into_iter().filter(|id| !self.dups.items.contains_key(id)).collect();
+        ids.sort_unstable();
+        match self.read_items(entity_type_id, &ids).await? {
+            Ok(items) => self.dups.items.extend(items),
+            Err(e) => return Ok(Err(e)),
+        }
+        let (calls, ids): (Vec<Vec<Comm>>, Vec<Vec<u64>>) =
+            std::mem::take(&mut self.dups.unread).into_iter().unzip();
+        let answers = duplicates::attribute(&calls, &ids, &self.dups.items);
+        self.dups.queue.answer(answers);
+        Ok(Ok(()))
+    }
+
+    /// Reads items by ID (`crm.item.list`, 50 a call, 50 calls a request).
+    async fn read_items(
+        &mut self,
+        entity_type_id: u32,
+        ids: &[u64],
+    ) -> Result<Result<HashMap<u64, Value>, String>, Stop> {
+        let commands: Vec<Command> =
+            ids.chunks(IDS_PER_READ).map(|c| duplicates::read_command(entity_type_id, c)).collect();
+        let (answers, requests) = self.read_batch(&commands).await?;
+        self.report.duplicates.read_requests += requests;
+        let answers = match answers {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut out = HashMap::new();
+        for answer in answers {
+            for item in answer.get("items").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(id) = id_of(item.get("id")) {
+                    out.insert(id, item.clone());
+                }
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Sends read-only `commands`, 50 a `batch`; their results in order, and the requests made.
+    /// A command the portal refuses, or one that did not run after a few tries, fails the whole
+    /// read (`Err`): it is never taken for "nothing found".
+    async fn read_batch(&self, commands: &[Command]) -> Result<(Result<Vec<Value>, String>, u64), Stop> {
+        let mut out = vec![Value::Null; commands.len()];
+        let mut requests = 0;
+        for (n, chunk) in commands.chunks(CALLS_PER_REQUEST).enumerate() {
+            let mut todo: Vec<usize> = (0..chunk.len()).collect();
+            let mut last = String::new();
+            for attempt in 0..LOOKUP_ATTEMPTS {
+                if todo.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    let pause = std::time::Duration::from_millis(200 * u64::from(attempt));
+                    self.transport.pause(pause).await.map_err(Stop::Portal)?;
+                }
+                let cmds: Vec<(String, Command)> =
+                    todo.iter().map(|i| (format!("q{i}"), chunk[*i].clone())).collect();
+                requests += 1;
+                match self.transport.call_batch(&cmds).await {
+                    Ok(batch) => {
+                        let mut again = Vec::new();
+                        for i in &todo {
+                            match batch.get(&format!("q{i}")) {
+                                Some(CommandOutcome::Done(v)) => out[n * CALLS_PER_REQUEST + i] = v.clone(),
+                                Some(CommandOutcome::Failed { code, description }) => {
+                                    let method = chunk[*i].method;
+                                    return Ok((
+                                        Err(format!("{method} refused: {code}: {description}")),
+                                        requests,
+                                    ));
+                                }
+                                _ => {
+                                    last = "a command did not run".into();
+                                    again.push(*i);
+                                }
+                            }
+                        }
+                        todo = again;
+                    }
+                    Err(e) if e.is_fatal() => return Err(Stop::Portal(e)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "duplicate check failed; trying again");
+                        last = e.to_string();
+                    }
+                }
+            }
+            if !todo.is_empty() {
+                return Ok((Err(last), requests));
+            }
+        }
+        Ok((Ok(out), requests))
+    }
+
+    /// Carries out the decision for one checked row.
+    fn checked(
+        &mut self,
+        row: Unseen,
+        comms: &[Comm],
+        portal: Vec<(u64, Vec<Comm>)>,
+    ) -> Result<Option<Ready>, Stop> {
+        let entity = self.plan.target.entity.name();
+        let in_source = comms.iter().find_map(|c| self.dups.index.get(c).map(|k| (k.clone(), c.clone())));
+        let found = Found { portal, in_source };
+        let verdict = duplicates::decide(&found, &self.plan.duplicates, &entity);
+        let first = match &verdict {
+            Verdict::AfterFirst { first_key, .. } => Some(first_key.clone()),
+            Verdict::Create | Verdict::Existing { .. } => Some(row.key.clone()),
+            Verdict::Reject { .. } | Verdict::Pass { .. } => None,
+        };
+        if let Some(first) = first {
+            for c in comms {
+                self.dups.index.entry(c.clone()).or_insert_with(|| first.clone());
+            }
+        }
+        let at = format!("{} (key {})", row.row_ref, row.key);
+        match verdict {
+            Verdict::Create => Ok(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
+            Verdict::Existing { id, how } => {
+                let text = duplicates::matched_text(&found.portal, &entity);
+                self.report.duplicates.line(format!("{at}: {text}; {} {entity} {id}", done_as(how)));
+                let item = self.dups.items.get(&id).cloned().unwrap_or(Value::Null);
+                self.use_existing(row, id, how, &item)
+            }
+            Verdict::Reject { text } => {
+                self.report.duplicates.ambiguous += 1;
+                self.report.duplicates.line(format!("{at}: {text}"));
+                self.reject(&row.key, &row.row_ref, &row.hash, AMBIGUOUS_CODE, &text, false)?;
+                Ok(None)
+            }
+            Verdict::Pass { text } => {
+                self.report.duplicates.ambiguous += 1;
+                self.report.duplicates.line(format!("{at}: {text}"));
+                self.report.skipped += 1;
+                Ok(None)
+            }
+            Verdict::AfterFirst { first_key, how } => {
+                self.report.duplicates.in_source += 1;
+                let value = found.in_source.as_ref().map(|(_, c)| c.to_string()).unwrap_or_default();
+                self.report.duplicates.line(format!(
+                    "{at}: {value} is also in row {first_key} of this source (a duplicate within the source); \
+                     {} its {entity}",
+                    done_as(how)
+                ));
+                self.dups.after_first.push((row, first_key, how));
+                Ok(None)
+            }
+        }
+    }
+
+    /// A row handled as the existing item `id` (as read: `item`) by `how`: recorded as that item
+    /// (skip, or nothing to change), or recorded and returned as an update.
+    fn use_existing(
+        &mut self,
+        row: Unseen,
+        id: u64,
+        how: OnDuplicate,
+        item: &Value,
+    ) -> Result<Option<Ready>, Stop> {
+        let fields = duplicates::fields_for(how, upsert::fields_of(&row.cmd), item);
+        self.report.duplicates.count(how);
+        if !self.writing() {
+            if !fields.is_empty() {
+                self.report.would_send += 1;
+            }
+            return Ok(None);
+        }
+        let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
+        let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
+        if fields.is_empty() {
+            self.ledger.record_existing(new_row, id, &hashes, false)?;
+            self.report.existing += 1;
+            return Ok(None);
+        }
+        // As an upsert's found item: done with that ID, then reopened for the update (a re-run
+        // after a crash updates it again, never creates it).
+        self.ledger.mark_pending(new_row.clone())?;
+        self.ledger.record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
+        self.ledger.reopen(new_row)?;
+        let update = payload::update_command(&self.plan.target, id, fields);
+        Ok(Some(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) }))
+    }
+
+    /// The end of the step: rows that hold a value of an earlier row of this run are handled by
+    /// the mode with that row's item (created, or rejected: then created themselves; not done
+    /// yet: left for the next run), and sent.
+    pub(super) async fn settle_duplicates(&mut self) -> Result<(), Stop> {
+        let rows = std::mem::take(&mut self.dups.after_first);
+        if rows.is_empty() || !self.writing() {
+            return Ok(()); // a dry run counted them when checked
+        }
+        let mut ready = Vec::new();
+        let mut linked = Vec::new();
+        for (row, first_key, how) in rows {
+            let first = self.ledger.row_state(&first_key)?;
+            match first {
+                Some(k) if k.state == RowState::Done && k.portal_id.is_some() => {
+                    linked.push((row, k.portal_id.unwrap_or_default(), how));
+                }
+                Some(k) if k.state == RowState::Rejected => {
+                    ready.extend(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?);
+                }
+                _ => {
+                    self.report.pending += 1;
+                    self.report.notes.push(format!(
+                        "row {} waits for row {first_key} of this source (same phone or e-mail), which has no \
+                         item yet; run again",
+                        row.row_ref
+                    ));
+                }
+            }
+        }
+        let mut ids: Vec<u64> =
+            linked.iter().filter(|(_, _, how)| *how != OnDuplicate::Skip).map(|r| r.1).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
+        let items = match self.read_items(entity_type_id, &ids).await? {
+            Ok(items) => items,
+            Err(e) => {
+                self.report.notes.push(format!(
+                    "could not read {} item(s) to merge duplicates within the source into ({e}); run again",
+                    ids.len()
+                ));
+                self.report.pending += linked.len() as u64;
+                return self.send_all(ready).await;
+            }
+        };
+        for (row, id, how) in linked {
+            let item = items.get(&id).cloned().unwrap_or(Value::Null);
+            ready.extend(self.use_existing(row, id, how, &item)?);
+        }
+        self.send_all(ready).await
+    }
+
+    /// Sends `ready` in packs; commands that did not run go again, bounded.
+    async fn send_all(&mut self, ready: Vec<Ready>) -> Result<(), Stop> {
+        let mut queue: VecDeque<Ready> = ready.into();
+        for _ in 0..=MAX_NOT_EXECUTED_RESENDS {
+            if queue.is_empty() {
+                return Ok(());
+            }
+            let mut packer = self.transport.packer::<Item>(self.batch_size);
+            let mut packs = Vec::new();
+            for r in queue.drain(..) {
+                let item = Item { key: r.key, fields: r.fields, resends: r.resends };
+                packs.extend(super::step::push_sized(self.transport, &mut packer, item, r.cmd, &self.sizer));
+            }
+            packs.extend(packer.finish());
+            let mut result = Ok(());
+            for pack in packs {
+                result = self.send(pack, &mut queue).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            // Answers land in any order: every one is recorded (and what did not run queued
+            // again) before the next round.
+            self.land_all(result, &mut queue).await?;
+        }
+        if !queue.is_empty() {
+            self.report
+                .notes
+                .push(format!("{} row(s) were refused by limits too often; left pending", queue.len()));
+        }
+        Ok(())
+    }
+}
+
+/// How a report line names what was done with the existing item.
+fn done_as(how: OnDuplicate) -> &'static str {
+    match how {
+        OnDuplicate::Skip => "skipped: recorded as",
+        OnDuplicate::Merge => "merged into",
+        OnDuplicate::Update => "updated",
+        OnDuplicate::Create => "created beside",
+    }
+}
