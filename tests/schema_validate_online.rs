@@ -159,3 +159,66 @@ async fn run_exits_2_before_writing_when_the_portal_lacks_the_smart_process() {
     assert!(!journal.exists());
     sandbox.stop().await;
 }
+
+/// Contacts keyed by code with an e-mail, checked against the portal's existing contacts.
+fn contacts_with_emails(dir: &Path, rows: &[(&str, &str)], on_ambiguous: &str) -> std::path::PathBuf {
+    let mut csv = String::from("Code,Name,Email\n");
+    for (code, email) in rows {
+        csv.push_str(&format!("{code},Name {code},{email}\n"));
+    }
+    std::fs::write(dir.join("dups.csv"), csv).expect("csv");
+    let mapping = dir.join("dups.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "name = \"dups\"\n[source]\npath = \"dups.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
+             on_duplicate = \"skip\"\non_ambiguous = \"{on_ambiguous}\"\n[fields]\nname = \"Name\"\n\
+             [[fm]]\ntype = \"EMAIL\"\ncolumn = \"Email\"\n"
+        ),
+    )
+    .expect("mapping");
+    mapping
+}
+
+/// Creates a contact holding `email`, as another client would.
+async fn existing_contact(sandbox: &b24import::sandbox::SandboxHandle, email: &str) {
+    let url = format!("{}crm.item.add", sandbox.webhook_url());
+    let body = json!({"entityTypeId": 3, "fields": {"name": "Existing", "fm": [
+        {"typeId": "EMAIL", "valueType": "WORK", "value": email}]}});
+    let answer: serde_json::Value =
+        reqwest::Client::new().post(url).json(&body).send().await.expect("send").json().await.expect("json");
+    assert!(answer["result"]["item"]["id"].as_u64().is_some(), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_matching_existing_items_are_counted_without_writing() {
+    let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
+    existing_contact(&sandbox, "ann@example.com").await;
+    let items_before = sandbox.snapshot().items.get("3").copied();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping =
+        contacts_with_emails(dir.path(), &[("C1", "ANN@example.com"), ("C2", "bob@example.com")], "reject");
+    let out = validate_online(dir.path(), &mapping, &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(text.contains("duplicate check: 2 row(s) checked"), "{text}");
+    assert!(text.contains("matched existing items: 1 skipped, 0 merged, 0 updated, 0 ambiguous"), "{text}");
+    assert_eq!(sandbox.snapshot().items.get("3").copied(), items_before, "validate wrote nothing");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_matching_several_existing_items_under_reject_exit_1() {
+    let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
+    existing_contact(&sandbox, "ann@example.com").await;
+    existing_contact(&sandbox, "ann@example.com").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts_with_emails(dir.path(), &[("C1", "ann@example.com")], "reject");
+    let out = validate_online(dir.path(), &mapping, &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(shown(&out).contains("1 ambiguous"), "{}", shown(&out));
+    let mapping = contacts_with_emails(dir.path(), &[("C1", "ann@example.com")], "first");
+    let out = validate_online(dir.path(), &mapping, &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "on_ambiguous = \"first\" rejects nothing: {}", shown(&out));
+    sandbox.stop().await;
+}

@@ -115,7 +115,7 @@ pub struct PortalArgs {
 }
 
 impl PortalArgs {
-    fn rate(&self) -> Rate {
+    pub fn rate(&self) -> Rate {
         let plan = match self.plan {
             PlanArg::Standard => Plan::Standard,
             PlanArg::Enterprise => Plan::Enterprise,

@@ -83,6 +83,14 @@ struct StepSummary {
     /// `--online`: what the portal lacks for this step.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     portal: Vec<PortalProblem>,
+    /// `--online` with `on_duplicate`: the rows that would match items the portal already
+    /// holds, by what the mode would do with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicates: Option<pipeline::DuplicateFigures>,
+    /// Rows match several existing items under `on_ambiguous = "reject"`: they would be
+    /// rejected (exit 1).
+    #[serde(skip)]
+    ambiguous_rejected: bool,
 }
 
 /// One schema gap of a step (`--online`).
@@ -210,6 +218,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if let Some(w) = emit.as_mut() {
         w.flush().context("cannot write the --emit file")?;
     }
+    if args.online && fatal.is_none() && !summaries.iter().any(|s| s.portal.iter().any(|p| !p.row_level)) {
+        match duplicate_counts(&args) {
+            Ok(figures) => {
+                for (summary, (figures, rejects)) in summaries.iter_mut().zip(figures) {
+                    summary.ambiguous_rejected = rejects && figures.as_ref().is_some_and(|f| f.ambiguous > 0);
+                    summary.duplicates = figures;
+                }
+            }
+            Err(code) => return Ok(code),
+        }
+    }
     if args.json {
         let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -226,7 +245,61 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::USAGE);
     }
-    Ok(if summaries.iter().any(|s| s.invalid > 0) { exit::ROWS_REJECTED } else { exit::OK })
+    // Rows matching several existing items under `on_ambiguous = "reject"` would be rejected.
+    let ambiguous = summaries.iter().any(|s| s.ambiguous_rejected);
+    Ok(if summaries.iter().any(|s| s.invalid > 0) || ambiguous { exit::ROWS_REJECTED } else { exit::OK })
+}
+
+/// `--online` with `on_duplicate` in a mapping: what the run would find, from a dry run of
+/// every step (read-only: `crm.duplicate.findbycomm` and the items it names; the default
+/// journal, when it exists, is only read, so rows it knows are not counted, as in `run`).
+/// One entry per step: its figures (`None` without a check), and whether ambiguous rows are
+/// rejected. `Err` is the exit code.
+type DuplicateCounts = Vec<(Option<pipeline::DuplicateFigures>, bool)>;
+
+fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
+    let steps = pipeline::open_steps(&args.mappings).map_err(|_| exit::USAGE)?;
+    let rejects: Vec<bool> =
+        steps.iter().map(|s| s.plan.duplicates.on_ambiguous == crate::mapping::OnAmbiguous::Reject).collect();
+    if steps.iter().all(|s| s.plan.duplicates.on_duplicate == crate::mapping::OnDuplicate::Create) {
+        return Ok(rejects.into_iter().map(|r| (None, r)).collect());
+    }
+    drop(steps);
+    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    let journal = pipeline::run::default_journal(first, "import");
+    let transport = args.portal.transport(&journal.with_extension("refresh-token")).map_err(|e| {
+        eprintln!("error: {e:#}");
+        exit::USAGE
+    })?;
+    let rate = args.portal.rate();
+    let opts = pipeline::RunOptions {
+        mappings: args.mappings.clone(),
+        journal,
+        job: "import".into(),
+        batch_size: 50,
+        dry_run: true,
+        args_summary: "validate --online".into(),
+        progress_bars: false,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        exit::USAGE
+    })?;
+    let rate = pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst };
+    let outcome = runtime.block_on(super::run::run_with(&opts, &transport, rate));
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match outcome {
+        Ok(report) => Ok(report
+            .steps
+            .into_iter()
+            .zip(rejects)
+            .map(|(s, r)| ((s.duplicates.rows_checked > 0).then_some(s.duplicates), r))
+            .collect()),
+        Err(e) => {
+            eprintln!("error: the duplicate check could not be made: {e}");
+            Err(exit::PORTAL)
+        }
+    }
 }
 
 /// `--online`: reads the portal's schema (binding smart processes by title), compares every
@@ -494,6 +567,12 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         for p in &s.portal {
             let tag = if p.provision { "portal   (provision) " } else { "portal   " };
             println!("  {tag}{}", p.message);
+        }
+        if let Some(line) = s.duplicates.as_ref().and_then(|d| d.summary()) {
+            println!("  {line}");
+            for m in s.duplicates.iter().flat_map(|d| d.matches.iter()).take(args.max_problems) {
+                println!("    {m}");
+            }
         }
         if s.stopped.is_some() {
             println!(
