@@ -273,3 +273,60 @@ async fn a_mapping_error_exits_2_before_any_request() {
     assert_eq!(sandbox.snapshot().requests.total, 0);
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_provision_the_import_stores_ids_for_labels_and_the_fields_a_switched_off_flag_dropped() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let type_id = with_projects(&sandbox).await;
+    let etid = call(&sandbox, "crm.type.get", json!({"id": type_id})).await["type"]["entityTypeId"].clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = contacts(dir.path());
+    std::fs::write(dir.path().join("projects.csv"), "Code,Title,Stage,Start\nX1,First,start,2026-01-02\n")
+        .expect("csv");
+    let projects = dir.path().join("projects.toml");
+    std::fs::write(
+        &projects,
+        "name = \"projects\"\n[source]\npath = \"projects.csv\"\nkey = \"Code\"\n[target]\n\
+         smart_process = \"Projects\"\n[target.provision]\nworkspace = \"Delivery\"\n[fields]\ntitle = \"Title\"\n\
+         stageId = { column = \"Stage\", type = \"enum\" }\nbegindate = { column = \"Start\", type = \"date\" }\n",
+    )
+    .expect("mapping");
+    // Before provision, the run refuses to start: the flags and the list value are missing.
+    let args: Vec<String> = ["run", &s(&people), &s(&projects), "--webhook", &sandbox.webhook_url()]
+        .iter()
+        .map(|x| x.to_string())
+        .chain(["--rate", "200", "--burst", "50"].iter().map(|x| x.to_string()))
+        .collect();
+    let refused = b24(dir.path(), args.clone()).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", shown(&refused));
+    assert!(shown(&refused).contains("b24import provision"), "{}", shown(&refused));
+    let out = provision(dir.path(), &[&people, &projects], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let out = b24(dir.path(), args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    // The project keeps its stage and start date (dropped while their flags were off).
+    let items = call(&sandbox, "crm.item.list", json!({"entityTypeId": etid, "select": ["*"]})).await;
+    let item = &items["items"][0];
+    assert!(item["stageId"].as_str().is_some_and(|s| s.ends_with(":NEW")), "{item}");
+    assert!(item["begindate"].as_str().is_some_and(|d| d.starts_with("2026-01-02")), "{item}");
+    // Contacts carry the list item IDs, "platinum" the one provision added.
+    let fields =
+        call(&sandbox, "crm.contact.userfield.list", json!({"filter": {"FIELD_NAME": "UF_CRM_1700000004"}}))
+            .await;
+    let list = fields[0]["LIST"].as_array().expect("list").clone();
+    let id_of =
+        |v: &str| list.iter().find(|i| i["VALUE"] == json!(v)).map(|i| i["ID"].clone()).expect("item");
+    let contacts = call(&sandbox, "crm.item.list", json!({"entityTypeId": 3, "select": ["*"]})).await;
+    let tiers: Vec<String> = contacts["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["ufCrm_1700000004"].to_string().trim_matches('"').to_string())
+        .collect();
+    let want: Vec<String> = [id_of("Gold"), id_of("platinum"), id_of("platinum")]
+        .iter()
+        .map(|v| v.to_string().trim_matches('"').to_string())
+        .collect();
+    assert_eq!(tiers, want, "{contacts}");
+    sandbox.stop().await;
+}
