@@ -330,3 +330,68 @@ async fn after_provision_the_import_stores_ids_for_labels_and_the_fields_a_switc
     assert_eq!(tiers, want, "{contacts}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_stages_and_smart_process_list_values_are_added_then_nothing_again() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let projects = |stages: &str, priorities: &str| {
+        let mut csv = String::from("Code,Title,Stage,Priority\n");
+        for (i, (stage, priority)) in stages.split(',').zip(priorities.split(',')).enumerate() {
+            csv.push_str(&format!("X{i},Project {i},{stage},{priority}\n"));
+        }
+        std::fs::write(dir.path().join("projects.csv"), csv).expect("csv");
+        let mapping = dir.path().join("projects.toml");
+        std::fs::write(
+            &mapping,
+            "name = \"projects\"\n[source]\npath = \"projects.csv\"\nkey = \"Code\"\n[target]\n\
+             smart_process = \"Projects\"\nuse_original_uf_names = true\n[fields]\ntitle = \"Title\"\n\
+             stageId = { column = \"Stage\", type = \"enum\", add_missing_values = true }\n\
+             UF_CRM_1_PRIORITY = { column = \"Priority\", type = \"enum\", create = { type = \"enumeration\", label = \"Priority\" }, add_missing_values = true }\n",
+        )
+        .expect("mapping");
+        mapping
+    };
+    // First: the smart process, its field with High and Low, and the default stages.
+    let mapping = projects("Start,Start", "High,Low");
+    let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let before = writes(&sandbox).into_iter().collect::<std::collections::BTreeMap<_, _>>();
+    // Then the source gains a stage and a priority the portal lacks.
+    let mapping = projects("Start,Review", "High,Urgent");
+    let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let after = writes(&sandbox).into_iter().collect::<std::collections::BTreeMap<_, _>>();
+    let added = |m: &str| after.get(m).copied().unwrap_or(0) - before.get(m).copied().unwrap_or(0);
+    assert_eq!(added("crm.status.add"), 1, "{}", shown(&out));
+    assert_eq!(added("userfieldconfig.update"), 1, "{}", shown(&out));
+    // The list keeps High and Low and gains Urgent; the stage "Review" exists.
+    let fields =
+        call(&sandbox, "userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": "CRM_1"}}))
+            .await;
+    let field = fields["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["fieldName"] == json!("UF_CRM_1_PRIORITY")))
+        .expect("the field");
+    let values: Vec<&str> =
+        field["enum"].as_array().expect("enum").iter().filter_map(|e| e["value"].as_str()).collect();
+    assert_eq!(values, ["High", "Low", "Urgent"], "{field}");
+    let etid = call(&sandbox, "crm.type.get", json!({"id": 1})).await["type"]["entityTypeId"].clone();
+    let categories = call(&sandbox, "crm.category.list", json!({"entityTypeId": etid})).await;
+    let category = categories["categories"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["isDefault"] == json!("Y") || c["isDefault"] == json!(true)))
+        .map(|c| c["id"].clone())
+        .unwrap_or_else(|| panic!("a default pipeline: {categories}"));
+    let entity_id = format!("DYNAMIC_{etid}_STAGE_{category}");
+    let stages = call(&sandbox, "crm.status.list", json!({"filter": {"ENTITY_ID": entity_id}})).await;
+    let names: Vec<&str> =
+        stages.as_array().expect("stages").iter().filter_map(|s| s["NAME"].as_str()).collect();
+    assert!(names.contains(&"Review") && names.contains(&"Start"), "the stage Review was added: {names:?}");
+    // A third provision has nothing to do.
+    let settled = writes(&sandbox);
+    let again = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", shown(&again));
+    assert_eq!(writes(&sandbox), settled, "{}", shown(&again));
+    sandbox.stop().await;
+}
