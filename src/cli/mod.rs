@@ -8,6 +8,7 @@ mod csv_out;
 mod demo;
 mod ids;
 mod journal_args;
+mod open;
 mod output;
 mod provision;
 mod rejects;

@@ -13,7 +13,6 @@ use anyhow::Context as _;
 
 use super::exit;
 use super::run::PortalArgs;
-use crate::pipeline;
 use crate::provision::{Outcome, Report};
 use crate::transport::Transport;
 
@@ -67,22 +66,9 @@ fn token_file(args: &Args) -> PathBuf {
 
 /// Opens the mappings, provisions, prints the report; the exit code.
 pub async fn run_with(mappings: &[PathBuf], transport: &Transport, dry_run: bool) -> anyhow::Result<u8> {
-    let mut steps = match pipeline::open_steps(mappings) {
-        Ok(s) => s,
-        Err(pipeline::OpenError::Source { error, diagnostics }) => {
-            for d in &diagnostics.0 {
-                eprintln!("error: {d}");
-            }
-            eprintln!("error: {error}");
-            return Ok(exit::USAGE);
-        }
-        Err(pipeline::OpenError::Mapping(diags)) => {
-            for d in &diags.0 {
-                eprintln!("error: {d}");
-            }
-            eprintln!("{} problem(s) in the mapping file(s); nothing was sent.", diags.0.len());
-            return Ok(exit::USAGE);
-        }
+    let mut steps = match super::open::steps_or_exit(mappings, "nothing was sent") {
+        Ok(steps) => steps,
+        Err(code) => return Ok(code),
     };
     let report = match crate::provision::provision(&mut steps, transport, dry_run).await {
         Ok(r) => r,

@@ -151,22 +151,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     // Every mapping file is checked before any source is read, so all shape problems show at
     // once; the same opening and checks as `run` (`pipeline::open_steps`).
-    let steps = match pipeline::open_steps(&args.mappings) {
+    let steps = match super::open::steps_or_exit(&args.mappings, "nothing was validated") {
         Ok(steps) => steps,
-        Err(pipeline::OpenError::Source { error, diagnostics }) => {
-            for d in &diagnostics.0 {
-                eprintln!("error: {d}");
-            }
-            eprintln!("error: {error}");
-            return Ok(exit::USAGE);
-        }
-        Err(pipeline::OpenError::Mapping(diags)) => {
-            for d in &diags.0 {
-                eprintln!("error: {d}");
-            }
-            eprintln!("{} problem(s) in the mapping file(s); nothing was validated.", diags.0.len());
-            return Ok(exit::USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let mut steps = steps;
     let online = if args.online {
