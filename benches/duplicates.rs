@@ -93,15 +93,7 @@ fn main() {
         }
 
         let transport = transport();
-        let opts = RunOptions {
-            mappings: vec![mapping],
-            journal: dir.path().join("j.sqlite"),
-            job: "bench".into(),
-            batch_size: 50,
-            dry_run: false,
-            args_summary: "bench".into(),
-            progress_bars: false,
-        };
+        let opts = RunOptions::new(vec![mapping], dir.path().join("j.sqlite"), "bench");
         let started = Instant::now();
         let report = pipeline::run(
             &opts,

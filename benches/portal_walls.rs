@@ -192,13 +192,8 @@ async fn run_once(s: &Scenario, rows: usize, in_flight: usize) -> Measured {
     let transport =
         Transport::new(transport_config(s, &sandbox.webhook_url(), in_flight)).expect("transport");
     let opts = RunOptions {
-        mappings: vec![mapping],
-        journal: dir.path().join("j.sqlite"),
-        job: format!("bench-{}", s.name),
-        batch_size: 50,
-        dry_run: false,
         args_summary: "bench".into(),
-        progress_bars: false,
+        ..RunOptions::new(vec![mapping], dir.path().join("j.sqlite"), &format!("bench-{}", s.name))
     };
     let started = Instant::now();
     let outcome = pipeline::run(

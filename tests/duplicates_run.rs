@@ -266,13 +266,8 @@ async fn a_dry_run_counts_the_rows_that_would_match_without_writing() {
     let dir = tempfile::tempdir().expect("dir");
     let steps = vec![people(dir.path(), PEOPLE, "on_duplicate = \"merge\"")];
     let opts = b24import::pipeline::RunOptions {
-        mappings: steps,
-        journal: dir.path().join("j.sqlite"),
-        job: "test".into(),
-        batch_size: 50,
         dry_run: true,
-        args_summary: "test".into(),
-        progress_bars: false,
+        ..b24import::pipeline::RunOptions::new(steps, dir.path().join("j.sqlite"), "test")
     };
     let report = b24import::pipeline::run(
         &opts,

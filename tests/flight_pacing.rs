@@ -52,13 +52,8 @@ async fn a_run_paced_to_a_scaled_budget_is_never_blocked() {
     let mapping = common::name_only_contacts(dir.path(), 0, 100, "paced");
     let journal = dir.path().join("j.sqlite");
     let opts = b24import::pipeline::RunOptions {
-        mappings: vec![mapping],
-        journal,
-        job: "test".into(),
         batch_size: 10,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
+        ..b24import::pipeline::RunOptions::new(vec![mapping], journal, "test")
     };
     let started = Instant::now();
     let report = b24import::pipeline::run(

@@ -49,13 +49,8 @@ async fn import(
     let mapping = common::name_only_contacts(dir, 0, n, "flight");
     let journal = dir.join("j.sqlite");
     let opts = b24import::pipeline::RunOptions {
-        mappings: vec![mapping],
-        journal: journal.clone(),
-        job: "test".into(),
         batch_size: batch,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
+        ..b24import::pipeline::RunOptions::new(vec![mapping], journal.clone(), "test")
     };
     let started = Instant::now();
     let report = b24import::pipeline::run(

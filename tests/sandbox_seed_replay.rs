@@ -162,38 +162,6 @@ const DEAL_KEYS: [&str; 69] = [
     "title",
 ];
 
-/// Every key of the type in the crm.type.update page's answer.
-const TYPE_KEYS: [&str; 28] = [
-    "id",
-    "title",
-    "code",
-    "createdBy",
-    "entityTypeId",
-    "customSectionId",
-    "isCategoriesEnabled",
-    "isStagesEnabled",
-    "isBeginCloseDatesEnabled",
-    "isClientEnabled",
-    "isUseInUserfieldEnabled",
-    "isLinkWithProductsEnabled",
-    "isMycompanyEnabled",
-    "isDocumentsEnabled",
-    "isSourceEnabled",
-    "isObserversEnabled",
-    "isRecyclebinEnabled",
-    "isAutomationEnabled",
-    "isBizProcEnabled",
-    "isSetOpenPermissions",
-    "isPaymentsEnabled",
-    "isCountersEnabled",
-    "createdTime",
-    "updatedTime",
-    "updatedBy",
-    "relations",
-    "linkedUserFields",
-    "customSections",
-];
-
 fn body(text: &str) -> Value {
     serde_json::from_str(text).expect("the page's example is JSON")
 }
@@ -296,7 +264,7 @@ async fn the_crm_type_update_examples_answer_the_documented_type() {
     for text in [TYPE_FLAGS, TYPE_FLAGS_OAUTH] {
         let r = ok(&p, "crm.type.update", text, None).await;
         let t = &r["type"];
-        for key in TYPE_KEYS {
+        for key in sandbox_common::TYPE_KEYS {
             assert!(t.get(key).is_some(), "the answer lacks {key}: {t}");
         }
         assert_eq!(

@@ -311,45 +311,12 @@ async fn userfield_update_adds_list_items_without_touching_the_others_and_refuse
     );
 }
 
-const TYPE_KEYS: [&str; 30] = [
-    "id",
-    "title",
-    "code",
-    "createdBy",
-    "entityTypeId",
-    "customSectionId",
-    "isCategoriesEnabled",
-    "isStagesEnabled",
-    "isBeginCloseDatesEnabled",
-    "isClientEnabled",
-    "isUseInUserfieldEnabled",
-    "isLinkWithProductsEnabled",
-    "isMycompanyEnabled",
-    "isDocumentsEnabled",
-    "isSourceEnabled",
-    "isObserversEnabled",
-    "isRecyclebinEnabled",
-    "isAutomationEnabled",
-    "isBizProcEnabled",
-    "isSetOpenPermissions",
-    "isPaymentsEnabled",
-    "isCountersEnabled",
-    "createdTime",
-    "updatedTime",
-    "updatedBy",
-    "relations",
-    "linkedUserFields",
-    "customSections",
-    "relations",
-    "id",
-];
-
 // Bug: crm.type.update answered the raw values it was sent, without the documented keys.
 #[tokio::test]
 async fn crm_type_update_answers_the_documented_normalized_type() {
     let p = Portal::fast().await;
     let added = p.ok("crm.type.add", json!({"fields": {"title": "Projects", "isStagesEnabled": true}})).await;
-    for key in TYPE_KEYS {
+    for key in sandbox_common::TYPE_KEYS {
         assert!(added["result"]["type"].get(key).is_some(), "crm.type.add lacks {key}");
     }
     let v = p
@@ -361,7 +328,7 @@ async fn crm_type_update_answers_the_documented_normalized_type() {
         )
         .await;
     let t = &v["result"]["type"];
-    for key in TYPE_KEYS {
+    for key in sandbox_common::TYPE_KEYS {
         assert!(t.get(key).is_some(), "crm.type.update lacks {key}");
     }
     assert_eq!(

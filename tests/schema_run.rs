@@ -16,15 +16,7 @@ use serde_json::json;
 const RATE: Rate = Rate { per_second: 200.0, burst: 50 };
 
 fn options(mappings: Vec<PathBuf>, journal: &Path) -> RunOptions {
-    RunOptions {
-        mappings,
-        journal: journal.to_path_buf(),
-        job: "test".into(),
-        batch_size: 50,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
-    }
+    RunOptions::new(mappings, journal.to_path_buf(), "test")
 }
 
 async fn run(opts: &RunOptions, transport: &Transport) -> Result<pipeline::RunReport, RunError> {

@@ -260,13 +260,9 @@ fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
     })?;
     let rate = args.portal.rate();
     let opts = pipeline::RunOptions {
-        mappings: args.mappings.clone(),
-        journal,
-        job: "import".into(),
-        batch_size: 50,
         dry_run: true,
         args_summary: "validate --online".into(),
-        progress_bars: false,
+        ..pipeline::RunOptions::new(args.mappings.clone(), journal, "import")
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
         eprintln!("error: cannot start the async runtime: {e}");

@@ -7,95 +7,81 @@
 
 use std::fmt;
 
-/// Why one row cannot be imported as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Problem {
-    // The source could not give the row whole.
-    /// A row with more or fewer cells than the header.
-    RaggedRow,
-    /// A spreadsheet error cell (`#N/A`, `#DIV/0!`...).
-    ErrorCell,
-    /// A control character inside a cell.
-    ControlCharacter,
-    /// A formula cell whose value was never saved.
-    FormulaWithoutValue,
-    // A cell the field's type refuses.
-    InvalidBool,
-    InvalidInt,
-    InvalidNumber,
-    InvalidDate,
-    InvalidDatetime,
-    InvalidEmail,
-    InvalidPhone,
-    InvalidMoney,
-    /// A value not in the field's `map`, with no `default`.
-    UnknownValue,
-    /// Several values for a single-valued field.
-    TooManyValues,
-    // File fields.
-    FileError,
-    FileOutsideBaseDir,
-    FileMissing,
-    FileTooLarge,
-    // Row-level rules.
-    /// A `required` field is empty.
-    Required,
-    /// Every column of a `require_any` rule is empty.
-    RequireAny,
-    /// The key columns are empty.
-    EmptyKey,
-    /// The key was seen on an earlier row of the same file.
-    DuplicateKey,
-    // Found out by the run, not by the mapping.
-    /// A `lookup` names a row that the other step did not import.
-    LookupNotFound,
-    /// No portal user has the e-mail a `user = "email"` field names.
-    UserNotFound,
-    /// The portal could not be asked (the row is tried again on the next run).
-    LookupFailed,
-    /// The row alone is larger than a request may be.
-    TooLarge,
-    /// `mode = "update"`: the portal has no item with the row's key.
-    NotFound,
-    /// A `type = "enum"` label that the portal's list (items, stages, sources, categories,
-    /// currencies) does not hold.
-    UnknownLabel,
+/// Declares [`Problem`] with each kind's stable text, once: the enum, [`Problem::as_str`] and
+/// [`Problem::ALL`] cannot drift apart.
+macro_rules! problems {
+    ($($(#[$doc:meta])* $kind:ident => $text:literal,)*) => {
+        /// Why one row cannot be imported as it is.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Problem {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl Problem {
+            /// Every kind, in declaration order.
+            pub const ALL: &[Problem] = &[$(Problem::$kind),*];
+
+            /// The stable text of the kind.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Problem::$kind => $text,)*
+                }
+            }
+        }
+    };
 }
 
-impl Problem {
-    /// The stable text of the kind.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Problem::RaggedRow => "ragged_row",
-            Problem::ErrorCell => "error_cell",
-            Problem::ControlCharacter => "control_character",
-            Problem::FormulaWithoutValue => "formula_without_value",
-            Problem::InvalidBool => "invalid_bool",
-            Problem::InvalidInt => "invalid_int",
-            Problem::InvalidNumber => "invalid_number",
-            Problem::InvalidDate => "invalid_date",
-            Problem::InvalidDatetime => "invalid_datetime",
-            Problem::InvalidEmail => "invalid_email",
-            Problem::InvalidPhone => "invalid_phone",
-            Problem::InvalidMoney => "invalid_money",
-            Problem::UnknownValue => "unknown_value",
-            Problem::TooManyValues => "too_many_values",
-            Problem::FileError => "file_error",
-            Problem::FileOutsideBaseDir => "file_outside_base_dir",
-            Problem::FileMissing => "file_missing",
-            Problem::FileTooLarge => "file_too_large",
-            Problem::Required => "required",
-            Problem::RequireAny => "require_any",
-            Problem::EmptyKey => "empty_key",
-            Problem::DuplicateKey => "duplicate_key",
-            Problem::LookupNotFound => "lookup_not_found",
-            Problem::UserNotFound => "user_not_found",
-            Problem::LookupFailed => "lookup_failed",
-            Problem::TooLarge => "too_large",
-            Problem::NotFound => "not_found",
-            Problem::UnknownLabel => "unknown_label",
-        }
-    }
+problems! {
+    // The source could not give the row whole.
+    /// A row with more or fewer cells than the header.
+    RaggedRow => "ragged_row",
+    /// A spreadsheet error cell (`#N/A`, `#DIV/0!`...).
+    ErrorCell => "error_cell",
+    /// A control character inside a cell.
+    ControlCharacter => "control_character",
+    /// A formula cell whose value was never saved.
+    FormulaWithoutValue => "formula_without_value",
+    // A cell the field's type refuses.
+    InvalidBool => "invalid_bool",
+    InvalidInt => "invalid_int",
+    InvalidNumber => "invalid_number",
+    InvalidDate => "invalid_date",
+    InvalidDatetime => "invalid_datetime",
+    InvalidEmail => "invalid_email",
+    InvalidPhone => "invalid_phone",
+    InvalidMoney => "invalid_money",
+    /// A value not in the field's `map`, with no `default`.
+    UnknownValue => "unknown_value",
+    /// Several values for a single-valued field.
+    TooManyValues => "too_many_values",
+    // File fields.
+    FileError => "file_error",
+    FileOutsideBaseDir => "file_outside_base_dir",
+    FileMissing => "file_missing",
+    FileTooLarge => "file_too_large",
+    // Row-level rules.
+    /// A `required` field is empty.
+    Required => "required",
+    /// Every column of a `require_any` rule is empty.
+    RequireAny => "require_any",
+    /// The key columns are empty.
+    EmptyKey => "empty_key",
+    /// The key was seen on an earlier row of the same file.
+    DuplicateKey => "duplicate_key",
+    // Found out by the run, not by the mapping.
+    /// A `lookup` names a row that the other step did not import.
+    LookupNotFound => "lookup_not_found",
+    /// No portal user has the e-mail a `user = "email"` field names.
+    UserNotFound => "user_not_found",
+    /// The portal could not be asked (the row is tried again on the next run).
+    LookupFailed => "lookup_failed",
+    /// The row alone is larger than a request may be.
+    TooLarge => "too_large",
+    /// `mode = "update"`: the portal has no item with the row's key.
+    NotFound => "not_found",
+    /// A `type = "enum"` label that the portal's list (items, stages, sources, categories,
+    /// currencies) does not hold.
+    UnknownLabel => "unknown_label",
 }
 
 impl fmt::Display for Problem {
@@ -116,37 +102,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_its_own_text() {
-        use Problem::*;
-        let all = [
-            RaggedRow,
-            ErrorCell,
-            ControlCharacter,
-            FormulaWithoutValue,
-            InvalidBool,
-            InvalidInt,
-            InvalidNumber,
-            InvalidDate,
-            InvalidDatetime,
-            InvalidEmail,
-            InvalidPhone,
-            InvalidMoney,
-            UnknownValue,
-            TooManyValues,
-            FileError,
-            FileOutsideBaseDir,
-            FileMissing,
-            FileTooLarge,
-            Required,
-            RequireAny,
-            EmptyKey,
-            DuplicateKey,
-            LookupNotFound,
-            UserNotFound,
-            LookupFailed,
-            TooLarge,
-            NotFound,
-            UnknownLabel,
-        ];
+        let all = Problem::ALL;
         let texts: std::collections::BTreeSet<&str> = all.iter().map(|p| p.as_str()).collect();
         assert_eq!(texts.len(), all.len());
         assert!(texts.iter().all(|t| t.chars().all(|c| c.is_ascii_lowercase() || c == '_')));

@@ -42,6 +42,22 @@ pub struct RunOptions {
     pub progress_bars: bool,
 }
 
+impl RunOptions {
+    /// A writing run of `mappings` as job `job`: full batches of 50, no progress bars, the job
+    /// name as the recorded command line. Callers change what differs with struct update syntax.
+    pub fn new(mappings: Vec<PathBuf>, journal: PathBuf, job: &str) -> RunOptions {
+        RunOptions {
+            mappings,
+            journal,
+            job: job.to_string(),
+            batch_size: 50,
+            dry_run: false,
+            args_summary: job.to_string(),
+            progress_bars: false,
+        }
+    }
+}
+
 /// Why a run could not proceed at all (as opposed to rejected rows, which are data).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

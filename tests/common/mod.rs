@@ -98,15 +98,7 @@ pub async fn run_in_process(
     transport: &Transport,
     rate: Rate,
 ) -> b24import::pipeline::RunReport {
-    let opts = b24import::pipeline::RunOptions {
-        mappings: mappings.to_vec(),
-        journal: journal.to_path_buf(),
-        job: "test".into(),
-        batch_size: 50,
-        dry_run: false,
-        args_summary: "test".into(),
-        progress_bars: false,
-    };
+    let opts = b24import::pipeline::RunOptions::new(mappings.to_vec(), journal.to_path_buf(), "test");
     b24import::pipeline::run(
         &opts,
         transport,

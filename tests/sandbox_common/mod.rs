@@ -81,3 +81,35 @@ pub fn add_cmd(entity_type_id: u64, fields: Value) -> String {
     );
     format!("crm.item.add?{query}")
 }
+
+/// Every key of the type in the crm.type.update page's answer.
+pub const TYPE_KEYS: [&str; 28] = [
+    "id",
+    "title",
+    "code",
+    "createdBy",
+    "entityTypeId",
+    "customSectionId",
+    "isCategoriesEnabled",
+    "isStagesEnabled",
+    "isBeginCloseDatesEnabled",
+    "isClientEnabled",
+    "isUseInUserfieldEnabled",
+    "isLinkWithProductsEnabled",
+    "isMycompanyEnabled",
+    "isDocumentsEnabled",
+    "isSourceEnabled",
+    "isObserversEnabled",
+    "isRecyclebinEnabled",
+    "isAutomationEnabled",
+    "isBizProcEnabled",
+    "isSetOpenPermissions",
+    "isPaymentsEnabled",
+    "isCountersEnabled",
+    "createdTime",
+    "updatedTime",
+    "updatedBy",
+    "relations",
+    "linkedUserFields",
+    "customSections",
+];
