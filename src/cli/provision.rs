@@ -43,7 +43,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let transport = match args.portal.transport(&token_file(&args)) {
+    let transport = match args.portal.transport(&super::run::default_token_file(&args.mappings)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -55,13 +55,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(run_with(&args.mappings, &transport, args.dry_run))
-}
-
-/// Where a rotated OAuth refresh token is kept: beside the first mapping, as `run` keeps it
-/// beside its default journal.
-fn token_file(args: &Args) -> PathBuf {
-    let first = args.mappings.first().cloned().unwrap_or_default();
-    first.with_extension("refresh-token")
 }
 
 /// Opens the mappings, provisions, prints the report; the exit code.

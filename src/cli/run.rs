@@ -114,6 +114,14 @@ pub struct PortalArgs {
     pub operating_window: f64,
 }
 
+/// Where a rotated OAuth refresh token is kept when the command has no `--journal`: beside the
+/// default journal of the first mapping (`<dir>/.b24import/import.refresh-token`), the file
+/// `run` with its default journal reads, so `provision`, `validate --online` and `run` share it.
+pub fn default_token_file(mappings: &[PathBuf]) -> PathBuf {
+    let first = mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    pipeline::run::default_journal(first, "import").with_extension("refresh-token")
+}
+
 impl PortalArgs {
     pub fn rate(&self) -> Rate {
         let plan = match self.plan {
@@ -584,6 +592,16 @@ mod tests {
             choose_refresh(env.map(str::to_string), saved, Path::new("j.refresh-token")).expect("a choice");
         assert!(c.hint.contains("j.refresh-token"), "the hint names the file: {}", c.hint);
         (c.first, c.second)
+    }
+
+    // Bug pinned: `provision` kept a rotated refresh token beside the mapping, where the `run`
+    // after it never looked, so that run started with a token the portal had already revoked.
+    #[test]
+    fn provision_validate_and_run_keep_the_refresh_token_in_one_file() {
+        let mappings = vec![PathBuf::from("mappings/projects.toml"), PathBuf::from("mappings/deals.toml")];
+        let run_default =
+            JournalArgs { journal: None, job: "import".into() }.path(mappings.first().map(PathBuf::as_path));
+        assert_eq!(default_token_file(&mappings), run_default.with_extension("refresh-token"));
     }
 
     // Bug pinned: a re-authorized B24_REFRESH_TOKEN lost to an older token saved by a past run.

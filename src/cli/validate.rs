@@ -254,7 +254,7 @@ fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
     drop(steps);
     let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
     let journal = pipeline::run::default_journal(first, "import");
-    let transport = args.portal.transport(&journal.with_extension("refresh-token")).map_err(|e| {
+    let transport = args.portal.transport(&super::run::default_token_file(&args.mappings)).map_err(|e| {
         eprintln!("error: {e:#}");
         exit::USAGE
     })?;
@@ -288,9 +288,7 @@ fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
 /// `--online`: reads the portal's schema (binding smart processes by title), compares every
 /// step with it, and looks up the e-mails the rows name. `Err` is the exit code.
 fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
-    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
-    let token_file = pipeline::run::default_journal(first, "import").with_extension("refresh-token");
-    let transport = match args.portal.transport(&token_file) {
+    let transport = match args.portal.transport(&super::run::default_token_file(&args.mappings)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");
