@@ -263,7 +263,7 @@ impl MappingPlan {
         // The common case, one value and no split, takes no allocation beyond the value itself.
         if f.split.is_none() && !raw.trim().is_empty() && f.map.is_none() {
             return match convert(f, &raw) {
-                Ok(v) => Ok(Some(wrap(f, vec![v]))),
+                Ok(part) => Ok(Some(single(f, part))),
                 Err(e) => Err(vec![RowIssue::new(column, Some(&raw), e)]),
             };
         }
@@ -275,7 +275,7 @@ impl MappingPlan {
         if parts.is_empty() {
             return match &f.default {
                 Some(d) => convert(f, d)
-                    .map(|v| Some(wrap(f, vec![v])))
+                    .map(|part| Some(single(f, part)))
                     .map_err(|e| vec![RowIssue::new(column, Some(d), e)]),
                 None if f.required => Err(vec![RowIssue {
                     column: column.map(str::to_string),
@@ -424,6 +424,17 @@ fn wrap(f: &FieldPlan, parts: Vec<Part>) -> FieldOut {
     let mut values: Vec<Value> =
         parts.into_iter().filter_map(|p| if let Part::Ready(v) = p { Some(v) } else { None }).collect();
     FieldOut::Ready(if f.multiple { Value::Array(values) } else { values.swap_remove(0) })
+}
+
+/// A field's value from its one converted part: the common case, with no allocation beyond
+/// the value itself (an array only for a multiple field).
+fn single(f: &FieldPlan, part: Part) -> FieldOut {
+    match part {
+        Part::Ready(v) => FieldOut::Ready(if f.multiple { Value::Array(vec![v]) } else { v }),
+        Part::Pending(p) => {
+            FieldOut::Pending(PendingField { name: f.name.clone(), multiple: f.multiple, values: vec![p] })
+        }
+    }
 }
 
 /// Converts one (mapped) part to its portal value, or to what the run must find.

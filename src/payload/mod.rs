@@ -74,11 +74,6 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// A draft with nothing left to find.
-    pub fn ready(command: Command) -> Draft {
-        Draft { command, pending: Vec::new() }
-    }
-
     /// The method the command will call.
     pub fn method(&self) -> Method {
         self.command.method

@@ -51,12 +51,20 @@ impl StepRunner<'_> {
                 self.ledger.record_outcomes(&retry)?;
                 absent.extend(updates);
             }
+            let absent: std::collections::HashSet<String> = absent.into_iter().collect();
             let mut retry = VecDeque::new();
             let mut packer = self.transport.packer::<Item>(self.batch_size);
             let mut packs = Vec::new();
             for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
                 if absent.contains(&key) {
-                    packs.extend(packer.push(Item::new(key, fields), cmd));
+                    let item = Item::new(key, fields);
+                    packs.extend(super::step::push_sized(
+                        self.transport,
+                        &mut packer,
+                        item,
+                        cmd,
+                        &self.sizer,
+                    ));
                 } else if self.still_unknown(&key)? {
                     self.unknown.insert(key, (cmd, fields));
                 }

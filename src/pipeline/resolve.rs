@@ -61,14 +61,7 @@ impl Resolver {
         for field in draft.pending() {
             let mut ids = Vec::with_capacity(field.values.len());
             for pending in &field.values {
-                if let Pending::Label { field, label } = pending {
-                    match self.label(field, label, category) {
-                        Ok(id) => ids.push(id),
-                        Err(rejection) => return Ok(Err(rejection)),
-                    }
-                    continue;
-                }
-                match self.id_of(pending, ledger, portal).await? {
+                match self.id_of(pending, category, ledger, portal).await? {
                     Ok(id) => ids.push(id),
                     Err(rejection) => return Ok(Err(rejection)),
                 }
@@ -78,10 +71,12 @@ impl Resolver {
         Ok(Ok(draft.complete(values)))
     }
 
-    /// The portal value of one pending value, or the row's rejection.
+    /// The portal value of one pending value (a label within the row's `category`), or the
+    /// row's rejection.
     async fn id_of(
         &mut self,
         pending: &Pending,
+        category: u64,
         ledger: &Ledger<'_>,
         portal: Portal<'_>,
     ) -> Result<Result<Value, (Problem, String)>, Stop> {
@@ -100,12 +95,7 @@ impl Resolver {
                 Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
                 Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
             },
-            Pending::Label { field, label } => Err((
-                Problem::UnknownLabel,
-                format!(
-                    "field `{field}`: the label \"{label}\" cannot be resolved without the portal's lists"
-                ),
-            )),
+            Pending::Label { field, label } => self.label(field, label, category),
         })
     }
 

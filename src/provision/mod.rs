@@ -99,16 +99,6 @@ impl Report {
         }
         out
     }
-
-    /// The portal has everything provision can give (not a dry run, nothing refused, nothing
-    /// remaining, not given up).
-    pub fn ready(&self) -> bool {
-        self.gave_up.is_none()
-            && self.unread.is_empty()
-            && self.refusals().is_empty()
-            && self.steps.iter().all(|s| s.remaining.is_empty())
-            && !(self.dry_run && self.steps.iter().any(|s| !s.lines.is_empty()))
-    }
 }
 
 /// Brings the portal to what `steps` need (see the module docs); `dry_run` sends no write.

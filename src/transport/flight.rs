@@ -112,11 +112,6 @@ impl Flight {
         self.max
     }
 
-    /// The mean round trip of the last requests, if one was measured.
-    pub fn latency(&self) -> Option<Duration> {
-        self.lock().latency
-    }
-
     fn release(&self, latency: Option<Duration>, rate: f64) {
         {
             let mut s = self.lock();

@@ -237,11 +237,6 @@ impl Transport {
         self.inner.operating.left()
     }
 
-    /// The most requests in flight at once this transport allows.
-    pub fn max_in_flight(&self) -> usize {
-        self.inner.flight.max()
-    }
-
     /// How many requests a caller should keep in flight now (the adaptive limit).
     pub fn in_flight_limit(&self) -> usize {
         self.inner.flight.in_flight().1
@@ -251,11 +246,6 @@ impl Transport {
     /// [`operating::Operating::fitting_commands`]); `None` when the budget sets no bound yet.
     pub fn fitting_commands(&self, method: &str) -> Option<usize> {
         self.inner.operating.fitting_commands(method)
-    }
-
-    /// The operating budget and window paced to.
-    pub fn operating_config(&self) -> OperatingConfig {
-        self.inner.operating.config()
     }
 
     /// Sends `cmds` as one request: a `batch` (at most 50 commands within the byte budget,
