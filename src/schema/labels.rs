@@ -51,13 +51,25 @@ pub struct Choice {
 pub struct Choices {
     pub list: ListRef,
     pub entries: Vec<Choice>,
+    /// Every entry's names, normalized once, -> its index (the first entry wins a shared name):
+    /// a row's label costs one lookup, not a normalization of the whole list.
+    index: HashMap<String, usize>,
 }
 
 impl Choices {
+    pub fn new(list: ListRef, entries: Vec<Choice>) -> Choices {
+        let mut index = HashMap::new();
+        for (i, c) in entries.iter().enumerate() {
+            for n in &c.names {
+                index.entry(normalize(n)).or_insert(i);
+            }
+        }
+        Choices { list, entries, index }
+    }
+
     /// The ID `label` names, if any.
     pub fn find(&self, label: &str) -> Option<&Value> {
-        let want = normalize(label);
-        self.entries.iter().find(|c| c.names.iter().any(|n| normalize(n) == want)).map(|c| &c.id)
+        self.index.get(&normalize(label)).map(|i| &self.entries[*i].id)
     }
 
     /// The values as a message lists them: `"Gold", "Silver"`.
@@ -108,13 +120,10 @@ pub fn choices(
                     Choice { id: id_value(&item.id), names }
                 })
                 .collect();
-            Choices {
-                list: ListRef::CustomField {
-                    upper_name: f.upper_name.clone(),
-                    field_id: custom.map(|c| c.id),
-                },
+            Choices::new(
+                ListRef::CustomField { upper_name: f.upper_name.clone(), field_id: custom.map(|c| c.id) },
                 entries,
-            }
+            )
         }
         "crm_status" => {
             let (entity_id, category_id) = if field == "stageId" {
@@ -126,24 +135,24 @@ pub fn choices(
                 .statuses_of(&entity_id)
                 .map(|s| Choice { id: json!(s.status_id), names: vec![s.name.clone(), s.status_id.clone()] })
                 .collect();
-            Choices { list: ListRef::Status { entity_id, category_id }, entries }
+            Choices::new(ListRef::Status { entity_id, category_id }, entries)
         }
-        "crm_category" => Choices {
-            list: ListRef::Category { entity_type_id },
-            entries: entity
+        "crm_category" => Choices::new(
+            ListRef::Category { entity_type_id },
+            entity
                 .categories
                 .iter()
                 .map(|c| Choice { id: json!(c.id), names: vec![c.name.clone(), c.id.to_string()] })
                 .collect(),
-        },
-        "crm_currency" => Choices {
-            list: ListRef::Currency,
-            entries: schema
+        ),
+        "crm_currency" => Choices::new(
+            ListRef::Currency,
+            schema
                 .currencies
                 .iter()
                 .map(|c| Choice { id: json!(c.code), names: vec![c.code.clone(), c.name.clone()] })
                 .collect(),
-        },
+        ),
         other => return Err(NoList::NotAList(other.to_string())),
     })
 }
