@@ -5,7 +5,9 @@
 //! `--online` it also reads the portal (never writes): the schema gaps of each step
 //! (`schema::Gap`: what `provision` would still do counts as a problem, exit 2), and per row the
 //! labels not in the portal's lists and the users not found by e-mail (exit 1, rows in
-//! `--rejects`). An online check reads each source up to three times (labels, e-mails, rows).
+//! `--rejects`). An online check reads each source up to three times (labels, e-mails, rows),
+//! and once more when a mapping has `on_duplicate` (a read-only dry run counts the rows that
+//! would match items the portal already holds).
 
 use std::collections::BTreeMap;
 use std::fs::File;

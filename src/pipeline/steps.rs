@@ -353,6 +353,18 @@ pub async fn preflight(
     transport: &Transport,
     all_labels: bool,
 ) -> Result<Preflight, PreflightError> {
+    preflight_with(steps, transport, all_labels, &mut HashMap::new()).await
+}
+
+/// [`preflight`] with the labels each step's rows use kept in `used` (by step name) across
+/// calls: a source is read for its labels once, however often the portal is read again
+/// (`provision` reads it after each round of writes).
+pub async fn preflight_with(
+    steps: &mut [Step],
+    transport: &Transport,
+    all_labels: bool,
+    used: &mut HashMap<String, UsedLabels>,
+) -> Result<Preflight, PreflightError> {
     let plans: Vec<&MappingPlan> = steps.iter().map(|s| &s.plan).collect();
     let schema = PortalSchema::read(transport, &plans).await?;
     let mut out = Vec::new();
@@ -365,8 +377,12 @@ pub async fn preflight(
             .fields
             .iter()
             .any(|f| f.deferred == Some(Deferred::Label) && (all_labels || f.add_missing_values));
-        let used = if wants { used_labels(&step.plan)? } else { UsedLabels::default() };
-        out.push((step.plan.name.clone(), compare(&step.plan, &schema, &used)));
+        if !used.contains_key(&step.plan.name) {
+            let labels = if wants { used_labels(&step.plan)? } else { UsedLabels::default() };
+            used.insert(step.plan.name.clone(), labels);
+        }
+        let labels = &used[&step.plan.name];
+        out.push((step.plan.name.clone(), compare(&step.plan, &schema, labels)));
     }
     Ok(Preflight { schema: Arc::new(schema), steps: out })
 }

@@ -23,13 +23,13 @@
 pub mod apply;
 pub mod plan;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use apply::Outcome;
 pub use plan::{Action, Plan, StepInput, StepPlan};
 
 use crate::pipeline::Step;
-use crate::pipeline::steps::{PreflightError, preflight};
+use crate::pipeline::steps::{PreflightError, preflight_with};
 use crate::schema::{Refusal, SchemaError};
 use crate::source::SourceError;
 use crate::transport::Transport;
@@ -109,8 +109,10 @@ pub async fn provision(
 ) -> Result<Report, ProvisionError> {
     let mut report = Report { dry_run, ..Default::default() };
     let mut refused: Vec<(String, String, Refusal)> = Vec::new();
+    // The rows' labels do not change between rounds: each source is read for them once.
+    let mut used = HashMap::new();
     for round in 0..MAX_ROUNDS {
-        let pre = match preflight(steps, transport, true).await {
+        let pre = match preflight_with(steps, transport, true, &mut used).await {
             Ok(p) => p,
             Err(PreflightError::Source(e)) => return Err(ProvisionError::Source(e)),
             Err(PreflightError::Schema(SchemaError::Refused { method, code, description })) => {
