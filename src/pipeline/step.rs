@@ -202,7 +202,9 @@ impl<'a> StepRunner<'a> {
                 }
             };
             // Lookups of new keys go a few chunks at once (as many as may be in flight).
-            if self.unseen.len() >= LOOKUP_CHUNK * self.transport.in_flight_limit().clamp(1, 4) {
+            if self.unseen.len() >= LOOKUP_CHUNK
+                && self.unseen.len() >= LOOKUP_CHUNK * self.transport.in_flight_limit().clamp(1, 4)
+            {
                 match self.flush_unseen().await {
                     Ok(more) => ready.extend(more),
                     Err(stop) => {
@@ -383,7 +385,10 @@ pub(super) fn push_sized(
     cmd: Command,
     sizer: &BatchSize,
 ) -> Vec<crate::transport::Pack<Item>> {
-    let fitting = transport.fitting_commands(cmd.method.as_str()).unwrap_or(usize::MAX);
-    packer.set_max_commands(sizer.current().min(fitting));
+    // The size is settled when a batch starts (not on every row: it costs the budget's lock).
+    if packer.is_empty() {
+        let fitting = transport.fitting_commands(cmd.method.as_str()).unwrap_or(usize::MAX);
+        packer.set_max_commands(sizer.current().min(fitting));
+    }
     packer.push(item, cmd)
 }

@@ -89,6 +89,11 @@ impl<T> Packer<T> {
         self.max_commands = max_commands.clamp(1, MAX_COMMANDS);
     }
 
+    /// No command waits in the current batch (the next push starts one).
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
     /// The partly filled batch, if any.
     pub fn finish(&mut self) -> Option<Pack<T>> {
         if self.commands.is_empty() {
