@@ -26,7 +26,8 @@ use clap::{Parser, Subcommand};
 pub mod exit {
     /// Every row valid / done.
     pub const OK: u8 = 0;
-    /// Finished, but some rows are invalid or were rejected.
+    /// Finished, but some rows are invalid, were rejected, are left unfinished, or were not
+    /// imported because they matched several existing items (`on_ambiguous = "skip"`).
     pub const ROWS_REJECTED: u8 = 1;
     /// Usage, mapping or source error: nothing could be done.
     pub const USAGE: u8 = 2;

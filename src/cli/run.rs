@@ -446,7 +446,7 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
     } else if let Some(e) = report.steps.iter().find_map(|s| s.source_error.as_ref()) {
         eprintln!("error: the source could not be read to the end: {e}");
         exit::USAGE
-    } else if report.rejected() > 0 || report.unfinished() > 0 {
+    } else if report.rejected() > 0 || report.unfinished() > 0 || report.skipped_ambiguous() > 0 {
         exit::ROWS_REJECTED
     } else {
         exit::OK
@@ -555,6 +555,12 @@ fn step_line(s: &crate::pipeline::StepReport, dry_run: bool, stopped_early: bool
     );
     if stopped_early || s.pending > 0 {
         line.push_str(&format!(", {} pending", s.pending));
+    }
+    if s.skipped_ambiguous > 0 {
+        line.push_str(&format!(
+            ", {} skipped as ambiguous (on_ambiguous = \"skip\": not imported)",
+            s.skipped_ambiguous
+        ));
     }
     line
 }

@@ -82,6 +82,9 @@ problems! {
     /// A `type = "enum"` label that the portal's list (items, stages, sources, categories,
     /// currencies) does not hold.
     UnknownLabel => "unknown_label",
+    /// `on_duplicate = "merge"` / `"update"`: an earlier row of the source matches the same
+    /// item and decides its fields.
+    DuplicateInSource => "duplicate_in_source",
 }
 
 impl fmt::Display for Problem {

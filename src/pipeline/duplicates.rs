@@ -4,38 +4,46 @@
 //! asked with `crm.duplicate.findbycomm`: 20 values a call, 50 calls a `batch`, so one request
 //! checks up to 1,000 values. The method answers IDs per call, not per value, so the items it
 //! names are read (`crm.item.list` by `@id`, 50 a call, 50 calls a batch) and each value is
-//! attributed to the items that hold it. This file owns: normalizing a row's values, the queue
-//! that packs them into full requests, the attribution, the per-row decision (a table, below)
-//! and the fields a `merge` or `update` sends. Pure: no I/O, no journal, no counters; the step
+//! attributed to the items that hold it. This file owns: the queue that packs a row's values
+//! (compared as `comm` says the portal compares them) into full requests, the attribution, the
+//! per-row decision (a table, below) and the fields a `merge` or `update` sends. Pure: no I/O, no journal, no counters; the step
 //! (`matching`) asks and carries the answers out.
 //!
 //! | existing items of the step's type holding one of the row's values | a row of this run holds one | decision |
 //! |---|---|---|
 //! | any, `on_duplicate = "create"` | any | create (no check is made at all) |
 //! | none | no | create |
-//! | none | yes | handled by the mode once that row has its ID (a duplicate within the source) |
-//! | one | any | the mode: `skip` records it as that item, `merge` / `update` update it |
+//! | none | yes | `skip`: that row's item once it has its ID; `merge` / `update`: `duplicate_in_source` (a duplicate within the source) |
+//! | one | any | the mode: `skip` records it as that item, `merge` / `update` update it (the first row matching it only; later ones: `duplicate_in_source`) |
 //! | several, `on_ambiguous = "reject"` | any | rejected, the text lists the IDs and values |
 //! | several, `on_ambiguous = "first"` | any | the mode, with the lowest ID |
-//! | several, `on_ambiguous = "skip"` | any | not sent, not recorded (checked again next run) |
+//! | several, `on_ambiguous = "skip"` | any | not sent, not recorded (checked again next run), counted as skipped-ambiguous: the run exits 1 |
 //!
 //! Decisions the issue leaves open, written down here:
 //! - A match in the portal wins over a match within the source.
-//! - Phones compare by their digits before any extension marker (`ext`, `доб`, `#`, `x`, `,`,
-//!   `;`), e-mails by their trimmed, lower-cased text; other fm types are never matched.
-//! - An item the check names but whose phones/e-mails hold none of the call's values by these
-//!   rules (the portal normalizes differently) is attributed to every value of that call:
-//!   a row then rather turns ambiguous than is created twice.
+//! - Phones and e-mails compare by the portal's rule (`comm`: the core's phone normalisation,
+//!   e-mails trimmed, NFC, lower case); other fm types are never matched.
+//! - A value is credited only with a match it produced: an item the check names for a call of
+//!   several values but that holds none of them by that rule (a portal that normalises
+//!   otherwise) sends the call's values back to be asked one by one, and a call of one value
+//!   gets what the portal named for it. A row whose values cannot be asked stays unchecked
+//!   (not created, not recorded: checked again next run).
+//! - With `merge` / `update`, one source row decides an item: the first row matching it; a
+//!   later row matching the same item (in the portal, or a row of this run) is rejected as
+//!   `duplicate_in_source` naming that row (`matching` keeps who came first). `skip` links
+//!   every such row to the item (nothing is written).
 //! - `merge` fills a field the item has as missing, `null`, `""`, `[]` or `{}`; phones and
-//!   e-mails the item lacks are added; key fields (`originatorId`, `originId`, `xmlId`) of an
-//!   existing item are never written (it keeps its own origin).
+//!   e-mails the item lacks by the portal's rule are added (the one that matched never again
+//!   in another spelling); key fields (`originatorId`, `originId`, `xmlId`) of an existing item
+//!   are never written (it keeps its own origin).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::upsert;
+pub(super) use super::comm::{Comm, comms_of};
+use super::comm::{comm, fm_additions};
 use crate::journal::field_hashes::{KEY_FIELDS, fm_pairs};
 use crate::mapping::{DuplicateRule, OnAmbiguous, OnDuplicate};
 use crate::payload::{Command, Method};
@@ -130,51 +138,6 @@ impl DuplicateFigures {
     }
 }
 
-/// One phone or e-mail as the check compares it: an e-mail trimmed and lower-cased, a phone
-/// its digits before any extension.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) struct Comm {
-    pub(super) kind: &'static str,
-    pub(super) value: String,
-}
-
-impl std::fmt::Display for Comm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.kind, self.value)
-    }
-}
-
-/// `value` of fm type `kind` as the check compares it; `None` for other types and empty values.
-pub(super) fn comm(kind: &str, value: &str) -> Option<Comm> {
-    let (kind, value) = match kind.to_ascii_uppercase().as_str() {
-        "EMAIL" => ("EMAIL", value.trim().to_lowercase()),
-        "PHONE" => {
-            let lower = value.to_lowercase();
-            let cut = ["ext", "доб", "#", ",", ";", "x"]
-                .iter()
-                .filter_map(|m| lower.find(m))
-                .min()
-                .unwrap_or(lower.len());
-            ("PHONE", lower[..cut].chars().filter(char::is_ascii_digit).collect())
-        }
-        _ => return None,
-    };
-    (!value.is_empty()).then_some(Comm { kind, value })
-}
-
-/// The values of a row's `fm` of the types `by`, each once, in the row's order.
-pub(super) fn comms_of(fields: &Map<String, Value>, by: &[&'static str]) -> Vec<Comm> {
-    let mut out: Vec<Comm> = Vec::new();
-    for (t, v) in fm_pairs(fields.get("fm")) {
-        if let Some(c) = comm(&t, &v).filter(|c| by.contains(&c.kind))
-            && !out.contains(&c)
-        {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The `entity_type` of `crm.duplicate.findbycomm` for a CRM entity type ID.
 pub(super) fn entity_type_name(entity_type_id: u32) -> Option<&'static str> {
     match entity_type_id {
@@ -188,7 +151,8 @@ pub(super) fn entity_type_name(entity_type_id: u32) -> Option<&'static str> {
 /// One check call: values of one type, at most [`VALUES_PER_CALL`].
 pub(super) fn check_command(call: &[Comm], entity_type: &str) -> Command {
     let kind = call.first().map_or("EMAIL", |c| c.kind);
-    let values: Vec<&str> = call.iter().map(|c| c.value.as_str()).collect();
+    // The row's own spelling: the portal normalises it by its own rule.
+    let values: Vec<&str> = call.iter().map(|c| c.spelling.as_str()).collect();
     Command {
         method: Method::CrmDuplicateFindByComm,
         params: json!({"type": kind, "values": values, "entity_type": entity_type}),
@@ -218,33 +182,48 @@ pub(super) fn ids_in(result: &Value, entity_type: &str) -> Vec<u64> {
     ids
 }
 
+/// What the answers of a request of checks tell, once the items they named are read.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Attribution {
+    /// Value -> the items that hold it (maybe none).
+    pub(super) answers: HashMap<Comm, Vec<u64>>,
+    /// Values of calls that named an item holding none of them by the portal's rule as this
+    /// file knows it: asked again one by one, never credited with a match they may not have made.
+    pub(super) again: Vec<Comm>,
+}
+
 /// Which value of each call matched which item: `ids[i]` are the items the portal named for
-/// `calls[i]`, `items` those items as read. Every asked value gets an entry (maybe empty).
-pub(super) fn attribute(
-    calls: &[Vec<Comm>],
-    ids: &[Vec<u64>],
-    items: &HashMap<u64, Value>,
-) -> HashMap<Comm, Vec<u64>> {
-    let mut out: HashMap<Comm, Vec<u64>> = HashMap::new();
+/// `calls[i]`, `items` those items as read. A call of one value gets every item named (the
+/// portal said so of that value alone); in a call of several values, each value gets the items
+/// that hold it, and a call naming an item that holds none of them goes back to be asked value
+/// by value (`again`).
+pub(super) fn attribute(calls: &[Vec<Comm>], ids: &[Vec<u64>], items: &HashMap<u64, Value>) -> Attribution {
+    let mut out = Attribution::default();
     for (call, found) in calls.iter().zip(ids) {
-        for c in call {
-            out.entry(c.clone()).or_default();
+        if let [alone] = call.as_slice() {
+            out.answers.insert(alone.clone(), found.clone());
+            continue;
         }
+        let mut answers: HashMap<Comm, Vec<u64>> = call.iter().map(|c| (c.clone(), Vec::new())).collect();
+        let mut explained = true;
         for id in found {
             let holds: HashSet<Comm> = items
                 .get(id)
                 .map(|item| fm_pairs(item.get("fm")).iter().filter_map(|(t, v)| comm(t, v)).collect())
                 .unwrap_or_default();
             let held: Vec<&Comm> = call.iter().filter(|c| holds.contains(*c)).collect();
-            // The portal named it for this call: if no value is recognisably its own, every
-            // value of the call may be (rather ambiguous than created twice).
-            let to: Vec<&Comm> = if held.is_empty() { call.iter().collect() } else { held };
-            for c in to {
-                let v = out.entry(c.clone()).or_default();
-                if !v.contains(id) {
-                    v.push(*id);
-                }
+            if held.is_empty() {
+                explained = false;
+                break;
             }
+            for c in held {
+                answers.entry(c.clone()).or_default().push(*id);
+            }
+        }
+        if explained {
+            out.answers.extend(answers);
+        } else {
+            out.again.extend(call.iter().cloned());
         }
     }
     out
@@ -256,6 +235,8 @@ pub(super) struct CheckQueue<R> {
     rows: VecDeque<(R, Vec<Comm>)>,
     /// Values to ask, per type, in the order rows gave them.
     unasked: BTreeMap<&'static str, Vec<Comm>>,
+    /// Values to ask one per call (their call of several named an item it cannot explain).
+    alone: Vec<Comm>,
     /// Values asked or to ask, not answered yet.
     waiting: HashSet<Comm>,
     /// Value -> the existing items holding it.
@@ -267,6 +248,7 @@ impl<R> Default for CheckQueue<R> {
         CheckQueue {
             rows: VecDeque::new(),
             unasked: BTreeMap::new(),
+            alone: Vec::new(),
             waiting: HashSet::new(),
             answers: HashMap::new(),
         }
@@ -306,13 +288,18 @@ impl<R> CheckQueue<R> {
         self.rows.len() >= MAX_WAITING_ROWS
     }
 
-    /// The calls of the next request: full calls first, then (when `force`) partly filled
-    /// ones; empty when there is not a full request and no force.
+    /// The calls of the next request: values asked again alone first (whenever there are
+    /// any: their rows wait), then full calls, then (when `force`) partly filled ones; empty
+    /// when there is nothing to ask again, not a full request and no force.
     pub(super) fn next_calls(&mut self, force: bool) -> Vec<Vec<Comm>> {
-        if !force && self.full_calls() < CALLS_PER_REQUEST {
+        if !force && self.alone.is_empty() && self.full_calls() < CALLS_PER_REQUEST {
             return Vec::new();
         }
-        let mut calls = Vec::new();
+        let n = self.alone.len().min(CALLS_PER_REQUEST);
+        let mut calls: Vec<Vec<Comm>> = self.alone.drain(..n).map(|c| vec![c]).collect();
+        if !force && self.full_calls() < CALLS_PER_REQUEST {
+            return calls;
+        }
         for values in self.unasked.values_mut() {
             while values.len() >= VALUES_PER_CALL && calls.len() < CALLS_PER_REQUEST {
                 calls.push(values.drain(..VALUES_PER_CALL).collect());
@@ -334,6 +321,12 @@ impl<R> CheckQueue<R> {
             self.waiting.remove(&c);
             self.answers.insert(c, ids);
         }
+    }
+
+    /// Values whose call could not be attributed: asked again, one value a call (they stay
+    /// unanswered, so their rows wait).
+    pub(super) fn ask_alone(&mut self, values: Vec<Comm>) {
+        self.alone.extend(values);
     }
 
     /// The rows at the front whose values are all answered, in order, each with the existing
@@ -365,6 +358,7 @@ impl<R> CheckQueue<R> {
     /// Every waiting row, dropped (its check failed): the rows, for the report.
     pub(super) fn drain(&mut self) -> Vec<R> {
         self.unasked.clear();
+        self.alone.clear();
         self.waiting.clear();
         self.answers.clear();
         self.rows.drain(..).map(|(r, _)| r).collect()
@@ -469,14 +463,14 @@ fn is_empty(v: Option<&Value>) -> bool {
 pub(super) fn fields_for(how: OnDuplicate, new: &Map<String, Value>, item: &Value) -> Map<String, Value> {
     match how {
         OnDuplicate::Skip | OnDuplicate::Create => Map::new(),
-        OnDuplicate::Update => upsert::all_fields_for_found_item(new, item),
-        OnDuplicate::Merge => {
+        OnDuplicate::Update | OnDuplicate::Merge => {
+            let fill = |k: &str| how == OnDuplicate::Update || is_empty(item.get(k));
             let mut out: Map<String, Value> = new
                 .iter()
-                .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && is_empty(item.get(*k)))
+                .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && fill(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            if let Some(fm) = upsert::fm_additions(new.get("fm"), item.get("fm")) {
+            if let Some(fm) = fm_additions(new.get("fm"), item.get("fm")) {
                 out.insert("fm".into(), fm);
             }
             out
@@ -491,7 +485,7 @@ mod tests {
     use rstest::rstest;
 
     fn c(kind: &'static str, value: &str) -> Comm {
-        Comm { kind, value: value.into() }
+        Comm::new(kind, value)
     }
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -500,33 +494,6 @@ mod tests {
 
     fn rule(how: OnDuplicate, ambiguous: OnAmbiguous) -> DuplicateRule {
         DuplicateRule { on_duplicate: how, by: vec!["EMAIL", "PHONE"], on_ambiguous: ambiguous }
-    }
-
-    #[rstest]
-    #[case("PHONE", "+7 (916) 123-45-67", Some(c("PHONE", "79161234567")))]
-    #[case("phone", "+1 555 010 0000 ext. 12", Some(c("PHONE", "15550100000")))]
-    #[case("PHONE", "8 800 доб. 5", Some(c("PHONE", "8800")))]
-    #[case("EMAIL", "  Ann@Example.COM ", Some(c("EMAIL", "ann@example.com")))]
-    #[case("WEB", "example.com", None)]
-    #[case("PHONE", "ext 5", None)]
-    fn values_are_compared_as_the_portal_compares_them(
-        #[case] kind: &str,
-        #[case] value: &str,
-        #[case] expected: Option<Comm>,
-    ) {
-        assert_eq!(comm(kind, value), expected);
-    }
-
-    #[test]
-    fn a_row_gives_its_values_of_the_duplicate_by_types_once() {
-        let fields = obj(json!({"fm": [
-            {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"},
-            {"typeId": "EMAIL", "valueType": "HOME", "value": "A@B.RU"},
-            {"typeId": "PHONE", "valueType": "WORK", "value": "+7916"},
-            {"typeId": "WEB", "valueType": "WORK", "value": "x.ru"}
-        ]}));
-        assert_eq!(comms_of(&fields, &["EMAIL"]), vec![c("EMAIL", "a@b.ru")]);
-        assert_eq!(comms_of(&fields, &["EMAIL", "PHONE"]), vec![c("EMAIL", "a@b.ru"), c("PHONE", "7916")]);
     }
 
     #[test]
@@ -578,12 +545,36 @@ mod tests {
             (6, json!({"fm": [{"typeId": "EMAIL", "value": "b@X"}, {"typeId": "EMAIL", "value": "a@x"}]})),
         ]);
         let got = attribute(&calls, &[vec![5, 6]], &items);
-        assert_eq!(got[&c("EMAIL", "a@x")], vec![5, 6]);
-        assert_eq!(got[&c("EMAIL", "b@x")], vec![6]);
-        assert_eq!(got[&c("EMAIL", "z@x")], Vec::<u64>::new());
-        // An item the portal named that holds none of the values: every value of the call.
-        let got = attribute(&calls, &[vec![9]], &HashMap::new());
-        assert!(got.values().all(|ids| ids == &vec![9]));
+        assert!(got.again.is_empty());
+        assert_eq!(got.answers[&c("EMAIL", "a@x")], vec![5, 6]);
+        assert_eq!(got.answers[&c("EMAIL", "b@x")], vec![6]);
+        assert_eq!(got.answers[&c("EMAIL", "z@x")], Vec::<u64>::new());
+    }
+
+    // Bug pinned: an item the portal named for a 20-value call, holding none of the values by
+    // the rule known here, was credited to every value of the call (14 unrelated rows became
+    // one contact).
+    #[test]
+    fn an_item_no_value_of_its_call_explains_sends_the_call_back_value_by_value() {
+        let calls = vec![vec![c("PHONE", "9165550707"), c("PHONE", "9160000001")], vec![c("PHONE", "1")]];
+        let items = HashMap::from([(9, json!({"fm": [{"typeId": "PHONE", "value": "+7 916 555 07 07"}]}))]);
+        let got = attribute(&calls, &[vec![9], vec![9]], &items);
+        assert_eq!(got.again, calls[0], "nothing credited from the unexplained call");
+        assert!(!got.answers.contains_key(&c("PHONE", "9165550707")));
+        assert_eq!(got.answers[&c("PHONE", "1")], vec![9], "a call of one value: the portal said so of it");
+
+        let mut q: CheckQueue<&str> = CheckQueue::default();
+        q.push("A", calls[0].clone(), |_| false);
+        let asked = q.next_calls(true);
+        assert_eq!(asked.len(), 1);
+        assert!(q.next_calls(false).is_empty());
+        q.ask_alone(got.again);
+        assert!(q.decidable().is_empty(), "the row waits for its values asked alone");
+        let alone = q.next_calls(false);
+        assert_eq!(alone, vec![vec![calls[0][0].clone()], vec![calls[0][1].clone()]]);
+        q.answer(HashMap::from([(calls[0][0].clone(), vec![9]), (calls[0][1].clone(), vec![])]));
+        let rows = q.decidable();
+        assert_eq!(rows[0].2, vec![(9, vec![calls[0][0].clone()])]);
     }
 
     fn found(portal: &[u64], in_source: Option<&str>) -> Found {

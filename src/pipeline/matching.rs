@@ -39,6 +39,11 @@ pub(super) struct DupState {
     /// Rows holding a value of an earlier row of this run: handled by the mode once that row
     /// (its key) has an ID, at the end of the step.
     after_first: Vec<(Unseen, String, OnDuplicate)>,
+    /// With `merge` / `update`: an existing item -> the row (key, as shown) that decides it;
+    /// a later row matching it is a duplicate within the source.
+    claimed: HashMap<u64, (String, String)>,
+    /// The key of a row this run indexed -> the row as shown (`contacts.csv:4`), for messages.
+    shown: HashMap<String, String>,
 }
 
 impl DupState {
@@ -165,8 +170,15 @@ impl StepRunner<'_> {
         }
         let (calls, ids): (Vec<Vec<Comm>>, Vec<Vec<u64>>) =
             std::mem::take(&mut self.dups.unread).into_iter().unzip();
-        let answers = duplicates::attribute(&calls, &ids, &self.dups.items);
-        self.dups.queue.answer(answers);
+        let attribution = duplicates::attribute(&calls, &ids, &self.dups.items);
+        if !attribution.again.is_empty() {
+            tracing::debug!(
+                values = attribution.again.len(),
+                "the portal named an item no value of its call explains; asking those values one by one"
+            );
+        }
+        self.dups.queue.answer(attribution.answers);
+        self.dups.queue.ask_alone(attribution.again);
         Ok(Ok(()))
     }
 
@@ -270,8 +282,27 @@ impl StepRunner<'_> {
             for c in comms {
                 self.dups.index.entry(c.clone()).or_insert_with(|| first.clone());
             }
+            self.dups.shown.entry(row.key.clone()).or_insert_with(|| row.row_ref.clone());
         }
         let at = format!("{} (key {})", row.row_ref, row.key);
+        let verdict = match verdict {
+            Verdict::Existing { id, how } if how != OnDuplicate::Skip => {
+                match self.dups.claimed.get(&id) {
+                    Some((first_key, first_ref)) if *first_key != row.key => {
+                        let text = in_source_text(first_ref, first_key, &format!("{entity} {id}"), how);
+                        self.report.duplicates.in_source += 1;
+                        self.report.duplicates.line(format!("{at}: {text}"));
+                        self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
+                        return Ok(None);
+                    }
+                    _ => {
+                        self.dups.claimed.insert(id, (row.key.clone(), row.row_ref.clone()));
+                        Verdict::Existing { id, how }
+                    }
+                }
+            }
+            other => other,
+        };
         match verdict {
             Verdict::Create => Ok(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
             Verdict::Existing { id, how } => {
@@ -289,7 +320,7 @@ impl StepRunner<'_> {
             Verdict::Pass { text } => {
                 self.report.duplicates.ambiguous += 1;
                 self.report.duplicates.line(format!("{at}: {text}"));
-                self.report.skipped += 1;
+                self.report.skipped_ambiguous += 1;
                 Ok(None)
             }
             Verdict::AfterFirst { first_key, how } => {
@@ -347,11 +378,19 @@ impl StepRunner<'_> {
         if rows.is_empty() || !self.writing() {
             return Ok(()); // a dry run counted them when checked
         }
+        let entity = self.plan.target.entity.name();
         let mut ready = Vec::new();
         let mut linked = Vec::new();
         for (row, first_key, how) in rows {
             let first = self.ledger.row_state(&first_key)?;
             match first {
+                // One row decides an item's fields: the first; the others are not mixed in.
+                Some(k) if k.state == RowState::Done && how != OnDuplicate::Skip => {
+                    let first_ref = self.dups.shown.get(&first_key).cloned().unwrap_or_else(|| first_key.clone());
+                    let what = format!("{entity}{}", k.portal_id.map(|id| format!(" {id}")).unwrap_or_default());
+                    let text = in_source_text(&first_ref, &first_key, &what, how);
+                    self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
+                }
                 Some(k) if k.state == RowState::Done && k.portal_id.is_some() => {
                     linked.push((row, k.portal_id.unwrap_or_default(), how));
                 }
@@ -422,6 +461,29 @@ impl StepRunner<'_> {
                 .push(format!("{} row(s) were refused by limits too often; left pending", queue.len()));
         }
         Ok(())
+    }
+}
+
+/// The code of a row rejected because an earlier row of the source decides its item.
+const IN_SOURCE_CODE: &str = crate::mapping::Problem::DuplicateInSource.as_str();
+
+/// Why a later row matching the item `what` an earlier row (`first_ref`, key `first_key`)
+/// decides is not used.
+fn in_source_text(first_ref: &str, first_key: &str, what: &str, how: OnDuplicate) -> String {
+    format!(
+        "the same {what} as row {first_ref} (key {first_key}) of this source, which decides its fields \
+         (on_duplicate = \"{}\"): this row was not used; merge the rows in the source, or give each its own \
+         phone and e-mail",
+        mode_name(how)
+    )
+}
+
+fn mode_name(how: OnDuplicate) -> &'static str {
+    match how {
+        OnDuplicate::Skip => "skip",
+        OnDuplicate::Merge => "merge",
+        OnDuplicate::Update => "update",
+        OnDuplicate::Create => "create",
     }
 }
 

@@ -19,10 +19,12 @@
 //! | [`report`] | the run and step reports and the ideal-time arithmetic |
 //! | [`progress`] | bars or log lines, drawn from a snapshot value |
 //! | [`upsert`] | what changed in a row since it was last sent |
-//! | [`duplicates`] | duplicate control against the portal's items: values, packing, the per-row decision |
+//! | `comm` | a phone or e-mail as the portal's duplicate search compares it; `fm` additions by that rule |
+//! | [`duplicates`] | duplicate control against the portal's items: packing, attribution, the per-row decision |
 //! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
 
 mod admit;
+mod comm;
 pub mod duplicates;
 mod ledger;
 mod matching;

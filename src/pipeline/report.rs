@@ -29,6 +29,9 @@ pub struct StepReport {
     pub rejected_earlier: u64,
     /// Done by an earlier run: not sent again.
     pub skipped: u64,
+    /// Matched several existing items with `on_ambiguous = "skip"`: not imported, not recorded
+    /// (checked again next run); the run exits 1.
+    pub skipped_ambiguous: u64,
     /// Left with an unknown outcome (could not be looked up).
     pub unknown: u64,
     /// Left pending (the run stopped early).
@@ -139,6 +142,10 @@ impl RunReport {
     pub fn rejected(&self) -> u64 {
         self.steps.iter().map(StepReport::rejected_total).sum()
     }
+    /// Rows not imported because they matched several existing items (`on_ambiguous = "skip"`).
+    pub fn skipped_ambiguous(&self) -> u64 {
+        self.steps.iter().map(|s| s.skipped_ambiguous).sum()
+    }
     pub fn unfinished(&self) -> u64 {
         self.steps.iter().map(|s| s.unknown + s.pending).sum()
     }
@@ -175,7 +182,7 @@ impl RunReport {
             "stopped"
         } else if self.interrupted {
             "interrupted"
-        } else if self.rejected() > 0 || self.unfinished() > 0 {
+        } else if self.rejected() > 0 || self.unfinished() > 0 || self.skipped_ambiguous() > 0 {
             "finished with rejected or unfinished rows"
         } else {
             "ok"

@@ -253,6 +253,13 @@ pub struct SandboxConfig {
     /// error its page documents, before any work. Empty by default; see
     /// [`SandboxConfig::without_rights`] and [`SETUP_METHODS`].
     pub denied_methods: std::collections::BTreeSet<String>,
+    /// `crm.duplicate.findbycomm` only: a country code put in front of a national number
+    /// (exactly 10 digits once normalised), as a portal does whose phone matching parses
+    /// numbers with a default country (the main module's phone number parser) instead of the
+    /// core's `NormalizePhone` alone. `None` (the default) follows `NormalizePhone`, the
+    /// documented rule. A portal set this way matches values an importer that follows the
+    /// documented rule cannot explain: the tests use it to produce such a hit.
+    pub phone_default_country: Option<String>,
 }
 
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
@@ -307,6 +314,7 @@ impl SandboxConfig {
             clock: Clock::system(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             denied_methods: Default::default(),
+            phone_default_country: None,
         }
     }
 

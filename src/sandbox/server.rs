@@ -611,6 +611,7 @@ fn run_single(
         schema_file: cfg.schema.as_ref(),
         raw_ok: false,
         denied: &cfg.denied_methods,
+        phone_country: cfg.phone_default_country.as_deref(),
     };
     let outcome = handler(&mut call);
     let report = bill(core, op, caller, method, now, cost);
@@ -715,6 +716,7 @@ fn run_batch(
                     schema_file: cfg.schema.as_ref(),
                     raw_ok,
                     denied: &cfg.denied_methods,
+                    phone_country: cfg.phone_default_country.as_deref(),
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {

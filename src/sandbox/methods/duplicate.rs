@@ -1,10 +1,13 @@
 //! `crm.duplicate.findbycomm` (§3.7): leads, contacts and companies holding an e-mail or phone.
 //!
-//! At most 20 values; phones compare by digits with extensions ignored; e-mails
-//! case-insensitively. Errors use their text as the code. Quirk kept: once one type has 20 or
-//! more matches, the remaining types are not returned.
+//! At most 20 values; phones compare as the portal's core normalises them ([`phone_key`]: the
+//! extension ignored, as the method's page says, and the prefixes of `NormalizePhone`);
+//! e-mails trimmed, case-insensitively, after Unicode NFC. Errors use their text as the code.
+//! Quirk kept: once one type has 20 or more matches, the remaining types are not returned.
+//! The rules here are taken from the portal (its page and core), never from the importer.
 
 use serde_json::{Map, Value, json};
+use unicode_normalization::UnicodeNormalization;
 
 use super::{Call, MethodError, MethodResult, Output, as_text, param, php_array};
 
@@ -12,12 +15,51 @@ fn text_error(text: &str) -> MethodError {
     MethodError::bad(text, text)
 }
 
-/// Digits of a phone number before any extension marker.
-fn phone_key(s: &str) -> String {
+/// A phone number as the portal's duplicate search compares it, both the stored phones and
+/// the asked values.
+///
+/// Where the rule comes from: the method's page (`api-reference/crm/duplicates/
+/// crm-duplicate-find-by-comm.md` in bitrix24/b24restdocs) says only that "the search does
+/// not consider the phone extension"; the core behind it, the CRM communication duplicate
+/// criterion, puts both sides through the main module's `NormalizePhone` (main/tools.php),
+/// written down in shared/bitrix24.md §3.7 **[core]**:
+/// - the extension is cut (`ext`, `доб`, `#`, `x`, `,`, `;` and what follows);
+/// - formatting is stripped: only the digits are kept (a leading `+` goes with it);
+/// - for 10 or more digits, one prefix rule applies, the first that fits: `80`, `81`, `82`
+///   stay as they are; a leading `00` is dropped; a leading `011` is dropped; a leading `8`
+///   becomes `7`; a single leading `0` is dropped.
+///
+/// So `8 916 555 07 07`, `+7 (916) 555-07-07` and `79165550707` are one number.
+/// `country` (`SandboxConfig::phone_default_country`, off by default) then puts a country
+/// code in front of a 10-digit national number, as a portal parsing numbers with a default
+/// country does.
+fn phone_key(s: &str, country: Option<&str>) -> String {
     let lower = s.to_lowercase();
     let cut =
         ["ext", "доб", "#", ",", ";", "x"].iter().filter_map(|m| lower.find(m)).min().unwrap_or(lower.len());
-    lower[..cut].chars().filter(char::is_ascii_digit).collect()
+    let digits: String = lower[..cut].chars().filter(char::is_ascii_digit).collect();
+    let number = if digits.len() < 10 || ["80", "81", "82"].iter().any(|p| digits.starts_with(p)) {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_string()
+    } else if let Some(rest) = digits.strip_prefix("011") {
+        rest.to_string()
+    } else if let Some(rest) = digits.strip_prefix('8') {
+        format!("7{rest}")
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        rest.to_string()
+    } else {
+        digits
+    };
+    match country {
+        Some(code) if number.len() == 10 => format!("{code}{number}"),
+        _ => number,
+    }
+}
+
+/// An e-mail as the duplicate search compares it: trimmed, NFC, lower case.
+fn email_key(s: &str) -> String {
+    s.trim().nfc().collect::<String>().to_lowercase()
 }
 
 /// `crm.duplicate.findbycomm`.
@@ -48,7 +90,8 @@ pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
             _ => return Err(text_error("Entity type is not supported.")),
         },
     };
-    let key = |s: &str| if kind == "PHONE" { phone_key(s) } else { s.trim().to_lowercase() };
+    let country = c.phone_country;
+    let key = |s: &str| if kind == "PHONE" { phone_key(s, country) } else { email_key(s) };
     // A set: one call scans every item of a type once, whatever the number of values.
     let wanted: std::collections::HashSet<String> =
         values.iter().map(|v| key(v)).filter(|k| !k.is_empty()).collect();
@@ -82,11 +125,38 @@ pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
 
 #[cfg(test)]
 mod tests {
-    use super::phone_key;
+    use super::{email_key, phone_key};
+
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("+1 (555) 010-0000 ext. 12", "15550100000")]
+    #[case("+1 555 010 0000", "15550100000")]
+    #[case("8 916 555 07 07", "79165550707")]
+    #[case("+7 (916) 555-07-07", "79165550707")]
+    #[case("79165550707", "79165550707")]
+    #[case("+7 916 555 07 07 доб. 5", "79165550707")]
+    #[case("00 44 20 7946 0000", "442079460000")]
+    #[case("011 44 20 7946 0000", "442079460000")]
+    #[case("0 20 7946 0000", "2079460000")]
+    #[case("8 800 555 35 35", "78005553535")]
+    #[case("8 10 49 30 1234567", "81049301234567")]
+    #[case("8 916 555", "8916555")]
+    #[case("0012", "0012")]
+    fn phones_are_normalised_as_the_portal_core_does(#[case] phone: &str, #[case] key: &str) {
+        assert_eq!(phone_key(phone, None), key);
+    }
 
     #[test]
-    fn phone_extensions_are_ignored() {
-        assert_eq!(phone_key("+1 (555) 010-0000 ext. 12"), "15550100000");
-        assert_eq!(phone_key("+1 555 010 0000"), "15550100000");
+    fn a_default_country_completes_a_national_number_only() {
+        assert_eq!(phone_key("916 555 07 07", Some("7")), "79165550707");
+        assert_eq!(phone_key("8 916 555 07 07", Some("7")), "79165550707");
+        assert_eq!(phone_key("916 555 07", Some("7")), "91655507");
+    }
+
+    #[test]
+    fn emails_compare_trimmed_case_insensitively_and_after_nfc() {
+        assert_eq!(email_key(" Ann@X.ru "), "ann@x.ru");
+        assert_eq!(email_key("Cafe\u{301}@x.ru"), email_key("Caf\u{e9}@X.RU"));
     }
 }

@@ -39,6 +39,8 @@ pub(crate) struct Call<'a> {
     pub raw_ok: bool,
     /// Methods the credential lacks rights for (`SandboxConfig::denied_methods`).
     pub denied: &'a std::collections::BTreeSet<String>,
+    /// `SandboxConfig::phone_default_country` (phone matching of `crm.duplicate.findbycomm`).
+    pub phone_country: Option<&'a str>,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
