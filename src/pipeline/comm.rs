@@ -80,7 +80,8 @@ impl std::fmt::Display for Comm {
 /// So `8 916 555 07 07`, `+7 (916) 555-07-07` and `79165550707` are one number.
 pub(super) fn phone_key(value: &str) -> String {
     let lower = value.to_lowercase();
-    let end = ["ext", "доб", "#", ",", ";", "x"].iter().filter_map(|m| lower.find(m)).min().unwrap_or(lower.len());
+    let end =
+        ["ext", "доб", "#", ",", ";", "x"].iter().filter_map(|m| lower.find(m)).min().unwrap_or(lower.len());
     let digits: String = lower[..end].chars().filter(char::is_ascii_digit).collect();
     if digits.len() < 10 || digits.starts_with("80") || digits.starts_with("81") || digits.starts_with("82") {
         return digits;
@@ -142,7 +143,8 @@ pub(super) fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<V
         fm_pairs(old).iter().map(|(t, v)| fm_key(t, v)).collect();
     let mut out = Map::new();
     for v in new.and_then(Value::as_array).into_iter().flatten() {
-        let (Some(t), Some(val)) = (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
+        let (Some(t), Some(val)) =
+            (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
         else {
             continue;
         };

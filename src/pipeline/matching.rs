@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
+use super::dup_lock::{self, CheckLock};
 use super::duplicates::{
     self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
     Verdict,
@@ -44,6 +45,11 @@ pub(super) struct DupState {
     claimed: HashMap<u64, (String, String)>,
     /// The key of a row this run indexed -> the row as shown (`contacts.csv:4`), for messages.
     shown: HashMap<String, String>,
+    /// The host's lock on this portal's and entity type's duplicate check, held from the
+    /// step's first check to its end (`dup_lock`).
+    lock: Option<CheckLock>,
+    /// The lock file could not be opened: the check goes on uncoordinated (said in a note).
+    unlocked: bool,
 }
 
 impl DupState {
@@ -94,6 +100,9 @@ impl StepRunner<'_> {
             let crowded = self.dups.queue.crowded();
             let calls = self.dups.queue.next_calls(all || (crowded && self.dups.unread.is_empty()));
             let mut failed = None;
+            if !calls.is_empty() {
+                self.hold_check_lock().await?;
+            }
             if !calls.is_empty()
                 && let Err(e) = self.check(calls.clone()).await?
             {
@@ -127,6 +136,58 @@ impl StepRunner<'_> {
             self.dups.items.retain(|id, _| keep.contains(id));
             if calls.is_empty() && !read {
                 return Ok(ready);
+            }
+        }
+    }
+
+    /// Takes the host's lock on this portal's and entity type's duplicate check before the
+    /// step's first check (a writing run only), waiting while another run holds it: that run's
+    /// creates land before this run asks, so both never create the same row.
+    async fn hold_check_lock(&mut self) -> Result<(), Stop> {
+        if self.dups.lock.is_some() || self.dups.unlocked || !self.writing() {
+            return Ok(());
+        }
+        let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
+        let path = dup_lock::lock_path(&dup_lock::lock_dir(), &self.transport.portal_key(), entity_type_id);
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match CheckLock::try_take(&path) {
+                Ok(Some(lock)) => {
+                    self.dups.lock = Some(lock);
+                    if told {
+                        self.report.notes.push(format!(
+                            "waited {:.1}s for another run's duplicate check of this portal's {} items",
+                            started.elapsed().as_secs_f64(),
+                            self.plan.target.entity.name()
+                        ));
+                    }
+                    return Ok(());
+                }
+                Ok(None) => {
+                    if !told {
+                        tracing::info!(
+                            lock = %path.display(),
+                            "another b24import run on this host is checking this portal's items of this type for \
+                             duplicates; waiting for its step to end"
+                        );
+                        told = true;
+                    }
+                    self.transport
+                        .pause(std::time::Duration::from_millis(100))
+                        .await
+                        .map_err(Stop::Portal)?;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "duplicate check not coordinated with other runs");
+                    self.report.notes.push(format!(
+                        "{e}: this duplicate check was not coordinated with other runs on this host (set \
+                         {} to a writable directory)",
+                        dup_lock::STATE_DIR_ENV
+                    ));
+                    self.dups.unlocked = true;
+                    return Ok(());
+                }
             }
         }
     }
@@ -286,21 +347,19 @@ impl StepRunner<'_> {
         }
         let at = format!("{} (key {})", row.row_ref, row.key);
         let verdict = match verdict {
-            Verdict::Existing { id, how } if how != OnDuplicate::Skip => {
-                match self.dups.claimed.get(&id) {
-                    Some((first_key, first_ref)) if *first_key != row.key => {
-                        let text = in_source_text(first_ref, first_key, &format!("{entity} {id}"), how);
-                        self.report.duplicates.in_source += 1;
-                        self.report.duplicates.line(format!("{at}: {text}"));
-                        self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
-                        return Ok(None);
-                    }
-                    _ => {
-                        self.dups.claimed.insert(id, (row.key.clone(), row.row_ref.clone()));
-                        Verdict::Existing { id, how }
-                    }
+            Verdict::Existing { id, how } if how != OnDuplicate::Skip => match self.dups.claimed.get(&id) {
+                Some((first_key, first_ref)) if *first_key != row.key => {
+                    let text = in_source_text(first_ref, first_key, &format!("{entity} {id}"), how);
+                    self.report.duplicates.in_source += 1;
+                    self.report.duplicates.line(format!("{at}: {text}"));
+                    self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
+                    return Ok(None);
                 }
-            }
+                _ => {
+                    self.dups.claimed.insert(id, (row.key.clone(), row.row_ref.clone()));
+                    Verdict::Existing { id, how }
+                }
+            },
             other => other,
         };
         match verdict {
@@ -386,8 +445,10 @@ impl StepRunner<'_> {
             match first {
                 // One row decides an item's fields: the first; the others are not mixed in.
                 Some(k) if k.state == RowState::Done && how != OnDuplicate::Skip => {
-                    let first_ref = self.dups.shown.get(&first_key).cloned().unwrap_or_else(|| first_key.clone());
-                    let what = format!("{entity}{}", k.portal_id.map(|id| format!(" {id}")).unwrap_or_default());
+                    let first_ref =
+                        self.dups.shown.get(&first_key).cloned().unwrap_or_else(|| first_key.clone());
+                    let what =
+                        format!("{entity}{}", k.portal_id.map(|id| format!(" {id}")).unwrap_or_default());
                     let text = in_source_text(&first_ref, &first_key, &what, how);
                     self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
                 }

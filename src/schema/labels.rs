@@ -1,7 +1,7 @@
 //! Labels -> IDs: the values a `type = "enum"` cell may name in one of the portal's lists, and
 //! the labels the rows of a step use.
 //!
-//! Owns: the matching rule (case, surrounding and double spaces ignored; a list item by
+//! Owns: the matching rule (NFC, case, surrounding and double spaces ignored; a list item by
 //! `VALUE`, `XML_ID` or its ID; a status by `NAME` or `STATUS_ID`; a category by name or ID; a
 //! currency by code or name), [`choices`] (the list behind a field, stages within a category),
 //! [`UsedLabels`] (what the rows use, for the comparison) and [`LabelBook`] (the run's
@@ -16,10 +16,13 @@ use super::model::{PortalSchema, stage_directory};
 use crate::mapping::{MappedRow, Pending, PendingField};
 use crate::payload::Draft;
 
-/// The form two labels are compared in: lower case, surrounding spaces dropped, runs of white
-/// space made one space.
+/// The form two labels are compared in: Unicode NFC (`Café` typed or pasted with a combining
+/// accent is one label), lower case, surrounding spaces dropped, runs of white space made one
+/// space.
 pub fn normalize(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = s.nfc().collect();
+    composed.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 /// Which portal list a field's labels live in (what `provision` completes).
@@ -198,10 +201,10 @@ impl UsedLabels {
     /// Records one label (tests and callers that do not map rows).
     pub fn add_label(&mut self, field: &str, label: &str, category: Option<CategoryRef>) {
         if self.seen.insert((field.to_string(), normalize(label), category.clone())) {
-            self.fields
-                .entry(field.to_string())
-                .or_default()
-                .push(UsedLabel { label: label.trim().to_string(), category });
+            self.fields.entry(field.to_string()).or_default().push(UsedLabel {
+                label: unicode_normalization::UnicodeNormalization::nfc(label.trim()).collect(),
+                category,
+            });
         }
     }
 
@@ -304,5 +307,26 @@ impl LabelBook {
                 "field `{field}` is a {kind} field, not a list: type = \"enum\" cannot look \"{label}\" up"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Bug pinned: `Café` typed in NFC and pasted in NFD (a combining accent) were two labels, so
+    // provision created two list values and a row in the other spelling did not find its value.
+    #[test]
+    fn a_label_in_nfc_and_in_nfd_is_one_label() {
+        let (nfc, nfd) = ("Caf\u{e9}", "Cafe\u{301}");
+        let list =
+            Choices::new(ListRef::Currency, vec![Choice { id: json!(7), names: vec![nfc.to_string()] }]);
+        assert_eq!(list.find(nfd), Some(&json!(7)));
+        assert_eq!(list.find(" CAF\u{c9} "), Some(&json!(7)));
+        let mut used = UsedLabels::default();
+        used.add_label("ufCrm_X", nfd, None);
+        used.add_label("ufCrm_X", nfc, None);
+        assert_eq!(used.of("ufCrm_X").len(), 1);
+        assert_eq!(used.of("ufCrm_X")[0].label, nfc, "the label provision would add is the NFC spelling");
     }
 }

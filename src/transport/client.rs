@@ -96,6 +96,11 @@ impl Webhook {
         self.base.host_str().unwrap_or("")
     }
 
+    /// The portal's port (the scheme's default when the URL names none).
+    pub fn port(&self) -> Option<u16> {
+        self.base.port_or_known_default()
+    }
+
     fn method_url(&self, method: &str) -> String {
         format!("{}{}/{}/{}", self.base, self.user, self.code.expose(), method)
     }
