@@ -254,7 +254,7 @@ async fn on_ambiguous_skip_rows_are_counted_as_skipped_ambiguous_and_the_run_exi
 #[tokio::test(flavor = "multi_thread")]
 async fn two_jobs_importing_overlapping_sources_at_once_create_each_row_once() {
     let mut cfg = config();
-    cfg.latency = b24import::sandbox::Latency::fixed(20);
+    cfg.latency = b24import::sandbox::Latency::fixed(60);
     let (sandbox, _other) = portal(cfg).await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
@@ -263,6 +263,9 @@ async fn two_jobs_importing_overlapping_sources_at_once_create_each_row_once() {
     let b = people(&dir.path().join("b"), &(50..200).map(row).collect::<Vec<_>>(), "on_duplicate = \"skip\"");
     let mut first = command(&a, &sandbox, &dir.path().join("a.sqlite"), &state);
     let mut second = command(&b, &sandbox, &dir.path().join("b.sqlite"), &state);
+    for c in [&mut first, &mut second] {
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    }
     let (out_a, out_b) = tokio::task::spawn_blocking(move || {
         let a = first.spawn().expect("first job");
         let b = second.spawn().expect("second job");
@@ -278,5 +281,18 @@ async fn two_jobs_importing_overlapping_sources_at_once_create_each_row_once() {
     emails.sort();
     emails.dedup();
     assert_eq!((all, emails.len()), (200, 200), "each row created once");
+    let count = |out: &Output, what: &str| -> u64 {
+        let line = people_line(out);
+        line.split(", ")
+            .flat_map(|part| part.split(": "))
+            .find_map(|part| part.strip_suffix(what).and_then(|n| n.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {what:?} in {line}"))
+    };
+    assert_eq!(count(&out_a, " created") + count(&out_b, " created"), 200);
+    assert_eq!(
+        count(&out_a, " existing") + count(&out_b, " existing"),
+        100,
+        "the overlap is found, not created"
+    );
     sandbox.stop().await;
 }

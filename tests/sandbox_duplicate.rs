@@ -1,5 +1,6 @@
 //! `crm.duplicate.findbycomm` over HTTP (§3.7): at most 20 values, `entity_type`
-//! LEAD/CONTACT/COMPANY, phones by digits with extensions ignored, e-mails case-insensitively,
+//! LEAD/CONTACT/COMPANY, phones through the portal's normalisation (extensions ignored),
+//! e-mails case-insensitively after NFC,
 //! the per-type result shape, the documented errors, and the method inside `batch`.
 #![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
@@ -40,6 +41,29 @@ async fn phones_match_by_digits_with_extensions_ignored_and_emails_case_insensit
     assert_eq!(by_mail, json!({"CONTACT": [c]}));
     let none = find(&p, json!({"type": "EMAIL", "values": ["bob@example.com"]})).await;
     assert_eq!(none, json!([]), "no match is an empty (PHP) array");
+}
+
+// Bug pinned: the sandbox compared phones by their digits, so `8 916 555 07 07` and
+// `+7 (916) 555-07-07` were two numbers to it and one to the portal (its core's NormalizePhone),
+// and an e-mail in NFD missed its NFC spelling: tests stayed green where the portal disagreed.
+#[tokio::test]
+async fn phones_compare_through_the_portal_normalisation_and_emails_after_nfc() {
+    let p = Portal::fast().await;
+    let c = add(&p, 3, "+7 (916) 555-07-07", "Caf\u{e9}@x.ru").await;
+    let uk = add(&p, 3, "+44 20 7946 0000", "uk@x.ru").await;
+    for asked in ["8 916 555 07 07", "79165550707", "+7 916 555 07 07 ext 9"] {
+        let found = find(&p, json!({"type": "PHONE", "values": [asked], "entity_type": "CONTACT"})).await;
+        assert_eq!(found, json!({"CONTACT": [c]}), "{asked}");
+    }
+    for asked in ["00 44 20 7946 0000", "011 44 20 7946 0000"] {
+        let found = find(&p, json!({"type": "PHONE", "values": [asked], "entity_type": "CONTACT"})).await;
+        assert_eq!(found, json!({"CONTACT": [uk]}), "{asked}");
+    }
+    let none = find(&p, json!({"type": "PHONE", "values": ["9165550707"], "entity_type": "CONTACT"})).await;
+    assert_eq!(none, json!([]), "a national number is not completed by the documented rule");
+    let by_mail =
+        find(&p, json!({"type": "EMAIL", "values": [" CAFE\u{301}@x.ru "], "entity_type": "CONTACT"})).await;
+    assert_eq!(by_mail, json!({"CONTACT": [c]}));
 }
 
 #[tokio::test]
