@@ -113,8 +113,11 @@ fn people_line(out: &Output) -> String {
         .to_string()
 }
 
+/// A rejected row: key, code, text.
+type Rejected = (String, String, String);
+
 /// The journal's rows of step `people`: key -> portal ID, and the rejected rows.
-fn journal_rows(journal: &Path) -> (std::collections::HashMap<String, u64>, Vec<(String, String, String)>) {
+fn journal_rows(journal: &Path) -> (std::collections::HashMap<String, u64>, Vec<Rejected>) {
     let j = Journal::open(journal).expect("journal");
     let step = j.steps().expect("steps")[0].id;
     let ids = j.ids(step).expect("ids").into_iter().collect();
