@@ -233,6 +233,29 @@ async fn with_update_the_first_row_matching_an_item_decides_it_and_later_ones_ar
     sandbox.stop().await;
 }
 
+// Bug pinned: a row new in a later run that matched the contact an earlier run's row had
+// updated was sent to it as well, so the contact took fields from both rows.
+#[tokio::test]
+async fn a_row_of_a_later_run_matching_an_item_an_earlier_row_decided_is_duplicate_in_source() {
+    let (sandbox, other) = portal(config()).await;
+    let ann = add(&other, "Old", json!([email("ann@x.ru")])).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = dir.path().join("j.sqlite");
+    let first = ["C1,Ann,Lee,ann@x.ru,".to_string()];
+    let out = run(&people(dir.path(), &first, "on_duplicate = \"update\""), &sandbox, &journal).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let both = [first[0].clone(), "C2,Annie,Smith,Ann@X.ru,".to_string()];
+    let out = run(&people(dir.path(), &both, "on_duplicate = \"update\""), &sandbox, &journal).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let a = item(&other, ann).await;
+    assert_eq!((a["name"].as_str(), a["lastName"].as_str()), (Some("Ann"), Some("Lee")), "{a}");
+    let (_, rejected) = journal_rows(&journal);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!((rejected[0].0.as_str(), rejected[0].1.as_str()), ("C2", "duplicate_in_source"));
+    assert!(rejected[0].2.contains("(key C1)"), "{}", rejected[0].2);
+    sandbox.stop().await;
+}
+
 // Bug pinned: rows passed over by `on_ambiguous = "skip"` were counted as "skipped (done
 // before)" and the run exited 0, though they were never imported.
 #[tokio::test]

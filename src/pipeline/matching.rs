@@ -40,9 +40,12 @@ pub(super) struct DupState {
     /// Rows holding a value of an earlier row of this run: handled by the mode once that row
     /// (its key) has an ID, at the end of the step.
     after_first: Vec<(Unseen, String, OnDuplicate)>,
-    /// With `merge` / `update`: an existing item -> the row (key, as shown) that decides it;
-    /// a later row matching it is a duplicate within the source.
+    /// With `merge` / `update`: an existing item -> the row (key, as shown) that decides it
+    /// (of this run, or done by an earlier one); a later row matching it is a duplicate within
+    /// the source.
     claimed: HashMap<u64, (String, String)>,
+    /// Whether the items of the step's done rows are in `claimed` yet.
+    claims_read: bool,
     /// The key of a row this run indexed -> the row as shown (`contacts.csv:4`), for messages.
     shown: HashMap<String, String>,
     /// The host's lock on this portal's and entity type's duplicate check, held from the
@@ -346,6 +349,15 @@ impl StepRunner<'_> {
             self.dups.shown.entry(row.key.clone()).or_insert_with(|| row.row_ref.clone());
         }
         let at = format!("{} (key {})", row.row_ref, row.key);
+        if matches!(verdict, Verdict::Existing { how, .. } if how != OnDuplicate::Skip)
+            && !self.dups.claims_read
+        {
+            // Items rows of earlier runs were recorded as are theirs too (read once a step).
+            self.dups.claims_read = true;
+            for (key, id) in self.ledger.done_ids()? {
+                self.dups.claimed.entry(id).or_insert_with(|| (key, "imported by an earlier run".into()));
+            }
+        }
         let verdict = match verdict {
             Verdict::Existing { id, how } if how != OnDuplicate::Skip => match self.dups.claimed.get(&id) {
                 Some((first_key, first_ref)) if *first_key != row.key => {
