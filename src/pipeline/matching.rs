@@ -3,10 +3,12 @@
 //! created, recorded as the existing item, merged into it, updated, rejected or passed over.
 //!
 //! Owns: the step's [`DupState`] (the queue, the items read, which row of this run holds which
-//! value, the rows waiting for a row of this run), the requests of the check, and the end of
-//! step pass that handles duplicates within the source once their first row has an ID. The
-//! decisions are `duplicates`' (pure); creating and sending are `rows`' and `send`'s. Must not
-//! look anything up by phone or e-mail for reconciliation: that stays by `originId`.
+//! value, which row decides which item under `merge` / `update`, the rows waiting for a row of
+//! this run, the host's check lock of `dup_lock`), the requests of the check (values the
+//! attribution could not explain asked again one by one), and the end of step pass that
+//! handles duplicates within the source once their first row has an ID. The decisions are
+//! `duplicates'` (pure); creating and sending are `rows'` and `send`'s. Must not look anything
+//! up by phone or e-mail for reconciliation: that stays by `originId`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -337,43 +339,24 @@ impl StepRunner<'_> {
         let in_source = comms.iter().find_map(|c| self.dups.index.get(c).map(|k| (k.clone(), c.clone())));
         let found = Found { portal, in_source };
         let verdict = duplicates::decide(&found, &self.plan.duplicates, &entity);
-        let first = match &verdict {
-            Verdict::AfterFirst { first_key, .. } => Some(first_key.clone()),
-            Verdict::Create | Verdict::Existing { .. } => Some(row.key.clone()),
-            Verdict::Reject { .. } | Verdict::Pass { .. } => None,
-        };
-        if let Some(first) = first {
-            for c in comms {
-                self.dups.index.entry(c.clone()).or_insert_with(|| first.clone());
-            }
-            self.dups.shown.entry(row.key.clone()).or_insert_with(|| row.row_ref.clone());
-        }
         let at = format!("{} (key {})", row.row_ref, row.key);
-        if matches!(verdict, Verdict::Existing { how, .. } if how != OnDuplicate::Skip)
-            && !self.dups.claims_read
+        // With merge / update one row decides an item: a later row matching it is not used.
+        if let Verdict::Existing { id, how } = verdict
+            && how != OnDuplicate::Skip
+            && let Some((first_key, first_ref)) = self.claim(id, &row)?
         {
-            // Items rows of earlier runs were recorded as are theirs too (read once a step).
-            self.dups.claims_read = true;
-            for (key, id) in self.ledger.done_ids()? {
-                self.dups.claimed.entry(id).or_insert_with(|| (key, "imported by an earlier run".into()));
-            }
+            let text = in_source_text(&first_ref, &first_key, &format!("{entity} {id}"), how);
+            self.index(comms, &first_key, None);
+            self.report.duplicates.in_source += 1;
+            self.report.duplicates.line(format!("{at}: {text}"));
+            self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
+            return Ok(None);
         }
-        let verdict = match verdict {
-            Verdict::Existing { id, how } if how != OnDuplicate::Skip => match self.dups.claimed.get(&id) {
-                Some((first_key, first_ref)) if *first_key != row.key => {
-                    let text = in_source_text(first_ref, first_key, &format!("{entity} {id}"), how);
-                    self.report.duplicates.in_source += 1;
-                    self.report.duplicates.line(format!("{at}: {text}"));
-                    self.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
-                    return Ok(None);
-                }
-                _ => {
-                    self.dups.claimed.insert(id, (row.key.clone(), row.row_ref.clone()));
-                    Verdict::Existing { id, how }
-                }
-            },
-            other => other,
-        };
+        match &verdict {
+            Verdict::AfterFirst { first_key, .. } => self.index(comms, &first_key.clone(), None),
+            Verdict::Create | Verdict::Existing { .. } => self.index(comms, &row.key, Some(&row.row_ref)),
+            Verdict::Reject { .. } | Verdict::Pass { .. } => {}
+        }
         match verdict {
             Verdict::Create => Ok(self.create(row.key, &row.row_ref, &row.hash, row.cmd)?),
             Verdict::Existing { id, how } => {
@@ -403,6 +386,36 @@ impl StepRunner<'_> {
                     done_as(how)
                 ));
                 self.dups.after_first.push((row, first_key, how));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records that `comms` belong to the row `key` of this run (shown as `row_ref`) unless an
+    /// earlier row has them.
+    fn index(&mut self, comms: &[Comm], key: &str, row_ref: Option<&str>) {
+        for c in comms {
+            self.dups.index.entry(c.clone()).or_insert_with(|| key.to_string());
+        }
+        if let Some(r) = row_ref {
+            self.dups.shown.entry(key.to_string()).or_insert_with(|| r.to_string());
+        }
+    }
+
+    /// The item `id` is to be merged into or updated by `row`: `None` if no other row decides it
+    /// (then `row` does from now on), else that row's key and how it is shown. Rows of earlier
+    /// runs recorded as an item decide it too (read from the journal once a step).
+    fn claim(&mut self, id: u64, row: &Unseen) -> Result<Option<(String, String)>, Stop> {
+        if !self.dups.claims_read {
+            self.dups.claims_read = true;
+            for (key, done) in self.ledger.done_ids()? {
+                self.dups.claimed.entry(done).or_insert_with(|| (key, "imported by an earlier run".into()));
+            }
+        }
+        match self.dups.claimed.get(&id) {
+            Some((key, shown)) if *key != row.key => Ok(Some((key.clone(), shown.clone()))),
+            _ => {
+                self.dups.claimed.insert(id, (row.key.clone(), row.row_ref.clone()));
                 Ok(None)
             }
         }
