@@ -70,7 +70,7 @@ impl std::fmt::Display for Comm {
 ///
 /// The rule, from the method's page (`crm-duplicate-find-by-comm.md`: the extension is not
 /// considered) and the portal core's communication duplicate criterion, which uses the main
-/// module's `NormalizePhone` (shared/bitrix24.md §3.7):
+/// module's `NormalizePhone` (docs/portal-protocol.md §3.7):
 /// 1. the extension is cut: from the first `ext`, `доб`, `#`, `x`, `,` or `;` on;
 /// 2. only the digits are kept (`+`, spaces, brackets, dashes and dots go);
 /// 3. with 10 or more digits, the first prefix rule that fits: `80`, `81`, `82` are kept; a

@@ -22,7 +22,7 @@ fn text_error(text: &str) -> MethodError {
 /// crm-duplicate-find-by-comm.md` in bitrix24/b24restdocs) says only that "the search does
 /// not consider the phone extension"; the core behind it, the CRM communication duplicate
 /// criterion, puts both sides through the main module's `NormalizePhone` (main/tools.php),
-/// written down in shared/bitrix24.md §3.7 **[core]**:
+/// written down in docs/portal-protocol.md §3.7 **[core]**:
 /// - the extension is cut (`ext`, `доб`, `#`, `x`, `,`, `;` and what follows);
 /// - formatting is stripped: only the digits are kept (a leading `+` goes with it);
 /// - for 10 or more digits, one prefix rule applies, the first that fits: `80`, `81`, `82`
