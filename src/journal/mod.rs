@@ -653,6 +653,10 @@ impl Journal {
 
     /// Records the outcome of every row of one request in one transaction.
     /// Fails, changing nothing, if a row is unknown to the journal or already final.
+    ///
+    /// A portal ID once known is never forgotten: an outcome without one (an update that did
+    /// not run, was interrupted or refused) keeps the ID the row had, so the row stays an
+    /// update of that item and is never created again. Only `Done` sets an ID (and `existing`).
     pub fn record_outcomes(
         &mut self,
         step: StepId,
@@ -662,8 +666,9 @@ impl Journal {
         let tx = self.conn.transaction()?;
         {
             let mut update = tx.prepare_cached(
-                "UPDATE rows SET state = ?3, portal_id = ?4, error_code = ?5, error_text = ?6,
-                     existing = ?7, updated_at = ?8
+                "UPDATE rows SET state = ?3, portal_id = COALESCE(?4, portal_id), error_code = ?5,
+                     error_text = ?6, existing = CASE WHEN ?4 IS NULL THEN existing ELSE ?7 END,
+                     updated_at = ?8
                  WHERE step_id = ?1 AND row_key = ?2 AND state NOT IN ('done', 'rejected')",
             )?;
             for (key, outcome) in outcomes {
@@ -753,6 +758,49 @@ impl Journal {
                 if stmt.execute(params![step.0, row.key, row.row_ref, row.payload_hash, now])? == 0 {
                     return Err(JournalError::UnknownRow { step: step.0, key: row.key.to_string() });
                 }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a row found in the portal as the existing item `id`, in one transaction, whether
+    /// or not the journal held it: `fields` given, it is `done` with those field hashes (nothing
+    /// to send); `None`, it is `pending` with the ID (an update of `id` is about to be sent), so
+    /// a crash at any point leaves an update to resend, never a create. A final row is reopened
+    /// (its new reference and payload hash recorded).
+    pub fn record_found(
+        &mut self,
+        step: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: Option<&FieldHashes>,
+    ) -> Result<(), JournalError> {
+        let now = now_ms();
+        let state = if fields.is_some() { RowState::Done } else { RowState::Pending };
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, existing,
+                     created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)
+                 ON CONFLICT(step_id, row_key) DO UPDATE SET row_ref = excluded.row_ref,
+                     payload_hash = excluded.payload_hash, state = excluded.state,
+                     portal_id = excluded.portal_id, existing = 1, error_code = NULL,
+                     error_text = NULL, updated_at = excluded.updated_at",
+            )?;
+            stmt.execute(params![
+                step.0,
+                row.key,
+                row.row_ref,
+                row.payload_hash,
+                state.as_str(),
+                id as i64,
+                now
+            ])?;
+            if let Some(hashes) = fields {
+                tx.prepare_cached("UPDATE rows SET field_hashes = ?3 WHERE step_id = ?1 AND row_key = ?2")?
+                    .execute(params![step.0, row.key, hashes.to_json()])?;
             }
         }
         tx.commit()?;

@@ -262,20 +262,28 @@ impl Ledger<'_> {
     }
 
     /// Records a row as done with the item `id` found in the portal (or kept from an earlier
-    /// run), with the hashes of the fields it now holds. `recorded`: the journal already has
-    /// the row (it is reopened), otherwise it is recorded first.
+    /// run), with the hashes of the fields it now holds: one transaction, whether or not the
+    /// journal held the row.
     pub(super) fn record_existing(
         &mut self,
         row: NewRow<'_>,
         id: u64,
         fields: &FieldHashes,
-        recorded: bool,
     ) -> Result<(), JournalError> {
-        let Some((j, step)) = self.writer() else { return Ok(()) };
-        let key = row.key;
-        enter(j, step, row, recorded)?;
-        j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
-        j.set_field_hashes(step, &[(key, fields)])
+        match self.writer() {
+            Some((j, step)) => j.record_found(step, &row, id, Some(fields)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a row found in the portal as the item `id`, about to be updated: `pending` with
+    /// the ID, in one transaction (a crash before or after the update resends the update, and
+    /// never creates the row).
+    pub(super) fn record_to_update(&mut self, row: NewRow<'_>, id: u64) -> Result<(), JournalError> {
+        match self.writer() {
+            Some((j, step)) => j.record_found(step, &row, id, None),
+            None => Ok(()),
+        }
     }
 }
 

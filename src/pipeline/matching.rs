@@ -20,7 +20,7 @@ use super::portal::{LOOKUP_ATTEMPTS, id_of};
 use super::send::{Item, Ready};
 use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
 use super::upsert;
-use crate::journal::{NewRow, Outcome, RowState};
+use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
 use crate::payload::{self, Command};
 use crate::transport::CommandOutcome;
@@ -326,15 +326,13 @@ impl StepRunner<'_> {
         let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
         let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
         if fields.is_empty() {
-            self.ledger.record_existing(new_row, id, &hashes, false)?;
+            self.ledger.record_existing(new_row, id, &hashes)?;
             self.report.existing += 1;
             return Ok(None);
         }
-        // As an upsert's found item: done with that ID, then reopened for the update (a re-run
-        // after a crash updates it again, never creates it).
-        self.ledger.mark_pending(new_row.clone())?;
-        self.ledger.record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
-        self.ledger.reopen(new_row)?;
+        // As an upsert's found item: pending with that ID in one transaction (a re-run after a
+        // crash updates it again, never creates it).
+        self.ledger.record_to_update(new_row, id)?;
         let update = payload::update_command(&self.plan.target, id, fields);
         Ok(Some(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) }))
     }
