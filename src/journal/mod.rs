@@ -225,6 +225,15 @@ impl Outcome {
     }
 }
 
+/// How a row found in the portal is recorded ([`Journal::record_found`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundAs {
+    /// The item holds what the row says: `done`.
+    Done,
+    /// An update of the item is about to be sent: `pending` with the item's ID.
+    ToUpdate,
+}
+
 /// A row as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowStatus {
@@ -765,29 +774,34 @@ impl Journal {
     }
 
     /// Records a row found in the portal as the existing item `id`, in one transaction, whether
-    /// or not the journal held it: `fields` given, it is `done` with those field hashes (nothing
-    /// to send); `None`, it is `pending` with the ID (an update of `id` is about to be sent), so
-    /// a crash at any point leaves an update to resend, never a create. A final row is reopened
-    /// (its new reference and payload hash recorded).
+    /// or not the journal held it, with `fields`: the hashes to compare the row with next time.
+    /// [`FoundAs::Done`]: nothing to send, `fields` is what the item holds. [`FoundAs::ToUpdate`]:
+    /// `pending` with the ID (an update of `id` is about to be sent), `fields` the baseline
+    /// from which the same update is computed again, so a crash at any point leaves that update
+    /// to resend, never a create. A final row is reopened (its new reference and payload hash).
     pub fn record_found(
         &mut self,
         step: StepId,
         row: &NewRow<'_>,
         id: u64,
-        fields: Option<&FieldHashes>,
+        fields: &FieldHashes,
+        found: FoundAs,
     ) -> Result<(), JournalError> {
         let now = now_ms();
-        let state = if fields.is_some() { RowState::Done } else { RowState::Pending };
+        let state = match found {
+            FoundAs::Done => RowState::Done,
+            FoundAs::ToUpdate => RowState::Pending,
+        };
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, existing,
-                     created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)
+                     field_hashes, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?8)
                  ON CONFLICT(step_id, row_key) DO UPDATE SET row_ref = excluded.row_ref,
                      payload_hash = excluded.payload_hash, state = excluded.state,
-                     portal_id = excluded.portal_id, existing = 1, error_code = NULL,
-                     error_text = NULL, updated_at = excluded.updated_at",
+                     portal_id = excluded.portal_id, existing = 1, field_hashes = excluded.field_hashes,
+                     error_code = NULL, error_text = NULL, updated_at = excluded.updated_at",
             )?;
             stmt.execute(params![
                 step.0,
@@ -796,12 +810,9 @@ impl Journal {
                 row.payload_hash,
                 state.as_str(),
                 id as i64,
+                fields.to_json(),
                 now
             ])?;
-            if let Some(hashes) = fields {
-                tx.prepare_cached("UPDATE rows SET field_hashes = ?3 WHERE step_id = ?1 AND row_key = ?2")?
-                    .execute(params![step.0, row.key, hashes.to_json()])?;
-            }
         }
         tx.commit()?;
         Ok(())

@@ -169,12 +169,12 @@ fn a_row_found_to_be_updated_holds_its_id_in_one_transition() {
     let mut j = open_in(&dir);
     let s = step(&mut j, "contacts");
     let row = NewRow { key: "k", row_ref: "contacts.csv:2", payload_hash: "h1" };
-    j.record_found(s, &row, 77, None).expect("found");
+    let hashes = j.field_hasher().hashes(&serde_json::Map::new());
+    j.record_found(s, &row, 77, &hashes, FoundAs::ToUpdate).expect("found");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.existing), (RowState::Pending, Some(77), true));
-    let hashes = j.field_hasher().hashes(&serde_json::Map::new());
     let row = NewRow { payload_hash: "h2", ..row };
-    j.record_found(s, &row, 77, Some(&hashes)).expect("recorded");
+    j.record_found(s, &row, 77, &hashes, FoundAs::Done).expect("recorded");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.payload_hash.as_str()), (RowState::Done, Some(77), "h2"));
     assert!(r.field_hashes.is_some());

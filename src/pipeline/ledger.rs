@@ -19,8 +19,8 @@ use super::run::{
     RunError, RunOptions, absolute_path, canonical_source, entity_label, source_changed_advice,
 };
 use crate::journal::{
-    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome,
-    RowStatus, RunId, StepId, StepSpec,
+    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, FoundAs, Journal, JournalError, NewRow,
+    Outcome, RowStatus, RunId, StepId, StepSpec,
 };
 
 /// The journal of a run: open for writing (holding its lock), or only read by a dry run.
@@ -271,17 +271,22 @@ impl Ledger<'_> {
         fields: &FieldHashes,
     ) -> Result<(), JournalError> {
         match self.writer() {
-            Some((j, step)) => j.record_found(step, &row, id, Some(fields)),
+            Some((j, step)) => j.record_found(step, &row, id, fields, FoundAs::Done),
             None => Ok(()),
         }
     }
 
     /// Records a row found in the portal as the item `id`, about to be updated: `pending` with
-    /// the ID, in one transaction (a crash before or after the update resends the update, and
-    /// never creates the row).
-    pub(super) fn record_to_update(&mut self, row: NewRow<'_>, id: u64) -> Result<(), JournalError> {
+    /// the ID and the `baseline` the same update is computed from again, in one transaction (a
+    /// crash before or after the update resends the update, and never creates the row).
+    pub(super) fn record_to_update(
+        &mut self,
+        row: NewRow<'_>,
+        id: u64,
+        baseline: &FieldHashes,
+    ) -> Result<(), JournalError> {
         match self.writer() {
-            Some((j, step)) => j.record_found(step, &row, id, None),
+            Some((j, step)) => j.record_found(step, &row, id, baseline, FoundAs::ToUpdate),
             None => Ok(()),
         }
     }

@@ -332,7 +332,8 @@ impl StepRunner<'_> {
         }
         // As an upsert's found item: pending with that ID in one transaction (a re-run after a
         // crash updates it again, never creates it).
-        self.ledger.record_to_update(new_row, id)?;
+        let base = self.hasher.hashes(&upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields));
+        self.ledger.record_to_update(new_row, id, &base)?;
         let update = payload::update_command(&self.plan.target, id, fields);
         Ok(Some(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) }))
     }

@@ -196,7 +196,8 @@ impl StepRunner<'_> {
                 }
                 Found::Update { id, fields } => {
                     // The found ID is durable before the update goes out (one transaction).
-                    self.ledger.record_to_update(new_row, id)?;
+                    let base = upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields);
+                    self.ledger.record_to_update(new_row, id, &self.hasher.hashes(&base))?;
                     let update = payload::update_command(&self.plan.target, id, fields);
                     let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
                     ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
