@@ -318,3 +318,67 @@ async fn reconciliation_resends_interrupted_updates_as_updates_and_creates_nothi
     assert_every_contact(&sandbox, n, "name", "Changed", "reconciliation").await;
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_duplicate_check_rides_out_faults_like_the_writes_do() {
+    // Regression (issue 16): the check gave up after four faults in a row and left its rows
+    // pending ("could not check ... run again") while the writes around it rode the faults out.
+    let n = 300;
+    let mut config = faulty(61);
+    config.faults.fail_500 = 0.35;
+    config.faults.drop_after_commit = 0.0;
+    config.faults.fail_503 = 0.0;
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    contacts(dir.path(), n, "Old", "");
+    let seed = mapping(dir.path(), "seed.toml", "seed", "seed", "");
+    import(&run_args(&[seed], &dir.path().join("seed.sqlite"), &sandbox)).await;
+    let dup = mapping(dir.path(), "dup.toml", "dup", "dup", "on_duplicate = \"skip\"");
+    let journal = dir.path().join("dup.sqlite");
+    let (code, stderr) = finish(&run_args(&[dup], &journal, &sandbox)).await;
+    assert_eq!(code, Some(0), "one run decides every row: {stderr}");
+    assert_eq!(left_over(&journal), 0, "{stderr}");
+    assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0) as usize, n);
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ctrl_c_during_the_duplicate_check_abandons_the_read_at_once() {
+    // Regression (issue 16): the first Ctrl-C let the check's read run to its end (here 8 s)
+    // before the run stopped; a read records nothing, so it is abandoned at once.
+    let mut config = common::sandbox_config(RATE);
+    config.time_scale = 1.0;
+    config.operating.cost_secs.insert("crm.duplicate.findbycomm".into(), 8.0);
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    contacts(dir.path(), 5, "Name", "");
+    let m = mapping(dir.path(), "contacts.toml", "contacts", "crash", "on_duplicate = \"skip\"");
+    let journal = dir.path().join("j.sqlite");
+    let args = run_args(&[m], &journal, &sandbox);
+    let mut child = spawn(&args);
+    let start = std::time::Instant::now();
+    while sandbox.request_counts().get("crm.duplicate.findbycomm").copied().unwrap_or(0) == 0 {
+        assert!(child.try_wait().expect("try_wait").is_none(), "the run ended before its check");
+        assert!(start.elapsed() < Duration::from_secs(30), "the check never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = Process::new("kill").args(["-s", "INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let signalled = std::time::Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s.code();
+        }
+        if signalled.elapsed() > Duration::from_secs(6) {
+            let _ = child.kill();
+            panic!("still running {:?} after Ctrl-C", signalled.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = signalled.elapsed();
+    assert_eq!(code, Some(130), "stopped by the signal");
+    assert!(took < Duration::from_secs(2), "stopped within 2 s, not after the read: {took:?}");
+    assert_eq!(left_over(&journal), 0, "a stop during the check leaves nothing in flight");
+    assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0), 0, "nothing created");
+    sandbox.stop().await;
+}

@@ -16,7 +16,7 @@ use super::duplicates::{
     self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
     Verdict,
 };
-use super::portal::{LOOKUP_ATTEMPTS, id_of};
+use super::portal::{LOOKUP_ATTEMPTS, id_of, retry_pause, unless_stopped};
 use super::send::{Item, Ready};
 use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
 use super::upsert;
@@ -209,13 +209,13 @@ impl StepRunner<'_> {
                     break;
                 }
                 if attempt > 0 {
-                    let pause = std::time::Duration::from_millis(200 * u64::from(attempt));
-                    self.transport.pause(pause).await.map_err(Stop::Portal)?;
+                    self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
                 }
                 let cmds: Vec<(String, Command)> =
                     todo.iter().map(|i| (format!("q{i}"), chunk[*i].clone())).collect();
                 requests += 1;
-                match self.transport.call_batch(&cmds).await {
+                // Rides out faults like a lookup; a Ctrl-C abandons the read at once.
+                match unless_stopped(self.transport, "batch", self.transport.call_batch(&cmds)).await? {
                     Ok(batch) => {
                         let mut again = Vec::new();
                         for i in &todo {
