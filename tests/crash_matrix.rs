@@ -141,6 +141,12 @@ fn left_over(journal: &Path) -> u64 {
         .sum()
 }
 
+/// Rows done, over every step.
+fn done(journal: &Path) -> u64 {
+    let j = Journal::open_read_only(journal).expect("journal");
+    j.steps().expect("steps").iter().map(|s| j.counts(s.id).expect("counts").done).sum()
+}
+
 /// The contacts in the sandbox, by their `originId` (the first import's keys).
 async fn contacts_in(sandbox: &SandboxHandle) -> Vec<Value> {
     // The test's own HTTP client needs the process's TLS provider, as the transport installs it.
@@ -323,22 +329,29 @@ async fn reconciliation_resends_interrupted_updates_as_updates_and_creates_nothi
 async fn the_duplicate_check_rides_out_faults_like_the_writes_do() {
     // Regression (issue 16): the check gave up after four faults in a row and left its rows
     // pending ("could not check ... run again") while the writes around it rode the faults out.
-    let n = 300;
-    let mut config = faulty(61);
-    config.faults.fail_500 = 0.35;
-    config.faults.drop_after_commit = 0.0;
-    config.faults.fail_503 = 0.0;
-    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let n = 1000;
     let dir = tempfile::tempdir().expect("dir");
+    // One portal kept in a file: seeded without faults, then served again with 60 % 500s.
+    let portal = |faults: FaultConfig| {
+        let mut c = common::sandbox_config(RATE);
+        c.webhook.code = "crashmatrixcode".into();
+        c.state_file = Some(dir.path().join("portal.sqlite"));
+        SandboxConfig { faults, ..c }
+    };
+    let sandbox = Sandbox::start(portal(FaultConfig::default())).await.expect("sandbox");
     contacts(dir.path(), n, "Old", "");
     let seed = mapping(dir.path(), "seed.toml", "seed", "seed", "");
     import(&run_args(&[seed], &dir.path().join("seed.sqlite"), &sandbox)).await;
+    sandbox.stop().await;
+    let faults = FaultConfig { seed: 67, fail_500: 0.6, ..FaultConfig::default() };
+    let sandbox = Sandbox::start(portal(faults)).await.expect("sandbox");
     let dup = mapping(dir.path(), "dup.toml", "dup", "dup", "on_duplicate = \"skip\"");
     let journal = dir.path().join("dup.sqlite");
     let (code, stderr) = finish(&run_args(&[dup], &journal, &sandbox)).await;
     assert_eq!(code, Some(0), "one run decides every row: {stderr}");
-    assert_eq!(left_over(&journal), 0, "{stderr}");
+    assert_eq!((left_over(&journal), done(&journal)), (0, n as u64), "every row recorded: {stderr}");
     assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0) as usize, n);
+    assert!(sandbox.snapshot().faults.values().sum::<u64>() > 0, "no fault was injected");
     sandbox.stop().await;
 }
 
