@@ -162,9 +162,12 @@ fn numbered(v: &Value, word: &str) -> Option<usize> {
 /// Exactly `n` contacts, no duplicate, each `P{i}` with `field` = `{word} {i}`.
 async fn assert_every_contact(sandbox: &SandboxHandle, n: usize, field: &str, word: &str, what: &str) {
     let state = sandbox.snapshot();
-    assert_eq!(state.items.get("3").copied().unwrap_or(0) as usize, n, "{what}: contacts");
-    assert_eq!(state.duplicates.items, 0, "{what}: {:?}", state.duplicates.details);
     let list = contacts_in(sandbox).await;
+    let changed = list.iter().filter(|c| c[field].as_str().is_some_and(|v| v.starts_with(word))).count();
+    let figures =
+        format!("{} contacts ({} duplicates), {changed} with the change", list.len(), state.duplicates.items);
+    assert_eq!(state.items.get("3").copied().unwrap_or(0) as usize, n, "{what}: {figures}");
+    assert_eq!(state.duplicates.items, 0, "{what}: {figures}");
     let wrong: Vec<&Value> = list
         .iter()
         .filter(|c| {
@@ -186,7 +189,7 @@ async fn assert_every_contact(sandbox: &SandboxHandle, n: usize, field: &str, wo
 async fn an_upsert_killed_three_times_under_faults_updates_every_row_and_creates_none() {
     // Regression (issue 16): an update that did not run lost its portal ID and was created again
     // (150 duplicates, 400 rows never updated in 2,000 upserts under 3 SIGKILLs), exit 0.
-    let n = 1000;
+    let n = 2000;
     let sandbox = Sandbox::start(faulty(21)).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("dir");
     contacts(dir.path(), n, "Name", "");
