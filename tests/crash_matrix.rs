@@ -398,3 +398,48 @@ async fn a_ctrl_c_during_the_duplicate_check_abandons_the_read_at_once() {
     assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0), 0, "nothing created");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_journal_costs_reads_not_writes() {
+    // Regression (issue 16): with a fresh journal every item found by its key was updated
+    // again (3,000 updates for 3,000 unchanged rows, each firing the portal's automation).
+    let n = 500;
+    let sandbox = Sandbox::start(faulty(71)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut csv = String::from("Code,Name,Birth,Open,Phone\n");
+    for i in 0..n {
+        csv.push_str(&format!("P{i},Name {i},0{}.05.1990,{},+7 916 {i:07}\n", i % 9 + 1, ["Y", "N"][i % 2]));
+    }
+    std::fs::write(dir.path().join("contacts.csv"), csv).expect("csv");
+    let m = dir.path().join("contacts.toml");
+    std::fs::write(
+        &m,
+        "name = \"contacts\"\n[source]\npath = \"contacts.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
+         origin = \"crash\"\nmode = \"upsert\"\n[fields]\nname = \"Name\"\n\
+         birthdate = { column = \"Birth\", type = \"date\", formats = [\"%d.%m.%Y\"] }\n\
+         opened = { column = \"Open\", type = \"bool\" }\n[[fm]]\ntype = \"PHONE\"\ncolumn = \"Phone\"\n",
+    )
+    .expect("mapping");
+    import(&run_args(std::slice::from_ref(&m), &dir.path().join("j.sqlite"), &sandbox)).await;
+    let writes = |s: &SandboxHandle| {
+        let c = s.request_counts();
+        ["crm.item.add", "crm.item.update"].map(|m| c.get(m).copied().unwrap_or(0))
+    };
+    let before = writes(&sandbox);
+    let fresh = dir.path().join("new-machine.sqlite");
+    let (code, stderr) = finish(&run_args(std::slice::from_ref(&m), &fresh, &sandbox)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(writes(&sandbox), before, "no create and no update for unchanged rows: {stderr}");
+    assert_eq!((done(&fresh), left_over(&fresh)), (n as u64, 0), "every row recorded done");
+    // The rows were recorded with their field hashes: one changed row is one update, no lookup.
+    let text = std::fs::read_to_string(dir.path().join("contacts.csv")).expect("csv");
+    std::fs::write(dir.path().join("contacts.csv"), text.replace("P7,Name 7,", "P7,Renamed 7,"))
+        .expect("csv");
+    let lists = sandbox.request_counts().get("crm.item.list").copied().unwrap_or(0);
+    let (code, stderr) = finish(&run_args(&[m], &fresh, &sandbox)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(writes(&sandbox), [before[0], before[1] + 1], "exactly one update: {stderr}");
+    assert_eq!(sandbox.request_counts().get("crm.item.list").copied().unwrap_or(0), lists, "no lookup");
+    assert_eq!(sandbox.snapshot().items.get("3").copied().unwrap_or(0) as usize, n);
+    sandbox.stop().await;
+}
