@@ -116,8 +116,9 @@ pub fn same_as_listed(sent: &Value, listed: Option<&Value>) -> bool {
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_as_listed(x, Some(y)))
         }
+        (Value::String(_), Value::String(_)) => same_date(sent, listed),
         (Value::Number(_) | Value::String(_), Value::Number(_) | Value::String(_)) => {
-            same_number(sent, listed) || same_date(sent, listed)
+            same_number(sent, listed)
         }
         (Value::Bool(b), Value::String(f)) | (Value::String(f), Value::Bool(b)) => {
             f == if *b { "Y" } else { "N" }
@@ -126,7 +127,8 @@ pub fn same_as_listed(sent: &Value, listed: Option<&Value>) -> bool {
     }
 }
 
-/// `5`, `"5"` and `"5.0"` are one number (both sides parse, and compare equal).
+/// `5` and `"5"` are one number, one side a JSON number (two strings compare as text: `"007"`
+/// is not `"7"`).
 fn same_number(a: &Value, b: &Value) -> bool {
     let num = |v: &Value| match v {
         Value::Number(n) => n.as_f64(),
@@ -235,12 +237,12 @@ mod tests {
     #[test]
     fn a_found_item_gets_what_differs_or_is_in_doubt() {
         let portal = json!({"name": "Ann", "typeId": "3", "opened": "N", "birthdate": "1990-05-02T00:00:00+03:00",
-            "ids": ["5", "4"], "comments": "x"});
+            "ids": ["5", "4"], "comments": "x", "post": "7"});
         let new = obj(json!({"name": "Anna", "typeId": "03x", "opened": true, "birthdate": "1990-05-01",
-            "ids": [4, 5], "comments": {"a": 1}, "lastName": "Lee"}));
+            "ids": [4, 5], "comments": {"a": 1}, "lastName": "Lee", "post": "007"}));
         let out = all_fields_for_found_item(&new, &portal);
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["birthdate", "comments", "ids", "lastName", "name", "opened", "typeId"]);
+        assert_eq!(keys, ["birthdate", "comments", "ids", "lastName", "name", "opened", "post", "typeId"]);
     }
 
     #[test]
