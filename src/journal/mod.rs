@@ -5,7 +5,9 @@
 //! read-write `Journal` for its whole length and calls it directly from its async task, between
 //! `.await`s: each call is a short local transaction (one per batch), so it blocks the runtime
 //! thread only briefly, and the connection is never shared between tasks), the row state machine
-//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final), the resume
+//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final; a portal ID
+//! once known is kept through every later transition, so an update never becomes a create),
+//! the resume
 //! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
 //! which never creates, migrates or chmods a file) and the identity of a step (a name keeps
 //! its entity and source). Must not store secrets (webhook codes and tokens never reach this

@@ -1,8 +1,11 @@
 //! Read-only queries of the portal: items and users by their keys, the entity's field list.
 //!
 //! Owns: how a lookup is asked (`crm.item.list` by `originId`/`xmlId`, `user.get` by
-//! `EMAIL`, in chunks) and the rule that a lookup whose outcome is unknown is tried again a
-//! few times and then reported as failed, never taken for "absent". Must not write anything.
+//! `EMAIL`, in chunks) and the rules of every read of a run (lookups and the duplicate check
+//! alike): one whose outcome is unknown is tried again with a capped backoff for about a
+//! minute ([`LOOKUP_ATTEMPTS`], [`retry_pause`]) and then reported as failed, never taken for
+//! "absent"; a read in flight is abandoned at the first Ctrl-C ([`unless_stopped`]), as a
+//! read records nothing. Must not write anything.
 //! Several chunks of one lookup are independent reads: they go at once ([`Portal::read_many`]),
 //! each as a task of its own, so the transport keeps as many in flight as it allows.
 
