@@ -319,6 +319,7 @@ async fn reconciliation_resends_interrupted_updates_as_updates_and_creates_nothi
     let j = Journal::open_read_only(&journal).expect("journal");
     let step = j.steps().expect("steps")[0].id;
     let in_flight = j.rows_to_reconcile(step).expect("rows");
+    assert!(!in_flight.is_empty(), "the kills left updates in flight");
     assert!(in_flight.iter().all(|r| r.portal_id.is_some()), "every interrupted update keeps its ID");
     drop(j);
     let (code, stderr) = finish(&args).await;
