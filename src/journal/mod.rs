@@ -5,7 +5,9 @@
 //! read-write `Journal` for its whole length and calls it directly from its async task, between
 //! `.await`s: each call is a short local transaction (one per batch), so it blocks the runtime
 //! thread only briefly, and the connection is never shared between tasks), the row state machine
-//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final), the resume
+//! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final; a portal ID
+//! once known is kept through every later transition, so an update never becomes a create),
+//! the resume
 //! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
 //! which never creates, migrates or chmods a file) and the identity of a step (a name keeps
 //! its entity and source). Must not store secrets (webhook codes and tokens never reach this
@@ -223,6 +225,15 @@ impl Outcome {
             Outcome::Retry => RowState::Pending,
         }
     }
+}
+
+/// How a row found in the portal is recorded ([`Journal::record_found`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundAs {
+    /// The item holds what the row says: `done`.
+    Done,
+    /// An update of the item is about to be sent: `pending` with the item's ID.
+    ToUpdate,
 }
 
 /// A row as stored.
@@ -653,6 +664,10 @@ impl Journal {
 
     /// Records the outcome of every row of one request in one transaction.
     /// Fails, changing nothing, if a row is unknown to the journal or already final.
+    ///
+    /// A portal ID once known is never forgotten: an outcome without one (an update that did
+    /// not run, was interrupted or refused) keeps the ID the row had, so the row stays an
+    /// update of that item and is never created again. Only `Done` sets an ID (and `existing`).
     pub fn record_outcomes(
         &mut self,
         step: StepId,
@@ -662,8 +677,9 @@ impl Journal {
         let tx = self.conn.transaction()?;
         {
             let mut update = tx.prepare_cached(
-                "UPDATE rows SET state = ?3, portal_id = ?4, error_code = ?5, error_text = ?6,
-                     existing = ?7, updated_at = ?8
+                "UPDATE rows SET state = ?3, portal_id = COALESCE(?4, portal_id), error_code = ?5,
+                     error_text = ?6, existing = CASE WHEN ?4 IS NULL THEN existing ELSE ?7 END,
+                     updated_at = ?8
                  WHERE step_id = ?1 AND row_key = ?2 AND state NOT IN ('done', 'rejected')",
             )?;
             for (key, outcome) in outcomes {
@@ -754,6 +770,51 @@ impl Journal {
                     return Err(JournalError::UnknownRow { step: step.0, key: row.key.to_string() });
                 }
             }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a row found in the portal as the existing item `id`, in one transaction, whether
+    /// or not the journal held it, with `fields`: the hashes to compare the row with next time.
+    /// [`FoundAs::Done`]: nothing to send, `fields` is what the item holds. [`FoundAs::ToUpdate`]:
+    /// `pending` with the ID (an update of `id` is about to be sent), `fields` the baseline
+    /// from which the same update is computed again, so a crash at any point leaves that update
+    /// to resend, never a create. A final row is reopened (its new reference and payload hash).
+    pub fn record_found(
+        &mut self,
+        step: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: &FieldHashes,
+        found: FoundAs,
+    ) -> Result<(), JournalError> {
+        let now = now_ms();
+        let state = match found {
+            FoundAs::Done => RowState::Done,
+            FoundAs::ToUpdate => RowState::Pending,
+        };
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, existing,
+                     field_hashes, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?8)
+                 ON CONFLICT(step_id, row_key) DO UPDATE SET row_ref = excluded.row_ref,
+                     payload_hash = excluded.payload_hash, state = excluded.state,
+                     portal_id = excluded.portal_id, existing = 1, field_hashes = excluded.field_hashes,
+                     error_code = NULL, error_text = NULL, updated_at = excluded.updated_at",
+            )?;
+            stmt.execute(params![
+                step.0,
+                row.key,
+                row.row_ref,
+                row.payload_hash,
+                state.as_str(),
+                id as i64,
+                fields.to_json(),
+                now
+            ])?;
         }
         tx.commit()?;
         Ok(())

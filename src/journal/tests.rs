@@ -125,6 +125,62 @@ fn rows_move_pending_sent_done() {
 }
 
 #[test]
+fn an_update_that_did_not_run_or_was_cut_off_or_refused_keeps_its_portal_id() {
+    // Regression (issue 16): an outcome without an ID wrote NULL over the row's portal ID, so the
+    // next run created an item the portal already held (150 duplicates in 2,000 upserts).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = open_in(&dir);
+    let s = step(&mut j, "contacts");
+    let keys = ["retry", "unknown", "rejected"];
+    j.mark_pending(s, &rows(&keys)).expect("pending");
+    j.mark_sent(s, &keys).expect("sent");
+    let done: Vec<(&str, Outcome)> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, k)| (*k, Outcome::Done { id: 200 + n as u64, existing: false }))
+        .collect();
+    j.record_outcomes(s, &done).expect("created");
+    // The source changed: each row is reopened for an update of its item, sent, and then ...
+    j.reopen(s, &rows(&keys)).expect("reopened");
+    j.mark_sent(s, &keys).expect("sent");
+    j.record_outcomes(
+        s,
+        &[
+            ("retry", Outcome::Retry),
+            ("unknown", Outcome::Unknown { reason: "connection closed".into() }),
+            ("rejected", Outcome::Rejected { code: "400".into(), text: "bad field".into() }),
+        ],
+    )
+    .expect("outcomes");
+    for (n, key) in keys.iter().enumerate() {
+        let row = j.row_state(s, key).expect("q").expect("row");
+        assert_eq!(row.portal_id, Some(200 + n as u64), "{key}: {row:?}");
+    }
+    assert_eq!(state(&j, s, "retry"), RowState::Pending);
+    assert_eq!(state(&j, s, "unknown"), RowState::Unknown);
+    assert_eq!(state(&j, s, "rejected"), RowState::Rejected);
+}
+
+#[test]
+fn a_row_found_to_be_updated_holds_its_id_in_one_transition() {
+    // Regression (issue 16): "found, to be updated" was three commits; a kill between the first
+    // two left the row pending without an ID, and the next run created it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = open_in(&dir);
+    let s = step(&mut j, "contacts");
+    let row = NewRow { key: "k", row_ref: "contacts.csv:2", payload_hash: "h1" };
+    let hashes = j.field_hasher().hashes(&serde_json::Map::new());
+    j.record_found(s, &row, 77, &hashes, FoundAs::ToUpdate).expect("found");
+    let r = j.row_state(s, "k").expect("q").expect("row");
+    assert_eq!((r.state, r.portal_id, r.existing), (RowState::Pending, Some(77), true));
+    let row = NewRow { payload_hash: "h2", ..row };
+    j.record_found(s, &row, 77, &hashes, FoundAs::Done).expect("recorded");
+    let r = j.row_state(s, "k").expect("q").expect("row");
+    assert_eq!((r.state, r.portal_id, r.payload_hash.as_str()), (RowState::Done, Some(77), "h2"));
+    assert!(r.field_hashes.is_some());
+}
+
+#[test]
 fn final_rows_refuse_new_states_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut j = open_in(&dir);

@@ -13,10 +13,14 @@
 //! | `done` / `sent` / `unknown` | invalid | keep what the portal has (skipped) |
 //! | `done` | a lookup that fails | keep what the portal has (skipped) |
 //! | `done`, mode `create` | changed | skipped, counted as changed but not updated |
-//! | `done`, or `pending` with a portal ID | changed | update only the changed fields; nothing to change (or a user): record the new hash |
+//! | `rejected` with a portal ID, mode `create` | changed | keep what the portal has (skipped) |
+//! | `done`, or `pending` / `rejected` with a portal ID | changed | update only the changed fields; nothing to change (or a user): record the new hash |
 //! | nothing, mode `create` | ready | create |
 //! | nothing, mode `upsert` | ready | look the key up first |
-//! | `pending` / `rejected` (reopened) | ready | create; mode `update`: look the key up first |
+//! | `pending` / `rejected` without a portal ID | ready | create; modes `upsert`/`update`: look the key up first |
+//!
+//! The journal keeps a portal ID once known (an update that did not run, was cut off or was
+//! refused keeps it), so an update never turns into a create.
 //!
 //! A row looked up first ([`after_lookup`]): a user found while `on_existing = "reject"` is
 //! rejected; an item found is recorded as existing and updated with every mapped value (the
@@ -68,8 +72,6 @@ pub(super) enum Keep {
 pub(super) enum Leave {
     /// Its outcome is unknown and reconciliation could not look it up: never resent.
     OutcomeUnknown,
-    /// An update a killed run left half done, with nothing left to change.
-    NothingToUpdate,
 }
 
 /// What to do with one row.
@@ -141,12 +143,18 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
     if k.state.is_final() && k.payload_hash == hash {
         return Admit::Unchanged(k.state);
     }
+    // The item exists: a done row, or one whose update did not run, was cut off or refused (the
+    // journal keeps an ID once known). An update never becomes a create.
+    let item = k.portal_id.filter(|_| k.state != RowState::Sent && k.state != RowState::Unknown);
     if k.state == RowState::Done && rules.mode == Mode::Create {
         return Admit::Keep(Keep::ChangedInCreateMode);
     }
-    if k.state == RowState::Done || (k.state == RowState::Pending && k.portal_id.is_some()) {
+    if let Some(id) = item {
+        if k.state == RowState::Rejected && rules.mode == Mode::Create {
+            // A refused update, in a step now in create mode: the item exists, it is kept.
+            return Admit::Keep(Keep::ChangedInCreateMode);
+        }
         // An update: of a changed row, or one a killed run left half done.
-        let id = k.portal_id.unwrap_or_default();
         let new = upsert::fields_of(cmd);
         let changed = match &k.field_hashes {
             Some(old) => upsert::changed_fields(new, old, rules.hasher),
@@ -157,22 +165,19 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
             }
         };
         return if changed.is_empty() || rules.entity == Entity::User {
-            if k.state == RowState::Done {
-                Admit::Record { id }
-            } else {
-                Admit::Leave(Leave::NothingToUpdate)
-            }
+            // Nothing to send (the portal holds what the row says): recorded done.
+            Admit::Record { id }
         } else {
             Admit::Update { id, fields: changed }
         };
     }
-    // Pending without a portal ID, or rejected and changed since (tried again). Updates never
-    // create, so even a row the journal holds as pending (left by a create-mode run) is
-    // looked up first.
+    // Pending without a portal ID, or rejected and changed since (tried again). Only a create
+    // step creates it at once: an upsert or update looks its key up first (a row left pending
+    // by a killed run may exist in the portal; a lookup costs a read, a create a duplicate).
     let reopen = k.state == RowState::Rejected;
     match rules.mode {
-        Mode::Update => Admit::LookUpFirst { reopen },
-        Mode::Create | Mode::Upsert => Admit::Create { reopen },
+        Mode::Update | Mode::Upsert => Admit::LookUpFirst { reopen },
+        Mode::Create => Admit::Create { reopen },
     }
 }
 
@@ -293,12 +298,16 @@ mod tests {
     #[case(Some((Done, Some(7))),       "h2", "Ann", Upsert,     CONTACT, Admit::Record { id: 7 })]
     #[case(Some((Done, Some(7))),       "h2", "Bob", Upsert,     Entity::User, Admit::Record { id: 7 })]
     #[case(Some((Pending, Some(7))),    "h2", "Bob", Create,     CONTACT, update(7, json!({"name": "Bob"})))]
-    #[case(Some((Pending, Some(7))),    "h2", "Ann", Upsert,     CONTACT, Admit::Leave(Leave::NothingToUpdate))]
+    #[case(Some((Pending, Some(7))),    "h2", "Ann", Upsert,     CONTACT, Admit::Record { id: 7 })]
     #[case(Some((Pending, None)),       "h2", "Ann", Create,     CONTACT, Admit::Create { reopen: false })]
-    #[case(Some((Pending, None)),       "h2", "Ann", Upsert,     CONTACT, Admit::Create { reopen: false })]
+    #[case(Some((Pending, None)),       "h2", "Ann", Upsert,     CONTACT, Admit::LookUpFirst { reopen: false })]
     #[case(Some((Pending, None)),       "h2", "Ann", UpdateMode, CONTACT, Admit::LookUpFirst { reopen: false })]
     #[case(Some((Rejected, None)),      "h2", "Bob", Create,     CONTACT, Admit::Create { reopen: true })]
-    #[case(Some((Rejected, None)),      "h2", "Bob", Upsert,     CONTACT, Admit::Create { reopen: true })]
+    #[case(Some((Rejected, None)),      "h2", "Bob", Upsert,     CONTACT, Admit::LookUpFirst { reopen: true })]
+    // An update that was refused, did not run or was cut off keeps its item: updated, never created.
+    #[case(Some((Rejected, Some(7))),   "h2", "Bob", Upsert,     CONTACT, update(7, json!({"name": "Bob"})))]
+    #[case(Some((Rejected, Some(7))),   "h2", "Bob", UpdateMode, CONTACT, update(7, json!({"name": "Bob"})))]
+    #[case(Some((Rejected, Some(7))),   "h2", "Bob", Create,     CONTACT, Admit::Keep(Keep::ChangedInCreateMode))]
     #[case(Some((Rejected, None)),      "h2", "Bob", UpdateMode, CONTACT, Admit::LookUpFirst { reopen: true })]
     fn a_ready_row_is_decided_by_its_journal_record_and_the_mode(
         #[case] journal: Option<(RowState, Option<u64>)>,
@@ -377,7 +386,8 @@ mod tests {
     // in the portal             mode        entity        on_existing          -> decision
     #[case(None, Upsert, CONTACT, OnExisting::Use, Found::Create)]
     #[case(None,                 UpdateMode, CONTACT,      OnExisting::Use,     Found::Reject { code: "not_found", text: "mode = \"update\": the portal has no item with this key" })]
-    #[case(Some(json!({"name": "Ann"})), Upsert, CONTACT,  OnExisting::Use,     update_found(json!({"name": "Ann"})))]
+    // A found item that holds the row already is recorded, not updated (issue 16: a lost journal costs reads, not writes).
+    #[case(Some(json!({"name": "Ann"})), Upsert, CONTACT,  OnExisting::Use,     Found::Existing { id: 7 })]
     #[case(Some(json!({"name": "Bob"})), Upsert, CONTACT,  OnExisting::Use,     update_found(json!({"name": "Ann"})))]
     #[case(Some(json!({"name": "Bob"})), UpdateMode, CONTACT, OnExisting::Use,  update_found(json!({"name": "Ann"})))]
     #[case(Some(json!(null)),    Upsert,     Entity::User, OnExisting::Use,     Found::Existing { id: 7 })]

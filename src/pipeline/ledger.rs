@@ -19,8 +19,8 @@ use super::run::{
     RunError, RunOptions, absolute_path, canonical_source, entity_label, source_changed_advice,
 };
 use crate::journal::{
-    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome,
-    RowStatus, RunId, StepId, StepSpec,
+    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, FoundAs, Journal, JournalError, NewRow,
+    Outcome, RowStatus, RunId, StepId, StepSpec,
 };
 
 /// The journal of a run: open for writing (holding its lock), or only read by a dry run.
@@ -262,20 +262,33 @@ impl Ledger<'_> {
     }
 
     /// Records a row as done with the item `id` found in the portal (or kept from an earlier
-    /// run), with the hashes of the fields it now holds. `recorded`: the journal already has
-    /// the row (it is reopened), otherwise it is recorded first.
+    /// run), with the hashes of the fields it now holds: one transaction, whether or not the
+    /// journal held the row.
     pub(super) fn record_existing(
         &mut self,
         row: NewRow<'_>,
         id: u64,
         fields: &FieldHashes,
-        recorded: bool,
     ) -> Result<(), JournalError> {
-        let Some((j, step)) = self.writer() else { return Ok(()) };
-        let key = row.key;
-        enter(j, step, row, recorded)?;
-        j.record_outcomes(step, &[(key, Outcome::Done { id, existing: true })])?;
-        j.set_field_hashes(step, &[(key, fields)])
+        match self.writer() {
+            Some((j, step)) => j.record_found(step, &row, id, fields, FoundAs::Done),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a row found in the portal as the item `id`, about to be updated: `pending` with
+    /// the ID and the `baseline` the same update is computed from again, in one transaction (a
+    /// crash before or after the update resends the update, and never creates the row).
+    pub(super) fn record_to_update(
+        &mut self,
+        row: NewRow<'_>,
+        id: u64,
+        baseline: &FieldHashes,
+    ) -> Result<(), JournalError> {
+        match self.writer() {
+            Some((j, step)) => j.record_found(step, &row, id, baseline, FoundAs::ToUpdate),
+            None => Ok(()),
+        }
     }
 }
 

@@ -19,11 +19,11 @@ use super::duplicates::{
     self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
     Verdict,
 };
-use super::portal::{LOOKUP_ATTEMPTS, id_of};
+use super::portal::{LOOKUP_ATTEMPTS, id_of, retry_pause, unless_stopped};
 use super::send::{Item, Ready};
 use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
 use super::upsert;
-use crate::journal::{NewRow, Outcome, RowState};
+use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
 use crate::payload::{self, Command};
 use crate::transport::CommandOutcome;
@@ -287,13 +287,13 @@ impl StepRunner<'_> {
                     break;
                 }
                 if attempt > 0 {
-                    let pause = std::time::Duration::from_millis(200 * u64::from(attempt));
-                    self.transport.pause(pause).await.map_err(Stop::Portal)?;
+                    self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
                 }
                 let cmds: Vec<(String, Command)> =
                     todo.iter().map(|i| (format!("q{i}"), chunk[*i].clone())).collect();
                 requests += 1;
-                match self.transport.call_batch(&cmds).await {
+                // Rides out faults like a lookup; a Ctrl-C abandons the read at once.
+                match unless_stopped(self.transport, "batch", self.transport.call_batch(&cmds)).await? {
                     Ok(batch) => {
                         let mut again = Vec::new();
                         for i in &todo {
@@ -441,15 +441,14 @@ impl StepRunner<'_> {
         let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
         let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
         if fields.is_empty() {
-            self.ledger.record_existing(new_row, id, &hashes, false)?;
+            self.ledger.record_existing(new_row, id, &hashes)?;
             self.report.existing += 1;
             return Ok(None);
         }
-        // As an upsert's found item: done with that ID, then reopened for the update (a re-run
-        // after a crash updates it again, never creates it).
-        self.ledger.mark_pending(new_row.clone())?;
-        self.ledger.record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
-        self.ledger.reopen(new_row)?;
+        // As an upsert's found item: pending with that ID in one transaction (a re-run after a
+        // crash updates it again, never creates it).
+        let base = self.hasher.hashes(&upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields));
+        self.ledger.record_to_update(new_row, id, &base)?;
         let update = payload::update_command(&self.plan.target, id, fields);
         Ok(Some(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) }))
     }

@@ -1,8 +1,11 @@
 //! Read-only queries of the portal: items and users by their keys, the entity's field list.
 //!
 //! Owns: how a lookup is asked (`crm.item.list` by `originId`/`xmlId`, `user.get` by
-//! `EMAIL`, in chunks) and the rule that a lookup whose outcome is unknown is tried again a
-//! few times and then reported as failed, never taken for "absent". Must not write anything.
+//! `EMAIL`, in chunks) and the rules of every read of a run (lookups and the duplicate check
+//! alike): one whose outcome is unknown is tried again with a capped backoff for about a
+//! minute ([`LOOKUP_ATTEMPTS`], [`retry_pause`]) and then reported as failed, never taken for
+//! "absent"; a read in flight is abandoned at the first Ctrl-C ([`unless_stopped`]), as a
+//! read records nothing. Must not write anything.
 //! Several chunks of one lookup are independent reads: they go at once ([`Portal::read_many`]),
 //! each as a task of its own, so the transport keeps as many in flight as it allows.
 
@@ -13,13 +16,42 @@ use serde_json::{Value, json};
 use super::step::Stop;
 use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
 use crate::payload;
-use crate::transport::{CallError, Transport};
+use crate::transport::{CallError, Transport, TransportError};
 
 /// Keys per lookup request (`@originId` / `@EMAIL` lists).
 pub(super) const LOOKUP_CHUNK: usize = 50;
 
-/// Tries of one lookup whose answer was lost before it counts as failed.
-pub(super) const LOOKUP_ATTEMPTS: u32 = 4;
+/// Tries of one lookup whose answer was lost (a dropped connection, a 5xx) before it counts as
+/// failed. A read is idempotent, so it rides out faults as long as a write's outcome is chased:
+/// with [`retry_pause`] about a minute of a portal failing every request.
+pub(super) const LOOKUP_ATTEMPTS: u32 = 12;
+
+/// The pause before try `attempt` (1-based) of a lookup: 200 ms doubling, at most 8 s.
+pub(super) fn retry_pause(attempt: u32) -> std::time::Duration {
+    let ms = 200u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+    std::time::Duration::from_millis(ms.min(8_000))
+}
+
+/// `read` (a request of lookups), abandoned as soon as the run is told to stop (the first
+/// Ctrl-C): nothing is recorded from a read, so dropping it loses nothing, and the run stops at
+/// once instead of waiting for an answer it would not use.
+pub(super) async fn unless_stopped<T>(
+    transport: &Transport,
+    method: &str,
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, Stop> {
+    let shutdown = transport.shutdown();
+    let interrupted =
+        || Stop::Portal(TransportError::Interrupted { method: method.to_string(), in_flight: false });
+    if shutdown.is_stopped() {
+        return Err(interrupted());
+    }
+    tokio::select! {
+        biased;
+        _ = shutdown.stopped() => Err(interrupted()),
+        answer = read => Ok(answer),
+    }
+}
 
 /// The portal, for reading. Cheap to copy.
 #[derive(Clone, Copy)]
@@ -43,12 +75,9 @@ impl<'a> Portal<'a> {
         let mut last = String::new();
         for attempt in 0..LOOKUP_ATTEMPTS {
             if attempt > 0 {
-                self.transport
-                    .pause(std::time::Duration::from_millis(200 * u64::from(attempt)))
-                    .await
-                    .map_err(Stop::Portal)?;
+                self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
             }
-            match self.transport.call(method, params).await {
+            match unless_stopped(self.transport, method, self.transport.call(method, params)).await? {
                 Ok(v) => return Ok(Ok(v)),
                 Err(CallError::Rejected { code, description, .. }) => {
                     tracing::warn!(method, code, description, "lookup refused");

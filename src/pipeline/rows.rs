@@ -13,7 +13,7 @@ use super::send::Ready;
 use super::step::key_hash;
 use super::step::{StepRunner, Stop, Unseen};
 use super::upsert;
-use crate::journal::{self, JournalError, NewRow, Outcome};
+use crate::journal::{self, JournalError, NewRow};
 use crate::mapping::{Entity, RowIssue};
 use crate::payload::{self, Command};
 
@@ -191,14 +191,13 @@ impl StepRunner<'_> {
                 }
                 Found::Existing { id } => {
                     let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
-                    self.ledger.record_existing(new_row, id, &hashes, false)?;
+                    self.ledger.record_existing(new_row, id, &hashes)?;
                     self.report.existing += 1;
                 }
                 Found::Update { id, fields } => {
-                    self.ledger.mark_pending(new_row.clone())?;
-                    self.ledger
-                        .record_outcomes(&[(row.key.as_str(), Outcome::Done { id, existing: true })])?;
-                    self.ledger.reopen(new_row)?;
+                    // The found ID is durable before the update goes out (one transaction).
+                    let base = upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields);
+                    self.ledger.record_to_update(new_row, id, &self.hasher.hashes(&base))?;
                     let update = payload::update_command(&self.plan.target, id, fields);
                     let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
                     ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
@@ -229,7 +228,6 @@ impl StepRunner<'_> {
             NewRow { key, row_ref, payload_hash: hash },
             id,
             &self.hasher.hashes(fields),
-            true,
         )
     }
 

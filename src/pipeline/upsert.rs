@@ -83,16 +83,88 @@ pub fn changed_fields(
     out
 }
 
-/// Every field of `new` for an item found in the portal without a journal record (a lost
-/// journal): all values are sent, `fm` only adds what the item (`portal_item`) lacks.
+/// The fields of `new` an item found in the portal without a journal record (a lost journal)
+/// needs: every value the item (`portal_item`, as listed) does not visibly hold already
+/// ([`same_as_listed`]; a field the listing lacks is sent), `fm` only what the item lacks.
+/// Empty: the item holds the row, nothing is sent (a lost journal costs reads, not writes).
 pub fn all_fields_for_found_item(new: &Map<String, Value>, portal_item: &Value) -> Map<String, Value> {
     let mut out: Map<String, Value> = new
         .iter()
         .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()))
+        .filter(|(k, v)| !same_as_listed(v, portal_item.get(k.as_str())))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(fm) = fm_additions(new.get("fm"), portal_item.get("fm")) {
         out.insert("fm".into(), fm);
+    }
+    out
+}
+
+/// Whether the portal's listing of a field (`listed`) certainly holds the value the row sends
+/// (`sent`). Conservative: when in doubt, `false` (the field is sent). The portal answers in
+/// its own types: numbers and IDs may come back as strings (`"5"` for `5`), flags as `Y`/`N`
+/// for `true`/`false`, a date `2026-12-06` as `2026-12-06T00:00:00+03:00`, an empty field as
+/// `null` or `[]`; a multiple field compares element by element, in order.
+pub fn same_as_listed(sent: &Value, listed: Option<&Value>) -> bool {
+    let Some(listed) = listed else { return false };
+    if sent == listed {
+        return true;
+    }
+    match (sent, listed) {
+        (Value::String(s), Value::Null) => s.is_empty(),
+        (Value::Array(a), Value::Null) => a.is_empty(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_as_listed(x, Some(y)))
+        }
+        (Value::String(_), Value::String(_)) => same_date(sent, listed),
+        (Value::Number(_) | Value::String(_), Value::Number(_) | Value::String(_)) => {
+            same_number(sent, listed)
+        }
+        (Value::Bool(b), Value::String(f)) | (Value::String(f), Value::Bool(b)) => {
+            f == if *b { "Y" } else { "N" }
+        }
+        _ => false,
+    }
+}
+
+/// `5` and `"5"` are one number, one side a JSON number (two strings compare as text: `"007"`
+/// is not `"7"`).
+fn same_number(a: &Value, b: &Value) -> bool {
+    let num = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if !s.trim().is_empty() => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    matches!((num(a), num(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// A date `YYYY-MM-DD` listed as that day at midnight (any offset: the portal stores dates in
+/// its own zone), or two date-times of one instant.
+fn same_date(sent: &Value, listed: &Value) -> bool {
+    let (Value::String(s), Value::String(l)) = (sent, listed) else { return false };
+    if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() {
+        return l.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with("T00:00:00"));
+    }
+    match (chrono::DateTime::parse_from_rfc3339(s), chrono::DateTime::parse_from_rfc3339(l)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The field object whose hashes, stored for a row about to be updated with `update`, make
+/// [`changed_fields`] of `new` give that same update again: a run that dies before the
+/// update's answer is recorded resends exactly it (not every field, which would undo a
+/// `merge`'s rule of filling only empty fields). Fields the update carries are set apart
+/// (`null`), `fm` holds only the values the update does not add.
+pub fn baseline_for_update(new: &Map<String, Value>, update: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = new.clone();
+    for k in update.keys().filter(|k| *k != "fm") {
+        out.insert(k.clone(), Value::Null);
+    }
+    let added: Vec<&Value> =
+        update.get("fm").and_then(Value::as_object).into_iter().flatten().map(|(_, v)| v).collect();
+    if let Some(Value::Array(fm)) = out.get_mut("fm") {
+        fm.retain(|v| !added.contains(&v));
     }
     out
 }
@@ -149,5 +221,40 @@ mod tests {
             json!({"name": "A", "originId": "K", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"}]}),
         );
         assert_eq!(all_fields_for_found_item(&new, &portal), obj(json!({"name": "A"})));
+    }
+
+    #[test]
+    fn a_found_item_holding_the_row_needs_no_update() {
+        // Regression (issue 16): with a lost journal every found item was updated again.
+        let portal = json!({"name": "Ann", "typeId": "3", "opened": "Y", "birthdate": "1990-05-01T00:00:00+03:00",
+            "ids": ["4", "5"], "post": null, "fm": [{"id": 7, "typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"}]});
+        let new = obj(json!({"name": "Ann", "typeId": 3, "opened": true, "birthdate": "1990-05-01",
+            "ids": [4, 5], "post": "", "originId": "K",
+            "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"}]}));
+        assert_eq!(all_fields_for_found_item(&new, &portal), Map::new());
+    }
+
+    #[test]
+    fn a_found_item_gets_what_differs_or_is_in_doubt() {
+        let portal = json!({"name": "Ann", "typeId": "3", "opened": "N", "birthdate": "1990-05-02T00:00:00+03:00",
+            "ids": ["5", "4"], "comments": "x", "post": "7"});
+        let new = obj(json!({"name": "Anna", "typeId": "03x", "opened": true, "birthdate": "1990-05-01",
+            "ids": [4, 5], "comments": {"a": 1}, "lastName": "Lee", "post": "007"}));
+        let out = all_fields_for_found_item(&new, &portal);
+        let keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["birthdate", "comments", "ids", "lastName", "name", "opened", "post", "typeId"]);
+    }
+
+    #[test]
+    fn the_baseline_of_an_update_gives_the_same_update_again() {
+        let hasher = FieldHasher::new(b"test salt".to_vec());
+        let new = obj(json!({"name": "Ann", "post": "CEO", "originId": "C1", "fm": [
+            {"typeId": "PHONE", "valueType": "WORK", "value": "+79161234567"},
+            {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}]}));
+        let update = obj(
+            json!({"post": "CEO", "fm": {"n0": {"typeId": "EMAIL", "valueType": "WORK", "value": "a@b.ru"}}}),
+        );
+        let base = hasher.hashes(&baseline_for_update(&new, &update));
+        assert_eq!(changed_fields(&new, &base, &hasher), update);
     }
 }
