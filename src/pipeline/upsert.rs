@@ -7,11 +7,14 @@
 //! - Multifields (`fm`) are only ever added: a phone or e-mail the row has and the item has
 //!   not gets an `n0`, `n1`... entry; values already on the item (by type and value) are kept
 //!   untouched and nothing is deleted (a sales rep's added phone survives the nightly sync).
+//!   Against an item as the portal lists it (a lost journal), values compare by the portal's
+//!   rule ([`super::comm`]: a phone in another spelling is the same phone).
 //! - Key fields (`originatorId`, `originId`, `xmlId`) are never part of an update.
 
 use serde_json::{Map, Value};
 
-use crate::journal::field_hashes::{KEY_FIELDS, fm_pairs, normalize_fm};
+use super::comm::fm_additions;
+use crate::journal::field_hashes::KEY_FIELDS;
 use crate::journal::{FieldHasher, FieldHashes};
 use crate::payload::Command;
 
@@ -43,16 +46,6 @@ fn fm_additions_by(new: Option<&Value>, sent: impl Fn(&str, &str) -> bool) -> Op
         out.insert(format!("n{}", out.len()), v.clone());
     }
     (!out.is_empty()).then_some(Value::Object(out))
-}
-
-/// The `fm` update object adding the values of `new` that `old` (an item as the portal lists
-/// it) lacks, or `None`.
-pub fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
-    let have: Vec<(String, String)> =
-        fm_pairs(old).into_iter().map(|(t, v)| (t.clone(), normalize_fm(&t, &v))).collect();
-    fm_additions_by(new, |t, val| {
-        have.iter().any(|(ht, hv)| *ht == t.to_uppercase() && *hv == normalize_fm(t, val))
-    })
 }
 
 /// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus
