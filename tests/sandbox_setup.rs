@@ -477,13 +477,19 @@ async fn userfieldconfig_update_changes_labels_and_adds_enum_items_of_a_smart_pr
         .ok(
             "userfieldconfig.update",
             json!({"moduleId": "crm", "id": id, "field": {"userTypeId": "enumeration", "mandatory": "Y",
-            "helpMessage": {"en": "Pick one"}, "enum": [{"value": "Silver", "xmlId": "silver"}]}}),
+            "helpMessage": {"en": "Pick one"}, "enum": [{"id": gold, "value": "Gold", "xmlId": "gold"},
+            {"value": "Silver", "xmlId": "silver"}]}}),
         )
         .await;
     let field = &v["result"]["field"];
-    let values: Vec<&str> =
-        field["enum"].as_array().expect("enum").iter().map(|e| e["value"].as_str().unwrap_or("")).collect();
-    assert_eq!(values, ["Gold", "Silver"], "existing items stay");
+    let values: Vec<(&str, &str)> = field["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .map(|e| (e["value"].as_str().unwrap_or(""), e["xmlId"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(values, [("Gold", "gold"), ("Silver", "silver")], "an item resent whole stays");
+    assert_eq!(field["enum"][0]["id"], gold, "with its id");
     assert_eq!(
         (field["mandatory"].as_str(), field["helpMessage"]["en"].as_str()),
         (Some("Y"), Some("Pick one"))
@@ -501,6 +507,7 @@ async fn userfieldconfig_update_changes_labels_and_adds_enum_items_of_a_smart_pr
     );
     let got = p.ok("userfieldconfig.get", json!({"moduleId": "crm", "id": id})).await;
     assert_eq!(got["result"]["field"], v["result"]["field"]);
+    let silver = got["result"]["field"]["enum"][1].clone();
     let item = p.ok("crm.item.add", json!({"entityTypeId": 156, "fields": {"ufCrm1Seg": gold}})).await;
     assert_eq!(
         item["result"]["item"]["ufCrm1Seg"].to_string().trim_matches('"'),
@@ -508,10 +515,25 @@ async fn userfieldconfig_update_changes_labels_and_adds_enum_items_of_a_smart_pr
     );
     let list =
         p.ok("userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": "CRM_1"}})).await;
-    assert_eq!(
-        list["result"]["fields"].as_array().map(|f| f.iter().any(|x| x["fieldName"] == "UF_CRM_1_SEG")),
-        Some(true)
-    );
+    let listed =
+        list["result"]["fields"].as_array().and_then(|f| f.iter().find(|x| x["fieldName"] == "UF_CRM_1_SEG"));
+    assert!(listed.is_some_and(|f| f.get("enum").is_none()), "userfieldconfig.list returns no enum: {list}");
+    // Bug: the sandbox kept items userfieldconfig.update left out or sent as {id} alone; the
+    // portal's core deletes them (enum is the whole list).
+    let v = p
+        .ok(
+            "userfieldconfig.update",
+            json!({"moduleId": "crm", "id": id, "field": {"userTypeId": "enumeration",
+            "enum": [{"id": silver["id"]}, {"value": "Bronze", "xmlId": "bronze"}]}}),
+        )
+        .await;
+    let values: Vec<&str> = v["result"]["field"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .map(|e| e["value"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(values, ["Bronze"], "Gold left out and Silver sent as {{id}} alone are deleted");
     let (status, code, text) =
         refusal(&p, "userfieldconfig.update", json!({"moduleId": "crm", "id": 99999, "field": {}})).await;
     assert_eq!(

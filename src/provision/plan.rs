@@ -68,10 +68,10 @@ pub enum Action {
     AddToWorkspace { workspace_id: u64, title: String, keep: Vec<u64>, add: Vec<u64> },
     /// `crm.<entity>.userfield.add` / `userfieldconfig.add`, with its first list values.
     CreateField { owner: Owner, field: String, create: CreatePlan, values: Vec<String> },
-    /// `crm.<entity>.userfield.update` / `userfieldconfig.update` adding list values; `keep`
-    /// are the IDs of the items it has (`userfieldconfig.update` deletes the items its `enum`
-    /// leaves out, so they are listed by ID only, unchanged).
-    AddValues { owner: Owner, field_id: u64, field: String, keep: Vec<String>, values: Vec<String> },
+    /// `crm.<entity>.userfield.update` / `userfieldconfig.update` adding list values
+    /// (`userfieldconfig.update` deletes the items its `enum` leaves out: `apply` reads the
+    /// field's items with `userfieldconfig.get` right before and resends every one of them).
+    AddValues { owner: Owner, field_id: u64, field: String, values: Vec<String> },
     /// `crm.status.add`: a status of directory `entity_id` (a stage: in progress).
     AddStatus { entity_id: String, status_id: String, name: String },
     /// `crm.category.add`: a pipeline of entity type `entity_type_id`.
@@ -398,18 +398,12 @@ fn values_missing(
             let Some(owner) = etid.and_then(|e| Owner::of(e, schema)) else {
                 return later(out, "once the smart process exists");
             };
-            let keep = etid
-                .and_then(|e| schema.entities.get(&e))
-                .and_then(|e| e.custom_field(upper_name))
-                .map(|c| c.items.iter().map(|it| it.id.clone()).collect())
-                .unwrap_or_default();
             out.push(
                 i,
                 Action::AddValues {
                     owner,
                     field_id: *id,
                     field: upper_name.clone(),
-                    keep,
                     values: labels.to_vec(),
                 },
             );
@@ -723,7 +717,6 @@ mod tests {
                     owner: Owner::Crm("contact"),
                     field_id: 90,
                     field: "UF_CRM_TIER".into(),
-                    keep: vec!["41".into()],
                     values: vec!["Silver".into()],
                 },
             ]

@@ -27,9 +27,16 @@
 //!   `DEF = Y` wins.
 //!
 //! `userfieldconfig.update` (its page): `moduleId` `crm`, `id`, `field` with camelCase keys;
-//! `enum` changes the items only when `field.userTypeId` is `enumeration` (same ID/`del`
-//! semantics as `LIST`); the answer is `{field}` as `userfieldconfig.get` shows it; a field it
-//! cannot change (unknown id) is `""` "You cannot change the settings of the user field".
+//! `enum` changes the items only when `field.userTypeId` is `enumeration`; the answer is
+//! `{field}` as `userfieldconfig.get` shows it; a field it cannot change (unknown id) is `""`
+//! "You cannot change the settings of the user field". Unlike `LIST`, `enum` is the **whole**
+//! list (the portal's core, `../shared/bitrix24.md` §6 **[core]**): an item it leaves out is
+//! deleted, and so is an item sent as `{id}` alone (no value) or with `del = Y`; an item sent
+//! with its `id` and `value` stays (its `xmlId` the one sent, or the value's hash when none is);
+//! an entry without `id` is a new item.
+//!
+//! `userfieldconfig.list` returns no `enum` (its page's `select` has none; the items are read
+//! with `userfieldconfig.get`).
 
 use serde_json::{Map, Value, json};
 
@@ -115,6 +122,23 @@ fn uf_row(f: &FieldDef, lang: Option<&str>) -> Value {
 /// The row `userfieldconfig.*` returns (camelCase, ids and sorts as strings, labels per
 /// language), as the `userfieldconfig.get/update` pages show it.
 fn config_row(f: &FieldDef) -> Value {
+    let mut row = config_row_without_enum(f);
+    if f.field_type == "enumeration" {
+        let uf_id = f.uf.as_ref().map(|u| u.id).unwrap_or_default();
+        row["enum"] = Value::Array(
+            f.items
+                .iter()
+                .map(|i| {
+                    json!({"id": i.id.to_string(), "userFieldId": uf_id.to_string(), "value": i.value, "def": yn(i.def), "sort": i.sort.to_string(), "xmlId": i.xml_id})
+                })
+                .collect(),
+        );
+    }
+    row
+}
+
+/// The row of `userfieldconfig.list`: as `get` shows it, without `enum`.
+fn config_row_without_enum(f: &FieldDef) -> Value {
     let uf = f.uf.as_ref().expect("only custom fields are listed");
     let mut row = json!({
         "id": uf.id.to_string(),
@@ -140,16 +164,6 @@ fn config_row(f: &FieldDef) -> Value {
         "helpMessage",
     ]) {
         row[key] = lang_json(&uf.label_map(kind));
-    }
-    if f.field_type == "enumeration" {
-        row["enum"] = Value::Array(
-            f.items
-                .iter()
-                .map(|i| {
-                    json!({"id": i.id.to_string(), "userFieldId": uf.id.to_string(), "value": i.value, "def": yn(i.def), "sort": i.sort.to_string(), "xmlId": i.xml_id})
-                })
-                .collect(),
-        );
     }
     row
 }
@@ -227,6 +241,44 @@ fn apply_list(
         }
     }
     Ok(())
+}
+
+/// `userfieldconfig.update`'s `enum` as the whole list (module docs): the items it names with
+/// an `id` and a `value` stay (changed as sent), every other item goes, entries without `id`
+/// are added.
+fn whole_list(
+    items: &[EnumItem],
+    entries: &[Value],
+    next_enum: &mut u64,
+    multiple: bool,
+) -> Result<Vec<EnumItem>, MethodError> {
+    let get = |o: &Map<String, Value>, k: &str| o.get(k).cloned();
+    let mut kept: Vec<EnumItem> = Vec::new();
+    let mut new: Vec<&Value> = Vec::new();
+    let mut changes: Vec<Value> = Vec::new();
+    for e in entries {
+        let Some(o) = e.as_object() else { continue };
+        match get(o, "ID").as_ref().and_then(as_u64) {
+            None => new.push(e),
+            Some(id) => {
+                let value = get(o, "VALUE").as_ref().and_then(as_text).filter(|v| !v.trim().is_empty());
+                let Some(item) = items.iter().find(|i| i.id == id) else { continue };
+                if value.is_none() || is_yes(o.get("DEL")) || kept.iter().any(|k| k.id == id) {
+                    continue;
+                }
+                let mut change = o.clone();
+                if get(o, "XML_ID").as_ref().and_then(as_text).is_none_or(|x| x.is_empty()) {
+                    change.insert("XML_ID".into(), json!(value_hash(value.as_deref().unwrap_or_default())));
+                }
+                kept.push(item.clone());
+                changes.push(Value::Object(change));
+            }
+        }
+    }
+    let mut list: Vec<&Value> = changes.iter().collect();
+    list.extend(new);
+    apply_list(&mut kept, &list, next_enum, multiple)?;
+    Ok(kept)
 }
 
 /// The `SETTINGS` keys `crm.contact.userfield.update` can change, per field type (its page).
@@ -680,9 +732,7 @@ pub(crate) fn config_update(c: &mut Call) -> MethodResult {
         && let Some(entries) = sent.get("enum").and_then(php_array)
     {
         let list = enum_as_list(entries);
-        let mut items = field.items.clone();
-        apply_list(&mut items, &list.iter().collect::<Vec<_>>(), &mut next_enum, multiple)?;
-        field.items = items;
+        field.items = whole_list(&field.items, &list, &mut next_enum, multiple)?;
     }
     let out = config_row(field);
     state.counters.enum_item = next_enum;
@@ -699,7 +749,7 @@ pub(crate) fn config_list(c: &mut Call) -> MethodResult {
         .meta
         .schemas
         .values()
-        .flat_map(|s| s.fields.iter().filter(|f| f.uf.is_some()).map(config_row))
+        .flat_map(|s| s.fields.iter().filter(|f| f.uf.is_some()).map(config_row_without_enum))
         .filter(|r| {
             filter.iter().all(|(k, want)| {
                 let have = r.get(k).and_then(as_text).unwrap_or_default();
