@@ -5,7 +5,7 @@
 //! Owns: the flags, the printed report and the exit code; the work is `provision::provision`.
 //! Exit codes: 0 the portal is ready (a dry run: nothing was refused, whatever it would write),
 //! 1 something could not be done (a refused read or write, per method), 2 a mapping or source
-//! error, 3 gave up on the portal.
+//! error or a title naming several smart processes or workspaces, 3 gave up on the portal.
 
 use std::path::PathBuf;
 
@@ -76,7 +76,9 @@ pub async fn run_with(mappings: &[PathBuf], transport: &Transport, dry_run: bool
 
 /// The exit code of a report.
 fn code(r: &Report) -> u8 {
-    if r.gave_up.is_some() {
+    if !r.ambiguous.is_empty() {
+        exit::USAGE
+    } else if r.gave_up.is_some() {
         exit::PORTAL
     } else if !r.unread.is_empty()
         || !r.refusals().is_empty()
@@ -131,6 +133,9 @@ fn print_report(r: &Report) {
             "refused write: {}: {}: {} (the webhook's user needs CRM administrator rights for it)",
             x.method, x.code, x.description
         );
+    }
+    for a in &r.ambiguous {
+        eprintln!("error: {a}");
     }
     println!("{} write request(s)", r.writes);
     if let Some(why) = &r.gave_up {

@@ -422,6 +422,7 @@ fn validate_step(
     let mut summary = StepSummary {
         portal: gaps
             .iter()
+            .filter(|g| !g.is_note())
             .map(|g| PortalProblem {
                 message: g.to_string(),
                 provision: g.provision_fixes(),
@@ -432,7 +433,13 @@ fn validate_step(
         mapping: step.file.path.display().to_string(),
         source: tidy_path(step.source_path()),
         entity: step.plan.target.entity.name(),
-        notes: step.plan.notes.clone(),
+        notes: step
+            .plan
+            .notes
+            .iter()
+            .cloned()
+            .chain(gaps.iter().filter(|g| g.is_note()).map(|g| g.to_string()))
+            .collect(),
         ..StepSummary::default()
     };
     let here = step_names.iter().position(|n| *n == step.plan.name).unwrap_or(0);

@@ -16,6 +16,12 @@ use crate::mapping::{CreatePlan, Entity, MappingPlan, spa};
 pub enum Gap {
     /// A read of the schema was refused (rights, unknown method): what depends on it is unknown.
     Unreadable(Refusal),
+    /// A refused read of something this step does not need (a currency list without a
+    /// currency field, a custom-field list it takes no ID from): a note, not a gap.
+    UnreadNotNeeded(Refusal),
+    /// Several smart processes (or workspaces) have the title the step names: which one is
+    /// meant cannot be known (two provisions at once made both); a person must remove one.
+    AmbiguousTitle { what: &'static str, title: String, ids: Vec<u64> },
     /// `smart_process = "<title>"`: no smart process has this title (provision: `crm.type.add`).
     SmartProcessMissing { title: String },
     /// `entity_type_id = N` names no smart process of this portal (provision cannot guess one).
@@ -61,6 +67,8 @@ impl Gap {
             | Gap::FieldMissing { .. } => true,
             Gap::ValuesMissing { list, add, .. } => *add && *list != ListRef::Currency,
             Gap::Unreadable(_)
+            | Gap::UnreadNotNeeded(_)
+            | Gap::AmbiguousTitle { .. }
             | Gap::UnknownEntityType { .. }
             | Gap::UnknownField { .. }
             | Gap::ReadOnly { .. }
@@ -74,6 +82,17 @@ impl Gap {
     /// provision will not add reject only the rows that use them (exit 1, rows in `--rejects`).
     pub fn is_row_level(&self) -> bool {
         matches!(self, Gap::ValuesMissing { .. }) && !self.provision_fixes()
+    }
+
+    /// A note only: nothing the step needs is missing.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Gap::UnreadNotNeeded(_))
+    }
+
+    /// What stops a run before it writes and `validate --online` with exit 2: every gap but
+    /// notes and labels that reject only their rows.
+    pub fn is_blocking(&self) -> bool {
+        !self.is_note() && !self.is_row_level()
     }
 
     /// The mapped field concerned, if any.
@@ -99,6 +118,18 @@ impl fmt::Display for Gap {
                 f,
                 "could not read the portal's schema with {}: {}: {} (the webhook may lack the rights or scope for it)",
                 r.method, r.code, r.description
+            ),
+            Gap::UnreadNotNeeded(r) => write!(
+                f,
+                "could not read {} ({}: {}); this step does not need it",
+                r.method, r.code, r.description
+            ),
+            Gap::AmbiguousTitle { what, title, ids } => write!(
+                f,
+                "the portal has {} {what}es titled \"{title}\" (ids {}); which one is meant cannot be known: \
+                 remove or rename all but one in the portal, then run again",
+                ids.len(),
+                ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             ),
             Gap::SmartProcessMissing { title } => {
                 write!(
@@ -202,8 +233,46 @@ const SET_BY_THE_RUN: &[&str] = &["id", "originatorId", "originId", "xmlId", "fm
 /// smart process is missing reports what provision will create with it (the flags its fields
 /// need, fields with `create`, labels under `add_missing_values`) and nothing it cannot know.
 pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> Vec<Gap> {
-    let mut gaps: Vec<Gap> = schema.unread.iter().cloned().map(Gap::Unreadable).collect();
+    let mut gaps: Vec<Gap> = schema
+        .unread
+        .iter()
+        .map(|r| {
+            if needs_read(plan, schema, &r.method) {
+                Gap::Unreadable(r.clone())
+            } else {
+                Gap::UnreadNotNeeded(r.clone())
+            }
+        })
+        .collect();
     let Entity::Crm(_) = plan.target.entity else { return gaps };
+    if let Some(title) = &plan.target.smart_process {
+        let ids: Vec<u64> = schema
+            .smart_processes
+            .iter()
+            .filter(|t| normalize(&t.title) == normalize(title))
+            .map(|t| t.id)
+            .collect();
+        if ids.len() > 1 {
+            gaps.push(Gap::AmbiguousTitle { what: "smart process", title: title.clone(), ids });
+            return gaps;
+        }
+    }
+    let ws_ambiguous = match &plan.target.provision.workspace {
+        Some(ws) => {
+            let ids: Vec<u64> = schema
+                .workspaces
+                .iter()
+                .filter(|w| normalize(&w.title) == normalize(ws))
+                .map(|w| w.id)
+                .collect();
+            let many = ids.len() > 1;
+            if many {
+                gaps.push(Gap::AmbiguousTitle { what: "digital workspace", title: ws.clone(), ids });
+            }
+            many
+        }
+        None => false,
+    };
     let spa = match (&plan.target.smart_process, plan.target.entity) {
         (Some(title), _) => match schema.smart_process(title) {
             Some(t) => Some(t),
@@ -212,6 +281,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
             None => {
                 gaps.push(Gap::SmartProcessMissing { title: title.clone() });
                 if let Some(ws) = &plan.target.provision.workspace
+                    && !ws_ambiguous
                     && schema.workspace(ws).is_none()
                 {
                     gaps.push(Gap::WorkspaceMissing { title: ws.clone() });
@@ -253,7 +323,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         _ => None,
     };
     if let Some(t) = spa {
-        if let Some(ws) = &plan.target.provision.workspace {
+        if let Some(ws) = plan.target.provision.workspace.as_ref().filter(|_| !ws_ambiguous) {
             match schema.workspace(ws) {
                 None => gaps.push(Gap::WorkspaceMissing { title: ws.clone() }),
                 Some(w) if !w.type_ids.contains(&t.id) => gaps.push(Gap::NotInWorkspace {
@@ -315,6 +385,39 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         }
     }
     gaps
+}
+
+/// Whether `plan` needs what `method` reads (a refusal of a read it does not need is a note):
+/// the currency list only for a currency field as a label list, the status list only for
+/// status fields as label lists, a custom-field list only for a custom field whose list
+/// provision completes (its ID), the workspace list only for `[target.provision] workspace`;
+/// every other read (types, fields, pipelines) is needed.
+fn needs_read(plan: &MappingPlan, schema: &PortalSchema, method: &str) -> bool {
+    let portal_kind = |name: &str| {
+        schema
+            .entity_type_id(plan)
+            .and_then(|e| schema.entities.get(&e))
+            .and_then(|e| e.field(name))
+            .map(|f| f.kind.clone())
+    };
+    let labels = || plan.fields.iter().filter(|f| f.deferred == Some(crate::mapping::Deferred::Label));
+    match method {
+        "crm.currency.list" => labels()
+            .any(|f| f.name == "currencyId" || portal_kind(&f.name).is_some_and(|k| k == "crm_currency")),
+        "crm.status.list" => labels().any(|f| portal_kind(&f.name).is_none_or(|k| k == "crm_status")),
+        "crm.automatedsolution.list" => plan.target.provision.workspace.is_some(),
+        m if m == "userfieldconfig.list" || m.ends_with(".userfield.list") => {
+            let own = match plan.target.entity {
+                Entity::Crm(1) => "crm.lead.userfield.list",
+                Entity::Crm(2) => "crm.deal.userfield.list",
+                Entity::Crm(3) => "crm.contact.userfield.list",
+                Entity::Crm(4) => "crm.company.userfield.list",
+                _ => "userfieldconfig.list",
+            };
+            m == own && plan.fields.iter().any(|f| f.add_missing_values && Entity::is_custom_field(&f.name))
+        }
+        _ => true,
+    }
 }
 
 /// The flags a step's fields need and those `[target.provision] flags` names, each once, with

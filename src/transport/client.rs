@@ -96,6 +96,11 @@ impl Webhook {
         self.base.host_str().unwrap_or("")
     }
 
+    /// The portal's `host[:port]` (no secret).
+    pub fn address(&self) -> String {
+        address(&self.base)
+    }
+
     fn method_url(&self, method: &str) -> String {
         format!("{}{}/{}/{}", self.base, self.user, self.code.expose(), method)
     }
@@ -494,5 +499,14 @@ mod tests {
         let err =
             Webhook::parse("https://portal.bitrix24.ru/rest/abc/s3cr3tc0de/").expect_err("user not numeric");
         assert!(!err.to_string().contains("s3cr3tc0de"), "{err}");
+    }
+}
+
+/// `host[:port]` of a URL (the port only when it is not the scheme's default).
+pub fn address(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }

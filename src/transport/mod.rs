@@ -550,6 +550,14 @@ impl Transport {
         }
     }
 
+    /// The portal's `host[:port]` (never a secret), e.g. for a host-level lock per portal.
+    pub fn portal_address(&self) -> String {
+        match &self.inner.config.credentials {
+            Credentials::Webhook(w) => w.address(),
+            Credentials::OAuth(o) => client::address(&o.endpoint),
+        }
+    }
+
     /// The portal's host, for messages (never a secret).
     fn host(&self) -> String {
         match &self.inner.config.credentials {
