@@ -14,12 +14,12 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
 use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
-use super::spa;
 use super::spec::{
     FieldRule, FieldSpec, MappingFile, Mode, Number, OnAmbiguous, OnDuplicate, OnExisting, SheetSpec, UfType,
     ValueType,
 };
 use super::transform;
+use super::{names, spa};
 use crate::source::{SheetSelector, SourceOptions};
 
 /// A checked mapping, ready to apply to records.
@@ -385,11 +385,14 @@ impl Compiler<'_> {
         // A smart process by title has no entityTypeId yet; its fields are any smart process's.
         let field_entity =
             if target.smart_process.is_some() { Entity::Crm(FIRST_SPA_TYPE_ID) } else { target.entity };
-        let fields = spec
+        let mut fields: Vec<FieldPlan> = spec
             .fields
             .iter()
             .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, field_entity))
             .collect();
+        if matches!(target.entity, Entity::Crm(_)) {
+            self.names(&mut fields, target.use_original_uf_names);
+        }
         let fm = self.fm(target.entity);
         let require_any = self.require_any();
         let duplicates = self.duplicates(&target, &fm);
@@ -411,6 +414,34 @@ impl Compiler<'_> {
             require_any,
             duplicates,
             notes: std::mem::take(&mut self.notes),
+        }
+    }
+
+    /// Names the portal can never hold are errors (`names::check`, titles too); each custom
+    /// field is then spelled as the step's `useOriginalUfNames` needs (`UF_CRM_X` and its
+    /// camelCase are one field).
+    fn names(&mut self, fields: &mut [FieldPlan], original_uf_names: bool) {
+        let spec = &self.file.spec;
+        let written: Vec<(&str, Range<usize>, bool)> = spec
+            .fields
+            .iter()
+            .map(|(n, f)| {
+                let creates = matches!(f, super::spec::FieldSpec::Rule(r) if r.create.is_some());
+                (n.get_ref().as_str(), n.span(), creates)
+            })
+            .collect();
+        let mut problems = names::check(&written);
+        if let Some(t) = &spec.target.smart_process {
+            problems.extend(names::check_title("smart process", t.get_ref().trim(), t.span()));
+        }
+        if let Some(w) = spec.target.provision.as_ref().and_then(|p| p.get_ref().workspace.as_ref()) {
+            problems.extend(names::check_title("digital workspace", w.get_ref().trim(), w.span()));
+        }
+        for p in problems {
+            self.err(p.span, p.message);
+        }
+        for f in fields {
+            f.name = names::spelling(&f.name, original_uf_names);
         }
     }
 
