@@ -89,3 +89,24 @@ async fn run_stops_before_writing_on_a_field_that_is_not_a_list_as_validate_onli
     assert_eq!((counts.get("crm.item.add"), counts.get("crm.contact.add")), (None, None), "{counts:?}");
     sandbox.stop().await;
 }
+
+// Bug: a label the portal's list lacks, used on every row, printed the same problem once per
+// row (as many lines as --max-problems allows) instead of once with a count.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_error_repeated_on_every_row_for_one_schema_cause_is_one_line_with_a_count() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = contacts(dir.path(), "{ column = \"Tier\", type = \"enum\" }", "name = \"Name\"\n");
+    let mut csv = String::from("Code,Name,Tier\n");
+    for i in 0..30 {
+        csv.push_str(&format!("P{i},N{i},Platinum\n"));
+    }
+    std::fs::write(dir.path().join("people.csv"), csv).expect("csv");
+    let out = b24(dir.path(), with_portal("validate", &mapping, &sandbox.webhook_url(), &["--online"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("people.csv:")).collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].contains("(and 29 more row(s) with the same problem)"), "{stdout}");
+    sandbox.stop().await;
+}
