@@ -586,3 +586,43 @@ async fn a_credential_without_rights_gets_each_set_up_method_s_documented_refusa
     let (_, v) = p.batch(false, json!({"a": "crm.type.add?fields[title]=T", "b": "crm.type.list"})).await;
     assert_eq!(v["result"]["result_error"]["a"]["error"], "ACCESS_DENIED", "inside a batch too: {v}");
 }
+
+// The crm.contact.userfield.update page's list example: LIST is not the whole list (unlike
+// userfieldconfig.update's enum): DEL removes, an ID changes, an entry without ID adds, an item
+// not named stays.
+#[tokio::test]
+async fn userfield_update_follows_the_pages_list_example_and_keeps_items_it_does_not_name() {
+    let p = Portal::fast().await;
+    let id = p
+        .ok(
+            "crm.contact.userfield.add",
+            json!({"fields": {"FIELD_NAME": "EXAMPLE", "USER_TYPE_ID": "enumeration", "LIST": [
+                {"VALUE": "List item #1", "XML_ID": "XML_ID_1", "SORT": 100, "DEF": "Y"},
+                {"VALUE": "List item #2", "XML_ID": "XML_ID_2", "SORT": 200},
+                {"VALUE": "List item #3", "XML_ID": "XML_ID_3", "SORT": 300},
+                {"VALUE": "List item #4", "XML_ID": "XML_ID_4", "SORT": 400}]}}),
+        )
+        .await["result"]
+        .as_u64()
+        .expect("id");
+    let f = p.ok("crm.contact.userfield.get", json!({"id": id})).await["result"].clone();
+    let ids: Vec<Value> = f["LIST"].as_array().expect("list").iter().map(|i| i["ID"].clone()).collect();
+    p.ok(
+        "crm.contact.userfield.update",
+        json!({"id": id, "fields": {"LIST": [{"ID": ids[0], "DEL": "Y"}, {"ID": ids[1], "DEL": "Y"},
+            {"ID": ids[2], "VALUE": "List item #3 (changed)", "SORT": 50},
+            {"VALUE": "List item #5", "XML_ID": "XML_ID_5", "SORT": 500}]}}),
+    )
+    .await;
+    let f = p.ok("crm.contact.userfield.get", json!({"id": id})).await["result"].clone();
+    let list: Vec<(Value, Value, Value)> = f["LIST"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| (i["ID"].clone(), i["VALUE"].clone(), i["XML_ID"].clone()))
+        .collect();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert_eq!(list[0], (ids[2].clone(), json!("List item #3 (changed)"), json!("XML_ID_3")));
+    assert_eq!(list[1], (ids[3].clone(), json!("List item #4"), json!("XML_ID_4")), "not named: stays");
+    assert_eq!((list[2].1.clone(), list[2].2.clone()), (json!("List item #5"), json!("XML_ID_5")));
+}
