@@ -393,6 +393,15 @@ impl SendError {
     }
 }
 
+/// `host[:port]` of a URL (the port only when it is not the scheme's default).
+pub fn address(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,14 +508,5 @@ mod tests {
         let err =
             Webhook::parse("https://portal.bitrix24.ru/rest/abc/s3cr3tc0de/").expect_err("user not numeric");
         assert!(!err.to_string().contains("s3cr3tc0de"), "{err}");
-    }
-}
-
-/// `host[:port]` of a URL (the port only when it is not the scheme's default).
-pub fn address(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
     }
 }
