@@ -110,3 +110,31 @@ async fn a_row_error_repeated_on_every_row_for_one_schema_cause_is_one_line_with
     assert!(lines[0].contains("(and 29 more row(s) with the same problem)"), "{stdout}");
     sandbox.stop().await;
 }
+
+// Bug: `entity_type_id = N` naming no smart process of the portal was stopped by
+// validate --online (exit 2) but passed run's pre-flight, and every row was refused one by one.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_stops_before_writing_on_an_entity_type_id_the_portal_lacks() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("p.csv"), "Code,Title\nX1,One\nX2,Two\n").expect("csv");
+    let mapping = dir.path().join("p.toml");
+    std::fs::write(
+        &mapping,
+        "name = \"projects\"\n[source]\npath = \"p.csv\"\nkey = \"Code\"\n[target]\nentity_type_id = 1040\n\
+         [fields]\ntitle = \"Title\"\n",
+    )
+    .expect("mapping");
+    let webhook = sandbox.webhook_url();
+    let out = b24(dir.path(), with_portal("validate", &mapping, &webhook, &["--online"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let out = b24(dir.path(), with_portal("run", &mapping, &webhook, &["--journal", "j.sqlite"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(
+        shown(&out).contains("entity_type_id 1040 is not a smart process of this portal"),
+        "{}",
+        shown(&out)
+    );
+    assert_eq!(sandbox.request_counts().get("crm.item.add"), None, "nothing was written");
+    sandbox.stop().await;
+}

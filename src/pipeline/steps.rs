@@ -334,10 +334,12 @@ pub enum PreflightError {
 }
 
 /// Whether a step uses anything the portal's schema decides (issue 10's keys): a smart process
-/// by title, `[target.provision]`, `type = "enum"`, `create`. Steps without any are run as
-/// before, with no schema read.
+/// by title or by an `entity_type_id` that is not built in (one the portal may not have: every
+/// row would be refused), `[target.provision]`, `type = "enum"`, `create`. Steps without any
+/// are run as before, with no schema read.
 pub fn needs_schema(plan: &MappingPlan) -> bool {
     plan.target.smart_process.is_some()
+        || matches!(plan.target.entity, crate::mapping::Entity::Crm(id) if !crate::mapping::Entity::is_builtin_type_id(id))
         || plan.target.provision.workspace.is_some()
         || !plan.target.provision.flags.is_empty()
         || plan.fields.iter().any(|f| f.create.is_some() || f.deferred == Some(Deferred::Label))
