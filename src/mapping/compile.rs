@@ -390,8 +390,15 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, field_entity))
             .collect();
+        // Names the portal can never hold are errors; each custom field is spelled as the
+        // step's `useOriginalUfNames` needs (`UF_CRM_X` and its camelCase are one field).
         if matches!(target.entity, Entity::Crm(_)) {
-            self.names(&mut fields, target.use_original_uf_names);
+            for p in names::check_spec(spec) {
+                self.err(p.span, p.message);
+            }
+            for f in &mut fields {
+                f.name = names::spelling(&f.name, target.use_original_uf_names);
+            }
         }
         let fm = self.fm(target.entity);
         let require_any = self.require_any();
@@ -414,34 +421,6 @@ impl Compiler<'_> {
             require_any,
             duplicates,
             notes: std::mem::take(&mut self.notes),
-        }
-    }
-
-    /// Names the portal can never hold are errors (`names::check`, titles too); each custom
-    /// field is then spelled as the step's `useOriginalUfNames` needs (`UF_CRM_X` and its
-    /// camelCase are one field).
-    fn names(&mut self, fields: &mut [FieldPlan], original_uf_names: bool) {
-        let spec = &self.file.spec;
-        let written: Vec<(&str, Range<usize>, bool)> = spec
-            .fields
-            .iter()
-            .map(|(n, f)| {
-                let creates = matches!(f, super::spec::FieldSpec::Rule(r) if r.create.is_some());
-                (n.get_ref().as_str(), n.span(), creates)
-            })
-            .collect();
-        let mut problems = names::check(&written);
-        if let Some(t) = &spec.target.smart_process {
-            problems.extend(names::check_title("smart process", t.get_ref().trim(), t.span()));
-        }
-        if let Some(w) = spec.target.provision.as_ref().and_then(|p| p.get_ref().workspace.as_ref()) {
-            problems.extend(names::check_title("digital workspace", w.get_ref().trim(), w.span()));
-        }
-        for p in problems {
-            self.err(p.span, p.message);
-        }
-        for f in fields {
-            f.name = names::spelling(&f.name, original_uf_names);
         }
     }
 

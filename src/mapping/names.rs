@@ -26,6 +26,8 @@
 
 use std::ops::Range;
 
+use super::spec::{FieldSpec, MappingSpec};
+
 /// The longest `FIELD_NAME` the portal accepts, prefix included.
 pub const MAX_FIELD_NAME: usize = 50;
 
@@ -145,6 +147,27 @@ pub fn check(fields: &[(&str, Range<usize>, bool)]) -> Vec<NameProblem> {
         }
     }
     out
+}
+
+/// Every name problem of a CRM step's mapping: its `[fields]` ([`check`]) and the titles of
+/// its smart process and workspace ([`check_title`]).
+pub fn check_spec(spec: &MappingSpec) -> Vec<NameProblem> {
+    let written: Vec<(&str, Range<usize>, bool)> = spec
+        .fields
+        .iter()
+        .map(|(n, f)| {
+            let creates = matches!(f, FieldSpec::Rule(r) if r.create.is_some());
+            (n.get_ref().as_str(), n.span(), creates)
+        })
+        .collect();
+    let mut problems = check(&written);
+    if let Some(t) = &spec.target.smart_process {
+        problems.extend(check_title("smart process", t.get_ref().trim(), t.span()));
+    }
+    if let Some(w) = spec.target.provision.as_ref().and_then(|p| p.get_ref().workspace.as_ref()) {
+        problems.extend(check_title("digital workspace", w.get_ref().trim(), w.span()));
+    }
+    problems
 }
 
 /// The longest smart-process or workspace title this tool sends.

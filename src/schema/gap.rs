@@ -237,7 +237,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         .unread
         .iter()
         .map(|r| {
-            if needs_read(plan, schema, &r.method) {
+            if super::needs::needs_read(plan, schema, &r.method) {
                 Gap::Unreadable(r.clone())
             } else {
                 Gap::UnreadNotNeeded(r.clone())
@@ -301,7 +301,10 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
                         let list = match f.name.as_str() {
                             "categoryId" => ListRef::Category { entity_type_id: 0 },
                             "stageId" => ListRef::Status { entity_id: String::new(), category_id: None },
-                            _ => ListRef::CustomField { upper_name: upper_of(&f.name), field_id: None },
+                            _ => ListRef::CustomField {
+                                upper_name: super::needs::upper_of(&f.name),
+                                field_id: None,
+                            },
                         };
                         gaps.push(Gap::ValuesMissing { field: f.name.clone(), list, labels, add: true });
                     }
@@ -354,7 +357,10 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
                     gaps.push(Gap::FieldMissing { field: f.name.clone(), create: create.clone() });
                     let labels: Vec<String> = used.of(&f.name).iter().map(|u| u.label.clone()).collect();
                     if f.add_missing_values && !labels.is_empty() {
-                        let list = ListRef::CustomField { upper_name: upper_of(&f.name), field_id: None };
+                        let list = ListRef::CustomField {
+                            upper_name: super::needs::upper_of(&f.name),
+                            field_id: None,
+                        };
                         gaps.push(Gap::ValuesMissing { field: f.name.clone(), list, labels, add: true });
                     }
                 }
@@ -385,44 +391,6 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         }
     }
     gaps
-}
-
-/// The `FIELD_NAME` of a custom field a mapping names (either spelling).
-fn upper_of(name: &str) -> String {
-    crate::mapping::names::upper(name).unwrap_or_else(|| name.to_string())
-}
-
-/// Whether `plan` needs what `method` reads (a refusal of a read it does not need is a note):
-/// the currency list only for a currency field as a label list, the status list only for
-/// status fields as label lists, a custom-field list only for a custom field whose list
-/// provision completes (its ID), the workspace list only for `[target.provision] workspace`;
-/// every other read (types, fields, pipelines) is needed.
-fn needs_read(plan: &MappingPlan, schema: &PortalSchema, method: &str) -> bool {
-    let portal_kind = |name: &str| {
-        schema
-            .entity_type_id(plan)
-            .and_then(|e| schema.entities.get(&e))
-            .and_then(|e| e.field(name))
-            .map(|f| f.kind.clone())
-    };
-    let labels = || plan.fields.iter().filter(|f| f.deferred == Some(crate::mapping::Deferred::Label));
-    match method {
-        "crm.currency.list" => labels()
-            .any(|f| f.name == "currencyId" || portal_kind(&f.name).is_some_and(|k| k == "crm_currency")),
-        "crm.status.list" => labels().any(|f| portal_kind(&f.name).is_none_or(|k| k == "crm_status")),
-        "crm.automatedsolution.list" => plan.target.provision.workspace.is_some(),
-        m if m == "userfieldconfig.list" || m.ends_with(".userfield.list") => {
-            let own = match plan.target.entity {
-                Entity::Crm(1) => "crm.lead.userfield.list",
-                Entity::Crm(2) => "crm.deal.userfield.list",
-                Entity::Crm(3) => "crm.contact.userfield.list",
-                Entity::Crm(4) => "crm.company.userfield.list",
-                _ => "userfieldconfig.list",
-            };
-            m == own && plan.fields.iter().any(|f| f.add_missing_values && Entity::is_custom_field(&f.name))
-        }
-        _ => true,
-    }
 }
 
 /// The flags a step's fields need and those `[target.provision] flags` names, each once, with
