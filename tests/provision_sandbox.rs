@@ -51,6 +51,29 @@ fn writes(sandbox: &SandboxHandle) -> Vec<(String, u64)> {
     WRITES.iter().filter_map(|m| counts.get(*m).map(|n| (m.to_string(), *n))).collect()
 }
 
+/// A smart-process field as `userfieldconfig.get` shows it (`userfieldconfig.list` has no
+/// `enum`).
+async fn config_field(sandbox: &SandboxHandle, entity_id: &str, name: &str) -> Value {
+    let fields =
+        call(sandbox, "userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": entity_id}}))
+            .await;
+    let id = fields["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["fieldName"] == json!(name)))
+        .map(|f| f["id"].clone())
+        .unwrap_or_else(|| panic!("{name} exists: {fields}"));
+    call(sandbox, "userfieldconfig.get", json!({"moduleId": "crm", "id": id})).await["field"].clone()
+}
+
+/// A list field's items as (id, value, xmlId).
+fn enum_items(field: &Value) -> Vec<(String, String, String)> {
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    field["enum"]
+        .as_array()
+        .map(|e| e.iter().map(|i| (text(&i["id"]), text(&i["value"]), text(&i["xmlId"]))).collect())
+        .unwrap_or_default()
+}
+
 async fn provision(dir: &Path, mappings: &[&PathBuf], webhook: &str, extra: &[&str]) -> Output {
     let mut args = vec!["provision".to_string()];
     args.extend(mappings.iter().map(|m| s(m)));
@@ -192,15 +215,9 @@ async fn a_missing_smart_process_is_created_with_its_flags_workspace_and_list_fi
     assert_eq!(t["isStagesEnabled"], json!("Y"), "created with its flags: {t}");
     let ws = call(&sandbox, "crm.automatedsolution.list", json!({})).await;
     assert_eq!(ws["automatedSolutions"][0]["typeIds"], json!([1]), "{ws}");
-    let fields =
-        call(&sandbox, "userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": "CRM_1"}}))
-            .await;
-    let field = fields["fields"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["fieldName"] == json!("UF_CRM_1_PRIORITY")))
-        .unwrap_or_else(|| panic!("UF_CRM_1_PRIORITY was created: {fields}"));
+    let field = config_field(&sandbox, "CRM_1", "UF_CRM_1_PRIORITY").await;
     assert_eq!(field["userTypeId"], json!("enumeration"), "{field}");
-    assert_eq!(field["enum"][0]["value"], json!("High"), "{fields}");
+    assert_eq!(field["enum"][0]["value"], json!("High"), "{field}");
     assert_eq!(field["enum"][0]["xmlId"], json!(b24import::provision::plan::xml_id("High")));
     let before = writes(&sandbox);
     let again = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
@@ -331,8 +348,11 @@ async fn after_provision_the_import_stores_ids_for_labels_and_the_fields_a_switc
     sandbox.stop().await;
 }
 
+// Bug: adding a value to a smart-process list field sent the existing items as `{id}` alone,
+// which userfieldconfig.update deletes: they came back with new IDs and XML_IDs.
 #[tokio::test(flavor = "multi_thread")]
-async fn missing_stages_and_smart_process_list_values_are_added_then_nothing_again() {
+async fn missing_stages_and_smart_process_list_values_are_added_keeping_every_existing_item_then_nothing_again()
+ {
     let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let projects = |stages: &str, priorities: &str| {
@@ -357,6 +377,8 @@ async fn missing_stages_and_smart_process_list_values_are_added_then_nothing_aga
     let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let before = writes(&sandbox).into_iter().collect::<std::collections::BTreeMap<_, _>>();
+    let first = enum_items(&config_field(&sandbox, "CRM_1", "UF_CRM_1_PRIORITY").await);
+    assert_eq!(first.len(), 2, "{first:?}");
     // Then the source gains a stage and a priority the portal lacks.
     let mapping = projects("Start,Review", "High,Urgent");
     let out = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;
@@ -365,17 +387,13 @@ async fn missing_stages_and_smart_process_list_values_are_added_then_nothing_aga
     let added = |m: &str| after.get(m).copied().unwrap_or(0) - before.get(m).copied().unwrap_or(0);
     assert_eq!(added("crm.status.add"), 1, "{}", shown(&out));
     assert_eq!(added("userfieldconfig.update"), 1, "{}", shown(&out));
-    // The list keeps High and Low and gains Urgent; the stage "Review" exists.
-    let fields =
-        call(&sandbox, "userfieldconfig.list", json!({"moduleId": "crm", "filter": {"entityId": "CRM_1"}}))
-            .await;
-    let field = fields["fields"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["fieldName"] == json!("UF_CRM_1_PRIORITY")))
-        .expect("the field");
-    let values: Vec<&str> =
-        field["enum"].as_array().expect("enum").iter().filter_map(|e| e["value"].as_str()).collect();
-    assert_eq!(values, ["High", "Low", "Urgent"], "{field}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the portal is ready"), "{}", shown(&out));
+    // The list keeps High and Low with their IDs and XML_IDs and gains Urgent; the stage
+    // "Review" exists.
+    let after = enum_items(&config_field(&sandbox, "CRM_1", "UF_CRM_1_PRIORITY").await);
+    let values: Vec<&str> = after.iter().map(|(_, v, _)| v.as_str()).collect();
+    assert_eq!(values, ["High", "Low", "Urgent"], "{after:?}");
+    assert_eq!(after[..2], first[..], "the existing items keep their IDs and XML_IDs");
     let etid = call(&sandbox, "crm.type.get", json!({"id": 1})).await["type"]["entityTypeId"].clone();
     let categories = call(&sandbox, "crm.category.list", json!({"entityTypeId": etid})).await;
     let category = categories["categories"]

@@ -45,7 +45,8 @@ fn a_smart_process_by_title_validates_offline_and_carries_its_title() {
     assert!(plan.is_unbound());
     assert_eq!(plan.target.provision.workspace.as_deref(), Some("Delivery"));
     assert_eq!(plan.target.provision.flags, vec!["isSourceEnabled"]);
-    let seg = plan.fields.iter().find(|f| f.name == "UF_CRM_SEGMENT").expect("field");
+    // Spelled as the requests' useOriginalUfNames = N needs (the portal's camelCase rule).
+    let seg = plan.fields.iter().find(|f| f.name == "ufCrmSegment").expect("field");
     assert_eq!(seg.deferred, Some(Deferred::Label));
     assert!(seg.add_missing_values);
     let create = seg.create.as_ref().expect("create");

@@ -119,8 +119,9 @@ async fn pre_flight_names_each_problem_of_a_smart_process_step() {
         "field `titel` is not a field of this entity in the portal; the portal would drop it (did you mean `title`?)",
         "field `stageId`: the portal's list (pipeline",
         "lacks \"Launch\"; rows using them are rejected",
-        "field `UF_CRM_SEGMENT` does not exist; `b24import provision` creates it (enumeration \"Segment\")",
-        "field `UF_CRM_SEGMENT`: the portal's list lacks \"Gold\"; `b24import provision` adds them",
+        // Named as the requests spell it (useOriginalUfNames = N: the portal's camelCase).
+        "field `ufCrmSegment` does not exist; `b24import provision` creates it (enumeration \"Segment\")",
+        "field `ufCrmSegment`: the portal's list lacks \"Gold\"; `b24import provision` adds them",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

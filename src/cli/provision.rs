@@ -5,7 +5,7 @@
 //! Owns: the flags, the printed report and the exit code; the work is `provision::provision`.
 //! Exit codes: 0 the portal is ready (a dry run: nothing was refused, whatever it would write),
 //! 1 something could not be done (a refused read or write, per method), 2 a mapping or source
-//! error, 3 gave up on the portal.
+//! error or a title naming several smart processes or workspaces, 3 gave up on the portal.
 
 use std::path::PathBuf;
 
@@ -23,14 +23,16 @@ Creates what the mappings need and the portal lacks: the smart process (smart_pr
 the flags its mapped fields need (and [target.provision] flags), the digital workspace
 ([target.provision] workspace), custom fields with `create`, and list values, stages and pipelines
 the rows use under add_missing_values = true. It never deletes, never switches a flag off and never
-changes an existing list item; a second call makes no write request.
+changes an existing list item; a second call makes no write request. Two provisions of one portal
+on this host run one after the other (a lock per portal); a title naming several smart processes or
+workspaces stops it (exit 2) rather than picking one.
 
 Examples:
   b24import provision mappings/projects.toml --dry-run --webhook https://example.bitrix24.ru/rest/1/xxxx/
   b24import provision mappings/projects.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
 
 Exit codes: 0 the portal is ready, 1 something could not be done (e.g. refused for lack of rights,
-named per method), 2 mapping or source error, 3 gave up on the portal.")]
+named per method), 2 mapping or source error or an ambiguous title, 3 gave up on the portal.")]
 pub struct Args {
     /// Mapping files (TOML), in the order the import runs them.
     #[arg(required = true, value_name = "MAPPING")]
@@ -76,7 +78,9 @@ pub async fn run_with(mappings: &[PathBuf], transport: &Transport, dry_run: bool
 
 /// The exit code of a report.
 fn code(r: &Report) -> u8 {
-    if r.gave_up.is_some() {
+    if !r.ambiguous.is_empty() {
+        exit::USAGE
+    } else if r.gave_up.is_some() {
         exit::PORTAL
     } else if !r.unread.is_empty()
         || !r.refusals().is_empty()
@@ -131,6 +135,9 @@ fn print_report(r: &Report) {
             "refused write: {}: {}: {} (the webhook's user needs CRM administrator rights for it)",
             x.method, x.code, x.description
         );
+    }
+    for a in &r.ambiguous {
+        eprintln!("error: {a}");
     }
     println!("{} write request(s)", r.writes);
     if let Some(why) = &r.gave_up {

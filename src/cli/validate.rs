@@ -126,6 +126,9 @@ struct Problem {
     value: Option<String>,
     code: String,
     message: String,
+    /// Later rows with exactly this problem (one cause, e.g. a label the portal's list lacks):
+    /// shown as one line with the count, not once per row.
+    more: u64,
 }
 
 impl Problem {
@@ -140,7 +143,17 @@ impl Problem {
         }
         s.push_str("  ");
         s.push_str(&self.message);
+        if self.more > 0 {
+            s.push_str(&format!(" (and {} more row(s) with the same problem)", self.more));
+        }
         s
+    }
+
+    fn same(&self, issue: &RowIssue) -> bool {
+        self.column == issue.column
+            && self.value == issue.value
+            && self.code == issue.code.to_string()
+            && self.message == issue.message
     }
 }
 
@@ -422,6 +435,7 @@ fn validate_step(
     let mut summary = StepSummary {
         portal: gaps
             .iter()
+            .filter(|g| !g.is_note())
             .map(|g| PortalProblem {
                 message: g.to_string(),
                 provision: g.provision_fixes(),
@@ -432,7 +446,13 @@ fn validate_step(
         mapping: step.file.path.display().to_string(),
         source: tidy_path(step.source_path()),
         entity: step.plan.target.entity.name(),
-        notes: step.plan.notes.clone(),
+        notes: step
+            .plan
+            .notes
+            .iter()
+            .cloned()
+            .chain(gaps.iter().filter(|g| g.is_note()).map(|g| g.to_string()))
+            .collect(),
         ..StepSummary::default()
     };
     let here = step_names.iter().position(|n| *n == step.plan.name).unwrap_or(0);
@@ -499,7 +519,9 @@ fn validate_step(
                 summary.invalid += 1;
                 for issue in issues {
                     *summary.errors_by_kind.entry(issue.code.to_string()).or_default() += 1;
-                    if summary.problems.len() < args.max_problems {
+                    if let Some(p) = summary.problems.iter_mut().find(|p| p.same(issue)) {
+                        p.more += 1;
+                    } else if summary.problems.len() < args.max_problems {
                         summary.problems.push(problem(&prepared.record.row.to_string(), issue));
                     }
                 }
@@ -530,6 +552,7 @@ fn problem(row: &str, issue: &RowIssue) -> Problem {
         value: issue.value.clone(),
         code: issue.code.to_string(),
         message: issue.message.clone(),
+        more: 0,
     }
 }
 
@@ -564,7 +587,7 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
             );
         }
         if !s.problems.is_empty() {
-            let shown = s.problems.len();
+            let shown: u64 = s.problems.iter().map(|p| 1 + p.more).sum();
             let all: u64 = s.errors_by_kind.values().sum();
             println!("  problems (first {shown} of {all}):");
             for p in &s.problems {

@@ -14,12 +14,12 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostics, closest, suggest};
 use super::entity::{ENTITY_NAMES, Entity, FM_TYPES};
-use super::spa;
 use super::spec::{
     FieldRule, FieldSpec, MappingFile, Mode, Number, OnAmbiguous, OnDuplicate, OnExisting, SheetSpec, UfType,
     ValueType,
 };
 use super::transform;
+use super::{names, spa};
 use crate::source::{SheetSelector, SourceOptions};
 
 /// A checked mapping, ready to apply to records.
@@ -385,11 +385,21 @@ impl Compiler<'_> {
         // A smart process by title has no entityTypeId yet; its fields are any smart process's.
         let field_entity =
             if target.smart_process.is_some() { Entity::Crm(FIRST_SPA_TYPE_ID) } else { target.entity };
-        let fields = spec
+        let mut fields: Vec<FieldPlan> = spec
             .fields
             .iter()
             .filter_map(|(name, field)| self.field(name.get_ref(), name.span(), field, field_entity))
             .collect();
+        // Names the portal can never hold are errors; each custom field is spelled as the
+        // step's `useOriginalUfNames` needs (`UF_CRM_X` and its camelCase are one field).
+        if matches!(target.entity, Entity::Crm(_)) {
+            for p in names::check_spec(spec) {
+                self.err(p.span, p.message);
+            }
+            for f in &mut fields {
+                f.name = names::spelling(&f.name, target.use_original_uf_names);
+            }
+        }
         let fm = self.fm(target.entity);
         let require_any = self.require_any();
         let duplicates = self.duplicates(&target, &fm);

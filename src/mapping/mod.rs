@@ -4,13 +4,15 @@
 //! Flow: [`spec::load`] reads the file into a [`MappingSpec`] (shape only, every problem with
 //! `path:line:col`), [`MappingFile::source_options`] says how to open the source, and
 //! [`MappingFile::compile`] checks it against the source header into a [`MappingPlan`], which
-//! [`MappingPlan::apply`] runs on each record. Pure: no async, no portal; the only I/O is
+//! [`MappingPlan::apply`] runs on each record; [`names`] spells custom fields as the portal
+//! does and refuses names it can never hold. Pure: no async, no portal; the only I/O is
 //! reading the mapping file and the files that file fields name.
 
 pub mod apply;
 pub mod compile;
 pub mod diagnostic;
 pub mod entity;
+pub mod names;
 pub mod problem;
 pub mod spa;
 pub mod spec;

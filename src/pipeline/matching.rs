@@ -153,7 +153,7 @@ impl StepRunner<'_> {
             return Ok(());
         }
         let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
-        let path = dup_lock::lock_path(&dup_lock::lock_dir(), &self.transport.portal_key(), entity_type_id);
+        let path = dup_lock::lock_path(&dup_lock::lock_dir(), &self.transport.portal_address(), entity_type_id);
         let started = std::time::Instant::now();
         let mut told = false;
         loop {

@@ -334,10 +334,12 @@ pub enum PreflightError {
 }
 
 /// Whether a step uses anything the portal's schema decides (issue 10's keys): a smart process
-/// by title, `[target.provision]`, `type = "enum"`, `create`. Steps without any are run as
-/// before, with no schema read.
+/// by title or by an `entity_type_id` that is not built in (one the portal may not have: every
+/// row would be refused), `[target.provision]`, `type = "enum"`, `create`. Steps without any
+/// are run as before, with no schema read.
 pub fn needs_schema(plan: &MappingPlan) -> bool {
     plan.target.smart_process.is_some()
+        || matches!(plan.target.entity, crate::mapping::Entity::Crm(id) if !crate::mapping::Entity::is_builtin_type_id(id))
         || plan.target.provision.workspace.is_some()
         || !plan.target.provision.flags.is_empty()
         || plan.fields.iter().any(|f| f.create.is_some() || f.deferred == Some(Deferred::Label))
@@ -388,9 +390,10 @@ pub async fn preflight_with(
 }
 
 /// The run's pre-flight: when a step needs the schema ([`needs_schema`]), reads it, binds the
-/// smart processes found by title, and refuses to start (exit 2) while `b24import provision`
-/// has something to do, naming each thing. Other gaps do not stop a run: an unknown field is a
-/// note as before, an unknown label rejects only its rows. The inner `Err`: the portal could
+/// smart processes found by title, and refuses to start (exit 2) on every gap
+/// `validate --online` stops on ([`Gap::is_blocking`]: what `b24import provision` would do, and
+/// every schema-level mistake), naming each thing. An unknown label rejects only its rows; a
+/// refused read the steps do not need is a note. The inner `Err`: the portal could
 /// not be used at all (exit 3, as for any request).
 pub(super) async fn run_preflight(
     steps: &mut [Step],
@@ -405,11 +408,22 @@ pub(super) async fn run_preflight(
         Err(PreflightError::Schema(e)) => return Err(RunError::Schema(e)),
         Err(PreflightError::Source(e)) => return Err(RunError::Source(e)),
     };
-    let todo: Vec<String> = pre.for_provision().map(|(step, gap)| format!("step `{step}`: {gap}")).collect();
-    if !todo.is_empty() {
+    // Every gap `validate --online` stops on stops the run too, before anything is written.
+    let blocking: Vec<(&str, &Gap)> = pre
+        .steps
+        .iter()
+        .flat_map(|(s, gaps)| gaps.iter().map(move |g| (s.as_str(), g)))
+        .filter(|(_, g)| g.is_blocking())
+        .collect();
+    if !blocking.is_empty() {
+        let todo: Vec<String> = blocking.iter().map(|(step, gap)| format!("step `{step}`: {gap}")).collect();
+        let next = if blocking.iter().any(|(_, g)| g.provision_fixes()) {
+            "run `b24import provision` with the same mappings first (`--dry-run` shows what it would do)"
+        } else {
+            "fix what is named above (`b24import validate --online` explains each)"
+        };
         return Err(RunError::NotProvisioned(format!(
-            "the portal is not ready for these mappings; nothing was written:\n  {}\nrun `b24import provision` \
-             with the same mappings first (`--dry-run` shows what it would do)",
+            "the portal is not ready for these mappings; nothing was written:\n  {}\n{next}",
             todo.join("\n  ")
         )));
     }

@@ -14,9 +14,11 @@
 //!   `crm.automatedsolution.update`: `{id, fields: {typeIds}}` with the types it holds kept.
 //! - `crm.<entity>.userfield.update`: `{id, fields: {LIST: [{VALUE, XML_ID}]}}`: new entries
 //!   only (no `ID`, so nothing existing is changed; never `DEL`).
-//! - `userfieldconfig.update` deletes the items its `enum` leaves out (the method's page: "all
-//!   other variants will be deleted"), so it gets every existing item as `{id}` alone
-//!   (unchanged) and the new ones with `value` and `xmlId`.
+//! - `userfieldconfig.update` sets the **whole** `enum` list: an item left out is deleted, and
+//!   so is an item sent as `{id}` alone (`../shared/bitrix24.md` §6 **[core]**), and
+//!   `userfieldconfig.list` returns no `enum`. So [`send`] first reads the field with
+//!   `userfieldconfig.get` and resends every item it has with its `id`, `value`, `xmlId`,
+//!   `def` and `sort`, then the new ones with `value` and `xmlId`; a refused read sends nothing.
 //! - `crm.<entity>.userfield.add` prefixes `UF_CRM_` to `FIELD_NAME`: the name is sent without it.
 
 use serde_json::{Map, Value, json};
@@ -100,16 +102,8 @@ pub fn request(action: &Action) -> (String, Value) {
             format!("crm.{entity}.userfield.update"),
             json!({ "id": field_id, "fields": { "LIST": values.iter().map(|v| list_entry(v)).collect::<Vec<_>>() } }),
         ),
-        Action::AddValues { owner: Owner::Config(_), field_id, keep, values, .. } => {
-            let mut items: Vec<Value> = keep
-                .iter()
-                .map(|id| json!({ "id": id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n)) }))
-                .collect();
-            items.extend(values.iter().map(|v| enum_entry(v)));
-            (
-                "userfieldconfig.update".into(),
-                json!({ "moduleId": "crm", "id": field_id, "field": { "userTypeId": "enumeration", "enum": items } }),
-            )
+        Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
+            config_values(*field_id, &[], values)
         }
         Action::AddStatus { entity_id, status_id, name } => (
             "crm.status.add".into(),
@@ -119,6 +113,30 @@ pub fn request(action: &Action) -> (String, Value) {
             ("crm.category.add".into(), json!({ "entityTypeId": entity_type_id, "fields": { "name": name } }))
         }
     }
+}
+
+/// `userfieldconfig.update` of field `field_id`: every item it has (`existing`, as
+/// `userfieldconfig.get` shows them), kept as they are, then `values` as new items.
+fn config_values(field_id: u64, existing: &[Value], values: &[String]) -> (String, Value) {
+    let mut items: Vec<Value> = existing
+        .iter()
+        .filter_map(|e| {
+            let id = e.get("id")?;
+            let id = id.as_u64().or_else(|| id.as_str()?.parse().ok())?;
+            let mut kept = json!({ "id": id });
+            for key in ["value", "xmlId", "def", "sort"] {
+                if let Some(v) = e.get(key).filter(|v| !v.is_null()) {
+                    kept[key] = v.clone();
+                }
+            }
+            Some(kept)
+        })
+        .collect();
+    items.extend(values.iter().map(|v| enum_entry(v)));
+    (
+        "userfieldconfig.update".into(),
+        json!({ "moduleId": "crm", "id": field_id, "field": { "userTypeId": "enumeration", "enum": items } }),
+    )
 }
 
 fn list_entry(value: &str) -> Value {
@@ -137,15 +155,33 @@ fn enum_entry(value: &str) -> Value {
 /// was read with the same credentials just before, so they are valid, and the other writes
 /// may still be allowed. Missing rights are then reported per method (exit 1).
 pub async fn send(transport: &Transport, action: &Action) -> Result<Outcome, TransportError> {
-    let (method, params) = request(action);
+    let (method, params) = match action {
+        Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
+            let get = json!({ "moduleId": "crm", "id": field_id });
+            let field = match transport.call("userfieldconfig.get", &get).await {
+                Ok(result) => result,
+                Err(e) => return refused("userfieldconfig.get".into(), e),
+            };
+            let existing = field.get("field").and_then(|f| f.get("enum")).and_then(Value::as_array);
+            config_values(*field_id, existing.map_or(&[][..], Vec::as_slice), values)
+        }
+        _ => request(action),
+    };
     tracing::info!(method, action = %action.describe(), "provision writes");
-    let (method, code, description) = match transport.call(&method, &params).await {
-        Ok(result) => return Ok(Outcome::Done(detail(action, &result))),
-        Err(CallError::Rejected { method, code, description, .. }) => (method, code, description),
-        Err(CallError::Transport(TransportError::Fatal { kind: FatalKind::Auth, code, message, .. })) => {
+    match transport.call(&method, &params).await {
+        Ok(result) => Ok(Outcome::Done(detail(action, &result))),
+        Err(e) => refused(method, e),
+    }
+}
+
+/// A refusal as this action's outcome; a portal that cannot be used is the error.
+fn refused(method: String, e: CallError) -> Result<Outcome, TransportError> {
+    let (method, code, description) = match e {
+        CallError::Rejected { method, code, description, .. } => (method, code, description),
+        CallError::Transport(TransportError::Fatal { kind: FatalKind::Auth, code, message, .. }) => {
             (method, code, message)
         }
-        Err(CallError::Transport(e)) => return Err(e),
+        CallError::Transport(e) => return Err(e),
     };
     tracing::warn!(method, code, description, "provision write refused");
     Ok(Outcome::Refused(Refusal { method, code, description }))
@@ -216,7 +252,6 @@ mod tests {
             owner: Owner::Crm("contact"),
             field_id: 536,
             field: "UF_CRM_TIER".into(),
-            keep: vec!["41".into()],
             values: vec!["Silver".into()],
         };
         let (method, params) = request(&crm);
@@ -226,12 +261,15 @@ mod tests {
             json!({"id": 536, "fields": {"LIST": [{"VALUE": "Silver", "XML_ID": xml_id("Silver"), "DEF": "N"}]}})
         );
         assert!(!params.to_string().contains("DEL") && !params.to_string().contains("\"ID\""));
-        let Action::AddValues { field_id, field, keep, values, .. } = crm else { unreachable!() };
-        let spa = Action::AddValues { owner: Owner::Config("CRM_7".into()), field_id, field, keep, values };
+        let Action::AddValues { field_id, values, .. } = crm else { unreachable!() };
+        // Bug: existing items were sent as `{id}` alone, which userfieldconfig.update deletes.
+        let existing = [
+            json!({"id": "41", "userFieldId": "536", "value": "Gold", "def": "N", "sort": "100", "xmlId": "GOLD"}),
+        ];
         assert_eq!(
-            request(&spa).1,
+            config_values(field_id, &existing, &values).1,
             json!({"moduleId": "crm", "id": 536, "field": {"userTypeId": "enumeration", "enum": [
-                {"id": 41},
+                {"id": 41, "value": "Gold", "xmlId": "GOLD", "def": "N", "sort": "100"},
                 {"value": "Silver", "xmlId": xml_id("Silver"), "def": "N"}
             ]}})
         );

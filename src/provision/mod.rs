@@ -13,14 +13,20 @@
 //! stops when a read finds nothing left to write (the portal is ready: a second call makes no
 //! write request), when nothing new can be sent (what is left was refused: each refusal is
 //! reported once, with its method, and not sent again), or after [`MAX_ROUNDS`]. `--dry-run`
-//! plans the first round and sends nothing.
+//! plans the first round and sends nothing. A title that names several smart processes or
+//! workspaces stops provision before any write ([`Report::ambiguous`]): it never picks one.
 //!
 //! | file | one job |
 //! |---|---|
 //! | `plan` | [`plan::plan`]: per step, what exists, what to create or change, what waits |
 //! | `apply` | [`apply::request`] (an action's method and parameters), [`apply::send`] |
+//! | `lock` | one provision per portal on this host at a time ([`lock::acquire`]) |
+//!
+//! Provision (not a dry run) holds the portal's host-level lock from its first read to its
+//! last write: a second provision started meanwhile waits, then reads what the first made.
 
 pub mod apply;
+pub mod lock;
 pub mod plan;
 
 use std::collections::{HashMap, HashSet};
@@ -30,7 +36,7 @@ pub use plan::{Action, Plan, StepInput, StepPlan};
 
 use crate::pipeline::Step;
 use crate::pipeline::steps::{PreflightError, preflight_with};
-use crate::schema::{Refusal, SchemaError};
+use crate::schema::{Gap, Refusal, SchemaError};
 use crate::source::SourceError;
 use crate::transport::Transport;
 
@@ -44,6 +50,9 @@ pub enum ProvisionError {
     /// A source could not be read to collect the labels its rows use (exit 2).
     #[error("{0}")]
     Source(#[from] SourceError),
+    /// The host-level provision lock could not be taken (exit 2).
+    #[error("cannot take the provision lock {}: {error}", path.display())]
+    Lock { path: std::path::PathBuf, error: std::io::Error },
 }
 
 /// One line of a step's report: a write, and what came of it.
@@ -82,6 +91,9 @@ pub struct Report {
     /// Why provision gave up on the portal (unreachable, credentials refused, an answer of
     /// unknown outcome), if it did: what the report shows was done before.
     pub gave_up: Option<String>,
+    /// Titles naming several smart processes or workspaces: provision stopped before writing
+    /// (which one is meant cannot be known; exit 2).
+    pub ambiguous: Vec<String>,
 }
 
 impl Report {
@@ -107,6 +119,17 @@ pub async fn provision(
     transport: &Transport,
     dry_run: bool,
 ) -> Result<Report, ProvisionError> {
+    let address = transport.portal_address();
+    let _lock = match dry_run {
+        true => None,
+        false => Some(
+            lock::acquire(&address, || {
+                tracing::warn!(portal = %address, "another provision of this portal is running: waiting for it");
+            })
+            .await
+            .map_err(|error| ProvisionError::Lock { path: lock::lock_path(&address), error })?,
+        ),
+    };
     let mut report = Report { dry_run, ..Default::default() };
     let mut refused: Vec<(String, String, Refusal)> = Vec::new();
     // The rows' labels do not change between rounds: each source is read for them once.
@@ -124,6 +147,20 @@ pub async fn provision(
                 return Ok(report);
             }
         };
+        // Two smart processes (or workspaces) with one title: never pick one, never add a third.
+        let ambiguous: Vec<String> = pre
+            .steps
+            .iter()
+            .flat_map(|(name, gaps)| {
+                gaps.iter()
+                    .filter(|g| matches!(g, Gap::AmbiguousTitle { .. }))
+                    .map(move |g| format!("step `{name}`: {g}"))
+            })
+            .collect();
+        if !ambiguous.is_empty() {
+            report.ambiguous = ambiguous;
+            return Ok(report);
+        }
         let inputs: Vec<StepInput<'_>> = steps
             .iter()
             .zip(&pre.steps)

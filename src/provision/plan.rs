@@ -68,10 +68,10 @@ pub enum Action {
     AddToWorkspace { workspace_id: u64, title: String, keep: Vec<u64>, add: Vec<u64> },
     /// `crm.<entity>.userfield.add` / `userfieldconfig.add`, with its first list values.
     CreateField { owner: Owner, field: String, create: CreatePlan, values: Vec<String> },
-    /// `crm.<entity>.userfield.update` / `userfieldconfig.update` adding list values; `keep`
-    /// are the IDs of the items it has (`userfieldconfig.update` deletes the items its `enum`
-    /// leaves out, so they are listed by ID only, unchanged).
-    AddValues { owner: Owner, field_id: u64, field: String, keep: Vec<String>, values: Vec<String> },
+    /// `crm.<entity>.userfield.update` / `userfieldconfig.update` adding list values
+    /// (`userfieldconfig.update` deletes the items its `enum` leaves out: `apply` reads the
+    /// field's items with `userfieldconfig.get` right before and resends every one of them).
+    AddValues { owner: Owner, field_id: u64, field: String, values: Vec<String> },
     /// `crm.status.add`: a status of directory `entity_id` (a stage: in progress).
     AddStatus { entity_id: String, status_id: String, name: String },
     /// `crm.category.add`: a pipeline of entity type `entity_type_id`.
@@ -398,18 +398,12 @@ fn values_missing(
             let Some(owner) = etid.and_then(|e| Owner::of(e, schema)) else {
                 return later(out, "once the smart process exists");
             };
-            let keep = etid
-                .and_then(|e| schema.entities.get(&e))
-                .and_then(|e| e.custom_field(upper_name))
-                .map(|c| c.items.iter().map(|it| it.id.clone()).collect())
-                .unwrap_or_default();
             out.push(
                 i,
                 Action::AddValues {
                     owner,
                     field_id: *id,
                     field: upper_name.clone(),
-                    keep,
                     values: labels.to_vec(),
                 },
             );
@@ -477,29 +471,11 @@ fn exists_lines(p: &MappingPlan, gaps: &[Gap], spa: Option<&crate::schema::Smart
     out
 }
 
-/// The `FIELD_NAME` of a custom field as a mapping names it: `UF_CRM_SEGMENT` as is,
-/// `ufCrm7_SEGMENT` -> `UF_CRM_7_SEGMENT`, `ufCrmSegment` -> `UF_CRM_SEGMENT`.
+/// The `FIELD_NAME` of a custom field as a mapping names it, by the portal's rule
+/// ([`crate::mapping::names::upper`]): `UF_CRM_SEGMENT` as is, `ufCrm7Segment` ->
+/// `UF_CRM_7_SEGMENT`, `ufCrm_1700000004` -> `UF_CRM_1700000004`.
 pub fn upper_field_name(name: &str) -> String {
-    if name.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("UF_")) {
-        return name.to_ascii_uppercase();
-    }
-    let mut out = String::new();
-    let mut prev: Option<char> = None;
-    for c in name.chars() {
-        let boundary = match prev {
-            None => false,
-            Some(p) => {
-                (c.is_ascii_uppercase() && (p.is_ascii_lowercase() || p.is_ascii_digit()))
-                    || (c.is_ascii_digit() && p.is_ascii_alphabetic())
-            }
-        };
-        if boundary && !out.ends_with('_') {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-        prev = Some(c);
-    }
-    out
+    crate::mapping::names::upper(name).unwrap_or_else(|| name.to_ascii_uppercase())
 }
 
 /// The `XML_ID` provision gives a new list item: `b24i_` and 16 hex digits of the SHA-256 of
@@ -673,7 +649,7 @@ mod tests {
             "title = \"Title\"\nstageId = { column = \"Stage\", type = \"enum\", add_missing_values = true }\n\
              UF_CRM_9_SEGMENT = { column = \"Segment\", type = \"enum\", create = { type = \"enumeration\", label = \"Segment\" }, add_missing_values = true }",
         );
-        let got = plan_of(&p, &portal(), &used(&[("stageId", "Start"), ("UF_CRM_9_SEGMENT", "Gold")]));
+        let got = plan_of(&p, &portal(), &used(&[("stageId", "Start"), ("ufCrm9Segment", "Gold")]));
         assert_eq!(
             got.actions,
             vec![Action::CreateType {
@@ -683,7 +659,7 @@ mod tests {
         );
         let later = got.steps[0].later.join("\n");
         assert!(later.contains("creates the digital workspace \"Factory\""), "{later}");
-        assert!(later.contains("creates field `UF_CRM_9_SEGMENT` (enumeration \"Segment\")"), "{later}");
+        assert!(later.contains("creates field `ufCrm9Segment` (enumeration \"Segment\")"), "{later}");
         assert!(later.contains("field `stageId`: adds \"Start\""), "{later}");
         assert!(!got.is_done());
     }
@@ -699,10 +675,10 @@ mod tests {
             &p,
             &portal(),
             &used(&[
-                ("UF_CRM_TIER", "gold"),
-                ("UF_CRM_TIER", "Silver"),
-                ("UF_CRM_AREA", "North"),
-                ("UF_CRM_AREA", "north "),
+                ("ufCrmTier", "gold"),
+                ("ufCrmTier", "Silver"),
+                ("ufCrmArea", "North"),
+                ("ufCrmArea", "north "),
             ]),
         );
         assert_eq!(
@@ -723,7 +699,6 @@ mod tests {
                     owner: Owner::Crm("contact"),
                     field_id: 90,
                     field: "UF_CRM_TIER".into(),
-                    keep: vec!["41".into()],
                     values: vec!["Silver".into()],
                 },
             ]
@@ -814,7 +789,7 @@ mod tests {
     #[test]
     fn custom_field_names_are_upper_cased_as_the_portal_names_them() {
         assert_eq!(upper_field_name("UF_CRM_SEGMENT"), "UF_CRM_SEGMENT");
-        assert_eq!(upper_field_name("ufCrm7_SEGMENT"), "UF_CRM_7_SEGMENT");
+        assert_eq!(upper_field_name("ufCrm7Segment"), "UF_CRM_7_SEGMENT");
         assert_eq!(upper_field_name("ufCrmSegment"), "UF_CRM_SEGMENT");
         assert_eq!(upper_field_name("ufCrm_1700000004"), "UF_CRM_1700000004");
     }

@@ -16,6 +16,12 @@ use crate::mapping::{CreatePlan, Entity, MappingPlan, spa};
 pub enum Gap {
     /// A read of the schema was refused (rights, unknown method): what depends on it is unknown.
     Unreadable(Refusal),
+    /// A refused read of something this step does not need (a currency list without a
+    /// currency field, a custom-field list it takes no ID from): a note, not a gap.
+    UnreadNotNeeded(Refusal),
+    /// Several smart processes (or workspaces) have the title the step names: which one is
+    /// meant cannot be known (two provisions at once made both); a person must remove one.
+    AmbiguousTitle { what: &'static str, title: String, ids: Vec<u64> },
     /// `smart_process = "<title>"`: no smart process has this title (provision: `crm.type.add`).
     SmartProcessMissing { title: String },
     /// `entity_type_id = N` names no smart process of this portal (provision cannot guess one).
@@ -61,6 +67,8 @@ impl Gap {
             | Gap::FieldMissing { .. } => true,
             Gap::ValuesMissing { list, add, .. } => *add && *list != ListRef::Currency,
             Gap::Unreadable(_)
+            | Gap::UnreadNotNeeded(_)
+            | Gap::AmbiguousTitle { .. }
             | Gap::UnknownEntityType { .. }
             | Gap::UnknownField { .. }
             | Gap::ReadOnly { .. }
@@ -74,6 +82,17 @@ impl Gap {
     /// provision will not add reject only the rows that use them (exit 1, rows in `--rejects`).
     pub fn is_row_level(&self) -> bool {
         matches!(self, Gap::ValuesMissing { .. }) && !self.provision_fixes()
+    }
+
+    /// A note only: nothing the step needs is missing.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Gap::UnreadNotNeeded(_))
+    }
+
+    /// What stops a run before it writes and `validate --online` with exit 2: every gap but
+    /// notes and labels that reject only their rows.
+    pub fn is_blocking(&self) -> bool {
+        !self.is_note() && !self.is_row_level()
     }
 
     /// The mapped field concerned, if any.
@@ -99,6 +118,18 @@ impl fmt::Display for Gap {
                 f,
                 "could not read the portal's schema with {}: {}: {} (the webhook may lack the rights or scope for it)",
                 r.method, r.code, r.description
+            ),
+            Gap::UnreadNotNeeded(r) => write!(
+                f,
+                "could not read {} ({}: {}); this step does not need it",
+                r.method, r.code, r.description
+            ),
+            Gap::AmbiguousTitle { what, title, ids } => write!(
+                f,
+                "the portal has {} {what}es titled \"{title}\" (ids {}); which one is meant cannot be known: \
+                 remove or rename all but one in the portal, then run again",
+                ids.len(),
+                ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             ),
             Gap::SmartProcessMissing { title } => {
                 write!(
@@ -202,8 +233,46 @@ const SET_BY_THE_RUN: &[&str] = &["id", "originatorId", "originId", "xmlId", "fm
 /// smart process is missing reports what provision will create with it (the flags its fields
 /// need, fields with `create`, labels under `add_missing_values`) and nothing it cannot know.
 pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> Vec<Gap> {
-    let mut gaps: Vec<Gap> = schema.unread.iter().cloned().map(Gap::Unreadable).collect();
+    let mut gaps: Vec<Gap> = schema
+        .unread
+        .iter()
+        .map(|r| {
+            if super::needs::needs_read(plan, schema, &r.method) {
+                Gap::Unreadable(r.clone())
+            } else {
+                Gap::UnreadNotNeeded(r.clone())
+            }
+        })
+        .collect();
     let Entity::Crm(_) = plan.target.entity else { return gaps };
+    if let Some(title) = &plan.target.smart_process {
+        let ids: Vec<u64> = schema
+            .smart_processes
+            .iter()
+            .filter(|t| normalize(&t.title) == normalize(title))
+            .map(|t| t.id)
+            .collect();
+        if ids.len() > 1 {
+            gaps.push(Gap::AmbiguousTitle { what: "smart process", title: title.clone(), ids });
+            return gaps;
+        }
+    }
+    let ws_ambiguous = match &plan.target.provision.workspace {
+        Some(ws) => {
+            let ids: Vec<u64> = schema
+                .workspaces
+                .iter()
+                .filter(|w| normalize(&w.title) == normalize(ws))
+                .map(|w| w.id)
+                .collect();
+            let many = ids.len() > 1;
+            if many {
+                gaps.push(Gap::AmbiguousTitle { what: "digital workspace", title: ws.clone(), ids });
+            }
+            many
+        }
+        None => false,
+    };
     let spa = match (&plan.target.smart_process, plan.target.entity) {
         (Some(title), _) => match schema.smart_process(title) {
             Some(t) => Some(t),
@@ -212,6 +281,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
             None => {
                 gaps.push(Gap::SmartProcessMissing { title: title.clone() });
                 if let Some(ws) = &plan.target.provision.workspace
+                    && !ws_ambiguous
                     && schema.workspace(ws).is_none()
                 {
                     gaps.push(Gap::WorkspaceMissing { title: ws.clone() });
@@ -231,7 +301,10 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
                         let list = match f.name.as_str() {
                             "categoryId" => ListRef::Category { entity_type_id: 0 },
                             "stageId" => ListRef::Status { entity_id: String::new(), category_id: None },
-                            _ => ListRef::CustomField { upper_name: f.name.clone(), field_id: None },
+                            _ => ListRef::CustomField {
+                                upper_name: super::needs::upper_of(&f.name),
+                                field_id: None,
+                            },
                         };
                         gaps.push(Gap::ValuesMissing { field: f.name.clone(), list, labels, add: true });
                     }
@@ -253,7 +326,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         _ => None,
     };
     if let Some(t) = spa {
-        if let Some(ws) = &plan.target.provision.workspace {
+        if let Some(ws) = plan.target.provision.workspace.as_ref().filter(|_| !ws_ambiguous) {
             match schema.workspace(ws) {
                 None => gaps.push(Gap::WorkspaceMissing { title: ws.clone() }),
                 Some(w) if !w.type_ids.contains(&t.id) => gaps.push(Gap::NotInWorkspace {
@@ -284,7 +357,10 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
                     gaps.push(Gap::FieldMissing { field: f.name.clone(), create: create.clone() });
                     let labels: Vec<String> = used.of(&f.name).iter().map(|u| u.label.clone()).collect();
                     if f.add_missing_values && !labels.is_empty() {
-                        let list = ListRef::CustomField { upper_name: f.name.clone(), field_id: None };
+                        let list = ListRef::CustomField {
+                            upper_name: super::needs::upper_of(&f.name),
+                            field_id: None,
+                        };
                         gaps.push(Gap::ValuesMissing { field: f.name.clone(), list, labels, add: true });
                     }
                 }
@@ -445,18 +521,18 @@ mod tests {
         {
             spa.fields.insert(f.name.clone(), f);
         }
-        let mut seg = field("ufCrm7_SEGMENT", "enumeration");
+        let mut seg = field("ufCrm7Segment", "enumeration");
         seg.upper_name = "UF_CRM_7_SEGMENT".into();
         seg.items = vec![item("11", "Gold", None), item("12", "Silver", None)];
         spa.fields.insert(seg.name.clone(), seg);
         let mut ro = field("createdTime", "datetime");
         ro.read_only = true;
         spa.fields.insert(ro.name.clone(), ro);
-        let mut req = field("ufCrm7_CONTRACT", "string");
+        let mut req = field("ufCrm7Contract", "string");
         req.required = true;
         req.title = "Contract".into();
         spa.fields.insert(req.name.clone(), req);
-        let mut multi = field("ufCrm7_TAGS", "string");
+        let mut multi = field("ufCrm7Tags", "string");
         multi.upper_name = "UF_CRM_7_TAGS".into();
         multi.multiple = true;
         spa.fields.insert(multi.name.clone(), multi);
@@ -518,7 +594,7 @@ mod tests {
             "title = \"Title\"\nstageId = { column = \"Stage\", type = \"enum\" }\n\
              UF_CRM_9_SEGMENT = { column = \"Segment\", type = \"enum\", create = { type = \"enumeration\", label = \"Segment\" }, add_missing_values = true }",
         );
-        let gaps = compare(&p, &portal(), &labels(&[("UF_CRM_9_SEGMENT", "Gold")]));
+        let gaps = compare(&p, &portal(), &labels(&[("ufCrm9Segment", "Gold")]));
         assert_eq!(gaps[0], Gap::SmartProcessMissing { title: "Robots".into() });
         assert_eq!(gaps[1], Gap::WorkspaceMissing { title: "Factory".into() });
         assert!(
@@ -527,7 +603,7 @@ mod tests {
         );
         assert!(gaps.contains(&Gap::FlagOff { flag: "isObserversEnabled", fields: vec![] }), "{gaps:?}");
         assert!(
-            gaps.iter().any(|g| matches!(g, Gap::FieldMissing { field, .. } if field == "UF_CRM_9_SEGMENT"))
+            gaps.iter().any(|g| matches!(g, Gap::FieldMissing { field, .. } if field == "ufCrm9Segment"))
         );
         assert!(
             gaps.iter()
@@ -544,22 +620,21 @@ mod tests {
              UF_CRM_7_TAGS = \"Tags\"\nUF_CRM_7_SEGMENT = { column = \"Segment\", type = \"enum\" }\n\
              stageId = { column = \"Stage\", type = \"enum\" }",
         );
-        let used =
-            labels(&[("UF_CRM_7_SEGMENT", "gold"), ("UF_CRM_7_SEGMENT", "Bronze"), ("stageId", "in  WORK")]);
+        let used = labels(&[("ufCrm7Segment", "gold"), ("ufCrm7Segment", "Bronze"), ("stageId", "in  WORK")]);
         let gaps = compare(&p, &portal(), &used);
         let expected = vec![
             Gap::NotInWorkspace { workspace: "Delivery".into(), workspace_id: 1, type_id: Some(7) },
             Gap::FlagOff { flag: "isSourceEnabled", fields: vec!["sourceId".into()] },
             Gap::ValuesMissing {
-                field: "UF_CRM_7_SEGMENT".into(),
+                field: "ufCrm7Segment".into(),
                 list: ListRef::CustomField { upper_name: "UF_CRM_7_SEGMENT".into(), field_id: Some(301) },
                 labels: vec!["Bronze".into()],
                 add: false,
             },
-            Gap::MultipleMismatch { field: "UF_CRM_7_TAGS".into(), portal_multiple: true },
+            Gap::MultipleMismatch { field: "ufCrm7Tags".into(), portal_multiple: true },
             Gap::ReadOnly { field: "createdTime".into() },
             Gap::UnknownField { field: "titel2".into(), suggestion: Some("title".into()) },
-            Gap::RequiredWithoutRule { field: "ufCrm7_CONTRACT".into(), title: "Contract".into() },
+            Gap::RequiredWithoutRule { field: "ufCrm7Contract".into(), title: "Contract".into() },
         ];
         assert_eq!(gaps, expected);
         let fixable: Vec<bool> = gaps.iter().map(Gap::provision_fixes).collect();
@@ -606,29 +681,35 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_read_is_a_gap_naming_the_method() {
+    fn a_refused_read_is_a_gap_naming_the_method_when_the_step_needs_it_and_a_note_otherwise() {
         let mut schema = portal();
         schema.unread.push(Refusal {
             method: "crm.status.list".into(),
             code: "ACCESS_DENIED".into(),
             description: "Access denied".into(),
         });
+        let needs =
+            plan("entity = \"deal\"", "title = \"Title\"\nstageId = { column = \"Stage\", type = \"enum\" }");
+        let gaps = compare(&needs, &schema, &UsedLabels::default());
+        assert!(matches!(&gaps[0], Gap::Unreadable(_)), "{gaps:?}");
+        assert!(gaps[0].to_string().contains("crm.status.list: ACCESS_DENIED"), "{}", gaps[0]);
+        assert!(!gaps[0].provision_fixes() && gaps[0].is_blocking());
+        // Bug: a refused read no field of the step needs stopped it as "not ready".
         let gaps = compare(&plan("entity = \"deal\"", "title = \"Title\""), &schema, &UsedLabels::default());
         assert_eq!(gaps.len(), 1);
-        assert!(gaps[0].to_string().contains("crm.status.list: ACCESS_DENIED"), "{}", gaps[0]);
-        assert!(!gaps[0].provision_fixes());
+        assert!(gaps[0].is_note() && !gaps[0].is_blocking(), "{gaps:?}");
     }
 
     #[test]
     fn labels_resolve_by_value_xml_id_or_id_ignoring_case_and_spaces() {
         let mut book = LabelBook::new(Arc::new(portal()), 1032);
         for (label, id) in [(" gold ", 11), ("SILVER-x", 12), ("12", 12), ("Silver", 12)] {
-            assert_eq!(book.resolve("ufCrm7_SEGMENT", label, 0), Ok(serde_json::json!(id)), "{label}");
+            assert_eq!(book.resolve("ufCrm7Segment", label, 0), Ok(serde_json::json!(id)), "{label}");
         }
         let cat = book.category(None);
         assert_eq!(cat, 5);
         assert_eq!(book.resolve("stageId", "In   work", cat), Ok(serde_json::json!("DT1032_5:WORK")));
-        let err = book.resolve("ufCrm7_SEGMENT", "Bronze", 0).expect_err("unknown");
+        let err = book.resolve("ufCrm7Segment", "Bronze", 0).expect_err("unknown");
         assert!(err.0.contains("\"Bronze\" is not in the portal's list: \"Gold\", \"Silver\""), "{}", err.0);
         let mut deals = LabelBook::new(Arc::new(portal()), 2);
         let cat = deals.category(Some(&CategoryRef::Label("wholesale".into())));

@@ -13,11 +13,13 @@
 //! | `model` | [`PortalSchema`] and its parts, parsed tolerantly from the portal's rows |
 //! | `read` | the requests: which read methods, packed into `batch`, paged by 50 |
 //! | `gap` | [`compare`]: a step's mapping against the schema, as [`Gap`]s |
+//! | `needs` | which reads a step needs (a refused one it does not need is a note) |
 //! | `labels` | [`choices`], [`UsedLabels`], [`LabelBook`]: labels -> IDs |
 
 mod gap;
 pub mod labels;
 pub mod model;
+mod needs;
 mod read;
 
 pub use gap::{Gap, compare};

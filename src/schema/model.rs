@@ -75,9 +75,14 @@ pub struct EntitySchema {
 
 impl EntitySchema {
     /// A field by the name a mapping gives it: the portal's name, or its `upperName`
-    /// (`UF_CRM_SEGMENT` finds `ufCrm_SEGMENT`).
+    /// (`UF_CRM_SEGMENT` finds `ufCrmSegment`), or a custom field's other spelling
+    /// (`ufCrm_SEGMENT` finds it too: [`crate::mapping::names::upper`]).
     pub fn field(&self, name: &str) -> Option<&PortalField> {
-        self.fields.get(name).or_else(|| self.fields.values().find(|f| f.upper_name == name))
+        self.fields.get(name).or_else(|| {
+            let upper = crate::mapping::names::upper(name);
+            let upper = upper.as_deref().unwrap_or(name);
+            self.fields.values().find(|f| f.upper_name == name || f.upper_name == upper)
+        })
     }
 
     /// A custom field by its `FIELD_NAME` (upper name).

@@ -3,7 +3,8 @@
 //! Owns: which read methods are asked for which steps, packing them into `batch` requests
 //! (a first batch with every list's first page and every step whose entityTypeId is known; a
 //! second with the remaining pages and the smart processes found by title), and paging lists
-//! of more than 50 rows by their `total`. A refused read is kept in [`PortalSchema::unread`]
+//! of more than 50 rows by their `total`, and reading each smart-process list field's items with
+//! `userfieldconfig.get` (`userfieldconfig.list` returns no `enum`). A refused read is kept in [`PortalSchema::unread`]
 //! (reported per method, e.g. for lack of rights), never taken for an empty list. Must not
 //! write anything.
 
@@ -36,6 +37,9 @@ enum What {
     Fields(u32),
     Categories(u32),
     Custom(u32),
+    /// `userfieldconfig.get` of one list field (entity type, field id): its items with their
+    /// `xmlId` (`userfieldconfig.list` returns no `enum`).
+    CustomItems(u32, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +155,10 @@ impl PortalSchema {
                 match answer.get(key) {
                     Some(CommandOutcome::Done(value)) => {
                         let got = absorb(&mut schema, req.what, value);
+                        if let (What::Custom(etid), "userfieldconfig.list") = (req.what, req.method.as_str())
+                        {
+                            queue.extend(item_reads(&schema, etid, value));
+                        }
                         if req.start == 0
                             && let Some(total) = answer.totals.get(key).copied()
                         {
@@ -188,6 +196,24 @@ impl PortalSchema {
         }
         Ok(schema)
     }
+}
+
+/// The `userfieldconfig.get` reads of the list fields one `userfieldconfig.list` page names
+/// (its rows carry no `enum`; the items' `xmlId` comes from `get`).
+fn item_reads(schema: &PortalSchema, etid: u32, page: &Value) -> Vec<Req> {
+    let ids: Vec<u64> = rows(page, "fields")
+        .iter()
+        .filter_map(CustomField::from_row)
+        .filter(|c| c.user_type == "enumeration" && c.items.is_empty())
+        .map(|c| c.id)
+        .collect();
+    let known = schema.entities.get(&etid).map(|e| e.custom.as_slice()).unwrap_or_default();
+    ids.into_iter()
+        .filter(|id| known.iter().any(|c| c.id == *id))
+        .map(|id| {
+            Req::new("userfieldconfig.get", json!({"moduleId": "crm", "id": id}), What::CustomItems(etid, id))
+        })
+        .collect()
 }
 
 /// A step on a smart process (by title, or by an entityTypeId that is not built in).
@@ -287,6 +313,14 @@ fn absorb(schema: &mut PortalSchema, what: What, value: &Value) -> u64 {
             let r = rows(value, "fields");
             entity(schema, etid).custom.extend(r.iter().filter_map(CustomField::from_row));
             count(r)
+        }
+        What::CustomItems(etid, id) => {
+            if let Some(got) = value.get("field").and_then(CustomField::from_row)
+                && let Some(c) = entity(schema, etid).custom.iter_mut().find(|c| c.id == id)
+            {
+                c.items = got.items;
+            }
+            0
         }
     }
 }

@@ -96,9 +96,9 @@ impl Webhook {
         self.base.host_str().unwrap_or("")
     }
 
-    /// The portal's port (the scheme's default when the URL names none).
-    pub fn port(&self) -> Option<u16> {
-        self.base.port_or_known_default()
+    /// The portal's `host[:port]` (no secret).
+    pub fn address(&self) -> String {
+        address(&self.base)
     }
 
     fn method_url(&self, method: &str) -> String {
@@ -390,6 +390,15 @@ impl SendError {
             cause = c.source();
         }
         SendError { not_sent, message }
+    }
+}
+
+/// `host[:port]` of a URL (the port only when it is not the scheme's default).
+pub fn address(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 

@@ -550,15 +550,12 @@ impl Transport {
         }
     }
 
-    /// The portal as runs on this host name it to coordinate: `host:port` (never a secret).
-    pub fn portal_key(&self) -> String {
-        let (host, port) = match &self.inner.config.credentials {
-            Credentials::Webhook(w) => (w.host().to_string(), w.port()),
-            Credentials::OAuth(o) => {
-                (o.endpoint.host_str().unwrap_or("").to_string(), o.endpoint.port_or_known_default())
-            }
-        };
-        format!("{host}:{}", port.unwrap_or(0))
+    /// The portal's `host[:port]` (never a secret), e.g. for a host-level lock per portal.
+    pub fn portal_address(&self) -> String {
+        match &self.inner.config.credentials {
+            Credentials::Webhook(w) => w.address(),
+            Credentials::OAuth(o) => client::address(&o.endpoint),
+        }
     }
 
     /// The portal's host, for messages (never a secret).

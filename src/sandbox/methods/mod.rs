@@ -15,6 +15,7 @@ pub(crate) mod rights;
 pub(crate) mod types;
 pub(crate) mod user;
 pub(crate) mod userfield;
+pub(crate) mod userfieldconfig;
 
 use serde_json::{Map, Value};
 
@@ -147,10 +148,10 @@ fn route(method: &str) -> Option<Handler> {
         | "crm.deal.userfield.get"
         | "crm.contact.userfield.get"
         | "crm.company.userfield.get" => userfield::crm_get,
-        "userfieldconfig.add" => userfield::config_add,
-        "userfieldconfig.list" => userfield::config_list,
-        "userfieldconfig.get" => userfield::config_get,
-        "userfieldconfig.update" => userfield::config_update,
+        "userfieldconfig.add" => userfieldconfig::config_add,
+        "userfieldconfig.list" => userfieldconfig::config_list,
+        "userfieldconfig.get" => userfieldconfig::config_get,
+        "userfieldconfig.update" => userfieldconfig::config_update,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "crm.currency.list" => currency::list,
         "server.time" => server_time,

@@ -1,6 +1,5 @@
-//! Custom fields: `crm.{lead,deal,contact,company}.userfield.list/get/add/update` and
-//! `userfieldconfig.add/list/get/update` (§6). A field added here appears in `crm.item.fields`
-//! at once.
+//! Custom fields: `crm.{lead,deal,contact,company}.userfield.list/get/add/update` (§6), and the
+//! field store `userfieldconfig` shares. A field added here appears in `crm.item.fields` at once.
 //!
 //! `FIELD_NAME` gets `UF_CRM_` prefixed, is upper-cased, must be `A-Z0-9_` and at most 50
 //! characters (`ERROR_CORE` otherwise); booleans cannot be multiple; `LIST` items follow the
@@ -26,17 +25,14 @@
 //!   "List item with value XML_ID=… already exists"; on a single-value field the first
 //!   `DEF = Y` wins.
 //!
-//! `userfieldconfig.update` (its page): `moduleId` `crm`, `id`, `field` with camelCase keys;
-//! `enum` changes the items only when `field.userTypeId` is `enumeration` (same ID/`del`
-//! semantics as `LIST`); the answer is `{field}` as `userfieldconfig.get` shows it; a field it
-//! cannot change (unknown id) is `""` "You cannot change the settings of the user field".
+//! The `userfieldconfig.*` methods are in `userfieldconfig`.
 
 use serde_json::{Map, Value, json};
 
 use super::{
     Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, object, param, php_array,
 };
-use crate::sandbox::schema::{self, EnumItem, FieldDef, LABEL_KINDS, LANGUAGES, UfMeta};
+use crate::sandbox::schema::{self, EnumItem, FieldDef, LABEL_KINDS, UfMeta};
 use crate::sandbox::state::State;
 
 const TYPES: [&str; 16] = [
@@ -58,19 +54,19 @@ const TYPES: [&str; 16] = [
     "crm",
 ];
 
-fn core(description: impl Into<String>) -> MethodError {
+pub(super) fn core(description: impl Into<String>) -> MethodError {
     MethodError::bad("ERROR_CORE", description)
 }
 
-fn legacy(description: impl Into<String>) -> MethodError {
+pub(super) fn legacy(description: impl Into<String>) -> MethodError {
     MethodError::bad("", description)
 }
 
-fn yn(b: bool) -> &'static str {
+pub(super) fn yn(b: bool) -> &'static str {
     if b { "Y" } else { "N" }
 }
 
-fn lang_json(m: &std::collections::BTreeMap<String, String>) -> Value {
+pub(super) fn lang_json(m: &std::collections::BTreeMap<String, String>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
@@ -112,51 +108,9 @@ fn uf_row(f: &FieldDef, lang: Option<&str>) -> Value {
     row
 }
 
-/// The row `userfieldconfig.*` returns (camelCase, ids and sorts as strings, labels per
-/// language), as the `userfieldconfig.get/update` pages show it.
-fn config_row(f: &FieldDef) -> Value {
-    let uf = f.uf.as_ref().expect("only custom fields are listed");
-    let mut row = json!({
-        "id": uf.id.to_string(),
-        "entityId": uf.entity_id,
-        "fieldName": f.upper_name,
-        "userTypeId": f.field_type,
-        "xmlId": uf.xml_id,
-        "sort": uf.sort.to_string(),
-        "multiple": yn(f.multiple),
-        "mandatory": yn(f.required),
-        "showFilter": yn(uf.show_filter),
-        "showInList": yn(uf.show_in_list),
-        "editInList": yn(uf.edit_in_list),
-        "isSearchable": yn(uf.is_searchable),
-        "settings": uf.settings,
-        "languageId": Value::Object(LANGUAGES.iter().map(|l| ((*l).to_string(), json!(l))).collect()),
-    });
-    for (kind, key) in LABEL_KINDS.iter().zip([
-        "editFormLabel",
-        "listColumnLabel",
-        "listFilterLabel",
-        "errorMessage",
-        "helpMessage",
-    ]) {
-        row[key] = lang_json(&uf.label_map(kind));
-    }
-    if f.field_type == "enumeration" {
-        row["enum"] = Value::Array(
-            f.items
-                .iter()
-                .map(|i| {
-                    json!({"id": i.id.to_string(), "userFieldId": uf.id.to_string(), "value": i.value, "def": yn(i.def), "sort": i.sort.to_string(), "xmlId": i.xml_id})
-                })
-                .collect(),
-        );
-    }
-    row
-}
-
 /// The `XML_ID` a list item gets when none is sent: a hash of its value (the portal uses the
 /// value's md5), so the same value twice collides.
-fn value_hash(value: &str) -> String {
+pub(super) fn value_hash(value: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(value.as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
@@ -164,7 +118,7 @@ fn value_hash(value: &str) -> String {
 
 /// Applies `LIST` entries (ID/DEL/VALUE/DEF/SORT/XML_ID; keys in any case) to enumeration
 /// items: without `ID` an item is added, with `ID` only that item changes (or goes, `DEL=Y`).
-fn apply_list(
+pub(super) fn apply_list(
     items: &mut Vec<EnumItem>,
     entries: &[&Value],
     next_enum: &mut u64,
@@ -277,7 +231,7 @@ fn setting_value(user_type: &str, key: &str, v: &Value) -> Option<Value> {
 }
 
 /// Merges sent settings into the stored ones: only the keys [`settable`] lists change.
-fn merge_settings(old: &Value, sent: &Value, user_type: &str) -> Value {
+pub(super) fn merge_settings(old: &Value, sent: &Value, user_type: &str) -> Value {
     let mut out = match old {
         Value::Object(o) => o.clone(),
         _ => Map::new(),
@@ -297,23 +251,23 @@ fn merge_settings(old: &Value, sent: &Value, user_type: &str) -> Value {
 }
 
 /// What a new custom field needs, whichever method adds it.
-struct NewField<'a> {
-    entity_type_id: u64,
-    entity_id: String,
-    upper: String,
-    user_type: String,
-    multiple: bool,
-    mandatory: bool,
-    show_filter: bool,
+pub(super) struct NewField<'a> {
+    pub(super) entity_type_id: u64,
+    pub(super) entity_id: String,
+    pub(super) upper: String,
+    pub(super) user_type: String,
+    pub(super) multiple: bool,
+    pub(super) mandatory: bool,
+    pub(super) show_filter: bool,
     /// Label kinds as sent (string or per-language map).
-    labels: Vec<(&'static str, Value)>,
-    xml_id: String,
-    sort: i64,
-    settings: Value,
-    list: Vec<&'a Value>,
+    pub(super) labels: Vec<(&'static str, Value)>,
+    pub(super) xml_id: String,
+    pub(super) sort: i64,
+    pub(super) settings: Value,
+    pub(super) list: Vec<&'a Value>,
 }
 
-fn add_field(state: &mut State, nf: NewField) -> Result<u64, MethodError> {
+pub(super) fn add_field(state: &mut State, nf: NewField) -> Result<u64, MethodError> {
     let mut errors = Vec::new();
     if !TYPES.contains(&nf.user_type.as_str()) {
         errors.push(format!("Unknown user type \"{}\"", nf.user_type));
@@ -405,7 +359,7 @@ pub(crate) fn crm_add(c: &mut Call) -> MethodResult {
 }
 
 /// Finds a user field by id in any entity: (entityTypeId, index in its schema).
-fn locate_uf(state: &State, id: u64) -> Option<(u64, usize)> {
+pub(super) fn locate_uf(state: &State, id: u64) -> Option<(u64, usize)> {
     state.meta.schemas.iter().find_map(|(etid, s)| {
         s.fields.iter().position(|f| f.uf.as_ref().is_some_and(|u| u.id == id)).map(|pos| (*etid, pos))
     })
@@ -533,181 +487,4 @@ pub(crate) fn crm_list(c: &mut Call) -> MethodResult {
     }
     let total = rows.len() as u64;
     Ok(Output::list(Value::Array(rows), total, None))
-}
-
-fn entity_from_uf_entity_id(state: &State, entity_id: &str) -> Option<u64> {
-    Some(match entity_id {
-        "CRM_LEAD" => 1,
-        "CRM_DEAL" => 2,
-        "CRM_CONTACT" => 3,
-        "CRM_COMPANY" => 4,
-        "CRM_QUOTE" => 7,
-        "CRM_SMART_INVOICE" => 31,
-        other => {
-            let type_id: u64 = other.strip_prefix("CRM_")?.parse().ok()?;
-            state.meta.types.get(&type_id)?.entity_type_id
-        }
-    })
-}
-
-fn module_id(c: &Call) -> Result<(), MethodError> {
-    match param(c.params, "moduleId").and_then(as_text) {
-        Some(m) if m == "crm" => Ok(()),
-        Some(m) => Err(MethodError::bad("ERROR_ARGUMENT", format!("Module {m} is not supported"))),
-        None => Err(MethodError::bad("ERROR_ARGUMENT", "Parameter moduleId is required")),
-    }
-}
-
-/// `enum` entries of `userfieldconfig.*` (camelCase) as `LIST` entries.
-fn enum_as_list(entries: Vec<&Value>) -> Vec<Value> {
-    entries
-        .into_iter()
-        .map(|e| {
-            let o = e.as_object().cloned().unwrap_or_default();
-            let mut out = Map::new();
-            for (from, to) in [
-                ("id", "ID"),
-                ("value", "VALUE"),
-                ("def", "DEF"),
-                ("sort", "SORT"),
-                ("xmlId", "XML_ID"),
-                ("del", "DEL"),
-            ] {
-                if let Some(v) = o.get(from) {
-                    out.insert(to.into(), v.clone());
-                }
-            }
-            Value::Object(out)
-        })
-        .collect()
-}
-
-/// The camelCase label keys of `userfieldconfig.*` and the kinds they set.
-const CONFIG_LABELS: [(&str, &str); 5] = [
-    ("editFormLabel", "EDIT_FORM_LABEL"),
-    ("listColumnLabel", "LIST_COLUMN_LABEL"),
-    ("listFilterLabel", "LIST_FILTER_LABEL"),
-    ("errorMessage", "ERROR_MESSAGE"),
-    ("helpMessage", "HELP_MESSAGE"),
-];
-
-/// `userfieldconfig.add`: `field.entityId` is `CRM_LEAD`…, or `CRM_{id}` with an SPA's type id.
-pub(crate) fn config_add(c: &mut Call) -> MethodResult {
-    module_id(c)?;
-    let field = object(param(c.params, "field"));
-    let entity_id = field.get("entityId").and_then(as_text).unwrap_or_default();
-    let etid = entity_from_uf_entity_id(c.state, &entity_id)
-        .ok_or_else(|| MethodError::bad("ERROR_ARGUMENT", format!("Unknown entityId \"{entity_id}\"")))?;
-    let upper = field.get("fieldName").and_then(as_text).unwrap_or_default();
-    if !upper.starts_with("UF_") {
-        return Err(core(format!("Field name \"{upper}\" must start with UF_")));
-    }
-    let list = enum_as_list(field.get("enum").and_then(php_array).unwrap_or_default());
-    let labels =
-        CONFIG_LABELS.iter().filter_map(|(key, kind)| field.get(*key).map(|v| (*kind, v.clone()))).collect();
-    let nf = NewField {
-        entity_type_id: etid,
-        entity_id,
-        upper: upper.clone(),
-        user_type: field.get("userTypeId").and_then(as_text).unwrap_or_default(),
-        multiple: is_yes(field.get("multiple")),
-        mandatory: is_yes(field.get("mandatory")),
-        show_filter: is_yes(field.get("showFilter")),
-        labels,
-        xml_id: field.get("xmlId").and_then(as_text).unwrap_or_default(),
-        sort: field.get("sort").and_then(as_i64).unwrap_or(100),
-        settings: field.get("settings").cloned().filter(Value::is_object).unwrap_or(json!({})),
-        list: list.iter().collect(),
-    };
-    let id = add_field(c.state, nf)?;
-    let (owner, pos) = locate_uf(c.state, id).expect("just added");
-    Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
-}
-
-fn config_denied() -> MethodError {
-    legacy("You cannot change the settings of the user field")
-}
-
-/// `userfieldconfig.get`: `{field}`; an unknown id is an empty-code error.
-pub(crate) fn config_get(c: &mut Call) -> MethodResult {
-    module_id(c)?;
-    let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
-    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| legacy("User field not found"))?;
-    Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
-}
-
-/// `userfieldconfig.update`: see the module documentation; answers `{field}` as `get` does.
-pub(crate) fn config_update(c: &mut Call) -> MethodResult {
-    module_id(c)?;
-    let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
-    let (owner, pos) = locate_uf(c.state, id).ok_or_else(config_denied)?;
-    let sent = object(param(c.params, "field"));
-    let state = &mut *c.state;
-    let mut next_enum = state.counters.enum_item;
-    let field = &mut state.meta.schemas.get_mut(&owner).expect("located").fields[pos];
-    let user_type = field.field_type.clone();
-    let multiple = field.multiple;
-    let uf = field.uf.as_mut().expect("located by uf id");
-    for (key, kind) in CONFIG_LABELS {
-        if let Some(v) = sent.get(key) {
-            uf.set_label(kind, v);
-        }
-    }
-    if let Some(v) = sent.get("sort").and_then(as_i64).filter(|s| *s > 0) {
-        uf.sort = v;
-    }
-    if let Some(v) = sent.get("xmlId").and_then(as_text) {
-        uf.xml_id = v;
-    }
-    if let Some(v) = sent.get("showFilter") {
-        uf.show_filter = is_yes(Some(v));
-    }
-    if let Some(v) = sent.get("isSearchable") {
-        uf.is_searchable = is_yes(Some(v));
-    }
-    if let Some(v) = sent.get("settings") {
-        uf.settings = merge_settings(&uf.settings, v, &user_type);
-    }
-    if !uf.label.is_empty() {
-        field.title = uf.label.clone();
-    }
-    if let Some(v) = sent.get("mandatory") {
-        field.required = is_yes(Some(v));
-    }
-    let enum_allowed = sent.get("userTypeId").and_then(as_text).as_deref() == Some("enumeration");
-    if user_type == "enumeration"
-        && enum_allowed
-        && let Some(entries) = sent.get("enum").and_then(php_array)
-    {
-        let list = enum_as_list(entries);
-        let mut items = field.items.clone();
-        apply_list(&mut items, &list.iter().collect::<Vec<_>>(), &mut next_enum, multiple)?;
-        field.items = items;
-    }
-    let out = config_row(field);
-    state.counters.enum_item = next_enum;
-    state.touch_meta();
-    Ok(Output::new(json!({ "field": out })))
-}
-
-/// `userfieldconfig.list`: `filter` on the camelCase row fields.
-pub(crate) fn config_list(c: &mut Call) -> MethodResult {
-    module_id(c)?;
-    let filter = object(param(c.params, "filter"));
-    let rows: Vec<Value> = c
-        .state
-        .meta
-        .schemas
-        .values()
-        .flat_map(|s| s.fields.iter().filter(|f| f.uf.is_some()).map(config_row))
-        .filter(|r| {
-            filter.iter().all(|(k, want)| {
-                let have = r.get(k).and_then(as_text).unwrap_or_default();
-                as_text(want).is_some_and(|w| w.eq_ignore_ascii_case(&have))
-            })
-        })
-        .collect();
-    let (start, count) = super::start_param(c.params);
-    let (page, total, next) = super::page(&rows, start, count);
-    Ok(Output::list(json!({ "fields": page }), total, next))
 }
