@@ -238,3 +238,24 @@ async fn a_step_pointed_at_another_existing_file_is_refused_but_a_moved_file_is_
     assert_eq!(sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0), adds);
     sandbox.stop().await;
 }
+
+#[test]
+fn a_symlink_or_another_spelling_of_a_held_journal_is_refused_with_exit_4() {
+    // Regression (issue 16): the lock sat beside the name given, so a symlink or `dir/../j.sqlite`
+    // let two runs write one journal (10 duplicates).
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("sub")).expect("sub");
+    let journal = dir.path().join("j.sqlite");
+    let m = mapping(dir.path(), "people", "contact", "people.csv");
+    let held = Journal::open(&journal).expect("journal");
+    std::os::unix::fs::symlink(&journal, dir.path().join("link.sqlite")).expect("symlink");
+    for other in ["link.sqlite", "sub/../j.sqlite"] {
+        let out = b24import(
+            &["run", &m, "--journal", other, "--webhook", "http://127.0.0.1:9/rest/1/abc/"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(4), "{other}: {}", text(&out));
+        assert!(text(&out).contains("in use by another b24import run"), "{other}: {}", text(&out));
+    }
+    drop(held);
+}

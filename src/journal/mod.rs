@@ -344,7 +344,8 @@ impl Journal {
     /// the file 0600): takes the exclusive lock `<path>.lock` for the life of the value (another
     /// run holding it: [`JournalError::Locked`], at once), refuses a file that is not a journal
     /// without touching it, migrates to the current schema, and writes in WAL mode with
-    /// `synchronous=NORMAL`.
+    /// `synchronous=NORMAL`. The lock and the database are the journal's real file (symlinks and
+    /// `..` resolved), so two names of one journal are one journal, never two writers.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io { path: path.to_path_buf(), source };
         if path.exists() {
@@ -370,7 +371,8 @@ impl Journal {
         let header = file::inspect(path)?;
         narrow_to_owner(path).map_err(io)?;
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags)?;
+        // The real file, so that its `-wal` is the one every name of the journal shares.
+        let mut conn = Connection::open_with_flags(lock::real_path(path), flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         file::check_tables(&conn, path, &header)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
