@@ -16,6 +16,7 @@ mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 mod status;
+mod token_file;
 mod validate;
 
 use std::process::ExitCode;
