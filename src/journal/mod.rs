@@ -7,9 +7,10 @@
 //! thread only briefly, and the connection is never shared between tasks), the row state machine
 //! (`pending -> sent -> done | rejected | unknown`, `done` and `rejected` final), the resume
 //! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
-//! which never creates, migrates or chmods a file) and the identity of a step (a name keeps
-//! its entity and source). Must not store secrets (webhook codes and tokens never reach this
-//! file; URLs in run arguments are masked) nor row data: keys, states, portal IDs, errors and
+//! which never creates, migrates or chmods a file) and the identity of a step
+//! (`step_identity`: a name keeps its entity, origin and key; its source file may change).
+//! Must not store secrets (webhook codes and tokens never reach this file; URLs in run
+//! arguments are masked) nor row data: keys, states, portal IDs, errors and
 //! salted hashes of the fields, nothing from which a row could be rebuilt.
 
 pub mod field_hashes;
@@ -18,6 +19,7 @@ mod fingerprint;
 pub mod keys;
 mod lock;
 mod schema;
+mod step_identity;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ pub use field_hashes::{FieldHasher, FieldHashes};
 pub use fingerprint::{Fingerprint, FingerprintCheck, SourceChanged};
 pub use lock::{LockHolder, lock_path};
 pub use schema::{APPLICATION_ID, VERSION as SCHEMA_VERSION};
+pub use step_identity::{StepConflict, step_identity};
 
 /// The row query with `$hashes` as its last column, then `$rest` (a constant: the run asks it
 /// once per source row).
@@ -163,32 +166,6 @@ pub struct StepSpec<'a> {
     pub source: &'a Path,
     /// The source's SHA-256 now (hex), when known.
     pub source_sha256: Option<&'a str>,
-}
-
-/// A step name the journal knows with another entity or another source: refused (exit 2), as
-/// mixing them would mark rows of one kind done with the IDs of another.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepConflict {
-    #[error(
-        "step `{name}`: the journal {journal} has it as a {recorded} step (mapping {recorded_mapping}), \
-         but {mapping} now imports {entity}. A step name always means one entity: give this mapping \
-         another `name`, or use another journal (--journal FILE or --job NAME)"
-    )]
-    Entity {
-        name: String,
-        journal: String,
-        recorded: String,
-        recorded_mapping: String,
-        mapping: String,
-        entity: String,
-    },
-    #[error(
-        "step `{name}`: the journal {journal} has it reading {recorded_source}, which still exists \
-         with other content than {new_source}, which {mapping} now reads. A step name always means one \
-         source: give this mapping another `name` (or use another journal: --journal FILE or --job \
-         NAME); if {new_source} is the same data moved, remove or rename the old file and run again"
-    )]
-    Source { name: String, journal: String, recorded_source: String, mapping: String, new_source: String },
 }
 
 /// A row entering the journal as `pending`.
@@ -483,62 +460,6 @@ impl Journal {
             )
             .optional()?;
         id.map(StepId).ok_or_else(|| JournalError::StepEntity { name: step.name.to_string() })
-    }
-
-    /// Whether `step` may use the journal's step of that name: the same entity, and the same
-    /// source (by path; a file at another path is accepted when it has the recorded content,
-    /// or when the recorded path no longer exists: the file moved). `current_sha256` hashes
-    /// the new source, called only when the paths differ. The outer error is the journal's.
-    pub fn check_step(
-        &self,
-        step: &StepSpec<'_>,
-        current_sha256: impl FnOnce() -> Option<String>,
-    ) -> Result<Result<(), StepConflict>, JournalError> {
-        let identity_columns = if self.version >= 3 {
-            "entity, mapping_path, source_path, source_sha256"
-        } else {
-            "entity, mapping_path, NULL, NULL"
-        };
-        let recorded = self
-            .conn
-            .query_row(
-                &format!("SELECT {identity_columns} FROM steps WHERE name = ?1"),
-                params![step.name],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((entity, mapping, source, sha256)) = recorded else { return Ok(Ok(())) };
-        if entity != step.entity {
-            return Ok(Err(StepConflict::Entity {
-                name: step.name.to_string(),
-                journal: self.path.display().to_string(),
-                recorded: entity,
-                recorded_mapping: mapping,
-                mapping: step.mapping_path.display().to_string(),
-                entity: step.entity.to_string(),
-            }));
-        }
-        let Some(source) = source else { return Ok(Ok(())) }; // recorded before schema 3
-        if Path::new(&source) == step.source || !Path::new(&source).exists() {
-            return Ok(Ok(()));
-        }
-        if sha256.is_some() && current_sha256() == sha256 {
-            return Ok(Ok(())); // the same content at another path
-        }
-        Ok(Err(StepConflict::Source {
-            name: step.name.to_string(),
-            journal: self.path.display().to_string(),
-            recorded_source: source,
-            mapping: step.mapping_path.display().to_string(),
-            new_source: step.source.display().to_string(),
-        }))
     }
 
     /// Every step, in job order.
