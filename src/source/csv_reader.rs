@@ -13,6 +13,10 @@
 //! [`MAX_QUOTED_LINES`] line breaks or [`MAX_QUOTED_BYTES`] bytes, stops the read with a
 //! [`SourceError::UnclosedQuote`] naming the line (and column) where the quote opened. The
 //! bounds are far above real multi-line notes and far below what a stray quote swallows.
+//! Two stray quotes a few dozen lines apart close the cell within those bounds, so a quoted
+//! cell whose inner lines (begun and ended inside it, without a quote) have the header's width
+//! is [`SourceError::SwallowedRows`], naming where it opened and closed, unless
+//! `multiline_cells` says such cells are real.
 //! Must not: hold more than one record and the read buffers in memory, or guess what a
 //! column means.
 //!
@@ -60,6 +64,8 @@ pub struct CsvSource {
     /// Quote state of the record being parsed, shadowing the parser's.
     quotes: QuoteTracker,
     delimiter: u8,
+    /// `multiline_cells = true`: quoted cells may hold lines that read as whole rows.
+    multiline_cells: bool,
     notes: Vec<String>,
 }
 
@@ -161,6 +167,7 @@ impl CsvSource {
             done: false,
             quotes: QuoteTracker::default(),
             delimiter,
+            multiline_cells: options.multiline_cells,
             notes,
         };
         source.headers = source.read_headers(options.header_row)?;
@@ -219,7 +226,8 @@ impl CsvSource {
         // The parser counts lines from 1.
         let line = self.parser.line() + self.skipped_newlines;
         let (mut out_len, mut end_len) = (0, 0);
-        self.quotes = QuoteTracker::default();
+        // Reading the header (no width yet) or with `multiline_cells`, inner lines are not checked.
+        self.quotes = QuoteTracker::new(if self.multiline_cells { 0 } else { self.headers.len() });
         loop {
             let input = self
                 .input
@@ -229,6 +237,12 @@ impl CsvSource {
                 self.parser.read_record(input, &mut self.fields[out_len..], &mut self.ends[end_len..]);
             let overrun = self.quotes.feed(&input[..n_in], self.delimiter);
             self.input.consume(n_in);
+            if result == ReadRecordResult::Record {
+                self.quotes.end_record();
+            }
+            if let Some(swallowed) = self.quotes.swallowed {
+                return Err(self.swallowed_rows(line, swallowed));
+            }
             if let Some(open) = overrun {
                 // The quoted cell follows the fields the parser has finished.
                 let field = end_len + n_end;
@@ -270,6 +284,17 @@ impl CsvSource {
                 }
                 ReadRecordResult::End => return Ok(None),
             }
+        }
+    }
+
+    fn swallowed_rows(&self, line: u64, s: Swallowed) -> SourceError {
+        SourceError::SwallowedRows {
+            path: self.path.clone(),
+            opened: line + s.open.line_offset,
+            closed: line + s.close_offset,
+            column: self.headers.get(s.field).filter(|name| !name.is_empty()).cloned(),
+            rows: s.rows,
+            width: self.headers.len(),
         }
     }
 
@@ -412,6 +437,30 @@ struct QuoteTracker {
     /// Line breaks and bytes inside the current quoted cell.
     quoted_lines: u64,
     quoted_bytes: u64,
+    /// The header's width; 0 = quoted cells are not checked for whole rows inside them
+    /// (reading the header, or `multiline_cells = true`).
+    width: usize,
+    /// Delimiters outside quotes so far in this record: the index of the current cell.
+    field: usize,
+    /// The current quoted cell: the cell it is, its inner lines that read as whole rows,
+    /// and the line being followed (it began inside the cell; its delimiters; a `""` in it).
+    open_field: usize,
+    row_lines: u64,
+    line_inside: bool,
+    line_delimiters: usize,
+    line_quote: bool,
+    /// Set when a quoted cell closed after taking in lines that read as whole rows.
+    swallowed: Option<Swallowed>,
+}
+
+/// A quoted cell that took in whole rows: where it opened and closed, and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Swallowed {
+    open: OpenQuote,
+    /// Line breaks between the record's first line and the closing quote.
+    close_offset: u64,
+    field: usize,
+    rows: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -439,22 +488,39 @@ impl QuoteTracker {
                     let rest = &bytes[i..];
                     let Some(at) = memchr::memchr(b'"', rest) else {
                         self.state = Self::after_unquoted(self.state, rest, delimiter);
+                        if self.width > 0 {
+                            self.field += memchr::memchr_iter(delimiter, rest).count();
+                        }
                         return None;
                     };
                     let before = Self::after_unquoted(self.state, &rest[..at], delimiter);
+                    if self.width > 0 {
+                        self.field += memchr::memchr_iter(delimiter, &rest[..at]).count();
+                    }
                     i += at + 1;
                     if before == QuoteState::StartField {
                         self.state = QuoteState::InQuotes;
                         self.open = Some(OpenQuote { line_offset: self.newlines });
                         self.quoted_lines = 0;
                         self.quoted_bytes = 0;
+                        self.open_field = self.field;
+                        self.row_lines = 0;
+                        self.line_inside = false;
+                        self.line_delimiters = 0;
+                        self.line_quote = false;
                     } else {
                         self.state = QuoteState::InField;
                     }
                 }
                 QuoteState::InQuotes => {
                     let rest = &bytes[i..];
-                    let Some(at) = memchr::memchr2(b'"', b'\n', rest) else {
+                    // Delimiters matter inside quotes only to tell inner lines that are whole rows.
+                    let next = if self.width > 0 {
+                        memchr::memchr3(b'"', b'\n', delimiter, rest)
+                    } else {
+                        memchr::memchr2(b'"', b'\n', rest)
+                    };
+                    let Some(at) = next else {
                         self.quoted_bytes += rest.len() as u64;
                         return self.overrun();
                     };
@@ -462,10 +528,14 @@ impl QuoteTracker {
                     i += at + 1;
                     if rest[at] == b'"' {
                         self.state = QuoteState::QuoteInQuotes;
-                    } else {
+                    } else if rest[at] == b'\n' {
                         self.quoted_bytes += 1;
                         self.newlines += 1;
                         self.quoted_lines += 1;
+                        self.end_inner_line();
+                    } else {
+                        self.quoted_bytes += 1;
+                        self.line_delimiters += 1;
                     }
                     if let Some(open) = self.overrun() {
                         return Some(open);
@@ -474,10 +544,15 @@ impl QuoteTracker {
                 QuoteState::QuoteInQuotes => {
                     let b = bytes[i];
                     i += 1;
+                    if b != b'"' {
+                        self.close_cell();
+                    }
                     self.state = if b == b'"' {
                         self.quoted_bytes += 1; // `""`: a literal quote, still inside
+                        self.line_quote = true;
                         QuoteState::InQuotes
                     } else if b == delimiter {
+                        self.field += 1;
                         QuoteState::StartField
                     } else {
                         QuoteState::InField
@@ -486,6 +561,47 @@ impl QuoteTracker {
             }
         }
         None
+    }
+
+    /// A tracker for one record of a file whose header has `width` columns (0: no check of
+    /// inner lines, see [`QuoteTracker::width`]).
+    fn new(width: usize) -> QuoteTracker {
+        QuoteTracker { width, ..QuoteTracker::default() }
+    }
+
+    /// A line break inside a quoted cell: the line it ends counts as a whole row when it began
+    /// inside the cell, holds no quote, and has the header's width.
+    fn end_inner_line(&mut self) {
+        if self.width > 1 && self.line_inside && !self.line_quote && self.line_delimiters + 1 == self.width {
+            self.row_lines += 1;
+        }
+        self.line_inside = true;
+        self.line_delimiters = 0;
+        self.line_quote = false;
+    }
+
+    /// The quoted cell closed (its quote was followed by something else than `"`, or by the
+    /// end of the record): remembers it when it took in whole rows.
+    fn close_cell(&mut self) {
+        if self.row_lines > 0
+            && self.swallowed.is_none()
+            && let Some(open) = self.open
+        {
+            self.swallowed = Some(Swallowed {
+                open,
+                close_offset: self.newlines,
+                field: self.open_field,
+                rows: self.row_lines,
+            });
+        }
+        self.row_lines = 0;
+    }
+
+    /// The cell of a record that ends right after a closing quote (the end of the file).
+    fn end_record(&mut self) {
+        if self.state == QuoteState::QuoteInQuotes {
+            self.close_cell();
+        }
     }
 
     /// The state after unquoted `bytes` (no `"` among them) that follow `state`: at the start
