@@ -15,7 +15,9 @@
 //!
 //! **Nothing is swallowed:** a quoted CSV cell that never closes, or that runs on for more
 //! than `MAX_QUOTED_LINES` (100) lines or `MAX_QUOTED_BYTES` (64 KiB), is a
-//! [`SourceError::UnclosedQuote`] naming the line where the quote opened; control characters
+//! [`SourceError::UnclosedQuote`] naming the line where the quote opened, and one whose inner
+//! lines read as whole rows (two stray quotes) is a [`SourceError::SwallowedRows`] naming where
+//! it opened and closed (unless `multiline_cells`); control characters
 //! in a cell and spreadsheet formulas with no saved value are [`RowProblem`]s; a hidden first
 //! sheet and merged ranges are notes ([`Source::notes`]).
 
@@ -24,6 +26,7 @@ mod counting;
 mod csv_reader;
 mod delimiter;
 mod encoding;
+mod quotes;
 mod sniff;
 mod spreadsheet;
 
