@@ -18,8 +18,9 @@ use super::csv_out::{per_step_path, safe_cell};
 #[command(after_long_help = "\
 The original columns are read again from each step's source (the journal keeps no row data) and
 paired with the journal's rejected rows by their key, so an edited source does not move an error
-onto another row. Rows without a key (or with a repeated key) are kept under their line number:
-if the source changed since the run, those cannot be paired reliably and a warning says so.
+onto another row. Rows without a key (or with a repeated key), and every row of a step without
+`key`, are kept under their line number: if the source changed since the run, those cannot be
+paired reliably and a warning says so.
 A rejected row that the source no longer holds is still written, with the journal's `_row` and
 empty columns. The mapping is found where the run recorded it (an absolute path), else relative
 to the current directory, else relative to the journal's location.
@@ -180,6 +181,12 @@ fn write_step_rejects(
         Ok((mapping, step)) => {
             let source = step.source_path().clone();
             match source_change(journal, &record.mapping_path, &mapping, &source)? {
+                // A keyless step's rows are all keyed by their line number: nothing pairs by key.
+                Some(Some(change)) if step.plan.key_columns.is_empty() => eprintln!(
+                    "warning: step {name}: {change}; this step has no `key`, so its rows are paired with \
+                     the journal by line number: a line inserted or deleted since the run shows an error \
+                     on the wrong row; check them against `_error` (a `key` in [source] pairs rows by it)"
+                ),
                 Some(Some(change)) => {
                     eprintln!(
                         "warning: step {name}: {change}; rows are paired with the journal by their key"
