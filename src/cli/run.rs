@@ -192,6 +192,15 @@ impl PortalArgs {
         if !positive(self.operating_budget) || !positive(self.operating_window) {
             bail!("--operating-budget and --operating-window must be seconds above 0");
         }
+        if self.operating_budget > self.operating_window {
+            bail!(
+                "--operating-budget {} is above --operating-window {}: the budget is seconds of processing \
+                 per window, so it cannot exceed the window (the cloud portal's is 480 per 600); lower \
+                 --operating-budget or raise --operating-window",
+                self.operating_budget,
+                self.operating_window
+            );
+        }
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
         crate::transport::configure_in_flight(&mut config, self.max_in_flight);
@@ -401,7 +410,7 @@ pub fn print_summary(r: &RunReport) {
         r.operating_refusals,
         r.limit_wait_secs
     );
-    if r.binding_ideal_secs() > 0.0 {
+    if r.binding_ideal_secs() > 0.0 || r.query_limit_refusals + r.operating_refusals > 0 {
         println!(
             "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
             r.elapsed_secs,
