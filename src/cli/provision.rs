@@ -90,12 +90,12 @@ fn code(r: &Report) -> u8 {
 
 fn print_report(r: &Report) {
     if r.dry_run {
-        println!("dry run: nothing is written to the portal");
+        outln!("dry run: nothing is written to the portal");
     }
     for s in &r.steps {
-        println!("step `{}`", s.name);
+        outln!("step `{}`", s.name);
         for e in &s.exists {
-            println!("  exists    {e}");
+            outln!("  exists    {e}");
         }
         for l in &s.lines {
             let outcome = match &l.outcome {
@@ -106,40 +106,44 @@ fn print_report(r: &Report) {
                     format!("REFUSED by {}: {}: {}", x.method, x.code, x.description)
                 }
             };
-            println!("  {:<9} {}: {outcome}", l.verb, l.text);
+            outln!("  {:<9} {}: {outcome}", l.verb, l.text);
         }
         for x in &s.remaining {
             let tag = if r.dry_run { "then" } else { "not done" };
-            println!("  {tag:<9} {x}");
+            outln!("  {tag:<9} {x}");
         }
         for x in &s.left {
-            println!("  note      {x} (not provision's to fix; `b24import validate --online` explains)");
+            outln!("  note      {x} (not provision's to fix; `b24import validate --online` explains)");
         }
         if s.exists.is_empty() && s.lines.is_empty() && s.remaining.is_empty() && s.left.is_empty() {
-            println!("  nothing to provision");
+            outln!("  nothing to provision");
         }
     }
     for u in &r.unread {
-        println!(
+        outln!(
             "refused read: {}: {}: {} (the webhook may lack the rights or scope for it)",
-            u.method, u.code, u.description
+            u.method,
+            u.code,
+            u.description
         );
     }
     let refusals = r.refusals();
     for x in &refusals {
-        println!(
+        outln!(
             "refused write: {}: {}: {} (the webhook's user needs CRM administrator rights for it)",
-            x.method, x.code, x.description
+            x.method,
+            x.code,
+            x.description
         );
     }
-    println!("{} write request(s)", r.writes);
+    outln!("{} write request(s)", r.writes);
     if let Some(why) = &r.gave_up {
         eprintln!("error: gave up on the portal: {why}");
     } else if r.dry_run {
-        println!("run without --dry-run to make these changes");
+        outln!("run without --dry-run to make these changes");
     } else if code(r) == exit::OK {
-        println!("the portal is ready for these mappings");
+        outln!("the portal is ready for these mappings");
     } else {
-        println!("the portal is not ready: fix what is named above and run provision again");
+        outln!("the portal is not ready: fix what is named above and run provision again");
     }
 }

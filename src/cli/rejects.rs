@@ -5,11 +5,7 @@
 //! key (never by line number alone). It reads the journal and the sources; it writes only the
 //! `--out` files, through [`super::csv_out`] (which protects every cell from formula injection).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
 
 use super::csv_out::{per_step_path, safe_cell};
 
@@ -28,7 +24,8 @@ With several steps, one file per step: rejects.csv becomes rejects.contacts.csv,
 pub struct Args {
     #[command(flatten)]
     pub journal: super::journal_args::JournalArgs,
-    /// CSV to write: original columns + `_row`, `_error_code`, `_error`.
+    /// CSV to write: original columns + `_row`, `_error_code`, `_error` (`-`: standard
+    /// output, one step at a time).
     #[arg(long, value_name = "FILE")]
     pub out: std::path::PathBuf,
     /// Only this step.
@@ -63,15 +60,32 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     let several = steps.len() > 1;
+    let to_stdout = super::output::is_stdout(&args.out);
+    if several && to_stdout {
+        let names: Vec<&str> = steps.iter().map(|(s, _)| s.name.as_str()).collect();
+        eprintln!(
+            "error: --out - writes one step's CSV, and {} steps have rejected rows ({}): add --step NAME, \
+             or give a file name (one file per step)",
+            names.len(),
+            names.join(", ")
+        );
+        return Ok(super::exit::USAGE);
+    }
     let mut total = 0;
     for (step, rows) in steps {
         let out = if several { per_step_path(&args.out, &step.name) } else { args.out.clone() };
         total += rows.len();
         write_step_rejects(&out, &journal, &journal_path, &step, rows)?;
-        println!("{}: rejected rows written to {}", step.name, out.display());
+        if to_stdout {
+            eprintln!("{}: rejected rows written to standard output", step.name);
+        } else {
+            outln!("{}: rejected rows written to {}", step.name, out.display());
+        }
     }
-    if total == 0 {
-        println!("no rejected rows");
+    if total == 0 && to_stdout {
+        eprintln!("no rejected rows");
+    } else if total == 0 {
+        outln!("no rejected rows");
     }
     Ok(super::exit::OK)
 }
@@ -159,8 +173,7 @@ fn write_step_rejects(
     let name = &record.name;
     let mut by_key: HashMap<String, crate::journal::RowStatus> =
         rows.into_iter().map(|r| (r.key.clone(), r)).collect();
-    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(file));
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(super::output::open_out(out)?);
     let step = match locate_mapping(&record.mapping_path, journal_path) {
         Ok(path) => crate::pipeline::load_mapping(&path)
             .map_err(|d| d.to_string())

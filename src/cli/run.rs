@@ -367,13 +367,13 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
 /// The summary: one line per step with every outcome, then notes, limits and timing.
 pub fn print_summary(r: &RunReport) {
     if r.dry_run {
-        println!("dry run: nothing was written to the portal or the journal");
+        outln!("dry run: nothing was written to the portal or the journal");
     }
     let stopped_early = r.stopped.is_some() || r.interrupted;
     for s in &r.steps {
-        println!("{:<12} {:<10} {}", s.step, s.entity, step_line(s, r.dry_run, stopped_early));
+        outln!("{:<12} {:<10} {}", s.step, s.entity, step_line(s, r.dry_run, stopped_early));
         if s.reconciled_found + s.reconciled_absent > 0 {
-            println!(
+            outln!(
                 "{:<12} reconciled {} row(s) left by an earlier run: {} found in the portal, {} absent (sent again)",
                 "",
                 s.reconciled_found + s.reconciled_absent,
@@ -382,27 +382,29 @@ pub fn print_summary(r: &RunReport) {
             );
         }
         if let Some(line) = s.duplicates.summary() {
-            println!("{:<12} {line}", "");
+            outln!("{:<12} {line}", "");
         }
         for n in &s.notes {
-            println!("{:<12} note: {n}", "");
+            outln!("{:<12} note: {n}", "");
         }
         if s.changed_not_updated > 0 {
-            println!(
+            outln!(
                 "{:<12} note: {} row(s) changed in the source but were not updated: mode = \"create\" never \
                  updates; set mode = \"upsert\" in [target] and run again with this journal",
-                "", s.changed_not_updated
+                "",
+                s.changed_not_updated
             );
         }
         if s.missing > 0 {
-            println!(
+            outln!(
                 "{:<12} note: {} row(s) this journal imported are no longer in the source (nothing is deleted \
                  in the portal; their keys are in --report)",
-                "", s.missing
+                "",
+                s.missing
             );
         }
     }
-    println!(
+    outln!(
         "{} requests, {} limit refusals ({} QUERY_LIMIT_EXCEEDED, {} OPERATION_TIME_LIMIT), waited {:.1}s on limits",
         r.requests,
         r.query_limit_refusals + r.operating_refusals,
@@ -411,7 +413,7 @@ pub fn print_summary(r: &RunReport) {
         r.limit_wait_secs
     );
     if r.binding_ideal_secs() > 0.0 || r.query_limit_refusals + r.operating_refusals > 0 {
-        println!(
+        outln!(
             "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
             r.elapsed_secs,
             r.items_per_sec,
@@ -419,15 +421,16 @@ pub fn print_summary(r: &RunReport) {
             r.ratio_to_ideal * 100.0
         );
     } else {
-        println!(
+        outln!(
             "elapsed {:.1}s, {:.1} items/s; every request fitted in the rate limit's burst",
-            r.elapsed_secs, r.items_per_sec
+            r.elapsed_secs,
+            r.items_per_sec
         );
     }
-    println!("{}", walls_line(r));
-    println!("journal: {}", r.journal);
+    outln!("{}", walls_line(r));
+    outln!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
-        println!(
+        outln!(
             "rejected rows: b24import rejects --journal {} --out rejects.csv (fix them in the source and run again)",
             r.journal
         );

@@ -220,7 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     if args.json {
         let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_text(&summaries, &args);
     }
@@ -537,28 +537,28 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
     let mut total = (0u64, 0u64, 0u64);
     for s in summaries {
         total = (total.0 + s.rows_read, total.1 + s.valid, total.2 + s.invalid);
-        println!("{} ({} -> {})", s.step, s.mapping, s.entity);
-        println!("  source   {}", s.source);
-        println!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
+        outln!("{} ({} -> {})", s.step, s.mapping, s.entity);
+        outln!("  source   {}", s.source);
+        outln!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
         if !s.errors_by_kind.is_empty() {
             let kinds: Vec<String> = s.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            println!("  errors   {}", kinds.join(", "));
+            outln!("  errors   {}", kinds.join(", "));
         }
         for note in &s.notes {
-            println!("  note     {note}");
+            outln!("  note     {note}");
         }
         for p in &s.portal {
             let tag = if p.provision { "portal   (provision) " } else { "portal   " };
-            println!("  {tag}{}", p.message);
+            outln!("  {tag}{}", p.message);
         }
         if let Some(line) = s.duplicates.as_ref().and_then(|d| d.summary()) {
-            println!("  {line}");
+            outln!("  {line}");
             for m in s.duplicates.iter().flat_map(|d| d.matches.iter()).take(args.max_problems) {
-                println!("    {m}");
+                outln!("    {m}");
             }
         }
         if s.stopped.is_some() {
-            println!(
+            outln!(
                 "  STOPPED  reading stopped after {} row(s); the rest of the file was not read (see the error)",
                 s.rows_read
             );
@@ -566,19 +566,19 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         if !s.problems.is_empty() {
             let shown = s.problems.len();
             let all: u64 = s.errors_by_kind.values().sum();
-            println!("  problems (first {shown} of {all}):");
+            outln!("  problems (first {shown} of {all}):");
             for p in &s.problems {
-                println!("    {}", p.render());
+                outln!("    {}", p.render());
             }
         }
-        println!();
+        outln!();
     }
-    println!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
+    outln!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
     if summaries.iter().any(|s| s.stopped.is_some()) {
-        println!("not every row was read: fix the source error below and validate again");
+        outln!("not every row was read: fix the source error below and validate again");
     }
     if total.2 > 0 && args.rejects.is_none() {
-        println!("hint: --rejects rejects.csv writes every invalid row with its errors");
+        outln!("hint: --rejects rejects.csv writes every invalid row with its errors");
     }
 }
 
