@@ -287,6 +287,17 @@ pub async fn run_with(
     result
 }
 
+/// Runs `work` until it ends, or until Ctrl-C / SIGTERM: then `None`, and `work` is dropped at
+/// once, a request in flight with it (for commands that write no journal: `provision`,
+/// `validate --online`; a re-run reads the portal afresh).
+pub async fn until_stopped<F: std::future::Future>(work: F) -> Option<F::Output> {
+    let mut signals = StopSignals::new();
+    tokio::select! {
+        out = work => Some(out),
+        () = signals.next() => None,
+    }
+}
+
 /// Ctrl-C, or SIGTERM (a scheduler stopping the job), as a stream: listeners are installed
 /// once, so a second signal is never missed between two waits.
 struct StopSignals {

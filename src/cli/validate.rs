@@ -40,7 +40,8 @@ Examples:
 
 Exit codes: 0 every row is valid (--online: and the portal is ready for every row), 1 some rows
 are invalid, 2 a mapping or source cannot be used (--online: or the portal lacks something the
-mappings need, including what `b24import provision` would create), 3 the portal cannot be read.")]
+mappings need, including what `b24import provision` would create), 3 the portal cannot be read,
+130 --online stopped by Ctrl-C or SIGTERM (at once, even mid-request).")]
 pub struct Args {
     /// Mapping files (TOML), one per step, in the order the import would run them.
     #[arg(required = true, value_name = "MAPPING")]
@@ -271,20 +272,28 @@ fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
         exit::USAGE
     })?;
     let rate = pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst };
-    let outcome = runtime.block_on(super::run::run_with(&opts, &transport, rate));
+    let outcome = runtime.block_on(super::run::until_stopped(super::run::run_with(&opts, &transport, rate)));
     runtime.shutdown_timeout(Duration::from_millis(100));
     match outcome {
-        Ok(report) => Ok(report
+        None => Err(interrupted()),
+        Some(Ok(report)) if report.interrupted => Err(interrupted()),
+        Some(Ok(report)) => Ok(report
             .steps
             .into_iter()
             .zip(rejects)
             .map(|(s, r)| ((s.duplicates.rows_checked > 0).then_some(s.duplicates), r))
             .collect()),
-        Err(e) => {
+        Some(Err(e)) => {
             eprintln!("error: the duplicate check could not be made: {e}");
             Err(exit::PORTAL)
         }
     }
+}
+
+/// Ctrl-C or SIGTERM stopped `--online`'s reads (at once, mid-request too): exit 130.
+fn interrupted() -> u8 {
+    eprintln!("interrupted: validate --online stopped before its reads were done; nothing was written");
+    exit::INTERRUPTED
 }
 
 /// `--online`: reads the portal's schema (binding smart processes by title), compares every
@@ -304,7 +313,7 @@ fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
             return Err(exit::USAGE);
         }
     };
-    let result = runtime.block_on(async {
+    let result = runtime.block_on(super::run::until_stopped(async {
         let pre = pipeline::steps::preflight(steps, &transport, true).await?;
         let mut emails = std::collections::BTreeSet::new();
         for step in steps.iter() {
@@ -321,8 +330,9 @@ fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
             gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
             users,
         })
-    });
+    }));
     runtime.shutdown_timeout(Duration::from_millis(100));
+    let Some(result) = result else { return Err(interrupted()) };
     result.map_err(|e| {
         eprintln!("error: {e}");
         match e {
