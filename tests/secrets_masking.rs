@@ -186,3 +186,29 @@ fn sandbox_config_debug_shows_no_secret() {
         assert!(!dbg.contains(secret.as_str()), "{dbg}");
     }
 }
+
+#[test]
+fn a_webhook_without_its_user_id_is_masked_by_every_command_that_echoes_it() {
+    // Regression (issue 16): `https://portal/rest/CODE/` (no user ID) was echoed whole by the
+    // parse error of `--webhook` in run, provision and validate --online.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
+    let mapping = mapping.to_str().expect("utf-8");
+    for url in [
+        format!("https://portal.example/rest/{RIGHT_CODE}/"),
+        format!("https://portal.example/rest/{RIGHT_CODE}"),
+        format!("https://portal.example/rest/{RIGHT_CODE}/crm.item.add"),
+    ] {
+        for cmd in [
+            vec!["run", mapping, "--webhook", &url],
+            vec!["run", mapping, "--webhook", &url, "--dry-run"],
+            vec!["provision", mapping, "--webhook", &url],
+            vec!["validate", mapping, "--online", "--webhook", &url],
+        ] {
+            let out = b24import(&cmd);
+            assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("portal.example/rest/***"), "{cmd:?}");
+            assert_nothing_leaks(&[&out], &[], &[RIGHT_CODE]);
+        }
+    }
+}
