@@ -31,6 +31,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    // `--out -` is standard output everywhere else: never a folder to empty.
+    if args.out.as_deref().is_some_and(super::output::is_stdout) {
+        eprintln!(
+            "error: demo --out takes a folder (emptied first), not `-`: give a directory, e.g. --out demo-out"
+        );
+        return Ok(super::exit::USAGE);
+    }
     let out = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join("b24import-demo"));
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("cannot empty {}", out.display()))?;
