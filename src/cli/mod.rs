@@ -119,6 +119,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
+    quiet_on_closed_stdout();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),
@@ -161,6 +162,24 @@ pub(crate) fn stdout_line(args: std::fmt::Arguments<'_>) {
             eprintln!("error: cannot write to standard output: {e}");
         }
     }
+}
+
+/// A `println!` left outside [`outln!`] panics when the reader of standard output went away;
+/// that ends the process quietly (exit 0) instead of with a panic message.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
 }
 
 /// Whether an error is a reader that went away (a closed pipe): the output ends quietly.

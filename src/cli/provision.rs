@@ -102,12 +102,12 @@ fn code(r: &Report) -> u8 {
 
 fn print_report(r: &Report) {
     if r.dry_run {
-        outln!("dry run: nothing is written to the portal");
+        println!("dry run: nothing is written to the portal");
     }
     for s in &r.steps {
-        outln!("step `{}`", s.name);
+        println!("step `{}`", s.name);
         for e in &s.exists {
-            outln!("  exists    {e}");
+            println!("  exists    {e}");
         }
         for l in &s.lines {
             let outcome = match &l.outcome {
@@ -118,44 +118,40 @@ fn print_report(r: &Report) {
                     format!("REFUSED by {}: {}: {}", x.method, x.code, x.description)
                 }
             };
-            outln!("  {:<9} {}: {outcome}", l.verb, l.text);
+            println!("  {:<9} {}: {outcome}", l.verb, l.text);
         }
         for x in &s.remaining {
             let tag = if r.dry_run { "then" } else { "not done" };
-            outln!("  {tag:<9} {x}");
+            println!("  {tag:<9} {x}");
         }
         for x in &s.left {
-            outln!("  note      {x} (not provision's to fix; `b24import validate --online` explains)");
+            println!("  note      {x} (not provision's to fix; `b24import validate --online` explains)");
         }
         if s.exists.is_empty() && s.lines.is_empty() && s.remaining.is_empty() && s.left.is_empty() {
-            outln!("  nothing to provision");
+            println!("  nothing to provision");
         }
     }
     for u in &r.unread {
-        outln!(
+        println!(
             "refused read: {}: {}: {} (the webhook may lack the rights or scope for it)",
-            u.method,
-            u.code,
-            u.description
+            u.method, u.code, u.description
         );
     }
     let refusals = r.refusals();
     for x in &refusals {
-        outln!(
+        println!(
             "refused write: {}: {}: {} (the webhook's user needs CRM administrator rights for it)",
-            x.method,
-            x.code,
-            x.description
+            x.method, x.code, x.description
         );
     }
-    outln!("{} write request(s)", r.writes);
+    println!("{} write request(s)", r.writes);
     if let Some(why) = &r.gave_up {
         eprintln!("error: gave up on the portal: {why}");
     } else if r.dry_run {
-        outln!("run without --dry-run to make these changes");
+        println!("run without --dry-run to make these changes");
     } else if code(r) == exit::OK {
-        outln!("the portal is ready for these mappings");
+        println!("the portal is ready for these mappings");
     } else {
-        outln!("the portal is not ready: fix what is named above and run provision again");
+        println!("the portal is not ready: fix what is named above and run provision again");
     }
 }
