@@ -132,3 +132,28 @@ async fn rejects_finds_the_source_from_another_working_directory() {
     assert_eq!(rows.len(), 3, "keys only, still every rejected row: {rows:?}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejects_of_a_keyless_step_after_the_source_changed_say_rows_pair_by_line() {
+    // Regression (issue 16): a step without `key` was said to be "paired with the journal by
+    // their key" after its source changed, while every row pairs by line number.
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 6, "create");
+    let toml = std::fs::read_to_string(&mapping).expect("mapping").replace("key = \"Code\"\n", "");
+    std::fs::write(&mapping, toml).expect("mapping");
+    spoil_two_rows(dir.path());
+    let journal = s(&dir.path().join("j.sqlite"));
+    let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    cli_support::edit_csv(dir.path(), "P00001,Name1,Last1,p1@example.com,+7 916 001 0001,41\n", "");
+    let file = dir.path().join("rejects.csv");
+    let out =
+        b24(dir.path(), vec!["rejects".into(), "--journal".into(), journal, "--out".into(), s(&file)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("changed since the journal recorded it"), "{err}");
+    assert!(!err.contains("by their key"), "{err}");
+    assert!(err.contains("has no `key`") && err.contains("by line number"), "{err}");
+    sandbox.stop().await;
+}

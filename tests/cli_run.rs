@@ -204,3 +204,42 @@ async fn a_composite_key_a_journal_holds_in_the_old_unescaped_form_is_not_create
     assert!(line.contains("1 skipped (done before)"), "{line}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_the_portal_refused_on_its_budget_never_reports_100_percent_of_ideal() {
+    // Regression (issue 16): with 48 OPERATION_TIME_LIMIT refusals the summary said "every
+    // request fitted in the rate limit's burst" and "the rate limit binds, 100% of its ideal".
+    let mut config = cli_support::sandbox_config();
+    config.operating.budget_secs = 0.3;
+    config.operating.window = std::time::Duration::from_secs(2);
+    config.operating.buckets = 10;
+    config.operating.cost_secs.insert("crm.item.add".into(), 0.01);
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 100, "create");
+    let journal = s(&dir.path().join("j.sqlite"));
+    // The flags claim the whole window as budget: the portal's 0.3 s refuses what they allow.
+    let extra = ["--operating-budget", "2", "--operating-window", "2", "--batch-size", "10"];
+    let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &extra).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("(0 QUERY_LIMIT_EXCEEDED, 0 OPERATION_TIME_LIMIT)"), "refused: {stdout}");
+    assert!(stdout.contains("the operating budget binds"), "{stdout}");
+    assert!(!stdout.contains("100% of"), "{stdout}");
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operating_budget_above_its_window_is_a_usage_error() {
+    // Regression (issue 16): `--operating-budget 900 --operating-window 600` was accepted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 1, "create");
+    for cmd in ["run", "provision"] {
+        let args =
+            [cmd, &s(&mapping), "--webhook", "http://127.0.0.1:9/rest/1/abc/", "--operating-budget", "900"];
+        let out = b24(dir.path(), args.iter().map(|a| a.to_string()).collect()).await;
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--operating-budget 900 is above --operating-window 600"), "{cmd}: {err}");
+    }
+}

@@ -134,7 +134,7 @@ async fn run_takes_the_new_flags_and_reports_both_walls() {
         .current_dir(dir.path())
         .args(["run", &mapping.display().to_string(), "--webhook", &sandbox.webhook_url()])
         .args(["--rate", "100", "--burst", "50", "--batch-size", "10", "--max-in-flight", "3"])
-        .args(["--operating-budget", "120", "--operating-window", "60", "--report"])
+        .args(["--operating-budget", "48", "--operating-window", "60", "--report"])
         .arg(&report)
         .output()
         .expect("binary");

@@ -212,7 +212,9 @@ async fn a_step_name_reused_for_another_entity_is_refused_with_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_step_pointed_at_another_existing_file_is_refused_but_a_moved_file_is_followed() {
+async fn a_nightly_file_with_the_date_in_its_name_is_the_next_version_of_its_step() {
+    // Regression (issue 16): `contacts-2026-12-06.csv` after `contacts-2026-12-05.csv` (the old
+    // one kept) was refused as another source (exit 2); only another entity, origin or key is.
     let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("temp dir");
     let j = dir.path().join("j.sqlite").display().to_string();
@@ -222,19 +224,55 @@ async fn a_step_pointed_at_another_existing_file_is_refused_but_a_moved_file_is_
         let (j, h, cwd) = (j.clone(), hook.clone(), cwd.clone());
         tokio::task::spawn_blocking(move || b24import(&["run", &m, "--journal", &j, "--webhook", &h], &cwd))
     };
-    let first = run(mapping(dir.path(), "people", "contact", "people.csv")).await.expect("join");
+    let first = run(mapping(dir.path(), "people", "contact", "people-2026-12-05.csv")).await.expect("join");
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    // Another file, with other rows, while the first still exists: refused.
-    let other = mapping(dir.path(), "people", "contact", "partners.csv");
-    std::fs::write(dir.path().join("partners.csv"), "Code,Name\nA1,Someone else\n").expect("csv");
-    let out = run(other.clone()).await.expect("join");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("people.csv, which still exists"), "{}", text(&out));
-    // The same data moved to a new name: followed, nothing sent again.
-    std::fs::rename(dir.path().join("people.csv"), dir.path().join("partners.csv")).expect("mv");
     let adds = sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0);
-    let out = run(other).await.expect("join");
+    // Tonight's file: the same two rows and a new one; yesterday's is still there.
+    let tonight = mapping(dir.path(), "people", "contact", "people-2026-12-06.csv");
+    std::fs::write(dir.path().join("people-2026-12-06.csv"), "Code,Name\nA1,Alpha\nA2,Beta\nA3,Gamma\n")
+        .expect("csv");
+    let out = run(tonight.clone()).await.expect("join");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0), adds);
+    let shown = text(&out);
+    assert!(
+        shown.contains("source now")
+            && shown.contains("people-2026-12-06.csv (was ")
+            && shown.contains("people-2026-12-05.csv)"),
+        "{shown}"
+    );
+    assert!(shown.contains("3 read: 1 created, 0 updated, 0 existing, 0 rejected"), "{shown}");
+    assert_eq!(
+        sandbox.request_counts().get("crm.item.add").copied().unwrap_or(0),
+        adds + 1,
+        "only the new row"
+    );
+    // Another key for the same name: refused before anything is sent.
+    let rekeyed =
+        std::fs::read_to_string(&tonight).expect("mapping").replace("key = \"Code\"", "key = \"Name\"");
+    std::fs::write(&tonight, rekeyed).expect("mapping");
+    let out = run(tonight).await.expect("join");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("key Code") && text(&out).contains("now says origin"), "{}", text(&out));
     sandbox.stop().await;
+}
+
+#[test]
+fn a_symlink_or_another_spelling_of_a_held_journal_is_refused_with_exit_4() {
+    // Regression (issue 16): the lock sat beside the name given, so a symlink or `dir/../j.sqlite`
+    // let two runs write one journal (10 duplicates).
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("sub")).expect("sub");
+    let journal = dir.path().join("j.sqlite");
+    let m = mapping(dir.path(), "people", "contact", "people.csv");
+    let held = Journal::open(&journal).expect("journal");
+    std::os::unix::fs::symlink(&journal, dir.path().join("link.sqlite")).expect("symlink");
+    for other in ["link.sqlite", "sub/../j.sqlite"] {
+        let out = b24import(
+            &["run", &m, "--journal", other, "--webhook", "http://127.0.0.1:9/rest/1/abc/"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(4), "{other}: {}", text(&out));
+        assert!(text(&out).contains("in use by another b24import run"), "{other}: {}", text(&out));
+    }
+    drop(held);
 }

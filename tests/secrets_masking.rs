@@ -186,3 +186,73 @@ fn sandbox_config_debug_shows_no_secret() {
         assert!(!dbg.contains(secret.as_str()), "{dbg}");
     }
 }
+
+#[test]
+fn a_webhook_without_its_user_id_is_masked_by_every_command_that_echoes_it() {
+    // Regression (issue 16): `https://portal/rest/CODE/` (no user ID) was echoed whole by the
+    // parse error of `--webhook` in run, provision and validate --online.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
+    let mapping = mapping.to_str().expect("utf-8");
+    for url in [
+        format!("https://portal.example/rest/{RIGHT_CODE}/"),
+        format!("https://portal.example/rest/{RIGHT_CODE}"),
+        format!("https://portal.example/rest/{RIGHT_CODE}/crm.item.add"),
+    ] {
+        for cmd in [
+            vec!["run", mapping, "--webhook", &url],
+            vec!["run", mapping, "--webhook", &url, "--dry-run"],
+            vec!["provision", mapping, "--webhook", &url],
+            vec!["validate", mapping, "--online", "--webhook", &url],
+        ] {
+            let out = b24import(&cmd);
+            assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("portal.example/rest/***"), "{cmd:?}");
+            assert_nothing_leaks(&[&out], &[], &[RIGHT_CODE]);
+        }
+    }
+}
+
+#[test]
+fn a_portal_error_that_echoes_the_webhook_url_is_masked() {
+    // Regression (issue 16): the portal's (or a proxy's) error description was shown as it came,
+    // with the request's URL and its webhook code in it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/rest/1/{RIGHT_CODE}/", listener.local_addr().expect("addr"));
+    let body = format!(
+        "{{\"error\":\"INVALID_CREDENTIALS\",\"error_description\":\"Invalid request credentials for {base}batch\"}}"
+    );
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
+    let journal = dir.path().join("j.sqlite");
+    let report = dir.path().join("report.json");
+    let out = b24import(&[
+        "run",
+        mapping.to_str().expect("utf-8"),
+        "--webhook",
+        &base,
+        "--journal",
+        journal.to_str().expect("utf-8"),
+        "--report",
+        report.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid request credentials for http://"));
+    let mut files = journal_files(&journal);
+    files.push(report);
+    assert_nothing_leaks(&[&out], &files, &[RIGHT_CODE]);
+}

@@ -1,6 +1,7 @@
 //! The README's OAuth path end to end through the binaries: `b24import sandbox --oauth` prints
 //! rehearsal credentials, `b24import run` imports with them, refreshes the access token when it
-//! expires and keeps the rotated refresh token beside the journal; a re-authorized
+//! expires and keeps the rotated refresh token in one file per portal and client, whatever the
+//! journal; a re-authorized
 //! `B24_REFRESH_TOKEN` wins over the saved one; a refresh that fails names the saved file. No
 //! token reaches stdout, stderr (debug logs), the journal or the report.
 #![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
@@ -97,6 +98,23 @@ fn saved_token(file: &Path) -> String {
         .to_string()
 }
 
+/// The one token file under the state directory `state` (one portal, one client).
+fn token_file_in(state: &Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(state.join("oauth"))
+        .expect("the token directory exists")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "one token file: {files:?}");
+    files[0].clone()
+}
+
+/// `env` with the state directory (where the token file lives) set to `state`.
+fn with_state(env: &BTreeMap<String, String>, state: &Path) -> BTreeMap<String, String> {
+    let mut env = env.clone();
+    env.insert("B24IMPORT_STATE_DIR".into(), state.display().to_string());
+    env
+}
+
 /// Sleeps until an access token issued now has expired (`--token-ttl 1`).
 fn let_the_access_token_expire() {
     std::thread::sleep(Duration::from_millis(1300));
@@ -117,7 +135,8 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let journal = dir.path().join("j.sqlite");
-    let token_file = journal.with_extension("refresh-token");
+    let state = dir.path().join("state");
+    let env = with_state(&sandbox.env, &state);
     let report = dir.path().join("report.json");
     let mut secrets: Vec<String> = ["B24_ACCESS_TOKEN", "B24_REFRESH_TOKEN", "B24_CLIENT_SECRET"]
         .iter()
@@ -127,7 +146,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
 
     // 1. The printed credentials import.
     let mapping = common::name_only_contacts(dir.path(), 0, 5, "test");
-    let out = run(&mapping, &journal, &report, &sandbox.env);
+    let out = run(&mapping, &journal, &report, &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(items(&sandbox.base), 5);
     outputs.push(out);
@@ -137,12 +156,13 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     for round in 1..=2 {
         let_the_access_token_expire();
         let mapping = common::name_only_contacts(dir.path(), round * 5, 5, "test");
-        let out = run(&mapping, &journal, &report, &sandbox.env);
+        let out = run(&mapping, &journal, &report, &env);
         assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
         assert_eq!(items(&sandbox.base), 5 + 5 * round as u64);
-        secrets.push(saved_token(&token_file));
+        secrets.push(saved_token(&token_file_in(&state)));
         outputs.push(out);
     }
+    let token_file = token_file_in(&state);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -156,7 +176,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     let current = saved_token(&token_file);
     std::fs::write(&token_file, format!("stale-saved-token\nfrom-env-sha256 {}\n", "0".repeat(64)))
         .expect("write");
-    let mut reauthorized = sandbox.env.clone();
+    let mut reauthorized = env.clone();
     reauthorized.insert("B24_REFRESH_TOKEN".into(), current);
     let_the_access_token_expire();
     let mapping = common::name_only_contacts(dir.path(), 15, 5, "test");
@@ -170,7 +190,7 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
     std::fs::write(&token_file, "stale-saved-token\n").expect("write");
     let_the_access_token_expire();
     let mapping = common::name_only_contacts(dir.path(), 20, 5, "test");
-    let out = run(&mapping, &journal, &report, &sandbox.env);
+    let out = run(&mapping, &journal, &report, &env);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -201,4 +221,22 @@ fn the_sandbox_oauth_credentials_import_refresh_and_survive_a_reauthorization() 
             }
         }
     }
+}
+
+#[test]
+fn a_token_rotated_with_one_journal_is_used_by_a_run_with_another() {
+    // Regression (issue 16): the rotated token was kept beside the journal, so `run --journal
+    // custom.sqlite` after `provision` (or another journal) started with a revoked token: exit 3.
+    let sandbox = start_sandbox(&["--token-ttl", "1"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = with_state(&sandbox.env, &dir.path().join("state"));
+    let report = dir.path().join("report.json");
+    for (round, journal) in ["a/default.sqlite", "b/custom.sqlite", "a/default.sqlite"].iter().enumerate() {
+        let_the_access_token_expire();
+        let mapping = common::name_only_contacts(dir.path(), round * 5, 5, "test");
+        let out = run(&mapping, &dir.path().join(journal), &report, &env);
+        assert_eq!(out.status.code(), Some(0), "{journal}: {}", text(&out));
+        assert_eq!(items(&sandbox.base), 5 * (round as u64 + 1));
+    }
+    assert!(!dir.path().join("a/default.refresh-token").exists(), "nothing beside the journal");
 }

@@ -1,5 +1,7 @@
 //! A quote that never closes must not swallow rows: `validate` and `run` stop with exit 2,
-//! naming the line where the quote opened; real multi-line cells still read.
+//! naming the line where the quote opened; nor must two stray quotes a few dozen lines apart
+//! (both lines named); real multi-line cells still read, and address blocks whose lines look
+//! like rows read with `multiline_cells = true`.
 #![cfg_attr(not(feature = "sandbox"), allow(unused_imports))] // what the sandbox tests use
 
 mod common;
@@ -88,4 +90,75 @@ async fn a_stray_quote_fails_the_run_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("c.csv:8: a quoted cell (column `Notes`) opens here"), "{stderr}");
     sandbox.stop().await;
+}
+
+/// 200 rows of `Code,Name,Notes`; row 50's note opens a stray quote, row 100's (`12" pipe`)
+/// closes it: rows 51 to 99 read as one cell.
+#[cfg(feature = "sandbox")] // used by the run test only
+fn csv_with_two_stray_quotes() -> String {
+    let mut csv = String::from("Code,Name,Notes\n");
+    for i in 1..=200 {
+        let notes = match i {
+            50 => "\"5 inch pipe",
+            100 => "12\" pipe",
+            _ => "plain",
+        };
+        writeln!(csv, "C{i:04},Company {i},{notes}").expect("write to a String");
+    }
+    csv
+}
+
+// Regression (issue 16): two stray quotes 50 lines apart made the rows between them one cell;
+// `run` imported 151 of 200 rows and exited 0.
+#[cfg(feature = "sandbox")] // runs against the embedded sandbox portal
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stray_quotes_a_few_dozen_lines_apart_fail_the_run_naming_both_lines() {
+    let sandbox =
+        Sandbox::start(common::sandbox_config(Rate { per_second: 200.0, burst: 50 })).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("c.csv"), csv_with_two_stray_quotes()).expect("csv");
+    let mapping = write_mapping(dir.path(), "c.csv", "");
+    let journal = dir.path().join("j.sqlite");
+    let webhook = sandbox.webhook_url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_b24import"))
+            .arg("run")
+            .arg(&mapping)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--webhook", &webhook, "--rate", "200", "--burst", "50"])
+            .output()
+            .expect("binary runs")
+    })
+    .await
+    .expect("join");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("c.csv:51: a quoted cell (column `Notes`) opens here and closes on line 101"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("49 line(s) inside it read as complete rows of 3 columns"), "{stderr}");
+    assert!(stderr.contains("multiline_cells = true"), "{stderr}");
+    // The rows before the stray quote are in; nothing from it on was read as a row.
+    assert!(stdout.contains("49 read: 49 created"), "{stdout}");
+    sandbox.stop().await;
+}
+
+#[test]
+fn an_address_block_whose_lines_look_like_rows_reads_with_multiline_cells() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = "Code,Name,Notes\nC1,Acme,\"12 Main St\nFloor 3, Suite 5, rear\nSpringfield\"\nC2,Beta,plain\n";
+    std::fs::write(dir.path().join("c.csv"), csv).expect("csv");
+    // By default the middle line reads as a row of 3 columns: taken for two stray quotes.
+    let out = validate(&write_mapping(dir.path(), "c.csv", ""));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("c.csv:2: a quoted cell (column `Notes`) opens here and closes on line 4")
+    );
+    // The setting says such cells are real.
+    let out = validate(&write_mapping(dir.path(), "c.csv", "multiline_cells = true"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("2 read, 2 valid"), "{stdout}");
 }

@@ -276,3 +276,53 @@ async fn a_second_ctrl_c_abandons_the_request_in_flight_and_the_next_run_reconci
     let resumed = output(dir.path(), "resume");
     assert!(resumed.contains(&format!("{} found in the portal", c.sent)), "{resumed}");
 }
+
+/// A portal that accepts connections and never answers: every request hangs mid-flight. The
+/// receiver hears of each connection (kept open) as it is accepted.
+fn silent_portal() -> (std::sync::mpsc::Receiver<()>, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/rest/1/abcdef/", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            open.push(stream);
+            let _ = tx.send(());
+        }
+    });
+    (rx, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_provision_and_validate_online_mid_request_with_exit_130() {
+    // Regression (issue 16): only `run` handled SIGTERM; `provision` and `validate --online`
+    // died by the signal (no 130) or waited for the request's timeout.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = contacts(dir.path(), 3);
+    let (connected, url) = silent_portal();
+    for (tag, args) in [
+        ("provision", vec!["provision".to_string(), mapping.display().to_string()]),
+        ("validate", vec!["validate".to_string(), mapping.display().to_string(), "--online".to_string()]),
+    ] {
+        let mut child = Process::new(env!("CARGO_BIN_EXE_b24import"))
+            .args(&args)
+            .args(["--webhook", &url])
+            .env_remove("B24_WEBHOOK_URL")
+            .stdout(Stdio::from(std::fs::File::create(dir.path().join(format!("{tag}.out"))).expect("out")))
+            .stderr(Stdio::from(std::fs::File::create(dir.path().join(format!("{tag}.err"))).expect("err")))
+            .spawn()
+            .expect("binary starts");
+        // The request is on the wire once the portal accepted its connection.
+        let on_the_wire = tokio::task::block_in_place(|| connected.recv_timeout(Duration::from_secs(60)));
+        assert!(on_the_wire.is_ok(), "{tag} never connected: {}", output(dir.path(), tag));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(child.try_wait().expect("try_wait").is_none(), "{tag} hangs: {}", output(dir.path(), tag));
+        signal(&child, "TERM");
+        let (status, took) = exit_within(&mut child, Duration::from_secs(5), tag).await;
+        assert_eq!(status.code(), Some(130), "{tag}: {}", output(dir.path(), tag));
+        assert!(took < Duration::from_secs(2), "{tag} took {took:?}");
+        assert!(output(dir.path(), tag).contains("interrupted"), "{}", output(dir.path(), tag));
+        while connected.try_recv().is_ok() {} // connections of this command's other requests
+    }
+}

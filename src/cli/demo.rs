@@ -31,6 +31,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    // `--out -` is standard output everywhere else: never a folder to empty.
+    if args.out.as_deref().is_some_and(super::output::is_stdout) {
+        eprintln!(
+            "error: demo --out takes a folder (emptied first), not `-`: give a directory, e.g. --out demo-out"
+        );
+        return Ok(super::exit::USAGE);
+    }
     let out = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join("b24import-demo"));
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("cannot empty {}", out.display()))?;
@@ -52,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let mut config = SandboxConfig::fast();
         config.time_scale = 0.0;
         let sandbox = Sandbox::start(config).await.context("cannot start the sandbox")?;
-        println!("sandbox portal listening on {}", sandbox.base_url());
+        outln!("sandbox portal listening on {}", sandbox.base_url());
         let rate = Rate { per_second: 20.0, burst: 10 };
         let mut tc = TransportConfig::new(
             Credentials::Webhook(Webhook::parse(&sandbox.webhook_url())?),
@@ -60,12 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         tc.limiter.rate = rate;
         let transport = Transport::new(tc)?;
-        println!("provision: what the mappings need that the empty portal lacks");
+        outln!("provision: what the mappings need that the empty portal lacks");
         let provisioned = super::provision::run_with(&mappings, &transport, false).await?;
         if provisioned != exit::OK {
             anyhow::bail!("provision did not finish (exit {provisioned}); nothing was imported");
         }
-        println!("run: the import");
+        outln!("run: the import");
         let opts = RunOptions {
             mappings,
             journal: journal.clone(),
@@ -83,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .await;
         let code = super::run::finish(outcome, Some(&out.join("report.json")))?;
         let state = sandbox.snapshot();
-        println!(
+        outln!(
             "sandbox now holds {} CRM items and {} users; duplicates: {}",
             state.items.values().sum::<u64>(),
             state.users,
@@ -98,8 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         step: None,
     };
     super::rejects::run(export)?;
-    println!("journal:  {}", journal.display());
-    println!("report:   {}", out.join("report.json").display());
-    println!("try:      cargo run --release -- status --journal {}", journal.display());
+    outln!("journal:  {}", journal.display());
+    outln!("report:   {}", out.join("report.json").display());
+    outln!("try:      cargo run --release -- status --journal {}", journal.display());
     Ok(if code == exit::ROWS_REJECTED { exit::OK } else { code })
 }

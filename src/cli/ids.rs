@@ -13,7 +13,7 @@ use super::journal_args::JournalArgs;
 pub struct Args {
     #[command(flatten)]
     pub journal: JournalArgs,
-    /// CSV to write: step, key, id.
+    /// CSV to write: step, key, id (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Only this step.
@@ -29,8 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Ok(found) => found,
         Err(code) => return Ok(code),
     };
-    let mut out =
-        csv::Writer::from_path(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut out = csv::Writer::from_writer(super::output::open_out(&args.out)?);
     out.write_record(["step", "key", "id"])?;
     let mut n = 0;
     for step in journal.steps()? {
@@ -42,7 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             n += 1;
         }
     }
-    out.flush()?;
-    println!("{n} imported rows written to {}", args.out.display());
+    out.flush().with_context(|| format!("cannot write {}", super::output::shown(&args.out)))?;
+    if super::output::is_stdout(&args.out) {
+        eprintln!("{n} imported rows written to standard output");
+    } else {
+        outln!("{n} imported rows written to {}", args.out.display());
+    }
     Ok(exit::OK)
 }

@@ -1,7 +1,20 @@
 //! Command-line edge: clap definitions, one file per subcommand, `anyhow` for reporting.
 //!
 //! Owns argument parsing, human-facing output and exit codes. Does not own any pipeline logic:
-//! each subcommand calls into the library stages.
+//! each subcommand calls into the library stages. Standard output goes through [`outln!`]:
+//! a reader that closed the pipe (`b24import status | head -1`) ends the output quietly, never
+//! with a panic.
+
+/// `println!` for the commands: a closed pipe on standard output is not an error (the rest of
+/// the output is dropped), any other write error is said once on standard error.
+macro_rules! outln {
+    () => {
+        $crate::cli::stdout_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::stdout_line(format_args!($($arg)*))
+    };
+}
 
 mod csv_out;
 #[cfg(feature = "sandbox")]
@@ -16,6 +29,7 @@ mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 mod status;
+mod token_file;
 mod validate;
 
 use std::process::ExitCode;
@@ -106,6 +120,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
+    quiet_on_closed_stdout();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),
@@ -120,6 +135,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // `ids --out - | head`: the reader has what it wanted.
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             eprintln!("error: {err:#}");
             // A journal that cannot be read is exit 4 in every command, wherever it surfaced.
@@ -127,6 +144,53 @@ pub fn main() -> ExitCode {
             ExitCode::from(if journal { exit::JOURNAL } else { exit::USAGE })
         }
     }
+}
+
+/// Set once standard output failed: nothing more is written to it.
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes one line to standard output (see [`outln!`]).
+pub(crate) fn stdout_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+    }
+}
+
+/// A `println!` left outside [`outln!`] panics when the reader of standard output went away;
+/// that ends the process quietly (exit 0) instead of with a panic message.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
+}
+
+/// Whether an error is a reader that went away (a closed pipe): the output ends quietly.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<csv::Error>().is_some_and(
+                |c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe),
+            )
+    })
 }
 
 fn init_tracing() {

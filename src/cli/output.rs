@@ -2,10 +2,32 @@
 //! before any work starts, so that a typo in a path fails at once with exit 2 instead of after
 //! an hour of importing.
 //!
-//! Owns only the check. It never truncates an existing file and leaves nothing behind when the
-//! file did not exist; writing the file stays with each command.
+//! Owns the check, and `-` as standard output for `--out` ([`open_out`]). The check never
+//! truncates an existing file and leaves nothing behind when the file did not exist; what is
+//! written stays with each command.
 
+use std::io::Write;
 use std::path::Path;
+
+/// `--out -`: standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Where `--out` writes: standard output for `-`, else the file (created or truncated).
+pub fn open_out(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    use anyhow::Context as _;
+    if is_stdout(path) {
+        return Ok(Box::new(std::io::stdout().lock()));
+    }
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Box::new(std::io::BufWriter::new(file)))
+}
+
+/// How a message names `--out`'s target.
+pub fn shown(path: &Path) -> String {
+    if is_stdout(path) { "standard output".into() } else { path.display().to_string() }
+}
 
 /// Checks that `path` (given as `flag`) can be written: its directory exists and is writable,
 /// and it is not itself a directory. The message says which path and what to do.
@@ -44,7 +66,7 @@ pub fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
 
 /// [`check_writable`] for a command: prints the problem and returns the usage exit code.
 pub fn check_or_exit(flag: &str, path: Option<&Path>) -> Result<(), u8> {
-    match path.map(|p| check_writable(flag, p)) {
+    match path.filter(|p| !(flag == "--out" && is_stdout(p))).map(|p| check_writable(flag, p)) {
         Some(Err(msg)) => {
             eprintln!("error: {msg}");
             Err(super::exit::USAGE)

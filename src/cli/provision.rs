@@ -3,9 +3,12 @@
 //! what it creates and what it changes.
 //!
 //! Owns: the flags, the printed report and the exit code; the work is `provision::provision`.
+//! Ctrl-C or SIGTERM stops it at once, mid-request too (exit 130): a second call reads the
+//! portal again and does only what is still missing.
 //! Exit codes: 0 the portal is ready (a dry run: nothing was refused, whatever it would write),
 //! 1 something could not be done (a refused read or write, per method), 2 a mapping or source
-//! error or a title naming several smart processes or workspaces, 3 gave up on the portal.
+//! error or a title naming several smart processes or workspaces, 3 gave up on the portal,
+//! 130 stopped by a signal.
 
 use std::path::PathBuf;
 
@@ -32,7 +35,8 @@ Examples:
   b24import provision mappings/projects.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
 
 Exit codes: 0 the portal is ready, 1 something could not be done (e.g. refused for lack of rights,
-named per method), 2 mapping or source error or an ambiguous title, 3 gave up on the portal.")]
+named per method), 2 mapping or source error or an ambiguous title, 3 gave up on the portal,
+130 stopped by Ctrl-C or SIGTERM (run it again).")]
 pub struct Args {
     /// Mapping files (TOML), in the order the import runs them.
     #[arg(required = true, value_name = "MAPPING")]
@@ -56,7 +60,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_with(&args.mappings, &transport, args.dry_run))
+    let outcome =
+        runtime.block_on(super::run::until_stopped(run_with(&args.mappings, &transport, args.dry_run)));
+    // A request abandoned by the signal may still sit in a blocking thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    outcome.unwrap_or_else(|| {
+        eprintln!(
+            "interrupted: provision stopped; what it already made stays in the portal. Run it again to do the rest"
+        );
+        Ok(exit::INTERRUPTED)
+    })
 }
 
 /// Opens the mappings, provisions, prints the report; the exit code.

@@ -5,11 +5,7 @@
 //! key (never by line number alone). It reads the journal and the sources; it writes only the
 //! `--out` files, through [`super::csv_out`] (which protects every cell from formula injection).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
 
 use super::csv_out::{per_step_path, safe_cell};
 
@@ -18,8 +14,9 @@ use super::csv_out::{per_step_path, safe_cell};
 #[command(after_long_help = "\
 The original columns are read again from each step's source (the journal keeps no row data) and
 paired with the journal's rejected rows by their key, so an edited source does not move an error
-onto another row. Rows without a key (or with a repeated key) are kept under their line number:
-if the source changed since the run, those cannot be paired reliably and a warning says so.
+onto another row. Rows without a key (or with a repeated key), and every row of a step without
+`key`, are kept under their line number: if the source changed since the run, those cannot be
+paired reliably and a warning says so.
 A rejected row that the source no longer holds is still written, with the journal's `_row` and
 empty columns. The mapping is found where the run recorded it (an absolute path), else relative
 to the current directory, else relative to the journal's location.
@@ -27,7 +24,8 @@ With several steps, one file per step: rejects.csv becomes rejects.contacts.csv,
 pub struct Args {
     #[command(flatten)]
     pub journal: super::journal_args::JournalArgs,
-    /// CSV to write: original columns + `_row`, `_error_code`, `_error`.
+    /// CSV to write: original columns + `_row`, `_error_code`, `_error` (`-`: standard
+    /// output, one step at a time).
     #[arg(long, value_name = "FILE")]
     pub out: std::path::PathBuf,
     /// Only this step.
@@ -62,15 +60,32 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     let several = steps.len() > 1;
+    let to_stdout = super::output::is_stdout(&args.out);
+    if several && to_stdout {
+        let names: Vec<&str> = steps.iter().map(|(s, _)| s.name.as_str()).collect();
+        eprintln!(
+            "error: --out - writes one step's CSV, and {} steps have rejected rows ({}): add --step NAME, \
+             or give a file name (one file per step)",
+            names.len(),
+            names.join(", ")
+        );
+        return Ok(super::exit::USAGE);
+    }
     let mut total = 0;
     for (step, rows) in steps {
         let out = if several { per_step_path(&args.out, &step.name) } else { args.out.clone() };
         total += rows.len();
         write_step_rejects(&out, &journal, &journal_path, &step, rows)?;
-        println!("{}: rejected rows written to {}", step.name, out.display());
+        if to_stdout {
+            eprintln!("{}: rejected rows written to standard output", step.name);
+        } else {
+            outln!("{}: rejected rows written to {}", step.name, out.display());
+        }
     }
-    if total == 0 {
-        println!("no rejected rows");
+    if total == 0 && to_stdout {
+        eprintln!("no rejected rows");
+    } else if total == 0 {
+        outln!("no rejected rows");
     }
     Ok(super::exit::OK)
 }
@@ -158,8 +173,7 @@ fn write_step_rejects(
     let name = &record.name;
     let mut by_key: HashMap<String, crate::journal::RowStatus> =
         rows.into_iter().map(|r| (r.key.clone(), r)).collect();
-    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(file));
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(super::output::open_out(out)?);
     let step = match locate_mapping(&record.mapping_path, journal_path) {
         Ok(path) => crate::pipeline::load_mapping(&path)
             .map_err(|d| d.to_string())
@@ -180,6 +194,12 @@ fn write_step_rejects(
         Ok((mapping, step)) => {
             let source = step.source_path().clone();
             match source_change(journal, &record.mapping_path, &mapping, &source)? {
+                // A keyless step's rows are all keyed by their line number: nothing pairs by key.
+                Some(Some(change)) if step.plan.key_columns.is_empty() => eprintln!(
+                    "warning: step {name}: {change}; this step has no `key`, so its rows are paired with \
+                     the journal by line number: a line inserted or deleted since the run shows an error \
+                     on the wrong row; check them against `_error` (a `key` in [source] pairs rows by it)"
+                ),
                 Some(Some(change)) => {
                     eprintln!(
                         "warning: step {name}: {change}; rows are paired with the journal by their key"

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 
 use super::exit;
 use super::journal_args::JournalArgs;
+use super::token_file::{self, choose_refresh, fingerprint, read_saved_or_legacy, save_token};
 use crate::pipeline::{self, PlanRate, RunError, RunOptions, RunReport};
 use crate::transport::{Credentials, OAuth, Plan, Rate, Secret, Transport, TransportConfig, Webhook};
 
@@ -30,8 +31,10 @@ pub enum PlanArg {
 Credentials: an inbound webhook (--webhook or B24_WEBHOOK_URL), or OAuth with B24_ACCESS_TOKEN,
 B24_REFRESH_TOKEN, B24_CLIENT_ID, B24_CLIENT_SECRET and --portal (the REST endpoint, e.g.
 https://example.bitrix24.ru/rest/). http:// is refused except for loopback addresses.
-The rotated refresh token is kept in <journal>.refresh-token and used while B24_REFRESH_TOKEN
-is unchanged; a different B24_REFRESH_TOKEN (after re-authorizing) is used instead of it.
+The rotated refresh token is kept in one file per portal and client id, whatever the journal
+(~/.local/state/b24import/oauth/<host>-<hash>.refresh-token; $XDG_STATE_HOME, B24IMPORT_STATE_DIR
+or --token-file move it), shared by run, provision and validate --online, and used while
+B24_REFRESH_TOKEN is unchanged; a different B24_REFRESH_TOKEN (after re-authorizing) wins.
 Credentials in URLs (webhook code, user:password@, query values) are masked in every output.
 
 Examples:
@@ -112,11 +115,14 @@ pub struct PortalArgs {
     /// The sliding window the operating budget is counted over, in seconds.
     #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
     pub operating_window: f64,
+    /// OAuth: the file that keeps the rotated refresh token. Default: one per portal and client
+    /// id under $B24IMPORT_STATE_DIR, $XDG_STATE_HOME/b24import or ~/.local/state/b24import.
+    #[arg(long, env = "B24IMPORT_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
-/// Where a rotated OAuth refresh token is kept when the command has no `--journal`: beside the
-/// default journal of the first mapping (`<dir>/.b24import/import.refresh-token`), the file
-/// `run` with its default journal reads, so `provision`, `validate --online` and `run` share it.
+/// Where older versions kept a rotated OAuth refresh token of a command without `--journal`
+/// (`<dir>/.b24import/import.refresh-token`): read once, when the token file has none yet.
 pub fn default_token_file(mappings: &[PathBuf]) -> PathBuf {
     let first = mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
     pipeline::run::default_journal(first, "import").with_extension("refresh-token")
@@ -138,13 +144,16 @@ impl PortalArgs {
         rate
     }
 
-    /// The transport for these flags and the environment. `token_file` keeps rotated OAuth
-    /// refresh tokens (never the journal).
-    pub fn transport(&self, token_file: &Path) -> anyhow::Result<Transport> {
+    /// The transport for these flags and the environment. A rotated OAuth refresh token is
+    /// kept in the token file of the portal and client id (see `token_file`), never in the
+    /// journal; `legacy_token_file` is where an older version kept it, read while the token
+    /// file has none.
+    pub fn transport(&self, legacy_token_file: &Path) -> anyhow::Result<Transport> {
         let refresh_from_env =
             std::env::var("B24_REFRESH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
         let env_fingerprint = refresh_from_env.as_deref().map(fingerprint);
+        let mut saved_in = None;
         let credentials = match (&self.webhook, std::env::var("B24_ACCESS_TOKEN").ok()) {
             (Some(url), _) => Credentials::Webhook(Webhook::parse(url)?),
             (None, Some(access)) => {
@@ -152,12 +161,17 @@ impl PortalArgs {
                     "OAuth needs the portal's REST endpoint: --portal https://example.bitrix24.ru/rest/",
                 )?;
                 let env = |name: &str| std::env::var(name).with_context(|| format!("OAuth needs {name}"));
-                let choice = choose_refresh(refresh_from_env, read_saved(token_file), token_file)?;
+                let client_id = env("B24_CLIENT_ID")?;
+                let token_file =
+                    self.token_file.clone().unwrap_or_else(|| token_file::token_file(endpoint, &client_id));
+                let saved = read_saved_or_legacy(&token_file, legacy_token_file);
+                let choice = choose_refresh(refresh_from_env, saved, &token_file)?;
+                saved_in = Some(token_file);
                 let mut oauth = OAuth::new(
                     endpoint,
                     Secret::new(access),
                     Secret::new(choice.first),
-                    env("B24_CLIENT_ID")?,
+                    client_id,
                     Secret::new(env("B24_CLIENT_SECRET")?),
                     &self.oauth_endpoint,
                 )?;
@@ -178,6 +192,15 @@ impl PortalArgs {
         if !positive(self.operating_budget) || !positive(self.operating_window) {
             bail!("--operating-budget and --operating-window must be seconds above 0");
         }
+        if self.operating_budget > self.operating_window {
+            bail!(
+                "--operating-budget {} is above --operating-window {}: the budget is seconds of processing \
+                 per window, so it cannot exceed the window (the cloud portal's is 480 per 600); lower \
+                 --operating-budget or raise --operating-window",
+                self.operating_budget,
+                self.operating_window
+            );
+        }
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
         crate::transport::configure_in_flight(&mut config, self.max_in_flight);
@@ -185,127 +208,15 @@ impl PortalArgs {
             std::time::Duration::from_secs_f64(self.operating_budget),
             std::time::Duration::from_secs_f64(self.operating_window),
         );
-        let file = token_file.to_path_buf();
-        config.on_refresh = Some(Arc::new(move |token: &Secret| {
-            if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
-                tracing::warn!(path = %file.display(), error = %e, "cannot save the rotated refresh token");
-            }
-        }));
+        if let Some(file) = saved_in {
+            config.on_refresh = Some(Arc::new(move |token: &Secret| {
+                if let Err(e) = save_token(&file, token.expose(), env_fingerprint.as_deref()) {
+                    tracing::warn!(path = %file.display(), error = %e, "cannot save the rotated refresh token");
+                }
+            }));
+        }
         Ok(Transport::new(config)?)
     }
-}
-
-/// A refresh token saved by an earlier run (`<journal>.refresh-token`): the token, and the
-/// fingerprint of the `B24_REFRESH_TOKEN` that was set when it was saved (None: not set, or
-/// a file written before fingerprints were kept).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct SavedToken {
-    token: String,
-    env_fingerprint: Option<String>,
-}
-
-/// Which refresh token to try first and second, and where they came from (for the error).
-#[derive(Debug, PartialEq, Eq)]
-struct RefreshChoice {
-    first: String,
-    second: Option<String>,
-    hint: String,
-}
-
-const FINGERPRINT_PREFIX: &str = "from-env-sha256 ";
-
-/// The SHA-256 of an environment token, to recognise it later without keeping it twice.
-fn fingerprint(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The saved token file: line 1 the token, then optionally `from-env-sha256 <hex>`.
-fn read_saved(path: &Path) -> Option<SavedToken> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let token = lines.next()?.trim().to_string();
-    if token.is_empty() {
-        return None;
-    }
-    let env_fingerprint =
-        lines.find_map(|l| l.trim().strip_prefix(FINGERPRINT_PREFIX)).map(|h| h.trim().to_string());
-    Some(SavedToken { token, env_fingerprint })
-}
-
-/// The rule between `B24_REFRESH_TOKEN` and the token an earlier run saved after rotating it:
-/// - only one of them: that one;
-/// - the saved one descends from the current `B24_REFRESH_TOKEN` (its fingerprint matches, or
-///   the file predates fingerprints): the saved one, newer (a cron job sets the variable once,
-///   the portal rotates the token on every refresh);
-/// - `B24_REFRESH_TOKEN` changed since the file was saved: the user re-authorized, the
-///   variable wins.
-///
-/// The other one is kept as a fallback, tried once if the first is refused.
-fn choose_refresh(
-    env: Option<String>,
-    saved: Option<SavedToken>,
-    file: &Path,
-) -> anyhow::Result<RefreshChoice> {
-    let file = file.display();
-    let advice = "a B24_REFRESH_TOKEN that differs from the saved token is used instead of it";
-    Ok(match (env, saved) {
-        (None, None) => bail!("OAuth needs B24_REFRESH_TOKEN (no refresh token is saved in {file} yet)"),
-        (Some(env), None) => RefreshChoice {
-            first: env,
-            second: None,
-            hint: format!("tried B24_REFRESH_TOKEN (no token saved in {file} yet)"),
-        },
-        (None, Some(saved)) => RefreshChoice {
-            first: saved.token,
-            second: None,
-            hint: format!("tried the refresh token saved in {file} (B24_REFRESH_TOKEN is not set)"),
-        },
-        (Some(env), Some(saved)) if env == saved.token => RefreshChoice {
-            first: env,
-            second: None,
-            hint: format!("tried B24_REFRESH_TOKEN, the same as the token saved in {file}"),
-        },
-        (Some(env), Some(saved))
-            if saved.env_fingerprint.as_deref().is_none_or(|f| f == fingerprint(&env)) =>
-        {
-            RefreshChoice {
-                first: saved.token,
-                second: Some(env),
-                hint: format!("tried the refresh token saved in {file}, then B24_REFRESH_TOKEN ({advice})"),
-            }
-        }
-        (Some(env), Some(saved)) => RefreshChoice {
-            first: env,
-            second: Some(saved.token),
-            hint: format!(
-                "tried B24_REFRESH_TOKEN (it changed since {file} was saved), then the token saved there"
-            ),
-        },
-    })
-}
-
-/// Writes the rotated refresh token atomically, readable by the owner only, with the
-/// fingerprint of the `B24_REFRESH_TOKEN` it descends from.
-fn save_token(path: &Path, token: &str, env_fingerprint: Option<&str>) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut text = format!("{token}\n");
-    if let Some(f) = env_fingerprint {
-        text.push_str(&format!("{FINGERPRINT_PREFIX}{f}\n"));
-    }
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        std::io::Write::write_all(&mut f, text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -374,6 +285,17 @@ pub async fn run_with(
     let result = pipeline::run(opts, transport, rate, interrupted).await;
     watcher.abort();
     result
+}
+
+/// Runs `work` until it ends, or until Ctrl-C / SIGTERM: then `None`, and `work` is dropped at
+/// once, a request in flight with it (for commands that write no journal: `provision`,
+/// `validate --online`; a re-run reads the portal afresh).
+pub async fn until_stopped<F: std::future::Future>(work: F) -> Option<F::Output> {
+    let mut signals = StopSignals::new();
+    tokio::select! {
+        out = work => Some(out),
+        () = signals.next() => None,
+    }
 }
 
 /// Ctrl-C, or SIGTERM (a scheduler stopping the job), as a stream: listeners are installed
@@ -456,13 +378,13 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
 /// The summary: one line per step with every outcome, then notes, limits and timing.
 pub fn print_summary(r: &RunReport) {
     if r.dry_run {
-        println!("dry run: nothing was written to the portal or the journal");
+        outln!("dry run: nothing was written to the portal or the journal");
     }
     let stopped_early = r.stopped.is_some() || r.interrupted;
     for s in &r.steps {
-        println!("{:<12} {:<10} {}", s.step, s.entity, step_line(s, r.dry_run, stopped_early));
+        outln!("{:<12} {:<10} {}", s.step, s.entity, step_line(s, r.dry_run, stopped_early));
         if s.reconciled_found + s.reconciled_absent > 0 {
-            println!(
+            outln!(
                 "{:<12} reconciled {} row(s) left by an earlier run: {} found in the portal, {} absent (sent again)",
                 "",
                 s.reconciled_found + s.reconciled_absent,
@@ -471,27 +393,29 @@ pub fn print_summary(r: &RunReport) {
             );
         }
         if let Some(line) = s.duplicates.summary() {
-            println!("{:<12} {line}", "");
+            outln!("{:<12} {line}", "");
         }
         for n in &s.notes {
-            println!("{:<12} note: {n}", "");
+            outln!("{:<12} note: {n}", "");
         }
         if s.changed_not_updated > 0 {
-            println!(
+            outln!(
                 "{:<12} note: {} row(s) changed in the source but were not updated: mode = \"create\" never \
                  updates; set mode = \"upsert\" in [target] and run again with this journal",
-                "", s.changed_not_updated
+                "",
+                s.changed_not_updated
             );
         }
         if s.missing > 0 {
-            println!(
+            outln!(
                 "{:<12} note: {} row(s) this journal imported are no longer in the source (nothing is deleted \
                  in the portal; their keys are in --report)",
-                "", s.missing
+                "",
+                s.missing
             );
         }
     }
-    println!(
+    outln!(
         "{} requests, {} limit refusals ({} QUERY_LIMIT_EXCEEDED, {} OPERATION_TIME_LIMIT), waited {:.1}s on limits",
         r.requests,
         r.query_limit_refusals + r.operating_refusals,
@@ -499,8 +423,8 @@ pub fn print_summary(r: &RunReport) {
         r.operating_refusals,
         r.limit_wait_secs
     );
-    if r.binding_ideal_secs() > 0.0 {
-        println!(
+    if r.binding_ideal_secs() > 0.0 || r.query_limit_refusals + r.operating_refusals > 0 {
+        outln!(
             "elapsed {:.1}s, {:.1} items/s; the rate limit allows {:.1}s for these requests ({:.0}% of ideal)",
             r.elapsed_secs,
             r.items_per_sec,
@@ -508,15 +432,16 @@ pub fn print_summary(r: &RunReport) {
             r.ratio_to_ideal * 100.0
         );
     } else {
-        println!(
+        outln!(
             "elapsed {:.1}s, {:.1} items/s; every request fitted in the rate limit's burst",
-            r.elapsed_secs, r.items_per_sec
+            r.elapsed_secs,
+            r.items_per_sec
         );
     }
-    println!("{}", walls_line(r));
-    println!("journal: {}", r.journal);
+    outln!("{}", walls_line(r));
+    outln!("journal: {}", r.journal);
     if r.rejected() > 0 && !r.dry_run {
-        println!(
+        outln!(
             "rejected rows: b24import rejects --journal {} --out rejects.csv (fix them in the source and run again)",
             r.journal
         );
@@ -583,65 +508,4 @@ fn summary_of(args: &Args) -> String {
         parts.push("--dry-run".into());
     }
     parts.join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn saved(token: &str, env: Option<&str>) -> Option<SavedToken> {
-        Some(SavedToken { token: token.into(), env_fingerprint: env.map(fingerprint) })
-    }
-
-    fn pick(env: Option<&str>, saved: Option<SavedToken>) -> (String, Option<String>) {
-        let c =
-            choose_refresh(env.map(str::to_string), saved, Path::new("j.refresh-token")).expect("a choice");
-        assert!(c.hint.contains("j.refresh-token"), "the hint names the file: {}", c.hint);
-        (c.first, c.second)
-    }
-
-    // Bug pinned: `provision` kept a rotated refresh token beside the mapping, where the `run`
-    // after it never looked, so that run started with a token the portal had already revoked.
-    #[test]
-    fn provision_validate_and_run_keep_the_refresh_token_in_one_file() {
-        let mappings = vec![PathBuf::from("mappings/projects.toml"), PathBuf::from("mappings/deals.toml")];
-        let run_default =
-            JournalArgs { journal: None, job: "import".into() }.path(mappings.first().map(PathBuf::as_path));
-        assert_eq!(default_token_file(&mappings), run_default.with_extension("refresh-token"));
-    }
-
-    // Bug pinned: a re-authorized B24_REFRESH_TOKEN lost to an older token saved by a past run.
-    #[test]
-    fn the_environment_wins_only_when_it_changed_since_the_token_was_saved() {
-        let s = |x: &str| x.to_string();
-        assert_eq!(pick(Some("E0"), None), (s("E0"), None));
-        assert_eq!(pick(None, saved("S1", Some("E0"))), (s("S1"), None));
-        // A cron job sets E0 once; the saved S1 descends from it and is newer.
-        assert_eq!(pick(Some("E0"), saved("S1", Some("E0"))), (s("S1"), Some(s("E0"))));
-        // A file from before fingerprints: the saved token first, as before.
-        assert_eq!(pick(Some("E0"), saved("S1", None)), (s("S1"), Some(s("E0"))));
-        // The user re-authorized: E1 is new.
-        assert_eq!(pick(Some("E1"), saved("S1", Some("E0"))), (s("E1"), Some(s("S1"))));
-        assert_eq!(pick(Some("S1"), saved("S1", Some("E0"))), (s("S1"), None));
-        let err = choose_refresh(None, None, Path::new("j.refresh-token")).expect_err("nothing to use");
-        assert!(err.to_string().contains("B24_REFRESH_TOKEN"), "{err}");
-    }
-
-    #[test]
-    fn a_saved_token_reads_back_with_its_fingerprint_and_old_files_still_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("j.refresh-token");
-        save_token(&path, "T1", Some(&fingerprint("E0"))).expect("save");
-        assert_eq!(read_saved(&path), saved("T1", Some("E0")));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        std::fs::write(&path, "T0\n").expect("old format");
-        assert_eq!(read_saved(&path), saved("T0", None));
-        std::fs::write(&path, "  \n").expect("empty");
-        assert_eq!(read_saved(&path), None);
-    }
 }

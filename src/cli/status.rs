@@ -74,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let status = collect(&journal, &path).context("cannot read the journal")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        outln!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print_text(&status);
     }
@@ -158,8 +158,8 @@ fn count_source_rows(stored_mapping: &str, journal: &Path) -> Option<u64> {
 }
 
 fn print_text(s: &Status) {
-    println!("journal {}", s.journal);
-    println!(
+    outln!("journal {}", s.journal);
+    outln!(
         "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
         "step",
         "entity",
@@ -175,7 +175,7 @@ fn print_text(s: &Status) {
     );
     for st in &s.steps {
         let total = if st.total_known { st.total.to_string() } else { format!(">={}", st.total) };
-        println!(
+        outln!(
             "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
             st.step,
             st.entity,
@@ -190,11 +190,11 @@ fn print_text(s: &Status) {
             st.updated
         );
         if let Some(e) = &st.last_error {
-            println!("{:<14} last error: {e}", "");
+            outln!("{:<14} last error: {e}", "");
         }
     }
     if let Some(r) = &s.last_run {
-        println!("last run: {} ({})", r.outcome.as_deref().unwrap_or("running or killed"), r.args);
+        outln!("last run: {} ({})", r.outcome.as_deref().unwrap_or("running or killed"), r.args);
     }
     let left: u64 = s.steps.iter().map(|st| st.to_do).sum();
     let mut line = s.elapsed_secs.map(|e| format!("elapsed {}", human(e))).unwrap_or_default();
@@ -212,7 +212,7 @@ fn print_text(s: &Status) {
     if s.steps.iter().any(|st| !st.total_known) {
         line.push_str("; a source could not be read, so its unread rows are not counted");
     }
-    println!("{line}");
+    outln!("{line}");
 }
 
 fn human(secs: f64) -> String {

@@ -40,7 +40,8 @@ Examples:
 
 Exit codes: 0 every row is valid (--online: and the portal is ready for every row), 1 some rows
 are invalid, 2 a mapping or source cannot be used (--online: or the portal lacks something the
-mappings need, including what `b24import provision` would create), 3 the portal cannot be read.")]
+mappings need, including what `b24import provision` would create), 3 the portal cannot be read,
+130 --online stopped by Ctrl-C or SIGTERM (at once, even mid-request).")]
 pub struct Args {
     /// Mapping files (TOML), one per step, in the order the import would run them.
     #[arg(required = true, value_name = "MAPPING")]
@@ -233,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     if args.json {
         let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_text(&summaries, &args);
     }
@@ -284,20 +285,28 @@ fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
         exit::USAGE
     })?;
     let rate = pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst };
-    let outcome = runtime.block_on(super::run::run_with(&opts, &transport, rate));
+    let outcome = runtime.block_on(super::run::until_stopped(super::run::run_with(&opts, &transport, rate)));
     runtime.shutdown_timeout(Duration::from_millis(100));
     match outcome {
-        Ok(report) => Ok(report
+        None => Err(interrupted()),
+        Some(Ok(report)) if report.interrupted => Err(interrupted()),
+        Some(Ok(report)) => Ok(report
             .steps
             .into_iter()
             .zip(rejects)
             .map(|(s, r)| ((s.duplicates.rows_checked > 0).then_some(s.duplicates), r))
             .collect()),
-        Err(e) => {
+        Some(Err(e)) => {
             eprintln!("error: the duplicate check could not be made: {e}");
             Err(exit::PORTAL)
         }
     }
+}
+
+/// Ctrl-C or SIGTERM stopped `--online`'s reads (at once, mid-request too): exit 130.
+fn interrupted() -> u8 {
+    eprintln!("interrupted: validate --online stopped before its reads were done; nothing was written");
+    exit::INTERRUPTED
 }
 
 /// `--online`: reads the portal's schema (binding smart processes by title), compares every
@@ -317,7 +326,7 @@ fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
             return Err(exit::USAGE);
         }
     };
-    let result = runtime.block_on(async {
+    let result = runtime.block_on(super::run::until_stopped(async {
         let pre = pipeline::steps::preflight(steps, &transport, true).await?;
         let mut emails = std::collections::BTreeSet::new();
         for step in steps.iter() {
@@ -334,8 +343,9 @@ fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
             gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
             users,
         })
-    });
+    }));
     runtime.shutdown_timeout(Duration::from_millis(100));
+    let Some(result) = result else { return Err(interrupted()) };
     result.map_err(|e| {
         eprintln!("error: {e}");
         match e {
@@ -560,28 +570,28 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
     let mut total = (0u64, 0u64, 0u64);
     for s in summaries {
         total = (total.0 + s.rows_read, total.1 + s.valid, total.2 + s.invalid);
-        println!("{} ({} -> {})", s.step, s.mapping, s.entity);
-        println!("  source   {}", s.source);
-        println!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
+        outln!("{} ({} -> {})", s.step, s.mapping, s.entity);
+        outln!("  source   {}", s.source);
+        outln!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
         if !s.errors_by_kind.is_empty() {
             let kinds: Vec<String> = s.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            println!("  errors   {}", kinds.join(", "));
+            outln!("  errors   {}", kinds.join(", "));
         }
         for note in &s.notes {
-            println!("  note     {note}");
+            outln!("  note     {note}");
         }
         for p in &s.portal {
             let tag = if p.provision { "portal   (provision) " } else { "portal   " };
-            println!("  {tag}{}", p.message);
+            outln!("  {tag}{}", p.message);
         }
         if let Some(line) = s.duplicates.as_ref().and_then(|d| d.summary()) {
-            println!("  {line}");
+            outln!("  {line}");
             for m in s.duplicates.iter().flat_map(|d| d.matches.iter()).take(args.max_problems) {
-                println!("    {m}");
+                outln!("    {m}");
             }
         }
         if s.stopped.is_some() {
-            println!(
+            outln!(
                 "  STOPPED  reading stopped after {} row(s); the rest of the file was not read (see the error)",
                 s.rows_read
             );
@@ -589,19 +599,19 @@ fn print_text(summaries: &[StepSummary], args: &Args) {
         if !s.problems.is_empty() {
             let shown: u64 = s.problems.iter().map(|p| 1 + p.more).sum();
             let all: u64 = s.errors_by_kind.values().sum();
-            println!("  problems (first {shown} of {all}):");
+            outln!("  problems (first {shown} of {all}):");
             for p in &s.problems {
-                println!("    {}", p.render());
+                outln!("    {}", p.render());
             }
         }
-        println!();
+        outln!();
     }
-    println!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
+    outln!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
     if summaries.iter().any(|s| s.stopped.is_some()) {
-        println!("not every row was read: fix the source error below and validate again");
+        outln!("not every row was read: fix the source error below and validate again");
     }
     if total.2 > 0 && args.rejects.is_none() {
-        println!("hint: --rejects rejects.csv writes every invalid row with its errors");
+        outln!("hint: --rejects rejects.csv writes every invalid row with its errors");
     }
 }
 

@@ -1,5 +1,7 @@
 //! One writer per journal: an exclusive OS advisory lock on the sidecar file `<journal>.lock`,
-//! held for as long as a read-write [`super::Journal`] lives (a whole `run`).
+//! held for as long as a read-write [`super::Journal`] lives (a whole `run`). The lock sits next
+//! to the journal's real file ([`real_path`]: symlinks, `..` and relative paths resolved), so two
+//! names of one journal take one lock.
 //!
 //! Owns: taking and releasing the lock, and the holder's description written into the file
 //! (pid, host, start time) so that a second run can say who is in the way. The OS drops the
@@ -84,11 +86,38 @@ pub struct JournalLock {
     pub taken_over: Option<LockHolder>,
 }
 
-/// `<journal>.lock`, next to the journal.
+/// `<journal>.lock`, next to the journal's real file (see [`real_path`]).
 pub fn lock_path(journal: &Path) -> PathBuf {
+    let journal = real_path(journal);
     let mut name = journal.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".lock");
     journal.with_file_name(name)
+}
+
+/// The file `journal` names, whatever the spelling: symlinks followed, `.`/`..` and relative
+/// paths resolved. A journal not created yet resolves through its directory (its own name
+/// kept); a path that cannot be resolved at all is returned as given.
+pub fn real_path(journal: &Path) -> PathBuf {
+    let mut path = journal.to_path_buf();
+    // A dangling symlink: the journal will be created where it points (40 hops, as the OS).
+    for _ in 0..40 {
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            return real;
+        }
+        let Ok(target) = std::fs::read_link(&path) else { break };
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return journal.to_path_buf();
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    match std::fs::canonicalize(dir) {
+        Ok(dir) => dir.join(name),
+        Err(_) => journal.to_path_buf(),
+    }
 }
 
 impl JournalLock {
@@ -185,5 +214,26 @@ mod tests {
             lock_path(Path::new("a/.b24import/job.sqlite")),
             PathBuf::from("a/.b24import/job.sqlite.lock")
         );
+    }
+
+    // Bug pinned: a symlink or a second spelling of one journal took a second lock (issue 16).
+    #[cfg(unix)]
+    #[test]
+    fn every_name_of_one_journal_takes_the_same_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sub")).expect("sub");
+        let journal = dir.path().join("j.sqlite");
+        std::fs::write(&journal, "").expect("journal");
+        let link = dir.path().join("link.sqlite");
+        std::os::unix::fs::symlink(&journal, &link).expect("symlink");
+        let first = JournalLock::acquire(&journal).expect("first");
+        for other in [link, dir.path().join("sub/../j.sqlite")] {
+            assert!(
+                matches!(JournalLock::acquire(&other), Err(LockError::Held(_))),
+                "{} took its own lock",
+                other.display()
+            );
+        }
+        drop(first);
     }
 }

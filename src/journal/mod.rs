@@ -9,9 +9,10 @@
 //! once known is kept through every later transition, so an update never becomes a create),
 //! the resume
 //! queries, the one-writer lock ([`Journal::open`]; readers use [`Journal::open_read_only`],
-//! which never creates, migrates or chmods a file) and the identity of a step (a name keeps
-//! its entity and source). Must not store secrets (webhook codes and tokens never reach this
-//! file; URLs in run arguments are masked) nor row data: keys, states, portal IDs, errors and
+//! which never creates, migrates or chmods a file) and the identity of a step
+//! (`step_identity`: a name keeps its entity, origin and key; its source file may change).
+//! Must not store secrets (webhook codes and tokens never reach this file; URLs in run
+//! arguments are masked) nor row data: keys, states, portal IDs, errors and
 //! salted hashes of the fields, nothing from which a row could be rebuilt.
 
 pub mod field_hashes;
@@ -20,6 +21,7 @@ mod fingerprint;
 pub mod keys;
 mod lock;
 mod schema;
+mod step_identity;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub use field_hashes::{FieldHasher, FieldHashes};
 pub use fingerprint::{Fingerprint, FingerprintCheck, SourceChanged};
 pub use lock::{LockHolder, lock_path};
 pub use schema::{APPLICATION_ID, VERSION as SCHEMA_VERSION};
+pub use step_identity::{StepConflict, step_identity};
 
 /// The row query with `$hashes` as its last column, then `$rest` (a constant: the run asks it
 /// once per source row).
@@ -165,32 +168,6 @@ pub struct StepSpec<'a> {
     pub source: &'a Path,
     /// The source's SHA-256 now (hex), when known.
     pub source_sha256: Option<&'a str>,
-}
-
-/// A step name the journal knows with another entity or another source: refused (exit 2), as
-/// mixing them would mark rows of one kind done with the IDs of another.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepConflict {
-    #[error(
-        "step `{name}`: the journal {journal} has it as a {recorded} step (mapping {recorded_mapping}), \
-         but {mapping} now imports {entity}. A step name always means one entity: give this mapping \
-         another `name`, or use another journal (--journal FILE or --job NAME)"
-    )]
-    Entity {
-        name: String,
-        journal: String,
-        recorded: String,
-        recorded_mapping: String,
-        mapping: String,
-        entity: String,
-    },
-    #[error(
-        "step `{name}`: the journal {journal} has it reading {recorded_source}, which still exists \
-         with other content than {new_source}, which {mapping} now reads. A step name always means one \
-         source: give this mapping another `name` (or use another journal: --journal FILE or --job \
-         NAME); if {new_source} is the same data moved, remove or rename the old file and run again"
-    )]
-    Source { name: String, journal: String, recorded_source: String, mapping: String, new_source: String },
 }
 
 /// A row entering the journal as `pending`.
@@ -355,7 +332,8 @@ impl Journal {
     /// the file 0600): takes the exclusive lock `<path>.lock` for the life of the value (another
     /// run holding it: [`JournalError::Locked`], at once), refuses a file that is not a journal
     /// without touching it, migrates to the current schema, and writes in WAL mode with
-    /// `synchronous=NORMAL`.
+    /// `synchronous=NORMAL`. The lock and the database are the journal's real file (symlinks and
+    /// `..` resolved), so two names of one journal are one journal, never two writers.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io { path: path.to_path_buf(), source };
         if path.exists() {
@@ -381,7 +359,8 @@ impl Journal {
         let header = file::inspect(path)?;
         narrow_to_owner(path).map_err(io)?;
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags)?;
+        // The real file, so that its `-wal` is the one every name of the journal shares.
+        let mut conn = Connection::open_with_flags(lock::real_path(path), flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         file::check_tables(&conn, path, &header)?;
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -492,62 +471,6 @@ impl Journal {
             )
             .optional()?;
         id.map(StepId).ok_or_else(|| JournalError::StepEntity { name: step.name.to_string() })
-    }
-
-    /// Whether `step` may use the journal's step of that name: the same entity, and the same
-    /// source (by path; a file at another path is accepted when it has the recorded content,
-    /// or when the recorded path no longer exists: the file moved). `current_sha256` hashes
-    /// the new source, called only when the paths differ. The outer error is the journal's.
-    pub fn check_step(
-        &self,
-        step: &StepSpec<'_>,
-        current_sha256: impl FnOnce() -> Option<String>,
-    ) -> Result<Result<(), StepConflict>, JournalError> {
-        let identity_columns = if self.version >= 3 {
-            "entity, mapping_path, source_path, source_sha256"
-        } else {
-            "entity, mapping_path, NULL, NULL"
-        };
-        let recorded = self
-            .conn
-            .query_row(
-                &format!("SELECT {identity_columns} FROM steps WHERE name = ?1"),
-                params![step.name],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((entity, mapping, source, sha256)) = recorded else { return Ok(Ok(())) };
-        if entity != step.entity {
-            return Ok(Err(StepConflict::Entity {
-                name: step.name.to_string(),
-                journal: self.path.display().to_string(),
-                recorded: entity,
-                recorded_mapping: mapping,
-                mapping: step.mapping_path.display().to_string(),
-                entity: step.entity.to_string(),
-            }));
-        }
-        let Some(source) = source else { return Ok(Ok(())) }; // recorded before schema 3
-        if Path::new(&source) == step.source || !Path::new(&source).exists() {
-            return Ok(Ok(()));
-        }
-        if sha256.is_some() && current_sha256() == sha256 {
-            return Ok(Ok(())); // the same content at another path
-        }
-        Ok(Err(StepConflict::Source {
-            name: step.name.to_string(),
-            journal: self.path.display().to_string(),
-            recorded_source: source,
-            mapping: step.mapping_path.display().to_string(),
-            new_source: step.source.display().to_string(),
-        }))
     }
 
     /// Every step, in job order.

@@ -499,35 +499,34 @@ fn migrating_a_journal_keeps_hashes_and_wipes_the_values() {
 }
 
 #[test]
-fn a_step_keeps_its_entity_and_its_source() {
+fn a_step_keeps_its_entity_origin_and_key_but_may_change_its_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut j = open_in(&dir);
     let a = dir.path().join("a.csv");
     let b = dir.path().join("b.csv");
     std::fs::write(&a, "k\n1\n").expect("write");
     std::fs::write(&b, "k\n2\n").expect("write");
-    let sha = |p: &Path| Fingerprint::of_file(p).ok().map(|f| f.sha256);
-    let recorded = sha(&a);
-    j.upsert_step(&StepSpec { source_sha256: recorded.as_deref(), ..spec("contacts", "contact", &a) })
-        .expect("step");
+    let id = crate::journal::step_identity("b24import", &["Code"]);
+    j.upsert_step(&spec("contacts", "contact", &a)).expect("step");
+    j.record_step_identity("contacts", &id).expect("identity");
     // Regression: a reused name marked contacts "done" with company IDs.
-    let err = j.check_step(&spec("contacts", "company", &a), || None).expect("query").expect_err("entity");
+    let err = j.check_step(&spec("contacts", "company", &a), &id).expect("query").expect_err("entity");
     let msg = err.to_string();
     assert!(msg.contains("has it as a contact step") && msg.contains("now imports company"), "{msg}");
     assert!(msg.contains("another `name`") && msg.contains("--journal"), "{msg}");
     assert!(matches!(j.upsert_step(&spec("contacts", "company", &a)), Err(JournalError::StepEntity { .. })));
-    // Same path: fine. Another file with other content while the old one still exists: refused.
-    j.check_step(&spec("contacts", "contact", &a), || None).expect("query").expect("same");
-    let err = j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect_err("source");
-    assert!(err.to_string().contains("a.csv, which still exists"), "{err}");
-    // The same content at another path, or the old path gone: the file moved.
-    std::fs::write(&b, "k\n1\n").expect("write");
-    j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect("same content");
-    std::fs::write(&b, "k\n3\n").expect("write");
-    std::fs::remove_file(&a).expect("rm");
-    j.check_step(&spec("contacts", "contact", &b), || sha(&b)).expect("query").expect("moved");
+    // Same path: fine, nothing moved.
+    assert_eq!(j.check_step(&spec("contacts", "contact", &a), &id).expect("query"), Ok(None));
+    // Regression (issue 16): tonight's file with the date in its name was refused while
+    // yesterday's still existed; it is the next version of the same step.
+    let moved = j.check_step(&spec("contacts", "contact", &b), &id).expect("query").expect("next version");
+    assert_eq!(moved.as_deref(), Some(a.to_str().expect("utf-8")));
+    // Another key or origin: refused, naming both.
+    let other = crate::journal::step_identity("b24import", &["Email"]);
+    let err = j.check_step(&spec("contacts", "contact", &b), &other).expect("query").expect_err("key");
+    assert!(err.to_string().contains("key Code") && err.to_string().contains("key Email"), "{err}");
     // An unknown name is always fine.
-    j.check_step(&spec("deals", "deal", &a), || None).expect("query").expect("new");
+    assert_eq!(j.check_step(&spec("deals", "deal", &a), &id).expect("query"), Ok(None));
 }
 
 #[test]

@@ -301,6 +301,7 @@ impl MappingFile {
                 )),
             }
         }
+        options.multiline_cells = src.multiline_cells.unwrap_or(false);
         if diags.is_empty() { Ok(options) } else { Err(diags) }
     }
 

@@ -47,6 +47,9 @@ pub struct SourceSpec {
     pub header_row: Option<Spanned<Number>>,
     /// Column (or columns) whose values identify a row; default: the row number.
     pub key: Option<Spanned<OneOrMany>>,
+    /// CSV only: quoted cells whose lines look like whole rows are real (long address blocks);
+    /// default `false`: such a cell is taken for two stray quotes and stops the read.
+    pub multiline_cells: Option<bool>,
 }
 
 /// `sheet = "Deals"` or `sheet = 2`; anything else is kept as a [`Number`] so that `compile`

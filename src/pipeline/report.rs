@@ -100,10 +100,11 @@ pub struct RunReport {
     pub elapsed_secs: f64,
     pub items_per_sec: f64,
     /// The time the rate limit alone allows for the write requests sent:
-    /// `(requests - burst) / rate`, at least 0 (the rate ideal; also `rate_ideal_secs`).
+    /// `(requests not refused - burst) / rate`, at least 0 (the rate ideal; also `rate_ideal_secs`).
     pub ideal_secs: f64,
     /// The ideal of the wall that binds (the larger of the two) / `elapsed_secs`
-    /// (1.0 = as fast as the limits allow).
+    /// (1.0 = as fast as the limits allow); below the share of requests not refused when the
+    /// portal refused any (a refused run is never at 100 %).
     pub ratio_to_ideal: f64,
     /// The rate ideal (the same figure as `ideal_secs`).
     pub rate_ideal_secs: f64,
@@ -111,7 +112,8 @@ pub struct RunReport {
     /// the first budget at once, each further budget one window later (for the method that
     /// needs the most). 0 when the portal reports no processing time.
     pub operating_ideal_secs: f64,
-    /// The wall that binds: `"rate"` or `"operating"` (the larger ideal).
+    /// The wall that binds: `"operating"` when the portal refused on its operating budget, else
+    /// `"rate"` when it refused on the rate, else the one with the larger ideal.
     pub binding_wall: &'static str,
     /// The most requests that were in flight at once.
     pub peak_in_flight: usize,
@@ -160,15 +162,21 @@ impl RunReport {
         self.limit_wait_secs = stats.limit_wait.as_secs_f64();
         self.elapsed_secs = elapsed_secs;
         self.items_per_sec = if elapsed_secs > 0.0 { items as f64 / elapsed_secs } else { 0.0 };
-        self.ideal_secs = rate.ideal_secs(stats.requests);
+        // A refused request is no part of an ideal schedule: the rate ideal counts the requests
+        // the portal did not refuse on the rate (each such refusal is one whole request; an
+        // operating refusal may be one command of a batch, so those are not subtracted).
+        let needed = stats.requests.saturating_sub(stats.query_limit_refusals);
+        self.ideal_secs = rate.ideal_secs(needed);
         self.rate_ideal_secs = self.ideal_secs;
         self.operating_ideal_secs = stats.operating_ideal_secs;
         self.peak_in_flight = stats.peak_in_flight;
-        self.binding_wall =
-            if self.operating_ideal_secs > self.rate_ideal_secs { "operating" } else { "rate" };
-        let binding = self.binding_ideal_secs();
+        self.binding_wall = binding_wall(stats, self.rate_ideal_secs, self.operating_ideal_secs);
+        // The portal refused: its wall was tighter than the ideal knows (another user of the
+        // credential, flags above the portal's budget), and the time parked after a refusal is
+        // not ideal time; the ratio then never says 100 % (see `ratio_to_ideal`).
+        let refused = stats.query_limit_refusals + stats.operating_refusals > 0;
         self.ratio_to_ideal =
-            if elapsed_secs > 0.0 && binding > 0.0 { (binding / elapsed_secs).min(1.0) } else { 1.0 };
+            ratio_to_ideal(self.binding_ideal_secs(), elapsed_secs, self.limit_wait_secs, refused);
     }
 
     /// The ideal of the wall that binds.
@@ -188,6 +196,37 @@ impl RunReport {
             "ok"
         }
     }
+}
+
+/// The wall that bound the run: the one the portal refused on (`OPERATION_TIME_LIMIT` before
+/// `QUERY_LIMIT_EXCEEDED`: a refused budget parks far longer); without refusals, the one with the
+/// larger ideal.
+fn binding_wall(stats: &TransportStats, rate_ideal: f64, operating_ideal: f64) -> &'static str {
+    if stats.operating_refusals > 0 {
+        "operating"
+    } else if stats.query_limit_refusals > 0 || rate_ideal >= operating_ideal {
+        "rate"
+    } else {
+        "operating"
+    }
+}
+
+/// The highest ratio a run the portal refused can show: a run at its ideal is never refused.
+const MAX_REFUSED_RATIO: f64 = 0.99;
+
+/// `ideal / elapsed` (1.0: as fast as the limits allow). When the portal `refused` requests,
+/// the model's ideal is not the wall that bound the run (it may be 0: "all within the burst"),
+/// so the ideal is taken as at least the time spent outside limit waits, and the ratio stays
+/// below [`MAX_REFUSED_RATIO`]: a refused run never shows 100 %.
+fn ratio_to_ideal(ideal: f64, elapsed: f64, limit_wait: f64, refused: bool) -> f64 {
+    if elapsed <= 0.0 {
+        return if refused { MAX_REFUSED_RATIO } else { 1.0 };
+    }
+    if !refused {
+        return if ideal > 0.0 { (ideal / elapsed).min(1.0) } else { 1.0 };
+    }
+    let working = (elapsed - limit_wait).max(0.0);
+    (ideal.max(working) / elapsed).min(MAX_REFUSED_RATIO)
 }
 
 /// The limiter's rate and burst, for the ideal-time figure.
@@ -257,6 +296,28 @@ mod tests {
         let json = serde_json::to_value(&r).expect("serialises");
         assert_eq!(json["binding_wall"], "rate");
         assert_eq!(json["operating_ideal_secs"], 4.0);
+    }
+
+    // Bug pinned (issue 16): 48 OPERATION_TIME_LIMIT refusals, everything within the burst by
+    // the model: the summary said "the rate limit binds, 100% of its ideal".
+    #[test]
+    fn a_run_the_portal_refused_on_its_budget_is_bound_by_it_and_never_at_100_percent() {
+        let mut r = RunReport::default();
+        let mut s = stats(40); // within the burst: the model's ideal is 0
+        s.operating_refusals = 48;
+        s.limit_wait = Duration::from_secs(30);
+        r.set_figures(&s, 40.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!(r.binding_wall, "operating");
+        assert_eq!(r.ratio_to_ideal, 0.25, "10 s of 40 outside limit waits");
+        s.limit_wait = Duration::ZERO;
+        r.set_figures(&s, 40.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!(r.ratio_to_ideal, MAX_REFUSED_RATIO, "never 100 %");
+        // Refused on the rate: the refused requests are no ideal work.
+        let mut s = stats(70);
+        s.query_limit_refusals = 20;
+        r.set_figures(&s, 40.0, PlanRate { per_second: 2.0, burst: 50 });
+        assert_eq!((r.binding_wall, r.rate_ideal_secs), ("rate", 0.0));
+        assert!(r.ratio_to_ideal < 1.0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Owns: [`run`], [`RunOptions`], [`RunError`] (why a run could not proceed at all), the checks
 //! made before anything is sent (step order, lookups that resolve, step identities the journal
-//! knows) and the names a row and a step have in the journal ([`journal_key`], the entity
+//! knows: entity, origin and key; a new source path is the next version of the step) and the names a row and a step have in the journal ([`journal_key`], the entity
 //! label). A step's own work is in `step` and the files it names; the figures in `report`.
 //! Must not hold per-row logic.
 
@@ -18,7 +18,7 @@ use super::progress::Progress;
 use super::report::{PlanRate, RunReport};
 use super::step::{RunContext, StepRunner, Stop};
 use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
-use crate::journal::{self, Journal, JournalError, StepConflict, StepSpec};
+use crate::journal::{self, JournalError, StepConflict, StepSpec};
 use crate::mapping::{Diagnostics, Entity, Mode};
 use crate::source::SourceError;
 use crate::transport::Transport;
@@ -123,9 +123,7 @@ pub async fn run(
         }
     };
     let mut journal = RunJournal::open(opts)?;
-    if let Some(j) = journal.reader() {
-        check_step_identities(j, &steps)?;
-    }
+    let moved = check_step_identities(&mut journal, &steps)?;
     let known = match journal.reader() {
         Some(j) => j.steps()?.into_iter().map(|s| s.name).collect(),
         None => Vec::new(),
@@ -154,7 +152,11 @@ pub async fn run(
         }
         let (mut runner, rows) = StepRunner::new(step, order, &mut journal, context)?;
         let result = runner.run(rows).await;
-        report.steps.push(std::mem::take(&mut runner.report));
+        let mut step_report = std::mem::take(&mut runner.report);
+        if let Some((_, note)) = moved.iter().find(|(name, _)| *name == step_report.step) {
+            step_report.notes.insert(0, note.clone());
+        }
+        report.steps.push(step_report);
         match result {
             Ok(()) => {}
             // Ctrl-C / SIGTERM reached the transport in a wait or a request: not a portal failure.
@@ -192,9 +194,23 @@ pub(super) fn canonical_source(step: &Step) -> PathBuf {
     std::fs::canonicalize(step.source_path()).unwrap_or_else(|_| step.source_path().clone())
 }
 
-/// Every step must mean what the journal says it meant (same entity, same source) before
-/// anything is written.
-fn check_step_identities(journal: &Journal, steps: &[Step]) -> Result<(), RunError> {
+/// The origin and key columns of `step`, as the journal records its identity.
+fn identity_of(step: &Step) -> String {
+    let keys: Vec<&str> =
+        step.plan.key_columns.iter().filter_map(|&i| step.plan.headers.get(i)).map(String::as_str).collect();
+    journal::step_identity(&step.plan.target.origin, &keys)
+}
+
+/// Every step must mean what the journal says it meant (same entity, origin and key) before
+/// anything is written; a writing run then records the identities. The source may have moved
+/// (tonight's file with the date in its name): `(step name, "source now X (was Y)")` per step
+/// whose source changed path.
+fn check_step_identities(
+    journal: &mut RunJournal,
+    steps: &[Step],
+) -> Result<Vec<(String, String)>, RunError> {
+    let Some(reader) = journal.reader() else { return Ok(Vec::new()) };
+    let mut moved = Vec::new();
     for (order, step) in steps.iter().enumerate() {
         let entity = entity_label(step.plan.target.entity);
         let source = canonical_source(step);
@@ -206,9 +222,17 @@ fn check_step_identities(journal: &Journal, steps: &[Step]) -> Result<(), RunErr
             source: &source,
             source_sha256: None,
         };
-        journal.check_step(&spec, || journal::Fingerprint::of_file(&source).ok().map(|f| f.sha256))??;
+        if let Some(previous) = reader.check_step(&spec, &identity_of(step))?? {
+            let note = format!("source now {} (was {previous})", source.display());
+            moved.push((step.plan.name.clone(), note));
+        }
     }
-    Ok(())
+    if let RunJournal::Writing(j) = journal {
+        for step in steps {
+            j.record_step_identity(&step.plan.name, &identity_of(step))?;
+        }
+    }
+    Ok(moved)
 }
 
 /// `Ok` when there are no problems, else the run stops before sending anything (exit 2).

@@ -13,6 +13,10 @@
 //! [`MAX_QUOTED_LINES`] line breaks or [`MAX_QUOTED_BYTES`] bytes, stops the read with a
 //! [`SourceError::UnclosedQuote`] naming the line (and column) where the quote opened. The
 //! bounds are far above real multi-line notes and far below what a stray quote swallows.
+//! Two stray quotes a few dozen lines apart close the cell within those bounds, so a quoted
+//! cell whose inner lines (begun and ended inside it, without a quote) have the header's width
+//! is [`SourceError::SwallowedRows`], naming where it opened and closed, unless
+//! `multiline_cells` says such cells are real.
 //! Must not: hold more than one record and the read buffers in memory, or guess what a
 //! column means.
 //!
@@ -35,10 +39,8 @@ use super::*;
 const PREFIX_LEN: usize = 64 * 1024;
 /// Read buffer between the (decoded) file and the parser.
 const BUFFER_LEN: usize = 64 * 1024;
-/// A quoted cell holding more line breaks than this is taken for a stray quote.
-pub const MAX_QUOTED_LINES: u64 = 100;
-/// A quoted cell longer than this (bytes of UTF-8) is taken for a stray quote.
-pub const MAX_QUOTED_BYTES: u64 = 64 * 1024;
+pub use super::quotes::{MAX_QUOTED_BYTES, MAX_QUOTED_LINES};
+use super::quotes::{OpenQuote, QuoteTracker, Swallowed};
 
 /// A CSV file read record by record; see the module documentation.
 pub struct CsvSource {
@@ -60,6 +62,8 @@ pub struct CsvSource {
     /// Quote state of the record being parsed, shadowing the parser's.
     quotes: QuoteTracker,
     delimiter: u8,
+    /// `multiline_cells = true`: quoted cells may hold lines that read as whole rows.
+    multiline_cells: bool,
     notes: Vec<String>,
 }
 
@@ -161,6 +165,7 @@ impl CsvSource {
             done: false,
             quotes: QuoteTracker::default(),
             delimiter,
+            multiline_cells: options.multiline_cells,
             notes,
         };
         source.headers = source.read_headers(options.header_row)?;
@@ -219,7 +224,8 @@ impl CsvSource {
         // The parser counts lines from 1.
         let line = self.parser.line() + self.skipped_newlines;
         let (mut out_len, mut end_len) = (0, 0);
-        self.quotes = QuoteTracker::default();
+        // Reading the header (no width yet) or with `multiline_cells`, inner lines are not checked.
+        self.quotes = QuoteTracker::new(if self.multiline_cells { 0 } else { self.headers.len() });
         loop {
             let input = self
                 .input
@@ -229,6 +235,12 @@ impl CsvSource {
                 self.parser.read_record(input, &mut self.fields[out_len..], &mut self.ends[end_len..]);
             let overrun = self.quotes.feed(&input[..n_in], self.delimiter);
             self.input.consume(n_in);
+            if result == ReadRecordResult::Record {
+                self.quotes.end_record();
+            }
+            if let Some(swallowed) = self.quotes.swallowed {
+                return Err(self.swallowed_rows(line, swallowed));
+            }
             if let Some(open) = overrun {
                 // The quoted cell follows the fields the parser has finished.
                 let field = end_len + n_end;
@@ -270,6 +282,17 @@ impl CsvSource {
                 }
                 ReadRecordResult::End => return Ok(None),
             }
+        }
+    }
+
+    fn swallowed_rows(&self, line: u64, s: Swallowed) -> SourceError {
+        SourceError::SwallowedRows {
+            path: self.path.clone(),
+            opened: line + s.open.line_offset,
+            closed: line + s.close_offset,
+            column: self.headers.get(s.field).filter(|name| !name.is_empty()).cloned(),
+            rows: s.rows,
+            width: self.headers.len(),
         }
     }
 
@@ -392,127 +415,6 @@ impl Source for CsvSource {
     }
 }
 
-/// Where a quoted cell opened, relative to the start of its record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OpenQuote {
-    /// Line breaks between the record's first line and the opening quote.
-    line_offset: u64,
-}
-
-/// The quote state of the record being parsed, following the rules `csv_core` applies with
-/// its defaults (a quote opens a cell only at its start; `""` inside is a literal quote; text
-/// after a closing quote continues the cell unquoted), so that an unclosed quote can be named.
-/// Which cell it is comes from the parser's own field count (see `read_raw`).
-#[derive(Debug, Default)]
-struct QuoteTracker {
-    state: QuoteState,
-    /// Line breaks seen in this record so far.
-    newlines: u64,
-    open: Option<OpenQuote>,
-    /// Line breaks and bytes inside the current quoted cell.
-    quoted_lines: u64,
-    quoted_bytes: u64,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum QuoteState {
-    #[default]
-    StartField,
-    InField,
-    InQuotes,
-    /// A quote inside quotes: the end of the quoted part, or the first half of `""`.
-    QuoteInQuotes,
-}
-
-impl QuoteTracker {
-    /// Follows `bytes` (the input the parser consumed for this record); returns where the
-    /// quote opened once the quoted cell exceeds [`MAX_QUOTED_LINES`] or [`MAX_QUOTED_BYTES`].
-    fn feed(&mut self, bytes: &[u8], delimiter: u8) -> Option<OpenQuote> {
-        // This runs over every byte of the file, so it jumps with memchr to the only bytes that
-        // can change the state: outside quotes the next `"` (it opens a cell only right after a
-        // delimiter or at the record's start; elsewhere it is a literal quote), inside quotes
-        // the next `"` or line break.
-        let mut i = 0;
-        while i < bytes.len() {
-            match self.state {
-                QuoteState::StartField | QuoteState::InField => {
-                    let rest = &bytes[i..];
-                    let Some(at) = memchr::memchr(b'"', rest) else {
-                        self.state = Self::after_unquoted(self.state, rest, delimiter);
-                        return None;
-                    };
-                    let before = Self::after_unquoted(self.state, &rest[..at], delimiter);
-                    i += at + 1;
-                    if before == QuoteState::StartField {
-                        self.state = QuoteState::InQuotes;
-                        self.open = Some(OpenQuote { line_offset: self.newlines });
-                        self.quoted_lines = 0;
-                        self.quoted_bytes = 0;
-                    } else {
-                        self.state = QuoteState::InField;
-                    }
-                }
-                QuoteState::InQuotes => {
-                    let rest = &bytes[i..];
-                    let Some(at) = memchr::memchr2(b'"', b'\n', rest) else {
-                        self.quoted_bytes += rest.len() as u64;
-                        return self.overrun();
-                    };
-                    self.quoted_bytes += at as u64;
-                    i += at + 1;
-                    if rest[at] == b'"' {
-                        self.state = QuoteState::QuoteInQuotes;
-                    } else {
-                        self.quoted_bytes += 1;
-                        self.newlines += 1;
-                        self.quoted_lines += 1;
-                    }
-                    if let Some(open) = self.overrun() {
-                        return Some(open);
-                    }
-                }
-                QuoteState::QuoteInQuotes => {
-                    let b = bytes[i];
-                    i += 1;
-                    self.state = if b == b'"' {
-                        self.quoted_bytes += 1; // `""`: a literal quote, still inside
-                        QuoteState::InQuotes
-                    } else if b == delimiter {
-                        QuoteState::StartField
-                    } else {
-                        QuoteState::InField
-                    };
-                }
-            }
-        }
-        None
-    }
-
-    /// The state after unquoted `bytes` (no `"` among them) that follow `state`: at the start
-    /// of a cell when they end with a delimiter (or are empty after one).
-    fn after_unquoted(state: QuoteState, bytes: &[u8], delimiter: u8) -> QuoteState {
-        match bytes.last() {
-            None => state,
-            Some(&b) if b == delimiter => QuoteState::StartField,
-            Some(_) => QuoteState::InField,
-        }
-    }
-
-    /// Where the quote opened, once the quoted cell is longer than a real cell can be.
-    fn overrun(&self) -> Option<OpenQuote> {
-        if self.quoted_lines > MAX_QUOTED_LINES || self.quoted_bytes > MAX_QUOTED_BYTES {
-            self.open
-        } else {
-            None
-        }
-    }
-
-    /// Where the quote opened if the record ends inside it.
-    fn open_quote(&self) -> Option<OpenQuote> {
-        if self.state == QuoteState::InQuotes { self.open } else { None }
-    }
-}
-
 /// Turns every CR into LF (applied to decoded text, for files whose lines end in CR alone),
 /// so that line numbers count them.
 struct CrToLf<R>(R);
@@ -537,74 +439,6 @@ mod tests {
     use super::*;
     use rstest::rstest;
     use std::io::Write;
-
-    /// The quote state after `bytes`, fed at once and in pieces of `piece` bytes.
-    fn track(bytes: &[u8], piece: usize) -> (Option<OpenQuote>, Option<OpenQuote>, QuoteState) {
-        let mut t = QuoteTracker::default();
-        let mut overrun = None;
-        for chunk in bytes.chunks(piece.max(1)) {
-            overrun = t.feed(chunk, b',');
-            if overrun.is_some() {
-                break; // the reader stops here
-            }
-        }
-        (overrun, t.open_quote(), t.state)
-    }
-
-    /// The quote rules byte by byte, as plainly as they can be written: the oracle for `feed`.
-    fn reference(bytes: &[u8]) -> (Option<OpenQuote>, QuoteState) {
-        let (mut state, mut newlines, mut open, mut lines, mut len) = (QuoteState::StartField, 0, None, 0, 0);
-        for &b in bytes {
-            state = match (state, b) {
-                (QuoteState::InQuotes, b'"') => QuoteState::QuoteInQuotes,
-                (QuoteState::InQuotes, b) => {
-                    len += 1;
-                    if b == b'\n' {
-                        newlines += 1;
-                        lines += 1;
-                    }
-                    if lines > MAX_QUOTED_LINES || len > MAX_QUOTED_BYTES {
-                        return (open, QuoteState::InQuotes);
-                    }
-                    QuoteState::InQuotes
-                }
-                (QuoteState::QuoteInQuotes, b'"') => {
-                    len += 1;
-                    QuoteState::InQuotes
-                }
-                (QuoteState::StartField, b'"') => {
-                    open = Some(OpenQuote { line_offset: newlines });
-                    (lines, len) = (0, 0);
-                    QuoteState::InQuotes
-                }
-                (_, b',') => QuoteState::StartField,
-                _ => QuoteState::InField,
-            };
-        }
-        (open.filter(|_| state == QuoteState::InQuotes), state)
-    }
-
-    proptest::proptest! {
-        // Pins the memchr fast path against the plain byte-by-byte rules.
-        #[test]
-        fn the_fast_quote_tracker_agrees_with_the_plain_rules(
-            text in "[a\",\n]{0,300}|\"[a\n]{120,250}",
-        ) {
-            let (overrun, open, state) = track(text.as_bytes(), usize::MAX);
-            let (expected_open, expected_state) = reference(text.as_bytes());
-            proptest::prop_assert_eq!(overrun.or(open), expected_open);
-            proptest::prop_assert_eq!(state, expected_state);
-        }
-
-        // Pins the memchr fast path: where the parser's input is cut never changes the verdict.
-        #[test]
-        fn the_quote_state_does_not_depend_on_how_the_input_is_cut(
-            text in "[a\",\n]{0,300}|\"[a\n]{120,250}",
-            piece in 1usize..40,
-        ) {
-            proptest::prop_assert_eq!(track(text.as_bytes(), piece), track(text.as_bytes(), usize::MAX));
-        }
-    }
 
     fn open_bytes(
         content: &[u8],

@@ -15,7 +15,9 @@
 //!
 //! **Nothing is swallowed:** a quoted CSV cell that never closes, or that runs on for more
 //! than `MAX_QUOTED_LINES` (100) lines or `MAX_QUOTED_BYTES` (64 KiB), is a
-//! [`SourceError::UnclosedQuote`] naming the line where the quote opened; control characters
+//! [`SourceError::UnclosedQuote`] naming the line where the quote opened, and one whose inner
+//! lines read as whole rows (two stray quotes) is a [`SourceError::SwallowedRows`] naming where
+//! it opened and closed (unless `multiline_cells`); control characters
 //! in a cell and spreadsheet formulas with no saved value are [`RowProblem`]s; a hidden first
 //! sheet and merged ranges are notes ([`Source::notes`]).
 
@@ -24,6 +26,7 @@ mod counting;
 mod csv_reader;
 mod delimiter;
 mod encoding;
+mod quotes;
 mod sniff;
 mod spreadsheet;
 
@@ -163,11 +166,21 @@ pub struct SourceOptions {
     pub sheet: Option<SheetSelector>,
     /// 1-based row that holds the column names (default 1).
     pub header_row: usize,
+    /// CSV only: a quoted cell may hold lines that read as whole rows (`multiline_cells = true`
+    /// in [source]); otherwise such a cell is two stray quotes ([`SourceError::SwallowedRows`]).
+    pub multiline_cells: bool,
 }
 
 impl SourceOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SourceOptions { path: path.into(), delimiter: None, encoding: None, sheet: None, header_row: 1 }
+        SourceOptions {
+            path: path.into(),
+            delimiter: None,
+            encoding: None,
+            sheet: None,
+            header_row: 1,
+            multiline_cells: false,
+        }
     }
 }
 
@@ -199,6 +212,16 @@ pub enum SourceError {
         column.as_ref().map(|c| format!(" (column `{c}`)")).unwrap_or_default()
     )]
     UnclosedQuote { path: PathBuf, line: u64, column: Option<String>, why: String },
+    /// A quoted CSV cell whose inner lines read as complete rows of the header's width: two
+    /// stray quotes, and the rows between them would vanish into one cell.
+    #[error(
+        "{path}:{opened}: a quoted cell{} opens here and closes on line {closed}, and {rows} line(s) \
+         inside it read as complete rows of {width} columns: two stray `\"`, the rows between them \
+         would be lost. Remove or double (`\"\"`) the quotes on lines {opened} and {closed}; if the \
+         cell really holds such lines (an address block), set `multiline_cells = true` in [source]",
+        column.as_ref().map(|c| format!(" (column `{c}`)")).unwrap_or_default()
+    )]
+    SwallowedRows { path: PathBuf, opened: u64, closed: u64, column: Option<String>, rows: u64, width: usize },
     /// The content is not what the name says and cannot be read as what it is.
     #[error("{path} is {what}: {advice}")]
     WrongContent { path: PathBuf, what: String, advice: String },

@@ -130,6 +130,7 @@ impl Auth {
             .map_err(|_| format!("token endpoint answered HTTP {status} without JSON"))?;
         if let Some(code) = json.get("error").and_then(Value::as_str) {
             let desc = json.get("error_description").and_then(Value::as_str).unwrap_or("");
+            let desc = if desc.contains("://") { super::client::redact_text(desc) } else { desc.to_string() };
             return Err(format!("token endpoint refused: {code} {desc} (HTTP {status})"));
         }
         let field = |k: &str| json.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(Secret::new);

@@ -117,7 +117,8 @@ pub fn redact_webhook(url: &str) -> String {
 /// (never panics, masks rather too much than too little):
 /// - the userinfo: `https://user:password@host/` -> `https://***@host/`;
 /// - the webhook code, the path segment after `/rest/<user>/` (and `<user>` itself when it is
-///   not a number, as in a mistyped `/rest/<code>/<method>`);
+///   not a number, as in a mistyped `/rest/<code>/<method>`), and the one segment of
+///   `/rest/<code>/` written without the user ID (unless it is a number or a method name);
 /// - every query and fragment value: `?token=abc&x` -> `?token=***&***`.
 pub fn redact_url(url: &str) -> String {
     let split = url.find(['?', '#']).unwrap_or(url.len());
@@ -134,11 +135,17 @@ pub fn redact_url(url: &str) -> String {
     let mut segments: Vec<&str> = rest.split('/').collect();
     if let Some(i) = segments.iter().position(|s| s.eq_ignore_ascii_case("rest")) {
         let code_at = i + 2;
+        let user = segments.get(i + 1).copied().unwrap_or("");
+        let by_name = |s: &str| !s.is_empty() && (s.bytes().all(|b| b.is_ascii_digit()) || s.contains('.'));
         if segments.get(code_at).is_some_and(|s| !s.is_empty()) {
-            if segments[i + 1].is_empty() || !segments[i + 1].bytes().all(|b| b.is_ascii_digit()) {
+            if user.is_empty() || !user.bytes().all(|b| b.is_ascii_digit()) {
                 segments[i + 1] = "***";
             }
             segments[code_at] = "***";
+        } else if !user.is_empty() && !by_name(user) {
+            // `/rest/<code>/` without the user ID: the one segment is the code (a method name
+            // has a dot, a user ID only digits).
+            segments[i + 1] = "***";
         }
     }
     out.push_str(&segments.join("/"));
@@ -457,6 +464,10 @@ mod tests {
     #[case("://@?#&=", "://***@?#&=")]
     #[case("", "")]
     #[case("https://example.bitrix24.ru/rest/", "https://example.bitrix24.ru/rest/")]
+    // Bug pinned (issue 16): a webhook without its user ID was echoed whole.
+    #[case("https://portal/rest/s3cr3tc0de/", "https://portal/rest/***/")]
+    #[case("https://portal/rest/s3cr3tc0de", "https://portal/rest/***")]
+    #[case("https://portal/rest/1/", "https://portal/rest/1/")]
     fn every_credential_in_a_url_is_masked(#[case] url: &str, #[case] want: &str) {
         assert_eq!(redact_url(url), want);
     }

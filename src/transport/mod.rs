@@ -616,12 +616,16 @@ fn body_size(body: &Value) -> usize {
     serde_json::to_vec(body).map_or(0, |b| b.len())
 }
 
+/// The portal's `error` / `error_description` as text, any URL in it masked (a proxy's or the
+/// portal's message may echo the request's URL, webhook code and all).
 fn error_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
+    let text = match v? {
+        Value::String(s) => s.clone(),
+        Value::Null => return None,
+        other => other.to_string(),
+    };
+    let lower = text.to_ascii_lowercase();
+    Some(if lower.contains("://") || lower.contains("/rest/") { client::redact_text(&text) } else { text })
 }
 
 fn fatal(kind: FatalKind, status: u16, code: &str, description: &str, method: &str) -> TransportError {
