@@ -26,6 +26,9 @@
 //!   sending, reconciling unknown outcomes, progress and the run's report.
 //! - [`sandbox`] (cargo feature `sandbox`, on by default) is an embedded emulator of the
 //!   Bitrix24 REST API for rehearsals and tests; the importer does not depend on it.
+//! - [`host_state`] is what b24import keeps per user on this host whatever the journal: the
+//!   state directory (OAuth refresh tokens) and the lock files by which processes that talk to
+//!   one portal take turns (one `provision`, one duplicate check per entity type).
 //! - [`cli`] is the command-line edge (the only place that uses `anyhow`).
 //!
 //! The portal facts all of this relies on are summarised in `docs/portal-protocol.md`.
@@ -34,6 +37,7 @@
 //! panic on cell content; a bad row is data (a problem list), never control flow.
 
 pub mod cli;
+pub mod host_state;
 pub mod journal;
 pub mod mapping;
 pub mod payload;

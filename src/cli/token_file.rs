@@ -11,20 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-/// The directory b24import keeps its per-user state in (refresh tokens).
-pub fn state_dir() -> PathBuf {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = var("B24IMPORT_STATE_DIR") {
-        return dir;
-    }
-    if let Some(dir) = var("XDG_STATE_HOME") {
-        return dir.join("b24import");
-    }
-    match var("HOME") {
-        Some(home) => home.join(".local/state/b24import"),
-        None => PathBuf::from(".b24import-state"),
-    }
-}
+use crate::host_state::state_dir;
 
 /// The token file of the OAuth client `client_id` on the portal whose REST endpoint is
 /// `portal`: one file for every journal, mapping and command. The name carries the portal's
@@ -39,10 +26,7 @@ pub fn token_file(portal: &str, client_id: &str) -> PathBuf {
         }
         Err(_) => ("portal".to_string(), portal.trim().to_ascii_lowercase()),
     };
-    let safe: String = host
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-        .collect();
+    let safe = crate::host_state::file_safe(&host);
     let id = fingerprint(&format!("{origin}\n{}", client_id.trim()));
     state_dir().join("oauth").join(format!("{safe}-{}.refresh-token", &id[..16]))
 }

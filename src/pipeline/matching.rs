@@ -4,7 +4,7 @@
 //!
 //! Owns: the step's [`DupState`] (the queue, the items read, which row of this run holds which
 //! value, which row decides which item under `merge` / `update`, the rows waiting for a row of
-//! this run, the host's check lock of `dup_lock`), the requests of the check (values the
+//! this run, the host's check lock, `host_state`), the requests of the check (values the
 //! attribution could not explain asked again one by one), and the end of step pass that
 //! handles duplicates within the source once their first row has an ID. The decisions are
 //! `duplicates'` (pure); creating and sending are `rows'` and `send`'s. Must not look anything
@@ -14,7 +14,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
-use super::dup_lock::{self, CheckLock};
 use super::duplicates::{
     self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
     Verdict,
@@ -23,6 +22,7 @@ use super::portal::{LOOKUP_ATTEMPTS, id_of, retry_pause, unless_stopped};
 use super::send::{Item, Ready};
 use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
 use super::upsert;
+use crate::host_state::{self, HostLock};
 use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
 use crate::payload::{self, Command};
@@ -51,8 +51,8 @@ pub(super) struct DupState {
     /// The key of a row this run indexed -> the row as shown (`contacts.csv:4`), for messages.
     shown: HashMap<String, String>,
     /// The host's lock on this portal's and entity type's duplicate check, held from the
-    /// step's first check to its end (`dup_lock`).
-    lock: Option<CheckLock>,
+    /// step's first check to its end (`host_state`, `locks/dup-<portal>-<type>.lock`).
+    lock: Option<HostLock>,
     /// The lock file could not be opened: the check goes on uncoordinated (said in a note).
     unlocked: bool,
 }
@@ -153,11 +153,12 @@ impl StepRunner<'_> {
             return Ok(());
         }
         let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
-        let path = dup_lock::lock_path(&dup_lock::lock_dir(), &self.transport.portal_address(), entity_type_id);
+        let path =
+            host_state::lock_path("dup", &self.transport.portal_address(), Some(&entity_type_id.to_string()));
         let started = std::time::Instant::now();
         let mut told = false;
         loop {
-            match CheckLock::try_take(&path) {
+            match HostLock::try_take(&path) {
                 Ok(Some(lock)) => {
                     self.dups.lock = Some(lock);
                     if told {
@@ -188,7 +189,7 @@ impl StepRunner<'_> {
                     self.report.notes.push(format!(
                         "{e}: this duplicate check was not coordinated with other runs on this host (set \
                          {} to a writable directory)",
-                        dup_lock::STATE_DIR_ENV
+                        host_state::STATE_DIR_ENV
                     ));
                     self.dups.unlocked = true;
                     return Ok(());

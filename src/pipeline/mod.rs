@@ -21,12 +21,10 @@
 //! | [`upsert`] | what changed in a row since it was last sent |
 //! | `comm` | a phone or e-mail as the portal's duplicate search compares it; `fm` additions by that rule |
 //! | [`duplicates`] | duplicate control against the portal's items: packing, attribution, the per-row decision |
-//! | [`dup_lock`] | one duplicate check at a time per portal and entity type on this host |
 //! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
 
 mod admit;
 mod comm;
-pub mod dup_lock;
 pub mod duplicates;
 mod ledger;
 mod matching;

@@ -20,13 +20,12 @@
 //! |---|---|
 //! | `plan` | [`plan::plan`]: per step, what exists, what to create or change, what waits |
 //! | `apply` | [`apply::request`] (an action's method and parameters), [`apply::send`] |
-//! | `lock` | one provision per portal on this host at a time ([`lock::acquire`]) |
 //!
 //! Provision (not a dry run) holds the portal's host-level lock from its first read to its
-//! last write: a second provision started meanwhile waits, then reads what the first made.
+//! last write (`crate::host_state`, `locks/provision-<portal>.lock`): a second provision
+//! started meanwhile waits, then reads what the first made.
 
 pub mod apply;
-pub mod lock;
 pub mod plan;
 
 use std::collections::{HashMap, HashSet};
@@ -34,6 +33,7 @@ use std::collections::{HashMap, HashSet};
 pub use apply::Outcome;
 pub use plan::{Action, Plan, StepInput, StepPlan};
 
+use crate::host_state::{self, HostLock};
 use crate::pipeline::Step;
 use crate::pipeline::steps::{PreflightError, preflight_with};
 use crate::schema::{Gap, Refusal, SchemaError};
@@ -51,8 +51,8 @@ pub enum ProvisionError {
     #[error("{0}")]
     Source(#[from] SourceError),
     /// The host-level provision lock could not be taken (exit 2).
-    #[error("cannot take the provision lock {}: {error}", path.display())]
-    Lock { path: std::path::PathBuf, error: std::io::Error },
+    #[error("{0}")]
+    Lock(#[from] crate::host_state::HostLockError),
 }
 
 /// One line of a step's report: a write, and what came of it.
@@ -123,11 +123,10 @@ pub async fn provision(
     let _lock = match dry_run {
         true => None,
         false => Some(
-            lock::acquire(&address, || {
+            HostLock::acquire(&host_state::lock_path("provision", &address, None), || {
                 tracing::warn!(portal = %address, "another provision of this portal is running: waiting for it");
             })
-            .await
-            .map_err(|error| ProvisionError::Lock { path: lock::lock_path(&address), error })?,
+            .await?,
         ),
     };
     let mut report = Report { dry_run, ..Default::default() };
