@@ -141,18 +141,7 @@ fn fm_key(kind: &str, value: &str) -> (String, String) {
 pub(super) fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
     let mut have: std::collections::HashSet<(String, String)> =
         fm_pairs(old).iter().map(|(t, v)| fm_key(t, v)).collect();
-    let mut out = Map::new();
-    for v in new.and_then(Value::as_array).into_iter().flatten() {
-        let (Some(t), Some(val)) =
-            (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
-        else {
-            continue;
-        };
-        if have.insert(fm_key(t, val)) {
-            out.insert(format!("n{}", out.len()), v.clone());
-        }
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
+    super::upsert::fm_additions_by(new, |t, val| !have.insert(fm_key(t, val)))
 }
 
 #[cfg(test)]

@@ -30,9 +30,13 @@ pub fn fields_of(cmd: &Command) -> &Map<String, Value> {
     fields.and_then(Value::as_object).unwrap_or(&NONE)
 }
 
-/// The `fm` update object adding the values of `new` for which `sent` says no (by type and
-/// normalized value), or `None`.
-fn fm_additions_by(new: Option<&Value>, sent: impl Fn(&str, &str) -> bool) -> Option<Value> {
+/// The `fm` update object adding the values of `new` (a row's `fm` list) for which `sent` says
+/// no (by type and normalized value), in order, or `None`. `sent` may remember what it was asked
+/// (so a value the row holds twice is added once).
+pub(super) fn fm_additions_by(
+    new: Option<&Value>,
+    mut sent: impl FnMut(&str, &str) -> bool,
+) -> Option<Value> {
     let mut out = Map::new();
     for v in new.and_then(Value::as_array).into_iter().flatten() {
         let (Some(t), Some(val)) =
