@@ -9,9 +9,12 @@
 //!   checked [`mapping::MappingPlan`] (columns resolved to indices, transforms bound) and applies
 //!   it to a record, giving a [`mapping::MappedRow`] (values the run must find, such as
 //!   lookups, kept apart as [`mapping::Pending`]) or the row's problems, each of a
-//!   [`mapping::Problem`] kind. Its
-//!   [`mapping::entity`] holds the product's one copy of the Bitrix24 facts (entity type ids,
-//!   standard fields and their types, key fields).
+//!   [`mapping::Problem`] kind. Its [`mapping::entity`] holds what a mapping may target
+//!   (entity names, standard fields and their value types, key fields).
+//! - [`bitrix`] is the importer's only copy of the portal's facts: every REST method it calls
+//!   ([`bitrix::Method`], one call a [`bitrix::Call`]), the entity tables (type ids, short codes,
+//!   custom-field owners, stage directories) and the one parser of IDs in answers
+//!   ([`bitrix::json::id`]). Every stage that names a method or reads an ID uses it.
 //! - [`payload`] builds the exact JSON a portal method receives (`crm.item.add`, `user.add`)
 //!   and encodes a command into a `batch` `cmd` string. A row's command is first a
 //!   [`payload::Draft`]; only the run, having found its pending IDs, makes it a
@@ -36,6 +39,7 @@
 //! Invariants: `mapping` and `payload` do no I/O except reading file-field contents, and never
 //! panic on cell content; a bad row is data (a problem list), never control flow.
 
+pub mod bitrix;
 pub mod cli;
 pub mod host_state;
 pub mod journal;
