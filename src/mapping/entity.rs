@@ -1,14 +1,17 @@
-//! Target entities and the system fields the portal knows for each: the product's one copy of
-//! the Bitrix24 facts it is built on.
+//! Target entities as a mapping names them, and the system fields the portal knows for each.
 //!
-//! Owns: `entity = "contact"` -> entityTypeId and the built-in entityTypeIds, which entities have
-//! multifields and which external-key fields, and the standard field names with their value
-//! types (used to catch typos such as `lastname`, since the portal silently ignores unknown
-//! fields, and to give well-known fields a sensible default type). Facts:
-//! `docs/portal-protocol.md` ("Entities and fields"). The sandbox keeps its own copy on purpose
-//! (it must check the client independently); `sandbox::facts_agree` asserts that the two agree.
+//! Owns: `entity = "contact"` -> [`Entity`] (the type ids and short codes themselves are
+//! [`crate::bitrix::entity`]'s, re-exported here with the multifield types), which entities
+//! have multifields and which external-key fields, and the standard field names with their
+//! value types (used to catch typos such as `lastname`, since the portal silently ignores
+//! unknown fields, and to give well-known fields a sensible default type). Facts:
+//! `docs/portal-protocol.md` ("Entities and fields"). Must not hold a portal fact of its own
+//! beyond these fields (method names, custom-field owners and stage directories are
+//! `bitrix`'s). The sandbox keeps its own copy on purpose (it must check the client
+//! independently); `sandbox::facts_agree` asserts that the two agree.
 
 use super::spec::ValueType;
+use crate::bitrix::entity as bitrix;
 
 /// Where a step's rows go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,52 +22,34 @@ pub enum Entity {
     User,
 }
 
-pub const LEAD: u32 = 1;
-pub const DEAL: u32 = 2;
-pub const CONTACT: u32 = 3;
-pub const COMPANY: u32 = 4;
-pub const QUOTE: u32 = 7;
-pub const INVOICE: u32 = 31;
-
-/// Every built-in CRM entityTypeId (anything else is a smart process).
-pub const BUILTIN_TYPE_IDS: [u32; 6] = [LEAD, DEAL, CONTACT, COMPANY, QUOTE, INVOICE];
+pub use crate::bitrix::entity::{BUILTIN_TYPE_IDS, COMPANY, CONTACT, DEAL, FM_TYPES, INVOICE, LEAD, QUOTE};
 
 /// The names accepted in `entity = "..."`.
 pub const ENTITY_NAMES: &[&str] = &["lead", "deal", "contact", "company", "quote", "invoice", "user"];
 
 impl Entity {
     pub fn from_name(name: &str) -> Option<Entity> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "lead" => Entity::Crm(LEAD),
-            "deal" => Entity::Crm(DEAL),
-            "contact" => Entity::Crm(CONTACT),
-            "company" => Entity::Crm(COMPANY),
-            "quote" => Entity::Crm(QUOTE),
-            "invoice" => Entity::Crm(INVOICE),
-            "user" => Entity::User,
-            _ => return None,
-        })
+        match name.to_ascii_lowercase().as_str() {
+            "user" => Some(Entity::User),
+            code => bitrix::type_of_code(code).map(Entity::Crm),
+        }
     }
 
     /// A built-in CRM type (lead, deal, contact, company, quote, invoice), not a smart process.
     pub fn is_builtin_type_id(id: u32) -> bool {
-        BUILTIN_TYPE_IDS.contains(&id)
+        bitrix::is_builtin_type_id(id)
     }
 
     /// A smart process by entityTypeId: even and >= 1030, or 128..=192 (§6).
     pub fn is_valid_spa_id(id: u32) -> bool {
-        (id >= 1030 && id.is_multiple_of(2)) || (128..=192).contains(&id)
+        bitrix::is_valid_spa_id(id)
     }
 
     pub fn name(self) -> String {
         match self {
-            Entity::Crm(LEAD) => "lead".into(),
-            Entity::Crm(DEAL) => "deal".into(),
-            Entity::Crm(CONTACT) => "contact".into(),
-            Entity::Crm(COMPANY) => "company".into(),
-            Entity::Crm(QUOTE) => "quote".into(),
-            Entity::Crm(INVOICE) => "invoice".into(),
-            Entity::Crm(id) => format!("smart process {id}"),
+            Entity::Crm(id) => {
+                bitrix::type_code(id).map_or_else(|| format!("smart process {id}"), String::from)
+            }
             Entity::User => "user".into(),
         }
     }
@@ -108,22 +93,6 @@ impl Entity {
         self.known_fields().find(|(n, _)| *n == field).map(|(_, t)| *t)
     }
 }
-
-/// Multifield (`fm`) types and the value types each takes (`docs/portal-protocol.md` §3.3).
-/// `WEB` also takes `FACEBOOK`, which the documentation's list lacks.
-pub const FM_TYPES: &[(&str, &[&str])] = &[
-    ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
-    ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
-    ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "OTHER"]),
-    (
-        "IM",
-        &[
-            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN", "JABBER",
-            "OTHER",
-        ],
-    ),
-    ("LINK", &["USER", "OTHER"]),
-];
 
 /// How a created item remembers its source key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,21 +10,21 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use super::Command;
+use super::{Command, Method};
 
 /// Everything except `A-Z a-z 0-9 - _ . ~` is encoded.
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// `method?query` for the `cmd` map of a `batch` call.
 pub fn encode_command(cmd: &Command) -> String {
-    encode_call(cmd.method.as_str(), &cmd.params)
+    encode_call(cmd.method, &cmd.params)
 }
 
 /// `method?query` for any method (the read methods of `schema` too), encoded as
 /// [`encode_command`] encodes a write.
-pub fn encode_call(method: &str, params: &Value) -> String {
+pub fn encode_call(method: Method, params: &Value) -> String {
     let mut out = String::with_capacity(64);
-    out.push_str(method);
+    out.push_str(method.as_str());
     out.push('?');
     let mut first = true;
     match params {

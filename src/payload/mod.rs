@@ -1,69 +1,21 @@
 //! Payloads: pure functions from a [`MappedRow`] to the exact JSON a portal method receives,
 //! and the encoding of one command into a `batch` `cmd` string.
 //!
-//! Owns: the method names and parameter shapes of `crm.item.add`, `crm.item.update` and
+//! Owns: the parameter shapes of `crm.item.add`, `crm.item.update` and
 //! `user.add` (`docs/portal-protocol.md` §3.2, §3.5, §4.1), and how a created item carries its
 //! source key (`originatorId` + `originId`, or `xmlId` for invoices and smart processes).
 //! No I/O, no async.
 
 pub mod batch;
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::mapping::{Entity, FmValue, KeyField, MappedRow, PendingField, TargetPlan};
 
-/// One REST call: method and its parameters (a JSON object).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Command {
-    pub method: Method,
-    pub params: Value,
-}
-
-/// The write methods b24import sends: a closed set, so that a misspelt method or a test for
-/// "is this an update" cannot drift from what the payload stage builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    CrmItemAdd,
-    CrmItemUpdate,
-    UserAdd,
-    UserUpdate,
-    /// Read-only: the duplicate check (`on_duplicate`) and the items it found.
-    CrmDuplicateFindByComm,
-    CrmItemList,
-}
-
-impl Method {
-    /// The REST method name (`crm.item.add`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::CrmItemAdd => "crm.item.add",
-            Method::CrmItemUpdate => "crm.item.update",
-            Method::UserAdd => "user.add",
-            Method::UserUpdate => "user.update",
-            Method::CrmDuplicateFindByComm => "crm.duplicate.findbycomm",
-            Method::CrmItemList => "crm.item.list",
-        }
-    }
-
-    /// Whether the command changes an existing item rather than creating one.
-    pub fn is_update(self) -> bool {
-        matches!(self, Method::CrmItemUpdate | Method::UserUpdate)
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Written as its REST name (`validate --emit` shows `"method": "crm.item.add"`).
-impl Serialize for Method {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
+// One REST call: method and its parameters (a JSON object). A row's command is a
+// `bitrix::Call`; the methods are `bitrix::Method`'s (re-exported here, where the row writes
+// are built).
+pub use crate::bitrix::{Call as Command, Method};
 
 /// A command that may still lack the values only the run can know (portal IDs behind
 /// `lookup` and `user` fields). It cannot be sent: [`Draft::complete`] makes the [`Command`].
@@ -90,7 +42,7 @@ impl Draft {
         let fields = match self.command.method {
             Method::UserAdd | Method::UserUpdate => &self.command.params,
             Method::CrmItemAdd | Method::CrmItemUpdate => self.command.params.get("fields")?,
-            Method::CrmDuplicateFindByComm | Method::CrmItemList => return None,
+            _ => return None,
         };
         fields.get(name)
     }
@@ -123,7 +75,7 @@ fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
     let params = match command.method {
         Method::UserAdd | Method::UserUpdate => &mut command.params,
         Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get_mut("fields")?,
-        Method::CrmDuplicateFindByComm | Method::CrmItemList => return None,
+        _ => return None,
     };
     params.as_object_mut()
 }

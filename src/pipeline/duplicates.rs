@@ -175,7 +175,7 @@ pub(super) fn ids_in(result: &Value, entity_type: &str) -> Vec<u64> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|v| super::portal::id_of(Some(v)))
+        .filter_map(crate::bitrix::json::id)
         .collect();
     ids.sort_unstable();
     ids.dedup();

@@ -18,10 +18,11 @@ use super::duplicates::{
     self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
     Verdict,
 };
-use super::portal::{LOOKUP_ATTEMPTS, id_of, retry_pause, unless_stopped};
+use super::portal::{LOOKUP_ATTEMPTS, retry_pause, unless_stopped};
 use super::send::{Item, Ready};
 use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
 use super::upsert;
+use crate::bitrix::{Method, json};
 use crate::host_state::{self, HostLock};
 use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
@@ -266,7 +267,7 @@ impl StepRunner<'_> {
         let mut out = HashMap::new();
         for answer in answers {
             for item in answer.get("items").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(id) = id_of(item.get("id")) {
+                if let Some(id) = item.get("id").and_then(json::id) {
                     out.insert(id, item.clone());
                 }
             }
@@ -294,7 +295,9 @@ impl StepRunner<'_> {
                     todo.iter().map(|i| (format!("q{i}"), chunk[*i].clone())).collect();
                 requests += 1;
                 // Rides out faults like a lookup; a Ctrl-C abandons the read at once.
-                match unless_stopped(self.transport, "batch", self.transport.call_batch(&cmds)).await? {
+                match unless_stopped(self.transport, Method::Batch.as_str(), self.transport.call_batch(&cmds))
+                    .await?
+                {
                     Ok(batch) => {
                         let mut again = Vec::new();
                         for i in &todo {

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::step::Stop;
+use crate::bitrix::{Method, json};
 use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
 use crate::payload;
 use crate::transport::{CallError, Transport, TransportError};
@@ -69,10 +70,11 @@ impl<'a> Portal<'a> {
     /// returned as `Err` so that callers never take a failed lookup for "absent".
     pub(super) async fn read_call(
         &self,
-        method: &str,
+        method: Method,
         params: &Value,
     ) -> Result<Result<Value, String>, Stop> {
         let mut last = String::new();
+        let method = method.as_str();
         for attempt in 0..LOOKUP_ATTEMPTS {
             if attempt > 0 {
                 self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
@@ -98,7 +100,7 @@ impl<'a> Portal<'a> {
     /// the run; the first stop is returned.
     pub(super) async fn read_many(
         &self,
-        method: &str,
+        method: Method,
         params: Vec<Value>,
     ) -> Result<Vec<Result<Value, String>>, Stop> {
         if let [one] = params.as_slice() {
@@ -107,8 +109,7 @@ impl<'a> Portal<'a> {
         let mut reads = tokio::task::JoinSet::new();
         for (i, p) in params.into_iter().enumerate() {
             let transport = self.transport.clone();
-            let method = method.to_string();
-            reads.spawn(async move { (i, Portal::new(&transport).read_call(&method, &p).await) });
+            reads.spawn(async move { (i, Portal::new(&transport).read_call(method, &p).await) });
         }
         let mut answers: Vec<(usize, Result<Value, String>)> = Vec::with_capacity(reads.len());
         let mut stop = None;
@@ -140,14 +141,14 @@ impl<'a> Portal<'a> {
                 json!({"filter": filter, "ADMIN_MODE": true})
             })
             .collect();
-        for answer in self.read_many("user.get", params).await? {
+        for answer in self.read_many(Method::UserGet, params).await? {
             let result = match answer {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e)),
             };
             for user in result.as_array().into_iter().flatten() {
                 if let (Some(email), Some(id)) =
-                    (user.get("EMAIL").and_then(Value::as_str), id_of(user.get("ID")))
+                    (user.get("EMAIL").and_then(Value::as_str), user.get("ID").and_then(json::id))
                 {
                     out.insert(email.to_lowercase(), id);
                 }
@@ -192,14 +193,14 @@ impl<'a> Portal<'a> {
                         json!({"entityTypeId": entity_type_id, "filter": filter, "select": select, "start": -1})
                     })
                     .collect();
-                for answer in self.read_many("crm.item.list", params).await? {
+                for answer in self.read_many(Method::CrmItemList, params).await? {
                     let result = match answer {
                         Ok(v) => v,
                         Err(e) => return Ok(Err(e)),
                     };
                     for item in result.get("items").and_then(Value::as_array).into_iter().flatten() {
                         if let (Some(k), Some(id)) =
-                            (item.get(field).and_then(Value::as_str), id_of(item.get("id")))
+                            (item.get(field).and_then(Value::as_str), item.get("id").and_then(json::id))
                         {
                             let prefix = format!("{}:", target.origin);
                             let key = if origin {
@@ -225,7 +226,7 @@ impl<'a> Portal<'a> {
             "entityTypeId": entity_type_id,
             "useOriginalUfNames": if plan.target.use_original_uf_names { "Y" } else { "N" },
         });
-        let result = match self.transport.call("crm.item.fields", &params).await {
+        let result = match self.transport.call(Method::CrmItemFields.as_str(), &params).await {
             Ok(r) => r,
             // The portal cannot be used at all (credentials, overload, unreachable): stop now.
             Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
@@ -242,13 +243,5 @@ impl<'a> Portal<'a> {
             }
         }
         Ok(notes)
-    }
-}
-
-pub(super) fn id_of(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }

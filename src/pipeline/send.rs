@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::portal::id_of;
 use super::step::{StepRunner, Stop};
+use crate::bitrix::json;
 use crate::journal::{FieldHashes, Outcome};
 use crate::mapping::{Entity, OnExisting};
 use crate::payload::Command;
@@ -426,9 +426,13 @@ impl StepRunner<'_> {
 /// (user.add); IDs may come as strings.
 pub(super) fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
     if cmd.method == crate::payload::Method::UserAdd {
-        return id_of(Some(result));
+        return json::id(result);
     }
-    id_of(result.get("item").and_then(|i| i.get("id"))).or_else(|| id_of(result.get("id")))
+    result
+        .get("item")
+        .and_then(|i| i.get("id"))
+        .and_then(json::id)
+        .or_else(|| result.get("id").and_then(json::id))
 }
 
 #[cfg(test)]

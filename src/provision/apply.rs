@@ -24,6 +24,7 @@
 use serde_json::{Map, Value, json};
 
 use super::plan::{Action, Owner, xml_id};
+use crate::bitrix::{Method, json};
 use crate::schema::Refusal;
 use crate::transport::{CallError, FatalKind, Transport, TransportError};
 
@@ -41,7 +42,7 @@ pub enum Outcome {
 }
 
 /// The method and parameters of `action`.
-pub fn request(action: &Action) -> (String, Value) {
+pub fn request(action: &Action) -> (Method, Value) {
     let yn = |b: bool| if b { "Y" } else { "N" };
     match action {
         Action::CreateType { title, flags } => {
@@ -50,22 +51,19 @@ pub fn request(action: &Action) -> (String, Value) {
             for f in flags {
                 fields.insert((*f).to_string(), json!("Y"));
             }
-            ("crm.type.add".into(), json!({ "fields": fields }))
+            (Method::CrmTypeAdd, json!({ "fields": fields }))
         }
         Action::SwitchFlags { type_id, flags, .. } => {
             let fields: Map<String, Value> = flags.iter().map(|f| ((*f).to_string(), json!("Y"))).collect();
-            ("crm.type.update".into(), json!({ "id": type_id, "fields": fields }))
+            (Method::CrmTypeUpdate, json!({ "id": type_id, "fields": fields }))
         }
         Action::CreateWorkspace { title, type_ids } => {
-            ("crm.automatedsolution.add".into(), json!({ "fields": { "title": title, "typeIds": type_ids } }))
+            (Method::CrmAutomatedSolutionAdd, json!({ "fields": { "title": title, "typeIds": type_ids } }))
         }
         Action::AddToWorkspace { workspace_id, keep, add, .. } => {
             let mut ids = keep.clone();
             ids.extend(add.iter().filter(|a| !keep.contains(a)));
-            (
-                "crm.automatedsolution.update".into(),
-                json!({ "id": workspace_id, "fields": { "typeIds": ids } }),
-            )
+            (Method::CrmAutomatedSolutionUpdate, json!({ "id": workspace_id, "fields": { "typeIds": ids } }))
         }
         Action::CreateField { owner: Owner::Crm(entity), field, create, values } => {
             let name = field.strip_prefix("UF_CRM_").unwrap_or(field);
@@ -82,7 +80,7 @@ pub fn request(action: &Action) -> (String, Value) {
             if !values.is_empty() {
                 fields["LIST"] = Value::Array(values.iter().map(|v| list_entry(v)).collect());
             }
-            (format!("crm.{entity}.userfield.add"), json!({ "fields": fields }))
+            (Method::CrmUserfieldAdd(*entity), json!({ "fields": fields }))
         }
         Action::CreateField { owner: Owner::Config(entity_id), field, create, values } => {
             let mut f = json!({
@@ -96,33 +94,32 @@ pub fn request(action: &Action) -> (String, Value) {
             if !values.is_empty() {
                 f["enum"] = Value::Array(values.iter().map(|v| enum_entry(v)).collect());
             }
-            ("userfieldconfig.add".into(), json!({ "moduleId": "crm", "field": f }))
+            (Method::UserfieldconfigAdd, json!({ "moduleId": "crm", "field": f }))
         }
         Action::AddValues { owner: Owner::Crm(entity), field_id, values, .. } => (
-            format!("crm.{entity}.userfield.update"),
+            Method::CrmUserfieldUpdate(*entity),
             json!({ "id": field_id, "fields": { "LIST": values.iter().map(|v| list_entry(v)).collect::<Vec<_>>() } }),
         ),
         Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
             config_values(*field_id, &[], values)
         }
         Action::AddStatus { entity_id, status_id, name } => (
-            "crm.status.add".into(),
+            Method::CrmStatusAdd,
             json!({ "fields": { "ENTITY_ID": entity_id, "STATUS_ID": status_id, "NAME": name } }),
         ),
         Action::AddCategory { entity_type_id, name } => {
-            ("crm.category.add".into(), json!({ "entityTypeId": entity_type_id, "fields": { "name": name } }))
+            (Method::CrmCategoryAdd, json!({ "entityTypeId": entity_type_id, "fields": { "name": name } }))
         }
     }
 }
 
 /// `userfieldconfig.update` of field `field_id`: every item it has (`existing`, as
 /// `userfieldconfig.get` shows them), kept as they are, then `values` as new items.
-fn config_values(field_id: u64, existing: &[Value], values: &[String]) -> (String, Value) {
+fn config_values(field_id: u64, existing: &[Value], values: &[String]) -> (Method, Value) {
     let mut items: Vec<Value> = existing
         .iter()
         .filter_map(|e| {
-            let id = e.get("id")?;
-            let id = id.as_u64().or_else(|| id.as_str()?.parse().ok())?;
+            let id = e.get("id").and_then(json::id)?;
             let mut kept = json!({ "id": id });
             for key in ["value", "xmlId", "def", "sort"] {
                 if let Some(v) = e.get(key).filter(|v| !v.is_null()) {
@@ -134,7 +131,7 @@ fn config_values(field_id: u64, existing: &[Value], values: &[String]) -> (Strin
         .collect();
     items.extend(values.iter().map(|v| enum_entry(v)));
     (
-        "userfieldconfig.update".into(),
+        Method::UserfieldconfigUpdate,
         json!({ "moduleId": "crm", "id": field_id, "field": { "userTypeId": "enumeration", "enum": items } }),
     )
 }
@@ -158,28 +155,28 @@ pub async fn send(transport: &Transport, action: &Action) -> Result<Outcome, Tra
     let (method, params) = match action {
         Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
             let get = json!({ "moduleId": "crm", "id": field_id });
-            let field = match transport.call("userfieldconfig.get", &get).await {
+            let field = match transport.call(Method::UserfieldconfigGet.as_str(), &get).await {
                 Ok(result) => result,
-                Err(e) => return refused("userfieldconfig.get".into(), e),
+                Err(e) => return refused(Method::UserfieldconfigGet, e),
             };
             let existing = field.get("field").and_then(|f| f.get("enum")).and_then(Value::as_array);
             config_values(*field_id, existing.map_or(&[][..], Vec::as_slice), values)
         }
         _ => request(action),
     };
-    tracing::info!(method, action = %action.describe(), "provision writes");
-    match transport.call(&method, &params).await {
+    tracing::info!(method = method.as_str(), action = %action.describe(), "provision writes");
+    match transport.call(method.as_str(), &params).await {
         Ok(result) => Ok(Outcome::Done(detail(action, &result))),
         Err(e) => refused(method, e),
     }
 }
 
 /// A refusal as this action's outcome; a portal that cannot be used is the error.
-fn refused(method: String, e: CallError) -> Result<Outcome, TransportError> {
+fn refused(method: Method, e: CallError) -> Result<Outcome, TransportError> {
     let (method, code, description) = match e {
         CallError::Rejected { method, code, description, .. } => (method, code, description),
         CallError::Transport(TransportError::Fatal { kind: FatalKind::Auth, code, message, .. }) => {
-            (method, code, message)
+            (method.to_string(), code, message)
         }
         CallError::Transport(e) => return Err(e),
     };
@@ -189,7 +186,7 @@ fn refused(method: String, e: CallError) -> Result<Outcome, TransportError> {
 
 /// The new object's id, from the answer.
 fn detail(action: &Action, result: &Value) -> Option<String> {
-    let num = |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    let num = |v: Option<&Value>| v.and_then(json::id);
     match action {
         Action::CreateType { .. } => {
             let t = result.get("type")?;
@@ -212,8 +209,15 @@ fn detail(action: &Action, result: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bitrix::entity::UfEntity;
     use crate::mapping::CreatePlan;
     use crate::mapping::spec::UfType;
+
+    /// The request as sent: the method's REST name and the parameters.
+    fn wire(action: &Action) -> (String, Value) {
+        let (method, params) = request(action);
+        (method.to_string(), params)
+    }
 
     #[test]
     fn crm_type_update_sends_only_the_flags_to_switch_on() {
@@ -223,7 +227,7 @@ mod tests {
             flags: vec!["isClientEnabled", "isSourceEnabled"],
         };
         assert_eq!(
-            request(&a),
+            wire(&a),
             (
                 "crm.type.update".to_string(),
                 json!({"id": 20, "fields": {"isClientEnabled": "Y", "isSourceEnabled": "Y"}})
@@ -235,13 +239,13 @@ mod tests {
     fn a_workspace_is_created_with_the_type_or_updated_keeping_the_types_it_holds() {
         let add = Action::CreateWorkspace { title: "HR".into(), type_ids: vec![7] };
         assert_eq!(
-            request(&add),
+            wire(&add),
             ("crm.automatedsolution.add".to_string(), json!({"fields": {"title": "HR", "typeIds": [7]}}))
         );
         let update =
             Action::AddToWorkspace { workspace_id: 2, title: "HR".into(), keep: vec![1, 3], add: vec![7] };
         assert_eq!(
-            request(&update),
+            wire(&update),
             ("crm.automatedsolution.update".to_string(), json!({"id": 2, "fields": {"typeIds": [1, 3, 7]}}))
         );
     }
@@ -249,7 +253,7 @@ mod tests {
     #[test]
     fn list_values_are_added_as_new_entries_only_with_stable_xml_ids() {
         let crm = Action::AddValues {
-            owner: Owner::Crm("contact"),
+            owner: Owner::Crm(UfEntity::Contact),
             field_id: 536,
             field: "UF_CRM_TIER".into(),
             values: vec!["Silver".into()],
@@ -284,7 +288,7 @@ mod tests {
             required: false,
         };
         let crm = Action::CreateField {
-            owner: Owner::Crm("deal"),
+            owner: Owner::Crm(UfEntity::Deal),
             field: "UF_CRM_SEGMENT".into(),
             create: create.clone(),
             values: vec!["Gold".into()],
@@ -315,7 +319,7 @@ mod tests {
             name: "Review".into(),
         };
         assert_eq!(
-            request(&s),
+            wire(&s),
             (
                 "crm.status.add".to_string(),
                 json!({"fields": {"ENTITY_ID": "DEAL_STAGE_3", "STATUS_ID": "C3:REVIEW", "NAME": "Review"}})
@@ -323,7 +327,7 @@ mod tests {
         );
         let c = Action::AddCategory { entity_type_id: 1032, name: "Wholesale".into() };
         assert_eq!(
-            request(&c),
+            wire(&c),
             ("crm.category.add".to_string(), json!({"entityTypeId": 1032, "fields": {"name": "Wholesale"}}))
         );
     }

@@ -33,6 +33,7 @@ use std::collections::{HashMap, HashSet};
 pub use apply::Outcome;
 pub use plan::{Action, Plan, StepInput, StepPlan};
 
+use crate::bitrix::Method;
 use crate::host_state::{self, HostLock};
 use crate::pipeline::Step;
 use crate::pipeline::steps::{PreflightError, preflight_with};
@@ -130,7 +131,7 @@ pub async fn provision(
         ),
     };
     let mut report = Report { dry_run, ..Default::default() };
-    let mut refused: Vec<(String, String, Refusal)> = Vec::new();
+    let mut refused: Vec<(Method, String, Refusal)> = Vec::new();
     // The rows' labels do not change between rounds: each source is read for them once.
     let mut used = HashMap::new();
     for round in 0..MAX_ROUNDS {
@@ -196,7 +197,7 @@ pub async fn provision(
         let mut seen = HashSet::new();
         for (i, action) in plan.actions.iter().enumerate() {
             let (method, params) = apply::request(action);
-            let key = (method.clone(), params.to_string());
+            let key = (method, params.to_string());
             if !seen.insert(key.clone()) {
                 continue;
             }

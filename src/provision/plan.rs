@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-use crate::mapping::{CreatePlan, Entity, MappingPlan, entity};
+use crate::bitrix::entity as bitrix;
+use crate::mapping::{CreatePlan, Entity, MappingPlan};
 use crate::schema::{Gap, ListRef, PortalSchema, Refusal, normalize};
 
 /// One step as the planner sees it.
@@ -30,29 +31,14 @@ pub struct StepInput<'a> {
     pub gaps: &'a [Gap],
 }
 
-/// Where a custom field lives, which decides the methods that create and complete it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// Lead, deal, contact, company: `crm.<entity>.userfield.add` / `.update`.
-    Crm(&'static str),
-    /// Smart processes (`CRM_<type id>`), quotes and invoices: `userfieldconfig.add` / `.update`.
-    Config(String),
-}
+/// Where a custom field lives, which decides the methods that create and complete it (the
+/// portal's table, in `bitrix`).
+pub use crate::bitrix::entity::FieldOwner as Owner;
 
-impl Owner {
-    /// The owner of entity type `etid`'s custom fields (`None`: a smart process the schema does
-    /// not know).
-    pub fn of(etid: u32, schema: &PortalSchema) -> Option<Owner> {
-        Some(match etid {
-            entity::LEAD => Owner::Crm("lead"),
-            entity::DEAL => Owner::Crm("deal"),
-            entity::CONTACT => Owner::Crm("contact"),
-            entity::COMPANY => Owner::Crm("company"),
-            entity::QUOTE => Owner::Config("CRM_QUOTE".into()),
-            entity::INVOICE => Owner::Config("CRM_SMART_INVOICE".into()),
-            _ => Owner::Config(format!("CRM_{}", schema.smart_process_by_type(etid)?.id)),
-        })
-    }
+/// The owner of entity type `etid`'s custom fields (`None`: a smart process the schema does
+/// not know).
+fn owner_of(etid: u32, schema: &PortalSchema) -> Option<Owner> {
+    Owner::of(etid, || schema.smart_process_by_type(etid).map(|t| t.id))
 }
 
 /// One write provision makes (one request).
@@ -326,7 +312,7 @@ fn plan_step(out: &mut Plan, i: usize, step: &StepInput<'_>, schema: &PortalSche
                 }
             }
             Gap::FieldMissing { field, create } => {
-                match etid.and_then(|e| Owner::of(e, schema)).filter(|_| !type_missing) {
+                match etid.and_then(|e| owner_of(e, schema)).filter(|_| !type_missing) {
                     Some(owner) => out.push(
                         i,
                         Action::CreateField {
@@ -373,7 +359,7 @@ fn values_missing(
         _ if type_missing => later(out, "once the smart process exists"),
         ListRef::CustomField { upper_name, field_id: None } => {
             // The field is created in this round: its values go with it.
-            let owner = etid.and_then(|e| Owner::of(e, schema));
+            let owner = etid.and_then(|e| owner_of(e, schema));
             match owner {
                 Some(owner) => {
                     let name = upper_field_name(if upper_name.is_empty() { field } else { upper_name });
@@ -395,7 +381,7 @@ fn values_missing(
             }
         }
         ListRef::CustomField { upper_name, field_id: Some(id) } => {
-            let Some(owner) = etid.and_then(|e| Owner::of(e, schema)) else {
+            let Some(owner) = etid.and_then(|e| owner_of(e, schema)) else {
                 return later(out, "once the smart process exists");
             };
             out.push(
@@ -497,18 +483,7 @@ fn stage_prefix(schema: &PortalSchema, entity_id: &str) -> String {
     {
         return if p.is_empty() { String::new() } else { format!("{p}:") };
     }
-    if let Some(rest) = entity_id.strip_prefix("DYNAMIC_")
-        && let Some((etid, cat)) = rest.split_once("_STAGE_")
-    {
-        return format!("DT{etid}_{cat}:");
-    }
-    if let Some(cat) = entity_id.strip_prefix("DEAL_STAGE_") {
-        return format!("C{cat}:");
-    }
-    if let Some(cat) = entity_id.strip_prefix("SMART_INVOICE_STAGE_") {
-        return format!("DT31_{cat}:");
-    }
-    String::new()
+    bitrix::stage_prefix(entity_id).unwrap_or_default()
 }
 
 /// The `STATUS_ID` of a new status named `name`: the prefix, then the name in upper-case
@@ -536,6 +511,7 @@ pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bitrix::entity::UfEntity;
     use crate::schema::UsedLabels;
     use crate::schema::{CustomField, EntitySchema, ListItem, SmartProcess, Status, Workspace, compare};
     use std::path::Path;
@@ -685,7 +661,7 @@ mod tests {
             got.actions,
             vec![
                 Action::CreateField {
-                    owner: Owner::Crm("contact"),
+                    owner: Owner::Crm(UfEntity::Contact),
                     field: "UF_CRM_AREA".into(),
                     create: CreatePlan {
                         kind: crate::mapping::spec::UfType::Enumeration,
@@ -696,7 +672,7 @@ mod tests {
                     values: vec!["North".into()],
                 },
                 Action::AddValues {
-                    owner: Owner::Crm("contact"),
+                    owner: Owner::Crm(UfEntity::Contact),
                     field_id: 90,
                     field: "UF_CRM_TIER".into(),
                     values: vec!["Silver".into()],

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::labels::{CategoryRef, Choices, ListRef, NoList, UsedLabels, choices, normalize};
 use super::model::{PortalSchema, Refusal};
+use crate::bitrix::{Method, json};
 use crate::mapping::diagnostic::closest;
 use crate::mapping::{CreatePlan, Entity, MappingPlan, spa};
 
@@ -277,7 +278,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
         (Some(title), _) => match schema.smart_process(title) {
             Some(t) => Some(t),
             // The type list could not be read (reported above): "missing" would be a guess.
-            None if schema.unread.iter().any(|r| r.method == "crm.type.list") => return gaps,
+            None if schema.unread.iter().any(|r| r.method == Method::CrmTypeList.as_str()) => return gaps,
             None => {
                 gaps.push(Gap::SmartProcessMissing { title: title.clone() });
                 if let Some(ws) = &plan.target.provision.workspace
@@ -316,7 +317,7 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
             match schema.smart_process_by_type(id) {
                 Some(t) => Some(t),
                 // The type list may be unreadable (reported above); only a list read says "absent".
-                None if schema.unread.iter().any(|r| r.method == "crm.type.list") => None,
+                None if schema.unread.iter().any(|r| r.method == Method::CrmTypeList.as_str()) => None,
                 None => {
                     gaps.push(Gap::UnknownEntityType { entity_type_id: id });
                     return gaps;
@@ -428,7 +429,7 @@ fn values_missing(
             Some(CategoryRef::Id(id)) => *id,
             Some(CategoryRef::Label(l)) => choices(schema, etid, "categoryId", 0)
                 .ok()
-                .and_then(|ch| ch.find(l).and_then(|v| super::model::num(Some(v))))
+                .and_then(|ch| ch.find(l).and_then(json::id))
                 .unwrap_or(default),
             None => default,
         }

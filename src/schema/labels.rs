@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::model::{PortalSchema, stage_directory};
+use super::model::PortalSchema;
+use crate::bitrix::entity::stage_directory;
+use crate::bitrix::json;
 use crate::mapping::{MappedRow, Pending, PendingField};
 use crate::payload::Draft;
 
@@ -217,7 +219,7 @@ impl UsedLabels {
 /// The row's `categoryId`: a ready ID, or a label still to resolve.
 fn row_category(fields: &serde_json::Map<String, Value>, pending: &[PendingField]) -> Option<CategoryRef> {
     if let Some(v) = fields.get("categoryId") {
-        return super::model::num(Some(v)).map(CategoryRef::Id);
+        return json::id(v).map(CategoryRef::Id);
     }
     pending.iter().filter(|p| p.name == "categoryId").flat_map(|p| p.values.iter()).find_map(|p| match p {
         Pending::Label { label, .. } => Some(CategoryRef::Label(label.clone())),
@@ -249,7 +251,7 @@ impl LabelBook {
         match given {
             Some(CategoryRef::Id(id)) => *id,
             Some(CategoryRef::Label(label)) => {
-                match self.resolve("categoryId", label, 0).ok().and_then(|v| super::model::num(Some(&v))) {
+                match self.resolve("categoryId", label, 0).ok().and_then(|v| json::id(&v)) {
                     Some(id) => id,
                     None => self.default_category(),
                 }
@@ -262,7 +264,7 @@ impl LabelBook {
     /// or a label resolved first: an unknown one is the row's error), else the default one.
     pub fn row_category(&mut self, draft: &Draft) -> Result<u64, UnknownLabel> {
         let given = match draft.field("categoryId") {
-            Some(v) => super::model::num(Some(v)).map(CategoryRef::Id),
+            Some(v) => json::id(v).map(CategoryRef::Id),
             None => {
                 draft.pending().iter().filter(|p| p.name == "categoryId").flat_map(|p| &p.values).find_map(
                     |p| match p {

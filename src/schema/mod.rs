@@ -22,11 +22,13 @@ pub mod model;
 mod needs;
 mod read;
 
+/// Kept here for the callers that name it with the schema; the fact is `bitrix`'s.
+pub use crate::bitrix::entity::stage_directory;
 pub use gap::{Gap, compare};
 pub use labels::{CategoryRef, Choices, LabelBook, ListRef, UnknownLabel, UsedLabels, choices, normalize};
 pub use model::{
     Category, Currency, CustomField, EntitySchema, ListItem, PortalField, PortalSchema, Refusal,
-    SmartProcess, Status, Workspace, stage_directory,
+    SmartProcess, Status, Workspace,
 };
 
 use crate::transport::TransportError;

@@ -1,13 +1,14 @@
 //! The portal's schema as the run needs it: plain data read from the portal's answers.
 //!
 //! Owns: [`PortalSchema`] and its parts, and the tolerant parsing of each read method's rows
-//! (numbers or numeric strings, `Y`/`N` or booleans) into them. Pure: the requests are in
-//! `read`.
+//! (IDs as numbers or digit strings, read by [`crate::bitrix::json::id`]; `Y`/`N` or booleans)
+//! into them. Pure: the requests are in `read`.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::bitrix::json;
 use crate::mapping::Entity;
 
 /// What the portal holds that the mappings of a run depend on. Read once per run
@@ -211,30 +212,7 @@ impl PortalSchema {
     }
 }
 
-/// The status directory of the stages of `entity_type_id` in `category` (`docs/portal-protocol.md`
-/// §3.3): leads `STATUS`, deals `DEAL_STAGE` / `DEAL_STAGE_{category}`, quotes `QUOTE_STATUS`,
-/// invoices `SMART_INVOICE_STAGE_{category}`, smart processes
-/// `DYNAMIC_{entityTypeId}_STAGE_{category}`.
-pub fn stage_directory(entity_type_id: u32, category: u64) -> String {
-    match entity_type_id {
-        1 => "STATUS".into(),
-        2 if category == 0 => "DEAL_STAGE".into(),
-        2 => format!("DEAL_STAGE_{category}"),
-        7 => "QUOTE_STATUS".into(),
-        31 => format!("SMART_INVOICE_STAGE_{category}"),
-        id => format!("DYNAMIC_{id}_STAGE_{category}"),
-    }
-}
-
 // Tolerant readers of the portal's rows.
-
-pub(super) fn num(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
 
 pub(super) fn text(v: Option<&Value>) -> String {
     match v {
@@ -279,11 +257,11 @@ impl SmartProcess {
             .map(|(k, v)| (k.clone(), yes(Some(v))))
             .collect();
         Some(SmartProcess {
-            id: num(get(row, &["id"]))?,
-            entity_type_id: u32::try_from(num(get(row, &["entityTypeId"]))?).ok()?,
+            id: get(row, &["id"]).and_then(json::id)?,
+            entity_type_id: u32::try_from(get(row, &["entityTypeId"]).and_then(json::id)?).ok()?,
             title: text(get(row, &["title"])),
             flags,
-            workspace_id: num(get(row, &["customSectionId"])).filter(|id| *id > 0),
+            workspace_id: get(row, &["customSectionId"]).and_then(json::id).filter(|id| *id > 0),
         })
     }
 }
@@ -292,9 +270,13 @@ impl Workspace {
     pub(super) fn from_row(row: &Value) -> Option<Workspace> {
         let type_ids = get(row, &["typeIds"])
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| num(Some(v))).collect())
+            .map(|a| a.iter().filter_map(json::id).collect())
             .unwrap_or_default();
-        Some(Workspace { id: num(get(row, &["id"]))?, title: text(get(row, &["title"])), type_ids })
+        Some(Workspace {
+            id: get(row, &["id"]).and_then(json::id)?,
+            title: text(get(row, &["title"])),
+            type_ids,
+        })
     }
 }
 
@@ -347,7 +329,7 @@ impl CustomField {
             })
             .unwrap_or_default();
         Some(CustomField {
-            id: num(get(row, &["ID", "id"]))?,
+            id: get(row, &["ID", "id"]).and_then(json::id)?,
             field_name: text(get(row, &["FIELD_NAME", "fieldName"])),
             user_type: text(get(row, &["USER_TYPE_ID", "userTypeId"])),
             multiple: yes(get(row, &["MULTIPLE", "multiple"])),
@@ -360,7 +342,7 @@ impl CustomField {
 impl Category {
     pub(super) fn from_row(row: &Value) -> Option<Category> {
         Some(Category {
-            id: num(get(row, &["id"]))?,
+            id: get(row, &["id"]).and_then(json::id)?,
             name: text(get(row, &["name"])),
             is_default: yes(get(row, &["isDefault"])),
         })
@@ -378,7 +360,7 @@ impl Status {
             entity_id,
             status_id,
             name: text(get(row, &["NAME"])),
-            category_id: num(get(row, &["CATEGORY_ID"])),
+            category_id: get(row, &["CATEGORY_ID"]).and_then(json::id),
             semantics: get(row, &["SEMANTICS"]).map(|s| text(Some(s))).filter(|s| !s.is_empty()),
         })
     }

@@ -3,6 +3,8 @@
 //! and what was read.
 
 use super::model::PortalSchema;
+use crate::bitrix::Method;
+use crate::bitrix::entity::UfEntity;
 use crate::mapping::{Entity, MappingPlan};
 
 /// The `FIELD_NAME` of a custom field a mapping names (either spelling).
@@ -24,18 +26,19 @@ pub(super) fn needs_read(plan: &MappingPlan, schema: &PortalSchema, method: &str
             .map(|f| f.kind.clone())
     };
     let labels = || plan.fields.iter().filter(|f| f.deferred == Some(crate::mapping::Deferred::Label));
-    match method {
-        "crm.currency.list" => labels()
+    match Method::from_name(method) {
+        Some(Method::CrmCurrencyList) => labels()
             .any(|f| f.name == "currencyId" || portal_kind(&f.name).is_some_and(|k| k == "crm_currency")),
-        "crm.status.list" => labels().any(|f| portal_kind(&f.name).is_none_or(|k| k == "crm_status")),
-        "crm.automatedsolution.list" => plan.target.provision.workspace.is_some(),
-        m if m == "userfieldconfig.list" || m.ends_with(".userfield.list") => {
+        Some(Method::CrmStatusList) => {
+            labels().any(|f| portal_kind(&f.name).is_none_or(|k| k == "crm_status"))
+        }
+        Some(Method::CrmAutomatedSolutionList) => plan.target.provision.workspace.is_some(),
+        Some(m @ (Method::UserfieldconfigList | Method::CrmUserfieldList(_))) => {
             let own = match plan.target.entity {
-                Entity::Crm(1) => "crm.lead.userfield.list",
-                Entity::Crm(2) => "crm.deal.userfield.list",
-                Entity::Crm(3) => "crm.contact.userfield.list",
-                Entity::Crm(4) => "crm.company.userfield.list",
-                _ => "userfieldconfig.list",
+                Entity::Crm(etid) => {
+                    UfEntity::of(etid).map_or(Method::UserfieldconfigList, Method::CrmUserfieldList)
+                }
+                Entity::User => Method::UserfieldconfigList,
             };
             m == own && plan.fields.iter().any(|f| f.add_missing_values && Entity::is_custom_field(&f.name))
         }

@@ -17,6 +17,8 @@ use super::model::{
     Category, Currency, CustomField, EntitySchema, PortalField, PortalSchema, Refusal, SmartProcess, Status,
     Workspace, rows,
 };
+use crate::bitrix::Method;
+use crate::bitrix::entity::{self, FieldOwner};
 use crate::mapping::{Deferred, Entity, MappingPlan};
 use crate::payload::batch::encode_call;
 use crate::transport::batch::{CommandOutcome, MAX_COMMANDS, command_key, parse_answer};
@@ -44,7 +46,7 @@ enum What {
 
 #[derive(Debug, Clone)]
 struct Req {
-    method: String,
+    method: Method,
     params: Map<String, Value>,
     what: What,
     start: u64,
@@ -52,12 +54,12 @@ struct Req {
 }
 
 impl Req {
-    fn new(method: &str, params: Value, what: What) -> Req {
+    fn new(method: Method, params: Value, what: What) -> Req {
         let params = match params {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Req { method: method.to_string(), params, what, start: 0, tries: 0 }
+        Req { method, params, what, start: 0, tries: 0 }
     }
 
     fn page(&self, start: u64) -> Req {
@@ -84,12 +86,16 @@ impl PortalSchema {
         let any_enum = crm.iter().any(|p| p.fields.iter().any(|f| f.deferred == Some(Deferred::Label)));
         let mut queue = VecDeque::new();
         if any_spa {
-            queue.push_back(Req::new("crm.type.list", json!({"start": 0}), What::Types));
-            queue.push_back(Req::new("crm.automatedsolution.list", json!({"start": 0}), What::Workspaces));
+            queue.push_back(Req::new(Method::CrmTypeList, json!({"start": 0}), What::Types));
+            queue.push_back(Req::new(
+                Method::CrmAutomatedSolutionList,
+                json!({"start": 0}),
+                What::Workspaces,
+            ));
         }
         if any_enum {
-            queue.push_back(Req::new("crm.status.list", json!({"start": 0}), What::Statuses));
-            queue.push_back(Req::new("crm.currency.list", json!({}), What::Currencies));
+            queue.push_back(Req::new(Method::CrmStatusList, json!({"start": 0}), What::Statuses));
+            queue.push_back(Req::new(Method::CrmCurrencyList, json!({}), What::Currencies));
         }
         // Entities whose entityTypeId is known now; smart processes by title wait for the types.
         let mut known: BTreeSet<u32> = BTreeSet::new();
@@ -124,9 +130,9 @@ impl PortalSchema {
                 }
                 for etid in spa_ids {
                     if let Some(t) = schema.smart_process_by_type(etid) {
-                        let entity_id = format!("CRM_{}", t.id);
+                        let entity_id = entity::smart_process_config_id(t.id);
                         queue.push_back(Req::new(
-                            "userfieldconfig.list",
+                            Method::UserfieldconfigList,
                             json!({"moduleId": "crm", "filter": {"entityId": entity_id}, "start": 0}),
                             What::Custom(etid),
                         ));
@@ -139,9 +145,9 @@ impl PortalSchema {
             let keys: Vec<String> = (1..=round.len()).map(command_key).collect();
             let mut cmd = Map::new();
             for (key, req) in keys.iter().zip(&round) {
-                cmd.insert(key.clone(), json!(encode_call(&req.method, &Value::Object(req.params.clone()))));
+                cmd.insert(key.clone(), json!(encode_call(req.method, &Value::Object(req.params.clone()))));
             }
-            let result = match transport.call("batch", &json!({"halt": 0, "cmd": cmd})).await {
+            let result = match transport.call(Method::Batch.as_str(), &json!({"halt": 0, "cmd": cmd})).await {
                 Ok(r) => r,
                 Err(CallError::Rejected { method, code, description, .. }) => {
                     return Err(SchemaError::Refused { method, code, description });
@@ -155,8 +161,7 @@ impl PortalSchema {
                 match answer.get(key) {
                     Some(CommandOutcome::Done(value)) => {
                         let got = absorb(&mut schema, req.what, value);
-                        if let (What::Custom(etid), "userfieldconfig.list") = (req.what, req.method.as_str())
-                        {
+                        if let (What::Custom(etid), Method::UserfieldconfigList) = (req.what, req.method) {
                             queue.extend(item_reads(&schema, etid, value));
                         }
                         if req.start == 0
@@ -170,9 +175,14 @@ impl PortalSchema {
                         }
                     }
                     Some(CommandOutcome::Failed { code, description }) => {
-                        tracing::warn!(method = req.method, code, description, "schema read refused");
+                        tracing::warn!(
+                            method = req.method.as_str(),
+                            code,
+                            description,
+                            "schema read refused"
+                        );
                         let refusal = Refusal {
-                            method: req.method.clone(),
+                            method: req.method.to_string(),
                             code: code.clone(),
                             description: description.clone(),
                         };
@@ -211,7 +221,11 @@ fn item_reads(schema: &PortalSchema, etid: u32, page: &Value) -> Vec<Req> {
     ids.into_iter()
         .filter(|id| known.iter().any(|c| c.id == *id))
         .map(|id| {
-            Req::new("userfieldconfig.get", json!({"moduleId": "crm", "id": id}), What::CustomItems(etid, id))
+            Req::new(
+                Method::UserfieldconfigGet,
+                json!({"moduleId": "crm", "id": id}),
+                What::CustomItems(etid, id),
+            )
         })
         .collect()
 }
@@ -228,13 +242,13 @@ fn is_spa(p: &MappingPlan) -> bool {
 /// its custom fields (smart processes: later, once their type id is known).
 fn entity_reads(queue: &mut VecDeque<Req>, etid: u32, spa: bool) {
     queue.push_back(Req::new(
-        "crm.item.fields",
+        Method::CrmItemFields,
         json!({"entityTypeId": etid, "useOriginalUfNames": "N"}),
         What::Fields(etid),
     ));
-    if !matches!(etid, 1 | 7) {
+    if entity::has_categories(etid) {
         queue.push_back(Req::new(
-            "crm.category.list",
+            Method::CrmCategoryList,
             json!({"entityTypeId": etid, "start": 0}),
             What::Categories(etid),
         ));
@@ -242,23 +256,17 @@ fn entity_reads(queue: &mut VecDeque<Req>, etid: u32, spa: bool) {
     if spa {
         return;
     }
-    let uf_method = match etid {
-        1 => Some("crm.lead.userfield.list"),
-        2 => Some("crm.deal.userfield.list"),
-        3 => Some("crm.contact.userfield.list"),
-        4 => Some("crm.company.userfield.list"),
-        _ => None,
-    };
-    match uf_method {
-        Some(m) => queue.push_back(Req::new(m, json!({}), What::Custom(etid))),
-        None => {
-            let entity_id = if etid == 7 { "CRM_QUOTE" } else { "CRM_SMART_INVOICE" };
-            queue.push_back(Req::new(
-                "userfieldconfig.list",
-                json!({"moduleId": "crm", "filter": {"entityId": entity_id}, "start": 0}),
-                What::Custom(etid),
-            ));
+    // Built-in types only here: their owner needs no smart process's id.
+    match FieldOwner::of(etid, || None) {
+        Some(FieldOwner::Crm(e)) => {
+            queue.push_back(Req::new(Method::CrmUserfieldList(e), json!({}), What::Custom(etid)))
         }
+        Some(FieldOwner::Config(entity_id)) => queue.push_back(Req::new(
+            Method::UserfieldconfigList,
+            json!({"moduleId": "crm", "filter": {"entityId": entity_id}, "start": 0}),
+            What::Custom(etid),
+        )),
+        None => {}
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::bitrix::json;
 use crate::payload::Command;
 use crate::payload::batch::{encode_command, encoded_len};
 
@@ -221,14 +222,6 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn as_u64(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
@@ -275,8 +268,8 @@ pub fn parse_answer(body: &Value, keys: &[&str]) -> Result<BatchOutcome, String>
         .collect();
     Ok(BatchOutcome {
         commands,
-        totals: totals.iter().filter_map(|(k, v)| Some((k.clone(), as_u64(v)?))).collect(),
-        next: next.iter().filter_map(|(k, v)| Some((k.clone(), as_u64(v)?))).collect(),
+        totals: totals.iter().filter_map(|(k, v)| Some((k.clone(), json::id(v)?))).collect(),
+        next: next.iter().filter_map(|(k, v)| Some((k.clone(), json::id(v)?))).collect(),
         times: times.iter().filter_map(|(k, v)| Some((k.clone(), TimeInfo::from_value(v)?))).collect(),
         time: body.get("time").and_then(TimeInfo::from_value),
     })

@@ -37,6 +37,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
+use crate::bitrix::Method;
 use crate::payload::Command;
 
 pub use auth::OnRefresh;
@@ -276,7 +277,7 @@ impl Transport {
                 self.inner.config.max_batch_bytes
             )));
         }
-        let mut methods: Vec<(&str, usize)> = vec![("batch", cmds.len())];
+        let mut methods: Vec<(&str, usize)> = vec![(Method::Batch.as_str(), cmds.len())];
         for (_, c) in cmds {
             match methods.iter_mut().skip(1).find(|(m, _)| *m == c.method.as_str()) {
                 Some((_, n)) => *n += 1,
@@ -286,10 +287,10 @@ impl Transport {
         let mut params = Map::new();
         params.insert("halt".into(), json!(0));
         params.insert("cmd".into(), Value::Object(cmd_map));
-        let accepted = self.exchange("batch", params, &methods).await?;
+        let accepted = self.exchange(Method::Batch.as_str(), params, &methods).await?;
         let keys: Vec<&str> = cmds.iter().map(|(k, _)| k.as_str()).collect();
         let outcome = batch::parse_answer(&accepted.body, &keys)
-            .map_err(|reason| TransportError::Ambiguous { method: "batch".into(), reason })?;
+            .map_err(|reason| TransportError::Ambiguous { method: Method::Batch.to_string(), reason })?;
         // Per-command figures bill the command's method; a method the answer gives no figures
         // for is marked seen, so it is not held to one request at a time. Limit refusals park
         // their method, once per batch, after its figures were recorded.
