@@ -1,0 +1,9 @@
+//! Writing a mapping and checking it offline: every problem of a mapping file at once, each at
+//! `path:line:col` with a suggestion (the duplicate-control and schema keys included), the
+//! README's examples as real files, and `b24import validate` on the bundled samples.
+
+mod cli_validate;
+mod duplicates_mapping;
+mod mapping_errors;
+mod readme_examples;
+mod schema_mapping_keys;

@@ -1,0 +1,21 @@
+//! Running an import: `b24import run` end to end against the in-process sandbox portal. Every
+//! row lands exactly once (requests in flight, pacing, duplicate control, 413 splits), under
+//! seeded faults and SIGKILLs with a resume, and the run stops when told (SIGINT, SIGTERM).
+#![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
+
+#[path = "../cli_support/mod.rs"]
+mod cli_support;
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_output;
+mod cli_run;
+mod crash_matrix;
+mod duplicates_portal_rule;
+mod duplicates_run;
+mod exactly_once;
+mod flight_pacing;
+mod flight_requests;
+mod run_e2e;
+mod stops_signals;
+mod stops_too_large;
