@@ -108,3 +108,21 @@ pub async fn run_in_process(
     .await
     .expect("run finishes")
 }
+
+#[cfg(feature = "sandbox")]
+/// Calls `method` on the sandbox and returns `result` (panics on an error answer).
+pub async fn call(sandbox: &SandboxHandle, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let url = format!("{}{method}", sandbox.webhook_url());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&params)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert!(body.get("error").is_none(), "{method}: {body}");
+    body["result"].clone()
+}

@@ -9,6 +9,7 @@ use crate::cli_support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::call;
 use b24import::sandbox::{Sandbox, SandboxHandle};
 use cli_support::{b24, s, shown};
 use serde_json::{Value, json};
@@ -26,23 +27,6 @@ const WRITES: &[&str] = &[
     "crm.status.add",
     "crm.category.add",
 ];
-
-/// Calls `method` on the sandbox and returns `result` (panics on an error answer).
-async fn call(sandbox: &SandboxHandle, method: &str, params: Value) -> Value {
-    let url = format!("{}{method}", sandbox.webhook_url());
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let body: Value = reqwest::Client::new()
-        .post(url)
-        .json(&params)
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
-    assert!(body.get("error").is_none(), "{method}: {body}");
-    body["result"].clone()
-}
 
 /// Write requests the sandbox served so far, per method.
 fn writes(sandbox: &SandboxHandle) -> Vec<(String, u64)> {

@@ -7,25 +7,10 @@ use crate::cli_support;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::call;
 use b24import::sandbox::{Sandbox, SandboxHandle};
 use cli_support::{b24, s, shown};
 use serde_json::{Value, json};
-
-async fn call(sandbox: &SandboxHandle, method: &str, params: Value) -> Value {
-    let url = format!("{}{method}", sandbox.webhook_url());
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let body: Value = reqwest::Client::new()
-        .post(url)
-        .json(&params)
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
-    assert!(body.get("error").is_none(), "{method}: {body}");
-    body["result"].clone()
-}
 
 /// Contacts with `fields` (a TOML `[fields]` body) over `Code,Name,Tier,Note`.
 fn contacts(dir: &Path, fields: &str) -> PathBuf {
