@@ -62,19 +62,7 @@ fn fm_values(item: &Value, kind: &str) -> Vec<String> {
 /// lines in [target], in `dir`; the mapping's path.
 fn people(dir: &Path, rows: &[String], target: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
-    let csv = format!("Code,Name,Last,Email,Phone\n{}\n", rows.join("\n"));
-    std::fs::write(dir.join("people.csv"), csv).expect("csv");
-    let mapping = dir.join("people.toml");
-    std::fs::write(
-        &mapping,
-        format!(
-            "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
-             origin = \"test\"\n{target}\n[fields]\nname = \"Name\"\nlastName = \"Last\"\n\
-             [[fm]]\ntype = \"EMAIL\"\ncolumn = \"Email\"\n[[fm]]\ntype = \"PHONE\"\ncolumn = \"Phone\"\n"
-        ),
-    )
-    .expect("mapping");
-    mapping
+    crate::duplicates_run::people(dir, &format!("Code,Name,Last,Email,Phone\n{}\n", rows.join("\n")), target)
 }
 
 /// `b24import run MAPPING --webhook URL --journal JOURNAL`, its lock files under `state`.

@@ -70,8 +70,9 @@ fn fm_values(item: &Value, kind: &str) -> Vec<String> {
         .collect()
 }
 
-/// `people.csv` (`csv`) and its mapping with `target` lines added to [target].
-fn people(dir: &Path, csv: &str, target: &str) -> PathBuf {
+/// `people.csv` (`csv`) and its mapping with `target` lines added to [target] (also used by
+/// `duplicates_portal_rule`).
+pub(crate) fn people(dir: &Path, csv: &str, target: &str) -> PathBuf {
     std::fs::write(dir.join("people.csv"), csv).expect("csv");
     let mapping = dir.join("people.toml");
     std::fs::write(
