@@ -28,7 +28,9 @@
 //!   opening and ordering the steps (shared by `validate` and `run`), the per-row decision,
 //!   sending, reconciling unknown outcomes, progress and the run's report.
 //! - [`sandbox`] (cargo feature `sandbox`, on by default) is an embedded emulator of the
-//!   Bitrix24 REST API for rehearsals and tests; the importer does not depend on it.
+//!   Bitrix24 REST API for `demo`, the `sandbox` subcommand, rehearsals and tests: the workspace
+//!   package `b24-sandbox` (folder `sandbox/`), re-exported here. It never depends on the
+//!   importer, and the importer builds without it (`--no-default-features`).
 //! - [`host_state`] is what b24import keeps per user on this host whatever the journal: the
 //!   state directory (OAuth refresh tokens) and the lock files by which processes that talk to
 //!   one portal take turns (one `provision`, one duplicate check per entity type).
@@ -48,7 +50,7 @@ pub mod payload;
 pub mod pipeline;
 pub mod provision;
 #[cfg(feature = "sandbox")]
-pub mod sandbox;
+pub use b24_sandbox as sandbox;
 pub mod schema;
 pub mod source;
 pub mod transport;

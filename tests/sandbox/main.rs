@@ -1,21 +1,13 @@
-//! The sandbox portal as a black box over real HTTP: auth, `batch`, `crm.item.*`, duplicate
-//! search, the set-up methods (with every request example of their reference pages replayed),
-//! faults, the rate and operating-time limits, the time model, and `--state` persistence.
+//! The sandbox portal with the importer: `--state` persistence across a restart and the
+//! `b24import sandbox` command line, and the check that the sandbox's Bitrix24 facts and the
+//! importer's agree. The sandbox's own black-box tests are `sandbox/tests/http/`
+//! (`cargo test -p b24-sandbox`).
 #![cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../sandbox_common/mod.rs"]
+#[path = "../../sandbox/tests/common/mod.rs"]
 mod sandbox_common;
 
-mod sandbox_auth;
-mod sandbox_batch;
-mod sandbox_duplicate;
-mod sandbox_faults;
-mod sandbox_items;
-mod sandbox_limits;
+mod facts_agree;
 mod sandbox_persist;
-mod sandbox_schema;
-mod sandbox_seed_replay;
-mod sandbox_setup;
-mod sandbox_time;

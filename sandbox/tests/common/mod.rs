@@ -2,7 +2,7 @@
 //! talk to it over real HTTP.
 #![allow(dead_code)]
 
-use b24import::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use b24_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
 pub struct Portal {
@@ -76,9 +76,8 @@ impl Portal {
 
 /// A `crm.item.add` command string.
 pub fn add_cmd(entity_type_id: u64, fields: Value) -> String {
-    let query = b24import::sandbox::phpquery::encode(
-        &serde_json::json!({"entityTypeId": entity_type_id, "fields": fields}),
-    );
+    let query =
+        b24_sandbox::phpquery::encode(&serde_json::json!({"entityTypeId": entity_type_id, "fields": fields}));
     format!("crm.item.add?{query}")
 }
 

@@ -6,7 +6,7 @@
 
 use crate::sandbox_common;
 
-use b24import::sandbox::{SETUP_METHODS, SandboxConfig};
+use b24_sandbox::{SETUP_METHODS, SandboxConfig};
 use sandbox_common::Portal;
 use serde_json::{Value, json};
 

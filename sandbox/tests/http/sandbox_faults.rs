@@ -5,7 +5,7 @@ use crate::sandbox_common;
 
 use std::time::{Duration, Instant};
 
-use b24import::sandbox::{FaultConfig, SandboxConfig};
+use b24_sandbox::{FaultConfig, SandboxConfig};
 use sandbox_common::Portal;
 use serde_json::json;
 

@@ -8,7 +8,7 @@ use crate::sandbox_common;
 
 use std::time::{Duration, Instant};
 
-use b24import::sandbox::{Clock, FaultConfig, Latency, OperatingConfig, SandboxConfig};
+use b24_sandbox::{Clock, FaultConfig, Latency, OperatingConfig, SandboxConfig};
 use sandbox_common::{Portal, add_cmd};
 use serde_json::{Value, json};
 

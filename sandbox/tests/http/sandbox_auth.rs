@@ -4,7 +4,7 @@ use crate::sandbox_common;
 
 use std::time::Duration;
 
-use b24import::sandbox::{Clock, SandboxConfig};
+use b24_sandbox::{Clock, SandboxConfig};
 use sandbox_common::Portal;
 use serde_json::{Value, json};
 

@@ -7,13 +7,16 @@
 //! The two copies stay separate on purpose: the sandbox checks the client independently, so a
 //! wrong fact in the product must not silently become a wrong fact in the sandbox. This test
 //! only notices when they drift apart; which side is right is decided against
-//! `docs/portal-protocol.md`. Test-only: the sandbox never reads the product's facts at run time.
+//! `docs/portal-protocol.md`. Test-only: the sandbox never reads the product's facts (it is a
+//! package that does not depend on the importer), so this test lives on the importer's side and
+//! reads the sandbox's facts through its public API.
 
 use std::collections::BTreeSet;
 
-use super::schema::{self, BUILTIN_TYPE_IDS, FieldDef};
-use crate::mapping::ValueType;
-use crate::mapping::entity::{self, Entity, KeyField};
+use b24import::bitrix;
+use b24import::mapping::ValueType;
+use b24import::mapping::entity::{self, Entity, KeyField};
+use b24import::sandbox::schema::{self, BUILTIN_TYPE_IDS, FieldDef};
 
 /// The portal's field type (as `crm.item.fields` reports it) -> the product's value type.
 fn product_type_of(portal_type: &str) -> Option<ValueType> {
@@ -49,7 +52,7 @@ fn entity(id: u64) -> Entity {
 #[test]
 fn both_know_the_same_built_in_entity_types() {
     let sandbox: BTreeSet<u64> = BUILTIN_TYPE_IDS.into_iter().collect();
-    let product: BTreeSet<u64> = entity::BUILTIN_TYPE_IDS.into_iter().map(u64::from).collect();
+    let product: BTreeSet<u64> = bitrix::entity::BUILTIN_TYPE_IDS.into_iter().map(u64::from).collect();
     assert_eq!(sandbox, product);
     for name in entity::ENTITY_NAMES.iter().filter(|n| **n != "user") {
         let Some(Entity::Crm(id)) = Entity::from_name(name) else { panic!("`{name}` is a CRM entity") };
@@ -117,7 +120,7 @@ fn every_user_field_the_sandbox_lists_for_user_add_is_known_to_the_product() {
         "TIME_ZONE_OFFSET",
         "USER_TYPE",
     ];
-    let unknown: Vec<&str> = super::methods::user::FIELDS
+    let unknown: Vec<&str> = b24import::sandbox::USER_FIELDS
         .iter()
         .map(|(name, _)| *name)
         .filter(|name| !portal_set.contains(name) && Entity::User.known_type(name).is_none())
@@ -129,8 +132,8 @@ fn every_user_field_the_sandbox_lists_for_user_add_is_known_to_the_product() {
 #[test]
 fn every_multifield_value_the_product_lets_through_is_one_the_sandbox_accepts() {
     let mut problems = Vec::new();
-    for (kind, value_types) in entity::FM_TYPES {
-        let Some((_, sandbox_types)) = super::methods::item::FM_TYPES.iter().find(|(t, _)| t == kind) else {
+    for (kind, value_types) in bitrix::entity::FM_TYPES {
+        let Some((_, sandbox_types)) = b24import::sandbox::FM_TYPES.iter().find(|(t, _)| t == kind) else {
             problems.push(format!("fm type {kind} is unknown to the sandbox"));
             continue;
         };

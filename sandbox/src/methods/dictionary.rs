@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::filter::{self, Kind};
 use super::{Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, object, param};
-use crate::sandbox::state::Category;
+use crate::state::Category;
 
 /// `crm.status.list`.
 pub(crate) fn status_list(c: &mut Call) -> MethodResult {

@@ -10,7 +10,7 @@
 
 use crate::sandbox_common;
 
-use b24import::sandbox::{SETUP_METHODS, SandboxConfig, SchemaFile};
+use b24_sandbox::{SETUP_METHODS, SandboxConfig, SchemaFile};
 use sandbox_common::Portal;
 use serde_json::{Value, json};
 

@@ -21,8 +21,8 @@ use super::userfield::{
 use super::{
     Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, object, param, php_array,
 };
-use crate::sandbox::schema::{EnumItem, FieldDef, LABEL_KINDS, LANGUAGES};
-use crate::sandbox::state::State;
+use crate::schema::{EnumItem, FieldDef, LABEL_KINDS, LANGUAGES};
+use crate::state::State;
 
 /// The row `userfieldconfig.*` returns (camelCase, ids and sorts as strings, labels per
 /// language), as the `userfieldconfig.get/update` pages show it.

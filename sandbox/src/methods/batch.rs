@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::sandbox::phpquery::{self, PhpValue};
+use crate::phpquery::{self, PhpValue};
 
 /// At most this many commands per batch.
 pub(crate) const MAX_COMMANDS: usize = 50;

@@ -1,23 +1,31 @@
-//! The sandbox portal: an embedded, stateful emulator of the slice of the Bitrix24 REST API
-//! that an importer touches, with the portal's rate limit, operating-time limit and faults.
+//! # b24-sandbox: the Bitrix24 sandbox portal
+//!
+//! An embedded, stateful emulator of the slice of the Bitrix24 REST API that an importer
+//! touches, with the portal's rate limit, operating-time limit and faults. A package of its own
+//! in the b24import workspace; the importer uses it (as `b24import::sandbox`, behind its cargo
+//! feature `sandbox`, on by default) for `b24import demo`, `b24import sandbox` and its tests.
 //!
 //! It owns everything behind `http://127.0.0.1:PORT`: auth (webhook, OAuth + token endpoint),
 //! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods), the limits
 //! ([`limits`]), fault injection ([`faults`]), the `/_sandbox/*` inspection endpoints and the
 //! optional SQLite persistence ([`persist`]). It must be strict: whatever a real portal
 //! refuses it refuses with the same HTTP status and error code (`docs/portal-protocol.md`; a
-//! bare `§N` in the sandbox's files cites a section of that page). It must not be used as a
-//! client library: the importer's transport lives elsewhere, and the importer builds without
-//! the sandbox (cargo feature `sandbox`, on by default). Its Bitrix24 facts are its own copy,
-//! kept equal to the product's by the `facts_agree` tests.
+//! bare `§N` in the sandbox's files cites a section of that page).
+//!
+//! What it must not do: depend on the importer (this package has no `b24import` dependency, and
+//! must never get one) or be used as a client library (the importer's transport lives there).
+//! The sandbox follows the portal's documented behaviour, never our code: its Bitrix24 facts
+//! (entity types, fields, multifield kinds, [`USER_FIELDS`], [`FM_TYPES`]) are its own copy, so
+//! that a wrong fact in the importer cannot become a wrong fact here. The importer's
+//! `tests/sandbox/facts_agree.rs` only notices when the two copies drift apart.
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
 //! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`].
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), b24import::sandbox::SandboxError> {
-//! use b24import::sandbox::{Sandbox, SandboxConfig};
+//! # async fn demo() -> Result<(), b24_sandbox::SandboxError> {
+//! use b24_sandbox::{Sandbox, SandboxConfig};
 //! let handle = Sandbox::start(SandboxConfig::fast()).await?;
 //! let url = handle.webhook_url(); // http://127.0.0.1:PORT/rest/1/<code>/
 //! # let _ = url;
@@ -27,8 +35,6 @@
 //! ```
 
 pub mod clock;
-#[cfg(test)]
-mod facts_agree;
 pub mod faults;
 pub mod latency;
 pub mod limits;
@@ -49,6 +55,8 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::Clock;
 pub use latency::Latency;
+pub use methods::item::FM_TYPES;
+pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
 
 /// Errors of starting or running the sandbox.

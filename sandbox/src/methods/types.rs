@@ -10,9 +10,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{Call, MethodError, MethodResult, Output, as_text, as_u64, object, param, php_array};
-use crate::sandbox::clock::iso;
-use crate::sandbox::schema;
-use crate::sandbox::state::{Solution, SpaType};
+use crate::clock::iso;
+use crate::schema;
+use crate::state::{Solution, SpaType};
 
 /// The feature flags of a type, in the order the `crm.type.update` page's answer lists them.
 const FLAGS: [&str; 16] = [

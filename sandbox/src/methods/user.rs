@@ -8,10 +8,12 @@ use serde_json::{Map, Value, json};
 
 use super::filter::{self, Kind};
 use super::{Call, MethodError, MethodResult, Output, as_text, is_yes, param, php_array};
-use crate::sandbox::clock::iso;
-use crate::sandbox::state::User;
+use crate::clock::iso;
+use crate::state::User;
 
-pub(crate) const FIELDS: [(&str, &str); 24] = [
+/// The fields `user.fields` lists (name, title): the sandbox's own copy of the portal's user
+/// fields.
+pub const FIELDS: [(&str, &str); 24] = [
     ("ID", "ID"),
     ("XML_ID", "External ID"),
     ("ACTIVE", "Active"),

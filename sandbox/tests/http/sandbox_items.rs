@@ -3,7 +3,7 @@
 
 use crate::sandbox_common;
 
-use b24import::sandbox::{SandboxConfig, SchemaFile};
+use b24_sandbox::{SandboxConfig, SchemaFile};
 use sandbox_common::Portal;
 use serde_json::json;
 

@@ -32,8 +32,8 @@ use serde_json::{Map, Value, json};
 use super::{
     Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, object, param, php_array,
 };
-use crate::sandbox::schema::{self, EnumItem, FieldDef, LABEL_KINDS, UfMeta};
-use crate::sandbox::state::State;
+use crate::schema::{self, EnumItem, FieldDef, LABEL_KINDS, UfMeta};
+use crate::state::State;
 
 const TYPES: [&str; 16] = [
     "string",

@@ -2,7 +2,7 @@
 
 use crate::sandbox_common;
 
-use b24import::sandbox::SandboxConfig;
+use b24_sandbox::SandboxConfig;
 use sandbox_common::{Portal, add_cmd};
 use serde_json::{Map, Value, json};
 
@@ -115,7 +115,7 @@ async fn list_commands_report_result_total_and_result_next() {
 #[tokio::test]
 async fn a_batch_in_a_form_body_with_php_style_keys_runs_in_the_given_order() {
     let p = Portal::fast().await;
-    let enc = |s: &str| b24import::sandbox::phpquery::urlencode(s);
+    let enc = |s: &str| b24_sandbox::phpquery::urlencode(s);
     let body = format!(
         "halt=1&cmd[z1]={}&cmd[a2]={}",
         enc("crm.item.add?entityTypeId=3&fields[name]=First"),

@@ -402,7 +402,8 @@ fn split_words(camel: &str) -> String {
 }
 
 /// The built-in CRM entity types: lead, deal, contact, company, quote, invoice. The sandbox's own
-/// copy of the fact (the product's is `mapping::entity::BUILTIN_TYPE_IDS`; a test keeps them equal).
+/// copy of the fact (the importer's is `b24import::bitrix::entity::BUILTIN_TYPE_IDS`; its
+/// `facts_agree` test keeps them equal).
 pub const BUILTIN_TYPE_IDS: [u64; 6] = [1, 2, 3, 4, 7, 31];
 
 /// The UF entity id of an entity type (`CRM_CONTACT`), given an SPA's type `id` when needed.

@@ -20,9 +20,9 @@ use serde_json::{Map, Value, json};
 
 use super::filter::{self, Kind};
 use super::{Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, param, php_array};
-use crate::sandbox::clock::iso;
-use crate::sandbox::schema::{self, EntitySchema, FieldDef};
-use crate::sandbox::state::{Counters, Item, Meta, State};
+use crate::clock::iso;
+use crate::schema::{self, EntitySchema, FieldDef};
+use crate::state::{Counters, Item, Meta, State};
 
 /// The `crm.item.add` page's "not found" for an unknown `entityTypeId`.
 fn not_found_type() -> MethodError {
@@ -137,7 +137,9 @@ pub(crate) fn kind_of(field_type: &str) -> Kind {
     }
 }
 
-pub(crate) const FM_TYPES: [(&str, &[&str]); 5] = [
+/// The multifield kinds (`fm[].typeId`) and the value types each accepts: the sandbox's own copy
+/// of the portal's list.
+pub const FM_TYPES: [(&str, &[&str]); 5] = [
     ("PHONE", &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"]),
     ("EMAIL", &["WORK", "HOME", "MAILING", "OTHER"]),
     ("WEB", &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "FACEBOOK", "INSTAGRAM", "OTHER"]),
@@ -282,7 +284,7 @@ fn file_value(
     let id = counters.file;
     Ok(json!({
         "id": id,
-        "url": format!("/bitrix/components/bitrix/crm.controller.item.file/{id}/{}", crate::sandbox::phpquery::urlencode(name)),
+        "url": format!("/bitrix/components/bitrix/crm.controller.item.file/{id}/{}", crate::phpquery::urlencode(name)),
         "urlMachine": format!("/rest/crm.controller.item.getFile?fileId={id}"),
     }))
 }
@@ -554,7 +556,7 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     }
     if has("stageId") && is_blank(values.get("stageId")) {
         let category = values.get("categoryId").and_then(as_u64).unwrap_or(default_category);
-        let dir = crate::sandbox::schema::stage_status_type(etid, category);
+        let dir = crate::schema::stage_status_type(etid, category);
         if let Some(s) = meta.statuses.iter().filter(|s| s.entity_id == dir).min_by_key(|s| s.sort) {
             values.insert("stageId".into(), json!(s.status_id));
         }

@@ -4,7 +4,7 @@ use crate::sandbox_common;
 
 use std::time::Duration;
 
-use b24import::sandbox::{BatchBilling, Clock, OperatingConfig, SandboxConfig};
+use b24_sandbox::{BatchBilling, Clock, OperatingConfig, SandboxConfig};
 use sandbox_common::{Portal, add_cmd};
 use serde_json::json;
 

@@ -1,0 +1,18 @@
+//! The sandbox portal as a black box over real HTTP: auth, `batch`, `crm.item.*`, duplicate
+//! search, the set-up methods (with every request example of their reference pages replayed),
+//! faults, the rate and operating-time limits and the time model. `--state` persistence with the
+//! `b24import sandbox` command line is the importer's `tests/sandbox/` (it runs the binary).
+
+#[path = "../common/mod.rs"]
+mod sandbox_common;
+
+mod sandbox_auth;
+mod sandbox_batch;
+mod sandbox_duplicate;
+mod sandbox_faults;
+mod sandbox_items;
+mod sandbox_limits;
+mod sandbox_schema;
+mod sandbox_seed_replay;
+mod sandbox_setup;
+mod sandbox_time;
