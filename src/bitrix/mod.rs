@@ -7,7 +7,7 @@
 //! ([`json::id`]). Facts: `docs/portal-protocol.md`.
 //!
 //! Must not: do I/O, know about mappings, rows or the journal (those stages use these facts,
-//! not the other way round). The sandbox (`src/sandbox/`) keeps its own copy of these facts on
+//! not the other way round). The sandbox (the package `sandbox/`) keeps its own copy of these facts on
 //! purpose (it follows the portal, not this code) and must not import this module.
 
 pub mod entity;

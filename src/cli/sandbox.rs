@@ -5,7 +5,8 @@
 //! webhook base URL; with `--oauth`, then the rehearsal OAuth credentials as `export NAME=value`
 //! lines. Everything else goes to stderr. With `--state FILE`, the webhook code and the OAuth
 //! application are kept in the file, so a restart answers at the same URL with the same
-//! credentials. Owns flag parsing only; the emulator is `b24import::sandbox`.
+//! credentials. Owns flag parsing only; the emulator is `b24import::sandbox`, the workspace
+//! package `b24-sandbox` (`sandbox/`).
 
 use std::io::Write;
 use std::path::PathBuf;
