@@ -38,6 +38,8 @@ mod rows;
 pub mod run;
 mod send;
 mod step;
+#[cfg(test)]
+mod step_tests;
 pub mod steps;
 pub mod upsert;
 

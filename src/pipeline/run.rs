@@ -137,8 +137,9 @@ pub async fn run(
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
+    let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     let context = RunContext {
-        transport,
+        reads: &reads,
         opts,
         progress: &progress,
         interrupted: &interrupted,
