@@ -15,8 +15,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::duplicates::{
-    self, AMBIGUOUS_CODE, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
-    Verdict,
+    self, AMBIGUOUS_CODE, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST, Verdict,
 };
 use super::send::{Item, Ready};
 use super::step::{StepRunner, Stop, Unseen};
@@ -180,7 +179,11 @@ impl StepRunner<'_> {
                         );
                         told = true;
                     }
-                    self.reads.portal().pause(std::time::Duration::from_millis(100)).await.map_err(Stop::Portal)?;
+                    self.reads
+                        .portal()
+                        .pause(std::time::Duration::from_millis(100))
+                        .await
+                        .map_err(Stop::Portal)?;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "duplicate check not coordinated with other runs");

@@ -7,9 +7,9 @@
 
 use super::send::{Item, Ready};
 use super::step::{StepRunner, Stop};
-use crate::portal::Dispatcher;
 use crate::journal::{JournalError, Outcome};
 use crate::mapping::{Entity, KeyField};
+use crate::portal::Dispatcher;
 
 /// Rounds of "look up unknown rows, resend the absent ones" at the end of a step.
 pub(super) const MAX_RECONCILE_ROUNDS: u32 = 5;
@@ -62,7 +62,11 @@ impl StepRunner<'_> {
             if again.is_empty() && !self.unknown.is_empty() {
                 // Nothing could be decided (no key to look them up by, or the lookup failed):
                 // try the lookup again after a pause, then leave them unknown and report.
-                self.reads.portal().pause(std::time::Duration::from_millis(500)).await.map_err(Stop::Portal)?;
+                self.reads
+                    .portal()
+                    .pause(std::time::Duration::from_millis(500))
+                    .await
+                    .map_err(Stop::Portal)?;
                 continue;
             }
             self.send(sender, again).await?;

@@ -69,7 +69,9 @@ impl Bracket<Item> for StepRunner<'_> {
                     Outcome::Retry
                 }
                 Fate::GaveUp => {
-                    self.report.notes.push(format!("row {key} was refused by limits too often; left pending"));
+                    self.report
+                        .notes
+                        .push(format!("row {key} was refused by limits too often; left pending"));
                     Outcome::Retry
                 }
                 Fate::Unknown { reason } => {

@@ -17,7 +17,6 @@
 //! (`steps` refuses the cycle), so no row's payload waits for an answer still in flight.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ledger::{Ledger, RunJournal};
 use super::portal::{LOOKUP_CHUNK, Portal};
@@ -77,8 +76,6 @@ pub(super) struct RunContext<'a> {
     pub(super) reads: &'a Reads,
     pub(super) opts: &'a RunOptions,
     pub(super) progress: &'a Progress,
-    /// Set by Ctrl-C / SIGTERM: stop reading, send nothing new.
-    pub(super) interrupted: &'a AtomicBool,
     /// The names of every step of this run, in order.
     pub(super) steps: &'a [String],
     /// The portal's schema read before the run (labels -> IDs); `None` when no step needs it.
@@ -95,7 +92,6 @@ pub(super) struct StepRunner<'a> {
     pub(super) ledger: Ledger<'a>,
     pub(super) reads: &'a Reads,
     pub(super) progress: &'a Progress,
-    pub(super) interrupted: &'a AtomicBool,
     /// Commands per request (at most 10 for users, 50 otherwise).
     pub(super) batch_size: usize,
     pub(super) report: StepReport,
@@ -120,7 +116,7 @@ impl<'a> StepRunner<'a> {
         journal: &'a mut RunJournal,
         run: RunContext<'a>,
     ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
-        let RunContext { reads, opts, progress, interrupted, steps, schema } = run;
+        let RunContext { reads, opts, progress, steps, schema } = run;
         let entity = step.plan.target.entity;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
@@ -137,7 +133,6 @@ impl<'a> StepRunner<'a> {
             ledger,
             reads,
             progress,
-            interrupted,
             batch_size,
             report,
             resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
@@ -179,7 +174,8 @@ impl<'a> StepRunner<'a> {
         let mut result = Ok(());
         let mut read_all = true;
         while let Some(item) = rx.recv().await {
-            if self.interrupted.load(Ordering::Relaxed) {
+            // Ctrl-C / SIGTERM (the portal's one stop handle): stop reading, send nothing new.
+            if self.reads.portal().shutdown().is_stopped() {
                 result = Err(Stop::Interrupted);
                 break;
             }
@@ -237,7 +233,11 @@ impl<'a> StepRunner<'a> {
 
     /// One source row: admitted (or rejected, or held for a lookup or the duplicate check),
     /// and what is ready to be sent handed to the step's dispatcher.
-    async fn admit_and_send(&mut self, prepared: Prepared, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
+    async fn admit_and_send(
+        &mut self,
+        prepared: Prepared,
+        sender: &mut Dispatcher<Item>,
+    ) -> Result<(), Stop> {
         let mut ready = self.admit(prepared).await?;
         // Lookups of new keys go a few chunks at once (as many as may be in flight).
         if self.unseen.len() >= LOOKUP_CHUNK
@@ -253,7 +253,11 @@ impl<'a> StepRunner<'a> {
 
     /// Hands `ready` rows to the dispatcher (requests leave as they fill). A dry run never
     /// writes to the portal (nothing reaches here: it only counts).
-    pub(super) async fn send(&mut self, sender: &mut Dispatcher<Item>, ready: Vec<Ready>) -> Result<(), Stop> {
+    pub(super) async fn send(
+        &mut self,
+        sender: &mut Dispatcher<Item>,
+        ready: Vec<Ready>,
+    ) -> Result<(), Stop> {
         if !self.writing() {
             return Ok(());
         }

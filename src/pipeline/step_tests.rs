@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use super::ledger::RunJournal;
 use super::progress::Progress;
@@ -40,21 +39,14 @@ async fn run_step(
     batch: usize,
     portal: Arc<ScriptedPortal>,
 ) -> (Result<(), Stop>, super::report::StepReport) {
-    let opts = RunOptions { batch_size: batch, ..RunOptions::new(vec![mapping.to_path_buf()], journal.into(), "t") };
+    let opts =
+        RunOptions { batch_size: batch, ..RunOptions::new(vec![mapping.to_path_buf()], journal.into(), "t") };
     let mut steps = open_steps(&opts.mappings).unwrap_or_else(|_| panic!("the mapping opens"));
     let mut run_journal = RunJournal::open(&opts).unwrap();
     let reads = Reads::new(portal);
     let progress = Progress::new(false);
-    let interrupted = AtomicBool::new(false);
     let names = vec!["contacts".to_string()];
-    let context = RunContext {
-        reads: &reads,
-        opts: &opts,
-        progress: &progress,
-        interrupted: &interrupted,
-        steps: &names,
-        schema: None,
-    };
+    let context = RunContext { reads: &reads, opts: &opts, progress: &progress, steps: &names, schema: None };
     let (mut runner, rows) = StepRunner::new(steps.remove(0), 0, &mut run_journal, context).unwrap();
     let result = runner.run(rows).await;
     (result, std::mem::take(&mut runner.report))
@@ -118,7 +110,7 @@ async fn a_row_too_large_even_alone_is_rejected_too_large_and_a_lost_request_is_
     let mapping = contacts(dir.path(), 3);
     let journal = dir.path().join("j.sqlite");
     let portal = Arc::new(ScriptedPortal::new(vec![
-        Scripted::LostBeforeRun,    // [C1] lost before the portal saw it: unknown, absent, resent
+        Scripted::LostBeforeRun, // [C1] lost before the portal saw it: unknown, absent, resent
         Scripted::TooLargeAbove(0), // [C2]: 413 as a batch
         Scripted::TooLargeAbove(0), // [C2] alone: 413 again -> too_large
     ]));
@@ -129,7 +121,11 @@ async fn a_row_too_large_even_alone_is_rejected_too_large_and_a_lost_request_is_
         rows.iter().map(|r| (r.0.as_str(), r.1, r.3.as_deref())).collect();
     assert_eq!(
         states,
-        [("C1", RowState::Done, None), ("C2", RowState::Rejected, Some("too_large")), ("C3", RowState::Done, None)]
+        [
+            ("C1", RowState::Done, None),
+            ("C2", RowState::Rejected, Some("too_large")),
+            ("C3", RowState::Done, None)
+        ]
     );
     let requests = portal.requests();
     assert_eq!(requests[1..3], [seen(1), Seen { commands: 1, alone: true }]);
@@ -147,7 +143,15 @@ async fn a_fatal_answer_stops_the_step_and_leaves_its_rows_pending_and_the_next_
     assert!(matches!(result, Err(Stop::Portal(e)) if e.is_fatal()));
     let rows = rows_of(&journal);
     let states: Vec<(&str, RowState)> = rows.iter().map(|r| (r.0.as_str(), r.1)).collect();
-    assert_eq!(states, [("C1", RowState::Done), ("C2", RowState::Done), ("C3", RowState::Pending), ("C4", RowState::Pending)]);
+    assert_eq!(
+        states,
+        [
+            ("C1", RowState::Done),
+            ("C2", RowState::Done),
+            ("C3", RowState::Pending),
+            ("C4", RowState::Pending)
+        ]
+    );
     // The next run, on the same journal and portal, sends only what is left.
     let (result, report) = run_step(&mapping, &journal, 2, portal.clone()).await;
     assert!(result.is_ok());
@@ -161,7 +165,8 @@ async fn with_requests_in_flight_every_answer_lands_before_the_step_ends() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = contacts(dir.path(), 40);
     let journal = dir.path().join("j.sqlite");
-    let script = (0..10).map(|i| if i % 3 == 1 { Scripted::NotRun(vec![0, 2]) } else { Scripted::Run }).collect();
+    let script =
+        (0..10).map(|i| if i % 3 == 1 { Scripted::NotRun(vec![0, 2]) } else { Scripted::Run }).collect();
     let portal = Arc::new(ScriptedPortal::new(script).with_in_flight(4));
     let (result, report) = run_step(&mapping, &journal, 5, portal.clone()).await;
     assert!(result.is_ok());

@@ -15,9 +15,7 @@ use serde_json::{Value, json};
 use super::{Answer, Portal};
 use crate::bitrix::Method;
 use crate::payload::Command;
-use crate::transport::{
-    BatchOutcome, CallError, CommandOutcome, NotExecuted, Shutdown, TransportError,
-};
+use crate::transport::{BatchOutcome, CallError, CommandOutcome, NotExecuted, Shutdown, TransportError};
 
 /// What the portal does with one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +166,11 @@ impl ScriptedPortal {
 }
 
 impl Portal for ScriptedPortal {
-    fn send(&self, commands: Vec<(String, Command)>, alone: bool) -> Answer<Result<BatchOutcome, TransportError>> {
+    fn send(
+        &self,
+        commands: Vec<(String, Command)>,
+        alone: bool,
+    ) -> Answer<Result<BatchOutcome, TransportError>> {
         let answer = self.answer(&commands, alone);
         Box::pin(async move {
             tokio::task::yield_now().await;

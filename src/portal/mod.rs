@@ -43,7 +43,11 @@ pub type Answer<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub trait Portal: Send + Sync {
     /// One request of `commands` (keys unique): a `batch`, or with `alone` one command as a
     /// direct call. Each command's fate comes back in the [`BatchOutcome`].
-    fn send(&self, commands: Vec<(String, Command)>, alone: bool) -> Answer<Result<BatchOutcome, TransportError>>;
+    fn send(
+        &self,
+        commands: Vec<(String, Command)>,
+        alone: bool,
+    ) -> Answer<Result<BatchOutcome, TransportError>>;
 
     /// A direct read call (`crm.item.list`, `user.get`, ...): the answer's `result`.
     fn call(&self, method: Method, params: Value) -> Answer<Result<Value, CallError>>;
@@ -84,7 +88,11 @@ pub trait Portal: Send + Sync {
 }
 
 impl Portal for Transport {
-    fn send(&self, commands: Vec<(String, Command)>, alone: bool) -> Answer<Result<BatchOutcome, TransportError>> {
+    fn send(
+        &self,
+        commands: Vec<(String, Command)>,
+        alone: bool,
+    ) -> Answer<Result<BatchOutcome, TransportError>> {
         let transport = self.clone();
         Box::pin(async move {
             match commands.as_slice() {

@@ -82,7 +82,11 @@ impl Reads {
 
     /// A direct read call. A refusal of the read means "nothing found" (`Null`); a read whose
     /// outcome stays unknown after [`ATTEMPTS`] is `Ok(Err(why))`.
-    pub async fn call(&self, method: Method, params: &Value) -> Result<Result<Value, String>, TransportError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        params: &Value,
+    ) -> Result<Result<Value, String>, TransportError> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -170,7 +174,8 @@ impl Reads {
                             let key = format!("q{i}");
                             match batch.get(&key) {
                                 Some(CommandOutcome::Done(v)) => {
-                                    out[*i] = Some(BatchRead::Done(v.clone(), batch.totals.get(&key).copied()))
+                                    out[*i] =
+                                        Some(BatchRead::Done(v.clone(), batch.totals.get(&key).copied()))
                                 }
                                 Some(CommandOutcome::Failed { code, description }) => {
                                     out[*i] = Some(BatchRead::Refused {
@@ -193,7 +198,10 @@ impl Reads {
                         shrunk = true;
                     }
                     Err(TransportError::TooLarge { bytes, .. }) => {
-                        return Ok((Err(format!("one read is {bytes} bytes, more than the portal accepts")), requests));
+                        return Ok((
+                            Err(format!("one read is {bytes} bytes, more than the portal accepts")),
+                            requests,
+                        ));
                     }
                     Err(e) if e.is_fatal() => return Err(e),
                     Err(e) => {
