@@ -321,3 +321,121 @@ impl<I: Send + 'static> Dispatcher<I> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::bitrix::Method;
+    use crate::portal::fake::{Scripted, ScriptedPortal};
+
+    /// A bracket that writes down what it is told, in order; refuses `sent` once asked to.
+    #[derive(Default)]
+    struct Log {
+        events: Vec<String>,
+        refuse_sent_after: Option<usize>,
+    }
+
+    #[derive(Debug)]
+    enum Halt {
+        Portal,
+        Journal,
+    }
+
+    impl From<TransportError> for Halt {
+        fn from(_: TransportError) -> Self {
+            Halt::Portal
+        }
+    }
+
+    impl Bracket<u32> for Log {
+        type Stop = Halt;
+
+        fn sent(&mut self, items: &[&u32]) -> Result<(), Halt> {
+            if let Some(n) = self.refuse_sent_after
+                && self.events.iter().filter(|e| e.starts_with("sent")).count() >= n
+            {
+                return Err(Halt::Journal);
+            }
+            self.events.push(format!("sent {items:?}"));
+            Ok(())
+        }
+
+        async fn landed(&mut self, rows: Vec<Landed<'_, u32>>) -> Result<(), Halt> {
+            for r in rows {
+                self.events.push(format!("{} {:?}", r.item, r.fate));
+            }
+            Ok(())
+        }
+
+        fn abandons(stop: &Halt) -> bool {
+            matches!(stop, Halt::Journal)
+        }
+    }
+
+    fn add(n: u32) -> Command {
+        Command {
+            method: Method::CrmItemAdd,
+            params: json!({"entityTypeId": 3, "fields": {"originatorId": "t", "originId": n.to_string()}}),
+        }
+    }
+
+    async fn send_all(script: Vec<Scripted>, rows: u32, batch: usize, log: &mut Log) -> Result<(), Halt> {
+        let portal = Arc::new(ScriptedPortal::new(script));
+        let mut d = Dispatcher::new(portal, batch);
+        for n in 1..=rows {
+            d.push(log, n, add(n)).await?;
+        }
+        d.finish(log).await
+    }
+
+    #[tokio::test]
+    async fn each_request_is_bracketed_sent_before_and_landed_after_and_what_did_not_run_goes_again() {
+        let mut log = Log::default();
+        send_all(vec![Scripted::NotRun(vec![0]), Scripted::TooLargeAbove(1)], 4, 2, &mut log).await.unwrap();
+        assert_eq!(
+            log.events,
+            [
+                "sent [1, 2]",
+                "1 NotRun",
+                "2 Done { id: 1, update: false }",
+                "sent [3, 4]",
+                "3 Split",
+                "4 Split",
+                "sent [3]",
+                "3 Done { id: 2, update: false }",
+                "sent [4]",
+                "4 Done { id: 3, update: false }",
+                "sent [1]",
+                "1 Done { id: 4, update: false }",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_row_that_never_runs_is_given_up_after_the_resend_limit() {
+        let mut log = Log::default();
+        let script = vec![Scripted::NotRun(vec![0]); MAX_NOT_RUN_RESENDS as usize + 1];
+        send_all(script, 1, 1, &mut log).await.unwrap();
+        let sent = log.events.iter().filter(|e| e.starts_with("sent")).count();
+        assert_eq!(sent, MAX_NOT_RUN_RESENDS as usize + 1);
+        assert_eq!(log.events.last().map(String::as_str), Some("1 GaveUp"));
+    }
+
+    #[tokio::test]
+    async fn a_fatal_answer_stops_sending_and_a_journal_stop_abandons_what_is_in_flight() {
+        let mut log = Log::default();
+        let stop = send_all(vec![Scripted::Fatal], 4, 2, &mut log).await;
+        assert!(matches!(stop, Err(Halt::Portal)));
+        assert_eq!(log.events, ["sent [1, 2]", "1 Stopped", "2 Stopped"]);
+
+        let mut log = Log { refuse_sent_after: Some(1), ..Default::default() };
+        let stop = send_all(vec![], 4, 2, &mut log).await;
+        assert!(matches!(stop, Err(Halt::Journal)));
+        assert_eq!(log.events[0], "sent [1, 2]");
+        assert!(!log.events.iter().any(|e| e.starts_with("sent [3")), "{:?}", log.events);
+    }
+}
