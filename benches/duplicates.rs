@@ -9,8 +9,6 @@
 //! `DUP_BENCH_QUICK=1` runs a tenth of it. Not part of CI.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use b24import::payload::{Command, Method};
@@ -99,7 +97,6 @@ fn main() {
             &opts,
             &transport,
             PlanRate { per_second: RATE, burst: BURST },
-            Arc::new(AtomicBool::new(false)),
         )
         .await
         .expect("run");

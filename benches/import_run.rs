@@ -5,8 +5,6 @@
 //! Run: `cargo bench --bench import_run`. Not part of CI (it takes about 20 s by design).
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use b24import::pipeline::{self, PlanRate, RunOptions};
@@ -70,14 +68,8 @@ fn main() {
             progress_bars: false,
         };
         let started = Instant::now();
-        let report = pipeline::run(
-            &opts,
-            &transport,
-            PlanRate { per_second: RATE, burst: BURST },
-            Arc::new(AtomicBool::new(false)),
-        )
-        .await
-        .expect("run");
+        let report =
+            pipeline::run(&opts, &transport, PlanRate { per_second: RATE, burst: BURST }).await.expect("run");
         let elapsed = started.elapsed().as_secs_f64();
         let ideal = ((ROWS as f64 / 50.0).ceil() - f64::from(BURST)) / RATE;
         let state = sandbox.snapshot();

@@ -28,8 +28,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use b24import::pipeline::{self, PlanRate, RunOptions};
@@ -196,13 +194,7 @@ async fn run_once(s: &Scenario, rows: usize, in_flight: usize) -> Measured {
         ..RunOptions::new(vec![mapping], dir.path().join("j.sqlite"), &format!("bench-{}", s.name))
     };
     let started = Instant::now();
-    let outcome = pipeline::run(
-        &opts,
-        &transport,
-        PlanRate { per_second: s.rate, burst: s.burst },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await;
+    let outcome = pipeline::run(&opts, &transport, PlanRate { per_second: s.rate, burst: s.burst }).await;
     let elapsed = started.elapsed().as_secs_f64();
     let state = sandbox.snapshot();
     sandbox.stop().await;

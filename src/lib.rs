@@ -22,6 +22,10 @@
 //! - [`transport`] talks to the portal: credentials (webhook or OAuth with refresh), the
 //!   request-rate limiter, the operating-time budget, retries and the `batch` call, every error
 //!   classified (retry now, retry later, never, outcome unknown).
+//! - [`portal`] is the one way to talk to the portal: every write path sends through its
+//!   [`portal::Dispatcher`] (packing, requests in flight, resends, 413 splits, the journal
+//!   bracket), every read goes through [`portal::Reads`] (one retry rule), and both see the
+//!   portal as a [`portal::Portal`] (the transport, or a scripted fake in unit tests).
 //! - [`journal`] is the local SQLite record of every run, step and row, so that a run resumes
 //!   where it stopped and never blindly resends.
 //! - [`pipeline`] (a folder of files, one role each) is the only place that knows every stage:
@@ -48,6 +52,7 @@ pub mod journal;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
+pub mod portal;
 pub mod provision;
 #[cfg(feature = "sandbox")]
 pub use b24_sandbox as sandbox;

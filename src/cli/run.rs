@@ -6,7 +6,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, bail};
 
@@ -264,8 +263,6 @@ pub async fn run_with(
     transport: &Transport,
     rate: PlanRate,
 ) -> Result<RunReport, RunError> {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
     let shutdown = transport.shutdown();
     let watcher = tokio::spawn(async move {
         let mut signals = StopSignals::new();
@@ -274,7 +271,6 @@ pub async fn run_with(
             "interrupted: stopping; a request in flight is let finish (press Ctrl-C again to abandon it). \
              The journal keeps every row: run again to continue"
         );
-        flag.store(true, Ordering::Relaxed);
         shutdown.stop();
         signals.next().await;
         eprintln!(
@@ -282,7 +278,7 @@ pub async fn run_with(
         );
         shutdown.abandon();
     });
-    let result = pipeline::run(opts, transport, rate, interrupted).await;
+    let result = pipeline::run(opts, transport, rate).await;
     watcher.abort();
     result
 }

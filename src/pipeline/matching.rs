@@ -10,24 +10,23 @@
 //! `duplicates'` (pure); creating and sending are `rows'` and `send`'s. Must not look anything
 //! up by phone or e-mail for reconciliation: that stays by `originId`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::duplicates::{
-    self, AMBIGUOUS_CODE, CALLS_PER_REQUEST, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST,
-    Verdict,
+    self, AMBIGUOUS_CODE, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST, Verdict,
 };
-use super::portal::{LOOKUP_ATTEMPTS, retry_pause, unless_stopped};
 use super::send::{Item, Ready};
-use super::step::{MAX_NOT_EXECUTED_RESENDS, StepRunner, Stop, Unseen};
+use super::step::{StepRunner, Stop, Unseen};
 use super::upsert;
-use crate::bitrix::{Method, json};
+use crate::bitrix::json;
 use crate::host_state::{self, HostLock};
 use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
 use crate::payload::{self, Command};
-use crate::transport::CommandOutcome;
+use crate::portal::Dispatcher;
+use crate::portal::reads::BatchRead;
 
 /// What a step keeps for the duplicate check while it runs.
 #[derive(Default)]
@@ -155,7 +154,7 @@ impl StepRunner<'_> {
         }
         let Entity::Crm(entity_type_id) = self.plan.target.entity else { return Ok(()) };
         let path =
-            host_state::lock_path("dup", &self.transport.portal_address(), Some(&entity_type_id.to_string()));
+            host_state::lock_path("dup", &self.reads.portal().address(), Some(&entity_type_id.to_string()));
         let started = std::time::Instant::now();
         let mut told = false;
         loop {
@@ -180,7 +179,8 @@ impl StepRunner<'_> {
                         );
                         told = true;
                     }
-                    self.transport
+                    self.reads
+                        .portal()
                         .pause(std::time::Duration::from_millis(100))
                         .await
                         .map_err(Stop::Portal)?;
@@ -275,58 +275,22 @@ impl StepRunner<'_> {
         Ok(Ok(out))
     }
 
-    /// Sends read-only `commands`, 50 a `batch`; their results in order, and the requests made.
-    /// A command the portal refuses, or one that did not run after a few tries, fails the whole
-    /// read (`Err`): it is never taken for "nothing found".
+    /// Sends read-only `commands` under the read rule, 50 a `batch`; their results in order,
+    /// and the requests made. A command the portal refuses fails the whole read (`Err`), as
+    /// does one still without an answer: it is never taken for "nothing found".
     async fn read_batch(&self, commands: &[Command]) -> Result<(Result<Vec<Value>, String>, u64), Stop> {
-        let mut out = vec![Value::Null; commands.len()];
-        let mut requests = 0;
-        for (n, chunk) in commands.chunks(CALLS_PER_REQUEST).enumerate() {
-            let mut todo: Vec<usize> = (0..chunk.len()).collect();
-            let mut last = String::new();
-            for attempt in 0..LOOKUP_ATTEMPTS {
-                if todo.is_empty() {
-                    break;
+        let (answers, requests) = self.reads.batch(commands).await.map_err(Stop::Portal)?;
+        let answers = match answers {
+            Ok(a) => a,
+            Err(e) => return Ok((Err(e), requests)),
+        };
+        let mut out = Vec::with_capacity(answers.len());
+        for (answer, cmd) in answers.into_iter().zip(commands) {
+            match answer {
+                BatchRead::Done(v, _) => out.push(v),
+                BatchRead::Refused { code, description } => {
+                    return Ok((Err(format!("{} refused: {code}: {description}", cmd.method)), requests));
                 }
-                if attempt > 0 {
-                    self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
-                }
-                let cmds: Vec<(String, Command)> =
-                    todo.iter().map(|i| (format!("q{i}"), chunk[*i].clone())).collect();
-                requests += 1;
-                // Rides out faults like a lookup; a Ctrl-C abandons the read at once.
-                match unless_stopped(self.transport, Method::Batch.as_str(), self.transport.call_batch(&cmds))
-                    .await?
-                {
-                    Ok(batch) => {
-                        let mut again = Vec::new();
-                        for i in &todo {
-                            match batch.get(&format!("q{i}")) {
-                                Some(CommandOutcome::Done(v)) => out[n * CALLS_PER_REQUEST + i] = v.clone(),
-                                Some(CommandOutcome::Failed { code, description }) => {
-                                    let method = chunk[*i].method;
-                                    return Ok((
-                                        Err(format!("{method} refused: {code}: {description}")),
-                                        requests,
-                                    ));
-                                }
-                                _ => {
-                                    last = "a command did not run".into();
-                                    again.push(*i);
-                                }
-                            }
-                        }
-                        todo = again;
-                    }
-                    Err(e) if e.is_fatal() => return Err(Stop::Portal(e)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "duplicate check failed; trying again");
-                        last = e.to_string();
-                    }
-                }
-            }
-            if !todo.is_empty() {
-                return Ok((Err(last), requests));
             }
         }
         Ok((Ok(out), requests))
@@ -454,13 +418,13 @@ impl StepRunner<'_> {
         let base = self.hasher.hashes(&upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields));
         self.ledger.record_to_update(new_row, id, &base)?;
         let update = payload::update_command(&self.plan.target, id, fields);
-        Ok(Some(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) }))
+        Ok(Some(Ready { key: row.key, cmd: update, fields: Some(hashes) }))
     }
 
     /// The end of the step: rows that hold a value of an earlier row of this run are handled by
     /// the mode with that row's item (created, or rejected: then created themselves; not done
     /// yet: left for the next run), and sent.
-    pub(super) async fn settle_duplicates(&mut self) -> Result<(), Stop> {
+    pub(super) async fn settle_duplicates(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
         let rows = std::mem::take(&mut self.dups.after_first);
         if rows.is_empty() || !self.writing() {
             return Ok(()); // a dry run counted them when checked
@@ -509,47 +473,16 @@ impl StepRunner<'_> {
                     ids.len()
                 ));
                 self.report.pending += linked.len() as u64;
-                return self.send_all(ready).await;
+                self.send(sender, ready).await?;
+                return sender.finish(self).await;
             }
         };
         for (row, id, how) in linked {
             let item = items.get(&id).cloned().unwrap_or(Value::Null);
             ready.extend(self.use_existing(row, id, how, &item)?);
         }
-        self.send_all(ready).await
-    }
-
-    /// Sends `ready` in packs; commands that did not run go again, bounded.
-    async fn send_all(&mut self, ready: Vec<Ready>) -> Result<(), Stop> {
-        let mut queue: VecDeque<Ready> = ready.into();
-        for _ in 0..=MAX_NOT_EXECUTED_RESENDS {
-            if queue.is_empty() {
-                return Ok(());
-            }
-            let mut packer = self.transport.packer::<Item>(self.batch_size);
-            let mut packs = Vec::new();
-            for r in queue.drain(..) {
-                let item = Item { key: r.key, fields: r.fields, resends: r.resends };
-                packs.extend(super::step::push_sized(self.transport, &mut packer, item, r.cmd, &self.sizer));
-            }
-            packs.extend(packer.finish());
-            let mut result = Ok(());
-            for pack in packs {
-                result = self.send(pack, &mut queue).await;
-                if result.is_err() {
-                    break;
-                }
-            }
-            // Answers land in any order: every one is recorded (and what did not run queued
-            // again) before the next round.
-            self.land_all(result, &mut queue).await?;
-        }
-        if !queue.is_empty() {
-            self.report
-                .notes
-                .push(format!("{} row(s) were refused by limits too often; left pending", queue.len()));
-        }
-        Ok(())
+        self.send(sender, ready).await?;
+        sender.finish(self).await
     }
 }
 

@@ -1,8 +1,11 @@
 //! The only place that knows every stage: wiring, concurrency, shutdown, progress.
 //!
 //! [`prepare`] turns one mapping's source rows into commands or row problems (used offline by
-//! `validate` and by the run); [`run()`](fn@run) lands prepared rows in a portal through the transport,
-//! recording every row's fate in the journal. The run is split by role:
+//! `validate` and by the run); [`run()`](fn@run) lands prepared rows in a portal, recording every
+//! row's fate in the journal. Every request a step writes with goes through the step's one
+//! [`Dispatcher`](crate::portal::Dispatcher) (its rows, the duplicates settled at its end, the
+//! rows its reconciliation found absent), every read through [`Reads`](crate::portal::Reads).
+//! The run is split by role:
 //!
 //! | file | one job |
 //! |---|---|
@@ -12,14 +15,15 @@
 //! | `admit` | the pure per-row decision: skip / reject / create / update / look up first |
 //! | `rows` | carrying that decision out (journal records, the look-up-first queue) |
 //! | `ledger` | the journal side of a run and a step; a dry run is a variant, not a flag |
-//! | `send` | a pack -> one request -> row outcomes (incl. "user already exists", 413 splitting) |
+//! | `send` | the step's journal bracket of the send loop: each row's fate -> its journal record and the report (incl. "user already exists", `too_large`) |
 //! | `resolve` | lookups and user IDs for deferred fields |
-//! | `portal` | read-only queries of the portal (items and users by key, field lists) |
+//! | `portal` | read-only queries of the portal (items and users by key, field lists), under [`crate::portal::Reads`] |
 //! | `reconcile` | finding rows with an unknown outcome in the portal by key |
 //! | [`report`] | the run and step reports and the ideal-time arithmetic |
 //! | [`progress`] | bars or log lines, drawn from a snapshot value |
 //! | [`upsert`] | what changed in a row since it was last sent |
 //! | `comm` | a phone or e-mail as the portal's duplicate search compares it; `fm` additions by that rule |
+//! | `step_tests` | the step's run loop driven through a scripted portal, checked in the journal |
 //! | [`duplicates`] | duplicate control against the portal's items: packing, attribution, the per-row decision |
 //! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
 
@@ -38,6 +42,8 @@ mod rows;
 pub mod run;
 mod send;
 mod step;
+#[cfg(test)]
+mod step_tests;
 pub mod steps;
 pub mod upsert;
 

@@ -1,13 +1,9 @@
 //! Read-only queries of the portal: items and users by their keys, the entity's field list.
 //!
 //! Owns: how a lookup is asked (`crm.item.list` by `originId`/`xmlId`, `user.get` by
-//! `EMAIL`, in chunks) and the rules of every read of a run (lookups and the duplicate check
-//! alike): one whose outcome is unknown is tried again with a capped backoff for about a
-//! minute ([`LOOKUP_ATTEMPTS`], [`retry_pause`]) and then reported as failed, never taken for
-//! "absent"; a read in flight is abandoned at the first Ctrl-C ([`unless_stopped`]), as a
-//! read records nothing. Must not write anything.
-//! Several chunks of one lookup are independent reads: they go at once ([`Portal::read_many`]),
-//! each as a task of its own, so the transport keeps as many in flight as it allows.
+//! `EMAIL`, in chunks of [`LOOKUP_CHUNK`]). Every read goes through the one read rule,
+//! [`crate::portal::Reads`] (retries for about a minute, never "absent" on a failure, abandoned
+//! at the first Ctrl-C); several chunks of one lookup go at once. Must not write anything.
 
 use std::collections::HashMap;
 
@@ -17,114 +13,30 @@ use super::step::Stop;
 use crate::bitrix::{Method, json};
 use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
 use crate::payload;
-use crate::transport::{CallError, Transport, TransportError};
+use crate::portal::Reads;
+use crate::transport::CallError;
 
 /// Keys per lookup request (`@originId` / `@EMAIL` lists).
 pub(super) const LOOKUP_CHUNK: usize = 50;
 
-/// Tries of one lookup whose answer was lost (a dropped connection, a 5xx) before it counts as
-/// failed. A read is idempotent, so it rides out faults as long as a write's outcome is chased:
-/// with [`retry_pause`] about a minute of a portal failing every request.
-pub(super) const LOOKUP_ATTEMPTS: u32 = 12;
-
-/// The pause before try `attempt` (1-based) of a lookup: 200 ms doubling, at most 8 s.
-pub(super) fn retry_pause(attempt: u32) -> std::time::Duration {
-    let ms = 200u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
-    std::time::Duration::from_millis(ms.min(8_000))
-}
-
-/// `read` (a request of lookups), abandoned as soon as the run is told to stop (the first
-/// Ctrl-C): nothing is recorded from a read, so dropping it loses nothing, and the run stops at
-/// once instead of waiting for an answer it would not use.
-pub(super) async fn unless_stopped<T>(
-    transport: &Transport,
-    method: &str,
-    read: impl std::future::Future<Output = T>,
-) -> Result<T, Stop> {
-    let shutdown = transport.shutdown();
-    let interrupted =
-        || Stop::Portal(TransportError::Interrupted { method: method.to_string(), in_flight: false });
-    if shutdown.is_stopped() {
-        return Err(interrupted());
-    }
-    tokio::select! {
-        biased;
-        _ = shutdown.stopped() => Err(interrupted()),
-        answer = read => Ok(answer),
-    }
-}
-
 /// The portal, for reading. Cheap to copy.
 #[derive(Clone, Copy)]
 pub(super) struct Portal<'a> {
-    transport: &'a Transport,
+    reads: &'a Reads,
 }
 
 impl<'a> Portal<'a> {
-    pub(super) fn new(transport: &'a Transport) -> Portal<'a> {
-        Portal { transport }
+    pub(super) fn new(reads: &'a Reads) -> Portal<'a> {
+        Portal { reads }
     }
 
-    /// A read call. A deterministic refusal means "nothing found" (`Null`); a failure whose
-    /// outcome is unknown (dropped connection, 5xx) is tried again a few times and then
-    /// returned as `Err` so that callers never take a failed lookup for "absent".
-    pub(super) async fn read_call(
-        &self,
-        method: Method,
-        params: &Value,
-    ) -> Result<Result<Value, String>, Stop> {
-        let mut last = String::new();
-        let method = method.as_str();
-        for attempt in 0..LOOKUP_ATTEMPTS {
-            if attempt > 0 {
-                self.transport.pause(retry_pause(attempt)).await.map_err(Stop::Portal)?;
-            }
-            match unless_stopped(self.transport, method, self.transport.call(method, params)).await? {
-                Ok(v) => return Ok(Ok(v)),
-                Err(CallError::Rejected { code, description, .. }) => {
-                    tracing::warn!(method, code, description, "lookup refused");
-                    return Ok(Ok(Value::Null));
-                }
-                Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),
-                Err(CallError::Transport(e)) => {
-                    tracing::warn!(method, error = %e, "lookup failed; trying again");
-                    last = e.to_string();
-                }
-            }
-        }
-        Ok(Err(last))
-    }
-
-    /// Independent reads of `method`, at once (as many in flight as the transport allows);
-    /// the answers in the order of `params`. Every read is waited for, even after one stopped
-    /// the run; the first stop is returned.
+    /// Independent reads of `method` at once, under the read rule.
     pub(super) async fn read_many(
         &self,
         method: Method,
         params: Vec<Value>,
     ) -> Result<Vec<Result<Value, String>>, Stop> {
-        if let [one] = params.as_slice() {
-            return Ok(vec![self.read_call(method, one).await?]);
-        }
-        let mut reads = tokio::task::JoinSet::new();
-        for (i, p) in params.into_iter().enumerate() {
-            let transport = self.transport.clone();
-            reads.spawn(async move { (i, Portal::new(&transport).read_call(method, &p).await) });
-        }
-        let mut answers: Vec<(usize, Result<Value, String>)> = Vec::with_capacity(reads.len());
-        let mut stop = None;
-        while let Some(joined) = reads.join_next().await {
-            match joined {
-                Ok((i, Ok(answer))) => answers.push((i, answer)),
-                Ok((_, Err(s))) => stop = stop.or(Some(s)),
-                Err(e) => answers.push((usize::MAX, Err(format!("a lookup task failed: {e}")))),
-            }
-        }
-        if let Some(s) = stop {
-            return Err(s);
-        }
-        answers.sort_by_key(|(i, _)| *i);
-        Ok(answers.into_iter().map(|(_, a)| a).collect())
+        self.reads.many(method, params).await.map_err(Stop::Portal)
     }
 
     /// `user.get` with `@EMAIL`: e-mail (lower-case) -> user ID; `Err` when the lookup failed.
@@ -226,7 +138,7 @@ impl<'a> Portal<'a> {
             "entityTypeId": entity_type_id,
             "useOriginalUfNames": if plan.target.use_original_uf_names { "Y" } else { "N" },
         });
-        let result = match self.transport.call(Method::CrmItemFields.as_str(), &params).await {
+        let result = match self.reads.portal().call(Method::CrmItemFields, params).await {
             Ok(r) => r,
             // The portal cannot be used at all (credentials, overload, unreachable): stop now.
             Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),

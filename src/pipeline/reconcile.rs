@@ -5,12 +5,11 @@
 //! step reads its source) and this run's unknown rows (looked up, the absent ones resent, a
 //! few rounds at most). A failed lookup changes nothing: the rows stay unknown.
 
-use std::collections::VecDeque;
-
-use super::send::Item;
+use super::send::{Item, Ready};
 use super::step::{StepRunner, Stop};
 use crate::journal::{JournalError, Outcome};
 use crate::mapping::{Entity, KeyField};
+use crate::portal::Dispatcher;
 
 /// Rounds of "look up unknown rows, resend the absent ones" at the end of a step.
 pub(super) const MAX_RECONCILE_ROUNDS: u32 = 5;
@@ -35,8 +34,8 @@ impl StepRunner<'_> {
     }
 
     /// Looks up this run's unknown rows; resends the absent ones (and unknown updates), a few
-    /// rounds at most.
-    pub(super) async fn reconcile_this_run(&mut self) -> Result<(), Stop> {
+    /// rounds at most, through the step's dispatcher (what did not run goes again there).
+    pub(super) async fn reconcile_this_run(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
         for _ in 0..MAX_RECONCILE_ROUNDS {
             if self.unknown.is_empty() {
                 return Ok(());
@@ -52,41 +51,26 @@ impl StepRunner<'_> {
                 absent.extend(updates);
             }
             let absent: std::collections::HashSet<String> = absent.into_iter().collect();
-            let mut retry = VecDeque::new();
-            let mut packer = self.transport.packer::<Item>(self.batch_size);
-            let mut packs = Vec::new();
+            let mut again = Vec::new();
             for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
                 if absent.contains(&key) {
-                    let item = Item::new(key, fields);
-                    packs.extend(super::step::push_sized(
-                        self.transport,
-                        &mut packer,
-                        item,
-                        cmd,
-                        &self.sizer,
-                    ));
+                    again.push(Ready { key, cmd, fields });
                 } else if self.still_unknown(&key)? {
                     self.unknown.insert(key, (cmd, fields));
                 }
             }
-            packs.extend(packer.finish());
-            if packs.is_empty() && !self.unknown.is_empty() {
+            if again.is_empty() && !self.unknown.is_empty() {
                 // Nothing could be decided (no key to look them up by, or the lookup failed):
                 // try the lookup again after a pause, then leave them unknown and report.
-                self.transport.pause(std::time::Duration::from_millis(500)).await.map_err(Stop::Portal)?;
+                self.reads
+                    .portal()
+                    .pause(std::time::Duration::from_millis(500))
+                    .await
+                    .map_err(Stop::Portal)?;
                 continue;
             }
-            let mut result = Ok(());
-            for pack in packs {
-                result = self.send(pack, &mut retry).await;
-                if result.is_err() {
-                    break;
-                }
-            }
-            self.land_all(result, &mut retry).await?;
-            for r in retry {
-                self.unknown.insert(r.key, (r.cmd, r.fields));
-            }
+            self.send(sender, again).await?;
+            sender.finish(self).await?;
         }
         Ok(())
     }

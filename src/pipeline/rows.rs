@@ -109,7 +109,7 @@ impl StepRunner<'_> {
                 self.reopen(&key, row_ref, hash)?;
                 let update = payload::update_command(&self.plan.target, id, fields);
                 let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
-                return Ok(vec![Ready { key, cmd: update, resends: 0, fields }]);
+                return Ok(vec![Ready { key, cmd: update, fields }]);
             }
             (Admit::Create { reopen }, Some(cmd)) => {
                 if reopen {
@@ -149,7 +149,7 @@ impl StepRunner<'_> {
         }
         self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
         let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
-        Ok(Some(Ready { key, cmd, resends: 0, fields }))
+        Ok(Some(Ready { key, cmd, fields }))
     }
 
     /// Looks the waiting upsert rows up by their external key: found items are updated with
@@ -200,7 +200,7 @@ impl StepRunner<'_> {
                     self.ledger.record_to_update(new_row, id, &self.hasher.hashes(&base))?;
                     let update = payload::update_command(&self.plan.target, id, fields);
                     let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
-                    ready.push(Ready { key: row.key, cmd: update, resends: 0, fields: Some(hashes) });
+                    ready.push(Ready { key: row.key, cmd: update, fields: Some(hashes) });
                 }
                 Found::Create => {
                     ready.extend(self.create_checked(row.key, &row.row_ref, &row.hash, row.cmd)?)

@@ -8,8 +8,6 @@
 //! Must not hold per-row logic.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::ledger::RunJournal;
@@ -94,13 +92,10 @@ impl From<StepError> for RunError {
 }
 
 /// Runs every step in order. Returns the report; a portal refusal that stops the run is in
-/// `report.stopped`, an interruption (Ctrl-C) in `report.interrupted`.
-pub async fn run(
-    opts: &RunOptions,
-    transport: &Transport,
-    rate: PlanRate,
-    interrupted: Arc<AtomicBool>,
-) -> Result<RunReport, RunError> {
+/// `report.stopped`, an interruption (Ctrl-C) in `report.interrupted`. The run has one stop
+/// handle, the transport's [`Shutdown`](crate::transport::Shutdown): its first signal stops
+/// reading and sending, its second abandons the request in flight.
+pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Result<RunReport, RunError> {
     let started = Instant::now();
     // Every mapping is checked before anything is sent.
     let mut steps = match open_steps(&opts.mappings) {
@@ -137,16 +132,11 @@ pub async fn run(
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
-    let context = RunContext {
-        transport,
-        opts,
-        progress: &progress,
-        interrupted: &interrupted,
-        steps: &step_names,
-        schema: schema.as_ref(),
-    };
+    let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
+    let context =
+        RunContext { reads: &reads, opts, progress: &progress, steps: &step_names, schema: schema.as_ref() };
     for (order, step) in steps.into_iter().enumerate() {
-        if interrupted.load(Ordering::Relaxed) {
+        if transport.shutdown().is_stopped() {
             report.interrupted = true;
             break;
         }

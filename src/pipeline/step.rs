@@ -9,14 +9,14 @@
 //! are `resolve`'s, `portal`'s and `reconcile`'s. Must not hold the journal's connection
 //! anywhere but in its [`Ledger`].
 //!
-//! Requests in flight: `send` starts a pack's request and returns while fewer are in flight
-//! than the transport allows; every answer is recorded (`land_all`) before the step resends,
-//! reconciles or ends, so the next step's lookups (`resolve`, from the journal) see every ID of
-//! this one. A step never looks itself up (`steps` refuses the cycle), so no row's payload waits
-//! for an answer still in flight.
+//! Sending: one [`Dispatcher`] per step carries every write of the step (its rows, the
+//! duplicates settled at its end, the rows its reconciliation found absent); the step is its
+//! [`Bracket`](crate::portal::Bracket) (`send`). Every answer is recorded
+//! ([`Dispatcher::finish`]) before the step reconciles or ends, so the next step's lookups
+//! (`resolve`, from the journal) see every ID of this one. A step never looks itself up
+//! (`steps` refuses the cycle), so no row's payload waits for an answer still in flight.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
 
 use super::ledger::{Ledger, RunJournal};
 use super::portal::{LOOKUP_CHUNK, Portal};
@@ -25,15 +25,13 @@ use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
 use super::run::{RunError, RunOptions};
-use super::send::{BatchSize, Flights, Item, Ready};
+use super::send::{Item, Ready};
 use crate::journal::{FieldHasher, FieldHashes, JournalError};
 use crate::mapping::{Entity, MappingPlan};
 use crate::payload::Command;
+use crate::portal::{Dispatcher, Reads};
 use crate::source::SourceError;
-use crate::transport::{Transport, TransportError};
-
-/// How many times one row is sent again after its command did not run (limits, halts).
-pub(super) const MAX_NOT_EXECUTED_RESENDS: u32 = 20;
+use crate::transport::TransportError;
 
 /// Rows read ahead of the requests.
 pub(super) const READ_AHEAD: usize = 1024;
@@ -49,6 +47,12 @@ pub(super) enum Stop {
     Interrupted,
     /// The journal cannot record: the run stops (exit 4).
     Journal(JournalError),
+}
+
+impl From<TransportError> for Stop {
+    fn from(e: TransportError) -> Self {
+        Stop::Portal(e)
+    }
 }
 
 impl From<JournalError> for Stop {
@@ -68,11 +72,10 @@ pub(super) struct Unseen {
 /// What every step of a run shares.
 #[derive(Clone, Copy)]
 pub(super) struct RunContext<'a> {
-    pub(super) transport: &'a Transport,
+    /// The portal, read under the one read rule (and shared with the step's dispatcher).
+    pub(super) reads: &'a Reads,
     pub(super) opts: &'a RunOptions,
     pub(super) progress: &'a Progress,
-    /// Set by Ctrl-C / SIGTERM: stop reading, send nothing new.
-    pub(super) interrupted: &'a AtomicBool,
     /// The names of every step of this run, in order.
     pub(super) steps: &'a [String],
     /// The portal's schema read before the run (labels -> IDs); `None` when no step needs it.
@@ -87,9 +90,8 @@ pub(super) struct StepRunner<'a> {
     pub(super) size: u64,
     /// The journal side of the step (writing, or a dry run's read-only view).
     pub(super) ledger: Ledger<'a>,
-    pub(super) transport: &'a Transport,
+    pub(super) reads: &'a Reads,
     pub(super) progress: &'a Progress,
-    pub(super) interrupted: &'a AtomicBool,
     /// Commands per request (at most 10 for users, 50 otherwise).
     pub(super) batch_size: usize,
     pub(super) report: StepReport,
@@ -103,10 +105,6 @@ pub(super) struct StepRunner<'a> {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     pub(super) seen: std::collections::HashSet<u64>,
-    /// Requests on their way; every one is landed (its answer recorded) before the step ends.
-    pub(super) flights: Flights,
-    /// Commands per batch now: shrinks after slow batches, never above `batch_size`.
-    pub(super) sizer: BatchSize,
     /// Rows to create waiting for the duplicate check, and what it found (`on_duplicate`).
     pub(super) dups: super::matching::DupState,
 }
@@ -118,7 +116,7 @@ impl<'a> StepRunner<'a> {
         journal: &'a mut RunJournal,
         run: RunContext<'a>,
     ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
-        let RunContext { transport, opts, progress, interrupted, steps, schema } = run;
+        let RunContext { reads, opts, progress, steps, schema } = run;
         let entity = step.plan.target.entity;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
@@ -133,9 +131,8 @@ impl<'a> StepRunner<'a> {
             bytes,
             size,
             ledger,
-            transport,
+            reads,
             progress,
-            interrupted,
             batch_size,
             report,
             resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
@@ -148,8 +145,6 @@ impl<'a> StepRunner<'a> {
             hasher,
             unseen: Vec::new(),
             seen: std::collections::HashSet::new(),
-            flights: Flights::default(),
-            sizer: BatchSize::new(batch_size),
             dups: Default::default(),
         };
         Ok((runner, rows))
@@ -175,12 +170,12 @@ impl<'a> StepRunner<'a> {
                 }
             }
         });
-        let mut packer = self.transport.packer::<Item>(self.batch_size);
-        let mut retry: VecDeque<Ready> = VecDeque::new();
+        let mut sender = Dispatcher::new(self.reads.shared(), self.batch_size);
         let mut result = Ok(());
         let mut read_all = true;
         while let Some(item) = rx.recv().await {
-            if self.interrupted.load(Ordering::Relaxed) {
+            // Ctrl-C / SIGTERM (the portal's one stop handle): stop reading, send nothing new.
+            if self.reads.portal().shutdown().is_stopped() {
                 result = Err(Stop::Interrupted);
                 break;
             }
@@ -194,41 +189,7 @@ impl<'a> StepRunner<'a> {
                 }
             };
             self.report.rows_read += 1;
-            let mut ready = match self.admit(prepared).await {
-                Ok(ready) => ready,
-                Err(stop) => {
-                    result = Err(stop);
-                    break;
-                }
-            };
-            // Lookups of new keys go a few chunks at once (as many as may be in flight).
-            if self.unseen.len() >= LOOKUP_CHUNK
-                && self.unseen.len() >= LOOKUP_CHUNK * self.transport.in_flight_limit().clamp(1, 4)
-            {
-                match self.flush_unseen().await {
-                    Ok(more) => ready.extend(more),
-                    Err(stop) => {
-                        result = Err(stop);
-                        break;
-                    }
-                }
-            }
-            if self.dups.ready() {
-                ready.extend(self.flush_duplicates(false).await?);
-            }
-            for r in ready {
-                for pack in
-                    push_sized(self.transport, &mut packer, Item::new(r.key, r.fields), r.cmd, &self.sizer)
-                {
-                    if let Err(stop) = self.send(pack, &mut retry).await {
-                        result = Err(stop);
-                        break;
-                    }
-                }
-                if result.is_err() {
-                    break;
-                }
-            }
+            result = self.admit_and_send(prepared, &mut sender).await;
             if result.is_err() {
                 break;
             }
@@ -240,61 +201,27 @@ impl<'a> StepRunner<'a> {
             self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
         }
         if result.is_ok() {
-            match self.flush_before_end().await {
-                Ok(ready) => {
-                    for r in ready {
-                        for pack in push_sized(
-                            self.transport,
-                            &mut packer,
-                            Item::new(r.key, r.fields),
-                            r.cmd,
-                            &self.sizer,
-                        ) {
-                            if result.is_ok() {
-                                result = self.send(pack, &mut retry).await;
-                            }
-                        }
-                    }
-                }
-                Err(stop) => result = Err(stop),
-            }
-        }
-        if result.is_ok()
-            && let Some(pack) = packer.finish()
-        {
-            result = self.send(pack, &mut retry).await;
+            result = match self.flush_before_end().await {
+                Ok(ready) => self.send(&mut sender, ready).await,
+                Err(stop) => Err(stop),
+            };
         }
         // Every answer on its way is recorded, whatever stopped the step (a journal error
-        // aside: then the rows stay `sent` and the next run looks them up).
-        result = self.land_all(result, &mut retry).await;
-        // Commands that did not run (limits inside a batch, halts) go again, bounded.
-        while result.is_ok() && !retry.is_empty() {
-            let mut packer = self.transport.packer::<Item>(self.batch_size);
-            let mut packs = Vec::new();
-            while let Some(r) = retry.pop_front() {
-                if r.resends >= MAX_NOT_EXECUTED_RESENDS {
-                    self.report
-                        .notes
-                        .push(format!("row {} was refused by limits too often; left pending", r.key));
-                    continue;
-                }
-                let item = Item { key: r.key, fields: r.fields, resends: r.resends + 1 };
-                packs.extend(push_sized(self.transport, &mut packer, item, r.cmd, &self.sizer));
+        // aside: then the rows stay `sent` and the next run looks them up); what did not run
+        // goes again, bounded.
+        result = match result {
+            Ok(()) => sender.finish(self).await,
+            Err(Stop::Journal(e)) => Err(Stop::Journal(e)),
+            Err(stop) => {
+                let _ = sender.drain(self).await;
+                Err(stop)
             }
-            packs.extend(packer.finish());
-            for pack in packs {
-                if let Err(stop) = self.send(pack, &mut retry).await {
-                    result = Err(stop);
-                    break;
-                }
-            }
-            result = self.land_all(result, &mut retry).await;
-        }
+        };
         if result.is_ok() {
-            result = self.settle_duplicates().await;
+            result = self.settle_duplicates(&mut sender).await;
         }
         if result.is_ok() && self.writing() {
-            result = self.reconcile_this_run().await;
+            result = self.reconcile_this_run(&mut sender).await;
         }
         if result.is_ok() {
             self.report_missing()?;
@@ -304,29 +231,51 @@ impl<'a> StepRunner<'a> {
         result
     }
 
-    /// Records every answer still in flight after `result`; the first stop wins. A journal
-    /// error does not wait: the requests are left to finish and their rows stay `sent`.
-    pub(super) async fn land_all(
+    /// One source row: admitted (or rejected, or held for a lookup or the duplicate check),
+    /// and what is ready to be sent handed to the step's dispatcher.
+    async fn admit_and_send(
         &mut self,
-        result: Result<(), Stop>,
-        retry: &mut VecDeque<Ready>,
+        prepared: Prepared,
+        sender: &mut Dispatcher<Item>,
     ) -> Result<(), Stop> {
-        if let Err(Stop::Journal(_)) = result {
-            return result;
+        let mut ready = self.admit(prepared).await?;
+        // Lookups of new keys go a few chunks at once (as many as may be in flight).
+        if self.unseen.len() >= LOOKUP_CHUNK
+            && self.unseen.len() >= LOOKUP_CHUNK * self.reads.portal().in_flight_limit().clamp(1, 4)
+        {
+            ready.extend(self.flush_unseen().await?);
         }
-        let drained = self.drain(retry).await;
-        result.and(drained)
+        if self.dups.ready() {
+            ready.extend(self.flush_duplicates(false).await?);
+        }
+        self.send(sender, ready).await
+    }
+
+    /// Hands `ready` rows to the dispatcher (requests leave as they fill). A dry run never
+    /// writes to the portal (nothing reaches here: it only counts).
+    pub(super) async fn send(
+        &mut self,
+        sender: &mut Dispatcher<Item>,
+        ready: Vec<Ready>,
+    ) -> Result<(), Stop> {
+        if !self.writing() {
+            return Ok(());
+        }
+        for r in ready {
+            sender.push(self, Item { key: r.key, fields: r.fields }, r.cmd).await?;
+        }
+        Ok(())
     }
 
     /// The portal, for lookups.
     pub(super) fn portal(&self) -> Portal<'a> {
-        Portal::new(self.transport)
+        Portal::new(self.reads)
     }
 
     /// The figures a progress line shows now.
     fn snapshot(&self) -> Snapshot {
         let r = &self.report;
-        let stats = self.transport.stats();
+        let stats = self.reads.portal().stats();
         Snapshot {
             rows_read: r.rows_read,
             created: r.created,
@@ -340,7 +289,7 @@ impl<'a> StepRunner<'a> {
             rate: stats.rate,
             in_flight: stats.in_flight,
             in_flight_limit: stats.in_flight_limit,
-            operating_left: self.transport.operating_left(),
+            operating_left: self.reads.portal().operating_left(),
         }
     }
 
@@ -373,22 +322,4 @@ pub(super) fn key_hash(key: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
     h.finish()
-}
-
-/// Packs `cmd` at the batch size the step's [`BatchSize`] allows now.
-/// Also at most what keeps one batch a small share of the operating budget, so pacing does
-/// not leave much of a window unused (it matters only for small budgets).
-pub(super) fn push_sized(
-    transport: &Transport,
-    packer: &mut crate::transport::Packer<Item>,
-    item: Item,
-    cmd: Command,
-    sizer: &BatchSize,
-) -> Vec<crate::transport::Pack<Item>> {
-    // The size is settled when a batch starts (not on every row: it costs the budget's lock).
-    if packer.is_empty() {
-        let fitting = transport.fitting_commands(cmd.method.as_str()).unwrap_or(usize::MAX);
-        packer.set_max_commands(sizer.current().min(fitting));
-    }
-    packer.push(item, cmd)
 }

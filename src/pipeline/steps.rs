@@ -455,7 +455,8 @@ pub async fn find_users(
     transport: &Transport,
     emails: &[String],
 ) -> Result<Result<HashMap<String, u64>, String>, TransportError> {
-    match super::portal::Portal::new(transport).find_users(emails).await {
+    let reads = crate::portal::Reads::new(Arc::new(transport.clone()));
+    match super::portal::Portal::new(&reads).find_users(emails).await {
         Ok(found) => Ok(found),
         Err(super::step::Stop::Portal(e)) => Err(e),
         Err(_) => Ok(Err("the lookup was interrupted".into())),

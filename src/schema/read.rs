@@ -4,11 +4,13 @@
 //! (a first batch with every list's first page and every step whose entityTypeId is known; a
 //! second with the remaining pages and the smart processes found by title), and paging lists
 //! of more than 50 rows by their `total`, and reading each smart-process list field's items with
-//! `userfieldconfig.get` (`userfieldconfig.list` returns no `enum`). A refused read is kept in [`PortalSchema::unread`]
+//! `userfieldconfig.get` (`userfieldconfig.list` returns no `enum`). Every request goes through
+//! the run's one read rule ([`Reads::batch`]). A refused read is kept in [`PortalSchema::unread`]
 //! (reported per method, e.g. for lack of rights), never taken for an empty list. Must not
 //! write anything.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -20,14 +22,13 @@ use super::model::{
 use crate::bitrix::Method;
 use crate::bitrix::entity::{self, FieldOwner};
 use crate::mapping::{Deferred, Entity, MappingPlan};
-use crate::payload::batch::encode_call;
-use crate::transport::batch::{CommandOutcome, MAX_COMMANDS, command_key, parse_answer};
-use crate::transport::{CallError, Transport};
+use crate::payload::Command;
+use crate::portal::Reads;
+use crate::portal::reads::{BatchRead, CALLS_PER_REQUEST};
+use crate::transport::{Transport, TransportError};
 
 /// Rows per page of the portal's list methods.
 const PAGE: u64 = 50;
-/// Tries of a read the portal did not run (limits inside a batch) before giving up.
-const MAX_TRIES: u32 = 5;
 
 /// What one read is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,6 @@ struct Req {
     params: Map<String, Value>,
     what: What,
     start: u64,
-    tries: u32,
 }
 
 impl Req {
@@ -59,13 +59,12 @@ impl Req {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Req { method, params, what, start: 0, tries: 0 }
+        Req { method, params, what, start: 0 }
     }
 
     fn page(&self, start: u64) -> Req {
         let mut next = self.clone();
         next.start = start;
-        next.tries = 0;
         next.params.insert("start".into(), json!(start));
         next
     }
@@ -76,6 +75,13 @@ impl PortalSchema {
     /// calls whatever the number of steps. A transport failure (unreachable, credentials
     /// refused) is an error; a read the portal refuses is recorded in `unread`.
     pub async fn read(transport: &Transport, plans: &[&MappingPlan]) -> Result<PortalSchema, SchemaError> {
+        PortalSchema::read_with(&Reads::new(Arc::new(transport.clone())), plans).await
+    }
+
+    /// [`PortalSchema::read`] under a run's read rule ([`Reads`]): the operating budget, the byte
+    /// budget and the 413 rule apply as to every read; a read the portal did not run is asked
+    /// again, and one still unanswered after about a minute fails the read.
+    pub async fn read_with(reads: &Reads, plans: &[&MappingPlan]) -> Result<PortalSchema, SchemaError> {
         let mut schema = PortalSchema::default();
         let crm: Vec<&MappingPlan> =
             plans.iter().copied().filter(|p| matches!(p.target.entity, Entity::Crm(_))).collect();
@@ -140,32 +146,31 @@ impl PortalSchema {
                 }
                 continue;
             }
-            let take = queue.len().min(MAX_COMMANDS);
+            let take = queue.len().min(CALLS_PER_REQUEST);
             let round: Vec<Req> = queue.drain(..take).collect();
-            let keys: Vec<String> = (1..=round.len()).map(command_key).collect();
-            let mut cmd = Map::new();
-            for (key, req) in keys.iter().zip(&round) {
-                cmd.insert(key.clone(), json!(encode_call(req.method, &Value::Object(req.params.clone()))));
-            }
-            let result = match transport.call(Method::Batch.as_str(), &json!({"halt": 0, "cmd": cmd})).await {
-                Ok(r) => r,
-                Err(CallError::Rejected { method, code, description, .. }) => {
-                    return Err(SchemaError::Refused { method, code, description });
+            let commands: Vec<Command> = round
+                .iter()
+                .map(|req| Command { method: req.method, params: Value::Object(req.params.clone()) })
+                .collect();
+            let answers = match reads.batch(&commands).await {
+                Ok((Ok(answers), _)) => answers,
+                Ok((Err(reason), _)) => {
+                    return Err(SchemaError::Transport(TransportError::Ambiguous {
+                        method: Method::Batch.to_string(),
+                        reason,
+                    }));
                 }
-                Err(CallError::Transport(e)) => return Err(SchemaError::Transport(e)),
+                Err(e) => return Err(SchemaError::Transport(e)),
             };
-            let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let answer =
-                parse_answer(&json!({ "result": result }), &key_refs).map_err(SchemaError::Answer)?;
-            for (key, req) in keys.iter().zip(round) {
-                match answer.get(key) {
-                    Some(CommandOutcome::Done(value)) => {
-                        let got = absorb(&mut schema, req.what, value);
+            for (answer, req) in answers.into_iter().zip(round) {
+                match answer {
+                    BatchRead::Done(value, total) => {
+                        let got = absorb(&mut schema, req.what, &value);
                         if let (What::Custom(etid), Method::UserfieldconfigList) = (req.what, req.method) {
-                            queue.extend(item_reads(&schema, etid, value));
+                            queue.extend(item_reads(&schema, etid, &value));
                         }
                         if req.start == 0
-                            && let Some(total) = answer.totals.get(key).copied()
+                            && let Some(total) = total
                         {
                             let mut start = got.max(PAGE);
                             while start < total {
@@ -174,32 +179,17 @@ impl PortalSchema {
                             }
                         }
                     }
-                    Some(CommandOutcome::Failed { code, description }) => {
+                    BatchRead::Refused { code, description } => {
                         tracing::warn!(
                             method = req.method.as_str(),
                             code,
                             description,
                             "schema read refused"
                         );
-                        let refusal = Refusal {
-                            method: req.method.to_string(),
-                            code: code.clone(),
-                            description: description.clone(),
-                        };
+                        let refusal = Refusal { method: req.method.to_string(), code, description };
                         if !schema.unread.contains(&refusal) {
                             schema.unread.push(refusal);
                         }
-                    }
-                    Some(CommandOutcome::NotExecuted(_)) | None => {
-                        if req.tries + 1 >= MAX_TRIES {
-                            return Err(SchemaError::Answer(format!(
-                                "the portal did not run {} after {MAX_TRIES} tries",
-                                req.method
-                            )));
-                        }
-                        let mut again = req;
-                        again.tries += 1;
-                        queue.push_back(again);
                     }
                 }
             }

@@ -217,6 +217,11 @@ impl Transport {
         Packer::new(max_commands, self.inner.config.max_batch_bytes)
     }
 
+    /// The byte budget of one batch body (the packer's bound).
+    pub fn max_batch_bytes(&self) -> usize {
+        self.inner.config.max_batch_bytes
+    }
+
     pub fn stats(&self) -> TransportStats {
         let c = &self.inner.counters;
         TransportStats {

@@ -103,7 +103,6 @@ pub async fn run_in_process(
         &opts,
         transport,
         b24import::pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst },
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .await
     .expect("run finishes")

@@ -275,7 +275,6 @@ async fn a_dry_run_counts_the_rows_that_would_match_without_writing() {
         &opts,
         &importer,
         b24import::pipeline::PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .await
     .expect("dry run");

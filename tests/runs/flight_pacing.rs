@@ -59,7 +59,6 @@ async fn a_run_paced_to_a_scaled_budget_is_never_blocked() {
         &opts,
         &t,
         b24import::pipeline::PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .await
     .expect("run finishes");

@@ -56,7 +56,6 @@ async fn import(
         &opts,
         t,
         b24import::pipeline::PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .await
     .expect("run finishes");

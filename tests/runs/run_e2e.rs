@@ -7,8 +7,6 @@ use crate::common;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use b24import::journal::Journal;
@@ -43,14 +41,9 @@ fn options(mappings: Vec<PathBuf>, journal: &Path, batch_size: usize) -> RunOpti
 }
 
 async fn run(opts: &RunOptions, transport: &Transport) -> RunReport {
-    pipeline::run(
-        opts,
-        transport,
-        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .expect("run finishes")
+    pipeline::run(opts, transport, PlanRate { per_second: RATE.per_second, burst: RATE.burst })
+        .await
+        .expect("run finishes")
 }
 
 /// A contacts CSV with `n` valid rows and the mapping for it.

@@ -19,13 +19,7 @@ fn options(mappings: Vec<PathBuf>, journal: &Path) -> RunOptions {
 }
 
 async fn run(opts: &RunOptions, transport: &Transport) -> Result<pipeline::RunReport, RunError> {
-    pipeline::run(
-        opts,
-        transport,
-        PlanRate { per_second: RATE.per_second, burst: RATE.burst },
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
-    )
-    .await
+    pipeline::run(opts, transport, PlanRate { per_second: RATE.per_second, burst: RATE.burst }).await
 }
 
 /// Contacts whose Tier (a list custom field: Gold 41, Silver 43, Bronze 45, XML_IDs upper-case)
