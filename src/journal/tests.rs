@@ -32,6 +32,68 @@ fn rows(keys: &[&'static str]) -> Vec<NewRow<'static>> {
     keys.iter().map(|k| NewRow { key: k, row_ref: "contacts.csv:2", payload_hash: "h" }).collect()
 }
 
+/// The run's batch calls as transitions (what `pipeline::ledger` makes of them).
+trait Batches {
+    fn mark_pending(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError>;
+    fn mark_sent(&mut self, s: StepId, keys: &[&str]) -> Result<(), JournalError>;
+    fn record_outcomes(&mut self, s: StepId, outcomes: &[(&str, Outcome)]) -> Result<(), JournalError>;
+    fn reopen(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError>;
+    /// `FoundToUpdate` when `to_update`, else `FoundExisting`.
+    fn record_found(
+        &mut self,
+        s: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: &FieldHashes,
+        to_update: bool,
+    ) -> Result<(), JournalError>;
+}
+
+impl Batches for Journal {
+    fn mark_pending(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError> {
+        let changes: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key, Transition::Pending { row_ref: r.row_ref, payload_hash: r.payload_hash }))
+            .collect();
+        self.apply(s, &changes)
+    }
+
+    fn mark_sent(&mut self, s: StepId, keys: &[&str]) -> Result<(), JournalError> {
+        let changes: Vec<_> = keys.iter().map(|k| (*k, Transition::Sent)).collect();
+        self.apply(s, &changes)
+    }
+
+    fn record_outcomes(&mut self, s: StepId, outcomes: &[(&str, Outcome)]) -> Result<(), JournalError> {
+        let changes: Vec<_> = outcomes.iter().map(|(k, o)| (*k, o.transition())).collect();
+        self.apply(s, &changes)
+    }
+
+    fn reopen(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError> {
+        let changes: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key, Transition::Reopen { row_ref: r.row_ref, payload_hash: r.payload_hash }))
+            .collect();
+        self.apply(s, &changes)
+    }
+
+    fn record_found(
+        &mut self,
+        s: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: &FieldHashes,
+        to_update: bool,
+    ) -> Result<(), JournalError> {
+        let (row_ref, payload_hash) = (row.row_ref, row.payload_hash);
+        let change = if to_update {
+            Transition::FoundToUpdate { row_ref, payload_hash, id, baseline: fields }
+        } else {
+            Transition::FoundExisting { row_ref, payload_hash, id, fields }
+        };
+        self.apply(s, &[(row.key, change)])
+    }
+}
+
 fn state(j: &Journal, s: StepId, key: &str) -> RowState {
     j.row_state(s, key).expect("query").expect("row present").state
 }
@@ -170,11 +232,11 @@ fn a_row_found_to_be_updated_holds_its_id_in_one_transition() {
     let s = step(&mut j, "contacts");
     let row = NewRow { key: "k", row_ref: "contacts.csv:2", payload_hash: "h1" };
     let hashes = j.field_hasher().hashes(&serde_json::Map::new());
-    j.record_found(s, &row, 77, &hashes, FoundAs::ToUpdate).expect("found");
+    j.record_found(s, &row, 77, &hashes, true).expect("found");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.existing), (RowState::Pending, Some(77), true));
     let row = NewRow { payload_hash: "h2", ..row };
-    j.record_found(s, &row, 77, &hashes, FoundAs::Done).expect("recorded");
+    j.record_found(s, &row, 77, &hashes, false).expect("recorded");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.payload_hash.as_str()), (RowState::Done, Some(77), "h2"));
     assert!(r.field_hashes.is_some());
@@ -190,10 +252,10 @@ fn final_rows_refuse_new_states_and_change_nothing() {
     j.record_outcomes(s, &[("a", Outcome::Done { id: 7, existing: true })]).expect("done");
     // The whole transaction is refused: b stays pending.
     let err = j.mark_sent(s, &["b", "a"]).expect_err("a is done");
-    assert!(matches!(err, JournalError::Final { state: RowState::Done, .. }), "{err}");
+    assert!(matches!(err, JournalError::NotAllowed { state: RowState::Done, .. }), "{err}");
     assert_eq!(state(&j, s, "b"), RowState::Pending);
     let err = j.record_outcomes(s, &[("a", Outcome::Retry)]).expect_err("final");
-    assert!(matches!(err, JournalError::Final { .. }));
+    assert!(matches!(err, JournalError::NotAllowed { .. }));
     let err = j.mark_sent(s, &["zzz"]).expect_err("missing");
     assert!(matches!(err, JournalError::UnknownRow { .. }));
     assert_eq!(j.counts(s).expect("counts").updated, 1);
@@ -221,8 +283,12 @@ fn resume_skips_done_and_rejected_and_surfaces_sent_and_unknown() {
     let mut j = open_in(&dir);
     // The same step name keeps its id and rows.
     assert_eq!(step(&mut j, "contacts"), s);
-    // Seeing the rows again (a new run) does not reset what was decided.
-    j.mark_pending(s, &rows(&["a", "b", "c", "d", "e"])).expect("pending again");
+    // Seeing the rows again (a new run) does not reset what was decided: `Pending` is refused
+    // for rows done, rejected or in flight, and a pending row stays pending.
+    for row in rows(&["a", "b", "c", "d"]) {
+        j.mark_pending(s, std::slice::from_ref(&row)).expect_err("decided or in flight");
+    }
+    j.mark_pending(s, &rows(&["e"])).expect("pending again");
     assert!(state(&j, s, "a").is_final());
     assert!(state(&j, s, "b").is_final());
     let reconcile: Vec<_> = j.rows_to_reconcile(s).expect("q").into_iter().map(|r| r.key).collect();
@@ -541,3 +607,6 @@ fn a_new_journal_appears_whole() {
     assert!(names.iter().all(|n| n == "j.sqlite" || n == "j.sqlite.lock"), "{names:?}");
     assert!(file::inspect(&path).is_ok());
 }
+
+mod row_keys;
+mod transitions;
