@@ -158,6 +158,20 @@ pub fn shown(key: &str) -> String {
     RowKey::decode(key).to_string()
 }
 
+/// The journal key `key` (its text) with its source key replaced by `f`'s (`None` when `f`
+/// gives none, or the row has no source key): for a row whose source key had another form in
+/// earlier versions.
+pub fn with_source_key(key: &str, f: impl FnOnce(&str) -> Option<String>) -> Option<String> {
+    Some(
+        match RowKey::decode(key) {
+            RowKey::Source(s) => RowKey::Source(f(&s)?),
+            RowKey::Repeat { key, line } => RowKey::Repeat { key: f(&key)?, line },
+            RowKey::Line(_) => return None,
+        }
+        .encode(),
+    )
+}
+
 /// The meta entry holding how many rows step `step` read from its source (for `status`).
 pub fn source_rows_meta(step: &str) -> String {
     format!("source_rows:{step}")
@@ -190,6 +204,14 @@ mod tests {
         assert_eq!(shown(&key), shown_as);
         assert_eq!(is_by_line(&key), by_line);
         assert_eq!(RowKey::decode(&key), RowKey::of_row(source_key, line, repeat));
+    }
+
+    #[test]
+    fn a_source_key_is_replaced_inside_its_key() {
+        let upper = |s: &str| Some(s.to_uppercase());
+        assert_eq!(with_source_key(&row_key("#a", 2, false), upper), Some(row_key("#A", 2, false)));
+        assert_eq!(with_source_key(&row_key("a", 9, true), upper), Some(row_key("A", 9, true)));
+        assert_eq!(with_source_key(&row_key("", 7, false), upper), None);
     }
 
     #[test]
