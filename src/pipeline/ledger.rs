@@ -3,8 +3,15 @@
 //! Owns: opening the journal for a run ([`RunJournal`]: writing, or read-only for a dry run,
 //! which may have no journal at all), beginning and finishing the journal run, registering a
 //! step (its identity and source fingerprint), and [`Ledger`], through which a step reads and
-//! records its rows. A dry run's ledger reads what the journal holds and writes nothing: every
-//! recording method is a no-op there, so callers never test a flag or unwrap a journal.
+//! records its rows. Each recording method is one batch of typed [`Transition`]s applied in
+//! one transaction ([`Ledger::apply`]; the journal refuses a transition the row's state does
+//! not allow, see `journal::rows`): `mark_pending` is `Pending`, `reopen` `Reopen`, `mark_sent`
+//! `Sent`, `record_outcomes` `Done`/`Rejected`/`Unknown`/`NotRun`, `set_field_hashes`
+//! `Confirmed`, `reject` `Pending` or `Reopen` then `Rejected`, `record_existing`
+//! `FoundExisting`, `record_to_update` `FoundToUpdate`. Row keys are the text of a
+//! `journal::RowKey`, as `run::journal_key` makes them. A dry run's ledger reads what the
+//! journal holds and writes nothing: every recording method is a no-op there, so callers never
+//! test a flag or unwrap a journal.
 //! Must not decide anything about rows (that is `admit`) nor talk to the portal.
 //!
 //! The journal's API is synchronous. A step's ledger borrows the run's one [`Journal`] for the
