@@ -15,7 +15,7 @@
 //!                                     │ └───NotRun─── unknown ──Done─┘
 //!              Reopen (source changed)│
 //!         pending, done, rejected ────┘    pending, sent ──Rejected──> rejected
-//!                          absent, pending, done, rejected ──FoundExisting──> done
+//!                                    absent, any state ──FoundExisting──> done
 //! ```
 //!
 //! | transition | allowed from | to |
@@ -27,14 +27,14 @@
 //! | `Rejected` | `pending`, `sent` | `rejected` |
 //! | `Unknown` | `sent` | `unknown` |
 //! | `NotRun` | `sent`, `unknown` | `pending` |
-//! | `FoundExisting` | absent, `pending`, `done`, `rejected` | `done` |
+//! | `FoundExisting` | any, and absent | `done` |
 //! | `FoundToUpdate` | absent, `pending` | `pending` |
 //! | `Confirmed` | `done` | `done` |
 //!
 //! So nothing that may have reached the portal (`sent`, `unknown`) is sent again or reopened
-//! before a lookup decides it (`Done`, or `NotRun` when absent), a final row is never sent, and
-//! a portal ID once known is kept by every later transition (only `Done` and the `Found*` set
-//! one), so an update never becomes a create.
+//! before a lookup decides it (`Done` or `FoundExisting` when found, `NotRun` when absent), a
+//! final row is never sent, and a portal ID once known is kept by every later transition (only
+//! `Done` and the `Found*` set one), so an update never becomes a create.
 //!
 //! Owns: the row state machine and its SQL. Must not: decide what a row needs (the run's
 //! `admit` does), nor read rows for reports (`read`).
@@ -157,7 +157,7 @@ pub enum Transition<'a> {
     /// `pending` again, keeping its portal ID.
     NotRun,
     /// Found in the portal as `id`, holding what the row says: `done` (existing), with the
-    /// hashes of the fields it holds.
+    /// hashes of the fields it holds. From any state: a lookup decides a row in flight too.
     FoundExisting { row_ref: &'a str, payload_hash: &'a str, id: u64, fields: &'a FieldHashes },
     /// Found in the portal as `id`, an update of it about to be sent: `pending` with the ID and
     /// the `baseline` the same update is computed from again (a crash before or after the
@@ -196,7 +196,8 @@ impl Transition<'_> {
             Transition::Rejected { .. } => matches!(from, Some(Pending | Sent)),
             Transition::Unknown { .. } => matches!(from, Some(Sent)),
             Transition::NotRun => matches!(from, Some(Sent | Unknown)),
-            Transition::FoundExisting { .. } => matches!(from, None | Some(Pending | Done | Rejected)),
+            // Found by a lookup: whatever the journal held, the portal has decided it.
+            Transition::FoundExisting { .. } => true,
             Transition::FoundToUpdate { .. } => matches!(from, None | Some(Pending)),
             Transition::Confirmed { .. } => matches!(from, Some(Done)),
         }

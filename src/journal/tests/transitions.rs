@@ -61,7 +61,7 @@ fn transition<'a>(name: &str, hashes: &'a FieldHashes) -> Transition<'a> {
 #[case::not_run("NotRun", &[Some(RowState::Sent), Some(RowState::Unknown)], RowState::Pending)]
 #[case::found_existing(
     "FoundExisting",
-    &[None, Some(RowState::Pending), Some(RowState::Done), Some(RowState::Rejected)],
+    &FROM,
     RowState::Done
 )]
 #[case::found_to_update("FoundToUpdate", &[None, Some(RowState::Pending)], RowState::Pending)]
