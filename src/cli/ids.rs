@@ -36,7 +36,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         if args.step.as_ref().is_some_and(|s| *s != step.name) {
             continue;
         }
-        for (key, id) in journal.ids(step.id)? {
+        // Keys as users know them (`#7` for the row without a key on line 7), in that order.
+        let mut ids: Vec<(String, u64)> = journal
+            .ids(step.id)?
+            .into_iter()
+            .map(|(key, id)| (crate::journal::keys::shown(&key), id))
+            .collect();
+        ids.sort();
+        for (key, id) in ids {
             out.write_record([step.name.as_str(), &super::csv_out::safe_cell(&key), &id.to_string()])?;
             n += 1;
         }

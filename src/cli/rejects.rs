@@ -155,7 +155,8 @@ fn source_change(
     Ok(None)
 }
 
-/// A key the run gave a row by its line number: no key, or a repeat of a key.
+/// A key the run gave a row by its line number: no key, or a repeat of a key (`key` is the
+/// text of its `RowKey`).
 fn keyed_by_line(key: &str) -> bool {
     crate::journal::keys::is_by_line(key)
 }
@@ -255,10 +256,10 @@ fn write_step_rejects(
         }
     }
     // Rows the source no longer has (or could not be read): the journal's key, row and error.
-    let mut left: Vec<_> = by_key.into_values().collect();
-    left.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut left: Vec<_> = by_key.into_values().map(|r| (crate::journal::keys::shown(&r.key), r)).collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
     if !left.is_empty() && !empty_row.is_empty() {
-        let keys: Vec<&str> = left.iter().take(5).map(|r| r.key.as_str()).collect();
+        let keys: Vec<&str> = left.iter().take(5).map(|(shown, _)| shown.as_str()).collect();
         eprintln!(
             "warning: step {name}: {} rejected row(s) are no longer in the source ({}{}); written with \
              `_row` as the run saw it and empty columns",
@@ -267,13 +268,13 @@ fn write_step_rejects(
             if left.len() > keys.len() { ", ..." } else { "" }
         );
     }
-    for r in left {
-        let mut cells = if empty_row.is_empty() { vec![safe_cell(&r.key)] } else { empty_row.clone() };
+    for (shown, r) in left {
+        let mut cells = if empty_row.is_empty() { vec![safe_cell(&shown)] } else { empty_row.clone() };
         if let Some(k) = key_column
-            && !keyed_by_line(&r.key)
+            && let Some(key) = r.row_key().source_key()
             && let Some(cell) = cells.get_mut(k)
         {
-            *cell = safe_cell(&r.key);
+            *cell = safe_cell(key);
         }
         cells.push(r.row_ref.clone());
         cells.push(safe_cell(r.error_code.as_deref().unwrap_or("")));

@@ -8,6 +8,7 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::JournalError;
 use super::field_hashes::{FieldHasher, FieldHashes};
+use super::keys::RowKey;
 
 /// `PRAGMA application_id` of every b24import journal: 0x62323469, "b24i" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6232_3469;
@@ -90,6 +91,10 @@ const MIGRATIONS: &[Migration] = &[
     "#,
         hash_fields_and_scrub,
     ),
+    // 4: typed row keys. A source key that read like a line (`#7`, `k#dup@9`) shared its text
+    // with the row without a key on that line (or a repeat there); keys are now written by
+    // `RowKey::encode`, each stored key converted by the meaning it had (see `retype_row_keys`).
+    Migration::Rust("", retype_row_keys),
 ];
 
 /// The schema version this build writes.
@@ -154,6 +159,59 @@ fn hash_fields_and_scrub(tx: &Transaction<'_>) -> Result<(), JournalError> {
             tx.execute("UPDATE runs SET args = ?2 WHERE id = ?1", params![id, clean])?;
         }
     }
+    Ok(())
+}
+
+/// Migration 4: every stored row key becomes the text of the [`RowKey`] it meant
+/// ([`RowKey::from_legacy`]: `#7` and `k#dup@7` are kept by line when the row was last seen on
+/// line 7, and were a source key otherwise). Only keys beginning with `#` or `\` or holding
+/// `#dup@` can change; the rows that change are taken out and put back under their new key. No
+/// new key is a key left as it was: a changed key begins with `\` (which no other key does) or
+/// is a repeat `#9#k` (the only unchanged keys beginning with `#` are lines, `#7`), and the
+/// old meaning of a text is one key, so no two rows get the same.
+fn retype_row_keys(tx: &Transaction<'_>) -> Result<(), JournalError> {
+    let moves: Vec<(i64, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT step_id, row_key, row_ref FROM rows
+             WHERE substr(row_key, 1, 1) IN ('#', '\\') OR instr(row_key, '#dup@') > 0",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut moves = Vec::new();
+        for row in rows {
+            let (step, old, row_ref) = row?;
+            let new = RowKey::from_legacy(&old, &row_ref).encode();
+            if new != old {
+                moves.push((step, old, new));
+            }
+        }
+        moves
+    };
+    if moves.is_empty() {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE key_moves (step_id INTEGER NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+             PRIMARY KEY (step_id, old));",
+    )?;
+    {
+        let mut insert = tx.prepare("INSERT INTO key_moves (step_id, old, new) VALUES (?1, ?2, ?3)")?;
+        for (step, old, new) in &moves {
+            insert.execute(params![step, old, new])?;
+        }
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE moved_rows AS
+             SELECT m.new AS new_key, r.* FROM rows r
+             JOIN key_moves m ON m.step_id = r.step_id AND m.old = r.row_key;
+         DELETE FROM rows WHERE EXISTS
+             (SELECT 1 FROM key_moves m WHERE m.step_id = rows.step_id AND m.old = rows.row_key);
+         INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, error_code,
+                 error_text, attempts, existing, created_at, updated_at, field_hashes)
+             SELECT step_id, new_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
+                 attempts, existing, created_at, updated_at, field_hashes FROM moved_rows;
+         DROP TABLE moved_rows;
+         DROP TABLE key_moves;",
+    )?;
     Ok(())
 }
 

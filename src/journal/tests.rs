@@ -32,6 +32,68 @@ fn rows(keys: &[&'static str]) -> Vec<NewRow<'static>> {
     keys.iter().map(|k| NewRow { key: k, row_ref: "contacts.csv:2", payload_hash: "h" }).collect()
 }
 
+/// The run's batch calls as transitions (what `pipeline::ledger` makes of them).
+trait Batches {
+    fn mark_pending(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError>;
+    fn mark_sent(&mut self, s: StepId, keys: &[&str]) -> Result<(), JournalError>;
+    fn record_outcomes(&mut self, s: StepId, outcomes: &[(&str, Outcome)]) -> Result<(), JournalError>;
+    fn reopen(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError>;
+    /// `FoundToUpdate` when `to_update`, else `FoundExisting`.
+    fn record_found(
+        &mut self,
+        s: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: &FieldHashes,
+        to_update: bool,
+    ) -> Result<(), JournalError>;
+}
+
+impl Batches for Journal {
+    fn mark_pending(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError> {
+        let changes: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key, Transition::Pending { row_ref: r.row_ref, payload_hash: r.payload_hash }))
+            .collect();
+        self.apply(s, &changes)
+    }
+
+    fn mark_sent(&mut self, s: StepId, keys: &[&str]) -> Result<(), JournalError> {
+        let changes: Vec<_> = keys.iter().map(|k| (*k, Transition::Sent)).collect();
+        self.apply(s, &changes)
+    }
+
+    fn record_outcomes(&mut self, s: StepId, outcomes: &[(&str, Outcome)]) -> Result<(), JournalError> {
+        let changes: Vec<_> = outcomes.iter().map(|(k, o)| (*k, o.transition())).collect();
+        self.apply(s, &changes)
+    }
+
+    fn reopen(&mut self, s: StepId, rows: &[NewRow<'_>]) -> Result<(), JournalError> {
+        let changes: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key, Transition::Reopen { row_ref: r.row_ref, payload_hash: r.payload_hash }))
+            .collect();
+        self.apply(s, &changes)
+    }
+
+    fn record_found(
+        &mut self,
+        s: StepId,
+        row: &NewRow<'_>,
+        id: u64,
+        fields: &FieldHashes,
+        to_update: bool,
+    ) -> Result<(), JournalError> {
+        let (row_ref, payload_hash) = (row.row_ref, row.payload_hash);
+        let change = if to_update {
+            Transition::FoundToUpdate { row_ref, payload_hash, id, baseline: fields }
+        } else {
+            Transition::FoundExisting { row_ref, payload_hash, id, fields }
+        };
+        self.apply(s, &[(row.key, change)])
+    }
+}
+
 fn state(j: &Journal, s: StepId, key: &str) -> RowState {
     j.row_state(s, key).expect("query").expect("row present").state
 }
@@ -170,11 +232,11 @@ fn a_row_found_to_be_updated_holds_its_id_in_one_transition() {
     let s = step(&mut j, "contacts");
     let row = NewRow { key: "k", row_ref: "contacts.csv:2", payload_hash: "h1" };
     let hashes = j.field_hasher().hashes(&serde_json::Map::new());
-    j.record_found(s, &row, 77, &hashes, FoundAs::ToUpdate).expect("found");
+    j.record_found(s, &row, 77, &hashes, true).expect("found");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.existing), (RowState::Pending, Some(77), true));
     let row = NewRow { payload_hash: "h2", ..row };
-    j.record_found(s, &row, 77, &hashes, FoundAs::Done).expect("recorded");
+    j.record_found(s, &row, 77, &hashes, false).expect("recorded");
     let r = j.row_state(s, "k").expect("q").expect("row");
     assert_eq!((r.state, r.portal_id, r.payload_hash.as_str()), (RowState::Done, Some(77), "h2"));
     assert!(r.field_hashes.is_some());
@@ -190,10 +252,10 @@ fn final_rows_refuse_new_states_and_change_nothing() {
     j.record_outcomes(s, &[("a", Outcome::Done { id: 7, existing: true })]).expect("done");
     // The whole transaction is refused: b stays pending.
     let err = j.mark_sent(s, &["b", "a"]).expect_err("a is done");
-    assert!(matches!(err, JournalError::Final { state: RowState::Done, .. }), "{err}");
+    assert!(matches!(err, JournalError::NotAllowed { state: RowState::Done, .. }), "{err}");
     assert_eq!(state(&j, s, "b"), RowState::Pending);
     let err = j.record_outcomes(s, &[("a", Outcome::Retry)]).expect_err("final");
-    assert!(matches!(err, JournalError::Final { .. }));
+    assert!(matches!(err, JournalError::NotAllowed { .. }));
     let err = j.mark_sent(s, &["zzz"]).expect_err("missing");
     assert!(matches!(err, JournalError::UnknownRow { .. }));
     assert_eq!(j.counts(s).expect("counts").updated, 1);
@@ -221,8 +283,12 @@ fn resume_skips_done_and_rejected_and_surfaces_sent_and_unknown() {
     let mut j = open_in(&dir);
     // The same step name keeps its id and rows.
     assert_eq!(step(&mut j, "contacts"), s);
-    // Seeing the rows again (a new run) does not reset what was decided.
-    j.mark_pending(s, &rows(&["a", "b", "c", "d", "e"])).expect("pending again");
+    // Seeing the rows again (a new run) does not reset what was decided: `Pending` is refused
+    // for rows done, rejected or in flight, and a pending row stays pending.
+    for row in rows(&["a", "b", "c", "d"]) {
+        j.mark_pending(s, std::slice::from_ref(&row)).expect_err("decided or in flight");
+    }
+    j.mark_pending(s, &rows(&["e"])).expect("pending again");
     assert!(state(&j, s, "a").is_final());
     assert!(state(&j, s, "b").is_final());
     let reconcile: Vec<_> = j.rows_to_reconcile(s).expect("q").into_iter().map(|r| r.key).collect();
@@ -426,79 +492,6 @@ fn files_that_are_not_journals_are_refused_untouched() {
 }
 
 #[test]
-fn journals_carry_the_application_id_and_old_ones_are_adopted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("j.sqlite");
-    {
-        let mut conn = Connection::open(&path).expect("open");
-        schema::migrate_to(&mut conn, 2).expect("a version-2 journal, from before application_id");
-    }
-    let ro = Journal::open_read_only(&path).expect("adopted for reading");
-    assert_eq!(ro.schema_version().expect("version"), 2, "a reader never migrates");
-    drop(ro);
-    let j = Journal::open(&path).expect("adopted");
-    let id: i32 = j.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).expect("pragma");
-    assert_eq!(id, APPLICATION_ID);
-    assert_eq!(j.schema_version().expect("version"), SCHEMA_VERSION);
-}
-
-#[test]
-fn migrating_a_journal_keeps_hashes_and_wipes_the_values() {
-    // Regression: rows.fields kept every row's payload (names, phones, base64 of files).
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("j.sqlite");
-    let secret_name = "Zebediah-Quorrington";
-    let fields = serde_json::json!({
-        "name": secret_name, "originId": "K1",
-        "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7 999 8765432"}],
-        "ufCrm_1": ["cv.pdf", "UVVPUlJJTkdUT04tRklMRS1CT0RZ".repeat(200)]
-    });
-    {
-        let mut conn = Connection::open(&path).expect("open");
-        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).expect("wal");
-        schema::migrate_to(&mut conn, 2).expect("version 2");
-        conn.execute_batch(
-            "INSERT INTO steps (id, name, mapping_path, entity, ord) VALUES (1, 'contacts', 'm.toml', 'contact', 0);
-             INSERT INTO runs (job, args, started_at) VALUES ('import', 'm.toml --webhook https://x.bitrix24.ru/rest/1/sekretcode123/ --batch-size 50', 1);",
-        )
-        .expect("insert");
-        conn.execute(
-            "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, created_at, updated_at, fields)
-             VALUES (1, 'K1', 'c.csv:2', 'h', 'done', 7, 1, 1, ?1)",
-            [fields.to_string()],
-        )
-        .expect("row");
-        // Killed: the values may sit in the -wal too.
-        std::mem::forget(conn);
-    }
-    let mut j = Journal::open(&path).expect("migrated");
-    let s = j.steps().expect("steps")[0].id;
-    let row = j.row_state(s, "K1").expect("q").expect("row");
-    let hashes = row.field_hashes.expect("hashes kept");
-    // The same fields compare as unchanged; a changed name is the only change.
-    let new = fields.as_object().expect("object").clone();
-    assert!(crate::pipeline::upsert::changed_fields(&new, &hashes, j.field_hasher()).is_empty());
-    let mut renamed = new.clone();
-    renamed.insert("name".into(), serde_json::json!("Ann"));
-    let changed = crate::pipeline::upsert::changed_fields(&renamed, &hashes, j.field_hasher());
-    assert_eq!(changed.keys().collect::<Vec<_>>(), ["name"]);
-    assert_eq!(j.runs().expect("runs")[0].args.matches("sekretcode123").count(), 0);
-    j.set_meta("x", "y").expect("still writable");
-    drop(j);
-    for entry in std::fs::read_dir(dir.path()).expect("dir") {
-        let p = entry.expect("entry").path();
-        let bytes = std::fs::read(&p).expect("read");
-        for needle in [secret_name, "8765432", "UVVPUlJJTkdUT04tRklMRS1CT0RZ", "sekretcode123"] {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{needle} in {}",
-                p.display()
-            );
-        }
-    }
-}
-
-#[test]
 fn a_step_keeps_its_entity_origin_and_key_but_may_change_its_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut j = open_in(&dir);
@@ -541,3 +534,7 @@ fn a_new_journal_appears_whole() {
     assert!(names.iter().all(|n| n == "j.sqlite" || n == "j.sqlite.lock"), "{names:?}");
     assert!(file::inspect(&path).is_ok());
 }
+
+mod migrations;
+mod row_keys;
+mod transitions;

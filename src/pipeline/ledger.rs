@@ -3,8 +3,15 @@
 //! Owns: opening the journal for a run ([`RunJournal`]: writing, or read-only for a dry run,
 //! which may have no journal at all), beginning and finishing the journal run, registering a
 //! step (its identity and source fingerprint), and [`Ledger`], through which a step reads and
-//! records its rows. A dry run's ledger reads what the journal holds and writes nothing: every
-//! recording method is a no-op there, so callers never test a flag or unwrap a journal.
+//! records its rows. Each recording method is one batch of typed [`Transition`]s applied in
+//! one transaction ([`Ledger::apply`]; the journal refuses a transition the row's state does
+//! not allow, see `journal::rows`): `mark_pending` is `Pending`, `reopen` `Reopen`, `mark_sent`
+//! `Sent`, `record_outcomes` `Done`/`Rejected`/`Unknown`/`NotRun`, `set_field_hashes`
+//! `Confirmed`, `reject` `Pending` or `Reopen` then `Rejected`, `record_existing`
+//! `FoundExisting`, `record_to_update` `FoundToUpdate`. Row keys are the text of a
+//! `journal::RowKey`, as `run::journal_key` makes them. A dry run's ledger reads what the
+//! journal holds and writes nothing: every recording method is a no-op there, so callers never
+//! test a flag or unwrap a journal.
 //! Must not decide anything about rows (that is `admit`) nor talk to the portal.
 //!
 //! The journal's API is synchronous. A step's ledger borrows the run's one [`Journal`] for the
@@ -19,8 +26,8 @@ use super::run::{
     RunError, RunOptions, absolute_path, canonical_source, entity_label, source_changed_advice,
 };
 use crate::journal::{
-    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, FoundAs, Journal, JournalError, NewRow,
-    Outcome, RowStatus, RunId, StepId, StepSpec,
+    self, Counts, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowKey,
+    RowStatus, RunId, StepId, StepSpec, Transition,
 };
 
 /// The journal of a run: open for writing (holding its lock), or only read by a dry run.
@@ -160,13 +167,18 @@ impl Ledger<'_> {
         }
     }
 
-    /// Key -> portal ID of the done rows of the step named `name` (empty if it is not known).
+    /// Source key -> portal ID of the done rows of the step named `name` (empty if it is not
+    /// known), for lookups by key: rows kept by their line have no key to be looked up by.
     pub(super) fn ids_of_step(&self, name: &str) -> Result<HashMap<String, u64>, JournalError> {
         let mut ids = HashMap::new();
         if let Some(j) = self.reader()
             && let Some(s) = j.steps()?.into_iter().find(|s| s.name == name)
         {
-            ids.extend(j.ids(s.id)?);
+            for (key, id) in j.ids(s.id)? {
+                if let RowKey::Source(key) = RowKey::decode(&key) {
+                    ids.insert(key, id);
+                }
+            }
         }
         Ok(ids)
     }
@@ -200,39 +212,43 @@ impl Ledger<'_> {
         }
     }
 
+    /// Applies `changes` (row key -> [`Transition`]) in one transaction; a transition the row's
+    /// state does not allow is refused and nothing changes ([`Journal::apply`]).
+    pub(super) fn apply(&mut self, changes: &[(&str, Transition<'_>)]) -> Result<(), JournalError> {
+        match self.writer() {
+            Some((j, step)) => j.apply(step, changes),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a row to create as `pending` (`Pending`: new, or pending already).
     pub(super) fn mark_pending(&mut self, row: NewRow<'_>) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.mark_pending(step, &[row]),
-            None => Ok(()),
-        }
+        self.apply(&[(row.key, Transition::Pending { row_ref: row.row_ref, payload_hash: row.payload_hash })])
     }
 
+    /// Opens a row again because its source row changed (`Reopen`: its portal ID is kept).
     pub(super) fn reopen(&mut self, row: NewRow<'_>) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.reopen(step, &[row]),
-            None => Ok(()),
-        }
+        self.apply(&[(row.key, Transition::Reopen { row_ref: row.row_ref, payload_hash: row.payload_hash })])
     }
 
+    /// Records the rows of one request `sent`, before it leaves.
     pub(super) fn mark_sent(&mut self, keys: &[&str]) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.mark_sent(step, keys),
-            None => Ok(()),
-        }
+        let changes: Vec<(&str, Transition<'_>)> = keys.iter().map(|k| (*k, Transition::Sent)).collect();
+        self.apply(&changes)
     }
 
+    /// Records what happened to sent rows (or to rows a lookup decided), in one transaction.
     pub(super) fn record_outcomes(&mut self, outcomes: &[(&str, Outcome)]) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.record_outcomes(step, outcomes),
-            None => Ok(()),
-        }
+        let changes: Vec<(&str, Transition<'_>)> =
+            outcomes.iter().map(|(k, o)| (*k, o.transition())).collect();
+        self.apply(&changes)
     }
 
+    /// Stores the hashes of the fields done rows now hold in the portal (`Confirmed`).
     pub(super) fn set_field_hashes(&mut self, rows: &[(&str, &FieldHashes)]) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.set_field_hashes(step, rows),
-            None => Ok(()),
-        }
+        let changes: Vec<(&str, Transition<'_>)> =
+            rows.iter().map(|(k, fields)| (*k, Transition::Confirmed { fields })).collect();
+        self.apply(&changes)
     }
 
     /// For `status`: how many rows the step's source holds, so its ETA counts unread rows too.
@@ -243,8 +259,8 @@ impl Ledger<'_> {
         }
     }
 
-    /// Records a row as rejected with `code`/`text`: reopened if the journal holds it
-    /// (`in_journal`), otherwise recorded first.
+    /// Records a row as rejected with `code`/`text` in one transaction: reopened first if the
+    /// journal holds it (`in_journal`), otherwise recorded pending first.
     pub(super) fn reject(
         &mut self,
         row: NewRow<'_>,
@@ -252,13 +268,13 @@ impl Ledger<'_> {
         text: &str,
         in_journal: bool,
     ) -> Result<(), JournalError> {
-        let Some((j, step)) = self.writer() else { return Ok(()) };
-        let key = row.key;
-        enter(j, step, row, in_journal)?;
-        j.record_outcomes(
-            step,
-            &[(key, Outcome::Rejected { code: code.to_string(), text: text.to_string() })],
-        )
+        let (row_ref, payload_hash) = (row.row_ref, row.payload_hash);
+        let enter = if in_journal {
+            Transition::Reopen { row_ref, payload_hash }
+        } else {
+            Transition::Pending { row_ref, payload_hash }
+        };
+        self.apply(&[(row.key, enter), (row.key, Transition::Rejected { code, text })])
     }
 
     /// Records a row as done with the item `id` found in the portal (or kept from an earlier
@@ -270,10 +286,8 @@ impl Ledger<'_> {
         id: u64,
         fields: &FieldHashes,
     ) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.record_found(step, &row, id, fields, FoundAs::Done),
-            None => Ok(()),
-        }
+        let (row_ref, payload_hash) = (row.row_ref, row.payload_hash);
+        self.apply(&[(row.key, Transition::FoundExisting { row_ref, payload_hash, id, fields })])
     }
 
     /// Records a row found in the portal as the item `id`, about to be updated: `pending` with
@@ -285,16 +299,7 @@ impl Ledger<'_> {
         id: u64,
         baseline: &FieldHashes,
     ) -> Result<(), JournalError> {
-        match self.writer() {
-            Some((j, step)) => j.record_found(step, &row, id, baseline, FoundAs::ToUpdate),
-            None => Ok(()),
-        }
+        let (row_ref, payload_hash) = (row.row_ref, row.payload_hash);
+        self.apply(&[(row.key, Transition::FoundToUpdate { row_ref, payload_hash, id, baseline })])
     }
-}
-
-/// Puts `row` in the journal as pending before its outcome is recorded: reopened when the
-/// journal already holds it (`recorded`), otherwise recorded for the first time.
-fn enter(j: &mut Journal, step: StepId, row: NewRow<'_>, recorded: bool) -> Result<(), JournalError> {
-    let rows = std::slice::from_ref(&row);
-    if recorded { j.reopen(step, rows) } else { j.mark_pending(step, rows) }
 }

@@ -96,15 +96,17 @@ impl StepRunner<'_> {
         }
         let lookable: Vec<String> =
             keys.iter().filter(|k| !crate::journal::keys::is_by_line(k)).cloned().collect();
-        let found = match self.portal().find_items(&self.plan.target, &lookable, false).await? {
+        // The portal holds a row's source key (a journal key is its text, `\#7` for `#7`).
+        let external: Vec<String> = lookable.iter().map(|k| crate::journal::keys::shown(k)).collect();
+        let found = match self.portal().find_items(&self.plan.target, &external, false).await? {
             Ok(found) => found,
             Err(e) => return Ok(self.lookup_failed(&e)),
         };
         let user = self.plan.target.entity == Entity::User;
         let mut outcomes = Vec::new();
         let mut absent = Vec::new();
-        for key in &lookable {
-            let lookup_key = if user { key.to_lowercase() } else { key.clone() };
+        for (key, external) in lookable.iter().zip(&external) {
+            let lookup_key = if user { external.to_lowercase() } else { external.clone() };
             match found.get(&lookup_key) {
                 Some((id, _)) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
                 None => {

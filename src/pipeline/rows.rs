@@ -28,7 +28,7 @@ impl StepRunner<'_> {
         // holds the row under the plain join. Keep using that record, never create it again.
         if known.is_none()
             && self.plan.key_columns.len() > 1
-            && let Some(old) = crate::mapping::unescaped_key(&journal_key)
+            && let Some(old) = journal::keys::with_source_key(&journal_key, crate::mapping::unescaped_key)
             && let Some(k) = self.ledger.row_state(&old)?
         {
             journal_key = old;
@@ -160,7 +160,8 @@ impl StepRunner<'_> {
             return Ok(Vec::new());
         }
         let rows = std::mem::take(&mut self.unseen);
-        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        // The portal holds a row's source key (a journal key is its text, `\#7` for `#7`).
+        let keys: Vec<String> = rows.iter().map(|r| journal::keys::shown(&r.key)).collect();
         let found = match self.portal().find_items(&self.plan.target, &keys, true).await? {
             Ok(found) => found,
             Err(e) => {
@@ -176,9 +177,9 @@ impl StepRunner<'_> {
         let mut ready = Vec::new();
         for row in rows {
             let lookup_key = if self.plan.target.entity == Entity::User {
-                row.key.to_lowercase()
+                journal::keys::shown(&row.key).to_lowercase()
             } else {
-                row.key.clone()
+                journal::keys::shown(&row.key)
             };
             let item = found.get(&lookup_key).map(|(id, item)| (*id, item));
             let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };

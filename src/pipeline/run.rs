@@ -230,9 +230,10 @@ fn mapping_problems(diags: Diagnostics) -> Result<(), RunError> {
     if diags.is_empty() { Ok(()) } else { Err(RunError::Mapping(diags)) }
 }
 
-/// The key a row is kept under in the journal: its source key; `key#dup@line` for a repeat of
-/// a key seen earlier in the file; `#line` for a row without a key. `rejects` pairs journal rows
-/// with source rows through this same function.
+/// The key a row is kept under in the journal, as text ([`journal::RowKey::encode`]): its
+/// source key; a repeat of a key seen earlier in the file by that key and its line; a row
+/// without a key by its line (shown `key#dup@line` and `#line`; a source key `#7` stays apart
+/// from line 7). `rejects` pairs journal rows with source rows through this same function.
 pub fn journal_key(p: &Prepared) -> String {
     let repeat = matches!(&p.outcome, Err(issues) if issues.iter().any(|i| i.code == crate::mapping::Problem::DuplicateKey));
     crate::journal::keys::row_key(&p.key, p.record.row.line, repeat)

@@ -3,7 +3,7 @@
 
 use crate::cli_support;
 
-use b24import::journal::{Journal, NewRow, Outcome, StepSpec};
+use b24import::journal::{Journal, StepSpec, Transition};
 use cli_support::{b24, people, shown};
 
 /// A journal as a run killed early leaves it: 10 of 100 source rows seen, 4 finished, 3 in
@@ -24,17 +24,20 @@ fn killed_run_journal(dir: &std::path::Path) -> std::path::PathBuf {
         })
         .expect("step");
     let keys: Vec<String> = (0..10).map(|i| format!("P{i:05}")).collect();
-    let rows: Vec<NewRow<'_>> =
-        keys.iter().map(|k| NewRow { key: k, row_ref: "people.csv:2", payload_hash: "h" }).collect();
-    j.mark_pending(step, &rows).expect("pending");
-    let sent: Vec<&str> = keys[..7].iter().map(String::as_str).collect();
-    j.mark_sent(step, &sent).expect("sent");
-    let done: Vec<(&str, Outcome)> = keys[..4]
+    let rows: Vec<(&str, Transition<'_>)> = keys
+        .iter()
+        .map(|k| (k.as_str(), Transition::Pending { row_ref: "people.csv:2", payload_hash: "h" }))
+        .collect();
+    j.apply(step, &rows).expect("pending");
+    let sent: Vec<(&str, Transition<'_>)> =
+        keys[..7].iter().map(|k| (k.as_str(), Transition::Sent)).collect();
+    j.apply(step, &sent).expect("sent");
+    let done: Vec<(&str, Transition<'_>)> = keys[..4]
         .iter()
         .enumerate()
-        .map(|(i, k)| (k.as_str(), Outcome::Done { id: i as u64 + 1, existing: false }))
+        .map(|(i, k)| (k.as_str(), Transition::Done { id: i as u64 + 1, existing: false }))
         .collect();
-    j.record_outcomes(step, &done).expect("done");
+    j.apply(step, &done).expect("done");
     path
 }
 

@@ -14,3 +14,5 @@ mod cli_status;
 mod journal_cli;
 #[cfg(feature = "sandbox")] // runs against the embedded sandbox portal
 mod journal_contents;
+#[cfg(feature = "sandbox")] // runs against the embedded sandbox portal
+mod row_keys;

@@ -161,7 +161,7 @@ async fn a_changed_source_in_create_mode_suggests_upsert_never_a_new_journal() {
 async fn a_composite_key_a_journal_holds_in_the_old_unescaped_form_is_not_created_again() {
     // Regression (issue 8): escaping `|` inside composite keys gave rows that an earlier
     // version journaled as `a|b|c` a new key, so a create-mode re-run created them twice.
-    use b24import::journal::{Journal, NewRow, Outcome, StepSpec};
+    use b24import::journal::{Journal, StepSpec, Transition};
     let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("two.csv"), "Region,Code,Name\n\"a|b\",c,Old\nx,y,New\n").expect("csv");
@@ -187,10 +187,10 @@ async fn a_composite_key_a_journal_holds_in_the_old_unescaped_form_is_not_create
                 source_sha256: None,
             })
             .expect("step");
-        j.mark_pending(step, &[NewRow { key: "a|b|c", row_ref: "two.csv:2", payload_hash: "old" }])
+        j.apply(step, &[("a|b|c", Transition::Pending { row_ref: "two.csv:2", payload_hash: "old" })])
             .expect("pending");
-        j.mark_sent(step, &["a|b|c"]).expect("sent");
-        j.record_outcomes(step, &[("a|b|c", Outcome::Done { id: 4242, existing: false })]).expect("done");
+        j.apply(step, &[("a|b|c", Transition::Sent)]).expect("sent");
+        j.apply(step, &[("a|b|c", Transition::Done { id: 4242, existing: false })]).expect("done");
     }
     let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &s(&journal), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
