@@ -196,7 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .as_ref()
             .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
         let online_step = online.as_ref().map(|o| OnlineStep {
-            book: o.schema.entity_type_id(&step.plan).map(|etid| LabelBook::new(o.schema.clone(), etid)),
+            book: pipeline::steps::label_book(&o.schema, &step.plan),
             users: &o.users,
         });
         let gaps = online.as_ref().and_then(|o| o.gaps.get(i)).cloned().unwrap_or_default();
@@ -356,59 +356,53 @@ fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
 }
 
 /// `--online`: the row's problems only the portal can show: labels not in its lists, users
-/// not found by e-mail.
+/// not found by e-mail. Judged by the run's own rules (`pipeline::steps::{row_category,
+/// label_value, user_value}`), so a row passed here resolves in the run with the same texts;
+/// unlike the run, every problem of the row is listed, not only the first.
 fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut OnlineStep<'_>) -> Vec<RowIssue> {
+    use pipeline::steps::{label_value, row_category, user_value};
     let mut issues = Vec::new();
     let column = |field: &str| plan.fields.iter().find(|f| f.name == field).map(|f| f.label.clone());
-    let category = match online.book.as_mut().map(|b| b.row_category(draft)) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            issues.push(RowIssue {
-                column: column("categoryId"),
-                value: None,
-                code: Kind::UnknownLabel,
-                message: e.0,
-            });
+    let category = match row_category(online.book.as_mut(), draft) {
+        Ok(c) => c,
+        Err((code, message)) => {
+            issues.push(RowIssue { column: column("categoryId"), value: None, code, message });
             return issues;
         }
-        None => 0,
     };
     for p in draft.pending().iter().flat_map(|f| &f.values) {
         match p {
             Pending::Label { field, label } => {
                 // No book: the smart process is missing, a schema gap that already says so.
-                let result = match online.book.as_mut() {
-                    Some(book) => book.resolve(field, label, category).map(|_| ()).map_err(|e| e.0),
-                    None => Ok(()),
-                };
-                if let Err(message) = result {
+                if let Some(book) = online.book.as_mut()
+                    && let Err((code, message)) = label_value(book, field, label, category)
+                {
                     issues.push(RowIssue {
                         column: column(field),
                         value: Some(label.clone()),
-                        code: Kind::UnknownLabel,
+                        code,
                         message,
                     });
                 }
             }
-            Pending::User { email } => match online.users {
-                Ok(found) if found.contains_key(email) => {}
-                Ok(_) => issues.push(RowIssue {
-                    column: plan
-                        .fields
-                        .iter()
-                        .find(|f| f.deferred == Some(crate::mapping::Deferred::UserByEmail))
-                        .map(|f| f.label.clone()),
-                    value: Some(email.clone()),
-                    code: Kind::UserNotFound,
-                    message: format!("no portal user with e-mail {email}"),
-                }),
-                Err(e) => issues.push(RowIssue {
-                    column: None,
-                    value: Some(email.clone()),
-                    code: Kind::LookupFailed,
-                    message: format!("could not look up the user {email}: {e}"),
-                }),
-            },
+            Pending::User { email } => {
+                let found = match online.users {
+                    Ok(found) => Ok(found.get(email).copied()),
+                    Err(e) => Err(e.as_str()),
+                };
+                if let Err((code, message)) = user_value(email, found) {
+                    // A failed lookup is not the cell's fault: no column.
+                    let column = (code != Kind::LookupFailed)
+                        .then(|| {
+                            plan.fields
+                                .iter()
+                                .find(|f| f.deferred == Some(crate::mapping::Deferred::UserByEmail))
+                                .map(|f| f.label.clone())
+                        })
+                        .flatten();
+                    issues.push(RowIssue { column, value: Some(email.clone()), code, message });
+                }
+            }
             Pending::Lookup { .. } => {}
         }
     }
