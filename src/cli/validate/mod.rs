@@ -8,26 +8,26 @@
 //! `--rejects`). An online check reads each source up to three times (labels, e-mails, rows),
 //! and once more when a mapping has `on_duplicate` (a read-only dry run counts the rows that
 //! would match items the portal already holds).
+//!
+//! Split by role: this file (the options, the order of work, one step's rows), `online` (what
+//! `--online` reads and checks), `summary` (what is found and how it is shown).
 
-use std::collections::BTreeMap;
+mod online;
+mod summary;
+
+use online::{OnlineStep, duplicate_counts, online_issues, read_online};
+use summary::{PortalProblem, Progress, StepSummary, print_text, problem};
+
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::csv_out::{RejectsWriter, per_step_path};
 use super::exit;
-use crate::mapping::{MappingPlan, Pending, Problem as Kind, RowIssue};
-use crate::payload::Draft;
 use crate::pipeline::{self, Step};
-use crate::schema::{Gap, LabelBook, PortalSchema, SchemaError};
+use crate::schema::Gap;
 
 /// Options of `b24import validate`.
 #[derive(Debug, clap::Args)]
@@ -65,97 +65,6 @@ pub struct Args {
     pub online: bool,
     #[command(flatten)]
     pub portal: super::run::PortalArgs,
-}
-
-/// What validation found for one step (also the `--json` shape).
-#[derive(Debug, Default, Serialize)]
-struct StepSummary {
-    step: String,
-    mapping: String,
-    source: String,
-    entity: String,
-    rows_read: u64,
-    valid: u64,
-    invalid: u64,
-    errors_by_kind: BTreeMap<String, u64>,
-    problems: Vec<Problem>,
-    notes: Vec<String>,
-    /// Why reading stopped before the end of the source (the rows after it were not read).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stopped: Option<String>,
-    /// `--online`: what the portal lacks for this step.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    portal: Vec<PortalProblem>,
-    /// `--online` with `on_duplicate`: the rows that would match items the portal already
-    /// holds, by what the mode would do with them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duplicates: Option<pipeline::DuplicateFigures>,
-    /// Rows match several existing items under `on_ambiguous = "reject"`: they would be
-    /// rejected (exit 1).
-    #[serde(skip)]
-    ambiguous_rejected: bool,
-}
-
-/// One schema gap of a step (`--online`).
-#[derive(Debug, Serialize)]
-struct PortalProblem {
-    message: String,
-    /// `b24import provision` would fix it.
-    provision: bool,
-    /// Only the rows using it are refused (exit 1), not the mapping (exit 2).
-    row_level: bool,
-}
-
-/// What `--online` read, for checking each step's rows.
-struct Online {
-    schema: Arc<PortalSchema>,
-    gaps: Vec<Vec<Gap>>,
-    /// E-mail -> user ID, for every e-mail the rows name; `Err`: the lookup failed.
-    users: Result<HashMap<String, u64>, String>,
-}
-
-/// One step's share of [`Online`].
-struct OnlineStep<'a> {
-    book: Option<LabelBook>,
-    users: &'a Result<HashMap<String, u64>, String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Problem {
-    row: String,
-    column: Option<String>,
-    value: Option<String>,
-    code: String,
-    message: String,
-    /// Later rows with exactly this problem (one cause, e.g. a label the portal's list lacks):
-    /// shown as one line with the count, not once per row.
-    more: u64,
-}
-
-impl Problem {
-    fn render(&self) -> String {
-        let mut s = self.row.clone();
-        if let Some(c) = &self.column {
-            s.push_str("  ");
-            s.push_str(c);
-        }
-        if let Some(v) = &self.value {
-            s.push_str(&format!("  \"{}\"", v.replace('\n', "\\n")));
-        }
-        s.push_str("  ");
-        s.push_str(&self.message);
-        if self.more > 0 {
-            s.push_str(&format!(" (and {} more row(s) with the same problem)", self.more));
-        }
-        s
-    }
-
-    fn same(&self, issue: &RowIssue) -> bool {
-        self.column == issue.column
-            && self.value == issue.value
-            && self.code == issue.code.to_string()
-            && self.message == issue.message
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -251,162 +160,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // Rows matching several existing items under `on_ambiguous = "reject"` would be rejected.
     let ambiguous = summaries.iter().any(|s| s.ambiguous_rejected);
     Ok(if summaries.iter().any(|s| s.invalid > 0) || ambiguous { exit::ROWS_REJECTED } else { exit::OK })
-}
-
-/// `--online` with `on_duplicate` in a mapping: what the run would find, from a dry run of
-/// every step (read-only: `crm.duplicate.findbycomm` and the items it names; the default
-/// journal, when it exists, is only read, so rows it knows are not counted, as in `run`).
-/// One entry per step: its figures (`None` without a check), and whether ambiguous rows are
-/// rejected. `Err` is the exit code.
-type DuplicateCounts = Vec<(Option<pipeline::DuplicateFigures>, bool)>;
-
-fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
-    let steps = pipeline::open_steps(&args.mappings).map_err(|_| exit::USAGE)?;
-    let rejects: Vec<bool> =
-        steps.iter().map(|s| s.plan.duplicates.on_ambiguous == crate::mapping::OnAmbiguous::Reject).collect();
-    if steps.iter().all(|s| s.plan.duplicates.on_duplicate == crate::mapping::OnDuplicate::Create) {
-        return Ok(rejects.into_iter().map(|r| (None, r)).collect());
-    }
-    drop(steps);
-    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
-    let journal = pipeline::run::default_journal(first, "import");
-    let transport = args.portal.transport(&super::run::default_token_file(&args.mappings)).map_err(|e| {
-        eprintln!("error: {e:#}");
-        exit::USAGE
-    })?;
-    let rate = args.portal.rate();
-    let opts = pipeline::RunOptions {
-        dry_run: true,
-        args_summary: "validate --online".into(),
-        ..pipeline::RunOptions::new(args.mappings.clone(), journal, "import")
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        exit::USAGE
-    })?;
-    let rate = pipeline::PlanRate { per_second: rate.per_second, burst: rate.burst };
-    let outcome = runtime.block_on(super::run::until_stopped(super::run::run_with(&opts, &transport, rate)));
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    match outcome {
-        None => Err(interrupted()),
-        Some(Ok(report)) if report.interrupted => Err(interrupted()),
-        Some(Ok(report)) => Ok(report
-            .steps
-            .into_iter()
-            .zip(rejects)
-            .map(|(s, r)| ((s.duplicates.rows_checked > 0).then_some(s.duplicates), r))
-            .collect()),
-        Some(Err(e)) => {
-            eprintln!("error: the duplicate check could not be made: {e}");
-            Err(exit::PORTAL)
-        }
-    }
-}
-
-/// Ctrl-C or SIGTERM stopped `--online`'s reads (at once, mid-request too): exit 130.
-fn interrupted() -> u8 {
-    eprintln!("interrupted: validate --online stopped before its reads were done; nothing was written");
-    exit::INTERRUPTED
-}
-
-/// `--online`: reads the portal's schema (binding smart processes by title), compares every
-/// step with it, and looks up the e-mails the rows name. `Err` is the exit code.
-fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
-    let transport = match args.portal.transport(&super::run::default_token_file(&args.mappings)) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Err(exit::USAGE);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Err(exit::USAGE);
-        }
-    };
-    let result = runtime.block_on(super::run::until_stopped(async {
-        let pre = pipeline::steps::preflight(steps, &transport, true).await?;
-        let mut emails = std::collections::BTreeSet::new();
-        for step in steps.iter() {
-            emails.extend(pipeline::steps::used_emails(&step.plan)?);
-        }
-        let emails: Vec<String> = emails.into_iter().collect();
-        let users = if emails.is_empty() {
-            Ok(HashMap::new())
-        } else {
-            pipeline::steps::find_users(&transport, &emails).await.map_err(SchemaError::Transport)?
-        };
-        Ok::<_, pipeline::steps::PreflightError>(Online {
-            schema: pre.schema,
-            gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
-            users,
-        })
-    }));
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    let Some(result) = result else { return Err(interrupted()) };
-    result.map_err(|e| {
-        eprintln!("error: {e}");
-        match e {
-            pipeline::steps::PreflightError::Source(_) => exit::USAGE,
-            pipeline::steps::PreflightError::Schema(_) => exit::PORTAL,
-        }
-    })
-}
-
-/// `--online`: the row's problems only the portal can show: labels not in its lists, users
-/// not found by e-mail. Judged by the run's own rules (`pipeline::steps::{row_category,
-/// label_value, user_value}`), so a row passed here resolves in the run with the same texts;
-/// unlike the run, every problem of the row is listed, not only the first.
-fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut OnlineStep<'_>) -> Vec<RowIssue> {
-    use pipeline::steps::{label_value, row_category, user_value};
-    let mut issues = Vec::new();
-    let column = |field: &str| plan.fields.iter().find(|f| f.name == field).map(|f| f.label.clone());
-    let category = match row_category(online.book.as_mut(), draft) {
-        Ok(c) => c,
-        Err((code, message)) => {
-            issues.push(RowIssue { column: column("categoryId"), value: None, code, message });
-            return issues;
-        }
-    };
-    for p in draft.pending().iter().flat_map(|f| &f.values) {
-        match p {
-            Pending::Label { field, label } => {
-                // No book: the smart process is missing, a schema gap that already says so.
-                if let Some(book) = online.book.as_mut()
-                    && let Err((code, message)) = label_value(book, field, label, category)
-                {
-                    issues.push(RowIssue {
-                        column: column(field),
-                        value: Some(label.clone()),
-                        code,
-                        message,
-                    });
-                }
-            }
-            Pending::User { email } => {
-                let found = match online.users {
-                    Ok(found) => Ok(found.get(email).copied()),
-                    Err(e) => Err(e.as_str()),
-                };
-                if let Err((code, message)) = user_value(email, found) {
-                    // A failed lookup is not the cell's fault: no column.
-                    let column = (code != Kind::LookupFailed)
-                        .then(|| {
-                            plan.fields
-                                .iter()
-                                .find(|f| f.deferred == Some(crate::mapping::Deferred::UserByEmail))
-                                .map(|f| f.label.clone())
-                        })
-                        .flatten();
-                    issues.push(RowIssue { column, value: Some(email.clone()), code, message });
-                }
-            }
-            Pending::Lookup { .. } => {}
-        }
-    }
-    issues
 }
 
 /// `mappings/../samples/x.csv` -> `samples/x.csv` (lexically, for display only).
@@ -547,101 +300,4 @@ fn validate_step(
         return Err(Box::new((summary, e)));
     }
     Ok(summary)
-}
-
-fn problem(row: &str, issue: &RowIssue) -> Problem {
-    Problem {
-        row: row.to_string(),
-        column: issue.column.clone(),
-        value: issue.value.clone(),
-        code: issue.code.to_string(),
-        message: issue.message.clone(),
-        more: 0,
-    }
-}
-
-fn print_text(summaries: &[StepSummary], args: &Args) {
-    let mut total = (0u64, 0u64, 0u64);
-    for s in summaries {
-        total = (total.0 + s.rows_read, total.1 + s.valid, total.2 + s.invalid);
-        outln!("{} ({} -> {})", s.step, s.mapping, s.entity);
-        outln!("  source   {}", s.source);
-        outln!("  rows     {} read, {} valid, {} invalid", s.rows_read, s.valid, s.invalid);
-        if !s.errors_by_kind.is_empty() {
-            let kinds: Vec<String> = s.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            outln!("  errors   {}", kinds.join(", "));
-        }
-        for note in &s.notes {
-            outln!("  note     {note}");
-        }
-        for p in &s.portal {
-            let tag = if p.provision { "portal   (provision) " } else { "portal   " };
-            outln!("  {tag}{}", p.message);
-        }
-        if let Some(line) = s.duplicates.as_ref().and_then(|d| d.summary()) {
-            outln!("  {line}");
-            for m in s.duplicates.iter().flat_map(|d| d.matches.iter()).take(args.max_problems) {
-                outln!("    {m}");
-            }
-        }
-        if s.stopped.is_some() {
-            outln!(
-                "  STOPPED  reading stopped after {} row(s); the rest of the file was not read (see the error)",
-                s.rows_read
-            );
-        }
-        if !s.problems.is_empty() {
-            let shown: u64 = s.problems.iter().map(|p| 1 + p.more).sum();
-            let all: u64 = s.errors_by_kind.values().sum();
-            outln!("  problems (first {shown} of {all}):");
-            for p in &s.problems {
-                outln!("    {}", p.render());
-            }
-        }
-        outln!();
-    }
-    outln!("total: {} rows read, {} valid, {} invalid", total.0, total.1, total.2);
-    if summaries.iter().any(|s| s.stopped.is_some()) {
-        outln!("not every row was read: fix the source error below and validate again");
-    }
-    if total.2 > 0 && args.rejects.is_none() {
-        outln!("hint: --rejects rejects.csv writes every invalid row with its errors");
-    }
-}
-
-/// A progress bar on stderr when it is a terminal; nothing otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
-    started: Instant,
-}
-
-impl Progress {
-    fn new(size: u64, step: &str) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(size);
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar.set_prefix(step.to_string());
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
-        Progress { bar, started: Instant::now() }
-    }
-
-    fn update(&self, bytes: u64, rows: u64) {
-        if let Some(bar) = &self.bar {
-            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-            bar.set_position(bytes);
-            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
