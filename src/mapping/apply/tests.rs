@@ -1,3 +1,6 @@
+//! Unit tests of `apply`: a row mapped to portal values, paths that leave the mapping's folder,
+//! composite keys (case table and properties), and no cell content making `apply` panic.
+
 use super::*;
 use crate::mapping::spec;
 use proptest::prelude::*;

@@ -1,3 +1,6 @@
+//! Unit tests of the provision planner: smart processes, workspaces, fields and list values,
+//! stages and the codes provision derives, against a small hand-built schema.
+
 use super::*;
 use crate::bitrix::entity::UfEntity;
 use crate::mapping::CreatePlan;

@@ -1,3 +1,5 @@
+//! Unit tests of [`compare`] and of label resolution against a small hand-built schema.
+
 use super::*;
 use crate::mapping::MappingPlan;
 use crate::schema::labels::{CategoryRef, LabelBook, UsedLabels};
