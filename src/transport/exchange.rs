@@ -192,6 +192,7 @@ impl Transport {
             }
         }
     }
+
     fn add_wait(&self, d: Duration) {
         if !d.is_zero() {
             self.inner.counters.limit_wait_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);

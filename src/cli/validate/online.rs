@@ -32,6 +32,7 @@ pub(super) struct OnlineStep<'a> {
     pub(super) book: Option<LabelBook>,
     pub(super) users: &'a Result<HashMap<String, u64>, String>,
 }
+
 /// `--online` with `on_duplicate` in a mapping: what the run would find, from a dry run of
 /// every step (read-only: `crm.duplicate.findbycomm` and the items it names; the default
 /// journal, when it exists, is only read, so rows it knows are not counted, as in `run`).

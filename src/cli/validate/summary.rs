@@ -52,6 +52,7 @@ pub(super) struct PortalProblem {
     /// Only the rows using it are refused (exit 1), not the mapping (exit 2).
     pub(super) row_level: bool,
 }
+
 #[derive(Debug, Serialize)]
 pub(super) struct Problem {
     pub(super) row: String,
@@ -89,6 +90,7 @@ impl Problem {
             && self.message == issue.message
     }
 }
+
 pub(super) fn problem(row: &str, issue: &RowIssue) -> Problem {
     Problem {
         row: row.to_string(),
