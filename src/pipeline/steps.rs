@@ -451,7 +451,7 @@ pub fn used_emails(plan: &MappingPlan) -> Result<std::collections::BTreeSet<Stri
 }
 
 /// How the run resolves a row's labels and users without a request, for `validate --online`
-/// to check rows by the run's own rules (one copy: see [`super::resolve`]).
+/// to check rows by the run's own rules (one copy, in `pipeline::resolve`).
 pub use super::resolve::{Rejection, label_book, label_value, row_category, user_value};
 
 /// Portal users by e-mail (`user.get`, 50 e-mails a request), read-only: e-mail -> user ID.

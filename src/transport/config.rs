@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{Credentials, LimiterConfig, OnRefresh, OperatingConfig, Plan, batch};
 
-/// Everything a [`Transport`] needs.
+/// Everything a [`Transport`](super::Transport) needs.
 #[derive(Clone)]
 pub struct TransportConfig {
     pub credentials: Credentials,
