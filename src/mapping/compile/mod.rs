@@ -5,13 +5,13 @@
 //! types that fit the entity, paths that resolve. Collects every problem before reporting.
 //! Must not read records (that is `apply`) nor reach the portal.
 //!
-//! Split by role: [`plan`] (the checked types), this file (`[source]`, the order of the checks,
+//! Split by role: `plan` (the checked types), this file (`[source]`, the order of the checks,
 //! columns by name), `target` (`[target]`, provision, duplicate rule), `fields` (`[fields]`),
 //! `fm` (`[[fm]]`, `[[require_any]]`).
 
 mod fields;
 mod fm;
-pub mod plan;
+mod plan;
 mod target;
 
 pub use plan::*;
