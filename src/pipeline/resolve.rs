@@ -7,18 +7,67 @@
 //! not resolve. A label costs no request: a stage is looked up within the row's own
 //! `categoryId` (an ID, or a label resolved first), else the default pipeline. Must not write to
 //! the journal or the portal.
+//!
+//! The rules that need no request ([`row_category`], [`label_value`], [`user_value`],
+//! [`label_book`]) are free functions that `validate --online` calls too (through
+//! [`super::steps`]), so that a row `validate --online` passes is a row the run resolves, with
+//! the same rejection texts.
 
 use serde_json::{Value, json};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ledger::Ledger;
 use super::portal::Portal;
 use super::step::Stop;
 use crate::journal::JournalError;
-use crate::mapping::{Pending, Problem};
+use crate::mapping::{Entity, MappingPlan, Pending, Problem};
 use crate::payload::{Command, Draft};
-use crate::schema::LabelBook;
+use crate::schema::{LabelBook, PortalSchema};
+
+/// A row's rejection: its kind and the text shown.
+pub type Rejection = (Problem, String);
+
+/// The label book of a step whose lists are in `schema`: `None` for a user step and for a
+/// smart process the portal does not have (a schema gap that says so already).
+pub fn label_book(schema: &Arc<PortalSchema>, plan: &MappingPlan) -> Option<LabelBook> {
+    match plan.target.entity {
+        Entity::Crm(etid) if !plan.is_unbound() => Some(LabelBook::new(schema.clone(), etid)),
+        _ => None,
+    }
+}
+
+/// The pipeline a row's stage labels are looked up in (see [`LabelBook::row_category`]); with
+/// no book, the default one (0). `Err`: the row's `categoryId` label is unknown.
+pub fn row_category(book: Option<&mut LabelBook>, draft: &Draft) -> Result<u64, Rejection> {
+    match book {
+        Some(book) => book.row_category(draft).map_err(|e| (Problem::UnknownLabel, e.0)),
+        None => Ok(0),
+    }
+}
+
+/// The ID `label` names in `field`'s list (stages: within `category`), or the row's rejection
+/// listing the portal's values.
+pub fn label_value(
+    book: &mut LabelBook,
+    field: &str,
+    label: &str,
+    category: u64,
+) -> Result<Value, Rejection> {
+    book.resolve(field, label, category).map_err(|e| (Problem::UnknownLabel, e.0))
+}
+
+/// The value of a `user = "email"` field once `email` was looked up: `found` is the user ID
+/// (`None`: no such user), `Err` the lookup failed (the row is rejected with `lookup_failed`
+/// rather than guessed).
+pub fn user_value(email: &str, found: Result<Option<u64>, &str>) -> Result<Value, Rejection> {
+    match found {
+        Ok(Some(id)) => Ok(json!(id)),
+        Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
+        Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
+    }
+}
 
 /// What a step has found out so far, so that each step's IDs and each user are looked up once.
 #[derive(Debug, Default)]
@@ -52,7 +101,7 @@ impl Resolver {
         draft: Draft,
         ledger: &Ledger<'_>,
         portal: Portal<'_>,
-    ) -> Result<Result<Command, (Problem, String)>, Stop> {
+    ) -> Result<Result<Command, Rejection>, Stop> {
         let mut values = Vec::with_capacity(draft.pending().len());
         let category = match self.category_of(&draft) {
             Ok(c) => c,
@@ -79,7 +128,7 @@ impl Resolver {
         category: u64,
         ledger: &Ledger<'_>,
         portal: Portal<'_>,
-    ) -> Result<Result<Value, (Problem, String)>, Stop> {
+    ) -> Result<Result<Value, Rejection>, Stop> {
         Ok(match pending {
             Pending::Lookup { step, key } => match self.lookup(ledger, step, key)? {
                 Some(id) => Ok(json!(id)),
@@ -90,27 +139,24 @@ impl Resolver {
                     format!("step `{step}` has no imported row with key `{key}`"),
                 )),
             },
-            Pending::User { email } => match self.user_id(portal, email).await? {
-                Ok(Some(id)) => Ok(json!(id)),
-                Ok(None) => Err((Problem::UserNotFound, format!("no portal user with e-mail {email}"))),
-                Err(e) => Err((Problem::LookupFailed, format!("could not look up the user {email}: {e}"))),
-            },
+            Pending::User { email } => {
+                let found = self.user_id(portal, email).await?;
+                user_value(email, found.as_ref().copied().map_err(String::as_str))
+            }
             Pending::Label { field, label } => self.label(field, label, category),
         })
     }
 
-    /// The pipeline a row's stage label is looked up in (see [`LabelBook::row_category`]).
-    fn category_of(&mut self, draft: &Draft) -> Result<u64, (Problem, String)> {
-        match self.labels.as_mut() {
-            Some(book) => book.row_category(draft).map_err(|e| (Problem::UnknownLabel, e.0)),
-            None => Ok(0),
-        }
+    /// The pipeline a row's stage label is looked up in ([`row_category`]).
+    fn category_of(&mut self, draft: &Draft) -> Result<u64, Rejection> {
+        row_category(self.labels.as_mut(), draft)
     }
 
-    /// The ID a label names in the step's schema, or the row's rejection listing the values.
-    fn label(&mut self, field: &str, label: &str, category: u64) -> Result<Value, (Problem, String)> {
+    /// The ID a label names in the step's schema ([`label_value`]); the run without a schema
+    /// read cannot resolve any label.
+    fn label(&mut self, field: &str, label: &str, category: u64) -> Result<Value, Rejection> {
         match self.labels.as_mut() {
-            Some(book) => book.resolve(field, label, category).map_err(|e| (Problem::UnknownLabel, e.0)),
+            Some(book) => label_value(book, field, label, category),
             None => Err((
                 Problem::UnknownLabel,
                 format!(
@@ -146,5 +192,25 @@ impl Resolver {
             }
             Err(e) => Ok(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `validate --online` and the run reject a row for its user by these texts; both call
+    // `user_value`, so the texts cannot drift apart.
+    #[test]
+    fn a_user_resolves_to_its_id_or_to_the_rejection_validate_shows_too() {
+        assert_eq!(user_value("a@x.io", Ok(Some(7))), Ok(json!(7)));
+        assert_eq!(
+            user_value("a@x.io", Ok(None)),
+            Err((Problem::UserNotFound, "no portal user with e-mail a@x.io".to_string()))
+        );
+        assert_eq!(
+            user_value("a@x.io", Err("HTTP 503")),
+            Err((Problem::LookupFailed, "could not look up the user a@x.io: HTTP 503".to_string()))
+        );
     }
 }

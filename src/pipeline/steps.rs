@@ -8,7 +8,8 @@
 //! mapping files only (the run passes in the step names its journal knows). [`open_steps`]
 //! (loading the mappings, then opening their sources) is the one I/O here, shared by
 //! `validate` and `run`; [`check_order`] is the run's check that no step needs IDs from a
-//! step that runs after it.
+//! step that runs after it. The reads `validate --online` adds (the e-mails and labels the rows
+//! use, users by e-mail) and the run's own resolution rules it checks rows with are here too.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -448,6 +449,10 @@ pub fn used_emails(plan: &MappingPlan) -> Result<std::collections::BTreeSet<Stri
     }
     Ok(out)
 }
+
+/// How the run resolves a row's labels and users without a request, for `validate --online`
+/// to check rows by the run's own rules (one copy, in `pipeline::resolve`).
+pub use super::resolve::{Rejection, label_book, label_value, row_category, user_value};
 
 /// Portal users by e-mail (`user.get`, 50 e-mails a request), read-only: e-mail -> user ID.
 /// The inner `Err` says the lookup failed (nothing may be concluded from it).
