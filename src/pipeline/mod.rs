@@ -11,7 +11,8 @@
 //! |---|---|
 //! | [`run`](mod@run) | `run()`: open the steps, check them, loop over them, begin and finish the journal run |
 //! | [`steps`] | opening the steps of a job and the checks between them (shared by `validate` and `run`) |
-//! | `step` | one step's order of work and the state it keeps while it runs |
+//! | `step` | one step's order of work: the sequencer of its components |
+//! | `core` | what every component of a step works on (plan, journal side, portal, report) and the types they pass each other |
 //! | `admit` | the pure per-row decision: skip / reject / create / update / look up first |
 //! | `rows` | carrying that decision out (journal records, the look-up-first queue) |
 //! | `ledger` | the journal side of a run and a step; a dry run is a variant, not a flag |
@@ -29,6 +30,7 @@
 
 mod admit;
 mod comm;
+mod core;
 pub mod duplicates;
 mod ledger;
 mod matching;

@@ -5,92 +5,94 @@
 //! step reads its source) and this run's unknown rows (looked up, the absent ones resent, a
 //! few rounds at most). A failed lookup changes nothing: the rows stay unknown.
 
-use super::send::{Item, Ready};
-use super::step::{StepRunner, Stop};
-use crate::journal::{JournalError, Outcome};
+use super::core::{Core, Item, Ready, Stop, Unknowns};
+use super::send::Landing;
+use crate::journal::Outcome;
 use crate::mapping::{Entity, KeyField};
 use crate::portal::Dispatcher;
 
 /// Rounds of "look up unknown rows, resend the absent ones" at the end of a step.
 pub(super) const MAX_RECONCILE_ROUNDS: u32 = 5;
 
-impl StepRunner<'_> {
+impl Unknowns {
     /// Rows an earlier run left `sent` or `unknown` are looked up by their external key:
     /// found -> done; absent -> pending (sent again when the source reaches them). An update
     /// (the row has a portal ID) is simply sent again: updates are idempotent.
-    pub(super) async fn reconcile_leftovers(&mut self) -> Result<(), Stop> {
-        let rows = self.ledger.rows_to_reconcile()?;
+    pub(super) async fn reconcile_leftovers(&mut self, core: &mut Core<'_>) -> Result<(), Stop> {
+        let rows = core.ledger.rows_to_reconcile()?;
         if rows.is_empty() {
             return Ok(());
         }
         let (updates, creates): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.portal_id.is_some());
         let retry: Vec<(&str, Outcome)> = updates.iter().map(|r| (r.key.as_str(), Outcome::Retry)).collect();
-        self.ledger.record_outcomes(&retry)?;
+        core.ledger.record_outcomes(&retry)?;
         let keys: Vec<String> = creates.into_iter().map(|r| r.key).collect();
-        let (found, absent) = self.reconcile(&keys).await?;
-        self.report.reconciled_found += found as u64;
-        self.report.reconciled_absent += (absent.len() + updates.len()) as u64;
+        let (found, absent) = Self::reconcile(core, &keys).await?;
+        core.report.reconciled_found += found as u64;
+        core.report.reconciled_absent += (absent.len() + updates.len()) as u64;
         Ok(())
     }
 
     /// Looks up this run's unknown rows; resends the absent ones (and unknown updates), a few
     /// rounds at most, through the step's dispatcher (what did not run goes again there).
-    pub(super) async fn reconcile_this_run(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
+    pub(super) async fn reconcile_this_run(
+        &mut self,
+        core: &mut Core<'_>,
+        sender: &mut Dispatcher<Item>,
+    ) -> Result<(), Stop> {
         for _ in 0..MAX_RECONCILE_ROUNDS {
-            if self.unknown.is_empty() {
+            if self.rows.is_empty() {
                 return Ok(());
             }
             let (updates, creates): (Vec<String>, Vec<String>) =
-                self.unknown.keys().cloned().partition(|k| self.unknown[k].0.method.is_update());
-            let (found, mut absent) = self.reconcile(&creates).await?;
-            self.report.created += found as u64;
+                self.rows.keys().cloned().partition(|k| self.rows[k].0.method.is_update());
+            let (found, mut absent) = Self::reconcile(core, &creates).await?;
+            core.report.created += found as u64;
             if !updates.is_empty() {
                 let retry: Vec<(&str, Outcome)> =
                     updates.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
-                self.ledger.record_outcomes(&retry)?;
+                core.ledger.record_outcomes(&retry)?;
                 absent.extend(updates);
             }
             let absent: std::collections::HashSet<String> = absent.into_iter().collect();
             let mut again = Vec::new();
-            for (key, (cmd, fields)) in std::mem::take(&mut self.unknown) {
+            for (key, (cmd, fields)) in std::mem::take(&mut self.rows) {
                 if absent.contains(&key) {
                     again.push(Ready { key, cmd, fields });
-                } else if self.still_unknown(&key)? {
-                    self.unknown.insert(key, (cmd, fields));
+                } else if core.ledger.still_unknown(&key)? {
+                    self.rows.insert(key, (cmd, fields));
                 }
             }
-            if again.is_empty() && !self.unknown.is_empty() {
+            if again.is_empty() && !self.rows.is_empty() {
                 // Nothing could be decided (no key to look them up by, or the lookup failed):
                 // try the lookup again after a pause, then leave them unknown and report.
-                self.reads
+                core.reads
                     .portal()
                     .pause(std::time::Duration::from_millis(500))
                     .await
                     .map_err(Stop::Portal)?;
                 continue;
             }
-            self.send(sender, again).await?;
-            sender.finish(self).await?;
+            Landing { core, unknowns: self }.send_all(sender, again).await?;
         }
         Ok(())
     }
 
-    pub(super) fn still_unknown(&self, key: &str) -> Result<bool, JournalError> {
-        self.ledger.still_unknown(key)
-    }
-
     /// Looks `keys` up in the portal by their external key and records what it finds.
     /// Returns (found count, absent keys). Keys that cannot be looked up stay as they are.
-    pub(super) async fn reconcile(&mut self, keys: &[String]) -> Result<(usize, Vec<String>), Stop> {
+    pub(super) async fn reconcile(
+        core: &mut Core<'_>,
+        keys: &[String],
+    ) -> Result<(usize, Vec<String>), Stop> {
         if keys.is_empty() {
             return Ok((0, Vec::new()));
         }
-        if self.plan.target.entity.key_field() == KeyField::None {
-            self.report.notes.push(format!(
+        if core.plan.target.entity.key_field() == KeyField::None {
+            core.report.notes.push(format!(
                 "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \
                  check them in the portal",
                 keys.len(),
-                self.plan.target.entity.name()
+                core.plan.target.entity.name()
             ));
             return Ok((0, Vec::new()));
         }
@@ -98,11 +100,11 @@ impl StepRunner<'_> {
             keys.iter().filter(|k| !crate::journal::keys::is_by_line(k)).cloned().collect();
         // The portal holds a row's source key (a journal key is its text, `\#7` for `#7`).
         let external: Vec<String> = lookable.iter().map(|k| crate::journal::keys::shown(k)).collect();
-        let found = match self.portal().find_items(&self.plan.target, &external, false).await? {
+        let found = match core.portal().find_items(&core.plan.target, &external, false).await? {
             Ok(found) => found,
-            Err(e) => return Ok(self.lookup_failed(&e)),
+            Err(e) => return Ok(Self::lookup_failed(core, &e)),
         };
-        let user = self.plan.target.entity == Entity::User;
+        let user = core.plan.target.entity == Entity::User;
         let mut outcomes = Vec::new();
         let mut absent = Vec::new();
         for (key, external) in lookable.iter().zip(&external) {
@@ -116,13 +118,13 @@ impl StepRunner<'_> {
             }
         }
         let found_count = outcomes.len() - absent.len();
-        self.ledger.record_outcomes(&outcomes)?;
+        core.ledger.record_outcomes(&outcomes)?;
         Ok((found_count, absent))
     }
 
     /// A lookup that failed changes nothing: the rows stay `sent`/`unknown` for a later try.
-    pub(super) fn lookup_failed(&mut self, error: &str) -> (usize, Vec<String>) {
-        self.report
+    pub(super) fn lookup_failed(core: &mut Core<'_>, error: &str) -> (usize, Vec<String>) {
+        core.report
             .notes
             .push(format!("could not look up rows with an unknown outcome ({error}); they stay unknown"));
         (0, Vec::new())

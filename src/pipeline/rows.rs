@@ -1,35 +1,80 @@
 //! Carrying out the per-row decision: what `admit` decided for a prepared row, done.
 //!
-//! Owns: the journal records of a row that is skipped, rejected, reopened or created, the
-//! queue of upsert/update rows waiting for a portal lookup by key, and the commands handed
-//! back to the step for sending. Must not send anything itself (that is `send`).
+//! Owns: [`Admission`], the step's part that takes each source row in: its lookups
+//! ([`Resolver`]), the queue of upsert/update rows waiting for a portal lookup by key, the keys
+//! the source holds (to list rows it no longer has), and the journal records of a row that is
+//! skipped, rejected, reopened or created (through [`Core`]). Rows to create go to the
+//! duplicate check ([`DupState`]) first. Must not send anything itself: it hands the commands
+//! back to the step.
 
-use serde_json::Value;
+use std::collections::HashSet;
 
 use super::admit::{self, Admit, Found, Keep, Row, Rules};
+use super::core::{Core, Ready, Stop, Unseen};
+use super::matching::DupState;
 use super::prepare::Prepared;
+use super::resolve::Resolver;
 use super::run::journal_key;
-use super::send::Ready;
-use super::step::key_hash;
-use super::step::{StepRunner, Stop, Unseen};
 use super::upsert;
 use crate::journal::{self, JournalError, NewRow};
 use crate::mapping::{Entity, RowIssue};
 use crate::payload::{self, Command};
 
-impl StepRunner<'_> {
+/// Keys of rows that disappeared from the source listed in the report (the count is exact).
+pub(super) const MAX_MISSING_KEYS: usize = 10_000;
+
+/// A row being admitted: its journal key, how it is shown, and its payload (or cells) hash.
+struct Admitted<'r> {
+    key: String,
+    row_ref: &'r str,
+    hash: &'r str,
+}
+
+/// The step's part that takes source rows in.
+pub(super) struct Admission {
+    /// Lookups and user IDs found so far.
+    pub(super) resolver: Resolver,
+    /// Upsert/update rows waiting for a portal lookup of their keys.
+    pub(super) unseen: Vec<Unseen>,
+    /// Hashes of the keys this run's source holds (to report rows that disappeared).
+    seen: HashSet<u64>,
+}
+
+impl Admission {
+    pub(super) fn new(resolver: Resolver) -> Admission {
+        Admission { resolver, unseen: Vec::new(), seen: HashSet::new() }
+    }
+
+    /// Lists the done rows of this step whose keys the source no longer has (never deleted).
+    pub(super) fn report_missing(&self, core: &mut Core<'_>) -> Result<(), JournalError> {
+        for (key, _) in core.ledger.done_ids()? {
+            if !self.seen.contains(&key_hash(&key)) {
+                core.report.missing += 1;
+                if core.report.missing_keys.len() < MAX_MISSING_KEYS {
+                    core.report.missing_keys.push(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Decides what to do with one prepared row: skip, reject, or send (returned; rows of an
     /// upsert with no journal record wait in `unseen` for a portal lookup instead).
-    pub(super) async fn admit(&mut self, p: Prepared) -> Result<Vec<Ready>, Stop> {
+    pub(super) async fn admit(
+        &mut self,
+        core: &mut Core<'_>,
+        dups: &mut DupState,
+        p: Prepared,
+    ) -> Result<Vec<Ready>, Stop> {
         let row_ref = p.record.row.to_string();
         let mut journal_key = journal_key(&p);
-        let mut known = self.ledger.row_state(&journal_key)?;
+        let mut known = core.ledger.row_state(&journal_key)?;
         // A composite key with `|` or `\` in a cell: a journal of a version before key escaping
         // holds the row under the plain join. Keep using that record, never create it again.
         if known.is_none()
-            && self.plan.key_columns.len() > 1
+            && core.plan.key_columns.len() > 1
             && let Some(old) = journal::keys::with_source_key(&journal_key, crate::mapping::unescaped_key)
-            && let Some(k) = self.ledger.row_state(&old)?
+            && let Some(k) = core.ledger.row_state(&old)?
         {
             journal_key = old;
             known = Some(k);
@@ -41,37 +86,50 @@ impl StepRunner<'_> {
                 let cells = cells_hash(&p.record);
                 let text = crate::mapping::describe(&issues);
                 let row = Row::Invalid { cells: &cells, code: code_of(&issues), text: &text };
-                let decision = admit::decide(known.as_ref(), row, self.rules());
-                return self.carry_out(decision, key, &row_ref, &cells, None);
+                let decision = admit::decide(known.as_ref(), row, Self::rules(core));
+                return self.carry_out(
+                    core,
+                    dups,
+                    decision,
+                    Admitted { key, row_ref: &row_ref, hash: &cells },
+                    None,
+                );
             }
             Ok(draft) => draft,
         };
         if admit::awaits_outcome(known.as_ref()) {
             return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
         }
-        let portal = self.portal();
-        let cmd = match self.resolver.resolve(draft, &self.ledger, portal).await? {
+        let portal = core.portal();
+        let cmd = match self.resolver.resolve(draft, &core.ledger, portal).await? {
             Ok(cmd) => cmd,
             Err((problem, text)) => {
                 let cells = cells_hash(&p.record);
                 let row = Row::Unresolved { cells: &cells, code: problem.as_str(), text: &text };
-                let decision = admit::decide(known.as_ref(), row, self.rules());
-                return self.carry_out(decision, key, &row_ref, &cells, None);
+                let decision = admit::decide(known.as_ref(), row, Self::rules(core));
+                return self.carry_out(
+                    core,
+                    dups,
+                    decision,
+                    Admitted { key, row_ref: &row_ref, hash: &cells },
+                    None,
+                );
             }
         };
         let hash = journal::payload_hash(&cmd);
-        let decision = admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, self.rules());
-        self.carry_out(decision, key, &row_ref, &hash, Some(cmd))
+        let decision =
+            admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, Self::rules(core));
+        self.carry_out(core, dups, decision, Admitted { key, row_ref: &row_ref, hash: &hash }, Some(cmd))
     }
 
     /// The step's rules for [`admit::decide`].
-    fn rules(&self) -> Rules<'_> {
-        let target = &self.plan.target;
+    fn rules<'c>(core: &'c Core<'_>) -> Rules<'c> {
+        let target = &core.plan.target;
         Rules {
             mode: target.mode,
             entity: target.entity,
             on_existing: target.on_existing,
-            hasher: &self.hasher,
+            hasher: &core.hasher,
         }
     }
 
@@ -79,47 +137,48 @@ impl StepRunner<'_> {
     /// command when it has one.
     fn carry_out(
         &mut self,
+        core: &mut Core<'_>,
+        dups: &mut DupState,
         decision: Admit,
-        key: String,
-        row_ref: &str,
-        hash: &str,
+        row: Admitted<'_>,
         cmd: Option<Command>,
     ) -> Result<Vec<Ready>, Stop> {
+        let Admitted { key, row_ref, hash } = row;
         match (decision, cmd) {
-            (Admit::Unchanged(state), _) => self.report.finished_before(state),
+            (Admit::Unchanged(state), _) => core.report.finished_before(state),
             (Admit::Keep(why), _) => {
-                self.report.skipped += 1;
+                core.report.skipped += 1;
                 if why == Keep::ChangedInCreateMode {
-                    self.report.changed_not_updated += 1;
+                    core.report.changed_not_updated += 1;
                 }
             }
             (Admit::Leave(_), _) => {}
             (Admit::Reject { code, text, in_journal }, _) => {
-                self.reject(&key, row_ref, hash, code, &text, in_journal)?;
+                core.reject(&key, row_ref, hash, code, &text, in_journal)?;
             }
             (Admit::Record { id }, Some(cmd)) => {
-                self.report.skipped += 1;
-                self.set_fields_and_hash(&key, row_ref, hash, upsert::fields_of(&cmd), id)?;
+                core.report.skipped += 1;
+                core.set_fields_and_hash(&key, row_ref, hash, upsert::fields_of(&cmd), id)?;
             }
             (Admit::Update { id, fields }, Some(cmd)) => {
-                if !self.writing() {
-                    self.report.would_send += 1;
+                if !core.writing() {
+                    core.report.would_send += 1;
                     return Ok(Vec::new());
                 }
-                self.reopen(&key, row_ref, hash)?;
-                let update = payload::update_command(&self.plan.target, id, fields);
-                let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
+                core.reopen(&key, row_ref, hash)?;
+                let update = payload::update_command(&core.plan.target, id, fields);
+                let fields = Some(core.hasher.hashes(upsert::fields_of(&cmd)));
                 return Ok(vec![Ready { key, cmd: update, fields }]);
             }
             (Admit::Create { reopen }, Some(cmd)) => {
                 if reopen {
-                    self.reopen(&key, row_ref, hash)?;
+                    core.reopen(&key, row_ref, hash)?;
                 }
-                return self.create_checked(key, row_ref, hash, cmd);
+                return dups.create_checked(core, key, row_ref, hash, cmd);
             }
             (Admit::LookUpFirst { reopen }, Some(cmd)) => {
                 if reopen {
-                    self.reopen(&key, row_ref, hash)?;
+                    core.reopen(&key, row_ref, hash)?;
                 }
                 self.unseen.push(Unseen { key, row_ref: row_ref.to_string(), hash: hash.to_string(), cmd });
             }
@@ -135,114 +194,67 @@ impl StepRunner<'_> {
         Ok(Vec::new())
     }
 
-    /// A row to create: recorded `pending` and returned for sending (counted only, in a dry run).
-    pub(super) fn create(
-        &mut self,
-        key: String,
-        row_ref: &str,
-        hash: &str,
-        cmd: Command,
-    ) -> Result<Option<Ready>, Stop> {
-        if !self.writing() {
-            self.report.would_send += 1;
-            return Ok(None);
-        }
-        self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
-        let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
-        Ok(Some(Ready { key, cmd, fields }))
-    }
-
     /// Looks the waiting upsert rows up by their external key: found items are updated with
     /// every mapped field (the journal has no record of what they hold), absent ones created
     /// (`upsert`) or rejected (`update`).
-    pub(super) async fn flush_unseen(&mut self) -> Result<Vec<Ready>, Stop> {
+    pub(super) async fn flush_unseen(
+        &mut self,
+        core: &mut Core<'_>,
+        dups: &mut DupState,
+    ) -> Result<Vec<Ready>, Stop> {
         if self.unseen.is_empty() {
             return Ok(Vec::new());
         }
         let rows = std::mem::take(&mut self.unseen);
         // The portal holds a row's source key (a journal key is its text, `\#7` for `#7`).
         let keys: Vec<String> = rows.iter().map(|r| journal::keys::shown(&r.key)).collect();
-        let found = match self.portal().find_items(&self.plan.target, &keys, true).await? {
+        let found = match core.portal().find_items(&core.plan.target, &keys, true).await? {
             Ok(found) => found,
             Err(e) => {
                 // Unsure whether they exist: never create blindly. They stay out of the journal
                 // and the next run tries again.
-                self.report
+                core.report
                     .notes
                     .push(format!("could not look up {} new row(s) ({e}); run again", rows.len()));
-                self.report.pending += rows.len() as u64;
+                core.report.pending += rows.len() as u64;
                 return Ok(Vec::new());
             }
         };
         let mut ready = Vec::new();
         for row in rows {
-            let lookup_key = if self.plan.target.entity == Entity::User {
+            let lookup_key = if core.plan.target.entity == Entity::User {
                 journal::keys::shown(&row.key).to_lowercase()
             } else {
                 journal::keys::shown(&row.key)
             };
             let item = found.get(&lookup_key).map(|(id, item)| (*id, item));
             let new_row = NewRow { key: &row.key, row_ref: &row.row_ref, payload_hash: &row.hash };
-            match admit::after_lookup(item, &row.cmd, self.rules()) {
+            match admit::after_lookup(item, &row.cmd, Self::rules(core)) {
                 Found::Reject { code, text } => {
-                    self.reject(&row.key, &row.row_ref, &row.hash, code, text, false)?;
+                    core.reject(&row.key, &row.row_ref, &row.hash, code, text, false)?;
                 }
-                Found::Existing { .. } | Found::Update { .. } if !self.writing() => {
-                    self.report.would_send += 1;
+                Found::Existing { .. } | Found::Update { .. } if !core.writing() => {
+                    core.report.would_send += 1;
                 }
                 Found::Existing { id } => {
-                    let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
-                    self.ledger.record_existing(new_row, id, &hashes)?;
-                    self.report.existing += 1;
+                    let hashes = core.hasher.hashes(upsert::fields_of(&row.cmd));
+                    core.ledger.record_existing(new_row, id, &hashes)?;
+                    core.report.existing += 1;
                 }
                 Found::Update { id, fields } => {
                     // The found ID is durable before the update goes out (one transaction).
                     let base = upsert::baseline_for_update(upsert::fields_of(&row.cmd), &fields);
-                    self.ledger.record_to_update(new_row, id, &self.hasher.hashes(&base))?;
-                    let update = payload::update_command(&self.plan.target, id, fields);
-                    let hashes = self.hasher.hashes(upsert::fields_of(&row.cmd));
+                    core.ledger.record_to_update(new_row, id, &core.hasher.hashes(&base))?;
+                    let update = payload::update_command(&core.plan.target, id, fields);
+                    let hashes = core.hasher.hashes(upsert::fields_of(&row.cmd));
                     ready.push(Ready { key: row.key, cmd: update, fields: Some(hashes) });
                 }
                 Found::Create => {
-                    ready.extend(self.create_checked(row.key, &row.row_ref, &row.hash, row.cmd)?)
+                    ready.extend(dups.create_checked(core, row.key, &row.row_ref, &row.hash, row.cmd)?)
                 }
             }
         }
         Ok(ready)
-    }
-
-    pub(super) fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {
-        self.ledger.reopen(NewRow { key, row_ref, payload_hash: hash })
-    }
-
-    /// A done row whose payload changed only in ways that need no request (e.g. an update of a
-    /// user): remember the new payload so it is not looked at again.
-    pub(super) fn set_fields_and_hash(
-        &mut self,
-        key: &str,
-        row_ref: &str,
-        hash: &str,
-        fields: &serde_json::Map<String, Value>,
-        id: u64,
-    ) -> Result<(), JournalError> {
-        self.ledger.record_existing(
-            NewRow { key, row_ref, payload_hash: hash },
-            id,
-            &self.hasher.hashes(fields),
-        )
-    }
-
-    pub(super) fn reject(
-        &mut self,
-        key: &str,
-        row_ref: &str,
-        hash: &str,
-        code: &str,
-        text: &str,
-        in_journal: bool,
-    ) -> Result<(), JournalError> {
-        self.report.rejected += 1;
-        self.ledger.reject(NewRow { key, row_ref, payload_hash: hash }, code, text, in_journal)
     }
 }
 
@@ -260,4 +272,12 @@ pub(super) fn cells_hash(record: &crate::source::Record) -> String {
 /// The code recorded for a row the mapping refused: its first problem's kind.
 pub(super) fn code_of(issues: &[RowIssue]) -> &'static str {
     issues.first().map_or("invalid", |i| i.code.as_str())
+}
+
+/// A 64-bit hash of a row key (the set of keys a source holds, at 8 bytes a key).
+pub(super) fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
 }

@@ -142,7 +142,7 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         }
         let (mut runner, rows) = StepRunner::new(step, order, &mut journal, context)?;
         let result = runner.run(rows).await;
-        let mut step_report = std::mem::take(&mut runner.report);
+        let mut step_report = runner.take_report();
         if let Some((_, note)) = moved.iter().find(|(name, _)| *name == step_report.step) {
             step_report.notes.insert(0, note.clone());
         }

@@ -1,7 +1,7 @@
 //! A step's journal side of the send loop: what each row's fate becomes in the journal and
 //! the report.
 //!
-//! Owns: the exactly-once bracket of a step's requests ([`Bracket`] for [`StepRunner`]): a
+//! Owns: the exactly-once bracket of a step's requests ([`Landing`], the step's [`Bracket`]): a
 //! request's rows go `sent` in one transaction before it leaves and to their outcomes in one
 //! transaction after its answer lands: done with an ID (and the field hashes for later
 //! upserts), rejected (a user that already exists becomes that user, when the step says so),
@@ -12,35 +12,55 @@
 
 use serde_json::Value;
 
-use super::step::{StepRunner, Stop};
+use super::core::{Core, Item, Ready, Stop, Unknowns};
 use crate::journal::{FieldHashes, Outcome};
 use crate::mapping::{Entity, OnExisting};
 use crate::payload::Command;
 use crate::portal::dispatch::Fate;
-use crate::portal::{Bracket, Landed};
+use crate::portal::{Bracket, Dispatcher, Landed};
 
-/// A row waiting to be sent: its journal key, its command, and the hashes of its full field
-/// object to store in the journal once the portal has it (for later upserts).
-pub(super) struct Ready {
-    pub(super) key: String,
-    pub(super) cmd: Command,
-    pub(super) fields: Option<FieldHashes>,
+/// A step's bracket of the send loop: its [`Core`] (journal, report) and the rows whose outcome
+/// became unknown, filled as answers land.
+pub(super) struct Landing<'s, 'a> {
+    pub(super) core: &'s mut Core<'a>,
+    pub(super) unknowns: &'s mut Unknowns,
 }
 
-/// What the dispatcher carries with a row's command: its journal key and the field hashes to
-/// store once the portal has it.
-#[derive(Debug)]
-pub(super) struct Item {
-    pub(super) key: String,
-    pub(super) fields: Option<FieldHashes>,
+impl Landing<'_, '_> {
+    /// Hands `ready` rows to the dispatcher (requests leave as they fill). A dry run never
+    /// writes to the portal (nothing reaches here: it only counts).
+    pub(super) async fn send(
+        &mut self,
+        sender: &mut Dispatcher<Item>,
+        ready: Vec<Ready>,
+    ) -> Result<(), Stop> {
+        if !self.core.writing() {
+            return Ok(());
+        }
+        for r in ready {
+            sender.push(self, Item { key: r.key, fields: r.fields }, r.cmd).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `ready` and everything the dispatcher holds, and lands every answer (what did not
+    /// run goes again, bounded).
+    pub(super) async fn send_all(
+        &mut self,
+        sender: &mut Dispatcher<Item>,
+        ready: Vec<Ready>,
+    ) -> Result<(), Stop> {
+        self.send(sender, ready).await?;
+        sender.finish(self).await
+    }
 }
 
-impl Bracket<Item> for StepRunner<'_> {
+impl Bracket<Item> for Landing<'_, '_> {
     type Stop = Stop;
 
     fn sent(&mut self, items: &[&Item]) -> Result<(), Stop> {
         let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-        self.ledger.mark_sent(&keys)?;
+        self.core.ledger.mark_sent(&keys)?;
         Ok(())
     }
 
@@ -53,9 +73,9 @@ impl Bracket<Item> for StepRunner<'_> {
             let outcome = match fate {
                 Fate::Done { id, update } => {
                     if update {
-                        self.report.updated += 1;
+                        self.core.report.updated += 1;
                     } else {
-                        self.report.created += 1;
+                        self.core.report.created += 1;
                     }
                     if let Some(f) = &item.fields {
                         stored.push((key, f));
@@ -69,13 +89,14 @@ impl Bracket<Item> for StepRunner<'_> {
                     Outcome::Retry
                 }
                 Fate::GaveUp => {
-                    self.report
+                    self.core
+                        .report
                         .notes
                         .push(format!("row {key} was refused by limits too often; left pending"));
                     Outcome::Retry
                 }
                 Fate::Unknown { reason } => {
-                    self.unknown.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
+                    self.unknowns.rows.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
                     Outcome::Unknown { reason }
                 }
                 Fate::TooLarge { bytes } => Outcome::Rejected {
@@ -86,16 +107,16 @@ impl Bracket<Item> for StepRunner<'_> {
                 Fate::Abandoned => continue,
             };
             if let Outcome::Rejected { .. } = outcome {
-                self.report.rejected += 1;
+                self.core.report.rejected += 1;
             }
             outcomes.push((key, outcome));
         }
         if split > 0 {
             tracing::debug!(rows = split, "a request too large goes again in smaller parts");
         }
-        self.ledger.record_outcomes(&outcomes)?;
+        self.core.ledger.record_outcomes(&outcomes)?;
         if !stored.is_empty() {
-            self.ledger.set_field_hashes(&stored)?;
+            self.core.ledger.set_field_hashes(&stored)?;
         }
         Ok(())
     }
@@ -106,10 +127,10 @@ impl Bracket<Item> for StepRunner<'_> {
     }
 }
 
-impl StepRunner<'_> {
+impl Landing<'_, '_> {
     /// Why a row is `too_large`: the request's size and the field that made it large.
     pub(super) fn too_large_text(&self, cmd: &Command, bytes: usize) -> String {
-        let fields = match self.plan.target.entity {
+        let fields = match self.core.plan.target.entity {
             Entity::User => Some(&cmd.params),
             Entity::Crm(_) => cmd.params.get("fields"),
         };
@@ -124,7 +145,7 @@ impl StepRunner<'_> {
         );
         if let Some((name, size)) = biggest {
             text.push_str(&format!("; the largest field is `{name}` ({:.1} MiB", mib(size)));
-            if let Some(f) = self.plan.fields.iter().find(|f| &f.name == name) {
+            if let Some(f) = self.core.plan.fields.iter().find(|f| &f.name == name) {
                 text.push_str(&format!(", from `{}`", f.label));
             }
             text.push(')');
@@ -145,13 +166,13 @@ impl StepRunner<'_> {
         description: &str,
     ) -> Result<Outcome, Stop> {
         if cmd.method == crate::payload::Method::UserAdd
-            && self.plan.target.on_existing == OnExisting::Use
+            && self.core.plan.target.on_existing == OnExisting::Use
             && description.to_lowercase().contains("already exists")
             && let Some(email) = cmd.params.get("EMAIL").and_then(Value::as_str)
-            && let Ok(found) = self.portal().find_users(&[email.to_lowercase()]).await?
+            && let Ok(found) = self.core.portal().find_users(&[email.to_lowercase()]).await?
             && let Some(id) = found.get(&email.to_lowercase()).copied()
         {
-            self.report.existing += 1;
+            self.core.report.existing += 1;
             return Ok(Outcome::Done { id, existing: true });
         }
         Ok(Outcome::Rejected { code: code.to_string(), text: description.to_string() })

@@ -1,13 +1,15 @@
 //! One step of a run: the order of its work and the state it keeps while it runs.
 //!
-//! Owns: [`StepRunner`] (a step's plan, ledger, caches and report) and the order of a step:
-//! check the mapping's fields against the portal, reconcile what an earlier run left
+//! Owns: [`StepRunner`], the sequencer of a step's phases over its components, and nothing
+//! else: check the mapping's fields against the portal, reconcile what an earlier run left
 //! `sent`/`unknown`, stream the source (read and mapped on their own thread ahead of the
-//! requests, through a bounded channel: flat memory), admit each row, pack, send, resend what
-//! did not run, reconcile this run's unknown rows, list rows the source no longer holds.
-//! The per-row decision is `admit`'s, carried out by `rows`; the request is `send`'s; lookups
-//! are `resolve`'s, `portal`'s and `reconcile`'s. Must not hold the journal's connection
-//! anywhere but in its [`Ledger`].
+//! requests, through a bounded channel: flat memory), admit each row, send, land every answer,
+//! settle duplicates within the source, reconcile this run's unknown rows, list rows the source
+//! no longer holds. The components own their state and their rules: [`Core`] (plan, journal
+//! side, portal, report: `core`), admission (`rows`, with `admit`'s pure decision and
+//! `resolve`'s lookups), the duplicate check (`matching`), the unknown rows (`reconcile`) and
+//! the journal bracket (`send`). Must not decide anything about a row itself, nor hold the
+//! journal's connection anywhere but in the core's ledger.
 //!
 //! Sending: one [`Dispatcher`] per step carries every write of the step (its rows, the
 //! duplicates settled at its end, the rows its reconciliation found absent); the step is its
@@ -16,58 +18,25 @@
 //! (`resolve`, from the journal) see every ID of this one. A step never looks itself up
 //! (`steps` refuses the cycle), so no row's payload waits for an answer still in flight.
 
-use std::collections::HashMap;
-
-use super::ledger::{Ledger, RunJournal};
-use super::portal::{LOOKUP_CHUNK, Portal};
+pub(super) use super::core::Stop;
+use super::core::{Core, Item, Ready, Unknowns};
+use super::ledger::RunJournal;
+use super::matching::DupState;
+use super::portal::LOOKUP_CHUNK;
 use super::prepare::{Prepared, Step};
 use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
+use super::rows::Admission;
 use super::run::{RunError, RunOptions};
-use super::send::{Item, Ready};
-use crate::journal::{FieldHasher, FieldHashes, JournalError};
-use crate::mapping::{Entity, MappingPlan};
-use crate::payload::Command;
+use super::send::Landing;
+use crate::journal::JournalError;
+use crate::mapping::Entity;
 use crate::portal::{Dispatcher, Reads};
 use crate::source::SourceError;
-use crate::transport::TransportError;
 
 /// Rows read ahead of the requests.
 pub(super) const READ_AHEAD: usize = 1024;
-
-/// Keys of rows that disappeared from the source listed in the report (the count is exact).
-pub(super) const MAX_MISSING_KEYS: usize = 10_000;
-
-/// Why a step stopped before its end.
-pub(super) enum Stop {
-    /// The portal cannot be used (or a signal reached a request or a wait): the run stops.
-    Portal(TransportError),
-    /// Ctrl-C / SIGTERM seen between rows.
-    Interrupted,
-    /// The journal cannot record: the run stops (exit 4).
-    Journal(JournalError),
-}
-
-impl From<TransportError> for Stop {
-    fn from(e: TransportError) -> Self {
-        Stop::Portal(e)
-    }
-}
-
-impl From<JournalError> for Stop {
-    fn from(e: JournalError) -> Self {
-        Stop::Journal(e)
-    }
-}
-
-/// A row with no journal record in upsert/update mode: looked up in the portal first.
-pub(super) struct Unseen {
-    pub(super) key: String,
-    pub(super) row_ref: String,
-    pub(super) hash: String,
-    pub(super) cmd: Command,
-}
 
 /// What every step of a run shares.
 #[derive(Clone, Copy)]
@@ -82,31 +51,22 @@ pub(super) struct RunContext<'a> {
     pub(super) schema: Option<&'a std::sync::Arc<crate::schema::PortalSchema>>,
 }
 
-/// One step while it runs: its plan, its journal side, what it has looked up, and its figures.
+/// One step while it runs: the order of its work over its components.
 pub(super) struct StepRunner<'a> {
-    pub(super) plan: MappingPlan,
-    /// Bytes of the source read so far, and its size (for progress).
-    pub(super) bytes: crate::source::BytesRead,
-    pub(super) size: u64,
-    /// The journal side of the step (writing, or a dry run's read-only view).
-    pub(super) ledger: Ledger<'a>,
-    pub(super) reads: &'a Reads,
-    pub(super) progress: &'a Progress,
-    /// Commands per request (at most 10 for users, 50 otherwise).
-    pub(super) batch_size: usize,
-    pub(super) report: StepReport,
-    /// Lookups and user IDs found so far.
-    pub(super) resolver: Resolver,
-    /// Commands of rows whose outcome became unknown in this run, kept until reconciled.
-    pub(super) unknown: HashMap<String, (Command, Option<FieldHashes>)>,
-    /// Hashes field values as the journal stores them.
-    pub(super) hasher: FieldHasher,
-    /// Upsert/update rows waiting for a portal lookup of their keys.
-    pub(super) unseen: Vec<Unseen>,
-    /// Hashes of the keys this run's source holds (to report rows that disappeared).
-    pub(super) seen: std::collections::HashSet<u64>,
+    /// What every component works on: plan, journal side, portal, report.
+    pub(super) core: Core<'a>,
+    /// Taking source rows in: lookups, upsert look-ups by key, the keys seen.
+    admission: Admission,
     /// Rows to create waiting for the duplicate check, and what it found (`on_duplicate`).
-    pub(super) dups: super::matching::DupState,
+    dups: DupState,
+    /// Rows whose outcome became unknown in this run, until reconciled.
+    unknowns: Unknowns,
+    /// Bytes of the source read so far, and its size (for progress).
+    bytes: crate::source::BytesRead,
+    size: u64,
+    progress: &'a Progress,
+    /// Commands per request (at most 10 for users, 50 otherwise).
+    batch_size: usize,
 }
 
 impl<'a> StepRunner<'a> {
@@ -126,41 +86,42 @@ impl<'a> StepRunner<'a> {
         let batch_size =
             if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
         let (plan, rows, bytes, size) = step.prepare();
+        let resolver = Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
+            match (schema, entity) {
+                (Some(s), Entity::Crm(etid)) => Some(crate::schema::LabelBook::new(s.clone(), etid)),
+                _ => None,
+            },
+        );
         let runner = StepRunner {
-            plan,
+            core: Core { plan, ledger, reads, report, hasher },
+            admission: Admission::new(resolver),
+            dups: DupState::default(),
+            unknowns: Unknowns::default(),
             bytes,
             size,
-            ledger,
-            reads,
             progress,
             batch_size,
-            report,
-            resolver: Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
-                match (schema, entity) {
-                    (Some(s), Entity::Crm(etid)) => Some(crate::schema::LabelBook::new(s.clone(), etid)),
-                    _ => None,
-                },
-            ),
-            unknown: HashMap::new(),
-            hasher,
-            unseen: Vec::new(),
-            seen: std::collections::HashSet::new(),
-            dups: Default::default(),
         };
         Ok((runner, rows))
     }
 
-    pub(super) fn writing(&self) -> bool {
-        self.ledger.is_writing()
+    /// The step's report so far.
+    pub(super) fn take_report(&mut self) -> StepReport {
+        std::mem::take(&mut self.core.report)
     }
 
+    /// The step's phases, in order: the field check, the leftovers of an earlier run, the
+    /// source's rows (admitted and sent as they come), the look-ups waiting at the end, every
+    /// answer landed, the duplicates within the source, this run's unknown rows, the rows the
+    /// source no longer has.
     pub(super) async fn run(&mut self, rows: super::prepare::Prepare) -> Result<(), Stop> {
-        let notes = self.portal().unknown_fields(&self.plan).await?;
-        self.report.notes.extend(notes);
-        if self.writing() {
-            self.reconcile_leftovers().await?;
+        let core = &mut self.core;
+        let notes = core.portal().unknown_fields(&core.plan).await?;
+        core.report.notes.extend(notes);
+        if core.writing() {
+            self.unknowns.reconcile_leftovers(core).await?;
         }
-        let bar = self.progress.step(&self.plan.name, self.size);
+        let bar = self.progress.step(&self.core.plan.name, self.size);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Prepared, SourceError>>(READ_AHEAD);
         let reader = std::thread::spawn(move || {
             for item in rows {
@@ -170,39 +131,40 @@ impl<'a> StepRunner<'a> {
                 }
             }
         });
-        let mut sender = Dispatcher::new(self.reads.shared(), self.batch_size);
+        let mut sender = Dispatcher::new(self.core.reads.shared(), self.batch_size);
         let mut result = Ok(());
         let mut read_all = true;
         while let Some(item) = rx.recv().await {
             // Ctrl-C / SIGTERM (the portal's one stop handle): stop reading, send nothing new.
-            if self.reads.portal().shutdown().is_stopped() {
+            if self.core.reads.portal().shutdown().is_stopped() {
                 result = Err(Stop::Interrupted);
                 break;
             }
             let prepared = match item {
                 Ok(p) => p,
                 Err(e) => {
-                    self.report.notes.push(format!("stopped reading: {e}"));
-                    self.report.source_error = Some(e.to_string());
+                    self.core.report.notes.push(format!("stopped reading: {e}"));
+                    self.core.report.source_error = Some(e.to_string());
                     read_all = false;
                     break;
                 }
             };
-            self.report.rows_read += 1;
+            self.core.report.rows_read += 1;
             result = self.admit_and_send(prepared, &mut sender).await;
             if result.is_err() {
                 break;
             }
-            bar.update(self.bytes.get(), self.report.rows_read, || self.snapshot());
+            bar.update(self.bytes.get(), self.core.report.rows_read, || self.snapshot());
         }
         drop(rx);
         let _ = reader.join();
         if result.is_ok() && read_all {
-            self.ledger.set_source_rows(&self.plan.name, self.report.rows_read)?;
+            let core = &mut self.core;
+            core.ledger.set_source_rows(&core.plan.name, core.report.rows_read)?;
         }
         if result.is_ok() {
             result = match self.flush_before_end().await {
-                Ok(ready) => self.send(&mut sender, ready).await,
+                Ok(ready) => self.landing().send(&mut sender, ready).await,
                 Err(stop) => Err(stop),
             };
         }
@@ -210,21 +172,21 @@ impl<'a> StepRunner<'a> {
         // aside: then the rows stay `sent` and the next run looks them up); what did not run
         // goes again, bounded.
         result = match result {
-            Ok(()) => sender.finish(self).await,
+            Ok(()) => sender.finish(&mut self.landing()).await,
             Err(Stop::Journal(e)) => Err(Stop::Journal(e)),
             Err(stop) => {
-                let _ = sender.drain(self).await;
+                let _ = sender.drain(&mut self.landing()).await;
                 Err(stop)
             }
         };
         if result.is_ok() {
-            result = self.settle_duplicates(&mut sender).await;
+            result = self.dups.settle_duplicates(&mut self.core, &mut self.unknowns, &mut sender).await;
         }
-        if result.is_ok() && self.writing() {
-            result = self.reconcile_this_run(&mut sender).await;
+        if result.is_ok() && self.core.writing() {
+            result = self.unknowns.reconcile_this_run(&mut self.core, &mut sender).await;
         }
         if result.is_ok() {
-            self.report_missing()?;
+            self.admission.report_missing(&mut self.core)?;
         }
         bar.finish();
         self.finish_counts()?;
@@ -238,44 +200,38 @@ impl<'a> StepRunner<'a> {
         prepared: Prepared,
         sender: &mut Dispatcher<Item>,
     ) -> Result<(), Stop> {
-        let mut ready = self.admit(prepared).await?;
+        let (core, dups) = (&mut self.core, &mut self.dups);
+        let mut ready = self.admission.admit(core, dups, prepared).await?;
         // Lookups of new keys go a few chunks at once (as many as may be in flight).
-        if self.unseen.len() >= LOOKUP_CHUNK
-            && self.unseen.len() >= LOOKUP_CHUNK * self.reads.portal().in_flight_limit().clamp(1, 4)
+        let waiting = self.admission.unseen.len();
+        if waiting >= LOOKUP_CHUNK
+            && waiting >= LOOKUP_CHUNK * core.reads.portal().in_flight_limit().clamp(1, 4)
         {
-            ready.extend(self.flush_unseen().await?);
+            ready.extend(self.admission.flush_unseen(core, dups).await?);
         }
-        if self.dups.ready() {
-            ready.extend(self.flush_duplicates(false).await?);
+        if dups.ready() {
+            ready.extend(dups.flush_duplicates(core, false).await?);
         }
-        self.send(sender, ready).await
+        self.landing().send(sender, ready).await
     }
 
-    /// Hands `ready` rows to the dispatcher (requests leave as they fill). A dry run never
-    /// writes to the portal (nothing reaches here: it only counts).
-    pub(super) async fn send(
-        &mut self,
-        sender: &mut Dispatcher<Item>,
-        ready: Vec<Ready>,
-    ) -> Result<(), Stop> {
-        if !self.writing() {
-            return Ok(());
-        }
-        for r in ready {
-            sender.push(self, Item { key: r.key, fields: r.fields }, r.cmd).await?;
-        }
-        Ok(())
+    /// The look-ups waiting at the end of the step's rows: by key first (their absent rows may
+    /// join the duplicate check), then every waiting duplicate check.
+    async fn flush_before_end(&mut self) -> Result<Vec<Ready>, Stop> {
+        let mut ready = self.admission.flush_unseen(&mut self.core, &mut self.dups).await?;
+        ready.extend(self.dups.flush_duplicates(&mut self.core, true).await?);
+        Ok(ready)
     }
 
-    /// The portal, for lookups.
-    pub(super) fn portal(&self) -> Portal<'a> {
-        Portal::new(self.reads)
+    /// The step's bracket of the send loop.
+    fn landing(&mut self) -> Landing<'_, 'a> {
+        Landing { core: &mut self.core, unknowns: &mut self.unknowns }
     }
 
     /// The figures a progress line shows now.
     fn snapshot(&self) -> Snapshot {
-        let r = &self.report;
-        let stats = self.reads.portal().stats();
+        let r = &self.core.report;
+        let stats = self.core.reads.portal().stats();
         Snapshot {
             rows_read: r.rows_read,
             created: r.created,
@@ -289,37 +245,16 @@ impl<'a> StepRunner<'a> {
             rate: stats.rate,
             in_flight: stats.in_flight,
             in_flight_limit: stats.in_flight_limit,
-            operating_left: self.reads.portal().operating_left(),
+            operating_left: self.core.reads.portal().operating_left(),
         }
     }
 
     /// Fills `pending`/`unknown` of the report from the journal.
-    pub(super) fn finish_counts(&mut self) -> Result<(), JournalError> {
-        if let Some(c) = self.ledger.counts()? {
-            self.report.pending += c.pending + c.sent;
-            self.report.unknown = c.unknown;
+    fn finish_counts(&mut self) -> Result<(), JournalError> {
+        if let Some(c) = self.core.ledger.counts()? {
+            self.core.report.pending += c.pending + c.sent;
+            self.core.report.unknown = c.unknown;
         }
         Ok(())
     }
-
-    /// Lists the done rows of this step whose keys the source no longer has (never deleted).
-    pub(super) fn report_missing(&mut self) -> Result<(), JournalError> {
-        for (key, _) in self.ledger.done_ids()? {
-            if !self.seen.contains(&key_hash(&key)) {
-                self.report.missing += 1;
-                if self.report.missing_keys.len() < MAX_MISSING_KEYS {
-                    self.report.missing_keys.push(key);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A 64-bit hash of a row key (the set of keys a source holds, at 8 bytes a key).
-pub(super) fn key_hash(key: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
 }

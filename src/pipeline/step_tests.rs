@@ -49,7 +49,7 @@ async fn run_step(
     let context = RunContext { reads: &reads, opts: &opts, progress: &progress, steps: &names, schema: None };
     let (mut runner, rows) = StepRunner::new(steps.remove(0), 0, &mut run_journal, context).unwrap();
     let result = runner.run(rows).await;
-    (result, std::mem::take(&mut runner.report))
+    (result, runner.take_report())
 }
 
 /// Every row of the step as the journal holds it: key -> (state, portal ID, error code).
