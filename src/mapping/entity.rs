@@ -8,7 +8,7 @@
 //! `docs/portal-protocol.md` ("Entities and fields"). Must not hold a portal fact of its own
 //! beyond these fields (method names, custom-field owners and stage directories are
 //! `bitrix`'s). The sandbox keeps its own copy on purpose (it must check the client
-//! independently); `sandbox::facts_agree` asserts that the two agree.
+//! independently); `tests/sandbox/facts_agree.rs` asserts that the two agree.
 
 use super::spec::ValueType;
 use crate::bitrix::entity as bitrix;

@@ -244,13 +244,6 @@ impl Ledger<'_> {
         self.apply(&changes)
     }
 
-    /// Stores the hashes of the fields done rows now hold in the portal (`Confirmed`).
-    pub(super) fn set_field_hashes(&mut self, rows: &[(&str, &FieldHashes)]) -> Result<(), JournalError> {
-        let changes: Vec<(&str, Transition<'_>)> =
-            rows.iter().map(|(k, fields)| (*k, Transition::Confirmed { fields })).collect();
-        self.apply(&changes)
-    }
-
     /// For `status`: how many rows the step's source holds, so its ETA counts unread rows too.
     pub(super) fn set_source_rows(&mut self, step_name: &str, rows: u64) -> Result<(), JournalError> {
         match self.writer() {

@@ -22,6 +22,7 @@ use super::send::Landing;
 use super::upsert;
 use crate::bitrix::json;
 use crate::host_state::{self, HostLock};
+use crate::journal::keys::shown;
 use crate::journal::{NewRow, RowState};
 use crate::mapping::{Entity, OnDuplicate};
 use crate::payload::{self, Command};
@@ -314,13 +315,13 @@ impl DupState {
         let in_source = comms.iter().find_map(|c| self.index.get(c).map(|k| (k.clone(), c.clone())));
         let found = Found { portal, in_source };
         let verdict = duplicates::decide(&found, &core.plan.duplicates, &entity);
-        let at = format!("{} (key {})", row.row_ref, row.key);
+        let at = format!("{} (key {})", row.row_ref, shown(&row.key));
         // With merge / update one row decides an item: a later row matching it is not used.
         if let Verdict::Existing { id, how } = verdict
             && how != OnDuplicate::Skip
             && let Some((first_key, first_ref)) = self.claim(core, id, &row)?
         {
-            let text = in_source_text(&first_ref, &first_key, &format!("{entity} {id}"), how);
+            let text = in_source_text(&first_ref, &shown(&first_key), &format!("{entity} {id}"), how);
             self.index(comms, &first_key, None);
             core.report.duplicates.in_source += 1;
             core.report.duplicates.line(format!("{at}: {text}"));
@@ -356,8 +357,9 @@ impl DupState {
                 core.report.duplicates.in_source += 1;
                 let value = found.in_source.as_ref().map(|(_, c)| c.to_string()).unwrap_or_default();
                 core.report.duplicates.line(format!(
-                    "{at}: {value} is also in row {first_key} of this source (a duplicate within the source); \
+                    "{at}: {value} is also in row {} of this source (a duplicate within the source); \
                      {} its {entity}",
+                    shown(&first_key),
                     done_as(how)
                 ));
                 self.after_first.push((row, first_key, how));
@@ -458,7 +460,7 @@ impl DupState {
                     let first_ref = self.shown.get(&first_key).cloned().unwrap_or_else(|| first_key.clone());
                     let what =
                         format!("{entity}{}", k.portal_id.map(|id| format!(" {id}")).unwrap_or_default());
-                    let text = in_source_text(&first_ref, &first_key, &what, how);
+                    let text = in_source_text(&first_ref, &shown(&first_key), &what, how);
                     core.reject(&row.key, &row.row_ref, &row.hash, IN_SOURCE_CODE, &text, false)?;
                 }
                 Some(k) if k.state == RowState::Done && k.portal_id.is_some() => {
@@ -470,9 +472,10 @@ impl DupState {
                 _ => {
                     core.report.pending += 1;
                     core.report.notes.push(format!(
-                        "row {} waits for row {first_key} of this source (same phone or e-mail), which has no \
+                        "row {} waits for row {} of this source (same phone or e-mail), which has no \
                          item yet; run again",
-                        row.row_ref
+                        row.row_ref,
+                        shown(&first_key)
                     ));
                 }
             }

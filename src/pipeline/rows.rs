@@ -51,7 +51,7 @@ impl Admission {
             if !self.seen.contains(&key_hash(&key)) {
                 core.report.missing += 1;
                 if core.report.missing_keys.len() < MAX_MISSING_KEYS {
-                    core.report.missing_keys.push(key);
+                    core.report.missing_keys.push(journal::keys::shown(&key));
                 }
             }
         }

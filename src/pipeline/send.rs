@@ -13,7 +13,8 @@
 use serde_json::Value;
 
 use super::core::{Core, Item, Ready, Stop, Unknowns};
-use crate::journal::{FieldHashes, Outcome};
+use crate::journal::keys::shown;
+use crate::journal::{FieldHashes, Outcome, Transition};
 use crate::mapping::{Entity, OnExisting};
 use crate::payload::Command;
 use crate::portal::dispatch::Fate;
@@ -92,7 +93,7 @@ impl Bracket<Item> for Landing<'_, '_> {
                     self.core
                         .report
                         .notes
-                        .push(format!("row {key} was refused by limits too often; left pending"));
+                        .push(format!("row {} was refused by limits too often; left pending", shown(key)));
                     Outcome::Retry
                 }
                 Fate::Unknown { reason } => {
@@ -114,10 +115,11 @@ impl Bracket<Item> for Landing<'_, '_> {
         if split > 0 {
             tracing::debug!(rows = split, "a request too large goes again in smaller parts");
         }
-        self.core.ledger.record_outcomes(&outcomes)?;
-        if !stored.is_empty() {
-            self.core.ledger.set_field_hashes(&stored)?;
-        }
+        // Outcomes and the field hashes of done rows: one transaction for the whole answer.
+        let mut changes: Vec<(&str, Transition<'_>)> =
+            outcomes.iter().map(|(k, o)| (*k, o.transition())).collect();
+        changes.extend(stored.iter().map(|(k, fields)| (*k, Transition::Confirmed { fields })));
+        self.core.ledger.apply(&changes)?;
         Ok(())
     }
 

@@ -86,12 +86,10 @@ impl<'a> StepRunner<'a> {
         let batch_size =
             if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
         let (plan, rows, bytes, size) = step.prepare();
-        let resolver = Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(
-            match (schema, entity) {
-                (Some(s), Entity::Crm(etid)) => Some(crate::schema::LabelBook::new(s.clone(), etid)),
-                _ => None,
-            },
-        );
+        // Labels are resolved as `validate --online` resolves them (one rule, in `resolve`).
+        let labels = schema.and_then(|s| super::resolve::label_book(s, &plan));
+        let resolver =
+            Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(labels);
         let runner = StepRunner {
             core: Core { plan, ledger, reads, report, hasher },
             admission: Admission::new(resolver),
