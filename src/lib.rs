@@ -27,10 +27,14 @@
 //!   bracket), every read goes through [`portal::Reads`] (one retry rule), and both see the
 //!   portal as a [`portal::Portal`] (the transport, or a scripted fake in unit tests).
 //! - [`journal`] is the local SQLite record of every run, step and row, so that a run resumes
-//!   where it stopped and never blindly resends.
+//!   where it stopped and never blindly resends. Rows are kept under typed keys
+//!   ([`journal::RowKey`]: a source key can never be taken for a line number) and change state
+//!   only by typed [`journal::Transition`]s, applied in one transaction each; a transition the
+//!   row's state does not allow is refused.
 //! - [`pipeline`] (a folder of files, one role each) is the only place that knows every stage:
-//!   opening and ordering the steps (shared by `validate` and `run`), the per-row decision,
-//!   sending, reconciling unknown outcomes, progress and the run's report.
+//!   opening and ordering the steps (shared by `validate` and `run`), a step's phases (a
+//!   sequencer over components that own their state: admission, the duplicate check, the
+//!   unknown rows, the journal bracket of the send loop), progress and the run's report.
 //! - [`sandbox`] (cargo feature `sandbox`, on by default) is an embedded emulator of the
 //!   Bitrix24 REST API for `demo`, the `sandbox` subcommand, rehearsals and tests: the workspace
 //!   package `b24-sandbox` (folder `sandbox/`), re-exported here. It never depends on the

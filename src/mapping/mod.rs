@@ -5,8 +5,13 @@
 //! `path:line:col`), [`MappingFile::source_options`] says how to open the source, and
 //! [`MappingFile::compile`] checks it against the source header into a [`MappingPlan`], which
 //! [`MappingPlan::apply`] runs on each record; [`names`] spells custom fields as the portal
-//! does and refuses names it can never hold. Pure: no async, no portal; the only I/O is
-//! reading the mapping file and the files that file fields name.
+//! does and refuses names it can never hold.
+//!
+//! Owns: the mapping language (its keys, their checks and their messages with file, line and
+//! column) and what a row becomes under it. Must not: do async work or talk to the portal
+//! (the only I/O is reading the mapping file and the files that file fields name), know
+//! method names or answers (`bitrix`, `payload`), or panic on cell content: a bad row is a
+//! list of [`Problem`]s, never control flow.
 
 pub mod apply;
 pub mod compile;

@@ -4,7 +4,8 @@
 //! Owns: the parameter shapes of `crm.item.add`, `crm.item.update` and
 //! `user.add` (`docs/portal-protocol.md` §3.2, §3.5, §4.1), and how a created item carries its
 //! source key (`originatorId` + `originId`, or `xmlId` for invoices and smart processes).
-//! No I/O, no async.
+//! Must not: do I/O or async work, decide which rows are sent (the pipeline's) or how they are
+//! packed into requests (the portal's dispatcher).
 
 pub mod batch;
 

@@ -1,5 +1,10 @@
 //! The only place that knows every stage: wiring, concurrency, shutdown, progress.
 //!
+//! Owns: the order of a run (its steps, each step's phases) and every decision about a row
+//! (admit, resolve, duplicate check, reconcile, what its fate becomes in the journal). Must
+//! not: build HTTP requests or retry them (`transport`), pack or resend requests (`portal`),
+//! write SQL (`journal`, through the ledger), or know TOML (`mapping`).
+//!
 //! [`prepare`] turns one mapping's source rows into commands or row problems (used offline by
 //! `validate` and by the run); [`run()`](fn@run) lands prepared rows in a portal, recording every
 //! row's fate in the journal. Every request a step writes with goes through the step's one
