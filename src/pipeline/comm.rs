@@ -141,7 +141,29 @@ fn fm_key(kind: &str, value: &str) -> (String, String) {
 pub(super) fn fm_additions(new: Option<&Value>, old: Option<&Value>) -> Option<Value> {
     let mut have: std::collections::HashSet<(String, String)> =
         fm_pairs(old).iter().map(|(t, v)| fm_key(t, v)).collect();
-    super::upsert::fm_additions_by(new, |t, val| !have.insert(fm_key(t, val)))
+    fm_additions_by(new, |t, val| !have.insert(fm_key(t, val)))
+}
+
+/// The `fm` update object adding the values of `new` (a row's `fm` list) for which `sent` says
+/// no (by type and normalized value), in order, or `None`. `sent` may remember what it was asked
+/// (so a value the row holds twice is added once).
+pub(super) fn fm_additions_by(
+    new: Option<&Value>,
+    mut sent: impl FnMut(&str, &str) -> bool,
+) -> Option<Value> {
+    let mut out = Map::new();
+    for v in new.and_then(Value::as_array).into_iter().flatten() {
+        let (Some(t), Some(val)) =
+            (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        if sent(t, val) {
+            continue;
+        }
+        out.insert(format!("n{}", out.len()), v.clone());
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Owns: [`Core`] (the step's plan, its journal side, the portal's reads, its report and the
 //! field hasher: the state every component of a step needs), the records of one row every
 //! component makes through it (created `pending`, rejected, reopened, recorded as an existing
-//! item), and the small types that pass between the components: [`Stop`], [`Unseen`],
+//! item), and the small types that pass between the components: [`Unseen`],
 //! [`Ready`], [`Item`] and [`Unknowns`]. Must not: know the order of a step's work (that is
 //! `step`'s) or send anything (the dispatcher's, through `send`).
 
@@ -14,34 +14,12 @@ use serde_json::Value;
 use super::ledger::Ledger;
 use super::portal::Portal;
 use super::report::StepReport;
+use super::stop::Stop;
 use super::upsert;
 use crate::journal::{FieldHasher, FieldHashes, JournalError, NewRow};
 use crate::mapping::MappingPlan;
 use crate::payload::Command;
 use crate::portal::Reads;
-use crate::transport::TransportError;
-
-/// Why a step stopped before its end.
-pub(super) enum Stop {
-    /// The portal cannot be used (or a signal reached a request or a wait): the run stops.
-    Portal(TransportError),
-    /// Ctrl-C / SIGTERM seen between rows.
-    Interrupted,
-    /// The journal cannot record: the run stops (exit 4).
-    Journal(JournalError),
-}
-
-impl From<TransportError> for Stop {
-    fn from(e: TransportError) -> Self {
-        Stop::Portal(e)
-    }
-}
-
-impl From<JournalError> for Stop {
-    fn from(e: JournalError) -> Self {
-        Stop::Journal(e)
-    }
-}
 
 /// A row with no journal record in upsert/update mode: looked up in the portal first.
 pub(super) struct Unseen {

@@ -21,10 +21,10 @@
 
 use std::collections::HashMap;
 
-use super::prepare::Step;
-use super::run::{
+use super::job::{
     RunError, RunOptions, absolute_path, canonical_source, entity_label, source_changed_advice,
 };
+use super::prepare::Step;
 use crate::journal::{
     self, Counts, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowKey,
     RowStatus, RunId, StepId, StepSpec, Transition,

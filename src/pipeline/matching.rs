@@ -14,11 +14,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::core::{Core, Item, Ready, Stop, Unknowns, Unseen};
+use super::core::{Core, Item, Ready, Unknowns, Unseen};
 use super::duplicates::{
     self, AMBIGUOUS_CODE, CheckQueue, Comm, Found, IDS_PER_READ, IDS_PER_READ_REQUEST, Verdict,
 };
 use super::send::Landing;
+use super::stop::Stop;
 use super::upsert;
 use crate::bitrix::json;
 use crate::host_state::{self, HostLock};

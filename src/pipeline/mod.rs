@@ -15,6 +15,8 @@
 //! | file | one job |
 //! |---|---|
 //! | [`run`](mod@run) | `run()`: open the steps, check them, loop over them, begin and finish the journal run |
+//! | `job` | what a run is asked to do ([`RunOptions`]), why it cannot proceed ([`RunError`]), the names it gives rows and steps in the journal |
+//! | `stop` | why a step stops before its end |
 //! | [`steps`] | opening the steps of a job and the checks between them (shared by `validate` and `run`) |
 //! | `step` | one step's order of work: the sequencer of its components |
 //! | `core` | what every component of a step works on (plan, journal side, portal, report) and the types they pass each other |
@@ -37,6 +39,7 @@ mod admit;
 mod comm;
 mod core;
 pub mod duplicates;
+mod job;
 mod ledger;
 mod matching;
 mod portal;
@@ -52,6 +55,7 @@ mod step;
 #[cfg(test)]
 mod step_tests;
 pub mod steps;
+mod stop;
 pub mod upsert;
 
 pub use duplicates::DuplicateFigures;

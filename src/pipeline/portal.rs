@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::step::Stop;
+use super::stop::Stop;
 use crate::bitrix::{Method, json};
 use crate::mapping::{Entity, KeyField, MappingPlan, TargetPlan};
 use crate::payload;

@@ -5,8 +5,9 @@
 //! step reads its source) and this run's unknown rows (looked up, the absent ones resent, a
 //! few rounds at most). A failed lookup changes nothing: the rows stay unknown.
 
-use super::core::{Core, Item, Ready, Stop, Unknowns};
+use super::core::{Core, Item, Ready, Unknowns};
 use super::send::Landing;
+use super::stop::Stop;
 use crate::journal::Outcome;
 use crate::mapping::{Entity, KeyField};
 use crate::portal::Dispatcher;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::ledger::Ledger;
 use super::portal::Portal;
-use super::step::Stop;
+use super::stop::Stop;
 use crate::journal::JournalError;
 use crate::mapping::{Entity, MappingPlan, Pending, Problem};
 use crate::payload::{Command, Draft};

@@ -10,11 +10,12 @@
 use std::collections::HashSet;
 
 use super::admit::{self, Admit, Found, Keep, Row, Rules};
-use super::core::{Core, Ready, Stop, Unseen};
+use super::core::{Core, Ready, Unseen};
+use super::job::journal_key;
 use super::matching::DupState;
 use super::prepare::Prepared;
 use super::resolve::Resolver;
-use super::run::journal_key;
+use super::stop::Stop;
 use super::upsert;
 use crate::journal::{self, JournalError, NewRow};
 use crate::mapping::{Entity, RowIssue};

@@ -12,7 +12,8 @@
 
 use serde_json::Value;
 
-use super::core::{Core, Item, Ready, Stop, Unknowns};
+use super::core::{Core, Item, Ready, Unknowns};
+use super::stop::Stop;
 use crate::journal::keys::shown;
 use crate::journal::{FieldHashes, Outcome, Transition};
 use crate::mapping::{Entity, OnExisting};

@@ -18,8 +18,8 @@
 //! (`resolve`, from the journal) see every ID of this one. A step never looks itself up
 //! (`steps` refuses the cycle), so no row's payload waits for an answer still in flight.
 
-pub(super) use super::core::Stop;
 use super::core::{Core, Item, Ready, Unknowns};
+use super::job::{RunError, RunOptions};
 use super::ledger::RunJournal;
 use super::matching::DupState;
 use super::portal::LOOKUP_CHUNK;
@@ -28,8 +28,8 @@ use super::progress::{Progress, Snapshot};
 use super::report::StepReport;
 use super::resolve::Resolver;
 use super::rows::Admission;
-use super::run::{RunError, RunOptions};
 use super::send::Landing;
+use super::stop::Stop;
 use crate::journal::JournalError;
 use crate::mapping::Entity;
 use crate::portal::{Dispatcher, Reads};

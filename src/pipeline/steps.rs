@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
+use super::job::RunError;
 use super::prepare::{Step, StepError, load_mapping};
-use super::run::RunError;
 use crate::mapping::diagnostic::closest;
 use crate::mapping::spec::FieldSpec;
 use crate::mapping::{Deferred, MappingPlan};
@@ -463,7 +463,7 @@ pub async fn find_users(
     let reads = crate::portal::Reads::new(Arc::new(transport.clone()));
     match super::portal::Portal::new(&reads).find_users(emails).await {
         Ok(found) => Ok(found),
-        Err(super::step::Stop::Portal(e)) => Err(e),
+        Err(super::stop::Stop::Portal(e)) => Err(e),
         Err(_) => Ok(Err("the lookup was interrupted".into())),
     }
 }

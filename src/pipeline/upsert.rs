@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::comm::fm_additions;
+use super::comm::{fm_additions, fm_additions_by};
 use crate::journal::field_hashes::KEY_FIELDS;
 use crate::journal::{FieldHasher, FieldHashes};
 use crate::payload::Command;
@@ -28,28 +28,6 @@ pub fn fields_of(cmd: &Command) -> &Map<String, Value> {
         cmd.params.get("fields")
     };
     fields.and_then(Value::as_object).unwrap_or(&NONE)
-}
-
-/// The `fm` update object adding the values of `new` (a row's `fm` list) for which `sent` says
-/// no (by type and normalized value), in order, or `None`. `sent` may remember what it was asked
-/// (so a value the row holds twice is added once).
-pub(super) fn fm_additions_by(
-    new: Option<&Value>,
-    mut sent: impl FnMut(&str, &str) -> bool,
-) -> Option<Value> {
-    let mut out = Map::new();
-    for v in new.and_then(Value::as_array).into_iter().flatten() {
-        let (Some(t), Some(val)) =
-            (v.get("typeId").and_then(Value::as_str), v.get("value").and_then(Value::as_str))
-        else {
-            continue;
-        };
-        if sent(t, val) {
-            continue;
-        }
-        out.insert(format!("n{}", out.len()), v.clone());
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 /// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus
