@@ -87,13 +87,12 @@ impl Admission {
                 let cells = cells_hash(&p.record);
                 let text = crate::mapping::describe(&issues);
                 let row = Row::Invalid { cells: &cells, code: code_of(&issues), text: &text };
-                let decision = admit::decide(known.as_ref(), row, Self::rules(core));
-                return self.carry_out(
+                return self.refused(
                     core,
                     dups,
-                    decision,
+                    known.as_ref(),
+                    row,
                     Admitted { key, row_ref: &row_ref, hash: &cells },
-                    None,
                 );
             }
             Ok(draft) => draft,
@@ -107,13 +106,12 @@ impl Admission {
             Err((problem, text)) => {
                 let cells = cells_hash(&p.record);
                 let row = Row::Unresolved { cells: &cells, code: problem.as_str(), text: &text };
-                let decision = admit::decide(known.as_ref(), row, Self::rules(core));
-                return self.carry_out(
+                return self.refused(
                     core,
                     dups,
-                    decision,
+                    known.as_ref(),
+                    row,
                     Admitted { key, row_ref: &row_ref, hash: &cells },
-                    None,
                 );
             }
         };
@@ -121,6 +119,20 @@ impl Admission {
         let decision =
             admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, Self::rules(core));
         self.carry_out(core, dups, decision, Admitted { key, row_ref: &row_ref, hash: &hash }, Some(cmd))
+    }
+
+    /// A row the mapping or the run's lookups refused (`row`, hashed by its cells): decided and
+    /// carried out like any other (a row that was done stays done).
+    fn refused(
+        &mut self,
+        core: &mut Core<'_>,
+        dups: &mut DupState,
+        known: Option<&crate::journal::RowStatus>,
+        row: Row<'_>,
+        at: Admitted<'_>,
+    ) -> Result<Vec<Ready>, Stop> {
+        let decision = admit::decide(known, row, Self::rules(core));
+        self.carry_out(core, dups, decision, at, None)
     }
 
     /// The step's rules for [`admit::decide`].
