@@ -87,25 +87,43 @@ impl Reads {
         method: Method,
         params: &Value,
     ) -> Result<Result<Value, String>, TransportError> {
-        let mut last = String::new();
+        match self.ask(method, params).await? {
+            Ok(v) => Ok(Ok(v)),
+            Err(CallError::Rejected { code, description, .. }) => {
+                tracing::warn!(method = method.as_str(), code, description, "read refused");
+                Ok(Ok(Value::Null))
+            }
+            Err(CallError::Transport(e)) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// A direct read call whose refusal is an answer of its own (`Ok(Err(Rejected))`, e.g.
+    /// provision's read of a field before it adds list values); a read whose outcome stays
+    /// unknown after [`ATTEMPTS`] is `Ok(Err(Transport(..)))`.
+    pub async fn ask(
+        &self,
+        method: Method,
+        params: &Value,
+    ) -> Result<Result<Value, CallError>, TransportError> {
+        let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.portal.pause(retry_pause(attempt)).await?;
             }
             match self.unless_stopped(method.as_str(), self.portal.call(method, params.clone())).await? {
                 Ok(v) => return Ok(Ok(v)),
-                Err(CallError::Rejected { code, description, .. }) => {
-                    tracing::warn!(method = method.as_str(), code, description, "read refused");
-                    return Ok(Ok(Value::Null));
-                }
+                Err(e @ CallError::Rejected { .. }) => return Ok(Err(e)),
                 Err(CallError::Transport(e)) if e.is_fatal() => return Err(e),
                 Err(CallError::Transport(e)) => {
                     tracing::warn!(method = method.as_str(), error = %e, "read failed; trying again");
-                    last = e.to_string();
+                    last = Some(e);
                 }
             }
         }
-        Ok(Err(last))
+        Ok(Err(CallError::Transport(last.unwrap_or(TransportError::Ambiguous {
+            method: method.to_string(),
+            reason: "no answer".into(),
+        }))))
     }
 
     /// Independent reads of `method`, at once (each a task: as many in flight as the portal

@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::plan::{Action, Owner, xml_id};
 use crate::bitrix::{Method, json};
+use crate::portal::Reads;
 use crate::schema::Refusal;
 use crate::transport::{CallError, FatalKind, Transport, TransportError};
 
@@ -155,7 +156,9 @@ pub async fn send(transport: &Transport, action: &Action) -> Result<Outcome, Tra
     let (method, params) = match action {
         Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
             let get = json!({ "moduleId": "crm", "id": field_id });
-            let field = match transport.call(Method::UserfieldconfigGet.as_str(), &get).await {
+            // A read: under the one read rule (retried for about a minute when its answer is lost).
+            let reads = Reads::new(std::sync::Arc::new(transport.clone()));
+            let field = match reads.ask(Method::UserfieldconfigGet, &get).await? {
                 Ok(result) => result,
                 Err(e) => return refused(Method::UserfieldconfigGet, e),
             };
