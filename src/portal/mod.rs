@@ -9,6 +9,12 @@
 //! | [`reads`] | the one retry rule of every read (lookups, the duplicate check, reads by ID): a capped backoff for about a minute, abandoned at the first Ctrl-C |
 //! | `fake` (tests only) | a scripted portal: answers decided per request by the test, to drive the run loop without HTTP |
 //!
+//! Row writes (a step's creates and updates, its resends and reconciliation, the duplicates it
+//! settles) all go through the dispatcher. Provision's set-up writes do not: each depends on
+//! the answer to the one before it (a smart process before its fields), so provision sends them
+//! one at a time through the transport and never resends one whose answer was lost (it reads
+//! the schema again instead); its reads go through [`Reads`].
+//!
 //! Owns: the order of sending (what goes in which request, when a request leaves, what is sent
 //! again) and the rule of reading. Must not: know about mappings, the journal's tables or the
 //! report (a write path tells the dispatcher what to record through its [`Bracket`]), nor pace
