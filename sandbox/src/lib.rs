@@ -44,6 +44,7 @@ pub mod phpquery;
 pub mod schema;
 mod server;
 pub mod state;
+pub mod strict;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ pub use latency::Latency;
 pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
+pub use strict::{ItemRules, StageRequirement};
 
 /// Errors of starting or running the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +270,10 @@ pub struct SandboxConfig {
     /// documented rule. A portal set this way matches values an importer that follows the
     /// documented rule cannot explain: the tests use it to produce such a hit.
     pub phone_default_country: Option<String>,
+    /// `crm.item.add` / `update` rules a portal is configured with: the fields each stage
+    /// requires, and whether IDs pointing at nothing are stored ([`strict`]). Default: none
+    /// required beyond the schema, dangling references refused.
+    pub items: ItemRules,
 }
 
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
@@ -323,6 +329,7 @@ impl SandboxConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             denied_methods: Default::default(),
             phone_default_country: None,
+            items: ItemRules::default(),
         }
     }
 

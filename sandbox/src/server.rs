@@ -612,6 +612,7 @@ fn run_single(
         raw_ok: false,
         denied: &cfg.denied_methods,
         phone_country: cfg.phone_default_country.as_deref(),
+        rules: &cfg.items,
     };
     let outcome = handler(&mut call);
     let report = bill(core, op, caller, method, now, cost);
@@ -717,6 +718,7 @@ fn run_batch(
                     raw_ok,
                     denied: &cfg.denied_methods,
                     phone_country: cfg.phone_default_country.as_deref(),
+                    rules: &cfg.items,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {

@@ -42,6 +42,8 @@ pub(crate) struct Call<'a> {
     pub denied: &'a std::collections::BTreeSet<String>,
     /// `SandboxConfig::phone_default_country` (phone matching of `crm.duplicate.findbycomm`).
     pub phone_country: Option<&'a str>,
+    /// `SandboxConfig::items`: stage-dependent required fields, dangling references.
+    pub rules: &'a crate::strict::ItemRules,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.

@@ -98,6 +98,21 @@ fn deal_read_only() -> Vec<FieldDef> {
     .collect()
 }
 
+/// `webformId` (lead, quote, invoice, smart process; the deal's is read-only).
+fn webform() -> FieldDef {
+    FieldDef::system("webformId", "integer", "CRM form")
+}
+
+/// `originVersion` (contact, company).
+fn origin_version() -> FieldDef {
+    FieldDef::system("originVersion", "string", "Original version")
+}
+
+/// `locationId` ("System field", quote and invoice).
+fn location() -> FieldDef {
+    FieldDef::system("locationId", "location", "Location")
+}
+
 fn tax_value() -> FieldDef {
     FieldDef::system("taxValue", "double", "Tax amount")
 }
@@ -117,7 +132,9 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
     let opened = FieldDef::system("opened", "boolean", "Available to everyone");
     let comments = FieldDef::system("comments", "text", "Comment");
     let company = FieldDef::system("companyId", "crm_company", "Company");
+    let contact = FieldDef::system("contactId", "crm_contact", "Contact");
     let contacts = FieldDef::system("contactIds", "crm_contact", "Contacts").multiple();
+    let lead = FieldDef::system("leadId", "crm_lead", "Lead");
     let observers = FieldDef::system("observers", "user", "Observers").multiple();
     let stage = FieldDef::system("stageId", "crm_status", "Stage").status(stage_status);
     let category = FieldDef::system("categoryId", "crm_category", "Pipeline");
@@ -129,10 +146,12 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.extend(person_fields());
             f.push(FieldDef::system("companyTitle", "string", "Company name"));
             f.push(stage);
+            f.push(FieldDef::system("statusDescription", "text", "Stage information"));
             f.extend(source_fields());
             f.extend(money_fields());
-            f.extend([opened, comments, company, contacts, observers]);
+            f.extend([opened, comments, company, contact, contacts, observers]);
             f.extend(origin_fields());
+            f.push(webform());
             f.extend(utm_fields());
             f.push(fm_field());
         }
@@ -148,10 +167,10 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.extend(money_fields());
             f.push(tax_value());
             f.extend([begin, close, FieldDef::system("closed", "boolean", "Closed"), opened, comments]);
-            f.extend([company, FieldDef::system("contactId", "crm_contact", "Contact"), contacts]);
+            f.extend([company, contact, contacts]);
             f.push(FieldDef::system("quoteId", "crm_quote", "Estimate"));
             f.extend(source_fields());
-            f.extend([FieldDef::system("leadId", "crm_lead", "Lead"), observers]);
+            f.extend([lead, observers]);
             f.push(FieldDef::system("additionalInfo", "string", "Additional information"));
             f.extend(origin_fields());
             f.extend(utm_fields());
@@ -159,26 +178,31 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
         }
         3 => {
             f.extend(person_fields());
+            f.push(FieldDef::system("photo", "file", "Photo"));
             f.push(FieldDef::system("typeId", "crm_status", "Contact type").status("CONTACT_TYPE"));
             f.extend(source_fields());
             f.push(company);
             f.push(FieldDef::system("companyIds", "crm_company", "Companies").multiple());
             f.extend([opened, comments, FieldDef::system("export", "boolean", "Included in export")]);
-            f.push(observers);
+            f.extend([lead, observers]);
             f.extend(origin_fields());
+            f.push(origin_version());
             f.extend(utm_fields());
             f.push(fm_field());
         }
         4 => {
             f.push(title);
             f.push(FieldDef::system("typeId", "crm_status", "Company type").status("COMPANY_TYPE"));
+            f.push(FieldDef::system("logo", "file", "Logo"));
+            f.push(FieldDef::system("bankingDetails", "string", "Banking details"));
             f.push(FieldDef::system("industry", "crm_status", "Industry").status("INDUSTRY"));
             f.push(FieldDef::system("employees", "crm_status", "Employees").status("EMPLOYEES"));
             f.push(FieldDef::system("revenue", "double", "Annual revenue"));
             f.push(FieldDef::system("currencyId", "crm_currency", "Currency"));
             f.push(FieldDef::system("isMyCompany", "boolean", "My company"));
-            f.extend([opened, comments, contacts, observers]);
+            f.extend([opened, comments, contacts, lead, observers]);
             f.extend(origin_fields());
+            f.push(origin_version());
             f.extend(utm_fields());
             f.push(fm_field());
         }
@@ -186,11 +210,16 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.extend([title, stage]);
             f.extend(money_fields());
             f.push(tax_value());
-            f.extend([begin, close, opened, comments, company, contacts, my_company()]);
+            f.extend([begin, close, FieldDef::system("actualDate", "date", "Valid until")]);
+            f.extend([opened, comments, company, contact, contacts, my_company()]);
             f.push(FieldDef::system("dealId", "crm_deal", "Deal"));
-            f.push(FieldDef::system("leadId", "crm_lead", "Lead"));
+            f.push(lead);
             f.push(FieldDef::system("content", "text", "Content"));
             f.push(FieldDef::system("terms", "text", "Terms"));
+            f.push(FieldDef::system("storageTypeId", "integer", "Storage type"));
+            f.push(FieldDef::system("storageElementIds", "integer", "Files").multiple());
+            f.push(webform());
+            f.push(location());
             f.extend(utm_fields());
         }
         _ => {
@@ -202,20 +231,15 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.extend(money_fields());
             f.push(tax_value());
             f.push(my_company());
-            f.extend([
-                begin,
-                close,
-                opened,
-                company,
-                FieldDef::system("contactId", "crm_contact", "Contact"),
-            ]);
+            f.extend([begin, close, opened, company, contact]);
             f.push(contacts);
             f.extend(source_fields());
             if entity_type_id == 31 {
                 f.push(FieldDef::system("accountNumber", "string", "Invoice number"));
                 f.push(comments);
+                f.push(location());
             }
-            f.push(observers);
+            f.extend([observers, webform()]);
         }
     }
     f.extend(common_tail());

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{EnumItem, FieldDef, UfMeta, camel_to_upper, uf_entity_id, upper_to_camel, yes};
 use crate::SandboxError;
+use crate::strict::StageRequirement;
 
 pub(super) fn apply_override(
     fields: &mut Vec<FieldDef>,
@@ -96,6 +97,20 @@ pub struct EntitySpec {
     /// Field overrides and additions.
     #[serde(default)]
     pub field: Vec<FieldSpec>,
+    /// Fields required on a stage (`[[entity.require]]`): the schema-file form of
+    /// `b24import sandbox --require` ([`crate::strict`]).
+    #[serde(default)]
+    pub require: Vec<RequireSpec>,
+}
+
+/// `[[entity.require]]`: `stage = "WON"` (omitted: every stage), `fields = ["opportunity"]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireSpec {
+    /// A full `STATUS_ID` or the code after the pipeline prefix (see [`StageRequirement`]).
+    pub stage: Option<String>,
+    /// The fields required there.
+    pub fields: Vec<String>,
 }
 
 /// `[[entity.field]]`.
@@ -136,6 +151,17 @@ impl SchemaFile {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, SandboxError> {
         toml::from_str(text)
             .map_err(|e| SandboxError::Schema { path: origin.to_string(), message: e.to_string() })
+    }
+
+    /// The `[[entity.require]]` tables as stage requirements.
+    pub fn stage_requirements(&self) -> impl Iterator<Item = StageRequirement> + '_ {
+        self.entity.iter().flat_map(|e| {
+            e.require.iter().map(|r| StageRequirement {
+                entity_type_id: e.entity_type_id,
+                stage: r.stage.clone(),
+                fields: r.fields.clone(),
+            })
+        })
     }
 
     /// Reads and parses a schema TOML file.

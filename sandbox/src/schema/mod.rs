@@ -18,13 +18,16 @@
 //! type = "enumeration"
 //! multiple = false
 //! items = [{ id = 61, value = "Spring" }, { id = 63, value = "Autumn" }]
+//! [[entity.require]]      # required on a stage (omit `stage`: on every stage)
+//! stage = "WON"
+//! fields = ["opportunity", "closedate"]
 //! ```
 
 mod builtin;
 mod file;
 mod names;
 
-pub use file::{EntitySpec, FieldSpec, ItemSpec, SchemaFile};
+pub use file::{EntitySpec, FieldSpec, ItemSpec, RequireSpec, SchemaFile};
 pub use names::{camel_to_upper, upper_to_camel};
 
 use serde::{Deserialize, Serialize};

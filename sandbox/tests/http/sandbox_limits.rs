@@ -104,8 +104,8 @@ async fn billed_per_inner_method_a_blocked_method_fails_inside_result_error() {
     let clock = Clock::manual();
     let p = Portal::start(costly(&clock, BatchBilling::PerInnerMethod)).await;
     let cmd = json!({
-        "a": add_cmd(3, json!({})), "b": add_cmd(3, json!({})), "c": add_cmd(3, json!({})),
-        "d": add_cmd(3, json!({})), "p": "profile",
+        "a": add_cmd(3, json!({"name": "A"})), "b": add_cmd(3, json!({"name": "A"})), "c": add_cmd(3, json!({"name": "A"})),
+        "d": add_cmd(3, json!({"name": "A"})), "p": "profile",
     });
     let (status, v) = p.batch(false, cmd).await;
     assert_eq!(status, 200);
@@ -119,7 +119,7 @@ async fn billed_per_inner_method_a_blocked_method_fails_inside_result_error() {
 async fn billed_to_batch_the_whole_batch_is_blocked_with_429() {
     let clock = Clock::manual();
     let p = Portal::start(costly(&clock, BatchBilling::ToBatch)).await;
-    let cmd = json!({"a": add_cmd(3, json!({})), "b": add_cmd(3, json!({})), "c": add_cmd(3, json!({}))});
+    let cmd = json!({"a": add_cmd(3, json!({"name": "A"})), "b": add_cmd(3, json!({"name": "A"})), "c": add_cmd(3, json!({"name": "A"}))});
     let (status, v) = p.batch(false, cmd.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(v["time"]["operating"], 3.0);
