@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sandbox::persist::{Persist, SavedOAuth};
-use crate::sandbox::{BatchBilling, Latency, Sandbox, SandboxConfig, SchemaFile};
+use crate::sandbox::{BatchBilling, Latency, Sandbox, SandboxConfig, SchemaFile, StageRequirement};
 use anyhow::Context;
 
 /// Rate-limit preset.
@@ -137,6 +137,19 @@ pub struct Opts {
     /// Keep the portal state in this SQLite file (survives a restart).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    // crm.item.add / update rules (b24_sandbox::strict::ItemRules).
+    /// Fields an item must have filled on a stage, `ENTITY[:STAGE]=FIELD,FIELD` (repeatable), as
+    /// a portal's stage-dependent required fields: `deal:WON=opportunity,closedate`. ENTITY is
+    /// lead, deal, contact, company, quote, invoice or an entityTypeId; STAGE a STATUS_ID or the
+    /// code after the pipeline prefix (WON matches C3:WON); without a stage, on every item.
+    /// Refused with CRM_FIELD_ERROR_REQUIRED. The schema file's [[entity.require]] does the same.
+    #[arg(long = "require", value_name = "ENTITY[:STAGE]=FIELDS")]
+    pub require: Vec<StageRequirement>,
+    /// Store IDs that point at nothing (a user, company, contact, lead, deal, quote or parent item
+    /// that does not exist) instead of refusing them, as portals whose data was loaded around
+    /// the API do.
+    #[arg(long)]
+    pub accept_dangling_refs: bool,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -204,6 +217,8 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
     if let Some(path) = &args.schema {
         cfg.schema = Some(SchemaFile::load(path)?);
     }
+    cfg.items.stage_required = args.require.clone();
+    cfg.items.accept_dangling_refs = args.accept_dangling_refs;
     cfg.state_file = args.state.clone();
     match &args.state {
         Some(path) => {
@@ -385,5 +400,20 @@ mod tests {
         assert!(config(&opts(&["--operating-window", "0"])).is_err());
         assert!(config(&opts(&["--operating-budget", "0"])).is_err());
         assert!(config(&opts(&["--cost", "crm.item.add=-1"])).is_err());
+    }
+
+    #[test]
+    fn the_item_rule_flags_reach_the_config_and_default_to_strict() {
+        let strict = config(&opts(&[])).expect("config");
+        assert!(strict.items.stage_required.is_empty() && !strict.items.accept_dangling_refs);
+        let o = opts(&["--require", "deal:WON=opportunity,closedate", "--require", "contact=lastName"]);
+        let cfg = config(&o).expect("config");
+        assert_eq!(cfg.items.stage_required.len(), 2);
+        assert_eq!(cfg.items.stage_required[0].fields, ["opportunity", "closedate"]);
+        assert_eq!(cfg.items.stage_required[1].stage, None);
+        assert!(config(&opts(&["--accept-dangling-refs"])).expect("config").items.accept_dangling_refs);
+        let e =
+            Cli::try_parse_from(["b24import", "sandbox", "--require", "deal:WON"]).expect_err("no fields");
+        assert!(e.to_string().contains("deal:WON=opportunity,closedate"), "{e}");
     }
 }

@@ -11,6 +11,7 @@ mod sandbox_batch;
 mod sandbox_duplicate;
 mod sandbox_faults;
 mod sandbox_items;
+mod sandbox_items_strict;
 mod sandbox_limits;
 mod sandbox_schema;
 mod sandbox_seed_replay;

@@ -117,8 +117,9 @@ async fn missing_required_fields_are_named_in_the_error() {
     assert_eq!(v["error"], "CRM_FIELD_ERROR_REQUIRED");
     // The page's text names the first missing field by its title (crm-item-batch-import.md).
     assert_eq!(v["error_description"], "The \"Last name\" field is required");
-    let (status, v) =
-        p.call("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "Ann", "lastName": "Lee"}})).await;
+    let (status, v) = p
+        .call("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": "Ann", "lastName": "Lee"}}))
+        .await;
     assert_eq!((status, v["error_description"].as_str()), (400, Some("The \"Signed on\" field is required")));
     let f = p.ok("crm.item.fields", json!({"entityTypeId": 3})).await;
     assert_eq!(f["result"]["fields"]["lastName"]["isRequired"], true);

@@ -198,7 +198,8 @@ async fn refused(p: &Portal, method: &str, text: &str, id: Option<u64>) -> (u16,
 /// The state the examples assume (see the module documentation).
 async fn portal() -> Portal {
     let schema = SchemaFile::from_toml(SPA_SCHEMA, "seed-replay").expect("valid schema");
-    let mut config = SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..SandboxConfig::fast() };
+    let mut config =
+        SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..SandboxConfig::fast() };
     // The examples link records of their author's portal (company 5, contacts 4 and 5, quote 7,
     // lead 102, users 2, 3 and 6): a portal holding them is what the documented answer assumes.
     config.items.accept_dangling_refs = true;

@@ -71,7 +71,6 @@ pub(super) fn apply(
         ("createdBy", json!(cx.user)),              // the answer's createdBy: the caller
         ("opened", json!("Y")),                     // "By default — Y"
         ("currencyId", json!(base_currency())),     // "By default — default currency"
-        ("opportunity", json!(0.0)),                // stored as 0 (the answers show 0, not null)
         ("isManualOpportunity", json!("N")),        // "By default — N"
         ("categoryId", json!(cx.default_category)), // "By default — 0 (general)"
         ("export", json!("Y")),                     // contact: "By default — Y"
@@ -82,6 +81,7 @@ pub(super) fn apply(
         ("closedate", date_after(cx.now_unix, 7)), // "By default — creation date + 7 days"
         ("actualDate", date_after(cx.now_unix, 7)), // quote: "creation date of the entity + 7 days"
     ];
+    // `opportunity`, `taxValue`, `probability`: "By default — null", so none is set here.
     // "By default — the first available ..." of every directory field but the stage.
     for f in schema.fields.iter().filter(|f| f.field_type == "crm_status" && f.name != "stageId") {
         if let Some(dir) = &f.status_type
