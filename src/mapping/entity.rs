@@ -146,6 +146,8 @@ const COMMON: &[(&str, ValueType)] = &[
     ("webformId", Int),
     ("originatorId", Str),
     ("originId", Str),
+    // contact, company: "Version of the original" (the crm.item.add page).
+    ("originVersion", Str),
     ("xmlId", Str),
     ("utmSource", Str),
     ("utmMedium", Str),
@@ -204,8 +206,15 @@ const COMPANY_EXTRA: &[(&str, ValueType)] = &[
     ("addressLegal", Str),
     ("leadId", Int),
 ];
-/// `crm.item.add` for quotes (estimates): the document's text.
-const QUOTE_EXTRA: &[(&str, ValueType)] = &[("content", Str), ("terms", Str)];
+/// `crm.item.add` for quotes (estimates): the document's text, its validity date and its
+/// files' storage.
+const QUOTE_EXTRA: &[(&str, ValueType)] = &[
+    ("content", Str),
+    ("terms", Str),
+    ("actualDate", Date),
+    ("storageTypeId", Int),
+    ("storageElementIds", Int),
+];
 const ITEM_EXTRA: &[(&str, ValueType)] =
     &[("leadId", Int), ("dealId", Int), ("quoteId", Int), ("accountNumber", Str), ("number", Str)];
 

@@ -23,7 +23,7 @@ fn product_type_of(portal_type: &str) -> Option<ValueType> {
     Some(match portal_type {
         "string" | "text" | "crm_status" | "crm_currency" | "url" => ValueType::String,
         "integer" | "user" | "employee" | "crm_company" | "crm_contact" | "crm_category" | "crm_lead"
-        | "crm_deal" | "crm_quote" => ValueType::Int,
+        | "crm_deal" | "crm_quote" | "location" => ValueType::Int,
         "double" => ValueType::Number,
         "boolean" => ValueType::Bool,
         "date" => ValueType::Date,

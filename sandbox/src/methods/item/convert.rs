@@ -195,7 +195,7 @@ fn scalar(
     let bad = || not_valid(field, original);
     Ok(match field.field_type.as_str() {
         "integer" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact" | "crm_lead"
-        | "crm_deal" | "crm_quote" | "crm_entity" => json!(as_i64(raw).ok_or_else(bad)?),
+        | "crm_deal" | "crm_quote" | "crm_entity" | "location" => json!(as_i64(raw).ok_or_else(bad)?),
         "double" => match raw {
             Value::Number(n) => json!(n.as_f64().ok_or_else(bad)?),
             Value::String(s) => json!(s.trim().replace(',', ".").parse::<f64>().map_err(|_| bad())?),

@@ -69,7 +69,7 @@ fn original_names(c: &Call) -> bool {
 pub(crate) fn kind_of(field_type: &str) -> Kind {
     match field_type {
         "integer" | "double" | "user" | "employee" | "crm_category" | "crm_company" | "crm_contact"
-        | "crm_lead" | "crm_deal" | "crm_quote" | "crm_entity" => Kind::Number,
+        | "crm_lead" | "crm_deal" | "crm_quote" | "crm_entity" | "location" => Kind::Number,
         "boolean" => Kind::Bool,
         "date" | "datetime" => Kind::Date,
         _ => Kind::Text,
