@@ -21,7 +21,8 @@
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
-//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`].
+//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`],
+//! [`strict`] (the `crm.item.*` rules a portal is configured with).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), b24_sandbox::SandboxError> {

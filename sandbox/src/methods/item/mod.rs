@@ -1,7 +1,10 @@
 //! `crm.item.add/update/get/list/delete/fields`: the universal CRM item methods, validated like
 //! the portal (§3.2–3.6): unknown `entityTypeId` -> `NOT_FOUND`; a multiple field given a scalar
 //! -> `100`; bad files, enumeration values, dates, numbers -> `CRM_FIELD_ERROR_VALUE_NOT_VALID`;
-//! missing required fields -> `CRM_FIELD_ERROR_REQUIRED` naming them; unknown fields ignored.
+//! missing required fields, static or of the item's stage (`crate::strict`), ->
+//! `CRM_FIELD_ERROR_REQUIRED` naming the first by its title; `fields` missing -> `100`; an ID
+//! pointing at no user or item -> `CRM_FIELD_ERROR_VALUE_NOT_VALID`; unknown fields ignored.
+//! Empty fields get the page's defaults (`defaults`).
 //! `fm` is a list on add and an `n0`/id-keyed object on update.
 //!
 //! Values the portal looks up are checked against the portal's data, each refusal HTTP 400
