@@ -201,6 +201,17 @@ async fn every_field_of_the_pages_tables_exists() {
         .await;
     assert!(v["result"]["item"]["logo"]["urlMachine"].is_string());
     assert_eq!(v["result"]["item"]["bankingDetails"], "IBAN");
+    // The contact's photo is a file on add, but crm.item.update refuses to set it
+    // (how-to-make-contact-edit-card.md), in either form.
+    let v = p
+        .ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"photo": ["me.png", "iVBORw0KGgo="]}}))
+        .await;
+    let id = v["result"]["item"]["id"].clone();
+    assert!(v["result"]["item"]["photo"]["urlMachine"].is_string());
+    for photo in [json!(["me.png", "iVBORw0KGgo="]), json!({"fileData": ["me.png", "iVBORw0KGgo="]})] {
+        let body = json!({"entityTypeId": 3, "id": id, "fields": {"photo": photo}});
+        assert_eq!(refused(&p, "crm.item.update", body).await.1, "CRM_FIELD_ERROR_VALUE_NOT_VALID");
+    }
 }
 
 #[tokio::test]

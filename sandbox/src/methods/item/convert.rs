@@ -254,6 +254,17 @@ pub(super) fn convert(
             Some(v @ Value::Object(_)) => vec![v.clone()],
             _ => Vec::new(),
         };
+        // The contact's system `photo` cannot be set through crm.item.update: "both the
+        // `["photo.jpg", "Base64"]` array and the `{"fileData": [...]}` object return an error"
+        // (tutorials/crm/how-to-edit-crm-objects/how-to-make-contact-edit-card.md; the error is
+        // not named there: the page's value error is the answer here). Clearing it is no setting.
+        if existing.is_some()
+            && schema.entity_type_id == 3
+            && field.name == "photo"
+            && !(raw.is_null() || raw.as_str() == Some(""))
+        {
+            return Err(not_valid(field, original));
+        }
         if field.field_type == "file"
             && let Some(obj) = raw.as_object()
             && obj.contains_key("fileData")
