@@ -43,6 +43,7 @@ pub mod persist;
 pub mod phpquery;
 pub mod schema;
 mod server;
+pub mod setup;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ pub use latency::Latency;
 pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
+pub use setup::SetupConfig;
 
 /// Errors of starting or running the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +270,9 @@ pub struct SandboxConfig {
     /// documented rule. A portal set this way matches values an importer that follows the
     /// documented rule cannot explain: the tests use it to produce such a hit.
     pub phone_default_country: Option<String>,
+    /// What the portal holds beyond the CRM that the set-up and user methods check (issue 18):
+    /// the workgroups an extranet user may be invited to ([`SetupConfig`], `setup.rs`).
+    pub setup: SetupConfig,
 }
 
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
@@ -323,6 +328,7 @@ impl SandboxConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             denied_methods: Default::default(),
             phone_default_country: None,
+            setup: SetupConfig::default(),
         }
     }
 

@@ -42,6 +42,8 @@ pub(crate) struct Call<'a> {
     pub denied: &'a std::collections::BTreeSet<String>,
     /// `SandboxConfig::phone_default_country` (phone matching of `crm.duplicate.findbycomm`).
     pub phone_country: Option<&'a str>,
+    /// `SandboxConfig::setup` (the workgroups `user.add` checks).
+    pub setup: &'a crate::setup::SetupConfig,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
@@ -68,17 +70,36 @@ impl Output {
     }
 }
 
-/// An error answer: HTTP status, `error`, `error_description`.
+/// An error answer: HTTP status, `error`, `error_description`, and the `argument` some
+/// methods add (`user.add`'s `ERROR_ARGUMENT` answers: the page's example carries
+/// `"argument": ""`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MethodError {
     pub status: u16,
     pub code: String,
     pub description: String,
+    pub argument: Option<String>,
 }
 
 impl MethodError {
     pub fn new(status: u16, code: &str, description: impl Into<String>) -> Self {
-        MethodError { status, code: code.to_string(), description: description.into() }
+        MethodError { status, code: code.to_string(), description: description.into(), argument: None }
+    }
+
+    /// The same error carrying `argument` (the parameter the portal names, often empty).
+    pub fn with_argument(mut self, argument: impl Into<String>) -> Self {
+        self.argument = Some(argument.into());
+        self
+    }
+
+    /// The JSON body of the error: `{"error", "error_description"}`, plus `argument` when the
+    /// method gives one. The outer answer and a `batch` command's `result_error` entry alike.
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::json!({"error": self.code, "error_description": self.description});
+        if let Some(a) = &self.argument {
+            body["argument"] = Value::String(a.clone());
+        }
+        body
     }
 
     pub fn bad(code: &str, description: impl Into<String>) -> Self {

@@ -15,4 +15,5 @@ mod sandbox_limits;
 mod sandbox_schema;
 mod sandbox_seed_replay;
 mod sandbox_setup;
+mod sandbox_strict_setup;
 mod sandbox_time;
