@@ -137,6 +137,12 @@ pub struct Opts {
     /// Keep the portal state in this SQLite file (survives a restart).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    // --- issue 18, set-up methods and users (`b24_sandbox::SetupConfig`) ---
+    /// A workgroup open to extranet users, by id (repeatable, or comma-separated): `user.add`
+    /// with EXTRANET=Y must name one in SONET_GROUP_ID, else ERROR_NO_GROUP. A fresh portal
+    /// has none, so by default every extranet invitation is refused.
+    #[arg(long = "extranet-group", value_name = "ID", value_delimiter = ',')]
+    pub extranet_groups: Vec<u64>,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -181,6 +187,7 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
         Billing::ToBatch => BatchBilling::ToBatch,
     };
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
+    cfg.setup = crate::sandbox::SetupConfig::default().with_extranet_groups(args.extranet_groups.iter().copied());
     cfg.time_scale = args.time_scale;
     if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
         anyhow::bail!("--max-request-secs must be 0 (no cap) or more, not {}", args.max_request_secs);

@@ -11,6 +11,8 @@ pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
 pub(crate) mod item;
+pub(crate) mod legacy;
+pub(crate) mod list_check;
 pub(crate) mod rights;
 pub(crate) mod types;
 pub(crate) mod user;
@@ -131,7 +133,7 @@ fn route(method: &str) -> Option<Handler> {
         "crm.item.add" => item::add,
         "crm.item.update" => item::update,
         "crm.item.get" => item::get,
-        "crm.item.list" => item::list,
+        "crm.item.list" => list_check::item_list,
         "crm.item.delete" => item::delete,
         "crm.item.fields" => item::fields,
         "user.add" => user::add,
@@ -173,6 +175,7 @@ fn route(method: &str) -> Option<Handler> {
         "userfieldconfig.list" => userfieldconfig::config_list,
         "userfieldconfig.get" => userfieldconfig::config_get,
         "userfieldconfig.update" => userfieldconfig::config_update,
+        "crm.lead.list" | "crm.deal.list" | "crm.contact.list" | "crm.company.list" => legacy::list,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "crm.currency.list" => currency::list,
         "server.time" => server_time,

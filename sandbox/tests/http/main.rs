@@ -12,6 +12,7 @@ mod sandbox_duplicate;
 mod sandbox_faults;
 mod sandbox_items;
 mod sandbox_limits;
+mod sandbox_lists;
 mod sandbox_schema;
 mod sandbox_seed_replay;
 mod sandbox_setup;
