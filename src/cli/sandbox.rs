@@ -187,7 +187,8 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
         Billing::ToBatch => BatchBilling::ToBatch,
     };
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
-    cfg.setup = crate::sandbox::SetupConfig::default().with_extranet_groups(args.extranet_groups.iter().copied());
+    cfg.setup =
+        crate::sandbox::SetupConfig::default().with_extranet_groups(args.extranet_groups.iter().copied());
     cfg.time_scale = args.time_scale;
     if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
         anyhow::bail!("--max-request-secs must be 0 (no cap) or more, not {}", args.max_request_secs);

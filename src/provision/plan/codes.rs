@@ -40,9 +40,23 @@ pub(super) fn stage_prefix(schema: &PortalSchema, entity_id: &str) -> String {
     bitrix::stage_prefix(entity_id).unwrap_or_default()
 }
 
+/// How long the part of a new `STATUS_ID` after `prefix` may be: 20, or less where the portal
+/// allows less. The `crm.status.add` page (`api-reference/crm/status/crm-status-add.md`,
+/// "Restrictions for STATUS_ID"): lead statuses 21 characters, quote statuses and the general
+/// deal pipeline 22, other directories 50, and a deal pipeline of its own (`DEAL_STAGE_3`,
+/// whose codes carry `C3:`) 22 with its prefix counted: 19 after `C3:`, 18 after `C12:`.
+fn code_limit(prefix: &str) -> usize {
+    let deal_pipeline = prefix
+        .strip_prefix('C')
+        .and_then(|p| p.strip_suffix(':'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if deal_pipeline { 20.min(22usize.saturating_sub(prefix.len())) } else { 20 }
+}
+
 /// The `STATUS_ID` of a new status named `name`: the prefix, then the name in upper-case
-/// `A-Z0-9_` (at most 20 characters), or `B24I_` and a hash when the name has no such
-/// characters or the code is taken.
+/// `A-Z0-9_` (at most 20 characters, fewer in a deal pipeline's directory: see
+/// [`code_limit`]), or `B24I_` and a hash when the name has no such characters or the code is
+/// taken.
 pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
     let mut code = String::new();
     for c in normalize(name).chars() {
@@ -52,7 +66,8 @@ pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
             code.push('_');
         }
     }
-    let code: String = code.trim_end_matches('_').chars().take(20).collect();
+    let code: String = code.trim_end_matches('_').chars().take(code_limit(prefix)).collect();
+    let code = code.trim_end_matches('_').to_string();
     let hashed = || format!("B24I_{}", &xml_id(name)[5..13].to_ascii_uppercase());
     let first = if code.is_empty() { hashed() } else { code };
     let candidate = format!("{prefix}{first}");

@@ -211,6 +211,23 @@ fn new_stages_get_the_pipelines_prefix_and_stable_codes() {
     assert_eq!(status_id("", "new!", &taken), format!("B24I_{}", xml_id("new!")[5..13].to_ascii_uppercase()));
 }
 
+// Bug (issue 18, found comparing provision with the crm.status.add page): a 20-character code after `C3:` passed the
+// 22 characters the crm.status.add page allows a deal pipeline's STATUS_ID, prefix included.
+#[test]
+fn a_deal_pipeline_stage_code_fits_the_page_s_limit_with_its_prefix() {
+    let taken = BTreeSet::new();
+    let long = "Negotiation with procurement";
+    assert_eq!(status_id("C3:", long, &taken), "C3:NEGOTIATION_WITH_PR");
+    assert_eq!(status_id("C12:", long, &taken), "C12:NEGOTIATION_WITH_P");
+    assert_eq!(
+        status_id("C12:", "Negotiation withx more", &taken),
+        "C12:NEGOTIATION_WITHX",
+        "no `_` at the end"
+    );
+    assert_eq!(status_id("", long, &taken), "NEGOTIATION_WITH_PRO", "20 elsewhere");
+    assert_eq!(status_id("DT1032_5:", long, &taken), "DT1032_5:NEGOTIATION_WITH_PRO");
+}
+
 #[test]
 fn stages_wait_for_the_pipelines_their_rows_name() {
     let p = mapping(
