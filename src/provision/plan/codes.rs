@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use sha2::{Digest, Sha256};
 
 use crate::bitrix::entity as bitrix;
-use crate::schema::{PortalSchema, normalize};
+use crate::schema::{PortalSchema, Status, normalize};
 
 /// The `FIELD_NAME` of a custom field as a mapping names it, by the portal's rule
 /// ([`crate::mapping::names::upper`]): `UF_CRM_SEGMENT` as is, `ufCrm7Segment` ->
@@ -75,4 +75,25 @@ pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
         return candidate;
     }
     format!("{prefix}{}", hashed())
+}
+
+/// The `SORT` of the `n`-th (from 0) new in-progress stage of a directory: right after its last
+/// in-progress stage, before its success stage. The `crm.status.add` page
+/// (`api-reference/crm/status/crm-status-add.md`) wants in-progress stages, then the success
+/// stage, then failures, refuses a stage sorted after the final one, and sorts an unsent `SORT`
+/// at 10, which would put the new stage first in its pipeline. `None` (send no `SORT`) when the
+/// directory has no success stage (sources, types: no order to keep) or no room is left below
+/// it.
+pub(super) fn stage_sort<'a>(statuses: impl Iterator<Item = &'a Status>, n: usize) -> Option<i64> {
+    let rows: Vec<&Status> = statuses.collect();
+    let success = rows.iter().filter(|s| s.semantics.as_deref() == Some("S")).filter_map(|s| s.sort).min()?;
+    let last = rows
+        .iter()
+        .filter(|s| !matches!(s.semantics.as_deref(), Some("S" | "F")))
+        .filter_map(|s| s.sort)
+        .filter(|sort| *sort < success)
+        .max()
+        .unwrap_or(0);
+    let sort = last + 1 + i64::try_from(n).ok()?;
+    (sort < success).then_some(sort)
 }

@@ -267,3 +267,28 @@ fn custom_field_names_are_upper_cased_as_the_portal_names_them() {
     assert_eq!(upper_field_name("ufCrmSegment"), "UF_CRM_SEGMENT");
     assert_eq!(upper_field_name("ufCrm_1700000004"), "UF_CRM_1700000004");
 }
+
+// Issue 18: crm.status.add sorts an unsent SORT at 10 (its page), first in the pipeline.
+#[test]
+fn a_new_stage_sorts_after_the_last_in_progress_stage_and_before_the_success_one() {
+    use crate::schema::Status;
+    let st = |code: &str, sort: i64, sem: Option<&str>| Status {
+        entity_id: "DEAL_STAGE".into(),
+        status_id: code.into(),
+        sort: Some(sort),
+        semantics: sem.map(str::to_string),
+        ..Default::default()
+    };
+    let rows =
+        [st("NEW", 10, None), st("WORK", 40, Some("P")), st("WON", 60, Some("S")), st("LOSE", 70, Some("F"))];
+    assert_eq!(super::codes::stage_sort(rows.iter(), 0), Some(41));
+    assert_eq!(super::codes::stage_sort(rows.iter(), 1), Some(42));
+    assert_eq!(super::codes::stage_sort(rows.iter(), 19), None, "no room below the success stage");
+    let sources = [Status {
+        entity_id: "SOURCE".into(),
+        status_id: "WEB".into(),
+        sort: Some(10),
+        ..Default::default()
+    }];
+    assert_eq!(super::codes::stage_sort(sources.iter(), 0), None, "no stage order to keep");
+}
