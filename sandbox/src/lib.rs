@@ -6,7 +6,8 @@
 //! feature `sandbox`, on by default) for `b24import demo`, `b24import sandbox` and its tests.
 //!
 //! It owns everything behind `http://127.0.0.1:PORT`: auth (webhook, OAuth + token endpoint),
-//! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods), the limits
+//! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods, the legacy
+//! read-only `crm.{lead,deal,contact,company}.list`), the limits
 //! ([`limits`]), fault injection ([`faults`]), the `/_sandbox/*` inspection endpoints and the
 //! optional SQLite persistence ([`persist`]). It must be strict: whatever a real portal
 //! refuses it refuses with the same HTTP status and error code (`docs/portal-protocol.md`; a

@@ -326,7 +326,14 @@ pub(crate) fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.naive_utc());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%d.%m.%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(d);
         }
