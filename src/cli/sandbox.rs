@@ -394,4 +394,12 @@ mod tests {
         assert!(config(&opts(&["--operating-budget", "0"])).is_err());
         assert!(config(&opts(&["--cost", "crm.item.add=-1"])).is_err());
     }
+
+    #[test]
+    fn extranet_groups_reach_the_config_and_none_by_default() {
+        let cfg = config(&opts(&["--extranet-group", "12", "--extranet-group", "14,20"])).expect("valid");
+        assert_eq!(cfg.setup.extranet_groups.iter().copied().collect::<Vec<_>>(), [12, 14, 20]);
+        assert!(config(&opts(&[])).expect("valid").setup.extranet_groups.is_empty());
+        assert!(Cli::try_parse_from(["b24import", "sandbox", "--extranet-group", "twelve"]).is_err());
+    }
 }
