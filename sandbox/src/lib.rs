@@ -6,7 +6,8 @@
 //! feature `sandbox`, on by default) for `b24import demo`, `b24import sandbox` and its tests.
 //!
 //! It owns everything behind `http://127.0.0.1:PORT`: auth (webhook, OAuth + token endpoint),
-//! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods), the limits
+//! the REST methods (`crm.item.*`, `batch`, `user.*`, schema setup methods, the legacy
+//! read-only `crm.{lead,deal,contact,company}.list`), the limits
 //! ([`limits`]), fault injection ([`faults`]), the `/_sandbox/*` inspection endpoints and the
 //! optional SQLite persistence ([`persist`]). It must be strict: whatever a real portal
 //! refuses it refuses with the same HTTP status and error code (`docs/portal-protocol.md`; a
@@ -44,6 +45,7 @@ pub mod persist;
 pub mod phpquery;
 pub mod schema;
 mod server;
+pub mod setup;
 pub mod state;
 pub mod strict;
 
@@ -61,6 +63,7 @@ pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
 pub use strict::{ItemRules, StageRequirement};
+pub use setup::SetupConfig;
 
 /// Errors of starting or running the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +278,9 @@ pub struct SandboxConfig {
     /// requires, and whether IDs pointing at nothing are stored ([`strict`]). Default: none
     /// required beyond the schema, dangling references refused.
     pub items: ItemRules,
+    /// What the portal holds beyond the CRM that the set-up and user methods check (issue 18):
+    /// the workgroups an extranet user may be invited to ([`SetupConfig`], `setup.rs`).
+    pub setup: SetupConfig,
 }
 
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
@@ -331,6 +337,7 @@ impl SandboxConfig {
             denied_methods: Default::default(),
             phone_default_country: None,
             items: ItemRules::default(),
+            setup: SetupConfig::default(),
         }
     }
 

@@ -396,7 +396,7 @@ type Refused = Box<Response>;
 
 fn refuse(core: &mut Core, e: &MethodError) -> Refused {
     *core.stats.refusals.entry(e.code.clone()).or_default() += 1;
-    Box::new(json_response(e.status, &error_body(&e.code, &e.description)))
+    Box::new(json_response(e.status, &e.body()))
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -613,6 +613,7 @@ fn run_single(
         denied: &cfg.denied_methods,
         phone_country: cfg.phone_default_country.as_deref(),
         rules: &cfg.items,
+        setup: &cfg.setup,
     };
     let outcome = handler(&mut call);
     let report = bill(core, op, caller, method, now, cost);
@@ -719,6 +720,7 @@ fn run_batch(
                     denied: &cfg.denied_methods,
                     phone_country: cfg.phone_default_country.as_deref(),
                     rules: &cfg.items,
+                    setup: &cfg.setup,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
@@ -752,7 +754,7 @@ fn run_batch(
             }
             Err(e) => {
                 bump(&mut core.stats.refusals, &e.code);
-                sections.result_error.push((id.clone(), Entry::Value(error_body(&e.code, &e.description))));
+                sections.result_error.push((id.clone(), Entry::Value(e.body())));
                 if halt {
                     break;
                 }

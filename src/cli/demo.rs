@@ -14,6 +14,10 @@ use anyhow::Context as _;
 use super::exit;
 use crate::pipeline::{PlanRate, RunOptions};
 use crate::sandbox::{Sandbox, SandboxConfig};
+
+/// The extranet workgroups the demo portal holds: those `samples/users.csv` invites its
+/// extranet partners to (a portal refuses an extranet user without an existing group).
+const DEMO_EXTRANET_GROUPS: [u64; 2] = [12, 14];
 use crate::transport::{Credentials, Plan, Rate, Transport, TransportConfig, Webhook};
 
 /// The bundled steps, in the order their lookups need.
@@ -58,6 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (code, rejects) = runtime.block_on(async {
         let mut config = SandboxConfig::fast();
         config.time_scale = 0.0;
+        // The demo portal has the workgroups its extranet partners (samples/users.csv) join.
+        config.setup = crate::sandbox::SetupConfig::default().with_extranet_groups(DEMO_EXTRANET_GROUPS);
         let sandbox = Sandbox::start(config).await.context("cannot start the sandbox")?;
         outln!("sandbox portal listening on {}", sandbox.base_url());
         let rate = Rate { per_second: 20.0, burst: 10 };

@@ -150,6 +150,12 @@ pub struct Opts {
     /// the API do.
     #[arg(long)]
     pub accept_dangling_refs: bool,
+    // --- issue 18, set-up methods and users (`b24_sandbox::SetupConfig`) ---
+    /// A workgroup open to extranet users, by id (repeatable, or comma-separated): `user.add`
+    /// with EXTRANET=Y must name one in SONET_GROUP_ID, else ERROR_NO_GROUP. A fresh portal
+    /// has none, so by default every extranet invitation is refused.
+    #[arg(long = "extranet-group", value_name = "ID", value_delimiter = ',')]
+    pub extranet_groups: Vec<u64>,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -194,6 +200,8 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
         Billing::ToBatch => BatchBilling::ToBatch,
     };
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
+    cfg.setup =
+        crate::sandbox::SetupConfig::default().with_extranet_groups(args.extranet_groups.iter().copied());
     cfg.time_scale = args.time_scale;
     if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
         anyhow::bail!("--max-request-secs must be 0 (no cap) or more, not {}", args.max_request_secs);
@@ -415,5 +423,13 @@ mod tests {
         let e =
             Cli::try_parse_from(["b24import", "sandbox", "--require", "deal:WON"]).expect_err("no fields");
         assert!(e.to_string().contains("deal:WON=opportunity,closedate"), "{e}");
+    }
+
+    #[test]
+    fn extranet_groups_reach_the_config_and_none_by_default() {
+        let cfg = config(&opts(&["--extranet-group", "12", "--extranet-group", "14,20"])).expect("valid");
+        assert_eq!(cfg.setup.extranet_groups.iter().copied().collect::<Vec<_>>(), [12, 14, 20]);
+        assert!(config(&opts(&[])).expect("valid").setup.extranet_groups.is_empty());
+        assert!(Cli::try_parse_from(["b24import", "sandbox", "--extranet-group", "twelve"]).is_err());
     }
 }

@@ -104,10 +104,13 @@ pub fn request(action: &Action) -> (Method, Value) {
         Action::AddValues { owner: Owner::Config(_), field_id, values, .. } => {
             config_values(*field_id, &[], values)
         }
-        Action::AddStatus { entity_id, status_id, name } => (
-            Method::CrmStatusAdd,
-            json!({ "fields": { "ENTITY_ID": entity_id, "STATUS_ID": status_id, "NAME": name } }),
-        ),
+        Action::AddStatus { entity_id, status_id, name, sort } => {
+            let mut fields = json!({ "ENTITY_ID": entity_id, "STATUS_ID": status_id, "NAME": name });
+            if let Some(sort) = sort {
+                fields["SORT"] = json!(sort);
+            }
+            (Method::CrmStatusAdd, json!({ "fields": fields }))
+        }
         Action::AddCategory { entity_type_id, name } => {
             (Method::CrmCategoryAdd, json!({ "entityTypeId": entity_type_id, "fields": { "name": name } }))
         }
@@ -320,12 +323,13 @@ mod tests {
             entity_id: "DEAL_STAGE_3".into(),
             status_id: "C3:REVIEW".into(),
             name: "Review".into(),
+            sort: Some(51),
         };
         assert_eq!(
             wire(&s),
             (
                 "crm.status.add".to_string(),
-                json!({"fields": {"ENTITY_ID": "DEAL_STAGE_3", "STATUS_ID": "C3:REVIEW", "NAME": "Review"}})
+                json!({"fields": {"ENTITY_ID": "DEAL_STAGE_3", "STATUS_ID": "C3:REVIEW", "NAME": "Review", "SORT": 51}})
             )
         );
         let c = Action::AddCategory { entity_type_id: 1032, name: "Wholesale".into() };

@@ -159,6 +159,8 @@ pub struct Status {
     pub category_id: Option<u64>,
     /// `P` (in progress), `S` (success), `F` (failure), when the row is a stage.
     pub semantics: Option<String>,
+    /// `SORT`: a stage's place in its pipeline.
+    pub sort: Option<i64>,
 }
 
 /// One currency of `crm.currency.list`.
@@ -362,6 +364,7 @@ impl Status {
             name: text(get(row, &["NAME"])),
             category_id: get(row, &["CATEGORY_ID"]).and_then(json::id),
             semantics: get(row, &["SEMANTICS"]).map(|s| text(Some(s))).filter(|s| !s.is_empty()),
+            sort: text(get(row, &["SORT"])).trim().parse().ok(),
         })
     }
 }

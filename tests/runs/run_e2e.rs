@@ -20,8 +20,14 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The portal the bundled samples belong to: it holds workgroups 12 and 14, those
+/// `samples/users.csv` invites its extranet partners to (as the demo's portal does; a portal
+/// refuses an extranet user without an existing group, `ERROR_NO_GROUP`).
 fn sandbox_config() -> SandboxConfig {
-    common::sandbox_config(RATE)
+    SandboxConfig {
+        setup: b24import::sandbox::SetupConfig::default().with_extranet_groups([12, 14]),
+        ..common::sandbox_config(RATE)
+    }
 }
 
 fn webhook_transport(sandbox: &SandboxHandle) -> Transport {

@@ -389,6 +389,27 @@ async fn missing_stages_and_smart_process_list_values_are_added_keeping_every_ex
     let names: Vec<&str> =
         stages.as_array().expect("stages").iter().filter_map(|s| s["NAME"].as_str()).collect();
     assert!(names.contains(&"Review") && names.contains(&"Start"), "the stage Review was added: {names:?}");
+    // Issue 18: an unsent SORT is 10 on a portal (crm.status.add's page), which put Review
+    // first in its pipeline; it goes after the last in-progress stage, before the success one.
+    let sort_of = |name: &str| {
+        let row = stages.as_array().and_then(|s| s.iter().find(|s| s["NAME"] == name)).expect("a stage");
+        row["SORT"].as_str().and_then(|s| s.parse::<i64>().ok()).expect("SORT")
+    };
+    let success = stages
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["SEMANTICS"] == "S"))
+        .and_then(|s| s["SORT"].as_str())
+        .and_then(|s| s.parse::<i64>().ok())
+        .expect("a success stage");
+    let in_progress = stages
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter(|s| s["SEMANTICS"].is_null() && s["NAME"] != "Review")
+        .filter_map(|s| s["SORT"].as_str().and_then(|v| v.parse::<i64>().ok()))
+        .max()
+        .expect("in-progress stages");
+    assert!(in_progress < sort_of("Review") && sort_of("Review") < success, "{stages}");
     // A third provision has nothing to do.
     let settled = writes(&sandbox);
     let again = provision(dir.path(), &[&mapping], &sandbox.webhook_url(), &[]).await;

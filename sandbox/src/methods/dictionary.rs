@@ -1,12 +1,14 @@
 //! Directories: `crm.status.list/add` (stages, sources, types…; filter/order on status fields,
 //! pages of 50) and `crm.category.list/add` (pipelines; the deals' general pipeline is id 0).
 //!
-//! `crm.status.add` follows its page: `fields.ENTITY_ID`, `STATUS_ID` and `NAME` are required;
-//! a stage of a non-default pipeline gets the pipeline's prefix (`C9:`, `DT1220_30:`) added to
-//! `STATUS_ID`; lead statuses, quote statuses and deal stages take only `A-Za-z0-9_-` and at
-//! most 21 / 22 / 22 characters (19 for `DEAL_STAGE_{n}` with n < 10, one less per digit); the
-//! answer is the new row's id. Its errors are the legacy CRM REST errors: HTTP 400 with an
-//! empty `error` code and the reason as text ([inference] for the texts).
+//! `crm.status.add` follows its page (`api-reference/crm/status/crm-status-add.md`):
+//! `fields.ENTITY_ID`, `STATUS_ID` and `NAME` are required; a stage of a non-default pipeline
+//! gets the pipeline's prefix (`C9:`, `DT1220_30:`) added to `STATUS_ID`; lead statuses, quote
+//! statuses and deal stages take only `A-Za-z0-9_-` and at most 21 / 22 / 22 characters (19
+//! for `DEAL_STAGE_{n}` with n < 10, one less per digit), other directories at most 50 of any;
+//! `SORT` defaults to 10; no stage after the final one; the answer is the new row's id. Its
+//! errors are the texts of the page's table, HTTP 400 with an empty `error` code except a
+//! duplicate (`ERROR_CORE`): see [`status_add`].
 
 use serde_json::{Value, json};
 
@@ -94,47 +96,90 @@ fn status_id_limit(entity_id: &str) -> Option<usize> {
     }
 }
 
-/// `crm.status.add`: answers the new row's id.
+/// `crm.status.add` (`api-reference/crm/status/crm-status-add.md`): answers the new row's id.
+///
+/// The checks run in the order the page's error table implies, each HTTP 400:
+/// 1. `fields` not an object: `""` "Parameter 'fields' must be array.";
+/// 2. `ENTITY_ID` / `STATUS_ID` missing: `""` "The field ENTITY_ID is required." and/or "The
+///    field STATUS_ID is required." (both in one answer when both are missing; the page does
+///    not say how they are joined: a space, as the legacy CRM REST joins its error list);
+/// 3. an unknown directory: `""` "Specified entity type is not supported.";
+/// 4. `NAME` missing: `""` "The field Title is required.";
+/// 5. the `STATUS_ID` restrictions of the page's "Field Features" (checked here with an empty
+///    code; the page lists no code for them, so they read as its "Error on creating status.");
+/// 6. a duplicate `STATUS_ID` in the directory: `ERROR_CORE` "The specified status ID already
+///    exists.";
+/// 7. a stage after the final one: `""` "Cannot create more stages after the final stage
+///    because the final successful stage already exists. Try using sort order values less
+///    than that of the final stage." The page documents it for `DEAL_STAGE`; the sandbox
+///    applies it to every directory that has a success stage (every pipeline's stages, lead
+///    statuses, quote statuses), because the page's "Restrictions for SORT" (in progress,
+///    then success, then failure) is stated for all status stages. A failure stage
+///    (`SEMANTICS` = `F`) may be placed after the success stage: that is where failure stages
+///    go, so only in-progress and success stages are refused.
+///
+/// `SORT` defaults to 10 (the page's "Default is 10"), not to the end of the directory.
 pub(crate) fn status_add(c: &mut Call) -> MethodResult {
     let Some(Value::Object(fields)) = param(c.params, "fields") else {
-        return Err(legacy("Parameter 'fields' must be array"));
+        return Err(legacy("Parameter 'fields' must be array."));
     };
     let get = |k: &str| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
     let text = |k: &str| get(k).and_then(as_text).map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    let (Some(entity_id), Some(code), Some(name)) = (text("ENTITY_ID"), text("STATUS_ID"), text("NAME"))
-    else {
-        return Err(legacy("The fields ENTITY_ID, STATUS_ID and NAME are required"));
+    let (entity_id, code) = match (text("ENTITY_ID"), text("STATUS_ID")) {
+        (Some(e), Some(s)) => (e, s),
+        (e, s) => {
+            let mut missing = Vec::new();
+            if e.is_none() {
+                missing.push("The field ENTITY_ID is required.");
+            }
+            if s.is_none() {
+                missing.push("The field STATUS_ID is required.");
+            }
+            return Err(legacy(missing.join(" ")));
+        }
     };
     if !c.state.meta.statuses.iter().any(|s| s.entity_id == entity_id) {
-        return Err(legacy(format!("Directory ENTITY_ID '{entity_id}' is not found")));
+        return Err(legacy("Specified entity type is not supported."));
     }
+    let Some(name) = text("NAME") else {
+        return Err(legacy("The field Title is required."));
+    };
     let stage = stage_directory(&entity_id);
     let prefix = stage.as_ref().map(|(_, p)| p.clone()).unwrap_or_default();
     let bare = code.strip_prefix(prefix.as_str()).filter(|_| !prefix.is_empty()).unwrap_or(&code).to_string();
-    if let Some(limit) = status_id_limit(&entity_id)
-        && (bare.len() > limit
-            || !bare.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'))
-    {
-        return Err(legacy(format!(
-            "STATUS_ID '{bare}' of {entity_id} must be at most {limit} characters of A-Z, a-z, 0-9, '-' and '_'"
-        )));
+    let valid = match status_id_limit(&entity_id) {
+        Some(limit) => {
+            bare.len() <= limit && bare.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        }
+        None => bare.chars().count() <= 50,
+    };
+    if !valid {
+        return Err(legacy("Error on creating status."));
     }
     let status_id = format!("{prefix}{bare}");
     if c.state.meta.statuses.iter().any(|s| s.entity_id == entity_id && s.status_id == status_id) {
-        return Err(legacy(format!("STATUS_ID '{status_id}' already exists in {entity_id}")));
+        return Err(MethodError::bad("ERROR_CORE", "The specified status ID already exists."));
     }
-    let dir = c.state.directory(&entity_id);
-    let default_sort = dir.iter().filter(|s| s.semantics.is_none()).map(|s| s.sort).max().unwrap_or(0) + 10;
-    let sort = get("SORT").and_then(as_i64).unwrap_or(default_sort);
+    let sort = get("SORT").and_then(as_i64).unwrap_or(DEFAULT_SORT);
     let semantics = match text("SEMANTICS").map(|s| s.to_ascii_uppercase()).as_deref() {
         Some("S") => Some("S".to_string()),
         Some("F") => Some("F".to_string()),
         _ => None,
     };
+    let success = c.state.directory(&entity_id).into_iter().find(|s| s.semantics.as_deref() == Some("S"));
+    if semantics.as_deref() != Some("F") && success.is_some_and(|won| sort > won.sort) {
+        return Err(legacy(AFTER_FINAL));
+    }
     let category = stage.map(|(cat, _)| cat);
     let id = c.state.add_status(&entity_id, &status_id, &name, sort, category, semantics);
     Ok(Output::new(json!(id)))
 }
+
+/// `crm.status.add`'s `SORT` when none is sent (its page: "Default is 10").
+const DEFAULT_SORT: i64 = 10;
+
+/// The page's refusal of a stage sorted after the final (success) stage.
+const AFTER_FINAL: &str = "Cannot create more stages after the final stage because the final successful stage already exists. Try using sort order values less than that of the final stage.";
 
 fn category_json(cat: &Category) -> Value {
     json!({

@@ -2,7 +2,10 @@
 //! `!@`, `%`, `!%`, `=%`, `%=`, `!=%`, `!%=`), nested groups with `logic: OR`, plus the date
 //! formats values are normalised to. Shared by `crm.item.list`, `user.get` and the dictionaries.
 //!
-//! Owns matching only; which field names exist is answered by the caller's resolver.
+//! Owns matching, and the checks of a filter's and an order's shape ([`check`],
+//! [`check_order`]: unknown fields, values a field's type cannot hold, sort directions); which
+//! field names exist is answered by the caller's resolver, and which answer a refusal gets is
+//! the caller's (each list method's page).
 
 use std::cmp::Ordering;
 
@@ -111,6 +114,92 @@ pub(crate) fn compile(
         conds.push(Cond::Leaf(LeafBox(Box::new(Leaf { field, kind, op, negate, args }))));
     }
     Ok(Cond::Group { or, conds })
+}
+
+/// Why a filter or an order is refused (the caller words it as its page does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ListError {
+    /// A filter key names no field that can be filtered on (the name without its operator).
+    FilterField(String),
+    /// A filter value the field's type cannot hold (a word for a number, a date that is no
+    /// date, an object where a value belongs).
+    FilterValue(String),
+    /// An order key names no field that can be sorted on.
+    OrderField(String),
+    /// A sort direction other than `ASC` / `DESC` (field, direction as sent).
+    OrderDirection(String, String),
+}
+
+/// Checks a filter the way [`compile`] reads it: every key resolves (or is a nested group),
+/// and every value is one its field's type can hold: numbers (or numeric text) for
+/// [`Kind::Number`], a date in an accepted form for [`Kind::Date`], `Y`/`N`/`1`/`0`/`true`/
+/// `false` for [`Kind::Bool`], any scalar for [`Kind::Text`]; an empty value (null, `""`, an
+/// empty list) is always allowed (it matches empty fields). A value that is itself an object
+/// or a list of lists is never allowed.
+pub(crate) fn check(
+    filter: &Value,
+    resolve: &dyn Fn(&str) -> Option<(String, Kind)>,
+) -> Result<(), ListError> {
+    let Some(obj) = filter.as_object() else { return Ok(()) };
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("logic") {
+            continue;
+        }
+        let (_, _, name) = split_op(key);
+        let resolved = resolve(name);
+        if resolved.is_none() && value.is_object() {
+            check(value, resolve)?;
+            continue;
+        }
+        let Some((_, kind)) = resolved else { return Err(ListError::FilterField(name.to_string())) };
+        let values: Vec<&Value> = match value {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(o) => o.values().collect(),
+            v => vec![v],
+        };
+        if !values.iter().all(|v| value_fits(kind, v)) {
+            return Err(ListError::FilterValue(name.to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn value_fits(kind: Kind, v: &Value) -> bool {
+    if is_empty(v) {
+        return true;
+    }
+    match (kind, v) {
+        (_, Value::Array(_) | Value::Object(_)) => false,
+        (Kind::Text, _) => true,
+        (Kind::Number, Value::Number(_)) => true,
+        (Kind::Number, Value::String(s)) => s.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        (Kind::Number, _) => false,
+        (Kind::Bool, Value::Bool(_)) => true,
+        (Kind::Bool, other) => super::as_text(other).is_some_and(|t| {
+            matches!(t.to_ascii_uppercase().as_str(), "Y" | "N" | "1" | "0" | "TRUE" | "FALSE")
+        }),
+        (Kind::Date, Value::String(s)) => parse_datetime(s).is_some(),
+        (Kind::Date, _) => false,
+    }
+}
+
+/// Checks an `order` object: every key resolves and every direction is `ASC` or `DESC` (in any
+/// case). Anything but an object (absent, a list) orders nothing and passes.
+pub(crate) fn check_order(
+    order: Option<&Value>,
+    resolve: &dyn Fn(&str) -> Option<(String, Kind)>,
+) -> Result<(), ListError> {
+    let Some(Value::Object(o)) = order else { return Ok(()) };
+    for (field, dir) in o {
+        if resolve(field).is_none() {
+            return Err(ListError::OrderField(field.clone()));
+        }
+        let text = super::as_text(dir).unwrap_or_else(|| dir.to_string());
+        if !text.eq_ignore_ascii_case("ASC") && !text.eq_ignore_ascii_case("DESC") {
+            return Err(ListError::OrderDirection(field.clone(), text));
+        }
+    }
+    Ok(())
 }
 
 fn normalise(kind: Kind, v: &Value) -> Value {
@@ -237,7 +326,14 @@ pub(crate) fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.naive_utc());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%d.%m.%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(d);
         }
@@ -288,6 +384,43 @@ mod tests {
         assert!(run(json!({"0": {"logic": "OR", "id": 1, "title": "acme ltd"}}), r.clone()));
         assert!(!run(json!({"0": {"logic": "OR", "id": 1, "title": "b"}}), r));
         assert_eq!(compile(&json!({"bogus": 1}), &resolve).err().as_deref(), Some("bogus"));
+    }
+
+    #[test]
+    fn check_refuses_unknown_fields_values_a_type_cannot_hold_and_bad_directions() {
+        let r = |name: &str| match name {
+            "id" => Some(("id".into(), Kind::Number)),
+            "title" => Some(("title".into(), Kind::Text)),
+            "begindate" => Some(("begindate".into(), Kind::Date)),
+            "opened" => Some(("opened".into(), Kind::Bool)),
+            _ => None,
+        };
+        assert_eq!(
+            check(
+                &json!({">=id": "12", "@id": [1, "2"], "title": "x", "begindate": "2025-01-31", "opened": "Y", "0": {"logic": "OR", "id": ""}}),
+                &r
+            ),
+            Ok(())
+        );
+        assert_eq!(check(&json!({"bogus": 1}), &r), Err(ListError::FilterField("bogus".into())));
+        assert_eq!(check(&json!({">id": "twelve"}), &r), Err(ListError::FilterValue("id".into())));
+        assert_eq!(check(&json!({"@id": [[1]]}), &r), Err(ListError::FilterValue("id".into())));
+        assert_eq!(
+            check(&json!({"begindate": "31/31/2025"}), &r),
+            Err(ListError::FilterValue("begindate".into()))
+        );
+        assert_eq!(check(&json!({"opened": "maybe"}), &r), Err(ListError::FilterValue("opened".into())));
+        assert_eq!(
+            check(&json!({"0": {"id": "x"}}), &r),
+            Err(ListError::FilterValue("id".into())),
+            "nested groups too"
+        );
+        assert_eq!(check_order(Some(&json!({"id": "desc", "title": "ASC"})), &r), Ok(()));
+        assert_eq!(check_order(Some(&json!({"nope": "ASC"})), &r), Err(ListError::OrderField("nope".into())));
+        assert_eq!(
+            check_order(Some(&json!({"id": "UP"})), &r),
+            Err(ListError::OrderDirection("id".into(), "UP".into()))
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
 pub(crate) mod item;
+pub(crate) mod legacy;
+pub(crate) mod list_check;
 pub(crate) mod rights;
 pub(crate) mod types;
 pub(crate) mod user;
@@ -44,6 +46,8 @@ pub(crate) struct Call<'a> {
     pub phone_country: Option<&'a str>,
     /// `SandboxConfig::items`: stage-dependent required fields, dangling references.
     pub rules: &'a crate::strict::ItemRules,
+    /// `SandboxConfig::setup` (the workgroups `user.add` checks).
+    pub setup: &'a crate::setup::SetupConfig,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
@@ -70,17 +74,36 @@ impl Output {
     }
 }
 
-/// An error answer: HTTP status, `error`, `error_description`.
+/// An error answer: HTTP status, `error`, `error_description`, and the `argument` some
+/// methods add (`user.add`'s `ERROR_ARGUMENT` answers: the page's example carries
+/// `"argument": ""`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MethodError {
     pub status: u16,
     pub code: String,
     pub description: String,
+    pub argument: Option<String>,
 }
 
 impl MethodError {
     pub fn new(status: u16, code: &str, description: impl Into<String>) -> Self {
-        MethodError { status, code: code.to_string(), description: description.into() }
+        MethodError { status, code: code.to_string(), description: description.into(), argument: None }
+    }
+
+    /// The same error carrying `argument` (the parameter the portal names, often empty).
+    pub fn with_argument(mut self, argument: impl Into<String>) -> Self {
+        self.argument = Some(argument.into());
+        self
+    }
+
+    /// The JSON body of the error: `{"error", "error_description"}`, plus `argument` when the
+    /// method gives one. The outer answer and a `batch` command's `result_error` entry alike.
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::json!({"error": self.code, "error_description": self.description});
+        if let Some(a) = &self.argument {
+            body["argument"] = Value::String(a.clone());
+        }
+        body
     }
 
     pub fn bad(code: &str, description: impl Into<String>) -> Self {
@@ -112,7 +135,7 @@ fn route(method: &str) -> Option<Handler> {
         "crm.item.add" => item::add,
         "crm.item.update" => item::update,
         "crm.item.get" => item::get,
-        "crm.item.list" => item::list,
+        "crm.item.list" => list_check::item_list,
         "crm.item.delete" => item::delete,
         "crm.item.fields" => item::fields,
         "user.add" => user::add,
@@ -154,6 +177,7 @@ fn route(method: &str) -> Option<Handler> {
         "userfieldconfig.list" => userfieldconfig::config_list,
         "userfieldconfig.get" => userfieldconfig::config_get,
         "userfieldconfig.update" => userfieldconfig::config_update,
+        "crm.lead.list" | "crm.deal.list" | "crm.contact.list" | "crm.company.list" => legacy::list,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "crm.currency.list" => currency::list,
         "server.time" => server_time,

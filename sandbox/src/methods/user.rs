@@ -1,7 +1,10 @@
 //! `user.add`, `user.get`, `user.fields`, `user.current`, `profile` (§4).
 //!
-//! `user.add` needs a well-formed, unused `EMAIL` (`ERROR_ARGUMENT`), intranet users need
-//! `UF_DEPARTMENT`, extranet users `EXTRANET=Y` + `SONET_GROUP_ID`; it answers the integer id.
+//! `user.add` (the seed page `../shared/seeds/user.add.txt`, codes from
+//! `api-reference/user/user-add.md`) needs a well-formed, unused `EMAIL` (`ERROR_ARGUMENT`),
+//! intranet users need `UF_DEPARTMENT`, extranet users `EXTRANET=Y` + `SONET_GROUP_ID` naming
+//! an existing extranet workgroup (`SandboxConfig::setup`); it answers the integer id. Its
+//! `ERROR_ARGUMENT` answers carry `argument` (see [`add`]).
 //! `user.get` answers ID-like values as strings, like the portal.
 
 use serde_json::{Map, Value, json};
@@ -41,7 +44,16 @@ pub const FIELDS: [(&str, &str); 24] = [
 ];
 
 fn wrong_email() -> MethodError {
-    MethodError::bad("ERROR_ARGUMENT", "wrong_email")
+    argument_error("wrong_email")
+}
+
+/// An `ERROR_ARGUMENT` answer of `user.add`: the page's example is
+/// `{"error": "ERROR_ARGUMENT", "error_description": "wrong_email", "argument": ""}`. The
+/// portal's REST server adds `argument` (the parameter an `ArgumentException` names) to every
+/// `ERROR_ARGUMENT` it answers; `user.add` names none, so it is always empty. Its other codes
+/// (`ERROR_GROUPID`, `ERROR_NO_GROUP`, `ERROR_CORE`) are plain REST errors without it.
+fn argument_error(description: &str) -> MethodError {
+    MethodError::bad("ERROR_ARGUMENT", description).with_argument("")
 }
 
 /// A plausible e-mail: one `@`, a non-empty local part, a dotted domain, no spaces.
@@ -74,7 +86,7 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
             u.fields.get("EMAIL").and_then(Value::as_str).is_some_and(|e| e.to_lowercase() == lower)
         });
     if taken {
-        return Err(MethodError::bad("ERROR_ARGUMENT", "User with this email already exists"));
+        return Err(argument_error("User with this email already exists"));
     }
     let extranet = is_yes(fields.get("EXTRANET"));
     let nonempty = |k: &str| match fields.get(k) {
@@ -83,10 +95,17 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     };
     if extranet {
         if !nonempty("SONET_GROUP_ID") {
-            return Err(MethodError::bad("ERROR_GROUPID", "no_sonet_group_for_extranet"));
+            return Err(MethodError::bad("ERROR_GROUPID", "Group code not specified"));
+        }
+        // At least one of the groups named must be an extranet workgroup of the portal (the
+        // portal looks the named groups up on the extranet site and refuses when it finds
+        // none; the page: "Group specified incorrectly").
+        let named = fields.get("SONET_GROUP_ID").map(ids).unwrap_or_default();
+        if !named.iter().any(|g| c.setup.extranet_groups.contains(g)) {
+            return Err(MethodError::bad("ERROR_NO_GROUP", "Group specified incorrectly"));
         }
     } else if !nonempty("UF_DEPARTMENT") {
-        return Err(MethodError::bad("ERROR_ARGUMENT", "no_extranet_field"));
+        return Err(argument_error("no_extranet_field"));
     }
     let mut stored = Map::new();
     for (k, v) in fields {
@@ -94,14 +113,7 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
             continue;
         }
         let v = if k == "UF_DEPARTMENT" {
-            let ids: Vec<Value> = php_array(&v)
-                .map(|a| a.into_iter().cloned().collect())
-                .unwrap_or_else(|| vec![v.clone()])
-                .iter()
-                .filter_map(super::as_u64)
-                .map(|n| json!(n))
-                .collect();
-            Value::Array(ids)
+            Value::Array(ids(&v).into_iter().map(|n| json!(n)).collect())
         } else {
             v
         };
@@ -116,6 +128,11 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     c.state.users.insert(id, User { id, fields: stored, builtin: false });
     c.state.touch_user(id);
     Ok(Output::new(json!(id)))
+}
+
+/// The integer IDs of a list value (or of a single one).
+fn ids(v: &Value) -> Vec<u64> {
+    php_array(v).unwrap_or_else(|| vec![v]).into_iter().filter_map(super::as_u64).collect()
 }
 
 /// A user as `user.get` shows it: scalars as strings, `ID` a string, `UF_DEPARTMENT` numbers.

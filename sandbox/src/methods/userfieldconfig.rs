@@ -16,7 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use super::userfield::{
-    NewField, add_field, apply_list, core, lang_json, legacy, locate_uf, merge_settings, value_hash, yn,
+    NewField, add_field, apply_list, lang_json, legacy, locate_uf, merge_settings, value_hash, yn,
 };
 use super::{
     Call, MethodError, MethodResult, Output, as_i64, as_text, as_u64, is_yes, object, param, php_array,
@@ -167,16 +167,35 @@ const CONFIG_LABELS: [(&str, &str); 5] = [
     ("helpMessage", "HELP_MESSAGE"),
 ];
 
-/// `userfieldconfig.add`: `field.entityId` is `CRM_LEAD`…, or `CRM_{id}` with an SPA's type id.
+/// `userfieldconfig.add` (`api-reference/crm/universal/userfieldconfig/userfieldconfig-add.md`):
+/// `field.entityId` is `CRM_LEAD`…, or `CRM_{id}` with an SPA's type id. Every refusal is
+/// HTTP 400 with an empty `error` code, as the page's table lists them:
+/// - `field.fieldName` missing: "The 'FIELD_NAME' field is not found";
+/// - `field.userTypeId` missing: "The 'USER_TYPE_ID' field is not found";
+/// - a name that does not start with the entity's prefix: "You cannot create custom fields".
+///   The page gives the prefix as `UF_{entityId}_`: `UF_CRM_7_` for `CRM_7`, and
+///   `UF_CRM_SMART_INVOICE_` for invoices (the other types built on the same dynamic-type
+///   factory). For lead, deal, contact, company and quote the portal names custom fields
+///   `UF_CRM_…` whatever the entity (the `crm.{entity}.userfield.add` pages prefix `UF_CRM_`),
+///   so their prefix is `UF_CRM_`. An `entityId` the CRM does not know fails the same access
+///   check (the portal's CRM user-field access answers "cannot create" for it) and gets the
+///   same text;
+/// - a name in use for the entity: "Field … already exists", and the core's other name and type
+///   checks (characters, length, an unknown type), whose texts the page leaves open.
 pub(crate) fn config_add(c: &mut Call) -> MethodResult {
     module_id(c)?;
     let field = object(param(c.params, "field"));
-    let entity_id = field.get("entityId").and_then(as_text).unwrap_or_default();
-    let etid = entity_from_uf_entity_id(c.state, &entity_id)
-        .ok_or_else(|| MethodError::bad("ERROR_ARGUMENT", format!("Unknown entityId \"{entity_id}\"")))?;
-    let upper = field.get("fieldName").and_then(as_text).unwrap_or_default();
-    if !upper.starts_with("UF_") {
-        return Err(core(format!("Field name \"{upper}\" must start with UF_")));
+    let text = |k: &str| field.get(k).and_then(as_text).filter(|v| !v.trim().is_empty());
+    let Some(upper) = text("fieldName") else {
+        return Err(legacy("The 'FIELD_NAME' field is not found"));
+    };
+    let Some(user_type) = text("userTypeId") else {
+        return Err(legacy("The 'USER_TYPE_ID' field is not found"));
+    };
+    let entity_id = text("entityId").unwrap_or_default();
+    let etid = entity_from_uf_entity_id(c.state, &entity_id).ok_or_else(cannot_create)?;
+    if !upper.starts_with(&name_prefix(&entity_id)) {
+        return Err(cannot_create());
     }
     let list = enum_as_list(field.get("enum").and_then(php_array).unwrap_or_default());
     let labels =
@@ -185,7 +204,7 @@ pub(crate) fn config_add(c: &mut Call) -> MethodResult {
         entity_type_id: etid,
         entity_id,
         upper: upper.clone(),
-        user_type: field.get("userTypeId").and_then(as_text).unwrap_or_default(),
+        user_type,
         multiple: is_yes(field.get("multiple")),
         mandatory: is_yes(field.get("mandatory")),
         show_filter: is_yes(field.get("showFilter")),
@@ -195,9 +214,23 @@ pub(crate) fn config_add(c: &mut Call) -> MethodResult {
         settings: field.get("settings").cloned().filter(Value::is_object).unwrap_or(json!({})),
         list: list.iter().collect(),
     };
-    let id = add_field(c.state, nf)?;
+    // The core's checks answer through the same controller: an empty code (the page's table).
+    let id = add_field(c.state, nf).map_err(|e| legacy(e.description))?;
     let (owner, pos) = locate_uf(c.state, id).expect("just added");
     Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
+}
+
+/// The page's "You cannot create custom fields" (the access check of a new field).
+fn cannot_create() -> MethodError {
+    legacy("You cannot create custom fields")
+}
+
+/// The prefix a new field's name must have on `entity_id` (see [`config_add`]).
+fn name_prefix(entity_id: &str) -> String {
+    match entity_id {
+        "CRM_LEAD" | "CRM_DEAL" | "CRM_CONTACT" | "CRM_COMPANY" | "CRM_QUOTE" => "UF_CRM_".to_string(),
+        other => format!("UF_{other}_"),
+    }
 }
 
 fn config_denied() -> MethodError {

@@ -22,8 +22,12 @@ async fn user_add_requires_a_well_formed_unused_email_and_a_department_or_extran
     assert_eq!(v["error_description"], "User with this email already exists");
     assert_eq!(p.err("user.add", json!({"EMAIL": "bob@x.org"})).await.1, "ERROR_ARGUMENT");
     assert_eq!(p.err("user.add", json!({"EMAIL": "bob@x.org", "EXTRANET": "Y"})).await.1, "ERROR_GROUPID");
-    p.ok("user.add", json!({"EMAIL": "bob@x.org", "EXTRANET": "Y", "SONET_GROUP_ID": [3]})).await;
-    assert_eq!(p.handle.snapshot().users, 2);
+    // A fresh portal has no extranet workgroup (issue 18: ERROR_NO_GROUP).
+    assert_eq!(
+        p.err("user.add", json!({"EMAIL": "bob@x.org", "EXTRANET": "Y", "SONET_GROUP_ID": [3]})).await.1,
+        "ERROR_NO_GROUP"
+    );
+    assert_eq!(p.handle.snapshot().users, 1);
 }
 
 #[tokio::test]

@@ -440,8 +440,18 @@ async fn crm_status_add_adds_stages_with_the_pipeline_prefix_and_answers_the_id(
     p.ok("crm.status.add", json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR", "NAME": "Fair"}}))
         .await;
     assert_eq!(add_deal(&p, json!({"sourceId": "FAIR"})).await.0, 200);
+    assert_eq!(
+        refusal(
+            &p,
+            "crm.status.add",
+            json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR", "NAME": "Again"}})
+        )
+        .await
+        .1,
+        "ERROR_CORE",
+        "a duplicate is the page's ERROR_CORE"
+    );
     for bad in [
-        json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR", "NAME": "Again"}}),
         json!({"fields": {"ENTITY_ID": "SOURCE", "NAME": "No code"}}),
         json!({"fields": {"ENTITY_ID": "NO_SUCH_DIRECTORY", "STATUS_ID": "X", "NAME": "X"}}),
         json!({"fields": {"ENTITY_ID": "DEAL_STAGE", "STATUS_ID": "HAS SPACE", "NAME": "X"}}),

@@ -26,7 +26,13 @@ pub enum Action {
     /// field's items with `userfieldconfig.get` right before and resends every one of them).
     AddValues { owner: Owner, field_id: u64, field: String, values: Vec<String> },
     /// `crm.status.add`: a status of directory `entity_id` (a stage: in progress).
-    AddStatus { entity_id: String, status_id: String, name: String },
+    AddStatus {
+        entity_id: String,
+        status_id: String,
+        name: String,
+        /// Its place among the stages ([`super::codes::stage_sort`]); `None` sends no `SORT`.
+        sort: Option<i64>,
+    },
     /// `crm.category.add`: a pipeline of entity type `entity_type_id`.
     AddCategory { entity_type_id: u32, name: String },
 }
@@ -76,7 +82,7 @@ impl Action {
             Action::AddValues { field, values, .. } => {
                 format!("field `{field}`: adds {} to its list", list(values))
             }
-            Action::AddStatus { entity_id, status_id, name } => {
+            Action::AddStatus { entity_id, status_id, name, .. } => {
                 format!("status \"{name}\" ({status_id}) in {entity_id}")
             }
             Action::AddCategory { entity_type_id, name } => {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use sha2::{Digest, Sha256};
 
 use crate::bitrix::entity as bitrix;
-use crate::schema::{PortalSchema, normalize};
+use crate::schema::{PortalSchema, Status, normalize};
 
 /// The `FIELD_NAME` of a custom field as a mapping names it, by the portal's rule
 /// ([`crate::mapping::names::upper`]): `UF_CRM_SEGMENT` as is, `ufCrm7Segment` ->
@@ -40,9 +40,23 @@ pub(super) fn stage_prefix(schema: &PortalSchema, entity_id: &str) -> String {
     bitrix::stage_prefix(entity_id).unwrap_or_default()
 }
 
+/// How long the part of a new `STATUS_ID` after `prefix` may be: 20, or less where the portal
+/// allows less. The `crm.status.add` page (`api-reference/crm/status/crm-status-add.md`,
+/// "Restrictions for STATUS_ID"): lead statuses 21 characters, quote statuses and the general
+/// deal pipeline 22, other directories 50, and a deal pipeline of its own (`DEAL_STAGE_3`,
+/// whose codes carry `C3:`) 22 with its prefix counted: 19 after `C3:`, 18 after `C12:`.
+fn code_limit(prefix: &str) -> usize {
+    let deal_pipeline = prefix
+        .strip_prefix('C')
+        .and_then(|p| p.strip_suffix(':'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if deal_pipeline { 20.min(22usize.saturating_sub(prefix.len())) } else { 20 }
+}
+
 /// The `STATUS_ID` of a new status named `name`: the prefix, then the name in upper-case
-/// `A-Z0-9_` (at most 20 characters), or `B24I_` and a hash when the name has no such
-/// characters or the code is taken.
+/// `A-Z0-9_` (at most 20 characters, fewer in a deal pipeline's directory: see
+/// [`code_limit`]), or `B24I_` and a hash when the name has no such characters or the code is
+/// taken.
 pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
     let mut code = String::new();
     for c in normalize(name).chars() {
@@ -52,7 +66,8 @@ pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
             code.push('_');
         }
     }
-    let code: String = code.trim_end_matches('_').chars().take(20).collect();
+    let code: String = code.trim_end_matches('_').chars().take(code_limit(prefix)).collect();
+    let code = code.trim_end_matches('_').to_string();
     let hashed = || format!("B24I_{}", &xml_id(name)[5..13].to_ascii_uppercase());
     let first = if code.is_empty() { hashed() } else { code };
     let candidate = format!("{prefix}{first}");
@@ -60,4 +75,25 @@ pub fn status_id(prefix: &str, name: &str, taken: &BTreeSet<String>) -> String {
         return candidate;
     }
     format!("{prefix}{}", hashed())
+}
+
+/// The `SORT` of the `n`-th (from 0) new in-progress stage of a directory: right after its last
+/// in-progress stage, before its success stage. The `crm.status.add` page
+/// (`api-reference/crm/status/crm-status-add.md`) wants in-progress stages, then the success
+/// stage, then failures, refuses a stage sorted after the final one, and sorts an unsent `SORT`
+/// at 10, which would put the new stage first in its pipeline. `None` (send no `SORT`) when the
+/// directory has no success stage (sources, types: no order to keep) or no room is left below
+/// it.
+pub(super) fn stage_sort<'a>(statuses: impl Iterator<Item = &'a Status>, n: usize) -> Option<i64> {
+    let rows: Vec<&Status> = statuses.collect();
+    let success = rows.iter().filter(|s| s.semantics.as_deref() == Some("S")).filter_map(|s| s.sort).min()?;
+    let last = rows
+        .iter()
+        .filter(|s| !matches!(s.semantics.as_deref(), Some("S" | "F")))
+        .filter_map(|s| s.sort)
+        .filter(|sort| *sort < success)
+        .max()
+        .unwrap_or(0);
+    let sort = last + 1 + i64::try_from(n).ok()?;
+    (sort < success).then_some(sort)
 }

@@ -263,10 +263,14 @@ fn values_missing(
             let mut taken: BTreeSet<String> =
                 schema.statuses_of(entity_id).map(|s| s.status_id.clone()).collect();
             let prefix = stage_prefix(schema, entity_id);
-            for l in labels {
+            for (n, l) in labels.iter().enumerate() {
                 let status_id = status_id(&prefix, l, &taken);
                 taken.insert(status_id.clone());
-                out.push(i, Action::AddStatus { entity_id: entity_id.clone(), status_id, name: l.clone() });
+                let sort = codes::stage_sort(schema.statuses_of(entity_id), n);
+                out.push(
+                    i,
+                    Action::AddStatus { entity_id: entity_id.clone(), status_id, name: l.clone(), sort },
+                );
             }
         }
         ListRef::Category { entity_type_id } if *entity_type_id == 0 => {

@@ -211,6 +211,23 @@ fn new_stages_get_the_pipelines_prefix_and_stable_codes() {
     assert_eq!(status_id("", "new!", &taken), format!("B24I_{}", xml_id("new!")[5..13].to_ascii_uppercase()));
 }
 
+// Bug (issue 18, found comparing provision with the crm.status.add page): a 20-character code after `C3:` passed the
+// 22 characters the crm.status.add page allows a deal pipeline's STATUS_ID, prefix included.
+#[test]
+fn a_deal_pipeline_stage_code_fits_the_page_s_limit_with_its_prefix() {
+    let taken = BTreeSet::new();
+    let long = "Negotiation with procurement";
+    assert_eq!(status_id("C3:", long, &taken), "C3:NEGOTIATION_WITH_PR");
+    assert_eq!(status_id("C12:", long, &taken), "C12:NEGOTIATION_WITH_P");
+    assert_eq!(
+        status_id("C12:", "Negotiation withx more", &taken),
+        "C12:NEGOTIATION_WITHX",
+        "no `_` at the end"
+    );
+    assert_eq!(status_id("", long, &taken), "NEGOTIATION_WITH_PRO", "20 elsewhere");
+    assert_eq!(status_id("DT1032_5:", long, &taken), "DT1032_5:NEGOTIATION_WITH_PRO");
+}
+
 #[test]
 fn stages_wait_for_the_pipelines_their_rows_name() {
     let p = mapping(
@@ -249,4 +266,29 @@ fn custom_field_names_are_upper_cased_as_the_portal_names_them() {
     assert_eq!(upper_field_name("ufCrm7Segment"), "UF_CRM_7_SEGMENT");
     assert_eq!(upper_field_name("ufCrmSegment"), "UF_CRM_SEGMENT");
     assert_eq!(upper_field_name("ufCrm_1700000004"), "UF_CRM_1700000004");
+}
+
+// Issue 18: crm.status.add sorts an unsent SORT at 10 (its page), first in the pipeline.
+#[test]
+fn a_new_stage_sorts_after_the_last_in_progress_stage_and_before_the_success_one() {
+    use crate::schema::Status;
+    let st = |code: &str, sort: i64, sem: Option<&str>| Status {
+        entity_id: "DEAL_STAGE".into(),
+        status_id: code.into(),
+        sort: Some(sort),
+        semantics: sem.map(str::to_string),
+        ..Default::default()
+    };
+    let rows =
+        [st("NEW", 10, None), st("WORK", 40, Some("P")), st("WON", 60, Some("S")), st("LOSE", 70, Some("F"))];
+    assert_eq!(super::codes::stage_sort(rows.iter(), 0), Some(41));
+    assert_eq!(super::codes::stage_sort(rows.iter(), 1), Some(42));
+    assert_eq!(super::codes::stage_sort(rows.iter(), 19), None, "no room below the success stage");
+    let sources = [Status {
+        entity_id: "SOURCE".into(),
+        status_id: "WEB".into(),
+        sort: Some(10),
+        ..Default::default()
+    }];
+    assert_eq!(super::codes::stage_sort(sources.iter(), 0), None, "no stage order to keep");
 }
