@@ -21,7 +21,9 @@
 //!
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
-//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`].
+//! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`];
+//! `cli` (feature `cli`, default) is the one definition of the `serve` flags, used by the
+//! package's binary `b24-sandbox serve` and by `b24import sandbox` (`docs/sandbox.md`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), b24_sandbox::SandboxError> {
@@ -34,6 +36,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod clock;
 pub mod faults;
 pub mod latency;
