@@ -30,26 +30,34 @@ pub(crate) const SETUP_METHODS: &[&str] = &[
 
 /// The access-denied answer of `method`, as its page documents it:
 /// - `crm.{entity}.userfield.*`: HTTP 400, `error` empty, "Access denied." (the page's example);
-/// - `userfieldconfig.*`: HTTP 400, `error` empty, "You cannot change the settings of the user
-///   field" (`userfieldconfig.update`'s table);
+/// - `userfieldconfig.add`: HTTP 400, `error` empty, "Access denied" (its table:
+///   `api-reference/crm/universal/userfieldconfig/userfieldconfig-add.md`);
+/// - `userfieldconfig.*` otherwise: HTTP 400, `error` empty, "You cannot change the settings of
+///   the user field" (`userfieldconfig.update`'s table);
+/// - `crm.status.*`: HTTP 400, `error` empty, "Access denied." (`crm.status.add`'s table,
+///   `api-reference/crm/status/crm-status-add.md`: the code column says "Empty value");
 /// - `crm.automatedsolution.*`: HTTP 400 `ACCESS_DENIED` "Insufficient permissions";
-/// - `crm.type.*`, `crm.item.*`, `crm.status.*`, `crm.category.*`: HTTP 400 `ACCESS_DENIED`
+/// - `crm.type.*`, `crm.item.*`, `crm.category.*`: HTTP 400 `ACCESS_DENIED`
 ///   "Access denied" (`crm.type.update`'s and `crm.item.add`'s tables);
-/// - `user.add`: HTTP 400 `ACCESS_DENIED` "access_denied" (the page gives only the message;
-///   the code is an inference);
+/// - `user.add`: HTTP 400 `ERROR_CORE` "access_denied" (the seed page's table gives only the
+///   message; the code is `api-reference/user/user-add.md`'s);
 /// - anything else: HTTP 403 `ACCESS_DENIED` (the system error of §5.3).
 pub(crate) fn access_denied(method: &str) -> MethodError {
     let family = |prefix: &str| method.starts_with(prefix);
     if method.contains(".userfield.") {
         MethodError::bad("", "Access denied.")
+    } else if method == "userfieldconfig.add" {
+        MethodError::bad("", "Access denied")
     } else if family("userfieldconfig.") {
         MethodError::bad("", "You cannot change the settings of the user field")
     } else if family("crm.automatedsolution.") {
         MethodError::bad("ACCESS_DENIED", "Insufficient permissions")
-    } else if ["crm.type.", "crm.item.", "crm.status.", "crm.category."].iter().any(|p| family(p)) {
+    } else if family("crm.status.") {
+        MethodError::bad("", "Access denied.")
+    } else if ["crm.type.", "crm.item.", "crm.category."].iter().any(|p| family(p)) {
         MethodError::bad("ACCESS_DENIED", "Access denied")
     } else if method == "user.add" {
-        MethodError::bad("ACCESS_DENIED", "access_denied")
+        MethodError::bad("ERROR_CORE", "access_denied")
     } else {
         MethodError::new(403, "ACCESS_DENIED", "Access denied")
     }
@@ -65,7 +73,14 @@ mod tests {
         assert_eq!((e.status, e.code.as_str(), e.description.as_str()), (400, "", "Access denied."));
         assert_eq!(access_denied("crm.automatedsolution.add").description, "Insufficient permissions");
         assert_eq!(access_denied("crm.type.update").code, "ACCESS_DENIED");
-        assert_eq!(access_denied("userfieldconfig.add").code, "");
+        assert_eq!(access_denied("userfieldconfig.add").description, "Access denied");
+        assert_eq!(
+            access_denied("userfieldconfig.update").description,
+            "You cannot change the settings of the user field"
+        );
+        let e = access_denied("crm.status.add");
+        assert_eq!((e.code.as_str(), e.description.as_str()), ("", "Access denied."));
+        assert_eq!(access_denied("user.add").code, "ERROR_CORE");
         assert_eq!(access_denied("crm.duplicate.findbycomm").status, 403);
         assert!(
             SETUP_METHODS.iter().all(|m| super::super::lookup(m).is_some()),

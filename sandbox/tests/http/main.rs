@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod sandbox_common;
 
+mod replay;
 mod sandbox_auth;
 mod sandbox_batch;
 mod sandbox_duplicate;
@@ -16,4 +17,3 @@ mod sandbox_schema;
 mod sandbox_seed_replay;
 mod sandbox_setup;
 mod sandbox_time;
-mod replay;

@@ -18,7 +18,8 @@
 //! `save`/`save_path` to keep a value of the answer), `[[case]]`. Keys of a case: `name`, `body`
 //! (JSON; `"auth":"**put_access_token_here**"` sends it to the OAuth endpoint with the sandbox's
 //! token), `method` (default the file's), `set` (`{ "/json/pointer" = "saved name" }`), `denied`
-//! (sent by a credential without the set-up rights), `save`/`save_path`; the documented answer:
+//! (sent by a credential without the set-up rights), `fresh` (on a new fixture portal: the OAuth
+//! variant of an example that creates something), `save`/`save_path`; the documented answer:
 //! `status` (default 200), `error`, `description` or `description_prefix`, `result_type`
 //! (`object`, `array`, `number`, `bool`, `string`), `result_keys` (keys the result object has),
 //! `result` (JSON the result contains: objects as subsets, `"$any"` matches anything).
@@ -67,6 +68,8 @@ struct Case {
     set: BTreeMap<String, String>,
     #[serde(default)]
     denied: bool,
+    #[serde(default)]
+    fresh: bool,
     save: Option<String>,
     save_path: Option<String>,
     todo: Option<String>,
@@ -118,15 +121,19 @@ type = "double"
 /// and contacts 1..=5 for the examples' links.
 async fn fixture(config: SandboxConfig) -> Portal {
     let schema = SchemaFile::from_toml(SPA_SCHEMA, "replay").expect("valid schema");
-    let p = Portal::start(SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..config }).await;
+    let p =
+        Portal::start(SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..config }).await;
     let mut deal_category = 0;
     while deal_category < 9 {
         let v = p.ok("crm.category.add", json!({"entityTypeId": 2, "fields": {"name": "Funnel"}})).await;
         deal_category = v["result"]["category"]["id"].as_u64().expect("category id");
     }
     for stage in ["UC_KN8KFI", "UC_NYL06U"] {
-        p.ok("crm.status.add", json!({"fields": {"ENTITY_ID": "DEAL_STAGE_9", "STATUS_ID": stage, "NAME": stage}}))
-            .await;
+        p.ok(
+            "crm.status.add",
+            json!({"fields": {"ENTITY_ID": "DEAL_STAGE_9", "STATUS_ID": stage, "NAME": stage}}),
+        )
+        .await;
     }
     for n in 1..=20u64 {
         let fields = match n {
@@ -138,8 +145,11 @@ async fn fixture(config: SandboxConfig) -> Portal {
         };
         p.ok("crm.type.add", json!({"fields": fields})).await;
     }
-    p.ok("crm.deal.userfield.add", json!({"fields": {"FIELD_NAME": "1721244707107", "USER_TYPE_ID": "double"}}))
-        .await;
+    p.ok(
+        "crm.deal.userfield.add",
+        json!({"fields": {"FIELD_NAME": "1721244707107", "USER_TYPE_ID": "double"}}),
+    )
+    .await;
     for n in 1..=5 {
         p.ok("crm.item.add", json!({"entityTypeId": 4, "fields": {"title": format!("Company {n}")}})).await;
         p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": format!("Contact {n}")}})).await;
@@ -165,8 +175,12 @@ async fn send(p: &Portal, method: &str, mut body: Value) -> (u16, Value) {
 fn contains(got: &Value, want: &Value) -> bool {
     match (got, want) {
         (_, Value::String(s)) if s == "$any" => true,
-        (Value::Object(g), Value::Object(w)) => w.iter().all(|(k, wv)| g.get(k).is_some_and(|gv| contains(gv, wv))),
-        (Value::Array(g), Value::Array(w)) => g.len() == w.len() && g.iter().zip(w).all(|(a, b)| contains(a, b)),
+        (Value::Object(g), Value::Object(w)) => {
+            w.iter().all(|(k, wv)| g.get(k).is_some_and(|gv| contains(gv, wv)))
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(a, b)| contains(a, b))
+        }
         (Value::Number(g), Value::Number(w)) => g.as_f64() == w.as_f64(),
         _ => got == want,
     }
@@ -256,22 +270,28 @@ struct Tally {
     failures: Vec<String>,
 }
 
-async fn replay_file(path: &Path, tally: &mut Tally) {
-    let text = std::fs::read_to_string(path).expect("readable");
-    let file: PageFile =
-        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+/// A fixture portal with the file's `[[setup]]` run, and the values the setup saved.
+async fn prepare(file: &PageFile, saved: &mut BTreeMap<String, Value>) -> Portal {
     let p = fixture(SandboxConfig::fast()).await;
-    let denied = Portal::start(SandboxConfig::fast().without_rights(SETUP_METHODS)).await;
-    let mut saved: BTreeMap<String, Value> = BTreeMap::new();
     for step in &file.setup {
         let body: Value = serde_json::from_str(&step.body).expect("setup body is JSON");
         let (status, v) = send(&p, &step.method, body).await;
         assert_eq!(status, 200, "{}: setup {} -> {v}", file.page, step.method);
         if let Some(name) = &step.save {
-            let at = v.pointer(step.save_path.as_deref().unwrap_or("/result")).cloned().unwrap_or(Value::Null);
+            let at =
+                v.pointer(step.save_path.as_deref().unwrap_or("/result")).cloned().unwrap_or(Value::Null);
             saved.insert(name.clone(), at);
         }
     }
+    p
+}
+
+async fn replay_file(path: &Path, tally: &mut Tally) {
+    let text = std::fs::read_to_string(path).expect("readable");
+    let file: PageFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut saved: BTreeMap<String, Value> = BTreeMap::new();
+    let mut p = prepare(&file, &mut saved).await;
+    let denied = Portal::start(SandboxConfig::fast().without_rights(SETUP_METHODS)).await;
     for case in &file.case {
         let label = format!("{} / {}", file.method, case.name);
         if let Some(why) = &case.todo {
@@ -279,16 +299,22 @@ async fn replay_file(path: &Path, tally: &mut Tally) {
             continue;
         }
         tally.cases += 1;
+        if case.fresh {
+            let old = std::mem::replace(&mut p, prepare(&file, &mut saved).await);
+            old.handle.stop().await;
+        }
         let mut body: Value =
             serde_json::from_str(case.body.as_deref().unwrap_or_else(|| panic!("{label}: no body")))
                 .unwrap_or_else(|e| panic!("{label}: body is not JSON: {e}"));
         for (pointer, name) in &case.set {
-            *pointer_mut(&mut body, pointer) = saved.get(name).cloned().unwrap_or_else(|| panic!("{label}: nothing saved as {name}"));
+            *pointer_mut(&mut body, pointer) =
+                saved.get(name).cloned().unwrap_or_else(|| panic!("{label}: nothing saved as {name}"));
         }
         let method = case.method.as_deref().unwrap_or(&file.method);
         let (status, v) = send(if case.denied { &denied } else { &p }, method, body).await;
         if let Some(name) = &case.save {
-            let at = v.pointer(case.save_path.as_deref().unwrap_or("/result")).cloned().unwrap_or(Value::Null);
+            let at =
+                v.pointer(case.save_path.as_deref().unwrap_or("/result")).cloned().unwrap_or(Value::Null);
             saved.insert(name.clone(), at);
         }
         let diff = differences(case, status, &v);
@@ -333,5 +359,10 @@ async fn every_documented_case_answers_as_its_page_says_or_its_deviation_is_name
     for t in &tally.todo {
         println!("  todo       {t}");
     }
-    assert!(tally.failures.is_empty(), "{} cases differ from their page:\n{}", tally.failures.len(), tally.failures.join("\n"));
+    assert!(
+        tally.failures.is_empty(),
+        "{} cases differ from their page:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
 }
