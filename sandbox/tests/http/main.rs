@@ -17,3 +17,4 @@ mod sandbox_schema;
 mod sandbox_seed_replay;
 mod sandbox_setup;
 mod sandbox_time;
+mod sdk_requests;
