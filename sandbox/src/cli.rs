@@ -432,7 +432,7 @@ mod tests {
             &["--operating-budget", "0"],
             &["--cost", "crm.item.add=-1"],
             &["--max-request-mb", "0"],
-            &["--max-request-secs", "-1"],
+            &["--max-request-secs=-1"],
         ] {
             assert!(matches!(args(bad).config(), Err(CliError::InvalidFlag(_))), "{bad:?}");
         }
