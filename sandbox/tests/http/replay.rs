@@ -18,7 +18,7 @@
 //! `save`/`save_path` to keep a value of the answer), `[[case]]`. Keys of a case: `name`, `body`
 //! (JSON; `"auth":"**put_access_token_here**"` sends it to the OAuth endpoint with the sandbox's
 //! token), `method` (default the file's), `set` (`{ "/json/pointer" = "saved name" }`), `denied`
-//! (sent by a credential without the set-up rights), `fresh` (on a new fixture portal: the OAuth
+//! (sent by a credential without the set-up rights and without this method's own), `fresh` (on a new fixture portal: the OAuth
 //! variant of an example that creates something), `save`/`save_path`; the documented answer:
 //! `status` (default 200), `error`, `description` or `description_prefix`, `result_type`
 //! (`object`, `array`, `number`, `bool`, `string`), `result_keys` (keys the result object has),
@@ -34,7 +34,7 @@ use b24_sandbox::{SETUP_METHODS, SandboxConfig, SchemaFile};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sandbox_common::Portal;
+use crate::sandbox_common::{self, Portal};
 
 const TOKEN: &str = "**put_access_token_here**";
 
@@ -117,8 +117,8 @@ type = "double"
 
 /// The state the pages' examples assume: deal pipeline 9 with the stage `C9:UC_KN8KFI`, smart
 /// processes 1..=20 (19 is the SPA 1302 of the crm.item.add page, 20 the SPA 1220 of the
-/// crm.type.update page with its relations), the deal field `ufCrm_1721244707107`, companies
-/// and contacts 1..=5 for the examples' links.
+/// crm.type.update page with its relations), the deal field `ufCrm_1721244707107`, companies,
+/// contacts and users (2..=6) for the examples' links, leads 1..=102 and quotes 1..=7.
 async fn fixture(config: SandboxConfig) -> Portal {
     let schema = SchemaFile::from_toml(SPA_SCHEMA, "replay").expect("valid schema");
     let p =
@@ -153,6 +153,19 @@ async fn fixture(config: SandboxConfig) -> Portal {
     for n in 1..=5 {
         p.ok("crm.item.add", json!({"entityTypeId": 4, "fields": {"title": format!("Company {n}")}})).await;
         p.ok("crm.item.add", json!({"entityTypeId": 3, "fields": {"name": format!("Contact {n}")}})).await;
+        let user = json!({"EMAIL": format!("colleague{n}@example.com"), "UF_DEPARTMENT": [1]});
+        p.ok("user.add", user).await;
+    }
+    // Leads 1..=102 and quotes 1..=7: the deal examples link `leadId: 102` and `quoteId: 7`.
+    for (etid, count) in [(1u64, 102u64), (7, 7)] {
+        let cmds: Vec<String> =
+            (1..=count).map(|n| sandbox_common::add_cmd(etid, json!({"title": format!("#{n}")}))).collect();
+        for chunk in cmds.chunks(50) {
+            let cmd: serde_json::Map<String, Value> =
+                chunk.iter().enumerate().map(|(i, c)| (format!("c{i}"), json!(c))).collect();
+            let (status, v) = p.batch(true, Value::Object(cmd)).await;
+            assert!(status == 200 && v["result"]["result_error"] == json!([]), "fixture {etid}: {v}");
+        }
     }
     p
 }
@@ -183,6 +196,23 @@ fn contains(got: &Value, want: &Value) -> bool {
         }
         (Value::Number(g), Value::Number(w)) => g.as_f64() == w.as_f64(),
         _ => got == want,
+    }
+}
+
+/// Where `got` does not contain `want`: `result.item.leadId missing`, `result.total 3 != 2`.
+fn mismatches(got: &Value, want: &Value, path: &str, out: &mut Vec<String>) {
+    match (got, want) {
+        (_, Value::String(s)) if s == "$any" => {}
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, wv) in w {
+                match g.get(k) {
+                    None => out.push(format!("{path}.{k} missing")),
+                    Some(gv) => mismatches(gv, wv, &format!("{path}.{k}"), out),
+                }
+            }
+        }
+        _ if contains(got, want) => {}
+        _ => out.push(format!("{path} is {got}, documented {want}")),
     }
 }
 
@@ -235,7 +265,13 @@ fn differences(case: &Case, status: u16, v: &Value) -> Vec<String> {
     if let Some(want) = &case.result {
         let want: Value = serde_json::from_str(want).expect("`result` is JSON");
         if !contains(result, &want) {
-            out.push(format!("result {result}, documented to contain {want}"));
+            let mut paths = Vec::new();
+            mismatches(result, &want, "result", &mut paths);
+            out.push(format!(
+                "{} ({} in all)",
+                paths.iter().take(12).cloned().collect::<Vec<_>>().join(", "),
+                paths.len()
+            ));
         }
     }
     if want_status == 200 && status == 200 && !(v["time"]["start"].is_number()) {
@@ -311,7 +347,17 @@ async fn replay_file(path: &Path, tally: &mut Tally) {
                 saved.get(name).cloned().unwrap_or_else(|| panic!("{label}: nothing saved as {name}"));
         }
         let method = case.method.as_deref().unwrap_or(&file.method);
-        let (status, v) = send(if case.denied { &denied } else { &p }, method, body).await;
+        let (status, v) = if case.denied && !SETUP_METHODS.contains(&method) {
+            // A credential without this method's right too (reads, user.add, crm.item.*).
+            let lacking =
+                Portal::start(SandboxConfig::fast().without_rights(SETUP_METHODS).without_rights(&[method]))
+                    .await;
+            let answer = send(&lacking, method, body).await;
+            lacking.handle.stop().await;
+            answer
+        } else {
+            send(if case.denied { &denied } else { &p }, method, body).await
+        };
         if let Some(name) = &case.save {
             let at =
                 v.pointer(case.save_path.as_deref().unwrap_or("/result")).cloned().unwrap_or(Value::Null);
