@@ -6,7 +6,8 @@
 //! Where each request comes from (the libraries' sources, read at the commits the docs name):
 //! - **fast_bitrix24** (`leshchenko1979/fast_bitrix24`): `srh.py` `request_attempt` POSTs
 //!   `webhook + method` (method lower-cased, no `.json`) with the parameters as a JSON body;
-//!   `user_request.py` `add_order_parameter` adds `order: {"ID": "ASC"}` to every `get_all`;
+//!   `user_request.py` `add_order_parameter` adds `order: {"ID": "ASC"}` to a `get_all` without
+//!   an `order` of its own;
 //!   `mult_request.py` `package_batch` sends `{"halt": 0, "cmd": {"cmd0000000000": ...}}` with
 //!   each command built by `utils.http_build_query` (brackets literal, `quote`d values, a
 //!   trailing `&`).
@@ -65,8 +66,11 @@ async fn fast_bitrix24_s_requests_answer_as_the_library_reads_them() {
     assert_eq!(v["result"]["result_error"], json!([]), "the empty section is `[]`: {v}");
     // fast_bitrix24 reads `time.operating` (its per-method throttler) from every answer.
     assert!(v["time"]["operating"].is_number(), "{v}");
-    // b.get_all("crm.item.list", {...}): `order: {"ID": "ASC"}` added, JSON body.
-    let list = r#"{"entityTypeId": 2, "select": ["id", "title"], "order": {"ID": "ASC"}}"#;
+    // b.get_all("crm.item.list", {..., "order": {"id": "ASC"}}): with its own `order` the
+    // library adds none. Without one it would add `order: {"ID": "ASC"}`, which a portal refuses
+    // on the new-style list methods (`Unknown field definition I_D`: fast_bitrix24 issue #196,
+    // for crm.type.list), hence the explicit order docs/sandbox.md shows.
+    let list = r#"{"entityTypeId": 2, "select": ["id", "title"], "order": {"id": "ASC"}}"#;
     let (status, v) = send(&p, &format!("{hook}crm.item.list"), "application/json", list).await;
     assert_eq!(status, 200, "{v}");
     let titles: Vec<&str> =
