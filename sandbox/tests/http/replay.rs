@@ -1,8 +1,11 @@
 //! The replay of the documented cases: every cURL request example (webhook and OAuth) and every
 //! row of the error table of each method page the product relies on, written as data in
-//! `tests/http/replay/*.toml` (one file per page: the five seed pages of `shared/seeds/` and the
-//! pages in `bitrix24/b24restdocs` of each method `src/bitrix/method.rs` names), sent to the
-//! sandbox over HTTP and compared with the documented answer.
+//! `tests/http/replay/*.toml` (one file per page in `bitrix24/b24restdocs`: each method
+//! `src/bitrix/method.rs` names, the five seed methods among them, and the limits page), sent to
+//! the sandbox over HTTP and compared with the documented answer. The files were generated once
+//! from the pages (cURL bodies, answer examples, error tables), then completed by hand: the
+//! request that provokes each error row, the fixture ids, the reasons. The seed pages' own
+//! request examples are replayed, with deeper checks, by `sandbox_seed_replay.rs`.
 //!
 //! A case is one of:
 //! - as documented: it must stay so (a regression is a red test);
@@ -14,15 +17,18 @@
 //! `cargo test -p b24-sandbox --test http replay:: -- --nocapture` prints
 //! `N cases, M as documented` and every deviation with its reason.
 //!
-//! Keys of a file: `page`, `method`, `[[setup]]` (requests run first: `method`, `body`, and
+//! Keys of a file: `page`, `method`, `[portal]` (a portal of its own with these limits instead
+//! of the fixture: `rate`, `burst`, `operating_budget`, `cost`), `[[setup]]` (requests run first: `method`, `body`, and
 //! `save`/`save_path` to keep a value of the answer), `[[case]]`. Keys of a case: `name`, `body`
 //! (JSON; `"auth":"**put_access_token_here**"` sends it to the OAuth endpoint with the sandbox's
 //! token), `method` (default the file's), `set` (`{ "/json/pointer" = "saved name" }`), `denied`
 //! (sent by a credential without the set-up rights and without this method's own), `fresh` (on a new fixture portal: the OAuth
-//! variant of an example that creates something), `save`/`save_path`; the documented answer:
+//! variant of an example that creates something), `repeat` (sent N times, the last answer
+//! compared), `save`/`save_path`; the documented answer:
 //! `status` (default 200), `error`, `description` or `description_prefix`, `result_type`
 //! (`object`, `array`, `number`, `bool`, `string`), `result_keys` (keys the result object has),
-//! `result` (JSON the result contains: objects as subsets, `"$any"` matches anything).
+//! `result` (JSON the result contains: objects as subsets, `"$any"` matches anything),
+//! `time_keys` (keys the answer's `time` has).
 //!
 //! Every file starts from the same portal: the state the seed pages' examples assume (see
 //! [`fixture`]).
@@ -43,10 +49,23 @@ const TOKEN: &str = "**put_access_token_here**";
 struct PageFile {
     page: String,
     method: String,
+    /// A portal of its own instead of the fixture: the limits page's cases.
+    portal: Option<PortalSpec>,
     #[serde(default)]
     setup: Vec<Step>,
     #[serde(default)]
     case: Vec<Case>,
+}
+
+/// The limits a file's own portal runs with (no fixture data).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortalSpec {
+    rate: f64,
+    burst: f64,
+    operating_budget: f64,
+    #[serde(default)]
+    cost: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +89,10 @@ struct Case {
     denied: bool,
     #[serde(default)]
     fresh: bool,
+    /// Sent this many times in a row; the last answer is compared.
+    repeat: Option<u32>,
+    /// Keys the answer's `time` has.
+    time_keys: Option<Vec<String>>,
     save: Option<String>,
     save_path: Option<String>,
     todo: Option<String>,
@@ -274,6 +297,11 @@ fn differences(case: &Case, status: u16, v: &Value) -> Vec<String> {
             ));
         }
     }
+    for key in case.time_keys.iter().flatten() {
+        if v["time"].get(key).is_none() {
+            out.push(format!("time lacks `{key}`"));
+        }
+    }
     if want_status == 200 && status == 200 && !(v["time"]["start"].is_number()) {
         out.push("the answer has no `time`".into());
     }
@@ -308,7 +336,15 @@ struct Tally {
 
 /// A fixture portal with the file's `[[setup]]` run, and the values the setup saved.
 async fn prepare(file: &PageFile, saved: &mut BTreeMap<String, Value>) -> Portal {
-    let p = fixture(SandboxConfig::fast()).await;
+    let p = match &file.portal {
+        None => fixture(SandboxConfig::fast()).await,
+        Some(spec) => {
+            let mut config = SandboxConfig { rate: spec.rate, burst: spec.burst, ..SandboxConfig::fast() };
+            config.operating.budget_secs = spec.operating_budget;
+            config.operating.cost_secs.extend(spec.cost.clone());
+            Portal::start(config).await
+        }
+    };
     for step in &file.setup {
         let body: Value = serde_json::from_str(&step.body).expect("setup body is JSON");
         let (status, v) = send(&p, &step.method, body).await;
@@ -347,6 +383,9 @@ async fn replay_file(path: &Path, tally: &mut Tally) {
                 saved.get(name).cloned().unwrap_or_else(|| panic!("{label}: nothing saved as {name}"));
         }
         let method = case.method.as_deref().unwrap_or(&file.method);
+        for _ in 1..case.repeat.unwrap_or(1) {
+            send(&p, method, body.clone()).await;
+        }
         let (status, v) = if case.denied && !SETUP_METHODS.contains(&method) {
             // A credential without this method's right too (reads, user.add, crm.item.*).
             let lacking =
