@@ -23,7 +23,10 @@
 //! Layout by role: [`server`] (HTTP, routing, auth, the request pipeline), [`state`] (the
 //! data), [`schema`] (field schemas), [`methods`] (one file per method family), [`phpquery`]
 //! (PHP-style nested query strings), [`limits`], [`faults`], [`latency`], [`persist`], [`clock`],
-//! [`strict`] (the `crm.item.*` rules a portal is configured with).
+//! [`strict`] (the `crm.item.*` rules a portal is configured with), [`setup`] (what the set-up
+//! and user methods check); `cli` (feature `cli`, default) is the one definition of the `serve`
+//! flags, used by the package's binary `b24-sandbox serve` and by `b24import sandbox`
+//! (`docs/sandbox.md`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), b24_sandbox::SandboxError> {
@@ -36,6 +39,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod clock;
 pub mod faults;
 pub mod latency;
@@ -62,8 +67,8 @@ pub use latency::Latency;
 pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
-pub use strict::{ItemRules, StageRequirement};
 pub use setup::SetupConfig;
+pub use strict::{ItemRules, StageRequirement};
 
 /// Errors of starting or running the sandbox.
 #[derive(Debug, thiserror::Error)]

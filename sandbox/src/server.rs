@@ -295,7 +295,10 @@ fn parse_request(
     body: &Bytes,
 ) -> Result<Parsed, MethodError> {
     let rest = path.strip_prefix("/rest/").unwrap_or("");
-    let segments: Vec<&str> = rest.split('/').collect();
+    // Empty segments are dropped, as nginx in front of a portal merges slashes (`merge_slashes`,
+    // on by default): b24jssdk's OAuth client sends `<client_endpoint>/<method>`, that is
+    // `/rest//crm.item.list` with the endpoint's own trailing slash.
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let (webhook, method) = match segments.as_slice() {
         [user, code, method] => (Some((user.to_string(), code.to_string())), *method),
         [method] => (None, *method),
@@ -850,7 +853,11 @@ async fn token(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderM
             "expires_in": expires_in,
             "scope": "app",
             "domain": host,
-            "server_endpoint": format!("http://{host}/oauth/token/"),
+            // A portal answers the OAuth server's REST address here (`https://oauth.bitrix.info/rest/`,
+            // the OAuth page's example), its token endpoint being `<that host>/oauth/token/`;
+            // clients derive one from the other (b24jssdk strips `/rest/`). The sandbox is its own
+            // OAuth server: `http://HOST/rest/`, whose `/oauth/token/` is the token endpoint.
+            "server_endpoint": format!("http://{host}/rest/"),
             "status": "L",
             "client_endpoint": format!("http://{host}/rest/"),
             "member_id": "sandbox",

@@ -2,7 +2,8 @@
 //!
 //! At most 20 values; phones compare as the portal's core normalises them ([`phone_key`]: the
 //! extension ignored, as the method's page says, and the prefixes of `NormalizePhone`);
-//! e-mails trimmed, case-insensitively, after Unicode NFC. Errors use their text as the code.
+//! e-mails trimmed, case-insensitively, after Unicode NFC. Errors use their text as the code,
+//! as the page's error example does (see [`find_by_comm`] for each text).
 //! Quirk kept: once one type has 20 or more matches, the remaining types are not returned.
 //! The rules here are taken from the portal (its page and core), never from the importer.
 
@@ -63,10 +64,20 @@ fn email_key(s: &str) -> String {
 }
 
 /// `crm.duplicate.findbycomm`.
+///
+/// Its errors as the page (`api-reference/crm/duplicates/crm-duplicate-find-by-comm.md`)
+/// documents them: HTTP 400; `error` is the table's text, so a missing `type` answers
+/// `Communication type is not defined` with the example's description `Parameter 'type' is
+/// required.`, a type other than `EMAIL` / `PHONE` `Communication type '{type}' is not supported
+/// in current context`, no values `Communication values is not defined` (the page's grammar).
+/// Where the page gives no description (the last two), the text is the description too.
 pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
-    let kind = param(c.params, "type").and_then(as_text).unwrap_or_default().to_ascii_uppercase();
+    let kind = param(c.params, "type").and_then(as_text).unwrap_or_default().trim().to_ascii_uppercase();
+    if kind.is_empty() {
+        return Err(MethodError::bad("Communication type is not defined", "Parameter 'type' is required."));
+    }
     if kind != "EMAIL" && kind != "PHONE" {
-        return Err(text_error("Communication type is not defined."));
+        return Err(text_error(&format!("Communication type '{kind}' is not supported in current context")));
     }
     let values: Vec<String> = match param(c.params, "values") {
         Some(v) => php_array(v).map_or_else(
@@ -76,7 +87,7 @@ pub(crate) fn find_by_comm(c: &mut Call) -> MethodResult {
         None => Vec::new(),
     };
     if values.is_empty() {
-        return Err(text_error("Communication values are not defined."));
+        return Err(text_error("Communication values is not defined"));
     }
     if values.len() > 20 {
         return Err(text_error("Too many communication values. The maximum is 20."));

@@ -28,30 +28,49 @@ pub(crate) const SETUP_METHODS: &[&str] = &[
     "crm.category.add",
 ];
 
-/// The access-denied answer of `method`, as its page documents it:
-/// - `crm.{entity}.userfield.*`: HTTP 400, `error` empty, "Access denied." (the page's example);
-/// - `userfieldconfig.*`: HTTP 400, `error` empty, "You cannot change the settings of the user
-///   field" (`userfieldconfig.update`'s table);
+/// The access-denied answer of `method`, as its page documents it (the pages are in
+/// `bitrix24/b24restdocs`; the replay, `tests/http/replay/*.toml`, sends each row):
+/// - `crm.{entity}.userfield.*`: HTTP 400, `error` empty, "Access denied." (the seed
+///   crm.contact.userfield.update page's example; the other userfield pages drop the period);
+/// - `userfieldconfig.add`: HTTP 400, `error` empty, "Access denied" (its table);
+/// - `userfieldconfig.list` / `.get`: HTTP 400, `error` empty, "You do not have permission to
+///   view user field settings" (their tables);
+/// - `userfieldconfig.*` otherwise: HTTP 400, `error` empty, "You cannot change the settings of
+///   the user field" (`userfieldconfig.update`'s table);
+/// - `crm.status.*`, `crm.currency.*`: HTTP 400, `error` empty, "Access denied." (the tables of
+///   `crm-status-add.md`, `crm-status-list.md`, `crm-currency-list.md`: the code is "Empty value");
 /// - `crm.automatedsolution.*`: HTTP 400 `ACCESS_DENIED` "Insufficient permissions";
-/// - `crm.type.*`, `crm.item.*`, `crm.status.*`, `crm.category.*`: HTTP 400 `ACCESS_DENIED`
+/// - `crm.item.fields`: HTTP 400 `ACCESS_DENIED` "You do not have permission to view this item"
+///   (its table);
+/// - `crm.type.*`, `crm.item.*`, `crm.category.*`: HTTP 400 `ACCESS_DENIED`
 ///   "Access denied" (`crm.type.update`'s and `crm.item.add`'s tables);
-/// - `user.add`: HTTP 400 `ACCESS_DENIED` "access_denied" (the page gives only the message;
-///   the code is an inference);
-/// - anything else: HTTP 403 `ACCESS_DENIED` (the system error of §5.3).
+/// - `user.add`, `user.update`: HTTP 400 `ERROR_CORE` "access_denied" (the seed page's table
+///   gives only the message; the code is `api-reference/user/user-add.md`'s);
+/// - anything else: HTTP 403 `ACCESS_DENIED` "Access denied" (the system error of §5.3;
+///   `crm.duplicate.findbycomm`'s table documents exactly that).
 pub(crate) fn access_denied(method: &str) -> MethodError {
     let family = |prefix: &str| method.starts_with(prefix);
-    if method.contains(".userfield.") {
-        MethodError::bad("", "Access denied.")
-    } else if family("userfieldconfig.") {
-        MethodError::bad("", "You cannot change the settings of the user field")
-    } else if family("crm.automatedsolution.") {
-        MethodError::bad("ACCESS_DENIED", "Insufficient permissions")
-    } else if ["crm.type.", "crm.item.", "crm.status.", "crm.category."].iter().any(|p| family(p)) {
-        MethodError::bad("ACCESS_DENIED", "Access denied")
-    } else if method == "user.add" {
-        MethodError::bad("ACCESS_DENIED", "access_denied")
-    } else {
-        MethodError::new(403, "ACCESS_DENIED", "Access denied")
+    match method {
+        _ if method.contains(".userfield.") => MethodError::bad("", "Access denied."),
+        "userfieldconfig.add" => MethodError::bad("", "Access denied"),
+        "userfieldconfig.list" | "userfieldconfig.get" => {
+            MethodError::bad("", "You do not have permission to view user field settings")
+        }
+        _ if family("userfieldconfig.") => {
+            MethodError::bad("", "You cannot change the settings of the user field")
+        }
+        _ if family("crm.status.") || family("crm.currency.") => MethodError::bad("", "Access denied."),
+        _ if family("crm.automatedsolution.") => {
+            MethodError::bad("ACCESS_DENIED", "Insufficient permissions")
+        }
+        "crm.item.fields" => {
+            MethodError::bad("ACCESS_DENIED", "You do not have permission to view this item")
+        }
+        _ if ["crm.type.", "crm.item.", "crm.category."].iter().any(|p| family(p)) => {
+            MethodError::bad("ACCESS_DENIED", "Access denied")
+        }
+        "user.add" | "user.update" => MethodError::bad("ERROR_CORE", "access_denied"),
+        _ => MethodError::new(403, "ACCESS_DENIED", "Access denied"),
     }
 }
 
@@ -65,7 +84,23 @@ mod tests {
         assert_eq!((e.status, e.code.as_str(), e.description.as_str()), (400, "", "Access denied."));
         assert_eq!(access_denied("crm.automatedsolution.add").description, "Insufficient permissions");
         assert_eq!(access_denied("crm.type.update").code, "ACCESS_DENIED");
-        assert_eq!(access_denied("userfieldconfig.add").code, "");
+        assert_eq!(access_denied("userfieldconfig.add").description, "Access denied");
+        assert_eq!(
+            access_denied("userfieldconfig.update").description,
+            "You cannot change the settings of the user field"
+        );
+        let e = access_denied("crm.status.add");
+        assert_eq!((e.code.as_str(), e.description.as_str()), ("", "Access denied."));
+        assert_eq!(access_denied("user.add").code, "ERROR_CORE");
+        assert_eq!(access_denied("crm.currency.list").description, "Access denied.");
+        assert_eq!(
+            access_denied("crm.item.fields").description,
+            "You do not have permission to view this item"
+        );
+        assert_eq!(
+            access_denied("userfieldconfig.get").description,
+            "You do not have permission to view user field settings"
+        );
         assert_eq!(access_denied("crm.duplicate.findbycomm").status, 403);
         assert!(
             SETUP_METHODS.iter().all(|m| super::super::lookup(m).is_some()),

@@ -91,7 +91,7 @@ async fn more_than_20_values_and_a_missing_type_or_an_unknown_entity_type_are_re
     let twenty: Vec<String> = (0..20).map(|i| format!("{i}@x.ru")).collect();
     p.ok("crm.duplicate.findbycomm", json!({"type": "EMAIL", "values": twenty})).await;
     let (status, code) = p.err("crm.duplicate.findbycomm", json!({"values": ["a@x.ru"]})).await;
-    assert_eq!((status, code.as_str()), (400, "Communication type is not defined."));
+    assert_eq!((status, code.as_str()), (400, "Communication type is not defined"), "the page's text");
     let (status, _) = p.err("crm.duplicate.findbycomm", json!({"type": "WEB", "values": ["x.ru"]})).await;
     assert_eq!(status, 400);
     let (status, _) = p
@@ -134,5 +134,5 @@ async fn it_is_allowed_inside_batch_with_its_errors_per_command() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["result"]["a"], json!({"CONTACT": [c]}));
-    assert_eq!(body["result"]["result_error"]["b"]["error"], "Communication type is not defined.");
+    assert_eq!(body["result"]["result_error"]["b"]["error"], "Communication type is not defined");
 }
