@@ -9,6 +9,11 @@
 //! - "Invalid order: field 'FIELD' is not allowed in order": a key no field resolves;
 //! - "Invalid order: allowed sort directions are ASC, DESC. But got 'VALUE' for field 'FIELD'".
 //!
+//! `crm.type.list` (`crm-type-list.md`) documents the same four refusals with the same words,
+//! over the fields of a type; `crm.automatedsolution.list` (`crm-automated-solution-list.md`)
+//! refuses a filter or order on a field it does not have with `INVALID_ARG_VALUE` (its page
+//! gives no text; the sandbox says which field, in the same words).
+//!
 //! Owns these checks only; it must not answer the list (that is `item::list`, which it calls),
 //! and it resolves field names exactly as `item::list` does: `id`, then the entity's fields by
 //! the name `useOriginalUfNames` asks for, neither multifields nor files.
@@ -38,6 +43,63 @@ pub(crate) fn item_list(c: &mut Call) -> MethodResult {
         filter::check_order(param(c.params, "order"), &resolve).map_err(refusal)?;
     }
     super::item::list(c)
+}
+
+/// The fields of a smart-process type (`crm-type-fields.md`), as `crm.type.list` filters and
+/// orders them.
+const TYPE_FIELDS: &[(&str, Kind)] = &[
+    ("id", Kind::Number),
+    ("title", Kind::Text),
+    ("code", Kind::Text),
+    ("createdBy", Kind::Number),
+    ("updatedBy", Kind::Number),
+    ("entityTypeId", Kind::Number),
+    ("customSectionId", Kind::Number),
+    ("createdTime", Kind::Date),
+    ("updatedTime", Kind::Date),
+    ("isCategoriesEnabled", Kind::Bool),
+    ("isStagesEnabled", Kind::Bool),
+    ("isBeginCloseDatesEnabled", Kind::Bool),
+    ("isClientEnabled", Kind::Bool),
+    ("isUseInUserfieldEnabled", Kind::Bool),
+    ("isLinkWithProductsEnabled", Kind::Bool),
+    ("isMycompanyEnabled", Kind::Bool),
+    ("isDocumentsEnabled", Kind::Bool),
+    ("isSourceEnabled", Kind::Bool),
+    ("isObserversEnabled", Kind::Bool),
+    ("isRecyclebinEnabled", Kind::Bool),
+    ("isAutomationEnabled", Kind::Bool),
+    ("isBizProcEnabled", Kind::Bool),
+    ("isSetOpenPermissions", Kind::Bool),
+    ("isPaymentsEnabled", Kind::Bool),
+    ("isCountersEnabled", Kind::Bool),
+];
+
+/// The fields of a digital workspace (`crm-automated-solution-list.md`).
+const SOLUTION_FIELDS: &[(&str, Kind)] = &[("id", Kind::Number), ("title", Kind::Text)];
+
+/// `filter` and `order` of a list over `fields`, by the words of [`refusal`].
+fn check_over(c: &Call, fields: &[(&str, Kind)]) -> Result<(), MethodError> {
+    let resolve = |name: &str| -> Option<(String, Kind)> {
+        // Names as the page spells them (camelCase): a portal refuses `ID` here (fast_bitrix24 #196).
+        fields.iter().find(|(f, _)| *f == name).map(|(f, k)| (f.to_string(), *k))
+    };
+    if let Some(f) = param(c.params, "filter") {
+        filter::check(f, &resolve).map_err(refusal)?;
+    }
+    filter::check_order(param(c.params, "order"), &resolve).map_err(refusal)
+}
+
+/// `crm.type.list`: the page's checks of `filter` and `order`, then the list.
+pub(crate) fn type_list(c: &mut Call) -> MethodResult {
+    check_over(c, TYPE_FIELDS)?;
+    super::types::type_list(c)
+}
+
+/// `crm.automatedsolution.list`: the page's checks of `filter` and `order`, then the list.
+pub(crate) fn solution_list(c: &mut Call) -> MethodResult {
+    check_over(c, SOLUTION_FIELDS)?;
+    super::types::solution_list(c)
 }
 
 /// The page's words for each refusal.
