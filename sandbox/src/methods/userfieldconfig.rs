@@ -129,7 +129,9 @@ fn entity_from_uf_entity_id(state: &State, entity_id: &str) -> Option<u64> {
 fn module_id(c: &Call) -> Result<(), MethodError> {
     match param(c.params, "moduleId").and_then(as_text) {
         Some(m) if m == "crm" => Ok(()),
-        Some(m) => Err(MethodError::bad("ERROR_ARGUMENT", format!("Module {m} is not supported"))),
+        // The pages' error tables (userfieldconfig-get/list/update.md): a module whose user
+        // fields have no access settings, with an empty code.
+        Some(_) => Err(legacy("No settings for UserFieldAccess")),
         None => Err(MethodError::bad("ERROR_ARGUMENT", "Parameter moduleId is required")),
     }
 }
@@ -237,11 +239,13 @@ fn config_denied() -> MethodError {
     legacy("You cannot change the settings of the user field")
 }
 
-/// `userfieldconfig.get`: `{field}`; an unknown id is an empty-code error.
+/// `userfieldconfig.get`: `{field}`; an unknown id is the page's empty-code refusal "You do not
+/// have permission to view user field settings" (the page: also for a field deleted or not
+/// available in the module's context).
 pub(crate) fn config_get(c: &mut Call) -> MethodResult {
     module_id(c)?;
     let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
-    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| legacy("User field not found"))?;
+    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| legacy("You do not have permission to view user field settings"))?;
     Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
 }
 
