@@ -108,6 +108,12 @@ fn check_external(fields: &Map<String, Value>, old_section: Option<&Value>) -> R
 
 /// `crm.type.add`: every documented key of the answer, flags `N` unless sent.
 pub(crate) fn type_add(c: &mut Call) -> MethodResult {
+    // The page's error table (crm-type-add.md): `fields` is required (the engine's `100` for a
+    // missing parameter); an entityTypeId outside the allowed ranges or taken is
+    // "entityTypeId is out of allowed range".
+    if param(c.params, "fields").is_none() {
+        return Err(MethodError::bad("100", "Could not find value for parameter {fields}"));
+    }
     let fields = object(param(c.params, "fields"));
     let title = fields.get("title").and_then(as_text).unwrap_or_default();
     if title.trim().is_empty() {
@@ -118,12 +124,7 @@ pub(crate) fn type_add(c: &mut Call) -> MethodResult {
     let entity_type_id = match fields.get("entityTypeId").and_then(as_u64) {
         Some(id) => {
             if !valid_entity_type_id(id) || used(id, c) {
-                return Err(MethodError::bad(
-                    "INVALID_ARG_VALUE",
-                    format!(
-                        "entityTypeId {id} is not valid: it must be unique and even and at least 1030, or between 128 and 192"
-                    ),
-                ));
+                return Err(MethodError::bad("INVALID_ARG_VALUE", "entityTypeId is out of allowed range"));
             }
             id
         }
