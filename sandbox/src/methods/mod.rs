@@ -139,6 +139,7 @@ fn route(method: &str) -> Option<Handler> {
         "crm.item.delete" => item::delete,
         "crm.item.fields" => item::fields,
         "user.add" => user::add,
+        "user.update" => user::update,
         "user.get" => user::get,
         "user.fields" => user::fields,
         "user.current" => user::current,

@@ -130,6 +130,47 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     Ok(Output::new(json!(id)))
 }
 
+/// `user.update` (`api-reference/user/user-update.md`): changes the fields sent of user `ID`
+/// and answers `true`. Its error table: an `ID` that is not a positive number is `ERROR_CORE`
+/// with an empty text; a user the caller may not change (one that does not exist among them,
+/// the page: "no rights to edit, or the user does not exist") is `ERROR_CORE` `access_denied`.
+/// The page is silent on which fields may change: the sandbox takes every field `user.add`
+/// takes except `EXTRANET` and `SONET_GROUP_ID` (a user's type does not change), and keeps
+/// `EMAIL` unique as `user.add` does.
+pub(crate) fn update(c: &mut Call) -> MethodResult {
+    let params = super::object(Some(c.params));
+    let id = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("ID"))
+        .and_then(|(_, v)| super::as_u64(v))
+        .filter(|id| *id > 0)
+        .ok_or_else(|| MethodError::bad("ERROR_CORE", ""))?;
+    if !c.state.users.contains_key(&id) {
+        return Err(MethodError::bad("ERROR_CORE", "access_denied"));
+    }
+    let mut changes = Map::new();
+    for (k, v) in params {
+        let k = k.to_ascii_uppercase();
+        if k == "ID" || k == "AUTH" || k == "EXTRANET" || k == "SONET_GROUP_ID" {
+            continue;
+        }
+        changes.insert(k, v.clone());
+    }
+    if let Some(email) = changes.get("EMAIL").and_then(Value::as_str) {
+        let taken = c.state.users.values().any(|u| {
+            u.id != id && u.fields.get("EMAIL").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email))
+        });
+        if !well_formed_email(email) || taken {
+            return Err(argument_error("User with this email already exists"));
+        }
+    }
+    if let Some(u) = c.state.users.get_mut(&id) {
+        u.fields.extend(changes);
+    }
+    c.state.touch_user(id);
+    Ok(Output::new(json!(true)))
+}
+
 /// The integer IDs of a list value (or of a single one).
 fn ids(v: &Value) -> Vec<u64> {
     php_array(v).unwrap_or_else(|| vec![v]).into_iter().filter_map(super::as_u64).collect()
