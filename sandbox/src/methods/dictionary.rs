@@ -224,9 +224,16 @@ pub(crate) fn category_list(c: &mut Call) -> MethodResult {
 pub(crate) fn category_add(c: &mut Call) -> MethodResult {
     let etid = entity_type(c)?;
     let fields = object(param(c.params, "fields"));
+    // The page's error table (crm-category-add.md), its codes as given (`0`): `name` is
+    // required; contacts and companies have one default pipeline, which a new one cannot replace.
     let name = fields.get("name").and_then(as_text).unwrap_or_default();
     if name.trim().is_empty() {
-        return Err(MethodError::bad("INVALID_ARG_VALUE", "Field \"name\" is required"));
+        return Err(MethodError::bad("0", "Field 'NAME' is required"));
+    }
+    if matches!(etid, 3 | 4)
+        && fields.get("isDefault").and_then(as_text).is_some_and(|v| v.eq_ignore_ascii_case("Y"))
+    {
+        return Err(MethodError::bad("0", "Default client category does not support updating default state"));
     }
     let id = c.state.add_category(etid, &name, false);
     if let Some(sort) = fields.get("sort").and_then(as_i64).filter(|s| *s >= 0)

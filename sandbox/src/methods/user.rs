@@ -158,7 +158,11 @@ pub(crate) fn update(c: &mut Call) -> MethodResult {
     }
     if let Some(email) = changes.get("EMAIL").and_then(Value::as_str) {
         let taken = c.state.users.values().any(|u| {
-            u.id != id && u.fields.get("EMAIL").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email))
+            u.id != id
+                && u.fields
+                    .get("EMAIL")
+                    .and_then(Value::as_str)
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
         });
         if !well_formed_email(email) || taken {
             return Err(argument_error("User with this email already exists"));

@@ -245,7 +245,8 @@ fn config_denied() -> MethodError {
 pub(crate) fn config_get(c: &mut Call) -> MethodResult {
     module_id(c)?;
     let id = param(c.params, "id").and_then(as_u64).unwrap_or(0);
-    let (owner, pos) = locate_uf(c.state, id).ok_or_else(|| legacy("You do not have permission to view user field settings"))?;
+    let (owner, pos) = locate_uf(c.state, id)
+        .ok_or_else(|| legacy("You do not have permission to view user field settings"))?;
     Ok(Output::new(json!({ "field": config_row(&c.state.meta.schemas[&owner].fields[pos]) })))
 }
 
