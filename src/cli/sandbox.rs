@@ -74,6 +74,17 @@ pub struct Opts {
     /// How batch is billed against the operating budget.
     #[arg(long, value_enum, default_value_t = Billing::PerInner)]
     pub batch_billing: Billing,
+    // The time model (issue 18): what the pages leave open about reporting operating time.
+    /// A call (a batch command, a direct call, a batch billed to `batch`) under this many
+    /// seconds of processing is not billed and shows 0 in `operating` (0 = every call billed,
+    /// the docs; 0.1 = the floor the JS SDK team measured).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    pub operating_floor: f64,
+    /// Put `operating` / `operating_reset_at` in each `result_time` entry of a batch (the
+    /// batch page's answer has none): the command's own method's figure, or with
+    /// `--batch-billing to-batch` the batch-wide one.
+    #[arg(long)]
+    pub result_time_operating: bool,
     /// Run the first 50 commands of an oversized batch instead of refusing it whole.
     #[arg(long)]
     pub batch_overflow_runs_first_50: bool,
@@ -180,6 +191,11 @@ fn config(args: &Opts) -> anyhow::Result<SandboxConfig> {
         Billing::PerInner => BatchBilling::PerInnerMethod,
         Billing::ToBatch => BatchBilling::ToBatch,
     };
+    if !(args.operating_floor.is_finite() && args.operating_floor >= 0.0) {
+        anyhow::bail!("--operating-floor must be 0 (no floor) or more seconds, not {}", args.operating_floor);
+    }
+    cfg.time_model.operating_floor_secs = args.operating_floor;
+    cfg.time_model.result_time_operating = args.result_time_operating;
     cfg.batch_overflow_runs_first_50 = args.batch_overflow_runs_first_50;
     cfg.time_scale = args.time_scale;
     if !(args.max_request_secs.is_finite() && args.max_request_secs >= 0.0) {
@@ -375,6 +391,25 @@ mod tests {
         assert_eq!(cfg.time_scale, 2.0);
         assert_eq!(config(&opts(&["--latency-ms", "150"])).expect("valid").latency, Latency::fixed(150));
         assert!(config(&opts(&[])).expect("valid").latency.is_zero());
+    }
+
+    #[test]
+    fn the_billing_and_reporting_flags_reach_the_config_and_default_to_the_docs() {
+        let cfg = config(&opts(&[])).expect("valid");
+        assert_eq!(cfg.batch_billing, BatchBilling::PerInnerMethod);
+        assert_eq!(cfg.time_model, crate::sandbox::TimeModel::default());
+        let cfg = config(&opts(&[
+            "--batch-billing",
+            "to-batch",
+            "--operating-floor",
+            "0.1",
+            "--result-time-operating",
+        ]))
+        .expect("valid");
+        assert_eq!(cfg.batch_billing, BatchBilling::ToBatch);
+        assert_eq!(cfg.time_model.operating_floor_secs, 0.1);
+        assert!(cfg.time_model.result_time_operating);
+        assert!(config(&opts(&["--operating-floor", "-1"])).is_err());
     }
 
     #[test]
