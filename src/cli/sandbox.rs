@@ -409,7 +409,7 @@ mod tests {
         assert_eq!(cfg.batch_billing, BatchBilling::ToBatch);
         assert_eq!(cfg.time_model.operating_floor_secs, 0.1);
         assert!(cfg.time_model.result_time_operating);
-        assert!(config(&opts(&["--operating-floor", "-1"])).is_err());
+        assert!(config(&opts(&["--operating-floor=-1"])).is_err());
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod flight_requests;
 mod run_e2e;
 mod stops_signals;
 mod stops_too_large;
+mod time_models;
