@@ -47,12 +47,17 @@ fn transport(sandbox: &SandboxHandle) -> Transport {
 /// Imports `rows` contacts in batches of 10 into a portal configured as `config`; asserts that
 /// the portal never answered `OPERATION_TIME_LIMIT` and that every row was created once.
 async fn import_is_never_blocked(config: SandboxConfig, rows: usize) {
+    import_in_batches_is_never_blocked(config, rows, 10).await
+}
+
+/// [`import_is_never_blocked`] with batches of up to `batch_size`.
+async fn import_in_batches_is_never_blocked(config: SandboxConfig, rows: usize, batch_size: usize) {
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let t = transport(&sandbox);
     let dir = tempfile::tempdir().expect("temp dir");
     let mapping = common::name_only_contacts(dir.path(), 0, rows, "models");
     let opts = b24import::pipeline::RunOptions {
-        batch_size: 10,
+        batch_size,
         ..b24import::pipeline::RunOptions::new(vec![mapping], dir.path().join("j.sqlite"), "test")
     };
     let rate = b24import::pipeline::PlanRate { per_second: RATE.per_second, burst: RATE.burst };
@@ -119,4 +124,14 @@ async fn pacing_holds_with_the_batch_wide_figure_in_every_result_time_entry() {
     // importer reads it as its command's method's, which over-counts, never under-counts.
     let model = TimeModel { result_time_operating: true, ..TimeModel::default() };
     import_is_never_blocked(portal(BatchBilling::ToBatch, model, 0.012), 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_batch_that_would_cost_more_than_the_budget_is_not_sent_whole() {
+    // Regression: billed per inner method, batches packed before their method's cost was known
+    // (30 adds of 0.03 s: 0.9 s against a 0.6 s budget) went one by one and the portal refused
+    // every command past the budget inside `result_error`. Now one command goes until the cost
+    // is measured.
+    let config = portal(BatchBilling::PerInnerMethod, TimeModel::default(), 0.03);
+    import_in_batches_is_never_blocked(config, 30, 50).await;
 }
