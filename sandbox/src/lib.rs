@@ -64,6 +64,7 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::Clock;
 pub use latency::Latency;
+pub use limits::TimeModel;
 pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
 pub use schema::SchemaFile;
@@ -96,7 +97,8 @@ pub enum BatchBilling {
 }
 
 /// The operating-time ("resource") limit: simulated processing seconds per
-/// (credential, method) over a sliding window of buckets.
+/// (credential, method) over a sliding window of buckets. (The request-rate bucket is per
+/// source address instead, shared by every credential: see [`limits`].)
 #[derive(Debug, Clone)]
 pub struct OperatingConfig {
     /// Seconds of processing allowed within the window before the method is blocked (480).
@@ -237,6 +239,10 @@ pub struct SandboxConfig {
     pub operating: OperatingConfig,
     /// How `batch` is billed against the operating budget.
     pub batch_billing: BatchBilling,
+    /// How operating time is reported and billed where the pages leave it open: the floor
+    /// under which a call is not billed, and whether `result_time` entries carry `operating`
+    /// (see [`limits::TimeModel`]; the defaults follow the pages).
+    pub time_model: limits::TimeModel,
     /// When a batch has more than 50 commands: `false` refuses it whole (400
     /// `ERROR_BATCH_LENGTH_EXCEEDED`), `true` runs the first 50 and fails the rest with that
     /// code in `result_error` (the docs can be read both ways).
@@ -322,6 +328,7 @@ impl SandboxConfig {
             burst: 50.0,
             operating: OperatingConfig::default(),
             batch_billing: BatchBilling::PerInnerMethod,
+            time_model: limits::TimeModel::default(),
             batch_overflow_runs_first_50: false,
             time_scale: 1.0,
             max_request_secs: DEFAULT_MAX_REQUEST_SECS,

@@ -4,7 +4,8 @@
 //! 1. route + parse parameters (query string, then a JSON or PHP-style form body over it);
 //! 2. auth: webhook `/rest/<user>/<code>/<method>` or OAuth `/rest/<method>` + `auth` (401
 //!    `NO_AUTH_FOUND`, 401 `expired_token`);
-//! 3. `--overload` (503 `OVERLOAD_LIMIT`), then the leaky bucket (503 `QUERY_LIMIT_EXCEEDED`);
+//! 3. `--overload` (503 `OVERLOAD_LIMIT`), then the leaky bucket of the caller's source
+//!    address, whatever credential it uses (503 `QUERY_LIMIT_EXCEEDED`);
 //! 4. the fault draw (500, spurious 503, HTML page: all without doing the work);
 //! 5. method lookup (404 `ERROR_METHOD_NOT_FOUND`), operating check (429), the work, billing;
 //! 6. flush to `--state`, sleep the simulated processing time, then answer, drop or hold;
@@ -16,6 +17,7 @@
 //! Owns no business rules: methods live in `methods`, limits in `limits`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -106,6 +108,11 @@ impl Shared {
     }
 }
 
+/// The peer's IP address, put on every request by [`serve_connection`]: the key of the
+/// request-rate bucket (one per portal and source address, `limits.md`).
+#[derive(Clone, Copy, Debug)]
+struct SourceAddr(std::net::IpAddr);
+
 /// Marker: close the connection instead of answering.
 #[derive(Clone, Copy)]
 struct DropConnection;
@@ -180,10 +187,10 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let router = router.clone();
-                    connections.spawn(serve_connection(stream, router));
+                    connections.spawn(serve_connection(stream, peer, router));
                 }
                 _ = stop.changed() => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -196,9 +203,11 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
     Ok(SandboxHandle { addr, shared, shutdown, task })
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
-    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, router: Router) {
+    let source = SourceAddr(peer.ip());
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let router = router.clone();
+        req.extensions_mut().insert(source);
         async move {
             let resp = match router.oneshot(req).await {
                 Ok(r) => r,
@@ -275,7 +284,7 @@ fn time_text(start: f64, finish: f64, processing: f64, op: Option<(f64, f64)>) -
 
 /// Who is calling.
 struct Caller {
-    /// Key of the limits (`webhook:1`, `app:<client_id>`); never contains a secret.
+    /// Key of the operating budget (`webhook:1`, `app:<client_id>`); never contains a secret.
     credential: String,
     user_id: u64,
 }
@@ -413,9 +422,15 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
 
 /// Every REST request: the portal's answer ([`answer`]), then the network latency on the way
 /// back, whatever the answer is (a dropped connection is dropped after it too).
-async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn rest(
+    AxState(shared): AxState<Arc<Shared>>,
+    axum::Extension(source): axum::Extension<SourceAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let latency = shared.draw_latency();
-    let resp = answer(&shared, uri, headers, body).await;
+    let resp = answer(&shared, source, uri, headers, body).await;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -423,7 +438,13 @@ async fn rest(AxState(shared): AxState<Arc<Shared>>, uri: Uri, headers: HeaderMa
 }
 
 /// What the portal answers to one REST request, after the simulated work (steps 1-6).
-async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn answer(
+    shared: &Arc<Shared>,
+    source: SourceAddr,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let clock = shared.config.clock.clone();
     let start = clock.unix_now();
     let started = std::time::Instant::now();
@@ -437,7 +458,7 @@ async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes)
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             return resp;
         }
-        match gate_and_work(shared, &mut core, &uri, &headers, &body) {
+        match gate_and_work(shared, &mut core, source, &uri, &headers, &body) {
             Ok(done) => done,
             Err(resp) => return *resp,
         }
@@ -501,6 +522,7 @@ async fn answer(shared: &Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes)
 fn gate_and_work(
     shared: &Shared,
     core: &mut Core,
+    source: SourceAddr,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
@@ -513,7 +535,7 @@ fn gate_and_work(
         let e = MethodError::new(503, "OVERLOAD_LIMIT", "REST API is blocked due to overload.");
         return Err(refuse(core, &e));
     }
-    if !core.limits.admit(&caller.credential, now, cfg.rate, cfg.burst) {
+    if !core.limits.admit(&source.0.to_string(), now, cfg.rate, cfg.burst) {
         let e = MethodError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests");
         return Err(refuse(core, &e));
     }
@@ -567,15 +589,21 @@ fn op_blocked() -> MethodError {
     MethodError::new(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
 }
 
-/// Bills `secs` of `method` to the caller's window and to the stats.
+/// Bills a call of `secs` of `method` to the caller's window and to the stats: nothing when
+/// it is under the time model's floor.
 fn bill(
     core: &mut Core,
-    op: &super::OperatingConfig,
+    cfg: &SandboxConfig,
     caller: &Caller,
     method: &str,
     now: Duration,
     secs: f64,
 ) -> OperatingReport {
+    let op = &cfg.operating;
+    let secs = cfg.time_model.billed(secs);
+    if secs <= 0.0 {
+        return core.limits.bill(&caller.credential, method, now, 0.0, op.window, op.buckets);
+    }
     match core.stats.operating.get_mut(method) {
         Some(total) => *total += secs,
         None => {
@@ -619,7 +647,7 @@ fn run_single(
         setup: &cfg.setup,
     };
     let outcome = handler(&mut call);
-    let report = bill(core, op, caller, method, now, cost);
+    let report = bill(core, cfg, caller, method, now, cost);
     match outcome {
         Ok(Output { result, total, next, .. }) => {
             let start = cfg.clock.unix_at(now);
@@ -727,12 +755,8 @@ fn run_batch(
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
-                    let r = bill(core, op, caller, &method, now, cost);
-                    let pair = report_pair(&cfg.clock, r);
-                    if outer_report.is_none_or(|(o, _)| pair.0 > o) {
-                        outer_report = Some(pair);
-                    }
-                    Some(pair)
+                    let r = bill(core, cfg, caller, &method, now, cost);
+                    Some(report_pair(&cfg.clock, r))
                 } else {
                     None
                 };
@@ -764,18 +788,21 @@ fn run_batch(
             }
         }
     }
+    // The outer `time` carries `batch`'s own figures only when `batch` is billed. Billed per
+    // inner method, "an external call to `batch` is not accounted for in `operating`"
+    // (`limits.md`), and the batch page's answer has no `operating` in its `time`: none here.
     if !per_inner {
-        let r = bill(core, op, caller, "batch", now, elapsed);
+        let r = bill(core, cfg, caller, "batch", now, elapsed);
         outer_report = Some(report_pair(&cfg.clock, r));
     }
-    if outer_report.is_none() {
-        outer_report = core
-            .limits
-            .report(&caller.credential, "batch", now, op.window)
-            .map(|r| report_pair(&cfg.clock, r));
-    }
     for (id, start, cost, report) in times {
-        let report = if per_inner { report } else { outer_report };
+        // `result_time` entries as the batch page shows them, unless the time model adds the
+        // figures (see `TimeModel::result_time_operating`).
+        let report = match (cfg.time_model.result_time_operating, per_inner) {
+            (false, _) => None,
+            (true, true) => report,
+            (true, false) => outer_report,
+        };
         let time = if raw_ok {
             Entry::Raw(time_text(start, start + cost, cost, report))
         } else {

@@ -103,4 +103,23 @@ mod tests {
         assert!(config(&opts(&[])).expect("valid").setup.extranet_groups.is_empty());
         assert!(Cli::try_parse_from(["b24import", "sandbox", "--extranet-group", "twelve"]).is_err());
     }
+
+    #[test]
+    fn the_billing_and_reporting_flags_reach_the_config_and_default_to_the_docs() {
+        let cfg = config(&opts(&[])).expect("valid");
+        assert_eq!(cfg.batch_billing, crate::sandbox::BatchBilling::PerInnerMethod);
+        assert_eq!(cfg.time_model, crate::sandbox::TimeModel::default());
+        let cfg = config(&opts(&[
+            "--batch-billing",
+            "to-batch",
+            "--operating-floor",
+            "0.1",
+            "--result-time-operating",
+        ]))
+        .expect("valid");
+        assert_eq!(cfg.batch_billing, crate::sandbox::BatchBilling::ToBatch);
+        assert_eq!(cfg.time_model.operating_floor_secs, 0.1);
+        assert!(cfg.time_model.result_time_operating);
+        assert!(config(&opts(&["--operating-floor=-1"])).is_err());
+    }
 }

@@ -19,7 +19,11 @@
 //! window (or, when the portal's figure is the larger, until its reset), or until an answer
 //! lands. Before the first answer of a method nothing is known of its cost, so a request of it
 //! is reserved at a pessimistic [`UNMEASURED_COMMAND_SECS`] a command until one is measured:
-//! under the cloud's budget the first requests overlap, under a small one they go one by one. Decisions the issue left open: the log
+//! under the cloud's budget the first requests overlap, under a small one they go one by one,
+//! each carrying no more commands than fit the paced budget at that cost
+//! ([`Operating::fitting_commands`]). The portal may report no figure at all inside a batch
+//! (the documented answer, billed per inner method): then each command's own `processing`
+//! in `result_time` is all there is, and it is enough. Decisions the issue left open: the log
 //! expires by each answer's own arrival time (later than the portal's one-minute buckets, so
 //! never earlier than the portal frees it); a single request larger than the whole target goes
 //! when nothing else is counted (it could never go otherwise).
@@ -372,11 +376,23 @@ impl Operating {
 
     /// The most commands of `method` one request should carry so that it costs at most
     /// 1/[`BATCH_SHARE`] of the paced budget: pacing then wastes little of a window on a
-    /// batch that no longer fits. `None` until the method's cost is measured (or when free).
+    /// batch that no longer fits. `None` when the method is free (accepted without figures).
+    ///
+    /// Before the method is measured: as many commands as fit the whole paced budget at
+    /// [`UNMEASURED_COMMAND_SECS`] each (864 under the cloud's budget: no bound; one under a
+    /// small budget). Regression (issue 18): billed per inner method, the batches packed before
+    /// the first answer each cost more than the whole budget (50 adds of 0.03 s against 1 s),
+    /// went one by one, and the portal refused every command past the budget inside
+    /// `result_error` (64 `OPERATION_TIME_LIMIT` in 200 rows).
     pub fn fitting_commands(&self, method: &str) -> Option<usize> {
-        let per_command = self.lock().get(method).and_then(|s| s.per_command).filter(|c| *c > 0.0)?;
-        let share = self.config.target * self.config.budget.as_secs_f64() / BATCH_SHARE;
-        Some(((share / per_command).floor() as usize).max(1))
+        let target = self.config.target * self.config.budget.as_secs_f64();
+        let per_command = self.lock().get(method).and_then(|s| s.per_command);
+        let fitting = match per_command {
+            None => target / UNMEASURED_COMMAND_SECS,
+            Some(c) if c > 0.0 => target / BATCH_SHARE / c,
+            Some(_) => return None,
+        };
+        Some((fitting.floor() as usize).max(1))
     }
 
     /// The last reported `operating` of `method`, if any.
@@ -504,12 +520,17 @@ mod tests {
     #[test]
     fn a_batch_costs_at_most_a_twentieth_of_the_paced_budget() {
         let o = Operating::new(OperatingConfig::new(Duration::from_secs(6), Duration::from_secs(30)));
-        assert_eq!(o.fitting_commands("crm.item.add"), None, "not measured yet");
+        assert_eq!(o.fitting_commands("crm.item.add"), Some(10), "not measured: 5.4 s at 0.5 s each");
         o.observe("crm.item.add", Some(&spent(0.5)), 50); // 0.01 s a command
         assert_eq!(o.fitting_commands("crm.item.add"), Some(27)); // 6 × 0.9 / 20 = 0.27 s
         let cloud = Operating::new(OperatingConfig::default());
         cloud.observe("crm.item.add", Some(&spent(2.5)), 50);
         assert!(cloud.fitting_commands("crm.item.add") > Some(50), "the cloud's budget never limits a batch");
+        assert!(cloud.fitting_commands("user.add") > Some(50), "not even before the first measure");
+        let small = Operating::new(OperatingConfig::new(Duration::from_secs(1), Duration::from_secs(4)));
+        assert_eq!(small.fitting_commands("crm.item.add"), Some(1), "a small budget: one until measured");
+        small.observe("crm.item.add", None, 10);
+        assert_eq!(small.fitting_commands("crm.item.add"), None, "free: no figures to pace by");
     }
 
     #[test]

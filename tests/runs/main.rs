@@ -17,5 +17,7 @@ mod exactly_once;
 mod flight_pacing;
 mod flight_requests;
 mod run_e2e;
+mod shared_bucket;
 mod stops_signals;
 mod stops_too_large;
+mod time_models;

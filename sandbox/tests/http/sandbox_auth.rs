@@ -80,12 +80,5 @@ async fn an_expired_token_is_401_expired_token_and_a_refresh_gives_a_working_one
     assert_eq!(resp.json::<Value>().await.expect("json")["error"], "invalid_client");
 }
 
-#[tokio::test]
-async fn webhook_and_oauth_credentials_have_separate_buckets() {
-    let p = Portal::start(SandboxConfig { rate: 0.001, burst: 2.0, ..SandboxConfig::fast() }).await;
-    let token = p.handle.config().oauth.access_token.clone();
-    p.ok("profile", json!({})).await;
-    p.ok("profile", json!({})).await;
-    assert_eq!(p.call("profile", json!({})).await.0, 503);
-    assert_eq!(oauth_call(&p, "profile", &token).await.0, 200);
-}
+// The request-rate bucket is one per portal and source address, shared by the webhook and the
+// OAuth application: `sandbox_limits.rs`.
