@@ -187,7 +187,7 @@ async fn the_batch_answer_has_the_documented_time_shape_without_operating() {
     // entries nor the outer `time` carry `operating`; limits.md: "An external call to `batch`
     // is not accounted for in `operating`" (billed per inner method, the default).
     let p = Portal::start(costly(&Clock::manual(), BatchBilling::PerInnerMethod)).await;
-    let (status, v) = p.batch(false, json!({"a": add_cmd(3, json!({})), "p": "profile"})).await;
+    let (status, v) = p.batch(false, json!({"a": add_cmd(3, json!({"name": "x"})), "p": "profile"})).await;
     assert_eq!(status, 200);
     assert_eq!(keys(&v["result"]["result_time"]["a"]), TIME_KEYS);
     assert_eq!(keys(&v["result"]["result_time"]["p"]), TIME_KEYS);
@@ -207,14 +207,15 @@ async fn result_time_operating_adds_each_command_s_method_figure_or_the_batch_wi
         Portal::start(SandboxConfig { time_model: model, ..costly(&clock, BatchBilling::PerInnerMethod) })
             .await;
     let (_, v) =
-        p.batch(false, json!({"a": add_cmd(3, json!({})), "b": add_cmd(3, json!({})), "p": "profile"})).await;
+        p.batch(false, json!({"a": add_cmd(3, json!({"name": "x"})), "b": add_cmd(3, json!({"name": "x"})), "p": "profile"})).await;
     let rt = &v["result"]["result_time"];
     assert_eq!((rt["a"]["operating"].as_f64(), rt["b"]["operating"].as_f64()), (Some(1.0), Some(2.0)));
     assert_eq!(rt["p"]["operating"], 0.001, "profile's own window");
     assert!(rt["a"]["operating_reset_at"].is_i64());
     assert_eq!(v["time"].get("operating"), None, "the outer batch is still not billed");
     let p = Portal::start(SandboxConfig { time_model: model, ..costly(&clock, BatchBilling::ToBatch) }).await;
-    let (_, v) = p.batch(false, json!({"a": add_cmd(3, json!({})), "b": add_cmd(3, json!({}))})).await;
+    let one = json!({"name": "x"});
+    let (_, v) = p.batch(false, json!({"a": add_cmd(3, one.clone()), "b": add_cmd(3, one)})).await;
     let rt = &v["result"]["result_time"];
     assert_eq!((rt["a"]["operating"].as_f64(), rt["b"]["operating"].as_f64()), (Some(2.0), Some(2.0)));
     assert_eq!(v["time"]["operating"], 2.0);
@@ -261,7 +262,8 @@ async fn under_the_floor_a_call_is_not_billed_and_shows_zero() {
         assert_eq!(v["time"]["processing"], 0.05);
         assert_eq!(v["time"]["operating_reset_at"], (start + 600.0).floor() as i64);
     }
-    let (_, v) = p.batch(false, json!({"a": add_cmd(3, json!({})), "b": add_cmd(3, json!({}))})).await;
+    let one = json!({"name": "x"});
+    let (_, v) = p.batch(false, json!({"a": add_cmd(3, one.clone()), "b": add_cmd(3, one)})).await;
     assert_eq!(
         v["result"]["result_error"],
         json!([]),
@@ -280,9 +282,9 @@ async fn under_the_floor_a_call_is_not_billed_and_shows_zero() {
 #[tokio::test]
 async fn billed_to_batch_the_floor_applies_to_the_whole_batch() {
     let p = Portal::start(floored(&Clock::manual(), BatchBilling::ToBatch, 0.1)).await;
-    let (_, v) = p.batch(false, json!({"a": add_cmd(3, json!({}))})).await;
+    let (_, v) = p.batch(false, json!({"a": add_cmd(3, json!({"name": "x"}))})).await;
     assert_eq!(v["time"]["operating"], 0.0, "0.05 s of batch: under the floor");
-    let three = json!({"a": add_cmd(3, json!({})), "b": add_cmd(3, json!({})), "c": add_cmd(3, json!({}))});
+    let three = json!({"a": add_cmd(3, json!({"name": "x"})), "b": add_cmd(3, json!({"name": "x"})), "c": add_cmd(3, json!({"name": "x"}))});
     let (_, v) = p.batch(false, three.clone()).await;
     assert!((v["time"]["operating"].as_f64().expect("operating") - 0.15).abs() < 1e-9, "{}", v["time"]);
     let (_, v) = p.batch(false, three.clone()).await;
