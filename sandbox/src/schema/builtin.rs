@@ -248,7 +248,12 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.push(my_company());
             f.extend([begin, close, opened, company, contact]);
             f.push(contacts);
-            f.push(FieldDef::system(super::DESCRIBED_ONLY[0], "crm_contact", "CONTACTS").multiple());
+            if entity_type_id != 31 {
+                // A smart process's `contacts` (see `DESCRIBED_ONLY`); not the invoice's: the
+                // crm.item.fields page shows it for a smart process only, and the crm.item.add
+                // page's invoice table has `contactIds` alone.
+                f.push(FieldDef::system(super::DESCRIBED_ONLY[0], "crm_contact", "CONTACTS").multiple());
+            }
             f.extend(source_fields());
             if entity_type_id == 31 {
                 f.push(FieldDef::system("accountNumber", "string", "Invoice number"));
