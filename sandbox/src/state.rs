@@ -146,8 +146,14 @@ pub struct Counters {
     pub spa_type: u64,
     /// Last digital-workplace id given.
     pub solution: u64,
-    /// Last pipeline id given.
+    /// Last pipeline id given to a type other than deals (the portal's `b_crm_item_category`).
     pub category: u64,
+    /// Last deal pipeline id given: deals number their pipelines apart, from 1 (the portal keeps
+    /// them in their own table, `b_crm_deal_category`; 0 is the general pipeline). The
+    /// `crm-status-add.md` example adds a stage to `DEAL_STAGE_1`, the first pipeline a portal
+    /// adds to deals, whatever smart invoice or smart process pipelines exist.
+    #[serde(default)]
+    pub deal_category: u64,
     /// Last status row id given.
     pub status: u64,
     /// Last user-field id given.
@@ -386,10 +392,17 @@ impl State {
         self.dirty.any = true;
     }
 
-    /// Adds a pipeline with its stages; returns its id.
+    /// Adds a pipeline with its stages; returns its id, unique within the entity type: deals
+    /// count on [`Counters::deal_category`], every other type on [`Counters::category`].
     pub fn add_category(&mut self, entity_type_id: u64, name: &str, is_default: bool) -> u64 {
-        self.counters.category += 1;
-        let id = self.counters.category;
+        // A state file from before the deal sequence has no `deal_category`: start after the
+        // deal pipelines it holds, so an id is never given twice.
+        let highest =
+            self.meta.categories.iter().filter(|c| c.entity_type_id == entity_type_id).map(|c| c.id).max();
+        let counter =
+            if entity_type_id == 2 { &mut self.counters.deal_category } else { &mut self.counters.category };
+        *counter = (*counter).max(highest.unwrap_or(0)) + 1;
+        let id = *counter;
         self.meta.categories.push(Category {
             id,
             entity_type_id,

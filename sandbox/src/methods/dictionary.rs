@@ -237,10 +237,17 @@ pub(crate) fn category_add(c: &mut Call) -> MethodResult {
     }
     let id = c.state.add_category(etid, &name, false);
     if let Some(sort) = fields.get("sort").and_then(as_i64).filter(|s| *s >= 0)
-        && let Some(cat) = c.state.meta.categories.iter_mut().find(|cat| cat.id == id)
+        && let Some(cat) =
+            c.state.meta.categories.iter_mut().find(|cat| cat.entity_type_id == etid && cat.id == id)
     {
         cat.sort = sort;
     }
-    let cat = c.state.meta.categories.iter().find(|cat| cat.id == id).expect("just added");
+    let cat = c
+        .state
+        .meta
+        .categories
+        .iter()
+        .find(|cat| cat.entity_type_id == etid && cat.id == id)
+        .expect("just added");
     Ok(Output::new(json!({ "category": category_json(cat) })))
 }

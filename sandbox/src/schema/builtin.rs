@@ -98,6 +98,21 @@ fn deal_read_only() -> Vec<FieldDef> {
     .collect()
 }
 
+/// The read-only keys of a smart process's `crm.item.fields` answer
+/// (`api-reference/crm/universal/crm-item-fields.md`, the SPA 1268 example: type and
+/// `isReadOnly: true` as there). The smart invoice (31) gets them too: the page is silent on it,
+/// but the portal builds it on the same dynamic-type item table and factory as a smart process.
+/// The sandbox fills them on add (`methods::item`): `movedBy`/`movedTime` whenever a stage is
+/// set, `lastActivityBy`/`lastActivityTime` with the creator and creation time.
+fn dynamic_read_only() -> Vec<FieldDef> {
+    vec![
+        FieldDef::system("movedTime", "datetime", "Moved at").read_only(),
+        FieldDef::system("movedBy", "user", "Moved by").read_only(),
+        FieldDef::system("lastActivityBy", "user", "Last activity in timeline by").read_only(),
+        FieldDef::system("lastActivityTime", "datetime", "Last activity").read_only(),
+    ]
+}
+
 /// `webformId` (lead, quote, invoice, smart process; the deal's is read-only).
 fn webform() -> FieldDef {
     FieldDef::system("webformId", "integer", "CRM form")
@@ -233,6 +248,12 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
             f.push(my_company());
             f.extend([begin, close, opened, company, contact]);
             f.push(contacts);
+            if entity_type_id != 31 {
+                // A smart process's `contacts` (see `DESCRIBED_ONLY`); not the invoice's: the
+                // crm.item.fields page shows it for a smart process only, and the crm.item.add
+                // page's invoice table has `contactIds` alone.
+                f.push(FieldDef::system(super::DESCRIBED_ONLY[0], "crm_contact", "CONTACTS").multiple());
+            }
             f.extend(source_fields());
             if entity_type_id == 31 {
                 f.push(FieldDef::system("accountNumber", "string", "Invoice number"));
@@ -240,6 +261,7 @@ pub(super) fn system_fields(entity_type_id: u64, stage_status: &str) -> Vec<Fiel
                 f.push(location());
             }
             f.extend([observers, webform()]);
+            f.extend(dynamic_read_only());
         }
     }
     f.extend(common_tail());

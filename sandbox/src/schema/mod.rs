@@ -358,7 +358,7 @@ fn uf_prefix(entity_type_id: u64, spa_type_id: Option<u64>) -> String {
 /// `categoryId` is not here: the page documents it without a flag (`isCategoriesEnabled`
 /// decides whether pipelines other than the default can be created, see `crm.category.add`).
 pub const FLAG_FIELDS: [(&str, &[&str]); 7] = [
-    ("isClientEnabled", &["companyId", "contactId", "contactIds"]),
+    ("isClientEnabled", &["companyId", "contactId", "contactIds", "contacts"]),
     ("isBeginCloseDatesEnabled", &["begindate", "closedate"]),
     ("isSourceEnabled", &["sourceId", "sourceDescription"]),
     ("isObserversEnabled", &["observers"]),
@@ -366,6 +366,15 @@ pub const FLAG_FIELDS: [(&str, &[&str]); 7] = [
     ("isMycompanyEnabled", &["mycompanyId"]),
     ("isLinkWithProductsEnabled", &["opportunity", "currencyId", "taxValue", "isManualOpportunity"]),
 ];
+
+/// Fields `crm.item.fields` describes but no item answer carries and no write sets: the smart
+/// process's `contacts` (`api-reference/crm/universal/crm-item-fields.md` lists it, type
+/// `crm_contact`, multiple, not read-only). The pages are silent on its values: none of the item
+/// answers of `crm-item-add`/`-get`/`-list`/`-update` has a `contacts` key (they carry
+/// `contactIds`), because the portal's core holds `CONTACTS` as an ORM reference that `*` does
+/// not select. So the sandbox leaves it out of item answers and ignores a value sent to it, like
+/// an unknown field; an item's contacts are written and read through `contactIds`.
+pub const DESCRIBED_ONLY: [&str; 1] = ["contacts"];
 
 /// The flag that switches `field` on, for a smart process.
 pub fn flag_of(field: &str) -> Option<&'static str> {

@@ -257,3 +257,86 @@ async fn an_empty_item_gets_the_documented_defaults() {
     let sent = item(p.ok("crm.item.add", json!({"entityTypeId": 4, "fields": {"typeId": "PARTNER"}})).await);
     assert_eq!(sent["typeId"], "PARTNER");
 }
+
+#[tokio::test]
+async fn a_smart_process_has_the_fields_of_the_item_fields_page_and_its_items_answer_them() {
+    let p = Portal::fast().await;
+    p.ok("crm.type.add", json!({"fields": {"title": "S", "entityTypeId": 1042, "isStagesEnabled": "Y", "isClientEnabled": "Y"}}))
+        .await;
+    let f = p.ok("crm.item.fields", json!({"entityTypeId": 1042})).await;
+    let fields = &f["result"]["fields"];
+    // (name, type, isReadOnly, isMultiple) as api-reference/crm/universal/crm-item-fields.md shows them.
+    for (name, ty, read_only, multiple) in [
+        ("contacts", "crm_contact", false, true),
+        ("movedTime", "datetime", true, false),
+        ("movedBy", "user", true, false),
+        ("lastActivityBy", "user", true, false),
+        ("lastActivityTime", "datetime", true, false),
+        ("webformId", "integer", false, false),
+    ] {
+        let d = &fields[name];
+        assert_eq!(d["type"], ty, "{name}: {d}");
+        assert_eq!(d["isReadOnly"], read_only, "{name}: {d}");
+        assert_eq!(d["isMultiple"], multiple, "{name}: {d}");
+    }
+    let v = p.ok("crm.item.add", json!({"entityTypeId": 1042, "fields": {"title": "A", "movedBy": 5}})).await;
+    let item = &v["result"]["item"];
+    assert_eq!((&item["movedBy"], &item["lastActivityBy"]), (&json!(1), &json!(1)), "{item}");
+    assert_eq!(item["movedTime"], item["createdTime"]);
+    assert_eq!(item["lastActivityTime"], item["createdTime"]);
+    assert!(item.get("contacts").is_none(), "no item answer carries `contacts`: {item}");
+    let id = item["id"].clone();
+    let got = p.ok("crm.item.get", json!({"entityTypeId": 1042, "id": id})).await;
+    assert_eq!(got["result"]["item"]["movedBy"], 1);
+    assert!(got["result"]["item"].get("contacts").is_none());
+    let listed = p.ok("crm.item.list", json!({"entityTypeId": 1042})).await;
+    assert_eq!(listed["result"]["items"][0]["lastActivityBy"], 1);
+    // Client fields switched off hide `contacts` with the others.
+    p.ok("crm.type.update", json!({"id": 1, "fields": {"isClientEnabled": "N"}})).await;
+    let f = p.ok("crm.item.fields", json!({"entityTypeId": 1042})).await;
+    assert!(
+        f["result"]["fields"].get("contacts").is_none() && f["result"]["fields"].get("contactIds").is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_scalar_sent_to_a_multiple_field_names_its_php_type() {
+    let p = Portal::fast().await;
+    for (value, php) in
+        [(json!("x"), "string"), (json!(5), "integer"), (json!(2.5), "double"), (json!(true), "boolean")]
+    {
+        let body = json!({"entityTypeId": 2, "fields": {"contactIds": value}});
+        assert_eq!(
+            refused(&p, "crm.item.add", body).await,
+            (400, "100".into(), format!("Expected iterable value for multiple field, but got {php} instead"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn deal_pipelines_are_numbered_apart_from_other_types_from_1() {
+    let p = Portal::fast().await;
+    let deal =
+        p.ok("crm.category.add", json!({"entityTypeId": 2, "fields": {"name": "Funnel", "sort": 300}})).await;
+    assert_eq!(deal["result"]["category"]["id"], 1, "{deal}");
+    assert_eq!(deal["result"]["category"]["entityTypeId"], 2, "{deal}");
+    assert_eq!(deal["result"]["category"]["sort"], 300, "{deal}");
+    let invoice = p.ok("crm.category.add", json!({"entityTypeId": 31, "fields": {"name": "More"}})).await;
+    assert_eq!(
+        invoice["result"]["category"]["id"], 2,
+        "the smart invoice's default pipeline is 1: {invoice}"
+    );
+    let deal = p.ok("crm.category.add", json!({"entityTypeId": 2, "fields": {"name": "Second"}})).await;
+    assert_eq!(deal["result"]["category"]["id"], 2);
+    let deals = p.ok("crm.category.list", json!({"entityTypeId": 2})).await;
+    let ids: Vec<&Value> =
+        deals["result"]["categories"].as_array().expect("a list").iter().map(|c| &c["id"]).collect();
+    assert_eq!(ids, [&json!(0), &json!(1), &json!(2)]);
+    // The crm-status-add.md example's directory exists, and a deal takes its stages.
+    let body = json!({"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "DECISION", "NAME": "Decision", "SORT": 55}});
+    assert!(p.ok("crm.status.add", body).await["result"].is_number());
+    let v = p
+        .ok("crm.item.add", json!({"entityTypeId": 2, "fields": {"categoryId": 1, "stageId": "C1:DECISION"}}))
+        .await;
+    assert_eq!(v["result"]["item"]["stageId"], "C1:DECISION");
+}

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::not_valid;
 use crate::methods::filter;
 use crate::methods::{MethodError, as_i64, as_text, as_u64, php_array};
-use crate::schema::{EntitySchema, FieldDef};
+use crate::schema::{self, EntitySchema, FieldDef};
 use crate::state::Counters;
 
 /// The multifield kinds (`fm[].typeId`) and the value types each accepts: the sandbox's own copy
@@ -237,6 +237,7 @@ pub(super) fn convert(
     for (name, raw) in raw_fields {
         let Some(field) = schema.find(name, original) else { continue };
         if field.read_only
+            || schema::DESCRIBED_ONLY.contains(&field.name.as_str())
             || (field.immutable && existing.is_some())
             || disabled.contains(&field.name.as_str())
         {
@@ -281,7 +282,7 @@ pub(super) fn convert(
             let Some(elements) = php_array(raw) else {
                 return Err(MethodError::bad(
                     "100",
-                    format!("Expected iterable value for multiple field \"{}\"", field.api_name(original)),
+                    format!("Expected iterable value for multiple field, but got {} instead", php_type(raw)),
                 ));
             };
             if elements.is_empty() && field.field_type == "enumeration" && old.is_some() {
@@ -313,5 +314,23 @@ pub(super) fn is_blank(v: Option<&Value>) -> bool {
         Some(Value::String(s)) => s.is_empty(),
         Some(Value::Array(a)) => a.is_empty(),
         _ => false,
+    }
+}
+
+/// The PHP type name of a scalar sent to a multiple field, for the `100` "Expected iterable
+/// value for multiple field, but got `type` instead" of the `crm-item-add` / `crm-item-update`
+/// pages. The pages show only the placeholder (`type`) and say "a value of type `type`"; the
+/// sandbox reads it as PHP's `gettype()` of the decoded request value, the names PHP itself
+/// gives its scalar types: `string`, `integer`, `double`, `boolean` (not `get_debug_type`'s
+/// `int`/`float`/`bool`). A form-encoded value is always a string, as in PHP. Null and arrays never get here (null
+/// clears the field, an array or object is iterable).
+fn php_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "double",
+        Value::Bool(_) => "boolean",
+        Value::Null => "NULL",
+        Value::Array(_) | Value::Object(_) => "array",
     }
 }

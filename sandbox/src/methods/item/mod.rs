@@ -79,7 +79,8 @@ pub(crate) fn kind_of(field_type: &str) -> Kind {
     }
 }
 
-/// An item as the API shows it: `id`, every schema field (null / [] when unset), `entityTypeId`.
+/// An item as the API shows it: `id`, every schema field (null / [] when unset) but
+/// [`schema::DESCRIBED_ONLY`], `entityTypeId`.
 pub(crate) fn render(schema: &EntitySchema, item: &Item, original: bool, select: Option<&[String]>) -> Value {
     render_with(schema, item, original, select, &[])
 }
@@ -96,7 +97,7 @@ fn render_with(
     out.insert("id".into(), json!(item.id));
     let all = select.is_none_or(|s| s.iter().any(|n| n == "*"));
     for f in &schema.fields {
-        if f.name == "id" {
+        if f.name == "id" || schema::DESCRIBED_ONLY.contains(&f.name.as_str()) {
             continue;
         }
         let name = f.api_name(original);
@@ -121,7 +122,7 @@ fn render_raw(schema: &EntitySchema, item: &Item, original: bool, disabled: &[&s
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let _ = write!(buf, "{{\"item\":{{\"id\":{}", item.id);
     for f in &schema.fields {
-        if f.name == "id" {
+        if f.name == "id" || schema::DESCRIBED_ONLY.contains(&f.name.as_str()) {
             continue;
         }
         buf.push(b',');
@@ -202,6 +203,14 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     values.insert("updatedBy".into(), json!(user));
     values.insert("createdTime".into(), json!(now));
     values.insert("updatedTime".into(), json!(now));
+    // The deal answer of the crm.item.add page and the lead answer of crm.item.get show a new
+    // item's last activity as its creator and creation time (`lastActivityBy: 1`,
+    // `lastActivityTime` = `createdTime`); the sandbox has no timeline to move it later.
+    for (field, value) in [("lastActivityBy", json!(user)), ("lastActivityTime", json!(now))] {
+        if schema.by_name(field).is_some() {
+            values.insert(field.into(), value);
+        }
+    }
     stage_moved(meta, schema, &mut values, user, &now);
     let item = Item { id, fields: values };
     let out = if raw_ok {
@@ -216,21 +225,23 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
 }
 
 /// After a stage is set: `stageSemanticId` (`P` in progress, `S` success, `F` failure),
-/// `movedBy` and `movedTime`, for the entities whose answer carries them (deals).
+/// `movedBy` and `movedTime`, for the entities whose schema has them (`stageSemanticId`: deals;
+/// `movedBy`/`movedTime`: deals and the dynamic types, whose `crm.item.fields` lists them).
 fn stage_moved(meta: &Meta, schema: &EntitySchema, values: &mut Map<String, Value>, user: u64, now: &str) {
-    if schema.by_name("stageSemanticId").is_none() {
-        return;
-    }
     let Some(stage) = values.get("stageId").and_then(Value::as_str) else { return };
-    let semantic = meta
-        .statuses
-        .iter()
-        .find(|s| s.status_id == stage && s.category_id.is_some())
-        .and_then(|s| s.semantics.clone())
-        .unwrap_or_else(|| "P".into());
-    values.insert("stageSemanticId".into(), json!(semantic));
-    values.insert("movedBy".into(), json!(user));
-    values.insert("movedTime".into(), json!(now));
+    if schema.by_name("stageSemanticId").is_some() {
+        let semantic = meta
+            .statuses
+            .iter()
+            .find(|s| s.status_id == stage && s.category_id.is_some())
+            .and_then(|s| s.semantics.clone())
+            .unwrap_or_else(|| "P".into());
+        values.insert("stageSemanticId".into(), json!(semantic));
+    }
+    if schema.by_name("movedBy").is_some() {
+        values.insert("movedBy".into(), json!(user));
+        values.insert("movedTime".into(), json!(now));
+    }
 }
 
 fn item_id(c: &Call) -> Result<u64, MethodError> {
