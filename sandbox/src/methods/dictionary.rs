@@ -111,12 +111,11 @@ fn status_id_limit(entity_id: &str) -> Option<usize> {
 ///    exists.";
 /// 7. a stage after the final one: `""` "Cannot create more stages after the final stage
 ///    because the final successful stage already exists. Try using sort order values less
-///    than that of the final stage." The page documents it for `DEAL_STAGE`; the sandbox
-///    applies it to every directory that has a success stage (every pipeline's stages, lead
-///    statuses, quote statuses), because the page's "Restrictions for SORT" (in progress,
-///    then success, then failure) is stated for all status stages. A failure stage
-///    (`SEMANTICS` = `F`) may be placed after the success stage: that is where failure stages
-///    go, so only in-progress and success stages are refused.
+///    than that of the final stage." The page documents it for the `DEAL_STAGE` directory
+///    (the default deal pipeline) only, and its own request example adds a stage at `SORT` 70
+///    to `DEAL_STAGE_1`, after that pipeline's `WON` (60), with success: so the sandbox refuses
+///    it in `DEAL_STAGE` alone, as the page says. A failure stage (`SEMANTICS` = `F`) may be
+///    placed after the success stage: that is where failure stages go.
 ///
 /// `SORT` defaults to 10 (the page's "Default is 10"), not to the end of the directory.
 pub(crate) fn status_add(c: &mut Call) -> MethodResult {
@@ -167,7 +166,10 @@ pub(crate) fn status_add(c: &mut Call) -> MethodResult {
         _ => None,
     };
     let success = c.state.directory(&entity_id).into_iter().find(|s| s.semantics.as_deref() == Some("S"));
-    if semantics.as_deref() != Some("F") && success.is_some_and(|won| sort > won.sort) {
+    if entity_id == "DEAL_STAGE"
+        && semantics.as_deref() != Some("F")
+        && success.is_some_and(|won| sort > won.sort)
+    {
         return Err(legacy(AFTER_FINAL));
     }
     let category = stage.map(|(cat, _)| cat);
