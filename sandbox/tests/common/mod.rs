@@ -121,3 +121,35 @@ pub const TYPE_KEYS: [&str; 28] = [
     "linkedUserFields",
     "customSections",
 ];
+
+/// The SPA 1302 (the replays' fixture) of the crm.item.add page, with its eight `UF_CRM_44_…` fields.
+pub const SPA_SCHEMA: &str = r#"
+[[entity]]
+entity_type_id = 1302
+[[entity.field]]
+name = "UF_CRM_44_1721812760630"
+type = "string"
+[[entity.field]]
+name = "UF_CRM_44_1721812814433"
+type = "enumeration"
+items = [{ id = 79, value = "List item #1" }, { id = 80, value = "List item #2" }, { id = 81, value = "List item #3" }, { id = 82, value = "List item #4" }]
+[[entity.field]]
+name = "UF_CRM_44_1721812853419"
+type = "date"
+[[entity.field]]
+name = "UF_CRM_44_1721812885588"
+type = "url"
+multiple = true
+[[entity.field]]
+name = "UF_CRM_44_1721812898903"
+type = "file"
+[[entity.field]]
+name = "UF_CRM_44_1721812915476"
+type = "money"
+[[entity.field]]
+name = "UF_CRM_44_1721812935209"
+type = "boolean"
+[[entity.field]]
+name = "UF_CRM_44_1721812948498"
+type = "double"
+"#;

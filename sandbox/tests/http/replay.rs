@@ -106,44 +106,12 @@ struct Case {
     result: Option<String>,
 }
 
-/// The SPA 1302 of the crm.item.add page, with its eight `UF_CRM_44_…` fields.
-const SPA_SCHEMA: &str = r#"
-[[entity]]
-entity_type_id = 1302
-[[entity.field]]
-name = "UF_CRM_44_1721812760630"
-type = "string"
-[[entity.field]]
-name = "UF_CRM_44_1721812814433"
-type = "enumeration"
-items = [{ id = 79, value = "List item #1" }, { id = 80, value = "List item #2" }, { id = 81, value = "List item #3" }, { id = 82, value = "List item #4" }]
-[[entity.field]]
-name = "UF_CRM_44_1721812853419"
-type = "date"
-[[entity.field]]
-name = "UF_CRM_44_1721812885588"
-type = "url"
-multiple = true
-[[entity.field]]
-name = "UF_CRM_44_1721812898903"
-type = "file"
-[[entity.field]]
-name = "UF_CRM_44_1721812915476"
-type = "money"
-[[entity.field]]
-name = "UF_CRM_44_1721812935209"
-type = "boolean"
-[[entity.field]]
-name = "UF_CRM_44_1721812948498"
-type = "double"
-"#;
-
 /// The state the pages' examples assume: deal pipeline 9 with the stage `C9:UC_KN8KFI`, smart
 /// processes 1..=20 (19 is the SPA 1302 of the crm.item.add page, 20 the SPA 1220 of the
 /// crm.type.update page with its relations), the deal field `ufCrm_1721244707107`, companies,
 /// contacts and users (2..=6) for the examples' links, leads 1..=102 and quotes 1..=7.
 async fn fixture(config: SandboxConfig) -> Portal {
-    let schema = SchemaFile::from_toml(SPA_SCHEMA, "replay").expect("valid schema");
+    let schema = SchemaFile::from_toml(sandbox_common::SPA_SCHEMA, "replay").expect("valid schema");
     let p =
         Portal::start(SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..config }).await;
     let mut deal_category = 0;

@@ -56,38 +56,6 @@ const USER: &str = r#"{"EMAIL":"newuser1@example.com","UF_DEPARTMENT":[1]}"#;
 const USER_OAUTH: &str =
     r#"{"EMAIL":"newuser1@example.com","UF_DEPARTMENT":[1],"auth":"**put_access_token_here**"}"#;
 
-/// The SPA 1302 of the crm.item.add page, with its eight `UF_CRM_44_…` fields.
-const SPA_SCHEMA: &str = r#"
-[[entity]]
-entity_type_id = 1302
-[[entity.field]]
-name = "UF_CRM_44_1721812760630"
-type = "string"
-[[entity.field]]
-name = "UF_CRM_44_1721812814433"
-type = "enumeration"
-items = [{ id = 79, value = "List item #1" }, { id = 80, value = "List item #2" }, { id = 81, value = "List item #3" }, { id = 82, value = "List item #4" }]
-[[entity.field]]
-name = "UF_CRM_44_1721812853419"
-type = "date"
-[[entity.field]]
-name = "UF_CRM_44_1721812885588"
-type = "url"
-multiple = true
-[[entity.field]]
-name = "UF_CRM_44_1721812898903"
-type = "file"
-[[entity.field]]
-name = "UF_CRM_44_1721812915476"
-type = "money"
-[[entity.field]]
-name = "UF_CRM_44_1721812935209"
-type = "boolean"
-[[entity.field]]
-name = "UF_CRM_44_1721812948498"
-type = "double"
-"#;
-
 /// Every key of the deal in the crm.item.add page's answer.
 const DEAL_KEYS: [&str; 69] = [
     "id",
@@ -197,7 +165,7 @@ async fn refused(p: &Portal, method: &str, text: &str, id: Option<u64>) -> (u16,
 
 /// The state the examples assume (see the module documentation).
 async fn portal() -> Portal {
-    let schema = SchemaFile::from_toml(SPA_SCHEMA, "seed-replay").expect("valid schema");
+    let schema = SchemaFile::from_toml(sandbox_common::SPA_SCHEMA, "seed-replay").expect("valid schema");
     let mut config =
         SandboxConfig { rate: 1000.0, burst: 1000.0, schema: Some(schema), ..SandboxConfig::fast() };
     // The examples link records of their author's portal (company 5, contacts 4 and 5, quote 7,
