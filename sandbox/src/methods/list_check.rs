@@ -45,8 +45,8 @@ pub(crate) fn item_list(c: &mut Call) -> MethodResult {
     super::item::list(c)
 }
 
-/// The fields of a smart-process type (`crm-type-fields.md`), as `crm.type.list` filters and
-/// orders them.
+/// The fields of a smart-process type (`crm-type-fields.md`) besides its feature flags
+/// ([`super::types::FLAGS`], Y/N), as `crm.type.list` filters and orders them.
 const TYPE_FIELDS: &[(&str, Kind)] = &[
     ("id", Kind::Number),
     ("title", Kind::Text),
@@ -57,22 +57,6 @@ const TYPE_FIELDS: &[(&str, Kind)] = &[
     ("customSectionId", Kind::Number),
     ("createdTime", Kind::Date),
     ("updatedTime", Kind::Date),
-    ("isCategoriesEnabled", Kind::Bool),
-    ("isStagesEnabled", Kind::Bool),
-    ("isBeginCloseDatesEnabled", Kind::Bool),
-    ("isClientEnabled", Kind::Bool),
-    ("isUseInUserfieldEnabled", Kind::Bool),
-    ("isLinkWithProductsEnabled", Kind::Bool),
-    ("isMycompanyEnabled", Kind::Bool),
-    ("isDocumentsEnabled", Kind::Bool),
-    ("isSourceEnabled", Kind::Bool),
-    ("isObserversEnabled", Kind::Bool),
-    ("isRecyclebinEnabled", Kind::Bool),
-    ("isAutomationEnabled", Kind::Bool),
-    ("isBizProcEnabled", Kind::Bool),
-    ("isSetOpenPermissions", Kind::Bool),
-    ("isPaymentsEnabled", Kind::Bool),
-    ("isCountersEnabled", Kind::Bool),
 ];
 
 /// The fields of a digital workspace (`crm-automated-solution-list.md`).
@@ -92,7 +76,9 @@ fn check_over(c: &Call, fields: &[(&str, Kind)]) -> Result<(), MethodError> {
 
 /// `crm.type.list`: the page's checks of `filter` and `order`, then the list.
 pub(crate) fn type_list(c: &mut Call) -> MethodResult {
-    check_over(c, TYPE_FIELDS)?;
+    let mut fields = TYPE_FIELDS.to_vec();
+    fields.extend(super::types::FLAGS.iter().map(|f| (*f, Kind::Bool)));
+    check_over(c, &fields)?;
     super::types::type_list(c)
 }
 

@@ -15,7 +15,7 @@ use crate::schema;
 use crate::state::{Solution, SpaType};
 
 /// The feature flags of a type, in the order the `crm.type.update` page's answer lists them.
-const FLAGS: [&str; 16] = [
+pub(super) const FLAGS: [&str; 16] = [
     "isCategoriesEnabled",
     "isStagesEnabled",
     "isBeginCloseDatesEnabled",
