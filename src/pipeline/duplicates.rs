@@ -44,7 +44,7 @@ use serde_json::{Map, Value, json};
 
 pub(super) use super::comm::{Comm, comms_of};
 use super::comm::{comm, fm_additions};
-use crate::journal::field_hashes::{KEY_FIELDS, fm_pairs};
+use crate::journal::field_hashes::fm_pairs;
 use crate::mapping::{DuplicateRule, OnAmbiguous, OnDuplicate};
 use crate::payload::{Command, Method};
 
@@ -467,7 +467,7 @@ pub(super) fn fields_for(how: OnDuplicate, new: &Map<String, Value>, item: &Valu
             let fill = |k: &str| how == OnDuplicate::Update || is_empty(item.get(k));
             let mut out: Map<String, Value> = new
                 .iter()
-                .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && fill(k))
+                .filter(|(k, _)| *k != "fm" && !super::upsert::never_updated(k) && fill(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             if let Some(fm) = fm_additions(new.get("fm"), item.get("fm")) {

@@ -33,6 +33,16 @@ pub fn fields_of(cmd: &Command) -> &Map<String, Value> {
 /// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus
 /// `""` for fields `old` had and `new` lacks; `fm` as an additions object. Empty when nothing
 /// changed.
+/// Fields an update never carries: the row's key fields (the item keeps the key it was created
+/// with) and the contact's `photo`, which a portal refuses to set through `crm.item.update`
+/// ("both the `["photo.jpg", "Base64"]` array and the `{"fileData": [...]}` object return an
+/// error": `tutorials/crm/how-to-edit-crm-objects/how-to-make-contact-edit-card.md`; only
+/// contacts have a `photo`). A changed photo is not sent: the rest of the row is, and the row is
+/// not rejected for a field the portal never lets an update set.
+pub(super) fn never_updated(field: &str) -> bool {
+    KEY_FIELDS.contains(&field) || field == "photo"
+}
+
 pub fn changed_fields(
     new: &Map<String, Value>,
     old: &FieldHashes,
@@ -40,7 +50,7 @@ pub fn changed_fields(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in new {
-        if k == "fm" || KEY_FIELDS.contains(&k.as_str()) {
+        if k == "fm" || never_updated(k) {
             continue;
         }
         if old.fields.get(k) != Some(&hasher.field(k, v)) {
@@ -48,7 +58,7 @@ pub fn changed_fields(
         }
     }
     for k in old.fields.keys() {
-        if k != "fm" && !KEY_FIELDS.contains(&k.as_str()) && !new.contains_key(k) {
+        if k != "fm" && !never_updated(k) && !new.contains_key(k) {
             out.insert(k.clone(), Value::String(String::new()));
         }
     }
@@ -65,7 +75,7 @@ pub fn changed_fields(
 pub fn all_fields_for_found_item(new: &Map<String, Value>, portal_item: &Value) -> Map<String, Value> {
     let mut out: Map<String, Value> = new
         .iter()
-        .filter(|(k, _)| *k != "fm" && !KEY_FIELDS.contains(&k.as_str()))
+        .filter(|(k, _)| *k != "fm" && !never_updated(k))
         .filter(|(k, v)| !same_as_listed(v, portal_item.get(k.as_str())))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -173,6 +183,17 @@ mod tests {
         let old = obj(json!({"name": "Ann", "lastName": "Lee", "post": "CEO", "originId": "C1"}));
         let new = obj(json!({"name": "Anna", "lastName": "Lee", "originId": "C1", "comments": "x"}));
         assert_eq!(changed(&new, &old), obj(json!({"name": "Anna", "comments": "x", "post": ""})));
+    }
+
+    #[test]
+    fn a_changed_contact_photo_is_never_part_of_an_update() {
+        let old = obj(json!({"name": "Ann", "photo": ["a.jpg", "QUFB"], "originId": "C1"}));
+        let new = obj(json!({"name": "Anna", "photo": ["b.jpg", "QkJC"], "originId": "C1"}));
+        assert_eq!(changed(&new, &old), obj(json!({"name": "Anna"})));
+        let only_photo = obj(json!({"name": "Ann", "photo": ["b.jpg", "QkJC"], "originId": "C1"}));
+        assert!(changed(&only_photo, &old).is_empty(), "nothing else changed: no update at all");
+        let found = json!({"name": "Ann", "photo": null});
+        assert!(all_fields_for_found_item(&only_photo, &found).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod common;
 
 mod cli_output;
 mod cli_run;
+mod contact_photo;
 mod crash_matrix;
 mod duplicates_portal_rule;
 mod duplicates_run;
