@@ -153,3 +153,23 @@ type = "boolean"
 name = "UF_CRM_44_1721812948498"
 type = "double"
 "#;
+
+/// The smart processes 1..=20 the method pages' examples assume (19 is the SPA 1302 of the
+/// crm.item.add page, 20 the SPA 1220 of the crm.type.update page with its relations), added
+/// with `crm.type.add`; their answers in order.
+pub async fn add_page_smart_processes(p: &Portal) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for n in 1..=20u64 {
+        let fields = match n {
+            19 => serde_json::json!({"title": "SPA 1302", "entityTypeId": 1302}),
+            20 => {
+                serde_json::json!({"title": "SPA #3", "entityTypeId": 1220, "isStagesEnabled": "Y", "relations": {
+                "parent": [{"entityTypeId": 31, "isChildrenListEnabled": "N"}],
+                "child": [{"entityTypeId": 1, "isChildrenListEnabled": "N"}, {"entityTypeId": 2, "isChildrenListEnabled": "N"}]}})
+            }
+            _ => serde_json::json!({"title": format!("SPA {n}")}),
+        };
+        answers.push(p.ok("crm.type.add", serde_json::json!({"fields": fields})).await);
+    }
+    answers
+}

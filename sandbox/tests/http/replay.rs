@@ -126,16 +126,7 @@ async fn fixture(config: SandboxConfig) -> Portal {
         )
         .await;
     }
-    for n in 1..=20u64 {
-        let fields = match n {
-            19 => json!({"title": "SPA 1302", "entityTypeId": 1302}),
-            20 => json!({"title": "SPA #3", "entityTypeId": 1220, "isStagesEnabled": "Y", "relations": {
-                "parent": [{"entityTypeId": 31, "isChildrenListEnabled": "N"}],
-                "child": [{"entityTypeId": 1, "isChildrenListEnabled": "N"}, {"entityTypeId": 2, "isChildrenListEnabled": "N"}]}}),
-            _ => json!({"title": format!("SPA {n}")}),
-        };
-        p.ok("crm.type.add", json!({"fields": fields})).await;
-    }
+    sandbox_common::add_page_smart_processes(&p).await;
     p.ok(
         "crm.deal.userfield.add",
         json!({"fields": {"FIELD_NAME": "1721244707107", "USER_TYPE_ID": "double"}}),

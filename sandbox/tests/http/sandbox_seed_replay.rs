@@ -183,15 +183,7 @@ async fn portal() -> Portal {
         json!({"fields": {"ENTITY_ID": "DEAL_STAGE_9", "STATUS_ID": "UC_KN8KFI", "NAME": "Negotiation"}}),
     )
     .await;
-    for n in 1..=20u64 {
-        let fields = match n {
-            19 => json!({"title": "SPA 1302", "entityTypeId": 1302}),
-            20 => json!({"title": "SPA #3", "entityTypeId": 1220, "isStagesEnabled": "Y", "relations": {
-                "parent": [{"entityTypeId": 31, "isChildrenListEnabled": "N"}],
-                "child": [{"entityTypeId": 1, "isChildrenListEnabled": "N"}, {"entityTypeId": 2, "isChildrenListEnabled": "N"}]}}),
-            _ => json!({"title": format!("SPA {n}")}),
-        };
-        let v = p.ok("crm.type.add", json!({"fields": fields})).await;
+    for (n, v) in (1..).zip(sandbox_common::add_page_smart_processes(&p).await) {
         assert_eq!(v["result"]["type"]["id"], n);
     }
     p.ok(
