@@ -9,7 +9,8 @@
 //!
 //! Output contract (tests and scripts read it): exactly two lines on stdout first,
 //! `listening on http://127.0.0.1:PORT` and the webhook base URL; with `--oauth`, then six
-//! `export NAME=value` lines. Everything else goes to stderr.
+//! `export NAME=value` lines; with `--extranet-webhook`, then `extranet webhook: URL`.
+//! Everything else goes to stderr.
 //!
 //! What it must not do: know the importer (the hints it prints name no importer command unless
 //! the caller passes one in [`ServeOptions`]), or hold a rule of the portal (those live in the
@@ -183,6 +184,34 @@ pub struct ServeArgs {
     /// has none, so by default every extranet invitation is refused.
     #[arg(long = "extranet-group", value_name = "ID", value_delimiter = ',', help_heading = "Portal rules")]
     pub extranet_groups: Vec<u64>,
+
+    // Credentials and the plan (`access`, `plan`).
+    /// Also accept the webhook of an extranet user (user 1000; its URL is printed at start):
+    /// the CRM controllers refuse it with 403 allowed_only_intranet_user, other CRM and user
+    /// methods with their access-denied error.
+    #[arg(long, help_heading = "Credentials")]
+    pub extranet_webhook: bool,
+    /// The webhook's scopes (comma-separated, e.g. `crm,user`; default: every scope). A method
+    /// outside them answers 403 insufficient_scope.
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', help_heading = "Credentials")]
+    pub webhook_scopes: Option<Vec<String>>,
+    /// The OAuth application's scopes (comma-separated; default: every scope).
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', help_heading = "Credentials")]
+    pub oauth_scopes: Option<Vec<String>>,
+    /// The plan has no smart processes: crm.type.add/update and SPA items are refused with the
+    /// *_DYNAMIC_*_RESTRICTED errors (built-in CRM types stay writable).
+    #[arg(long, help_heading = "Plan limits")]
+    pub no_smart_processes: bool,
+    /// At most N smart processes (crm.type.add then CREATE_DYNAMIC_TYPE_RESTRICTED).
+    #[arg(long, value_name = "N", help_heading = "Plan limits")]
+    pub max_smart_processes: Option<usize>,
+    /// At most N digital workplaces (crm.automatedsolution.add then LIMIT_EXCEEDED).
+    #[arg(long, value_name = "N", help_heading = "Plan limits")]
+    pub max_automated_solutions: Option<usize>,
+    /// At most N intranet users, the administrator included (user.add then ERROR_ARGUMENT
+    /// user_count_exceeded). POST /_sandbox/plan changes the limits while it runs.
+    #[arg(long, value_name = "N", help_heading = "Plan limits")]
+    pub max_users: Option<usize>,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -272,6 +301,21 @@ impl ServeArgs {
         cfg.items.stage_required = args.require.clone();
         cfg.items.accept_dangling_refs = args.accept_dangling_refs;
         cfg.setup = crate::SetupConfig::default().with_extranet_groups(args.extranet_groups.iter().copied());
+        if args.extranet_webhook {
+            cfg = cfg.with_extranet_webhook();
+        }
+        let scopes = |s: &Option<Vec<String>>| {
+            s.as_ref()
+                .map(|v| v.iter().map(|x| x.trim().to_ascii_lowercase()).filter(|x| !x.is_empty()).collect())
+        };
+        cfg.access.webhook_scopes = scopes(&args.webhook_scopes);
+        cfg.access.oauth_scopes = scopes(&args.oauth_scopes);
+        cfg.plan = crate::PlanLimits {
+            smart_processes: !args.no_smart_processes,
+            max_smart_processes: args.max_smart_processes,
+            max_automated_solutions: args.max_automated_solutions,
+            max_users: args.max_users,
+        };
         cfg.state_file = args.state.clone();
         match &args.state {
             Some(path) => {
@@ -391,6 +435,9 @@ pub async fn serve(
             writeln!(out, "export B24_CLIENT_ID={}", o.client_id)?;
             writeln!(out, "export B24_CLIENT_SECRET={}", o.client_secret)?;
         }
+        if let Some(url) = handle.extranet_webhook_url() {
+            writeln!(out, "extranet webhook: {url}")?;
+        }
         out.flush()?;
     }
     let ttl =
@@ -413,7 +460,7 @@ pub async fn serve(
     }
     eprintln!(
         "harness: GET {base}/_sandbox/state, GET {base}/_sandbox/items?entityTypeId=N, GET {base}/_sandbox/users, \
-         POST {base}/_sandbox/reset",
+         POST {base}/_sandbox/reset, GET/POST {base}/_sandbox/plan",
         base = handle.base_url()
     );
     shutdown.await;
@@ -459,6 +506,30 @@ mod tests {
         assert_eq!(cfg.time_scale, 2.0);
         assert_eq!(args(&["--latency-ms", "150"]).config().expect("valid").latency, Latency::fixed(150));
         assert!(args(&[]).config().expect("valid").latency.is_zero());
+    }
+
+    #[test]
+    fn the_credential_and_plan_limit_flags_reach_the_config() {
+        let cfg = args(&[]).config().expect("valid");
+        assert!(cfg.access.extranet_webhook.is_none() && cfg.access.oauth_scopes.is_none());
+        assert_eq!(cfg.plan, crate::PlanLimits::default());
+        let a = args(&[
+            "--extranet-webhook",
+            "--oauth-scopes",
+            "User, crm",
+            "--webhook-scopes=crm",
+            "--no-smart-processes",
+            "--max-users",
+            "3",
+            "--max-automated-solutions=0",
+        ]);
+        let cfg = a.config().expect("valid");
+        assert_eq!(cfg.access.extranet_webhook.as_ref().map(|w| w.user_id), Some(1000));
+        let scopes: Vec<&str> = cfg.access.oauth_scopes.iter().flatten().map(String::as_str).collect();
+        assert_eq!(scopes, ["crm", "user"]);
+        assert_eq!(cfg.access.webhook_scopes.iter().flatten().count(), 1);
+        assert!(!cfg.plan.smart_processes);
+        assert_eq!((cfg.plan.max_users, cfg.plan.max_automated_solutions), (Some(3), Some(0)));
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;
@@ -48,6 +49,7 @@ pub mod limits;
 pub(crate) mod methods;
 pub mod persist;
 pub mod phpquery;
+pub mod plan;
 pub mod schema;
 mod server;
 pub mod setup;
@@ -62,11 +64,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::AccessConfig;
 pub use clock::Clock;
 pub use latency::Latency;
 pub use limits::TimeModel;
 pub use methods::item::FM_TYPES;
 pub use methods::user::FIELDS as USER_FIELDS;
+pub use plan::PlanLimits;
 pub use schema::SchemaFile;
 pub use setup::SetupConfig;
 pub use strict::{ItemRules, StageRequirement};
@@ -289,6 +293,11 @@ pub struct SandboxConfig {
     /// requires, and whether IDs pointing at nothing are stored ([`strict`]). Default: none
     /// required beyond the schema, dangling references refused.
     pub items: ItemRules,
+    /// The extranet user's webhook and every credential's scopes ([`access`]). Default: no
+    /// extranet webhook, every scope.
+    pub access: AccessConfig,
+    /// The plan's limits at start ([`plan`]; `POST /_sandbox/plan` changes them). Default: none.
+    pub plan: PlanLimits,
     /// What the portal holds beyond the CRM that the set-up and user methods check (issue 18):
     /// the workgroups an extranet user may be invited to ([`SetupConfig`], `setup.rs`).
     pub setup: SetupConfig,
@@ -350,7 +359,16 @@ impl SandboxConfig {
             phone_default_country: None,
             items: ItemRules::default(),
             setup: SetupConfig::default(),
+            access: AccessConfig::default(),
+            plan: PlanLimits::default(),
         }
+    }
+
+    /// The same portal with a webhook of an extranet user (user 1000, a random code):
+    /// `SandboxHandle::extranet_webhook_url` gives its URL.
+    pub fn with_extranet_webhook(mut self) -> Self {
+        self.access.extranet_webhook = Some(WebhookConfig { user_id: 1000, code: random_secret(16) });
+        self
     }
 
     /// The same portal, with a credential that lacks rights for `methods` (lower-case names).
@@ -472,6 +490,13 @@ impl SandboxHandle {
     pub fn webhook_url(&self) -> String {
         let wh = &self.shared.config.webhook;
         format!("http://{}/rest/{}/{}/", self.addr, wh.user_id, wh.code)
+    }
+
+    /// The extranet user's webhook URL, when the portal has one
+    /// ([`SandboxConfig::with_extranet_webhook`]).
+    pub fn extranet_webhook_url(&self) -> Option<String> {
+        let wh = self.shared.config.access.extranet_webhook.as_ref()?;
+        Some(format!("http://{}/rest/{}/{}/", self.addr, wh.user_id, wh.code))
     }
 
     /// The OAuth REST endpoint (`client_endpoint`): `http://127.0.0.1:PORT/rest/`.

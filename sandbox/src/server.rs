@@ -31,6 +31,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
+use super::access::{Access, Via};
 use super::clock::iso;
 use super::faults::{After, Before, FaultRng};
 use super::latency::LatencyRng;
@@ -39,6 +40,7 @@ use super::methods::batch::{self as batchm, Commands, Entry, Sections};
 use super::methods::{self, Call, MethodError, Output};
 use super::persist::{self, Persist};
 use super::phpquery;
+use super::plan::PlanLimits;
 use super::state::State;
 use super::{BatchBilling, SandboxConfig, SandboxError, SandboxHandle, StateSnapshot};
 
@@ -70,6 +72,8 @@ struct Core {
     faults: FaultRng,
     oauth: OAuthState,
     persist: Option<Persist>,
+    /// The plan's limits: start from `SandboxConfig::plan`, changed by `POST /_sandbox/plan`.
+    plan: PlanLimits,
 }
 
 /// What the server shares with its handlers and the handle.
@@ -167,6 +171,7 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         faults: FaultRng::new(config.faults.seed),
         oauth,
         persist,
+        plan: config.plan.clone(),
     };
     let latency = Mutex::new(LatencyRng::new(config.faults.seed));
     let shared = Arc::new(Shared { config, core: Mutex::new(core), latency });
@@ -178,6 +183,7 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<SandboxHandle, Sandbo
         .route("/_sandbox/items", get(inspect_items))
         .route("/_sandbox/users", get(inspect_users))
         .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/plan", get(get_plan).post(set_plan))
         // The request-size limit is the sandbox's own (`max_request_bytes`, checked in `rest`).
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(shared.clone());
@@ -287,6 +293,8 @@ struct Caller {
     /// Key of the operating budget (`webhook:1`, `app:<client_id>`); never contains a secret.
     credential: String,
     user_id: u64,
+    /// Which credential (the extranet webhook's calls are refused by `access::check`).
+    via: Via,
 }
 
 /// The request after routing and parameter parsing.
@@ -362,11 +370,22 @@ fn authenticate(
     let no_auth = || MethodError::new(401, "NO_AUTH_FOUND", "Wrong authorization data");
     match &parsed.webhook {
         Some((user, code)) => {
+            let user = user.parse::<u64>().ok();
             let wh = &shared.config.webhook;
-            if user.parse::<u64>().ok() == Some(wh.user_id) && *code == wh.code {
-                Ok(Caller { credential: format!("webhook:{}", wh.user_id), user_id: wh.user_id })
-            } else {
-                Err(no_auth())
+            if user == Some(wh.user_id) && *code == wh.code {
+                return Ok(Caller {
+                    credential: format!("webhook:{}", wh.user_id),
+                    user_id: wh.user_id,
+                    via: Via::Webhook,
+                });
+            }
+            match &shared.config.access.extranet_webhook {
+                Some(ext) if user == Some(ext.user_id) && *code == ext.code => Ok(Caller {
+                    credential: format!("webhook:{}", ext.user_id),
+                    user_id: ext.user_id,
+                    via: Via::Extranet,
+                }),
+                _ => Err(no_auth()),
             }
         }
         None => {
@@ -380,6 +399,7 @@ fn authenticate(
                 Some(_) => Ok(Caller {
                     credential: format!("app:{}", shared.config.oauth.client_id),
                     user_id: shared.config.webhook.user_id,
+                    via: Via::App,
                 }),
             }
         }
@@ -645,6 +665,8 @@ fn run_single(
         phone_country: cfg.phone_default_country.as_deref(),
         rules: &cfg.items,
         setup: &cfg.setup,
+        access: Access::of(caller.via, &cfg.access),
+        plan: &core.plan,
     };
     let outcome = handler(&mut call);
     let report = bill(core, cfg, caller, method, now, cost);
@@ -752,6 +774,8 @@ fn run_batch(
                     phone_country: cfg.phone_default_country.as_deref(),
                     rules: &cfg.items,
                     setup: &cfg.setup,
+                    access: Access::of(caller.via, &cfg.access),
+                    plan: &core.plan,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {
@@ -944,4 +968,22 @@ async fn reset(AxState(shared): AxState<Arc<Shared>>) -> Response {
     drop(core);
     *shared.latency.lock().unwrap_or_else(|p| p.into_inner()) = LatencyRng::new(shared.config.faults.seed);
     json_response(200, &json!({ "result": true }))
+}
+
+/// `GET /_sandbox/plan`: the plan's limits now (`plan::PlanLimits` as JSON).
+async fn get_plan(AxState(shared): AxState<Arc<Shared>>) -> Response {
+    let plan = shared.core().plan.clone();
+    json_response(200, &json!({ "result": plan }))
+}
+
+/// `POST /_sandbox/plan` with a JSON `plan::PlanLimits` (missing keys: no limit): the plan
+/// changes from the next request on, the data stays (a downgrade with data in the portal).
+async fn set_plan(AxState(shared): AxState<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<PlanLimits>(&body) {
+        Ok(plan) => {
+            shared.core().plan = plan.clone();
+            json_response(200, &json!({ "result": plan }))
+        }
+        Err(e) => json_response(400, &error_body("INVALID_REQUEST", &format!("not a plan: {e}"))),
+    }
 }

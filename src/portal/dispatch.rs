@@ -256,7 +256,16 @@ impl<I: Send + 'static> Dispatcher<I> {
                 .map(|(carried, (key, cmd))| match answer_of(batch.get(key), cmd) {
                     RowAnswer::Done { id, update } => Fate::Done { id, update },
                     RowAnswer::Failed { code, description } => {
-                        Fate::Refused { code: code.to_string(), description: description.to_string() }
+                        match crate::transport::stopping_refusal(cmd.method.as_str(), code, description) {
+                            // Every row would get it: the run stops, the row stays pending.
+                            Some(e) => {
+                                stop.get_or_insert(e);
+                                Fate::Stopped
+                            }
+                            None => {
+                                Fate::Refused { code: code.to_string(), description: description.to_string() }
+                            }
+                        }
                     }
                     RowAnswer::NotRun if carried.resends >= MAX_NOT_RUN_RESENDS => Fate::GaveUp,
                     RowAnswer::NotRun => Fate::NotRun,
@@ -437,5 +446,22 @@ mod tests {
         assert!(matches!(stop, Err(Halt::Journal)));
         assert_eq!(log.events[0], "sent [1, 2]");
         assert!(!log.events.iter().any(|e| e.starts_with("sent [3")), "{:?}", log.events);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_every_row_would_get_stops_the_run_and_leaves_the_row_unrejected() {
+        // The plan: the row stays pending (`Stopped`), the others of the batch keep their fates,
+        // and nothing more is sent.
+        let mut log = Log::default();
+        let stop =
+            send_all(vec![Scripted::Refuse(1, "CREATE_DYNAMIC_ITEM_RESTRICTED")], 4, 2, &mut log).await;
+        assert!(matches!(stop, Err(Halt::Portal)), "{stop:?}");
+        assert_eq!(log.events, ["sent [1, 2]", "1 Done { id: 1, update: false }", "2 Stopped"]);
+
+        // A row's own refusal is a rejection, and the run goes on.
+        let mut log = Log::default();
+        send_all(vec![Scripted::Refuse(1, "ERROR_CORE")], 4, 2, &mut log).await.unwrap();
+        assert!(log.events.iter().any(|e| e.starts_with("2 Refused")), "{:?}", log.events);
+        assert!(log.events.iter().any(|e| e == "sent [3, 4]"), "{:?}", log.events);
     }
 }

@@ -39,6 +39,8 @@ pub enum FatalKind {
     Overload,
     /// `PORTAL_DELETED`: the portal's public part is closed.
     PortalClosed,
+    /// The portal's plan does not allow the writes (no smart processes on it, its user limit).
+    Plan,
 }
 
 const AUTH_CODES: &[&str] = &[
@@ -90,6 +92,37 @@ pub fn classify(status: u16, code: Option<&str>, json: bool) -> Class {
         _ if !json => Class::Ambiguous,
         200..=299 if code.is_none() => Class::Success,
         _ => Class::Permanent,
+    }
+}
+
+/// A per-command refusal that every other row would get too, so that the run stops (exit 3)
+/// and the row stays pending, instead of being rejected (a rejected row is not sent again
+/// while its source row is unchanged, so the rows would be lost after the portal is fixed):
+/// - the credential's kind or scopes: `allowed_only_intranet_user` (an extranet user's
+///   webhook, crm.item.add's table), `insufficient_scope` / `invalid_scope`, `user_access_error`,
+///   `INVALID_CREDENTIALS` (`_includes/system-errors.md`);
+/// - the plan: `CREATE_DYNAMIC_ITEM_RESTRICTED` / `UPDATE_DYNAMIC_ITEM_RESTRICTED` (the tables
+///   of crm.item.add and crm.item.update), `user.add`'s `ERROR_ARGUMENT` "user_count_exceeded"
+///   (user-add.md: "User limit exceeded").
+///
+/// `ACCESS_DENIED` stays a row's refusal: a portal's CRM permissions can be per item.
+pub fn command_stops_the_run(code: &str, description: &str) -> Option<FatalKind> {
+    const CREDENTIAL: &[&str] = &[
+        "allowed_only_intranet_user",
+        "insufficient_scope",
+        "invalid_scope",
+        "user_access_error",
+        "INVALID_CREDENTIALS",
+    ];
+    const PLAN: &[&str] = &["CREATE_DYNAMIC_ITEM_RESTRICTED", "UPDATE_DYNAMIC_ITEM_RESTRICTED"];
+    if CREDENTIAL.iter().any(|c| c.eq_ignore_ascii_case(code)) {
+        Some(FatalKind::Auth)
+    } else if PLAN.iter().any(|c| c.eq_ignore_ascii_case(code))
+        || (code.eq_ignore_ascii_case("ERROR_ARGUMENT") && description.trim() == "user_count_exceeded")
+    {
+        Some(FatalKind::Plan)
+    } else {
+        None
     }
 }
 
@@ -204,6 +237,23 @@ mod tests {
         #[case] want: Class,
     ) {
         assert_eq!(classify(status, code, true), want);
+    }
+
+    #[rstest]
+    #[case("CREATE_DYNAMIC_ITEM_RESTRICTED", "", Some(FatalKind::Plan))]
+    #[case("UPDATE_DYNAMIC_ITEM_RESTRICTED", "", Some(FatalKind::Plan))]
+    #[case("ERROR_ARGUMENT", "user_count_exceeded", Some(FatalKind::Plan))]
+    #[case("ERROR_ARGUMENT", "User with this email already exists", None)]
+    #[case("allowed_only_intranet_user", "Action allowed only for intranet users", Some(FatalKind::Auth))]
+    #[case("insufficient_scope", "", Some(FatalKind::Auth))]
+    #[case("ACCESS_DENIED", "Access denied", None)]
+    #[case("CRM_FIELD_ERROR_VALUE_NOT_VALID", "", None)]
+    fn a_command_refusal_every_row_would_get_stops_the_run(
+        #[case] code: &str,
+        #[case] description: &str,
+        #[case] want: Option<FatalKind>,
+    ) {
+        assert_eq!(command_stops_the_run(code, description), want);
     }
 
     #[test]

@@ -255,7 +255,15 @@ fn error_text(v: Option<&Value>) -> Option<String> {
     Some(if lower.contains("://") || lower.contains("/rest/") { client::redact_text(&text) } else { text })
 }
 
-fn fatal(kind: FatalKind, status: u16, code: &str, description: &str, method: &str) -> TransportError {
+/// The run-stopping error of `kind`, with the advice a user needs; also for a batch command's
+/// refusal that stops the run (`error::command_stops_the_run`).
+pub(crate) fn fatal(
+    kind: FatalKind,
+    status: u16,
+    code: &str,
+    description: &str,
+    method: &str,
+) -> TransportError {
     let advice = match kind {
         FatalKind::Auth => {
             "the portal refused the credentials: check the webhook URL or tokens and their scopes"
@@ -264,6 +272,10 @@ fn fatal(kind: FatalKind, status: u16, code: &str, description: &str, method: &s
             "the portal is blocked for this app by Bitrix24 support (OVERLOAD_LIMIT); contact support"
         }
         FatalKind::PortalClosed => "the portal is closed",
+        FatalKind::Plan => {
+            "the portal's plan does not allow this (nothing more was sent; the rows stay pending): \
+             change the plan or its limits, then run again"
+        }
     };
     let message = if description.is_empty() {
         format!("{method}: {advice}")

@@ -55,6 +55,14 @@ pub use limiter::{LimiterConfig, Plan, Rate};
 pub use operating::OperatingConfig;
 pub use shutdown::Shutdown;
 
+/// A batch command's refusal that every other row would get too (a credential's kind or
+/// scopes, the plan: [`error::command_stops_the_run`]), as the error that stops the run; `None`
+/// for a refusal of the row itself.
+pub fn stopping_refusal(method: &str, code: &str, description: &str) -> Option<TransportError> {
+    error::command_stops_the_run(code, description)
+        .map(|kind| exchange::fatal(kind, 400, code, description, method))
+}
+
 /// The portal connection: one request stream, paced and classified.
 #[derive(Clone, Debug)]
 pub struct Transport {

@@ -7,6 +7,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod currency;
+pub(crate) mod department;
 pub(crate) mod dictionary;
 pub(crate) mod duplicate;
 pub(crate) mod filter;
@@ -48,6 +49,10 @@ pub(crate) struct Call<'a> {
     pub rules: &'a crate::strict::ItemRules,
     /// `SandboxConfig::setup` (the workgroups `user.add` checks).
     pub setup: &'a crate::setup::SetupConfig,
+    /// The caller's credential and scopes (`crate::access`, checked before the method).
+    pub access: crate::access::Access<'a>,
+    /// The plan's limits now (`crate::plan`; the methods that create check them).
+    pub plan: &'a crate::plan::PlanLimits,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
@@ -123,6 +128,7 @@ pub(crate) fn lookup(method: &str) -> Option<Handler> {
 }
 
 fn guarded(c: &mut Call) -> MethodResult {
+    crate::access::check(c.method, c.access, c.params)?;
     if c.denied.contains(c.method) {
         return Err(rights::access_denied(c.method));
     }
@@ -182,6 +188,8 @@ fn route(method: &str) -> Option<Handler> {
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "crm.currency.list" => currency::list,
         "server.time" => server_time,
+        "department.get" => department::get,
+        "app.info" => department::app_info,
         "batch" => batch_placeholder,
         _ => return None,
     })

@@ -114,6 +114,8 @@ pub(crate) fn type_add(c: &mut Call) -> MethodResult {
     if param(c.params, "fields").is_none() {
         return Err(MethodError::bad("100", "Could not find value for parameter {fields}"));
     }
+    // The plan's limit (`crate::plan`) before the fields' own checks, as the controller does.
+    c.plan.check_type_add(c.state.meta.types.len())?;
     let fields = object(param(c.params, "fields"));
     let title = fields.get("title").and_then(as_text).unwrap_or_default();
     if title.trim().is_empty() {
@@ -170,6 +172,7 @@ fn type_id_param(c: &Call) -> Result<u64, MethodError> {
 /// normalized type, as `crm.type.get` shows it.
 pub(crate) fn type_update(c: &mut Call) -> MethodResult {
     let id = type_id_param(c)?;
+    c.plan.check_type_update()?;
     let fields = object(param(c.params, "fields"));
     let t = c.state.meta.types.get_mut(&id).expect("checked above");
     check_external(&fields, t.fields.get("customSectionId"))?;
@@ -329,6 +332,7 @@ pub(crate) fn solution_add(c: &mut Call) -> MethodResult {
     if title.trim().is_empty() {
         return Err(MethodError::bad("BX_EMPTY_REQUIRED", "The required field 'Title' is not filled"));
     }
+    c.plan.check_solution_add(c.state.meta.solutions.len())?;
     let type_ids = type_ids(c, &fields)?;
     c.state.counters.solution += 1;
     let id = c.state.counters.solution;

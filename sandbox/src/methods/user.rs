@@ -106,6 +106,18 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
         }
     } else if !nonempty("UF_DEPARTMENT") {
         return Err(argument_error("no_extranet_field"));
+    } else {
+        // The licence counts intranet users (`crate::plan`): the administrator and every user
+        // with a department; extranet users are not counted.
+        let intranet = c
+            .state
+            .users
+            .values()
+            .filter(|u| {
+                u.builtin || u.fields.get("UF_DEPARTMENT").and_then(php_array).is_some_and(|a| !a.is_empty())
+            })
+            .count();
+        c.plan.check_user_add(intranet)?;
     }
     let mut stored = Map::new();
     for (k, v) in fields {

@@ -10,6 +10,7 @@
 mod sandbox_common;
 
 mod replay;
+mod sandbox_access;
 mod sandbox_auth;
 mod sandbox_batch;
 mod sandbox_duplicate;

@@ -176,6 +176,7 @@ fn fields_param(c: &Call) -> Result<Map<String, Value>, MethodError> {
 /// `crm.item.add`.
 pub(crate) fn add(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
+    c.plan.check_item(etid, false)?;
     let original = original_names(c);
     let raw = fields_param(c)?;
     let user = c.user_id;
@@ -252,6 +253,7 @@ fn item_id(c: &Call) -> Result<u64, MethodError> {
 /// parameter {id}" (`tutorials/crm/crm-status-uf-industry`'s error table, for this method).
 pub(crate) fn update(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
+    c.plan.check_item(etid, true)?;
     if param(c.params, "id").is_none() {
         return Err(MethodError::bad("100", "Could not find value for parameter {id}"));
     }
