@@ -19,7 +19,6 @@
 //! the name `useOriginalUfNames` asks for, neither multifields nor files.
 
 use super::filter::{self, Kind, ListError};
-use super::item::kind_of;
 use super::{Call, MethodError, MethodResult, as_u64, is_yes, param};
 
 /// `crm.item.list`: the page's checks of `filter` and `order`, then the list.
@@ -28,15 +27,7 @@ pub(crate) fn item_list(c: &mut Call) -> MethodResult {
     // An unknown entity type is the list's own refusal (NOT_FOUND), answered by `item::list`.
     if let Some(schema) = etid.and_then(|etid| c.state.meta.schemas.get(&etid)) {
         let original = is_yes(param(c.params, "useOriginalUfNames"));
-        let resolve = |name: &str| -> Option<(String, Kind)> {
-            if name == "id" || name == "ID" {
-                return Some(("id".into(), Kind::Number));
-            }
-            schema
-                .find(name, original)
-                .filter(|f| f.field_type != "crm_multifield" && f.field_type != "file")
-                .map(|f| (f.name.clone(), kind_of(&f.field_type)))
-        };
+        let resolve = super::item::resolver(schema, original);
         if let Some(f) = param(c.params, "filter") {
             filter::check(f, &resolve).map_err(refusal)?;
         }

@@ -339,7 +339,12 @@ pub(crate) fn fields(c: &mut Call) -> MethodResult {
     Ok(Output::new(json!({ "fields": out })))
 }
 
-fn resolver(schema: &EntitySchema, original: bool) -> impl Fn(&str) -> Option<(String, Kind)> + '_ {
+/// How `crm.item.list` resolves a filter or order field: `id`, or a schema field that is not a
+/// multifield or a file (the list cannot filter on those), with the kind its values compare as.
+pub(crate) fn resolver(
+    schema: &EntitySchema,
+    original: bool,
+) -> impl Fn(&str) -> Option<(String, Kind)> + '_ {
     move |name: &str| {
         if name == "id" || name == "ID" {
             return Some(("id".into(), Kind::Number));
