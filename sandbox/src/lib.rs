@@ -50,6 +50,8 @@ pub(crate) mod methods;
 pub mod persist;
 pub mod phpquery;
 pub mod plan;
+// The whole record (issue 20): product rows, products, requisites, bank details, addresses.
+pub mod record;
 pub mod schema;
 mod server;
 pub mod setup;

@@ -192,6 +192,9 @@ pub struct State {
     pub users: BTreeMap<u64, User>,
     /// Changes not yet persisted.
     pub dirty: Dirty,
+    /// The whole record (issue 20): product rows, products, requisites, bank details,
+    /// addresses ([`crate::record`]; not persisted).
+    pub records: crate::record::Records,
 }
 
 fn statuses_of(entity_id: &str) -> Vec<(&'static str, &'static str, Option<&'static str>)> {
@@ -317,6 +320,11 @@ impl State {
         s.users.insert(1, User { id: 1, fields: admin, builtin: true });
         s.counters.enum_item = 100;
         s.dirty = Dirty { meta: true, any: true, users: [1].into(), ..Dirty::default() };
+        // The whole record (issue 20): the schema file's `[[products]]` catalogue.
+        s.records.seed_products(
+            schema_file.map(|f| f.products.as_slice()).unwrap_or_default(),
+            "2024-01-01T00:00:00+00:00",
+        );
         s
     }
 

@@ -14,6 +14,8 @@ pub(crate) mod filter;
 pub(crate) mod item;
 pub(crate) mod legacy;
 pub(crate) mod list_check;
+// The whole record (issue 20): product rows, products, requisites, bank details, addresses.
+pub(crate) mod record;
 pub(crate) mod rights;
 pub(crate) mod types;
 pub(crate) mod user;
@@ -187,6 +189,35 @@ fn route(method: &str) -> Option<Handler> {
         "crm.lead.list" | "crm.deal.list" | "crm.contact.list" | "crm.company.list" => legacy::list,
         "crm.duplicate.findbycomm" => duplicate::find_by_comm,
         "crm.currency.list" => currency::list,
+        // The whole record (issue 20, `record/`): product rows, catalogue products, requisites
+        // with presets and bank details, addresses.
+        "crm.item.productrow.set" => record::productrow::set,
+        "crm.item.productrow.add" => record::productrow::add,
+        "crm.item.productrow.update" => record::productrow::update,
+        "crm.item.productrow.get" => record::productrow::get,
+        "crm.item.productrow.list" => record::productrow::list,
+        "crm.item.productrow.delete" => record::productrow::delete,
+        "crm.item.productrow.fields" => record::productrow::fields,
+        "crm.product.list" => record::product::list,
+        "crm.requisite.add" => record::requisite::add,
+        "crm.requisite.update" => record::requisite::update,
+        "crm.requisite.get" => record::requisite::get,
+        "crm.requisite.list" => record::requisite::list,
+        "crm.requisite.delete" => record::requisite::delete,
+        "crm.requisite.fields" => record::requisite::fields,
+        "crm.requisite.preset.list" => record::requisite::preset_list,
+        "crm.requisite.preset.get" => record::requisite::preset_get,
+        "crm.requisite.bankdetail.add" => record::bankdetail::add,
+        "crm.requisite.bankdetail.update" => record::bankdetail::update,
+        "crm.requisite.bankdetail.get" => record::bankdetail::get,
+        "crm.requisite.bankdetail.list" => record::bankdetail::list,
+        "crm.requisite.bankdetail.delete" => record::bankdetail::delete,
+        "crm.requisite.bankdetail.fields" => record::bankdetail::fields,
+        "crm.address.add" => record::address::add,
+        "crm.address.update" => record::address::update,
+        "crm.address.list" => record::address::list,
+        "crm.address.delete" => record::address::delete,
+        "crm.address.fields" => record::address::fields,
         "server.time" => server_time,
         "department.get" => department::get,
         "app.info" => department::app_info,

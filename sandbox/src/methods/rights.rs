@@ -70,6 +70,9 @@ pub(crate) fn access_denied(method: &str) -> MethodError {
             MethodError::bad("ACCESS_DENIED", "Access denied")
         }
         "user.add" | "user.update" => MethodError::bad("ERROR_CORE", "access_denied"),
+        // The whole record (issue 20): the requisite, bank detail and address pages' tables,
+        // HTTP 400, an empty code, "Access denied."; crm.item.productrow.* are crm.item.*'s.
+        _ if family("crm.requisite.") || family("crm.address.") => MethodError::bad("", "Access denied."),
         _ => MethodError::new(403, "ACCESS_DENIED", "Access denied"),
     }
 }

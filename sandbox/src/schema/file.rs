@@ -83,6 +83,9 @@ pub struct SchemaFile {
     /// Per-entity overrides.
     #[serde(default)]
     pub entity: Vec<EntitySpec>,
+    /// `[[products]]`: the catalogue products of the portal (issue 20, [`crate::record`]).
+    #[serde(default)]
+    pub products: Vec<crate::record::ProductSpec>,
 }
 
 /// `[[entity]]`.
