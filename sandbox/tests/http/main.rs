@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 mod sandbox_common;
 
+// The whole record (issue 20): product rows, products, requisites, bank details, addresses.
+mod record;
 mod replay;
 mod sandbox_access;
 mod sandbox_auth;
