@@ -62,6 +62,9 @@ pub(crate) fn select_of(params: &Value) -> Option<Vec<String>> {
     (!names.is_empty() && !names.iter().any(|n| n == "*")).then_some(names)
 }
 
+/// Shows one record of a list, with the `select`ed names (`None`: every field).
+pub(crate) type Render = dyn Fn(&Map<String, Value>, Option<&[String]>) -> Value;
+
 /// Reads a list: `filter` (the portal's prefix operators; a key naming no field of the record
 /// is ignored, as the legacy `CCrm...::GetList` lists do), `order` (by any field, `ASC` /
 /// `DESC`, then by `key`), `select`, `start` (pages of 50, `total`, `next`).
@@ -71,7 +74,7 @@ pub(crate) fn list_of(
     records: Vec<&Map<String, Value>>,
     key: &str,
     kind: &dyn Fn(&str) -> Kind,
-    render: &dyn Fn(&Map<String, Value>, Option<&[String]>) -> Value,
+    render: &Render,
 ) -> MethodResult {
     let known = |name: &str| records.first().is_none_or(|r| r.contains_key(name)) || name == key;
     let mut kept = Map::new();
