@@ -212,6 +212,16 @@ pub struct ServeArgs {
     /// user_count_exceeded). POST /_sandbox/plan changes the limits while it runs.
     #[arg(long, value_name = "N", help_heading = "Plan limits")]
     pub max_users: Option<usize>,
+    // Issue 19 (history): the credential's rights for crm.item.import / crm.item.batchImport.
+    /// The credential lacks the "import" permission: crm.item.import and crm.item.batchImport
+    /// answer ACCESS_DENIED "Access denied".
+    #[arg(long, help_heading = "Credentials")]
+    pub deny_import: bool,
+    /// The credential is not an administrator: an imported item carrying createdTime,
+    /// updatedTime, movedTime, createdBy, updatedBy or movedBy is refused with
+    /// CRM_FIELD_ERROR_VALUE_NOT_VALID naming the field.
+    #[arg(long, help_heading = "Credentials")]
+    pub not_admin: bool,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -316,6 +326,8 @@ impl ServeArgs {
             max_automated_solutions: args.max_automated_solutions,
             max_users: args.max_users,
         };
+        // Issue 19 (history).
+        cfg.history = crate::HistoryConfig { import_denied: args.deny_import, not_admin: args.not_admin };
         cfg.state_file = args.state.clone();
         match &args.state {
             Some(path) => {

@@ -44,6 +44,7 @@ pub mod access;
 pub mod cli;
 pub mod clock;
 pub mod faults;
+pub mod history;
 pub mod latency;
 pub mod limits;
 pub(crate) mod methods;
@@ -75,6 +76,8 @@ pub use methods::user::FIELDS as USER_FIELDS;
 pub use plan::PlanLimits;
 pub use schema::SchemaFile;
 pub use setup::SetupConfig;
+// Issue 19 (history): the import methods' permissions and the snapshot's history counters.
+pub use history::{HistoryConfig, HistoryCounts};
 pub use strict::{ItemRules, StageRequirement};
 
 /// Errors of starting or running the sandbox.
@@ -303,6 +306,10 @@ pub struct SandboxConfig {
     /// What the portal holds beyond the CRM that the set-up and user methods check (issue 18):
     /// the workgroups an extranet user may be invited to ([`SetupConfig`], `setup.rs`).
     pub setup: SetupConfig,
+    /// Issue 19 (history): what the credential may do with `crm.item.import` /
+    /// `crm.item.batchImport` (the "import" permission, administrator rights for the date and
+    /// author fields; both granted by default). See [`HistoryConfig`], `history.rs`.
+    pub history: HistoryConfig,
 }
 
 /// The set-up methods a portal allows only to a CRM administrator (their pages' "who can
@@ -363,6 +370,7 @@ impl SandboxConfig {
             setup: SetupConfig::default(),
             access: AccessConfig::default(),
             plan: PlanLimits::default(),
+            history: HistoryConfig::default(),
         }
     }
 
@@ -457,6 +465,9 @@ pub struct StateSnapshot {
     /// billed to `batch`.
     #[serde(default)]
     pub operating: BTreeMap<String, f64>,
+    /// Issue 19 (history): automation runs, e-mails sent, comments and activities held.
+    #[serde(default)]
+    pub history: HistoryCounts,
 }
 
 /// Entry point: `Sandbox::start(config)`.

@@ -108,6 +108,7 @@ impl Shared {
             faults: core.stats.faults.clone(),
             duplicates: core.state.duplicates(),
             operating: core.stats.operating.clone(),
+            history: core.state.history.counts(),
         }
     }
 }
@@ -667,6 +668,7 @@ fn run_single(
         setup: &cfg.setup,
         access: Access::of(caller.via, &cfg.access),
         plan: &core.plan,
+        history: &cfg.history,
     };
     let outcome = handler(&mut call);
     let report = bill(core, cfg, caller, method, now, cost);
@@ -776,6 +778,7 @@ fn run_batch(
                     setup: &cfg.setup,
                     access: Access::of(caller.via, &cfg.access),
                     plan: &core.plan,
+                    history: &cfg.history,
                 };
                 let out = handler(&mut call);
                 let report = if per_inner {

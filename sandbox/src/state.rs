@@ -195,6 +195,9 @@ pub struct State {
     /// The whole record (issue 20): product rows, products, requisites, bank details,
     /// addresses ([`crate::record`]; not persisted).
     pub records: crate::record::Records,
+    /// Issue 19 (history): timeline comments, activities, automation and e-mail counters
+    /// (`history.rs`; not persisted).
+    pub history: super::history::History,
 }
 
 fn statuses_of(entity_id: &str) -> Vec<(&'static str, &'static str, Option<&'static str>)> {

@@ -21,6 +21,10 @@ pub(crate) mod types;
 pub(crate) mod user;
 pub(crate) mod userfield;
 pub(crate) mod userfieldconfig;
+// Issue 19 (history) and 21 (deletes): import, timeline comments, activities.
+pub(crate) mod activity;
+pub(crate) mod import;
+pub(crate) mod timeline;
 
 use serde_json::{Map, Value};
 
@@ -55,6 +59,8 @@ pub(crate) struct Call<'a> {
     pub access: crate::access::Access<'a>,
     /// The plan's limits now (`crate::plan`; the methods that create check them).
     pub plan: &'a crate::plan::PlanLimits,
+    /// `SandboxConfig::history` (issue 19: the import methods' permissions).
+    pub history: &'a crate::history::HistoryConfig,
 }
 
 /// A successful answer: `result`, plus the top-level `total`/`next` of list methods.
@@ -218,6 +224,21 @@ fn route(method: &str) -> Option<Handler> {
         "crm.address.list" => record::address::list,
         "crm.address.delete" => record::address::delete,
         "crm.address.fields" => record::address::fields,
+        // Issue 19 (history) and 21 (deletes).
+        "crm.item.import" => import::import,
+        "crm.item.batchimport" => import::batch_import,
+        "crm.timeline.comment.add" => timeline::add,
+        "crm.timeline.comment.update" => timeline::update,
+        "crm.timeline.comment.get" => timeline::get,
+        "crm.timeline.comment.list" => timeline::list,
+        "crm.timeline.comment.delete" => timeline::delete,
+        "crm.timeline.comment.fields" => timeline::fields_of,
+        "crm.activity.add" => activity::add,
+        "crm.activity.update" => activity::update,
+        "crm.activity.get" => activity::get,
+        "crm.activity.list" => activity::list,
+        "crm.activity.delete" => activity::delete,
+        "crm.activity.fields" => activity::fields_of,
         "server.time" => server_time,
         "department.get" => department::get,
         "app.info" => department::app_info,

@@ -73,6 +73,12 @@ pub(crate) fn access_denied(method: &str) -> MethodError {
         // The whole record (issue 20): the requisite, bank detail and address pages' tables,
         // HTTP 400, an empty code, "Access denied."; crm.item.productrow.* are crm.item.*'s.
         _ if family("crm.requisite.") || family("crm.address.") => MethodError::bad("", "Access denied."),
+        // Issue 19 (history): the timeline comment pages (add, update, delete: `ACCESS_DENIED`
+        // "Insufficient permissions"; get, list: empty code, "Access denied."), the activity
+        // pages (their example: empty code, "Access denied.").
+        "crm.timeline.comment.get" | "crm.timeline.comment.list" => MethodError::bad("", "Access denied."),
+        _ if family("crm.timeline.comment.") => MethodError::bad("ACCESS_DENIED", "Insufficient permissions"),
+        _ if family("crm.activity.") => MethodError::bad("", "Access denied."),
         _ => MethodError::new(403, "ACCESS_DENIED", "Access denied"),
     }
 }

@@ -59,12 +59,12 @@ pub(super) fn not_valid(field: &FieldDef, original: bool) -> MethodError {
     )
 }
 
-fn entity_type_id(c: &Call) -> Result<u64, MethodError> {
+pub(super) fn entity_type_id(c: &Call) -> Result<u64, MethodError> {
     let etid = param(c.params, "entityTypeId").and_then(as_u64).ok_or_else(not_found_type)?;
     if c.state.meta.schemas.contains_key(&etid) { Ok(etid) } else { Err(not_found_type()) }
 }
 
-fn original_names(c: &Call) -> bool {
+pub(super) fn original_names(c: &Call) -> bool {
     is_yes(param(c.params, "useOriginalUfNames"))
 }
 
@@ -157,7 +157,7 @@ fn item_output(c: &Call, schema: &EntitySchema, item: &Item, original: bool, dis
 /// documented on `crm-item-update`'s sibling pages, e.g. `tasks-api-scrum-sprint-add.md`, and for
 /// `{id}` in `tutorials/crm/crm-status-uf-industry`). An empty object passes the binder (an
 /// empty PHP array is an array), as on the portal: the item gets its defaults.
-fn fields_param(c: &Call) -> Result<Map<String, Value>, MethodError> {
+pub(super) fn fields_param(c: &Call) -> Result<Map<String, Value>, MethodError> {
     match param(c.params, "fields") {
         Some(Value::Object(o)) => Ok(o.clone()),
         // A JSON list is a PHP array too: its keys 0, 1, ... name no field (ignored).
@@ -173,21 +173,35 @@ fn fields_param(c: &Call) -> Result<Map<String, Value>, MethodError> {
     }
 }
 
-/// `crm.item.add`.
+/// `crm.item.add`: every item it creates runs the portal's automation rules (counted in
+/// `history.automation_runs`, issue 19).
 pub(crate) fn add(c: &mut Call) -> MethodResult {
+    entity_type_id(c)?;
+    let raw = fields_param(c)?;
+    let (etid, id) = create(c, &raw)?;
+    c.state.history.automation_runs += 1;
+    let original = original_names(c);
+    let disabled = disabled_fields(c.state, etid);
+    let schema = &c.state.meta.schemas[&etid];
+    let item = &c.state.items[&etid][&id];
+    Ok(item_output(c, schema, item, original, &disabled))
+}
+
+/// Creates an item from `raw` with `crm.item.add`'s validation and defaults; returns
+/// (entityTypeId, id). Shared by `crm.item.add` and the import methods (`methods::import`),
+/// which run no automation and then put the original dates and authors on the stored item.
+pub(crate) fn create(c: &mut Call, raw: &Map<String, Value>) -> Result<(u64, u64), MethodError> {
     let etid = entity_type_id(c)?;
     c.plan.check_item(etid, false)?;
     let original = original_names(c);
-    let raw = fields_param(c)?;
     let user = c.user_id;
     let now = iso(c.now_unix);
     let default_category = c.state.default_category(etid);
-    let raw_ok = c.raw_ok;
     let disabled = disabled_fields(c.state, etid);
     let (rules, file) = (c.rules, c.schema_file);
     let State { meta, counters, items, users, dirty, .. } = &mut *c.state;
     let schema = meta.schemas.get(&etid).ok_or_else(not_found_type)?;
-    let mut values = convert(schema, &raw, None, counters, original, &disabled)?;
+    let mut values = convert(schema, raw, None, counters, original, &disabled)?;
     check_values(meta, schema, &mut values, None, default_category, original)?;
     if !rules.accept_dangling_refs {
         checks::check_references(items, users, schema, &values, original)?;
@@ -214,15 +228,10 @@ pub(crate) fn add(c: &mut Call) -> MethodResult {
     }
     stage_moved(meta, schema, &mut values, user, &now);
     let item = Item { id, fields: values };
-    let out = if raw_ok {
-        Output::raw(render_raw(schema, &item, original, &disabled))
-    } else {
-        Output::new(json!({ "item": render_with(schema, &item, original, None, &disabled) }))
-    };
     items.entry(etid).or_default().insert(id, item);
     dirty.items.insert((etid, id));
     dirty.any = true;
-    Ok(out)
+    Ok((etid, id))
 }
 
 /// After a stage is set: `stageSemanticId` (`P` in progress, `S` success, `F` failure),
@@ -314,7 +323,10 @@ pub(crate) fn get(c: &mut Call) -> MethodResult {
     Ok(item_output(c, schema, item, original, &disabled))
 }
 
-/// `crm.item.delete`.
+/// `crm.item.delete`. The item's timeline comments and activities go with it (issue 21), as
+/// on a portal, where deleting an item deletes its timeline and the activities bound to it
+/// (`universal/crm-item-delete.md` says only that the item is deleted; the sandbox's
+/// activities have one binding each, their owner).
 pub(crate) fn delete(c: &mut Call) -> MethodResult {
     let etid = entity_type_id(c)?;
     let id = item_id(c)?;
@@ -322,6 +334,7 @@ pub(crate) fn delete(c: &mut Call) -> MethodResult {
     if removed.is_none() {
         return Err(not_found_item());
     }
+    c.state.history.remove_owner(etid, id);
     c.state.touch_item(etid, id);
     Ok(Output::new(json!([])))
 }
