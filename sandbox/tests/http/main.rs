@@ -11,6 +11,7 @@ mod sandbox_common;
 
 // The whole record (issue 20): product rows, products, requisites, bank details, addresses.
 mod record;
+mod history;
 mod replay;
 mod sandbox_access;
 mod sandbox_auth;
