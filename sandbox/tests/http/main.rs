@@ -9,9 +9,10 @@
 #[path = "../common/mod.rs"]
 mod sandbox_common;
 
+// History (issue 19): import, timeline comments, activities, deletes.
+mod history;
 // The whole record (issue 20): product rows, products, requisites, bank details, addresses.
 mod record;
-mod history;
 mod replay;
 mod sandbox_access;
 mod sandbox_auth;
