@@ -20,6 +20,9 @@ pub enum Method {
     // Writes of the rows.
     CrmItemAdd,
     CrmItemUpdate,
+    /// `crm.item.batchImport`: new items with their original dates and authors, no automation
+    /// (`method = "import"`).
+    CrmItemBatchImport,
     UserAdd,
     UserUpdate,
 
@@ -61,6 +64,7 @@ impl Method {
         Method::Batch,
         Method::CrmItemAdd,
         Method::CrmItemUpdate,
+        Method::CrmItemBatchImport,
         Method::UserAdd,
         Method::UserUpdate,
         Method::CrmDuplicateFindByComm,
@@ -103,6 +107,7 @@ impl Method {
             Method::Batch => "batch",
             Method::CrmItemAdd => "crm.item.add",
             Method::CrmItemUpdate => "crm.item.update",
+            Method::CrmItemBatchImport => "crm.item.batchImport",
             Method::UserAdd => "user.add",
             Method::UserUpdate => "user.update",
             Method::CrmDuplicateFindByComm => "crm.duplicate.findbycomm",
@@ -157,6 +162,7 @@ impl Method {
             self,
             Method::CrmItemAdd
                 | Method::CrmItemUpdate
+                | Method::CrmItemBatchImport
                 | Method::UserAdd
                 | Method::UserUpdate
                 | Method::CrmTypeAdd

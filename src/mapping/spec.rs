@@ -135,6 +135,9 @@ pub struct TargetSpec {
     pub mode: Option<Spanned<Mode>>,
     /// Users only: what to do when the e-mail already exists (`use` it, default, or `reject`).
     pub on_existing: Option<Spanned<OnExisting>>,
+    /// CRM items: how new items are created: `add` (default, `crm.item.add`) or `import`
+    /// (`crm.item.batchImport`: original dates and authors kept, no automation).
+    pub method: Option<Spanned<CreateMethod>>,
     /// Lead, contact, company: what to do with a row to create whose phone or e-mail the
     /// portal already holds (`create`, default, `skip`, `merge`, `update`).
     pub on_duplicate: Option<Spanned<OnDuplicate>>,
@@ -162,6 +165,19 @@ pub enum Mode {
     Create,
     Upsert,
     Update,
+}
+
+/// `method`: the method that creates a CRM step's new items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CreateMethod {
+    /// `crm.item.add`: created now, by the credential's user; the portal's automation runs.
+    #[default]
+    Add,
+    /// `crm.item.batchImport`: `createdTime`/`updatedTime`/`movedTime` and
+    /// `createdBy`/`updatedBy`/`movedBy` kept, no automation rules or workflows run, no
+    /// duplicate check; items must arrive oldest first.
+    Import,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]

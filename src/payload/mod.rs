@@ -1,8 +1,10 @@
 //! Payloads: pure functions from a [`MappedRow`] to the exact JSON a portal method receives,
 //! and the encoding of one command into a `batch` `cmd` string.
 //!
-//! Owns: the parameter shapes of `crm.item.add`, `crm.item.update` and
-//! `user.add` (`docs/portal-protocol.md` §3.2, §3.5, §4.1), and how a created item carries its
+//! Owns: the parameter shapes of `crm.item.add`, `crm.item.batchImport` (one item a command:
+//! `{entityTypeId, data: [fields]}`), `crm.item.update` and `user.add`
+//! (`docs/portal-protocol.md` §3.2, §3.5, §4.1), where a command's field object is
+//! ([`fields_of`]), and how a created item carries its
 //! source key (`originatorId` + `originId`, or `xmlId` for invoices and smart processes).
 //! Must not: do I/O or async work, decide which rows are sent (the pipeline's) or how they are
 //! packed into requests (the portal's dispatcher).
@@ -11,7 +13,12 @@ pub mod batch;
 
 use serde_json::{Map, Value, json};
 
-use crate::mapping::{Entity, FmValue, KeyField, MappedRow, PendingField, TargetPlan};
+use crate::mapping::{CreateMethod, Entity, FmValue, KeyField, MappedRow, PendingField, TargetPlan};
+
+/// The fields only `crm.item.batchImport` keeps (`crm.item.add` sets them itself): the import
+/// overview's table (`api-reference/crm/universal/import/index.md`).
+pub const HISTORY_FIELDS: [&str; 6] =
+    ["createdTime", "updatedTime", "movedTime", "createdBy", "updatedBy", "movedBy"];
 
 // One REST call: method and its parameters (a JSON object). A row's command is a
 // `bitrix::Call`; the methods are `bitrix::Method`'s (re-exported here, where the row writes
@@ -40,12 +47,7 @@ impl Draft {
     /// A field the row itself already gives (not a pending one): e.g. the `categoryId` a
     /// stage label is looked up within.
     pub fn field(&self, name: &str) -> Option<&Value> {
-        let fields = match self.command.method {
-            Method::UserAdd | Method::UserUpdate => &self.command.params,
-            Method::CrmItemAdd | Method::CrmItemUpdate => self.command.params.get("fields")?,
-            _ => return None,
-        };
-        fields.get(name)
+        fields_of(&self.command)?.get(name)
     }
 
     /// The command, with `values[i]` as the value of `pending()[i]`.
@@ -70,12 +72,25 @@ impl Draft {
     }
 }
 
-/// The object a command's fields live in: `fields` for `crm.item.*`, the parameters themselves
-/// for `user.*`.
+/// The object a row's command carries its fields in: `fields` for `crm.item.add`/`.update`,
+/// the one element of `data` for `crm.item.batchImport`, the parameters themselves for
+/// `user.*`; `None` for any other method.
+pub fn fields_of(command: &Command) -> Option<&Map<String, Value>> {
+    let params = match command.method {
+        Method::UserAdd | Method::UserUpdate => &command.params,
+        Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get("fields")?,
+        Method::CrmItemBatchImport => command.params.get("data")?.get(0)?,
+        _ => return None,
+    };
+    params.as_object()
+}
+
+/// [`fields_of`], to change.
 fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
     let params = match command.method {
         Method::UserAdd | Method::UserUpdate => &mut command.params,
         Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get_mut("fields")?,
+        Method::CrmItemBatchImport => command.params.get_mut("data")?.get_mut(0)?,
         _ => return None,
     };
     params.as_object_mut()
@@ -114,6 +129,17 @@ fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: 
                     })
                     .collect();
                 fields.insert("fm".into(), Value::Array(fm));
+            }
+            if target.method == CreateMethod::Import {
+                // One item a command, so that each row keeps its own fate in the send loop.
+                return Command {
+                    method: Method::CrmItemBatchImport,
+                    params: object([
+                        ("entityTypeId", Value::from(entity_type_id)),
+                        ("data", Value::Array(vec![Value::Object(fields)])),
+                        ("useOriginalUfNames", Value::String(yn(target.use_original_uf_names).into())),
+                    ]),
+                };
             }
             Command {
                 method: Method::CrmItemAdd,
@@ -179,6 +205,7 @@ mod tests {
             use_original_uf_names: false,
             mode: Mode::Create,
             on_existing: OnExisting::Use,
+            method: CreateMethod::Add,
             smart_process: None,
             provision: Default::default(),
         }
@@ -273,6 +300,26 @@ mod tests {
         let params = draft.emit_params();
         assert_eq!(params["fields"]["companyId"], json!({"$lookup": "companies", "key": "CO-1"}));
         assert_eq!(params["fields"]["observers"], json!([{"$user": "a@b.ru"}, {"$user": "c@d.ru"}]));
+    }
+
+    #[test]
+    fn an_import_step_sends_one_item_a_batch_import_command_with_its_key_and_lookups_filled() {
+        let mut t = target(Entity::Crm(2));
+        t.method = CreateMethod::Import;
+        let mut r = pending_row();
+        r.fields.insert("createdTime".into(), json!("2019-03-01T10:00:00+03:00"));
+        let draft = add_command(&t, r);
+        assert_eq!(draft.field("createdTime"), Some(&json!("2019-03-01T10:00:00+03:00")));
+        let values = draft.pending().iter().map(|f| f.value(vec![json!(7); f.values.len()])).collect();
+        let cmd = draft.complete(values);
+        assert_eq!(cmd.method, Method::CrmItemBatchImport);
+        assert_eq!(cmd.method.as_str(), "crm.item.batchImport");
+        assert_eq!(cmd.params["entityTypeId"], json!(2));
+        let item = &cmd.params["data"][0];
+        assert_eq!(item["originId"], json!("C-1"));
+        assert_eq!(item["companyId"], json!(7));
+        assert_eq!(fields_of(&cmd).map(|f| f.len()), item.as_object().map(|o| o.len()));
+        assert!(cmd.params.get("fields").is_none());
     }
 
     #[test]

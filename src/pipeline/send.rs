@@ -16,7 +16,7 @@ use super::core::{Core, Item, Ready, Unknowns};
 use super::stop::Stop;
 use crate::journal::keys::shown;
 use crate::journal::{FieldHashes, Outcome, Transition};
-use crate::mapping::{Entity, OnExisting};
+use crate::mapping::OnExisting;
 use crate::payload::Command;
 use crate::portal::dispatch::Fate;
 use crate::portal::{Bracket, Dispatcher, Landed};
@@ -133,12 +133,7 @@ impl Bracket<Item> for Landing<'_, '_> {
 impl Landing<'_, '_> {
     /// Why a row is `too_large`: the request's size and the field that made it large.
     pub(super) fn too_large_text(&self, cmd: &Command, bytes: usize) -> String {
-        let fields = match self.core.plan.target.entity {
-            Entity::User => Some(&cmd.params),
-            Entity::Crm(_) => cmd.params.get("fields"),
-        };
-        let biggest = fields
-            .and_then(Value::as_object)
+        let biggest = crate::payload::fields_of(cmd)
             .and_then(|m| m.iter().map(|(k, v)| (k, v.to_string().len())).max_by_key(|(_, n)| *n));
         let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
         let mut text = format!(

@@ -22,12 +22,7 @@ use crate::payload::Command;
 /// borrowed: it may hold the base64 of big files, and is only read (hashed, compared).
 pub fn fields_of(cmd: &Command) -> &Map<String, Value> {
     static NONE: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-    let fields = if cmd.method == crate::payload::Method::UserAdd {
-        Some(&cmd.params)
-    } else {
-        cmd.params.get("fields")
-    };
-    fields.and_then(Value::as_object).unwrap_or(&NONE)
+    crate::payload::fields_of(cmd).unwrap_or(&NONE)
 }
 
 /// Fields of `new` that differ from the fields last sent (known by their hashes `old`), plus

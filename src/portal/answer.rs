@@ -90,6 +90,21 @@ pub enum RowAnswer<'o> {
 /// The answer for `cmd` in a batch answer (`None`: the answer does not mention it).
 pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowAnswer<'o> {
     match outcome {
+        // batchImport answers each item on its own inside a command that ran: the one item of
+        // a row's command is `result.items[0]`, `{"item": {"id"}}` or `{"error", "error_description"}`.
+        Some(CommandOutcome::Done(v)) if cmd.method == crate::payload::Method::CrmItemBatchImport => {
+            match v.get("items").and_then(|i| i.get(0)) {
+                Some(item) if item.get("error").is_some() => RowAnswer::Failed {
+                    code: item.get("error").and_then(Value::as_str).unwrap_or(""),
+                    description: item.get("error_description").and_then(Value::as_str).unwrap_or(""),
+                },
+                Some(item) => match created_id(cmd, item) {
+                    Some(id) => RowAnswer::Done { id, update: false },
+                    None => RowAnswer::Unknown("the portal answered without an ID"),
+                },
+                None => RowAnswer::Unknown("the portal answered without an ID"),
+            }
+        }
         Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
             Some(id) => RowAnswer::Done { id, update: cmd.method.is_update() },
             None => RowAnswer::Unknown("the portal answered without an ID"),
@@ -141,6 +156,9 @@ mod tests {
     #[case(Method::CrmItemAdd,    Some(CommandOutcome::Failed { code: "E".into(), description: "bad".into() }), RowAnswer::Failed { code: "E", description: "bad" })]
     #[case(Method::CrmItemAdd, Some(CommandOutcome::NotExecuted(NotExecuted::Skipped)), RowAnswer::NotRun)]
     #[case(Method::CrmItemAdd, None, RowAnswer::Unknown("missing from the batch answer"))]
+    #[case(Method::CrmItemBatchImport, done(json!({"items": [{"item": {"id": 9}}]})), RowAnswer::Done { id: 9, update: false })]
+    #[case(Method::CrmItemBatchImport, done(json!({"items": [{"error": "CRM_FIELD_ERROR_VALUE_NOT_VALID", "error_description": "bad date"}]})), RowAnswer::Failed { code: "CRM_FIELD_ERROR_VALUE_NOT_VALID", description: "bad date" })]
+    #[case(Method::CrmItemBatchImport, done(json!({"items": []})), RowAnswer::Unknown("the portal answered without an ID"))]
     fn each_command_of_a_batch_answer_becomes_one_row_outcome(
         #[case] method: Method,
         #[case] outcome: Option<CommandOutcome>,

@@ -11,7 +11,7 @@ use chrono::FixedOffset;
 use serde_json::Value;
 
 use crate::mapping::entity::Entity;
-use crate::mapping::spec::{Mode, OnAmbiguous, OnDuplicate, OnExisting, UfType, ValueType};
+use crate::mapping::spec::{CreateMethod, Mode, OnAmbiguous, OnDuplicate, OnExisting, UfType, ValueType};
 use crate::mapping::transform;
 use crate::source::SourceOptions;
 
@@ -44,6 +44,8 @@ pub struct TargetPlan {
     pub use_original_uf_names: bool,
     pub mode: Mode,
     pub on_existing: OnExisting,
+    /// How new CRM items are created (`method = "add" | "import"`; users: always `user.add`).
+    pub method: CreateMethod,
     /// `smart_process = "<title>"`: the smart process is found by title in the portal. Its
     /// entityTypeId is known only online, so until [`MappingPlan::bind_smart_process`] gives it,
     /// `entity` is `Entity::Crm(`[`UNBOUND_SMART_PROCESS`]`)`: offline `validate` checks the

@@ -12,7 +12,7 @@ use super::*;
 use crate::mapping::diagnostic::suggest;
 use crate::mapping::entity::{ENTITY_NAMES, Entity};
 use crate::mapping::spa;
-use crate::mapping::spec::{Mode, OnDuplicate};
+use crate::mapping::spec::{CreateMethod, Mode, OnDuplicate};
 
 impl Compiler<'_> {
     pub(super) fn target(&mut self) -> TargetPlan {
@@ -106,8 +106,10 @@ impl Compiler<'_> {
         {
             self.err(oe.span(), "on_existing applies to user steps only");
         }
+        let method = self.create_method(entity);
         TargetPlan {
             entity,
+            method,
             origin,
             use_original_uf_names: t.use_original_uf_names,
             mode: t.mode.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
@@ -115,6 +117,39 @@ impl Compiler<'_> {
             smart_process,
             provision,
         }
+    }
+
+    /// `method = "add" | "import"`: import is a CRM item's (users are always `user.add`); the
+    /// six history fields are kept only by an import (the portal ignores them in `crm.item.add`),
+    /// which a note says once.
+    fn create_method(&mut self, entity: Entity) -> CreateMethod {
+        let t = &self.file.spec.target;
+        let method = t.method.as_ref().map(|m| *m.get_ref()).unwrap_or_default();
+        if let Some(m) = &t.method
+            && method == CreateMethod::Import
+            && entity == Entity::User
+        {
+            self.err(m.span(), "method = \"import\" applies to CRM items only (users are created with user.add)");
+        }
+        if method == CreateMethod::Add && entity != Entity::User {
+            let history: Vec<&str> = self
+                .file
+                .spec
+                .fields
+                .iter()
+                .map(|(name, _)| name.get_ref().as_str())
+                .filter(|n| crate::payload::HISTORY_FIELDS.contains(n))
+                .collect();
+            if !history.is_empty() {
+                self.notes.push(format!(
+                    "{} mapped, but crm.item.add sets the creation date and author itself (now, the \
+                     webhook's user) and runs the portal's automation rules: set method = \"import\" \
+                     in [target] to keep the original dates and authors",
+                    history.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        method
     }
 
     /// `[target.provision]`: a workspace and flags make sense for smart processes only; flags
