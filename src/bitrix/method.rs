@@ -31,6 +31,8 @@ pub enum Method {
     CrmItemList,
     CrmItemFields,
     UserGet,
+    /// `profile`: who the webhook's user is (`ADMIN`), for the import pre-flight.
+    Profile,
 
     // Reads of the schema.
     CrmTypeList,
@@ -71,6 +73,7 @@ impl Method {
         Method::CrmItemList,
         Method::CrmItemFields,
         Method::UserGet,
+        Method::Profile,
         Method::CrmTypeList,
         Method::CrmAutomatedSolutionList,
         Method::CrmStatusList,
@@ -114,6 +117,7 @@ impl Method {
             Method::CrmItemList => "crm.item.list",
             Method::CrmItemFields => "crm.item.fields",
             Method::UserGet => "user.get",
+            Method::Profile => "profile",
             Method::CrmTypeList => "crm.type.list",
             Method::CrmAutomatedSolutionList => "crm.automatedsolution.list",
             Method::CrmStatusList => "crm.status.list",

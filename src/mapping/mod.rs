@@ -31,5 +31,6 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};
 pub use problem::Problem;
 pub use spec::{
-    CreateMethod, MappingFile, MappingSpec, Mode, OnAmbiguous, OnDuplicate, OnExisting, UfType, ValueType, load,
+    CreateMethod, MappingFile, MappingSpec, Mode, OnAmbiguous, OnDuplicate, OnExisting, UfType, ValueType,
+    load,
 };

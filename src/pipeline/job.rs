@@ -66,6 +66,10 @@ pub enum RunError {
     /// The portal's schema could not be read (exit 2).
     #[error("{0}")]
     Schema(crate::schema::SchemaError),
+    /// The portal would refuse an import step whole (`method = "import"`: the permission, an
+    /// administrator, the order of creation dates), found before anything is written (exit 2).
+    #[error("{0}")]
+    NotImportable(String),
 }
 
 impl From<StepConflict> for RunError {

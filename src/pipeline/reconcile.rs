@@ -74,6 +74,11 @@ impl Unknowns {
                     .map_err(Stop::Portal)?;
                 continue;
             }
+            // An import step's rows go oldest first (the portal refuses an item older than its
+            // newest); the map holds them in no order.
+            again.sort_by_key(|r| super::order::created_at(&r.cmd).unwrap_or(i64::MAX));
+            // An ordered dispatcher paused on these unknown rows: they are settled now.
+            sender.resume();
             Landing { core, unknowns: self }.send_all(sender, again).await?;
         }
         Ok(())

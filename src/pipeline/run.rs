@@ -57,6 +57,10 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         None => Vec::new(),
     };
     mapping_problems(check_lookups_known(&steps, &known))?;
+    let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
+    // Import steps: what the portal would refuse whole, before anything is written (exit 2).
+    let import_notes =
+        super::import_check::check_imports(&steps, journal.reader(), &reads, opts.dry_run).await?;
     let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
     let progress = Progress::new(opts.progress_bars);
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
@@ -65,7 +69,6 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
-    let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     let context =
         RunContext { reads: &reads, opts, progress: &progress, steps: &step_names, schema: schema.as_ref() };
     for (order, step) in steps.into_iter().enumerate() {
@@ -78,6 +81,9 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         let mut step_report = runner.take_report();
         if let Some((_, note)) = moved.iter().find(|(name, _)| *name == step_report.step) {
             step_report.notes.insert(0, note.clone());
+        }
+        for (_, note) in import_notes.iter().filter(|(name, _)| *name == step_report.step) {
+            step_report.notes.push(note.clone());
         }
         report.steps.push(step_report);
         match result {

@@ -17,11 +17,17 @@
 //! ([`Dispatcher::finish`]) before the step reconciles or ends, so the next step's lookups
 //! (`resolve`, from the journal) see every ID of this one. A step never looks itself up
 //! (`steps` refuses the cycle), so no row's payload waits for an answer still in flight.
+//!
+//! An import step (`method = "import"`) stages its rows instead of sending them as they are
+//! read ([`ImportOrder`]), and once the source has been read sends them oldest first through
+//! its dispatcher in the ordered mode, settling every unknown outcome (reconciled by key, the
+//! absent rows sent again) before a later row leaves.
 
 use super::core::{Core, Item, Ready, Unknowns};
 use super::job::{RunError, RunOptions};
 use super::ledger::RunJournal;
 use super::matching::DupState;
+use super::order::ImportOrder;
 use super::portal::LOOKUP_CHUNK;
 use super::prepare::{Prepared, Step};
 use super::progress::{Progress, Snapshot};
@@ -31,7 +37,7 @@ use super::rows::Admission;
 use super::send::Landing;
 use super::stop::Stop;
 use crate::journal::JournalError;
-use crate::mapping::Entity;
+use crate::mapping::{CreateMethod, Entity};
 use crate::portal::{Dispatcher, Reads};
 use crate::source::SourceError;
 
@@ -67,6 +73,8 @@ pub(super) struct StepRunner<'a> {
     progress: &'a Progress,
     /// Commands per request (at most 10 for users, 50 otherwise).
     batch_size: usize,
+    /// An import step's rows until the source has been read (`None` for every other step).
+    order: Option<ImportOrder>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -85,6 +93,11 @@ impl<'a> StepRunner<'a> {
         let hasher = ledger.hasher();
         let batch_size =
             if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
+        let order = if step.plan.target.method == CreateMethod::Import && !opts.dry_run {
+            Some(ImportOrder::new()?)
+        } else {
+            None
+        };
         let (plan, rows, bytes, size) = step.prepare();
         // Labels are resolved as `validate --online` resolves them (one rule, in `resolve`).
         let labels = schema.and_then(|s| super::resolve::label_book(s, &plan));
@@ -99,6 +112,7 @@ impl<'a> StepRunner<'a> {
             size,
             progress,
             batch_size,
+            order,
         };
         Ok((runner, rows))
     }
@@ -130,6 +144,9 @@ impl<'a> StepRunner<'a> {
             }
         });
         let mut sender = Dispatcher::new(self.core.reads.shared(), self.batch_size);
+        if self.order.is_some() {
+            sender = sender.ordered();
+        }
         let mut result = Ok(());
         let mut read_all = true;
         while let Some(item) = rx.recv().await {
@@ -162,9 +179,12 @@ impl<'a> StepRunner<'a> {
         }
         if result.is_ok() {
             result = match self.flush_before_end().await {
-                Ok(ready) => self.landing().send(&mut sender, ready).await,
+                Ok(ready) => self.hand_over(&mut sender, ready).await,
                 Err(stop) => Err(stop),
             };
+        }
+        if result.is_ok() && self.order.is_some() {
+            result = self.send_in_order(&mut sender, &bar).await;
         }
         // Every answer on its way is recorded, whatever stopped the step (a journal error
         // aside: then the rows stay `sent` and the next run looks them up); what did not run
@@ -210,7 +230,61 @@ impl<'a> StepRunner<'a> {
         if dups.ready() {
             ready.extend(dups.flush_duplicates(core, false).await?);
         }
-        self.landing().send(sender, ready).await
+        self.hand_over(sender, ready).await
+    }
+
+    /// Rows ready to be sent: to the dispatcher, or staged (an import step).
+    async fn hand_over(&mut self, sender: &mut Dispatcher<Item>, ready: Vec<Ready>) -> Result<(), Stop> {
+        match &mut self.order {
+            Some(order) => Ok(order.push(ready)?),
+            None => self.landing().send(sender, ready).await,
+        }
+    }
+
+    /// An import step's staged rows, oldest first, through the ordered dispatcher: an unknown
+    /// outcome is settled (this run's unknown rows reconciled by key, the absent ones sent
+    /// again, ahead of every later row) before anything else leaves.
+    async fn send_in_order(
+        &mut self,
+        sender: &mut Dispatcher<Item>,
+        bar: &super::progress::StepBar,
+    ) -> Result<(), Stop> {
+        let Some(mut order) = self.order.take() else { return Ok(()) };
+        let mut sent = 0u64;
+        loop {
+            let chunk = order.next_chunk()?;
+            if chunk.is_empty() {
+                break;
+            }
+            for ready in chunk {
+                if self.core.reads.portal().shutdown().is_stopped() {
+                    return Err(Stop::Interrupted);
+                }
+                self.landing().send(sender, vec![ready]).await?;
+                if sender.paused() {
+                    self.settle_unknowns(sender).await?;
+                }
+                sent += 1;
+                bar.update(self.bytes.get(), self.core.report.rows_read.max(sent), || self.snapshot());
+            }
+        }
+        loop {
+            sender.finish(&mut self.landing()).await?;
+            if !sender.paused() {
+                return Ok(());
+            }
+            self.settle_unknowns(sender).await?;
+        }
+    }
+
+    /// The ordered dispatcher paused on an unknown outcome: every row in it is looked up by key
+    /// and the absent ones sent again through a dispatcher of their own (so they leave before
+    /// the rows still waiting in `sender`), then `sender` resumes.
+    async fn settle_unknowns(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
+        let mut first = Dispatcher::new(self.core.reads.shared(), self.batch_size).ordered();
+        self.unknowns.reconcile_this_run(&mut self.core, &mut first).await?;
+        sender.resume();
+        Ok(())
     }
 
     /// The look-ups waiting at the end of the step's rows: by key first (their absent rows may

@@ -14,6 +14,11 @@
 //!   the path calls [`Dispatcher::finish`], at most [`MAX_NOT_RUN_RESENDS`] times (then
 //!   [`Fate::GaveUp`]); a request refused as too large (413) is sent again in halves, a single
 //!   command alone as a direct call, and one still too large alone is [`Fate::TooLarge`];
+//! - **the ordered mode** ([`Dispatcher::ordered`], the import steps: the portal refuses an
+//!   item older than its newest): one request at a time, a command that did not run goes again
+//!   at once ahead of every later row, and after an answer with an unknown outcome nothing more
+//!   leaves until the write path has [resolved](Dispatcher::resume) it (reconciled by key, the
+//!   absent rows sent again first);
 //! - **stopping**: after a stop (a fatal answer, a refusal by the bracket) nothing new is sent,
 //!   every request in flight is still landed (unless the bracket says the stop
 //!   [abandons](Bracket::abandons) them: its journal cannot record), and the first stop is
@@ -102,6 +107,10 @@ pub struct Dispatcher<I> {
     /// Rows that did not run, to be sent again at `finish`.
     again: VecDeque<(Carried<I>, Command)>,
     flights: tokio::task::JoinSet<Flight<I>>,
+    /// One request at a time, in the order rows were pushed (see the module's doc).
+    ordered: bool,
+    /// Ordered mode: an answer left rows unknown; nothing leaves until [`Dispatcher::resume`].
+    paused: bool,
 }
 
 impl<I: Send + 'static> Dispatcher<I> {
@@ -115,7 +124,31 @@ impl<I: Send + 'static> Dispatcher<I> {
             waiting: VecDeque::new(),
             again: VecDeque::new(),
             flights: tokio::task::JoinSet::new(),
+            ordered: false,
+            paused: false,
         }
+    }
+
+    /// The same send loop in the ordered mode: one request at a time, rows leave in the order
+    /// they were pushed (what did not run goes again first), and an unknown outcome pauses it.
+    pub fn ordered(mut self) -> Dispatcher<I> {
+        self.ordered = true;
+        self
+    }
+
+    /// Ordered mode: whether an unknown outcome holds everything back until [`Self::resume`].
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Ordered mode: the unknown outcomes are settled; rows may leave again.
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// Nothing queued, waiting or in flight.
+    pub fn idle(&self) -> bool {
+        self.packer.is_empty() && self.waiting.is_empty() && self.again.is_empty() && self.flights.is_empty()
     }
 
     /// Requests on their way.
@@ -141,7 +174,7 @@ impl<I: Send + 'static> Dispatcher<I> {
         loop {
             self.waiting.extend(self.packer.finish());
             self.pump(b, true).await?;
-            if self.again.is_empty() {
+            if self.paused || self.again.is_empty() {
                 return Ok(());
             }
             for (carried, cmd) in std::mem::take(&mut self.again) {
@@ -182,7 +215,10 @@ impl<I: Send + 'static> Dispatcher<I> {
     /// to make room; `all`: until nothing waits and nothing is in flight.
     async fn pump<B: Bracket<I>>(&mut self, b: &mut B, all: bool) -> Result<(), B::Stop> {
         loop {
-            let limit = self.portal.in_flight_limit().max(1);
+            if self.paused {
+                return Ok(());
+            }
+            let limit = if self.ordered { 1 } else { self.portal.in_flight_limit().max(1) };
             while self.flights.len() < limit
                 && let Some(pack) = self.waiting.pop_front()
             {
@@ -301,8 +337,14 @@ impl<I: Send + 'static> Dispatcher<I> {
             .collect();
         let recorded = b.landed(rows).await;
         let mut split = (Vec::new(), Vec::new());
+        let mut not_run = (Vec::new(), Vec::new());
         for ((carried, command), fate) in items.into_iter().zip(commands).zip(fates) {
             match fate {
+                Fate::Unknown { .. } if self.ordered => self.paused = true,
+                Fate::NotRun if self.ordered => {
+                    not_run.0.push(Carried { item: carried.item, resends: carried.resends + 1 });
+                    not_run.1.push(command);
+                }
                 Fate::NotRun => {
                     let again = Carried { item: carried.item, resends: carried.resends + 1 };
                     self.again.push_back((again, command.1));
@@ -313,6 +355,10 @@ impl<I: Send + 'static> Dispatcher<I> {
                 }
                 _ => {}
             }
+        }
+        if !not_run.1.is_empty() {
+            // Ordered: ahead of every later row (packs leave from the front of `waiting`).
+            self.waiting.push_front(Pack { items: not_run.0, commands: not_run.1, alone: false });
         }
         let (mut items, mut commands) = split;
         if commands.len() == 1 {
@@ -463,5 +509,42 @@ mod tests {
         send_all(vec![Scripted::Refuse(1, "ERROR_CORE")], 4, 2, &mut log).await.unwrap();
         assert!(log.events.iter().any(|e| e.starts_with("2 Refused")), "{:?}", log.events);
         assert!(log.events.iter().any(|e| e == "sent [3, 4]"), "{:?}", log.events);
+    }
+
+    #[tokio::test]
+    async fn ordered_a_row_that_did_not_run_goes_again_before_any_later_row() {
+        let mut log = Log::default();
+        let portal = Arc::new(ScriptedPortal::new(vec![Scripted::NotRun(vec![1])]));
+        let mut d = Dispatcher::new(portal, 2).ordered();
+        for n in 1..=6 {
+            d.push(&mut log, n, add(n)).await.unwrap();
+        }
+        d.finish(&mut log).await.unwrap();
+        let sent: Vec<&String> = log.events.iter().filter(|e| e.starts_with("sent")).collect();
+        assert_eq!(sent, ["sent [1, 2]", "sent [2]", "sent [3, 4]", "sent [5, 6]"], "{:?}", log.events);
+    }
+
+    #[tokio::test]
+    async fn ordered_an_unknown_outcome_pauses_until_resumed_and_in_flight_is_one() {
+        let mut log = Log::default();
+        let portal = Arc::new(ScriptedPortal::new(vec![Scripted::Run, Scripted::LostAfterRun]));
+        let mut d = Dispatcher::new(portal, 2).ordered();
+        for n in 1..=4 {
+            d.push(&mut log, n, add(n)).await.unwrap();
+        }
+        assert!(d.paused(), "{:?}", log.events);
+        // Rows pushed while paused wait; finish sends nothing either.
+        for n in 5..=8 {
+            d.push(&mut log, n, add(n)).await.unwrap();
+        }
+        d.finish(&mut log).await.unwrap();
+        assert!(!log.events.iter().any(|e| e.starts_with("sent [5")), "{:?}", log.events);
+        assert!(!d.idle());
+        d.resume();
+        d.finish(&mut log).await.unwrap();
+        assert!(d.idle());
+        let sent: Vec<&String> = log.events.iter().filter(|e| e.starts_with("sent")).collect();
+        assert_eq!(sent, ["sent [1, 2]", "sent [3, 4]", "sent [5, 6]", "sent [7, 8]"]);
+        assert!(log.events.iter().any(|e| e.starts_with("3 Unknown")), "{:?}", log.events);
     }
 }

@@ -296,7 +296,9 @@ pub(crate) fn profile(c: &mut Call) -> MethodResult {
     let text = |k: &str| u.fields.get(k).and_then(as_text).unwrap_or_default();
     Ok(Output::new(json!({
         "ID": u.id.to_string(),
-        "ADMIN": u.fields.get("IS_ADMIN").is_some_and(|v| v == &json!(true)),
+        // `--not-admin` (`HistoryConfig::not_admin`) makes the credential's user no administrator
+        // everywhere it shows: here as in the import methods' date and author rules.
+        "ADMIN": !c.history.not_admin && u.fields.get("IS_ADMIN").is_some_and(|v| v == &json!(true)),
         "NAME": text("NAME"),
         "LAST_NAME": text("LAST_NAME"),
         "PERSONAL_GENDER": text("PERSONAL_GENDER"),

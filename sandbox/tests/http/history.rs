@@ -210,9 +210,12 @@ async fn a_non_administrator_may_import_but_not_set_dates_or_authors() {
     let v = p.ok("crm.item.batchImport", json!({"entityTypeId": 2, "data": [{"createdBy": 1}, {}]})).await;
     assert_eq!(v["result"]["items"][0]["error"], "CRM_FIELD_ERROR_VALUE_NOT_VALID");
     assert!(v["result"]["items"][1]["item"]["id"].is_u64());
+    // `profile` says so (api-reference/common/users/profile.md: ADMIN).
+    assert_eq!(p.ok("profile", json!({})).await["result"]["ADMIN"], false);
     // An administrator (the default) may.
     let q = Portal::fast().await;
     q.ok("crm.item.import", json!({"entityTypeId": 2, "fields": {"createdBy": 1}})).await;
+    assert_eq!(q.ok("profile", json!({})).await["result"]["ADMIN"], true);
 }
 
 #[tokio::test]

@@ -129,7 +129,10 @@ impl Compiler<'_> {
             && method == CreateMethod::Import
             && entity == Entity::User
         {
-            self.err(m.span(), "method = \"import\" applies to CRM items only (users are created with user.add)");
+            self.err(
+                m.span(),
+                "method = \"import\" applies to CRM items only (users are created with user.add)",
+            );
         }
         if method == CreateMethod::Add && entity != Entity::User {
             let history: Vec<&str> = self
@@ -260,6 +263,20 @@ impl Compiler<'_> {
                     }
                 }
             }
+        }
+        if on_duplicate != OnDuplicate::Create
+            && target.method == CreateMethod::Import
+            && let Some(span) = set[0].1.clone()
+        {
+            // The import page: "no duplicate check"; and the rows must go in creation order,
+            // which a row held back for a check would break.
+            self.err(
+                span,
+                "on_duplicate does not combine with method = \"import\" (crm.item.batchImport makes no \
+                 duplicate check, and items must reach the portal oldest first); remove on_duplicate, or \
+                 use method = \"add\"",
+            );
+            return DuplicateRule::default();
         }
         if on_duplicate != OnDuplicate::Create
             && have.is_empty()
