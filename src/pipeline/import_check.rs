@@ -33,7 +33,7 @@ use crate::transport::{CallError, TransportError};
 
 /// Checks every import step; `Ok(notes)` as (step, note), `Err` when the portal would refuse
 /// a step whole (exit 2, nothing written).
-pub(super) async fn check_imports(
+pub async fn check_imports(
     steps: &[Step],
     journal: Option<&Journal>,
     reads: &Reads,

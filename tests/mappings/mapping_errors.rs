@@ -346,3 +346,23 @@ fn composite_keys_whose_cells_hold_the_separator_do_not_collide() {
         .collect();
     assert_eq!(keys, vec!["a\\|b|c", "a|b\\|c", "a\\\\|\\|c"]);
 }
+
+#[test]
+fn method_import_is_for_crm_items_and_does_not_combine_with_duplicate_control() {
+    let import = GOOD.replace("entity = \"contact\"", "entity = \"contact\"\nmethod = \"import\"");
+    assert_eq!(problems(&import), Vec::<String>::new());
+    let with_dups = import.replace("method = \"import\"", "method = \"import\"\non_duplicate = \"skip\"");
+    let p = problems(&with_dups);
+    assert!(p.len() == 1 && p[0].contains("on_duplicate does not combine with method = \"import\""), "{p:?}");
+    let users = GOOD
+        .replace("entity = \"contact\"", "entity = \"user\"\nmethod = \"import\"")
+        .replace("[fields]\n", "[fields]\nEMAIL = \"E-mail\"\n")
+        .replace("name = \"First name\"", "NAME = \"First name\"")
+        .replace("lastName = { column = \"Last name\", required = true }\nbirthdate = { column = \"Birthday\", type = \"date\", formats = [\"%d.%m.%Y\"] }\n", "")
+        .replace("[[fm]]\ntype = \"EMAIL\"\ncolumn = \"E-mail\"\n", "");
+    let p = problems(&users);
+    assert!(p.iter().any(|x| x.contains("method = \"import\" applies to CRM items only")), "{p:?}");
+    let typo = GOOD.replace("entity = \"contact\"", "entity = \"contact\"\nmethod = \"imports\"");
+    let p = problems(&typo);
+    assert!(p.iter().any(|x| x.contains("did you mean `import`")), "{p:?}");
+}

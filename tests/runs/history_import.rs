@@ -244,3 +244,29 @@ async fn an_item_the_portal_refuses_is_a_rejection_with_the_portals_text_and_the
     assert!(rejected[0].error_text.as_deref().unwrap_or_default().contains("updatedTime"), "{rejected:?}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_online_says_what_the_import_pre_flight_would_refuse_and_writes_nothing() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        history: HistoryConfig { not_admin: true, ..HistoryConfig::default() },
+        ..common::sandbox_config(RATE)
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let m = deals(dir.path(), 10, "");
+    let a: Vec<String> = vec![
+        "validate".into(),
+        m.display().to_string(),
+        "--online".into(),
+        "--webhook".into(),
+        sandbox.webhook_url(),
+    ];
+    let (code, out) = finish(&a).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("administrator") && out.contains("createdTime"), "{out}");
+    let state = sandbox.snapshot();
+    assert!(!state.requests.by_method.contains_key("crm.item.batchImport"), "validate wrote: {state:?}");
+    assert!(deals_in(&sandbox).await.is_empty());
+    sandbox.stop().await;
+}

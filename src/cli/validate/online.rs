@@ -25,6 +25,8 @@ pub(super) struct Online {
     pub(super) gaps: Vec<Vec<Gap>>,
     /// E-mail -> user ID, for every e-mail the rows name; `Err`: the lookup failed.
     pub(super) users: Result<HashMap<String, u64>, String>,
+    /// Import steps the portal would refuse whole (`method = "import"`), as `run` says it.
+    pub(super) import_refusal: Option<String>,
 }
 
 /// One step's share of [`Online`].
@@ -110,6 +112,15 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
     };
     let result = runtime.block_on(crate::cli::run::until_stopped(async {
         let pre = pipeline::steps::preflight(steps, &transport, true).await?;
+        // Import steps: the administrator and the portal's newest item, as `run` checks them
+        // (the "import" permission only `run` can ask: its probe calls a writing method).
+        let journal = steps.first().map(|s| pipeline::run::default_journal(&s.file.path, "import"));
+        let journal = journal.and_then(|p| crate::journal::Journal::open_read_only(&p).ok());
+        let reads = crate::portal::Reads::new(Arc::new(transport.clone()));
+        let import_refusal = pipeline::steps::check_imports(steps, journal.as_ref(), &reads, true)
+            .await
+            .err()
+            .map(|e| e.to_string());
         let mut emails = std::collections::BTreeSet::new();
         for step in steps.iter() {
             emails.extend(pipeline::steps::used_emails(&step.plan)?);
@@ -124,10 +135,15 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
             schema: pre.schema,
             gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
             users,
+            import_refusal,
         })
     }));
     runtime.shutdown_timeout(Duration::from_millis(100));
     let Some(result) = result else { return Err(interrupted()) };
+    if let Ok(Online { import_refusal: Some(why), .. }) = &result {
+        eprintln!("error: {why}");
+        return Err(exit::USAGE);
+    }
     result.map_err(|e| {
         eprintln!("error: {e}");
         match e {
