@@ -25,12 +25,23 @@ pub enum Method {
     CrmItemBatchImport,
     UserAdd,
     UserUpdate,
+    /// Attached records (issue 19): a timeline comment of an item, an activity of an item,
+    /// and the completion of an imported e-mail activity.
+    CrmTimelineCommentAdd,
+    CrmTimelineCommentUpdate,
+    CrmActivityAdd,
+    CrmActivityUpdate,
 
     // Reads of the run (duplicate check, lookups, the users named by e-mail).
     CrmDuplicateFindByComm,
     CrmItemList,
     CrmItemFields,
     UserGet,
+    /// The reconciliation of attached records: a parent's comments, activities by origin.
+    CrmTimelineCommentList,
+    CrmActivityList,
+    /// `crm.item.get`: a parent item's phones and e-mails (an activity's communications).
+    CrmItemGet,
     /// `profile`: who the webhook's user is (`ADMIN`), for the import pre-flight.
     Profile,
 
@@ -74,6 +85,13 @@ impl Method {
         Method::CrmItemFields,
         Method::UserGet,
         Method::Profile,
+        Method::CrmTimelineCommentAdd,
+        Method::CrmTimelineCommentUpdate,
+        Method::CrmActivityAdd,
+        Method::CrmActivityUpdate,
+        Method::CrmTimelineCommentList,
+        Method::CrmActivityList,
+        Method::CrmItemGet,
         Method::CrmTypeList,
         Method::CrmAutomatedSolutionList,
         Method::CrmStatusList,
@@ -118,6 +136,13 @@ impl Method {
             Method::CrmItemFields => "crm.item.fields",
             Method::UserGet => "user.get",
             Method::Profile => "profile",
+            Method::CrmTimelineCommentAdd => "crm.timeline.comment.add",
+            Method::CrmTimelineCommentUpdate => "crm.timeline.comment.update",
+            Method::CrmActivityAdd => "crm.activity.add",
+            Method::CrmActivityUpdate => "crm.activity.update",
+            Method::CrmTimelineCommentList => "crm.timeline.comment.list",
+            Method::CrmActivityList => "crm.activity.list",
+            Method::CrmItemGet => "crm.item.get",
             Method::CrmTypeList => "crm.type.list",
             Method::CrmAutomatedSolutionList => "crm.automatedsolution.list",
             Method::CrmStatusList => "crm.status.list",
@@ -156,7 +181,13 @@ impl Method {
 
     /// Whether the command changes an existing item rather than creating one.
     pub fn is_update(self) -> bool {
-        matches!(self, Method::CrmItemUpdate | Method::UserUpdate)
+        matches!(
+            self,
+            Method::CrmItemUpdate
+                | Method::UserUpdate
+                | Method::CrmActivityUpdate
+                | Method::CrmTimelineCommentUpdate
+        )
     }
 
     /// Whether the method changes the portal (a row's write or a set-up write); `batch` is
@@ -169,6 +200,10 @@ impl Method {
                 | Method::CrmItemBatchImport
                 | Method::UserAdd
                 | Method::UserUpdate
+                | Method::CrmTimelineCommentAdd
+                | Method::CrmTimelineCommentUpdate
+                | Method::CrmActivityAdd
+                | Method::CrmActivityUpdate
                 | Method::CrmTypeAdd
                 | Method::CrmTypeUpdate
                 | Method::CrmAutomatedSolutionAdd

@@ -20,17 +20,24 @@ pub enum Entity {
     Crm(u32),
     /// A portal user (`user.add`).
     User,
+    /// A timeline comment of a parent item (`crm.timeline.comment.add`, issue 19).
+    Comment,
+    /// An activity (call, meeting, e-mail) of a parent item (`crm.activity.add`, issue 19).
+    Activity,
 }
 
 pub use crate::bitrix::entity::{BUILTIN_TYPE_IDS, COMPANY, CONTACT, DEAL, FM_TYPES, INVOICE, LEAD, QUOTE};
 
 /// The names accepted in `entity = "..."`.
-pub const ENTITY_NAMES: &[&str] = &["lead", "deal", "contact", "company", "quote", "invoice", "user"];
+pub const ENTITY_NAMES: &[&str] =
+    &["lead", "deal", "contact", "company", "quote", "invoice", "user", "comment", "activity"];
 
 impl Entity {
     pub fn from_name(name: &str) -> Option<Entity> {
         match name.to_ascii_lowercase().as_str() {
             "user" => Some(Entity::User),
+            "comment" => Some(Entity::Comment),
+            "activity" => Some(Entity::Activity),
             code => bitrix::type_of_code(code).map(Entity::Crm),
         }
     }
@@ -51,7 +58,14 @@ impl Entity {
                 bitrix::type_code(id).map_or_else(|| format!("smart process {id}"), String::from)
             }
             Entity::User => "user".into(),
+            Entity::Comment => "comment".into(),
+            Entity::Activity => "activity".into(),
         }
+    }
+
+    /// A record attached to a parent item (`parent = { step, column }`), not an item itself.
+    pub fn is_attached(self) -> bool {
+        matches!(self, Entity::Comment | Entity::Activity)
     }
 
     /// Lead, contact and company carry phones and e-mails (`fm`); deals and others do not.
@@ -67,6 +81,10 @@ impl Entity {
             Entity::Crm(QUOTE) => KeyField::None,
             Entity::Crm(_) => KeyField::XmlId,
             Entity::User => KeyField::Email,
+            // The portal keeps no key of a comment: the journal keeps its ID, and an unknown
+            // outcome is found by the parent's comments' text and author.
+            Entity::Comment => KeyField::None,
+            Entity::Activity => KeyField::Activity,
         }
     }
 
@@ -80,6 +98,8 @@ impl Entity {
             Entity::Crm(QUOTE) => &[COMMON, ITEM_EXTRA, QUOTE_EXTRA],
             Entity::Crm(_) => &[COMMON, ITEM_EXTRA],
             Entity::User => &[USER_FIELDS],
+            Entity::Comment => &[COMMENT_FIELDS],
+            Entity::Activity => &[ACTIVITY_FIELDS],
         };
         parts.iter().flat_map(|p| p.iter())
     }
@@ -100,6 +120,8 @@ pub enum KeyField {
     Origin,
     XmlId,
     Email,
+    /// Activities: `ORIGINATOR_ID` + `ORIGIN_ID` (the `crm.activity.add` page).
+    Activity,
     None,
 }
 
@@ -110,12 +132,38 @@ impl KeyField {
             KeyField::Origin => &["originatorId", "originId"],
             KeyField::XmlId => &["xmlId"],
             KeyField::Email => &["EMAIL"],
+            KeyField::Activity => &["ORIGINATOR_ID", "ORIGIN_ID"],
             KeyField::None => &[],
         }
     }
 }
 
 use ValueType::{Bool, Date, Datetime, Email, File, Int, Number, Phone, String as Str};
+
+/// `crm.timeline.comment.fields` (its page): what a mapping may set.
+const COMMENT_FIELDS: &[(&str, ValueType)] = &[("COMMENT", Str), ("AUTHOR_ID", Int), ("FILES", File)];
+
+/// `crm.activity.fields` (its page): the fields a mapping may set.
+const ACTIVITY_FIELDS: &[(&str, ValueType)] = &[
+    ("TYPE_ID", Int),
+    ("SUBJECT", Str),
+    ("START_TIME", Datetime),
+    ("END_TIME", Datetime),
+    ("DEADLINE", Datetime),
+    ("COMPLETED", Bool),
+    ("STATUS", Int),
+    ("RESPONSIBLE_ID", Int),
+    ("PRIORITY", Int),
+    ("DESCRIPTION", Str),
+    ("DESCRIPTION_TYPE", Int),
+    ("DIRECTION", Int),
+    ("LOCATION", Str),
+    ("COMMUNICATIONS", Str),
+    ("PROVIDER_ID", Str),
+    ("PROVIDER_TYPE_ID", Str),
+    ("NOTIFY_TYPE", Int),
+    ("NOTIFY_VALUE", Int),
+];
 
 const COMMON: &[(&str, ValueType)] = &[
     ("title", Str),

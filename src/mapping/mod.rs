@@ -25,7 +25,7 @@ pub mod transform;
 
 pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
 pub use compile::{
-    CreatePlan, Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, ProvisionPlan, TargetPlan,
+    CreatePlan, Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, ParentPlan, ProvisionPlan, TargetPlan,
 };
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};

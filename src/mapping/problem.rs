@@ -68,11 +68,16 @@ problems! {
     EmptyKey => "empty_key",
     /// The key was seen on an earlier row of the same file.
     DuplicateKey => "duplicate_key",
+    /// An attached record's parent column is empty.
+    EmptyParent => "empty_parent",
     // Found out by the run, not by the mapping.
     /// A `lookup` names a row that the other step did not import.
     LookupNotFound => "lookup_not_found",
     /// No portal user has the e-mail a `user = "email"` field names.
     UserNotFound => "user_not_found",
+    /// An attached record whose parent row is not done (not imported yet, rejected, or its
+    /// outcome unknown): the row waits, `pending`, and is tried again on the next run.
+    ParentPending => "parent_pending",
     /// The portal could not be asked (the row is tried again on the next run).
     LookupFailed => "lookup_failed",
     /// The row alone is larger than a request may be.

@@ -146,6 +146,19 @@ pub struct TargetSpec {
     pub duplicate_by: Option<Spanned<Vec<Spanned<String>>>>,
     /// Several existing items match: `reject` (default), `first` (the lowest ID), `skip`.
     pub on_ambiguous: Option<Spanned<OnAmbiguous>>,
+    /// Attached records (`comment`, `activity`): the step and the column that name each row's
+    /// parent item (`parent = { step = "deals", column = "Deal" }`).
+    pub parent: Option<Spanned<ParentSpec>>,
+}
+
+/// `parent = { step, column }` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentSpec {
+    /// The parent's step (any CRM step of this job).
+    pub step: Spanned<String>,
+    /// The column holding the parent row's key (as that step keys its rows).
+    pub column: Spanned<String>,
 }
 
 /// `[target.provision]` as written.

@@ -17,7 +17,7 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.'
 
 /// `method?query` for the `cmd` map of a `batch` call.
 pub fn encode_command(cmd: &Command) -> String {
-    encode_call(cmd.method, &cmd.params)
+    encode_call(cmd.method, &super::wire_form(cmd).params)
 }
 
 /// `method?query` for any method (the read methods of `schema` too), encoded as

@@ -80,9 +80,51 @@ pub fn fields_of(command: &Command) -> Option<&Map<String, Value>> {
         Method::UserAdd | Method::UserUpdate => &command.params,
         Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get("fields")?,
         Method::CrmItemBatchImport => command.params.get("data")?.get(0)?,
+        Method::CrmTimelineCommentAdd
+        | Method::CrmTimelineCommentUpdate
+        | Method::CrmActivityAdd
+        | Method::CrmActivityUpdate => command.params.get("fields")?,
         _ => return None,
     };
     params.as_object()
+}
+
+/// The field of an attached record that holds its parent's ID: `ENTITY_ID` (a comment),
+/// `OWNER_ID` (an activity); none for items and users.
+pub fn parent_field(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Comment => "ENTITY_ID",
+        Entity::Activity => "OWNER_ID",
+        Entity::Crm(_) | Entity::User => "",
+    }
+}
+
+/// A comment's `ENTITY_TYPE` for a parent of this entity: `deal`, `lead`, `contact`,
+/// `company`, `quote`, `smart_invoice`, or `dynamic_<entityTypeId>` for a smart process (the
+/// `crm.timeline.comment.add` page).
+pub fn comment_owner_type(parent: Entity) -> String {
+    use crate::mapping::entity::{COMPANY, CONTACT, DEAL, INVOICE, LEAD, QUOTE};
+    match parent {
+        Entity::Crm(LEAD) => "lead".into(),
+        Entity::Crm(DEAL) => "deal".into(),
+        Entity::Crm(CONTACT) => "contact".into(),
+        Entity::Crm(COMPANY) => "company".into(),
+        Entity::Crm(QUOTE) => "quote".into(),
+        Entity::Crm(INVOICE) => "smart_invoice".into(),
+        Entity::Crm(id) => format!("dynamic_{id}"),
+        Entity::User | Entity::Comment | Entity::Activity => String::new(),
+    }
+}
+
+/// The activity type ids of the system activities that need `COMMUNICATIONS` (the
+/// `crm.activity.add` page): meeting, call, e-mail.
+pub const ACTIVITY_MEETING: u64 = 1;
+pub const ACTIVITY_CALL: u64 = 2;
+pub const ACTIVITY_EMAIL: u64 = 4;
+
+/// An activity command's `TYPE_ID`.
+pub fn activity_type(fields: &Map<String, Value>) -> Option<u64> {
+    fields.get("TYPE_ID").and_then(crate::bitrix::json::id)
 }
 
 /// [`fields_of`], to change.
@@ -91,6 +133,10 @@ fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
         Method::UserAdd | Method::UserUpdate => &mut command.params,
         Method::CrmItemAdd | Method::CrmItemUpdate => command.params.get_mut("fields")?,
         Method::CrmItemBatchImport => command.params.get_mut("data")?.get_mut(0)?,
+        Method::CrmTimelineCommentAdd
+        | Method::CrmTimelineCommentUpdate
+        | Method::CrmActivityAdd
+        | Method::CrmActivityUpdate => command.params.get_mut("fields")?,
         _ => return None,
     };
     params.as_object_mut()
@@ -106,6 +152,33 @@ pub fn add_command(target: &TargetPlan, row: MappedRow) -> Draft {
 fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: Vec<FmValue>) -> Command {
     match target.entity {
         Entity::User => Command { method: Method::UserAdd, params: Value::Object(fields) },
+        Entity::Comment => {
+            let parent = target.parent.as_ref().and_then(|p| p.entity);
+            fields.insert(
+                "ENTITY_TYPE".into(),
+                Value::String(parent.map(comment_owner_type).unwrap_or_default()),
+            );
+            Command {
+                method: Method::CrmTimelineCommentAdd,
+                params: object([("fields", Value::Object(fields))]),
+            }
+        }
+        Entity::Activity => {
+            if let Some(Entity::Crm(etid)) = target.parent.as_ref().and_then(|p| p.entity) {
+                fields.insert("OWNER_TYPE_ID".into(), Value::from(etid));
+            }
+            fields.insert("ORIGINATOR_ID".into(), Value::String(target.origin.clone()));
+            fields.insert("ORIGIN_ID".into(), Value::String(key));
+            // Importing a past e-mail never sends it (the add page: an outgoing e-mail added as
+            // completed is sent): it is added not completed, and completed afterwards.
+            if activity_type(&fields) == Some(ACTIVITY_EMAIL)
+                && fields.get("COMPLETED").is_some_and(|c| c == "Y")
+            {
+                fields.insert("COMPLETED".into(), Value::String("N".into()));
+                fields.insert(COMPLETE_AFTER.into(), Value::Bool(true));
+            }
+            Command { method: Method::CrmActivityAdd, params: object([("fields", Value::Object(fields))]) }
+        }
         Entity::Crm(entity_type_id) => {
             match target.entity.key_field() {
                 KeyField::Origin => {
@@ -115,7 +188,7 @@ fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: 
                 KeyField::XmlId => {
                     fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &key)));
                 }
-                KeyField::Email | KeyField::None => {}
+                KeyField::Email | KeyField::Activity | KeyField::None => {}
             }
             if !fm.is_empty() {
                 let fm: Vec<Value> = fm
@@ -163,9 +236,45 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     Value::Object(map)
 }
 
+/// The marker an e-mail activity's add carries when it is to be completed once added
+/// ([`completion_of`]); never sent (the send loop takes it off before the command leaves).
+pub const COMPLETE_AFTER: &str = "$completeAfterAdd";
+
+/// The `crm.activity.update` that marks the e-mail activity `id` completed, when `add` (its
+/// add command) carries [`COMPLETE_AFTER`].
+pub fn completion_of(add: &Command, id: u64) -> Option<Command> {
+    let wanted = add.method == Method::CrmActivityAdd
+        && fields_of(add).is_some_and(|f| f.get(COMPLETE_AFTER) == Some(&Value::Bool(true)));
+    wanted.then(|| Command {
+        method: Method::CrmActivityUpdate,
+        params: json!({"id": id, "fields": {"COMPLETED": "Y"}}),
+    })
+}
+
+/// `cmd` as it is sent: without the markers only b24import reads ([`COMPLETE_AFTER`]).
+pub fn wire_form(cmd: &Command) -> std::borrow::Cow<'_, Command> {
+    if fields_of(cmd).is_some_and(|f| f.contains_key(COMPLETE_AFTER)) {
+        let mut out = cmd.clone();
+        if let Some(f) = fields_of_mut(&mut out) {
+            f.remove(COMPLETE_AFTER);
+        }
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(cmd)
+    }
+}
+
 /// The command that changes `fields` of the existing item `id` (send only what changed).
 pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) -> Command {
     match target.entity {
+        Entity::Activity => Command {
+            method: Method::CrmActivityUpdate,
+            params: object([("id", Value::from(id)), ("fields", Value::Object(fields))]),
+        },
+        Entity::Comment => Command {
+            method: Method::CrmTimelineCommentUpdate,
+            params: object([("id", Value::from(id)), ("fields", Value::Object(fields))]),
+        },
         Entity::User => {
             let mut params = fields;
             params.insert("ID".into(), json!(id));

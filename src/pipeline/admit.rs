@@ -102,6 +102,11 @@ pub(super) fn awaits_outcome(known: Option<&RowStatus>) -> bool {
     known.is_some_and(|k| k.state.needs_reconciliation())
 }
 
+/// Whether the journal holds the row as done.
+pub(super) fn is_done(known: Option<&RowStatus>) -> bool {
+    known.is_some_and(|k| k.state == crate::journal::RowState::Done)
+}
+
 /// The decision for one row. `known` is what the journal holds of it.
 pub(super) fn decide(known: Option<&RowStatus>, row: Row<'_>, rules: Rules<'_>) -> Admit {
     let unchanged = |hash: &str| known.filter(|k| k.state.is_final() && k.payload_hash == hash);

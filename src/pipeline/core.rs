@@ -43,6 +43,9 @@ pub(super) struct Ready {
 pub(super) struct Item {
     pub(super) key: String,
     pub(super) fields: Option<FieldHashes>,
+    /// A follow-up of a row already done (an imported e-mail marked completed after its add):
+    /// its answer changes nothing in the journal.
+    pub(super) followup: bool,
 }
 
 /// Rows whose outcome became unknown in this run, with their commands, kept until reconciled
@@ -62,6 +65,10 @@ pub(super) struct Core<'a> {
     pub(super) report: StepReport,
     /// Hashes field values as the journal stores them.
     pub(super) hasher: FieldHasher,
+    /// Follow-ups of rows that are done (an e-mail activity to mark completed once added): the
+    /// row's key, the command, and the field hashes to confirm once it ran; sent by the step
+    /// after the answer (or the admission) that made them.
+    pub(super) followups: Vec<Ready>,
 }
 
 impl<'a> Core<'a> {
@@ -90,6 +97,16 @@ impl<'a> Core<'a> {
         self.ledger.mark_pending(NewRow { key: &key, row_ref, payload_hash: hash })?;
         let fields = Some(self.hasher.hashes(upsert::fields_of(&cmd)));
         Ok(Some(Ready { key, cmd, fields }))
+    }
+
+    /// Owes the row `key` (done as the portal's `id`) the follow-up of its command `cmd`, if
+    /// it has one: an e-mail activity to mark completed ([`crate::payload::completion_of`]).
+    pub(super) fn owe_followup(&mut self, key: &str, cmd: &Command, id: u64) {
+        if let Some(completion) = crate::payload::completion_of(cmd, id) {
+            let mut fields = self.hasher.hashes(upsert::fields_of(cmd));
+            fields.fields.remove(crate::payload::COMPLETE_AFTER);
+            self.followups.push(Ready { key: key.to_string(), cmd: completion, fields: Some(fields) });
+        }
     }
 
     pub(super) fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {

@@ -21,6 +21,7 @@
 //! | `step` | one step's order of work: the sequencer of its components |
 //! | `core` | what every component of a step works on (plan, journal side, portal, report) and the types they pass each other |
 //! | `import_check` | the pre-flight of import steps: the permission, an administrator, no newer item in the portal |
+//! | `attached` | what comments and activities need from the portal: a comment found by its text, an activity's communications |
 //! | `admit` | the pure per-row decision: skip / reject / create / update / look up first |
 //! | `rows` | carrying that decision out (journal records, the look-up-first queue) |
 //! | `ledger` | the journal side of a run and a step; a dry run is a variant, not a flag |
@@ -35,9 +36,11 @@
 //! | `step_tests` | the step's run loop driven through a scripted portal, checked in the journal |
 //! | [`duplicates`] | duplicate control against the portal's items: packing, attribution, the per-row decision |
 //! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
+//! | [`parents`] | attached steps (comments, activities) bound to their parent step and its entity |
 //! | `order` | an import step's rows staged and drained oldest first (`method = "import"`) |
 
 mod admit;
+mod attached;
 mod comm;
 mod core;
 pub mod duplicates;
@@ -46,6 +49,7 @@ mod job;
 mod ledger;
 mod matching;
 mod order;
+pub mod parents;
 mod portal;
 pub mod prepare;
 pub mod progress;

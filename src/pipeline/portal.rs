@@ -88,6 +88,35 @@ impl<'a> Portal<'a> {
                     Err(e) => return Ok(Err(e)),
                 }
             }
+            // An activity carries its key in ORIGINATOR_ID + ORIGIN_ID (the `crm.activity.add`
+            // page); the legacy list reads an array value as "one of".
+            Entity::Activity => {
+                let params: Vec<Value> = keys
+                    .chunks(LOOKUP_CHUNK)
+                    .map(|chunk| {
+                        json!({
+                            "filter": {"ORIGINATOR_ID": target.origin, "ORIGIN_ID": chunk},
+                            "select": ["ID", "ORIGIN_ID", "OWNER_ID", "COMPLETED"],
+                            "start": -1,
+                        })
+                    })
+                    .collect();
+                for answer in self.read_many(Method::CrmActivityList, params).await? {
+                    let result = match answer {
+                        Ok(v) => v,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    for a in result.as_array().into_iter().flatten() {
+                        if let (Some(k), Some(id)) =
+                            (a.get("ORIGIN_ID").and_then(Value::as_str), a.get("ID").and_then(json::id))
+                        {
+                            out.insert(k.to_string(), (id, a.clone()));
+                        }
+                    }
+                }
+            }
+            // A comment has no key on the portal (`attached::find_comment` matches its text).
+            Entity::Comment => return Ok(Err("a comment has no key to look it up by".into())),
             Entity::Crm(entity_type_id) => {
                 let origin = target.entity.key_field() == KeyField::Origin;
                 let field = if origin { "originId" } else { "xmlId" };

@@ -28,6 +28,11 @@ impl Unknowns {
         let retry: Vec<(&str, Outcome)> = updates.iter().map(|r| (r.key.as_str(), Outcome::Retry)).collect();
         core.ledger.record_outcomes(&retry)?;
         let keys: Vec<String> = creates.into_iter().map(|r| r.key).collect();
+        // A comment is looked up by its text, known only once its source row is read again
+        // (`rows`, at admission).
+        if core.plan.target.entity == Entity::Comment {
+            return Ok(());
+        }
         let (found, absent) = Self::reconcile(core, &keys).await?;
         core.report.reconciled_found += found as u64;
         core.report.reconciled_absent += (absent.len() + updates.len()) as u64;
@@ -47,7 +52,11 @@ impl Unknowns {
             }
             let (updates, creates): (Vec<String>, Vec<String>) =
                 self.rows.keys().cloned().partition(|k| self.rows[k].0.method.is_update());
-            let (found, mut absent) = Self::reconcile(core, &creates).await?;
+            let (found, mut absent) = if core.plan.target.entity == Entity::Comment {
+                self.reconcile_comments(core, &creates).await?
+            } else {
+                Self::reconcile(core, &creates).await?
+            };
             core.report.created += found as u64;
             if !updates.is_empty() {
                 let retry: Vec<(&str, Outcome)> =
@@ -62,6 +71,9 @@ impl Unknowns {
                     again.push(Ready { key, cmd, fields });
                 } else if core.ledger.still_unknown(&key)? {
                     self.rows.insert(key, (cmd, fields));
+                } else if let Some(id) = core.ledger.row_state(&key)?.and_then(|s| s.portal_id) {
+                    // Found: what its answer would have made is owed now.
+                    core.owe_followup(&key, &cmd, id);
                 }
             }
             if again.is_empty() && !self.rows.is_empty() {
@@ -82,6 +94,38 @@ impl Unknowns {
             Landing { core, unknowns: self }.send_all(sender, again).await?;
         }
         Ok(())
+    }
+
+    /// This run's comments with an unknown outcome, each looked up by its text and author among
+    /// its parent's comments (`attached::find_comment`); recorded as [`Self::reconcile`] does.
+    async fn reconcile_comments(
+        &self,
+        core: &mut Core<'_>,
+        keys: &[String],
+    ) -> Result<(usize, Vec<String>), Stop> {
+        let mut taken: std::collections::HashSet<u64> =
+            core.ledger.ids_of_step(&core.plan.name)?.into_values().collect();
+        let mut outcomes = Vec::new();
+        let mut absent = Vec::new();
+        for key in keys {
+            let Some((cmd, _)) = self.rows.get(key) else { continue };
+            match super::attached::find_comment(core, cmd, &taken).await? {
+                Ok(Some(id)) => {
+                    taken.insert(id);
+                    outcomes.push((key.as_str(), Outcome::Done { id, existing: false }));
+                }
+                Ok(None) => {
+                    outcomes.push((key.as_str(), Outcome::Retry));
+                    absent.push(key.clone());
+                }
+                Err(e) => {
+                    let _ = Self::lookup_failed(core, &e);
+                }
+            }
+        }
+        let found = outcomes.len() - absent.len();
+        core.ledger.record_outcomes(&outcomes)?;
+        Ok((found, absent))
     }
 
     /// Looks `keys` up in the portal by their external key and records what it finds.

@@ -34,8 +34,12 @@ pub struct StepReport {
     pub skipped_ambiguous: u64,
     /// Left with an unknown outcome (could not be looked up).
     pub unknown: u64,
-    /// Left pending (the run stopped early).
+    /// Left pending (the run stopped early, or the rows wait for their parent).
     pub pending: u64,
+    /// Attached records (comments, activities) whose parent row is not done: left `pending`,
+    /// tried again on the next run (part of `pending`).
+    #[serde(default)]
+    pub waiting_for_parent: u64,
     /// Rows an earlier run left `sent`/`unknown` that were looked up: found / absent.
     pub reconciled_found: u64,
     pub reconciled_absent: u64,

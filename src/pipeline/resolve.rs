@@ -139,6 +139,15 @@ impl Resolver {
                     format!("step `{step}` has no imported row with key `{key}`"),
                 )),
             },
+            Pending::Parent { step, key } => match self.lookup(ledger, step, key)? {
+                Some(id) => Ok(json!(id)),
+                None if self.unwritten.contains(step) => Ok(json!(0)),
+                // Not done (not imported yet, rejected, unknown): the row waits, never guesses.
+                None => Err((
+                    Problem::ParentPending,
+                    format!("its parent `{key}` (step `{step}`) is not imported yet; the row waits for it"),
+                )),
+            },
             Pending::User { email } => {
                 let found = self.user_id(portal, email).await?;
                 user_value(email, found.as_ref().copied().map_err(String::as_str))

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use super::admit::{self, Admit, Found, Keep, Row, Rules};
+use super::attached::Communications;
 use super::core::{Core, Ready, Unseen};
 use super::job::journal_key;
 use super::matching::DupState;
@@ -18,11 +19,14 @@ use super::resolve::Resolver;
 use super::stop::Stop;
 use super::upsert;
 use crate::journal::{self, JournalError, NewRow};
-use crate::mapping::{Entity, RowIssue};
+use crate::mapping::{Entity, Problem, RowIssue};
 use crate::payload::{self, Command};
 
 /// Keys of rows that disappeared from the source listed in the report (the count is exact).
 pub(super) const MAX_MISSING_KEYS: usize = 10_000;
+
+/// Rows waiting for their parent named one by one in the step's notes.
+const MAX_WAITING_NAMED: u64 = 10;
 
 /// A row being admitted: its journal key, how it is shown, and its payload (or cells) hash.
 struct Admitted<'r> {
@@ -39,11 +43,21 @@ pub(super) struct Admission {
     pub(super) unseen: Vec<Unseen>,
     /// Hashes of the keys this run's source holds (to report rows that disappeared).
     seen: HashSet<u64>,
+    /// Activities: the parents' phones and e-mails (read once per parent).
+    comms: Communications,
+    /// Comments: the portal IDs this step holds (a comment is matched by text once only).
+    comment_ids: Option<HashSet<u64>>,
 }
 
 impl Admission {
     pub(super) fn new(resolver: Resolver) -> Admission {
-        Admission { resolver, unseen: Vec::new(), seen: HashSet::new() }
+        Admission {
+            resolver,
+            unseen: Vec::new(),
+            seen: HashSet::new(),
+            comms: Communications::default(),
+            comment_ids: None,
+        }
     }
 
     /// Lists the done rows of this step whose keys the source no longer has (never deleted).
@@ -97,12 +111,19 @@ impl Admission {
             }
             Ok(draft) => draft,
         };
-        if admit::awaits_outcome(known.as_ref()) {
-            return Ok(Vec::new()); // left unknown by reconciliation (no key to look it up): never resent
+        // Left unknown by reconciliation (no key to look it up): never resent. A comment is found
+        // by its text and author once its parent is known (below).
+        let comment = core.plan.target.entity == Entity::Comment;
+        if admit::awaits_outcome(known.as_ref()) && !comment {
+            return Ok(Vec::new());
         }
         let portal = core.portal();
         let cmd = match self.resolver.resolve(draft, &core.ledger, portal).await? {
             Ok(cmd) => cmd,
+            Err((Problem::ParentPending, text)) if !admit::is_done(known.as_ref()) => {
+                let cells = cells_hash(&p.record);
+                return self.wait_for_parent(core, Admitted { key, row_ref: &row_ref, hash: &cells }, text);
+            }
             Err((problem, text)) => {
                 let cells = cells_hash(&p.record);
                 let row = Row::Unresolved { cells: &cells, code: problem.as_str(), text: &text };
@@ -115,10 +136,70 @@ impl Admission {
                 );
             }
         };
+        if admit::awaits_outcome(known.as_ref()) {
+            // A comment an earlier run left `sent`/`unknown`: found -> done; absent -> sent.
+            match self.comment_left_over(core, &key, &cmd).await? {
+                Some(state) => known = state,
+                None => return Ok(Vec::new()),
+            }
+        }
         let hash = journal::payload_hash(&cmd);
         let decision =
             admit::decide(known.as_ref(), Row::Ready { hash: &hash, cmd: &cmd }, Self::rules(core));
+        let mut cmd = cmd;
+        if let Some(known) = known.as_ref().filter(|k| k.state == journal::RowState::Done)
+            && core.writing()
+            && let Some(id) = known.portal_id
+            && known.field_hashes.as_ref().is_none_or(|f| f.fields.contains_key(payload::COMPLETE_AFTER))
+        {
+            // An e-mail added but not yet marked completed (a run stopped in between).
+            core.owe_followup(&key, &cmd, id);
+        }
+        if core.plan.target.entity == Entity::Activity
+            && matches!(decision, Admit::Create { .. } | Admit::LookUpFirst { .. })
+        {
+            // Filled after the hash: a parent's new phone does not make the row "changed".
+            self.comms.fill(core, &mut cmd).await?;
+        }
         self.carry_out(core, dups, decision, Admitted { key, row_ref: &row_ref, hash: &hash }, Some(cmd))
+    }
+
+    /// A comment an earlier run left `sent`/`unknown`, looked up by its text and author among
+    /// its parent's comments: found -> recorded done (`None`: nothing more to do); absent ->
+    /// pending again (`Some`: its state now, to be sent); the lookup failed -> it stays (`None`).
+    async fn comment_left_over(
+        &mut self,
+        core: &mut Core<'_>,
+        key: &str,
+        cmd: &Command,
+    ) -> Result<Option<Option<journal::RowStatus>>, Stop> {
+        if self.comment_ids.is_none() {
+            let own = core.ledger.ids_of_step(&core.plan.name)?;
+            self.comment_ids = Some(own.into_values().collect());
+        }
+        let taken = self.comment_ids.as_ref().expect("filled above");
+        match super::attached::find_comment(core, cmd, taken).await? {
+            Ok(Some(id)) => {
+                core.ledger.record_outcomes(&[(key, journal::Outcome::Done { id, existing: false })])?;
+                core.report.reconciled_found += 1;
+                if let Some(ids) = self.comment_ids.as_mut() {
+                    ids.insert(id);
+                }
+                Ok(None)
+            }
+            Ok(None) => {
+                core.ledger.record_outcomes(&[(key, journal::Outcome::Retry)])?;
+                core.report.reconciled_absent += 1;
+                Ok(Some(core.ledger.row_state(key)?))
+            }
+            Err(e) => {
+                core.report.notes.push(format!(
+                    "could not look up comment {} left by an earlier run ({e}); it stays unknown",
+                    journal::keys::shown(key)
+                ));
+                Ok(None)
+            }
+        }
     }
 
     /// A row the mapping or the run's lookups refused (`row`, hashed by its cells): decided and
@@ -133,6 +214,30 @@ impl Admission {
     ) -> Result<Vec<Ready>, Stop> {
         let decision = admit::decide(known, row, Self::rules(core));
         self.carry_out(core, dups, decision, at, None)
+    }
+
+    /// An attached record whose parent is not done: `pending` in the journal (tried again on
+    /// the next run), counted, the first few named in a note.
+    fn wait_for_parent(
+        &mut self,
+        core: &mut Core<'_>,
+        row: Admitted<'_>,
+        why: String,
+    ) -> Result<Vec<Ready>, Stop> {
+        core.report.waiting_for_parent += 1;
+        if core.report.waiting_for_parent <= MAX_WAITING_NAMED {
+            core.report.notes.push(format!("{}: {why}", row.row_ref));
+        }
+        if core.writing() {
+            core.ledger.mark_pending(NewRow {
+                key: &row.key,
+                row_ref: row.row_ref,
+                payload_hash: row.hash,
+            })?;
+        } else {
+            core.report.pending += 1;
+        }
+        Ok(Vec::new())
     }
 
     /// The step's rules for [`admit::decide`].

@@ -14,6 +14,7 @@ pub use super::job::{
 };
 use super::job::{canonical_source, entity_label};
 use super::ledger::RunJournal;
+use super::parents::{KnownStep, bind_parents};
 use super::prepare::Step;
 use super::progress::Progress;
 use super::report::{PlanRate, RunReport};
@@ -57,6 +58,14 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         None => Vec::new(),
     };
     mapping_problems(check_lookups_known(&steps, &known))?;
+    // Attached steps (comments, activities): their parents' entities, from the job or the journal.
+    let recorded = match journal.reader() {
+        Some(j) => j.steps()?,
+        None => Vec::new(),
+    };
+    let recorded: Vec<KnownStep<'_>> =
+        recorded.iter().map(|s| KnownStep { name: &s.name, entity: &s.entity }).collect();
+    mapping_problems(bind_parents(&mut steps, &recorded))?;
     let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     // Import steps: what the portal would refuse whole, before anything is written (exit 2).
     let import_notes =

@@ -40,7 +40,17 @@ impl Landing<'_, '_> {
             return Ok(());
         }
         for r in ready {
-            sender.push(self, Item { key: r.key, fields: r.fields }, r.cmd).await?;
+            sender.push(self, Item { key: r.key, fields: r.fields, followup: false }, r.cmd).await?;
+        }
+        self.send_followups(sender).await
+    }
+
+    /// Sends the follow-ups the answers so far made (and those their answers make).
+    pub(super) async fn send_followups(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
+        while !self.core.followups.is_empty() {
+            for r in std::mem::take(&mut self.core.followups) {
+                sender.push(self, Item { key: r.key, fields: r.fields, followup: true }, r.cmd).await?;
+            }
         }
         Ok(())
     }
@@ -53,7 +63,18 @@ impl Landing<'_, '_> {
         ready: Vec<Ready>,
     ) -> Result<(), Stop> {
         self.send(sender, ready).await?;
-        sender.finish(self).await
+        self.finish_all(sender).await
+    }
+
+    /// Lands everything the dispatcher holds, and the follow-ups the answers make.
+    pub(super) async fn finish_all(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
+        loop {
+            sender.finish(self).await?;
+            if self.core.followups.is_empty() || sender.paused() {
+                return Ok(());
+            }
+            self.send_followups(sender).await?;
+        }
     }
 }
 
@@ -61,7 +82,7 @@ impl Bracket<Item> for Landing<'_, '_> {
     type Stop = Stop;
 
     fn sent(&mut self, items: &[&Item]) -> Result<(), Stop> {
-        let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+        let keys: Vec<&str> = items.iter().filter(|i| !i.followup).map(|i| i.key.as_str()).collect();
         self.core.ledger.mark_sent(&keys)?;
         Ok(())
     }
@@ -72,8 +93,13 @@ impl Bracket<Item> for Landing<'_, '_> {
         let mut split = 0;
         for Landed { item, cmd, fate } in rows {
             let key = item.key.as_str();
+            if item.followup {
+                self.followup_landed(item, fate)?;
+                continue;
+            }
             let outcome = match fate {
                 Fate::Done { id, update } => {
+                    self.core.owe_followup(key, cmd, id);
                     if update {
                         self.core.report.updated += 1;
                     } else {
@@ -131,6 +157,29 @@ impl Bracket<Item> for Landing<'_, '_> {
 }
 
 impl Landing<'_, '_> {
+    /// The answer to a follow-up: done -> the row's field hashes confirmed without the marker
+    /// (nothing more is owed); one that did not run goes again (the dispatcher's); refused or
+    /// unknown -> a note, and the next run owes it again.
+    fn followup_landed(&mut self, item: &Item, fate: Fate) -> Result<(), Stop> {
+        let what = match fate {
+            Fate::Done { .. } => {
+                if let Some(fields) = &item.fields {
+                    self.core.ledger.apply(&[(item.key.as_str(), Transition::Confirmed { fields })])?;
+                }
+                return Ok(());
+            }
+            Fate::NotRun | Fate::Split | Fate::Abandoned => return Ok(()),
+            Fate::Refused { code, description } => format!("refused ({code}: {description})"),
+            Fate::Unknown { reason } => format!("its outcome is unknown ({reason})"),
+            Fate::GaveUp | Fate::Stopped | Fate::TooLarge { .. } => "it was not sent".to_string(),
+        };
+        self.core.report.notes.push(format!(
+            "row {}: the activity was added, but marking it completed {what}; the next run tries again",
+            shown(&item.key)
+        ));
+        Ok(())
+    }
+
     /// Why a row is `too_large`: the request's size and the field that made it large.
     pub(super) fn too_large_text(&self, cmd: &Command, bytes: usize) -> String {
         let biggest = crate::payload::fields_of(cmd)

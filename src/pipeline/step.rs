@@ -104,7 +104,7 @@ impl<'a> StepRunner<'a> {
         let resolver =
             Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(labels);
         let runner = StepRunner {
-            core: Core { plan, ledger, reads, report, hasher },
+            core: Core { plan, ledger, reads, report, hasher, followups: Vec::new() },
             admission: Admission::new(resolver),
             dups: DupState::default(),
             unknowns: Unknowns::default(),
@@ -190,7 +190,7 @@ impl<'a> StepRunner<'a> {
         // aside: then the rows stay `sent` and the next run looks them up); what did not run
         // goes again, bounded.
         result = match result {
-            Ok(()) => sender.finish(&mut self.landing()).await,
+            Ok(()) => self.landing().finish_all(&mut sender).await,
             Err(Stop::Journal(e)) => Err(Stop::Journal(e)),
             Err(stop) => {
                 let _ = sender.drain(&mut self.landing()).await;
@@ -202,6 +202,11 @@ impl<'a> StepRunner<'a> {
         }
         if result.is_ok() && self.core.writing() {
             result = self.unknowns.reconcile_this_run(&mut self.core, &mut sender).await;
+        }
+        if result.is_ok() && !self.core.followups.is_empty() {
+            // What the reconciliation found is owed its follow-ups too.
+            sender.resume();
+            result = self.landing().send_all(&mut sender, Vec::new()).await;
         }
         if result.is_ok() {
             self.admission.report_missing(&mut self.core)?;
@@ -269,7 +274,7 @@ impl<'a> StepRunner<'a> {
             }
         }
         loop {
-            sender.finish(&mut self.landing()).await?;
+            self.landing().finish_all(sender).await?;
             if !sender.paused() {
                 return Ok(());
             }

@@ -118,8 +118,19 @@ pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowA
 /// The ID of what an add created: `result.item.id` (crm.item.add) or the integer result
 /// (user.add); IDs may come as strings.
 pub fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
-    if cmd.method == crate::payload::Method::UserAdd {
-        return json::id(result);
+    use crate::payload::Method;
+    match cmd.method {
+        // The integer result (their pages).
+        Method::UserAdd | Method::CrmTimelineCommentAdd | Method::CrmActivityAdd => return json::id(result),
+        // `true` (its page): the activity updated is the one named.
+        Method::CrmActivityUpdate | Method::CrmTimelineCommentUpdate => {
+            return if result == &Value::Bool(true) || json::id(result).is_some() {
+                cmd.params.get("id").and_then(json::id)
+            } else {
+                None
+            };
+        }
+        _ => {}
     }
     result
         .get("item")

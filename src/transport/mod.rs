@@ -250,6 +250,7 @@ impl Transport {
     /// One command sent as a direct call (too large to share a batch, or a batch of it was
     /// refused as too large); a refusal becomes its `Failed` outcome like inside a batch.
     pub async fn call_alone(&self, key: &str, command: &Command) -> Result<BatchOutcome, TransportError> {
+        let command = crate::payload::wire_form(command);
         let outcome = match self.call(command.method.as_str(), &command.params).await {
             Ok(result) => CommandOutcome::Done(result),
             Err(CallError::Rejected { code, description, .. }) => {

@@ -17,6 +17,7 @@ mod duplicates_run;
 mod exactly_once;
 mod flight_pacing;
 mod flight_requests;
+mod history_attached;
 mod history_import;
 mod plan_limits;
 mod run_e2e;

@@ -89,6 +89,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // Attached steps (comments, activities): their parent steps, given or in the job's journal.
+    if let Err(code) = bind_parents_or_exit(&args, &mut steps) {
+        return Ok(code);
+    }
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let several = steps.len() > 1;
     let mut emit = match &args.emit {
@@ -300,4 +304,29 @@ fn validate_step(
         return Err(Box::new((summary, e)));
     }
     Ok(summary)
+}
+
+/// Binds every attached step to its parent step (given, or recorded in the default journal of
+/// the job, read only); each problem is printed with its place, exit 2.
+fn bind_parents_or_exit(args: &Args, steps: &mut [pipeline::Step]) -> Result<(), u8> {
+    use pipeline::parents::{KnownStep, bind_parents};
+    if !steps.iter().any(|s| s.plan.target.parent.is_some()) {
+        return Ok(());
+    }
+    let journal = args.mappings.first().map(|m| pipeline::run::default_journal(m, "import"));
+    let recorded = journal
+        .and_then(|p| crate::journal::Journal::open_read_only(&p).ok())
+        .and_then(|j| j.steps().ok())
+        .unwrap_or_default();
+    let recorded: Vec<KnownStep<'_>> =
+        recorded.iter().map(|s| KnownStep { name: &s.name, entity: &s.entity }).collect();
+    let diags = bind_parents(steps, &recorded);
+    if diags.is_empty() {
+        return Ok(());
+    }
+    for d in &diags.0 {
+        eprintln!("error: {d}");
+    }
+    eprintln!("{} problem(s) in the mapping file(s); nothing was validated.", diags.0.len());
+    Err(exit::USAGE)
 }

@@ -201,7 +201,7 @@ pub(super) fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut Onli
                     issues.push(RowIssue { column, value: Some(email.clone()), code, message });
                 }
             }
-            Pending::Lookup { .. } => {}
+            Pending::Lookup { .. } | Pending::Parent { .. } => {}
         }
     }
     issues

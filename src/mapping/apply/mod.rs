@@ -47,6 +47,9 @@ pub enum Pending {
     Lookup { step: String, key: String },
     /// The ID of the portal user with this e-mail (`user = "email"`).
     User { email: String },
+    /// The portal ID of an attached record's parent: the row `key` of step `step`
+    /// (`parent = { step, column }`); unlike a lookup, a parent not done makes the row wait.
+    Parent { step: String, key: String },
     /// `type = "enum"`: the ID that the label `label` has in the list of field `field` (a list
     /// item, stage, source, type, category or currency), found in the schema the run read.
     Label { field: String, label: String },
@@ -60,6 +63,7 @@ impl Pending {
         match self {
             Pending::Lookup { step, key } => json!({"$lookup": step, "key": key}),
             Pending::User { email } => json!({"$user": email}),
+            Pending::Parent { step, key } => json!({"$parent": step, "key": key}),
             Pending::Label { label, .. } => json!({"$label": label}),
         }
     }
@@ -186,6 +190,37 @@ impl MappingPlan {
         }
         if self.target.entity == Entity::User {
             user_rules(&fields, &mut issues);
+        }
+        // A comment's text (crm.timeline.comment.add: "Empty comment" otherwise).
+        if self.target.entity == Entity::Comment
+            && fields.get("COMMENT").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty())
+            && !issues.iter().any(|i| i.code == Problem::Required)
+        {
+            let column = self.fields.iter().find(|f| f.name == "COMMENT").map(|f| f.label.clone());
+            issues.push(RowIssue {
+                column,
+                value: None,
+                code: Problem::Required,
+                message: "a comment needs its text (COMMENT is empty)".into(),
+            });
+        }
+        if let Some(parent) = &self.target.parent {
+            let key = record.cell(parent.column).trim();
+            if key.is_empty() {
+                issues.push(RowIssue {
+                    column: Some(parent.label.clone()),
+                    value: None,
+                    code: Problem::EmptyParent,
+                    message: format!(
+                        "the parent key is empty (the row of step `{}` it belongs to)",
+                        parent.step
+                    ),
+                });
+            } else {
+                let name = crate::payload::parent_field(self.target.entity).to_string();
+                let values = vec![Pending::Parent { step: parent.step.clone(), key: key.to_string() }];
+                pending.push(PendingField { name, multiple: false, values });
+            }
         }
         let key = self.key(record, &fields);
         if key.is_empty() {

@@ -227,6 +227,24 @@ impl Compiler<'_> {
         {
             self.err(0..0, "a user step needs an `EMAIL` field in [fields] (users are keyed by e-mail)");
         }
+        // The pages' required fields of attached records (crm.timeline.comment.add: COMMENT;
+        // crm.activity.add: TYPE_ID, SUBJECT, RESPONSIBLE_ID).
+        let required: &[&str] = match target.entity {
+            Entity::Comment => &["COMMENT"],
+            Entity::Activity => &["TYPE_ID", "SUBJECT", "RESPONSIBLE_ID"],
+            _ => &[],
+        };
+        for name in required {
+            if !spec.fields.iter().any(|(n, _)| n.get_ref() == name) {
+                self.err(
+                    0..0,
+                    format!(
+                        "a {} step needs a `{name}` field in [fields] (the portal refuses one without it)",
+                        target.entity.name()
+                    ),
+                );
+            }
+        }
         MappingPlan {
             name,
             mapping_path: self.file.path.clone(),

@@ -54,6 +54,21 @@ pub struct TargetPlan {
     pub smart_process: Option<String>,
     /// `[target.provision]`.
     pub provision: ProvisionPlan,
+    /// Attached records (`comment`, `activity`): where each row's parent item is.
+    pub parent: Option<ParentPlan>,
+}
+
+/// `parent = { step, column }`, checked: the parent's step, and the column holding the parent
+/// row's key. The parent's entity is known only once the job's steps are opened together (or
+/// from the journal, for a parent imported by an earlier run): [`MappingPlan::bind_parent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentPlan {
+    pub step: String,
+    pub column: usize,
+    /// The column's header.
+    pub label: String,
+    /// The parent step's entity (`None` until bound).
+    pub entity: Option<Entity>,
 }
 
 /// The entityTypeId of a `smart_process = "<title>"` step before the portal is read (0: no
@@ -84,6 +99,13 @@ impl MappingPlan {
     pub fn bind_smart_process(&mut self, entity_type_id: u32) {
         if self.target.smart_process.is_some() {
             self.target.entity = Entity::Crm(entity_type_id);
+        }
+    }
+
+    /// Gives an attached step (`parent = {...}`) its parent step's entity (no-op for others).
+    pub fn bind_parent(&mut self, entity: Entity) {
+        if let Some(p) = &mut self.target.parent {
+            p.entity = Some(entity);
         }
     }
 

@@ -107,6 +107,18 @@ impl Compiler<'_> {
             self.err(oe.span(), "on_existing applies to user steps only");
         }
         let method = self.create_method(entity);
+        let parent = self.parent(entity);
+        if entity == Entity::Comment
+            && let Some(m) = &t.mode
+            && *m.get_ref() != Mode::Create
+        {
+            // The portal keeps no key of a comment: an upsert could not tell which one it is.
+            self.err(
+                m.span(),
+                "a comment step imports new comments only (mode = \"create\"): the portal keeps no key \
+                 of a comment to find it by",
+            );
+        }
         TargetPlan {
             entity,
             method,
@@ -116,7 +128,45 @@ impl Compiler<'_> {
             on_existing: t.on_existing.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
             smart_process,
             provision,
+            parent,
         }
+    }
+
+    /// `parent = { step, column }`: required by attached records (comments, activities), refused
+    /// elsewhere; the column must be in the header.
+    fn parent(&mut self, entity: Entity) -> Option<ParentPlan> {
+        let t = &self.file.spec.target;
+        let Some(spec) = t.parent.clone() else {
+            if entity.is_attached() {
+                self.err(
+                    t.entity.as_ref().map_or(0..0, Spanned::span),
+                    format!(
+                        "a {} step needs its parent item: parent = {{ step = \"deals\", column = \"Deal\" }} \
+                         (the step that imported the parents, and the column holding each row's parent key)",
+                        entity.name()
+                    ),
+                );
+            }
+            return None;
+        };
+        if !entity.is_attached() {
+            self.err(
+                spec.span(),
+                format!(
+                    "parent applies to attached records (entity = \"comment\" or \"activity\"), not to a {} step",
+                    entity.name()
+                ),
+            );
+            return None;
+        }
+        let p = spec.get_ref();
+        let step = p.step.get_ref().trim().to_string();
+        if step.is_empty() {
+            self.err(p.step.span(), "parent step is empty: name the step that imported the parent items");
+        }
+        let label = p.column.get_ref().clone();
+        let column = self.column(&label, p.column.span(), "parent column")?;
+        Some(ParentPlan { step, column, label, entity: None })
     }
 
     /// `method = "add" | "import"`: import is a CRM item's (users are always `user.add`); the
@@ -127,12 +177,14 @@ impl Compiler<'_> {
         let method = t.method.as_ref().map(|m| *m.get_ref()).unwrap_or_default();
         if let Some(m) = &t.method
             && method == CreateMethod::Import
-            && entity == Entity::User
+            && (entity == Entity::User || entity.is_attached())
         {
-            self.err(
-                m.span(),
-                "method = \"import\" applies to CRM items only (users are created with user.add)",
-            );
+            let by = match entity {
+                Entity::Comment => "comments are created with crm.timeline.comment.add",
+                Entity::Activity => "activities are created with crm.activity.add",
+                _ => "users are created with user.add",
+            };
+            self.err(m.span(), format!("method = \"import\" applies to CRM items only ({by})"));
         }
         if method == CreateMethod::Add && entity != Entity::User {
             let history: Vec<&str> = self
