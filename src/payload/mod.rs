@@ -65,10 +65,10 @@ impl Draft {
     /// (`{"$lookup": "<step>", "key": "<key>"}`, `{"$user": "<e-mail>"}`).
     pub fn emit_params(&self) -> Value {
         if self.pending.is_empty() {
-            return self.command.params.clone();
+            return wire_form(&self.command).params.clone();
         }
         let markers = self.pending.iter().map(|f| f.value(f.values.iter().map(|p| p.marker()).collect()));
-        self.clone().complete(markers.collect()).params
+        wire_form(&self.clone().complete(markers.collect())).params.clone()
     }
 }
 
@@ -317,6 +317,7 @@ mod tests {
             method: CreateMethod::Add,
             smart_process: None,
             provision: Default::default(),
+            parent: None,
         }
     }
 
@@ -439,5 +440,40 @@ mod tests {
             cmd.params,
             json!({"entityTypeId": 2, "id": 17, "fields": {"title": "X"}, "useOriginalUfNames": "N"})
         );
+    }
+
+    #[test]
+    fn an_email_activity_is_never_added_completed_and_is_completed_after_its_add() {
+        use crate::mapping::ParentPlan;
+        let mut t = target(Entity::Activity);
+        t.parent = Some(ParentPlan {
+            step: "contacts".into(),
+            column: 0,
+            label: "C".into(),
+            entity: Some(Entity::Crm(3)),
+        });
+        let row = |type_id: &str, completed: &str| MappedRow {
+            row: RowRef { file: "a.csv".into(), line: 2, sheet: None },
+            key: "A1".into(),
+            fields: serde_json::from_value(
+                json!({"TYPE_ID": type_id, "COMPLETED": completed, "SUBJECT": "s"}),
+            )
+            .unwrap(),
+            fm: Vec::new(),
+            pending: Vec::new(),
+        };
+        let email = add_command(&t, row("4", "Y")).complete(Vec::new());
+        let wire = wire_form(&email);
+        assert_eq!(wire.params["fields"]["COMPLETED"], "N");
+        assert!(wire.params["fields"].get(COMPLETE_AFTER).is_none(), "the marker is never sent");
+        assert_eq!(wire.params["fields"]["OWNER_TYPE_ID"], 3);
+        assert_eq!(wire.params["fields"]["ORIGIN_ID"], "A1");
+        let completion = completion_of(&email, 9).expect("completed afterwards");
+        assert_eq!(completion.method, Method::CrmActivityUpdate);
+        assert_eq!(completion.params, json!({"id": 9, "fields": {"COMPLETED": "Y"}}));
+        // A call keeps its own COMPLETED and owes nothing.
+        let call = add_command(&t, row("2", "Y")).complete(Vec::new());
+        assert_eq!(call.params["fields"]["COMPLETED"], "Y");
+        assert!(completion_of(&call, 9).is_none());
     }
 }

@@ -69,6 +69,8 @@ pub(super) struct Core<'a> {
     /// row's key, the command, and the field hashes to confirm once it ran; sent by the step
     /// after the answer (or the admission) that made them.
     pub(super) followups: Vec<Ready>,
+    /// Times each row's follow-up was sent in this run.
+    pub(super) followup_tries: HashMap<String, u32>,
 }
 
 impl<'a> Core<'a> {

@@ -13,6 +13,9 @@
 use serde_json::Value;
 
 use super::core::{Core, Item, Ready, Unknowns};
+
+/// Times a follow-up whose outcome is unknown is sent again in one run (it is idempotent).
+const MAX_FOLLOWUP_TRIES: u32 = 5;
 use super::stop::Stop;
 use crate::journal::keys::shown;
 use crate::journal::{FieldHashes, Outcome, Transition};
@@ -94,7 +97,7 @@ impl Bracket<Item> for Landing<'_, '_> {
         for Landed { item, cmd, fate } in rows {
             let key = item.key.as_str();
             if item.followup {
-                self.followup_landed(item, fate)?;
+                self.followup_landed(item, cmd, fate)?;
                 continue;
             }
             let outcome = match fate {
@@ -157,10 +160,18 @@ impl Bracket<Item> for Landing<'_, '_> {
 }
 
 impl Landing<'_, '_> {
+    /// Counts one more try of the row's follow-up; the tries so far.
+    fn followup_try(&mut self, key: &str) -> u32 {
+        let n = self.core.followup_tries.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
     /// The answer to a follow-up: done -> the row's field hashes confirmed without the marker
     /// (nothing more is owed); one that did not run goes again (the dispatcher's); refused or
-    /// unknown -> a note, and the next run owes it again.
-    fn followup_landed(&mut self, item: &Item, fate: Fate) -> Result<(), Stop> {
+    /// unknown -> sent again (it is idempotent), a few times, then a note: the next run owes it
+    /// again.
+    fn followup_landed(&mut self, item: &Item, cmd: &Command, fate: Fate) -> Result<(), Stop> {
         let what = match fate {
             Fate::Done { .. } => {
                 if let Some(fields) = &item.fields {
@@ -169,6 +180,11 @@ impl Landing<'_, '_> {
                 return Ok(());
             }
             Fate::NotRun | Fate::Split | Fate::Abandoned => return Ok(()),
+            Fate::Unknown { .. } | Fate::Stopped if self.followup_try(&item.key) < MAX_FOLLOWUP_TRIES => {
+                let again = Ready { key: item.key.clone(), cmd: cmd.clone(), fields: item.fields.clone() };
+                self.core.followups.push(again);
+                return Ok(());
+            }
             Fate::Refused { code, description } => format!("refused ({code}: {description})"),
             Fate::Unknown { reason } => format!("its outcome is unknown ({reason})"),
             Fate::GaveUp | Fate::Stopped | Fate::TooLarge { .. } => "it was not sent".to_string(),

@@ -104,7 +104,15 @@ impl<'a> StepRunner<'a> {
         let resolver =
             Resolver::new(if opts.dry_run { steps.to_vec() } else { Vec::new() }).with_labels(labels);
         let runner = StepRunner {
-            core: Core { plan, ledger, reads, report, hasher, followups: Vec::new() },
+            core: Core {
+                plan,
+                ledger,
+                reads,
+                report,
+                hasher,
+                followups: Vec::new(),
+                followup_tries: Default::default(),
+            },
             admission: Admission::new(resolver),
             dups: DupState::default(),
             unknowns: Unknowns::default(),
