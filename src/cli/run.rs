@@ -40,6 +40,13 @@ Examples:
   b24import run mappings/companies.toml mappings/contacts.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
   b24import run mappings/users.toml mappings/companies.toml mappings/contacts.toml --dry-run
   b24import status
+  b24import run mappings/examples/history_deals.toml mappings/examples/history_notes.toml \
+      mappings/examples/history_calls.toml      (history: original dates, comments, past calls)
+
+A step with method = \"import\" keeps its items' original dates and authors and runs no
+automation; its rows are sent oldest first after the source is read, and the run refuses
+(exit 2, nothing written) when the portal holds a newer item this job did not create.
+Comments and activities wait for their parent rows: one that is not done stays pending.
 
 Running the same mappings again continues the job: finished rows are not sent again, rows
 whose outcome was unknown are looked up by their external key before anything is resent.

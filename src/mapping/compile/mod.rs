@@ -234,6 +234,16 @@ impl Compiler<'_> {
             Entity::Activity => &["TYPE_ID", "SUBJECT", "RESPONSIBLE_ID"],
             _ => &[],
         };
+        if target.entity == Entity::Activity
+            && !spec.fields.iter().any(|(n, _)| n.get_ref() == "COMMUNICATIONS")
+        {
+            self.notes.push(
+                "COMMUNICATIONS is not mapped: a call or meeting gets its parent's first phone, an e-mail \
+                 its parent's first e-mail (a deal's: its contact's), read at run time; a parent with none \
+                 makes the portal refuse the row"
+                    .into(),
+            );
+        }
         for name in required {
             if !spec.fields.iter().any(|(n, _)| n.get_ref() == name) {
                 self.err(
