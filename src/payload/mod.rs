@@ -89,6 +89,43 @@ pub fn fields_of(command: &Command) -> Option<&Map<String, Value>> {
     params.as_object()
 }
 
+/// Items per `crm.item.batchImport` command (its table: `MAX_IMPORT_BATCH_SIZE_EXCEEDED` above).
+pub const MAX_IMPORT_ITEMS: usize = 20;
+
+/// How many items an import command carries (0 for any other command).
+pub fn import_items(cmd: &Command) -> usize {
+    if cmd.method != Method::CrmItemBatchImport {
+        return 0;
+    }
+    cmd.params.get("data").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// Several one-item import commands of one type as one command (their items in order).
+/// `None` when they are not all one-item imports of the same type and settings.
+pub fn import_group(cmds: &[&Command]) -> Option<Command> {
+    let first = cmds.first()?;
+    let same = |c: &Command| {
+        import_items(c) == 1
+            && c.params.get("entityTypeId") == first.params.get("entityTypeId")
+            && c.params.get("useOriginalUfNames") == first.params.get("useOriginalUfNames")
+    };
+    if !cmds.iter().all(|c| same(c)) {
+        return None;
+    }
+    let mut merged = (*first).clone();
+    let data: Vec<Value> = cmds.iter().filter_map(|c| c.params["data"].get(0).cloned()).collect();
+    merged.params["data"] = Value::Array(data);
+    Some(merged)
+}
+
+/// Item `i` of an import command, as a command of its own.
+pub fn import_member(cmd: &Command, i: usize) -> Command {
+    let mut one = cmd.clone();
+    let item = cmd.params.get("data").and_then(|d| d.get(i)).cloned().unwrap_or(Value::Null);
+    one.params["data"] = Value::Array(vec![item]);
+    one
+}
+
 /// The field of an attached record that holds its parent's ID: `ENTITY_ID` (a comment),
 /// `OWNER_ID` (an activity); none for items and users.
 pub fn parent_field(entity: Entity) -> &'static str {

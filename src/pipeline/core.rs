@@ -46,6 +46,9 @@ pub(super) struct Item {
     /// A follow-up of a row already done (an imported e-mail marked completed after its add):
     /// its answer changes nothing in the journal.
     pub(super) followup: bool,
+    /// An import command of several rows: the rows after the first (key, field hashes), in
+    /// the order of the command's items (empty for a row's own command).
+    pub(super) group: Vec<(String, Option<FieldHashes>)>,
 }
 
 /// Rows whose outcome became unknown in this run, with their commands, kept until reconciled

@@ -43,7 +43,9 @@ impl Landing<'_, '_> {
             return Ok(());
         }
         for r in ready {
-            sender.push(self, Item { key: r.key, fields: r.fields, followup: false }, r.cmd).await?;
+            sender
+                .push(self, Item { key: r.key, fields: r.fields, followup: false, group: Vec::new() }, r.cmd)
+                .await?;
         }
         self.send_followups(sender).await
     }
@@ -52,7 +54,13 @@ impl Landing<'_, '_> {
     pub(super) async fn send_followups(&mut self, sender: &mut Dispatcher<Item>) -> Result<(), Stop> {
         while !self.core.followups.is_empty() {
             for r in std::mem::take(&mut self.core.followups) {
-                sender.push(self, Item { key: r.key, fields: r.fields, followup: true }, r.cmd).await?;
+                sender
+                    .push(
+                        self,
+                        Item { key: r.key, fields: r.fields, followup: true, group: Vec::new() },
+                        r.cmd,
+                    )
+                    .await?;
             }
         }
         Ok(())
@@ -85,7 +93,11 @@ impl Bracket<Item> for Landing<'_, '_> {
     type Stop = Stop;
 
     fn sent(&mut self, items: &[&Item]) -> Result<(), Stop> {
-        let keys: Vec<&str> = items.iter().filter(|i| !i.followup).map(|i| i.key.as_str()).collect();
+        let keys: Vec<&str> = items
+            .iter()
+            .filter(|i| !i.followup)
+            .flat_map(|i| std::iter::once(i.key.as_str()).chain(i.group.iter().map(|(k, _)| k.as_str())))
+            .collect();
         self.core.ledger.mark_sent(&keys)?;
         Ok(())
     }
@@ -95,52 +107,40 @@ impl Bracket<Item> for Landing<'_, '_> {
         let mut stored: Vec<(&str, &FieldHashes)> = Vec::new();
         let mut split = 0;
         for Landed { item, cmd, fate } in rows {
-            let key = item.key.as_str();
             if item.followup {
                 self.followup_landed(item, cmd, fate)?;
                 continue;
             }
-            let outcome = match fate {
-                Fate::Done { id, update } => {
-                    self.core.owe_followup(key, cmd, id);
-                    if update {
-                        self.core.report.updated += 1;
-                    } else {
-                        self.core.report.created += 1;
-                    }
-                    if let Some(f) = &item.fields {
-                        stored.push((key, f));
-                    }
-                    Outcome::Done { id, existing: update }
+            // An import command of several rows: each row with its own item of the command and
+            // its own fate (the command's whole fate when it did not run or is unknown).
+            let members: Vec<(&str, &Option<FieldHashes>, std::borrow::Cow<'_, Command>, Fate)> =
+                if item.group.is_empty() {
+                    vec![(item.key.as_str(), &item.fields, std::borrow::Cow::Borrowed(cmd), fate)]
+                } else {
+                    let firsts = std::iter::once((item.key.as_str(), &item.fields));
+                    let all = firsts.chain(item.group.iter().map(|(k, f)| (k.as_str(), f)));
+                    let fates: Vec<Fate> = match fate {
+                        Fate::Group(parts) => parts,
+                        whole => vec![whole; item.group.len() + 1],
+                    };
+                    all.zip(fates)
+                        .enumerate()
+                        .map(|(i, ((k, f), fate))| {
+                            (k, f, std::borrow::Cow::Owned(crate::payload::import_member(cmd, i)), fate)
+                        })
+                        .collect()
+                };
+            for (key, fields, cmd, fate) in members {
+                let cmd: &Command = &cmd;
+                let Some(outcome) = self.outcome_of(key, fields, cmd, fate, &mut stored, &mut split).await?
+                else {
+                    continue;
+                };
+                if let Outcome::Rejected { .. } = outcome {
+                    self.core.report.rejected += 1;
                 }
-                Fate::Refused { code, description } => self.failed(cmd, &code, &description).await?,
-                Fate::NotRun | Fate::Stopped => Outcome::Retry,
-                Fate::Split => {
-                    split += 1;
-                    Outcome::Retry
-                }
-                Fate::GaveUp => {
-                    self.core
-                        .report
-                        .notes
-                        .push(format!("row {} was refused by limits too often; left pending", shown(key)));
-                    Outcome::Retry
-                }
-                Fate::Unknown { reason } => {
-                    self.unknowns.rows.insert(item.key.clone(), (cmd.clone(), item.fields.clone()));
-                    Outcome::Unknown { reason }
-                }
-                Fate::TooLarge { bytes } => Outcome::Rejected {
-                    code: crate::mapping::Problem::TooLarge.as_str().into(),
-                    text: self.too_large_text(cmd, bytes),
-                },
-                // Abandoned on the wire: the row stays `sent`, looked up on the next run.
-                Fate::Abandoned => continue,
-            };
-            if let Outcome::Rejected { .. } = outcome {
-                self.core.report.rejected += 1;
+                outcomes.push((key, outcome));
             }
-            outcomes.push((key, outcome));
         }
         if split > 0 {
             tracing::debug!(rows = split, "a request too large goes again in smaller parts");
@@ -160,6 +160,62 @@ impl Bracket<Item> for Landing<'_, '_> {
 }
 
 impl Landing<'_, '_> {
+    /// What one row's fate becomes in the journal (`None`: nothing is recorded, the row stays
+    /// `sent`); a done row's field hashes go to `stored`, a split one counts in `split`.
+    async fn outcome_of<'k>(
+        &mut self,
+        key: &'k str,
+        fields: &'k Option<FieldHashes>,
+        cmd: &Command,
+        fate: Fate,
+        stored: &mut Vec<(&'k str, &'k FieldHashes)>,
+        split: &mut usize,
+    ) -> Result<Option<Outcome>, Stop> {
+        let item_key = key;
+        let outcome = {
+            match fate {
+                Fate::Done { id, update } => {
+                    self.core.owe_followup(key, cmd, id);
+                    if update {
+                        self.core.report.updated += 1;
+                    } else {
+                        self.core.report.created += 1;
+                    }
+                    if let Some(f) = fields {
+                        stored.push((key, f));
+                    }
+                    Outcome::Done { id, existing: update }
+                }
+                Fate::Refused { code, description } => self.failed(cmd, &code, &description).await?,
+                Fate::NotRun | Fate::Stopped => Outcome::Retry,
+                Fate::Split => {
+                    *split += 1;
+                    Outcome::Retry
+                }
+                Fate::GaveUp => {
+                    self.core
+                        .report
+                        .notes
+                        .push(format!("row {} was refused by limits too often; left pending", shown(key)));
+                    Outcome::Retry
+                }
+                Fate::Unknown { reason } => {
+                    self.unknowns.rows.insert(item_key.to_string(), (cmd.clone(), fields.clone()));
+                    Outcome::Unknown { reason }
+                }
+                Fate::TooLarge { bytes } => Outcome::Rejected {
+                    code: crate::mapping::Problem::TooLarge.as_str().into(),
+                    text: self.too_large_text(cmd, bytes),
+                },
+                // Abandoned on the wire: the row stays `sent`, looked up on the next run.
+                Fate::Abandoned => return Ok(None),
+                // Only an import command of several rows has a group fate; its rows got theirs.
+                Fate::Group(_) => return Ok(None),
+            }
+        };
+        Ok(Some(outcome))
+    }
+
     /// Counts one more try of the row's follow-up; the tries so far.
     fn followup_try(&mut self, key: &str) -> u32 {
         let n = self.core.followup_tries.entry(key.to_string()).or_insert(0);
@@ -179,7 +235,7 @@ impl Landing<'_, '_> {
                 }
                 return Ok(());
             }
-            Fate::NotRun | Fate::Split | Fate::Abandoned => return Ok(()),
+            Fate::NotRun | Fate::Split | Fate::Abandoned | Fate::Group(_) => return Ok(()),
             Fate::Unknown { .. } | Fate::Stopped if self.followup_try(&item.key) < MAX_FOLLOWUP_TRIES => {
                 let again = Ready { key: item.key.clone(), cmd: cmd.clone(), fields: item.fields.clone() };
                 self.core.followups.push(again);

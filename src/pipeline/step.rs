@@ -44,6 +44,10 @@ use crate::source::SourceError;
 /// Rows read ahead of the requests.
 pub(super) const READ_AHEAD: usize = 1024;
 
+/// An import command of several rows is kept under this size (encoded): larger rows go one a
+/// command, so that a request too large splits by rows, not by groups.
+const MAX_GROUP_BYTES: usize = 1024 * 1024;
+
 /// What every step of a run shares.
 #[derive(Clone, Copy)]
 pub(super) struct RunContext<'a> {
@@ -264,22 +268,25 @@ impl<'a> StepRunner<'a> {
     ) -> Result<(), Stop> {
         let Some(mut order) = self.order.take() else { return Ok(()) };
         let mut sent = 0u64;
+        let mut group: Vec<Ready> = Vec::with_capacity(crate::payload::MAX_IMPORT_ITEMS);
         loop {
             let chunk = order.next_chunk()?;
-            if chunk.is_empty() {
-                break;
-            }
+            let last = chunk.is_empty();
             for ready in chunk {
-                if self.core.reads.portal().shutdown().is_stopped() {
-                    return Err(Stop::Interrupted);
+                group.push(ready);
+                if group.len() < crate::payload::MAX_IMPORT_ITEMS {
+                    continue;
                 }
-                self.landing().send(sender, vec![ready]).await?;
-                if sender.paused() {
-                    self.settle_unknowns(sender).await?;
-                }
-                sent += 1;
+                sent += group.len() as u64;
+                self.send_group(sender, std::mem::take(&mut group)).await?;
                 bar.update(self.bytes.get(), self.core.report.rows_read.max(sent), || self.snapshot());
             }
+            if last {
+                break;
+            }
+        }
+        if !group.is_empty() {
+            self.send_group(sender, group).await?;
         }
         loop {
             self.landing().finish_all(sender).await?;
@@ -288,6 +295,40 @@ impl<'a> StepRunner<'a> {
             }
             self.settle_unknowns(sender).await?;
         }
+    }
+
+    /// Up to [`crate::payload::MAX_IMPORT_ITEMS`] staged rows, in order, as one
+    /// `crm.item.batchImport` command (50 such commands a request: 1,000 items), or one by one
+    /// when they cannot share a command (an update among them, a large group); an unknown
+    /// outcome is settled before anything else leaves.
+    async fn send_group(&mut self, sender: &mut Dispatcher<Item>, rows: Vec<Ready>) -> Result<(), Stop> {
+        if self.core.reads.portal().shutdown().is_stopped() {
+            return Err(Stop::Interrupted);
+        }
+        let cmds: Vec<&crate::payload::Command> = rows.iter().map(|r| &r.cmd).collect();
+        let merged = crate::payload::import_group(&cmds)
+            .filter(|m| crate::payload::batch::encode_command(m).len() <= MAX_GROUP_BYTES);
+        match merged {
+            Some(cmd) if rows.len() > 1 => {
+                let mut rows = rows.into_iter();
+                let first = rows.next().expect("more than one row");
+                let group = rows.map(|r| (r.key, r.fields)).collect();
+                let item = Item { key: first.key, fields: first.fields, followup: false, group };
+                sender.push(&mut self.landing(), item, cmd).await?;
+                if sender.paused() {
+                    self.settle_unknowns(sender).await?;
+                }
+            }
+            _ => {
+                for ready in rows {
+                    self.landing().send(sender, vec![ready]).await?;
+                    if sender.paused() {
+                        self.settle_unknowns(sender).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The ordered dispatcher paused on an unknown outcome: every row in it is looked up by key

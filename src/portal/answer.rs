@@ -93,17 +93,7 @@ pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowA
         // batchImport answers each item on its own inside a command that ran: the one item of
         // a row's command is `result.items[0]`, `{"item": {"id"}}` or `{"error", "error_description"}`.
         Some(CommandOutcome::Done(v)) if cmd.method == crate::payload::Method::CrmItemBatchImport => {
-            match v.get("items").and_then(|i| i.get(0)) {
-                Some(item) if item.get("error").is_some() => RowAnswer::Failed {
-                    code: item.get("error").and_then(Value::as_str).unwrap_or(""),
-                    description: item.get("error_description").and_then(Value::as_str).unwrap_or(""),
-                },
-                Some(item) => match created_id(cmd, item) {
-                    Some(id) => RowAnswer::Done { id, update: false },
-                    None => RowAnswer::Unknown("the portal answered without an ID"),
-                },
-                None => RowAnswer::Unknown("the portal answered without an ID"),
-            }
+            import_item(v.get("items").and_then(|i| i.get(0)), cmd)
         }
         Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
             Some(id) => RowAnswer::Done { id, update: cmd.method.is_update() },
@@ -113,6 +103,34 @@ pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowA
         Some(CommandOutcome::NotExecuted(_)) => RowAnswer::NotRun,
         None => RowAnswer::Unknown("missing from the batch answer"),
     }
+}
+
+/// One item of a `crm.item.batchImport` answer (`result.items[i]`): `{"item": {"id"}}` or
+/// `{"error", "error_description"}` (its page).
+fn import_item<'o>(item: Option<&'o Value>, cmd: &Command) -> RowAnswer<'o> {
+    match item {
+        Some(item) if item.get("error").is_some() => RowAnswer::Failed {
+            code: item.get("error").and_then(Value::as_str).unwrap_or(""),
+            description: item.get("error_description").and_then(Value::as_str).unwrap_or(""),
+        },
+        Some(item) => match created_id(cmd, item) {
+            Some(id) => RowAnswer::Done { id, update: false },
+            None => RowAnswer::Unknown("the portal answered without an ID"),
+        },
+        None => RowAnswer::Unknown("the portal answered without an ID"),
+    }
+}
+
+/// The answers of each item of an import command of several items (`None`: `cmd` is no such
+/// command, or it did not run: [`answer_of`] says what became of it whole).
+pub fn group_answers<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> Option<Vec<RowAnswer<'o>>> {
+    let n = crate::payload::import_items(cmd);
+    if n < 2 {
+        return None;
+    }
+    let Some(CommandOutcome::Done(v)) = outcome else { return None };
+    let items = v.get("items");
+    Some((0..n).map(|i| import_item(items.and_then(|a| a.get(i)), cmd)).collect())
 }
 
 /// The ID of what an add created: `result.item.id` (crm.item.add) or the integer result

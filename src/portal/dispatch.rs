@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::SharedPortal;
-use super::answer::{BatchSize, RowAnswer, answer_of, timed_out};
+use super::answer::{BatchSize, RowAnswer, answer_of, group_answers, timed_out};
 use crate::payload::Command;
 use crate::transport::{BatchOutcome, Pack, Packer, TransportError};
 
@@ -59,6 +59,9 @@ pub enum Fate {
     /// Its request was abandoned on the wire (a second Ctrl-C): it may have run; nothing is
     /// known, nothing should be recorded (the row stays `sent`).
     Abandoned,
+    /// An import command of several items ran: each item's own fate, in order (`Done`,
+    /// `Refused`, `Stopped` or `Unknown`; the command as a whole ran).
+    Group(Vec<Fate>),
 }
 
 /// One row of a landed request: the write path's item, its command, and its fate.
@@ -285,27 +288,31 @@ impl<I: Send + 'static> Dispatcher<I> {
         }
         let mut stop = None;
         let all = |fate: Fate| vec![fate; count];
+        let mut fate_of = |answer: RowAnswer<'_>, cmd: &Command, resends: u32| match answer {
+            RowAnswer::Done { id, update } => Fate::Done { id, update },
+            RowAnswer::Failed { code, description } => {
+                match crate::transport::stopping_refusal(cmd.method.as_str(), code, description) {
+                    // Every row would get it: the run stops, the row stays pending.
+                    Some(e) => {
+                        stop.get_or_insert(e);
+                        Fate::Stopped
+                    }
+                    None => Fate::Refused { code: code.to_string(), description: description.to_string() },
+                }
+            }
+            RowAnswer::NotRun if resends >= MAX_NOT_RUN_RESENDS => Fate::GaveUp,
+            RowAnswer::NotRun => Fate::NotRun,
+            RowAnswer::Unknown(reason) => Fate::Unknown { reason: reason.to_string() },
+        };
         let fates: Vec<Fate> = match answer {
             Ok(batch) => items
                 .iter()
                 .zip(&commands)
-                .map(|(carried, (key, cmd))| match answer_of(batch.get(key), cmd) {
-                    RowAnswer::Done { id, update } => Fate::Done { id, update },
-                    RowAnswer::Failed { code, description } => {
-                        match crate::transport::stopping_refusal(cmd.method.as_str(), code, description) {
-                            // Every row would get it: the run stops, the row stays pending.
-                            Some(e) => {
-                                stop.get_or_insert(e);
-                                Fate::Stopped
-                            }
-                            None => {
-                                Fate::Refused { code: code.to_string(), description: description.to_string() }
-                            }
-                        }
+                .map(|(carried, (key, cmd))| match group_answers(batch.get(key), cmd) {
+                    Some(parts) => {
+                        Fate::Group(parts.into_iter().map(|a| fate_of(a, cmd, carried.resends)).collect())
                     }
-                    RowAnswer::NotRun if carried.resends >= MAX_NOT_RUN_RESENDS => Fate::GaveUp,
-                    RowAnswer::NotRun => Fate::NotRun,
-                    RowAnswer::Unknown(reason) => Fate::Unknown { reason: reason.to_string() },
+                    None => fate_of(answer_of(batch.get(key), cmd), cmd, carried.resends),
                 })
                 .collect(),
             Err(TransportError::TooLarge { bytes, .. }) if !alone => {
@@ -341,6 +348,11 @@ impl<I: Send + 'static> Dispatcher<I> {
         for ((carried, command), fate) in items.into_iter().zip(commands).zip(fates) {
             match fate {
                 Fate::Unknown { .. } if self.ordered => self.paused = true,
+                Fate::Group(parts)
+                    if self.ordered && parts.iter().any(|f| matches!(f, Fate::Unknown { .. })) =>
+                {
+                    self.paused = true;
+                }
                 Fate::NotRun if self.ordered => {
                     not_run.0.push(Carried { item: carried.item, resends: carried.resends + 1 });
                     not_run.1.push(command);
