@@ -220,8 +220,11 @@ async fn a_run_the_portal_refused_on_its_budget_never_reports_100_percent_of_ide
     // The flags claim the whole window as budget: the portal's 0.3 s refuses what they allow.
     let extra = ["--operating-budget", "2", "--operating-window", "2", "--batch-size", "10"];
     let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &extra).await;
-    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // On a loaded machine a row can be refused by the budget more often than the resend limit
+    // allows: it is then left pending (exit 1), by design. The summary is what this test is about.
+    let gave_up = stdout.contains("refused by limits too often; left pending");
+    assert!(out.status.code() == Some(0) || (gave_up && out.status.code() == Some(1)), "{}", shown(&out));
     assert!(!stdout.contains("(0 QUERY_LIMIT_EXCEEDED, 0 OPERATION_TIME_LIMIT)"), "refused: {stdout}");
     assert!(stdout.contains("the operating budget binds"), "{stdout}");
     assert!(!stdout.contains("100% of"), "{stdout}");
