@@ -58,6 +58,8 @@ pub mod payload;
 pub mod pipeline;
 pub mod portal;
 pub mod provision;
+// issue 22: the HTML report of a run or a validation.
+pub mod report;
 #[cfg(feature = "sandbox")]
 pub use b24_sandbox as sandbox;
 pub mod schema;

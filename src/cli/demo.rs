@@ -32,6 +32,10 @@ pub struct Args {
     /// Where the journal and the rejects file go (emptied first).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The run's report: FILE.html is the HTML page, any other name the JSON report (default:
+    /// report.json in the --out folder).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -55,6 +59,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
     }
     let journal = out.join("demo.sqlite");
+    let report = args.report.clone().unwrap_or_else(|| out.join("report.json"));
+    if let Err(code) = super::output::check_or_exit("--report", Some(&report)) {
+        return Ok(code);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             PlanRate { per_second: rate.per_second, burst: rate.burst },
         )
         .await;
-        let code = super::run::finish(outcome, Some(&out.join("report.json")))?;
+        let code = super::run::finish(outcome, Some(&report))?;
         let state = sandbox.snapshot();
         outln!(
             "sandbox now holds {} CRM items and {} users; duplicates: {}",
@@ -112,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     super::rejects::run(export)?;
     outln!("journal:  {}", journal.display());
-    outln!("report:   {}", out.join("report.json").display());
+    outln!("report:   {}", report.display());
     outln!("try:      cargo run --release -- status --journal {}", journal.display());
     Ok(if code == exit::ROWS_REJECTED { exit::OK } else { code })
 }

@@ -25,6 +25,8 @@ mod open;
 mod output;
 mod provision;
 mod rejects;
+// issue 22: the HTML report of an earlier run.
+mod report;
 mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
@@ -63,6 +65,7 @@ macro_rules! start_here {
   b24import run mappings/companies.toml mappings/contacts.toml --webhook URL
                                                    import, steps in this order; run again to resume
   b24import status                                 what the journal says
+  b24import report --out report.html               the last run as a page to open or mail
 
 Mapping files are TOML, one per step: see README.md, section \"Mapping files\"."
         )
@@ -101,6 +104,9 @@ pub enum Command {
     Rejects(rejects::Args),
     /// Write source key -> portal ID for every imported row as CSV.
     Ids(ids::Args),
+    /// Write an earlier run of the journal as one self-contained HTML page (per step, the run
+    /// over time, rejected rows by reason with what to do, the settings). Never contacts the portal.
+    Report(report::Args),
     /// Run the bundled samples against the embedded sandbox portal.
     #[cfg(feature = "sandbox")]
     Demo(demo::Args),
@@ -128,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Rejects(args) => rejects::run(args),
         Command::Ids(args) => ids::run(args),
+        Command::Report(args) => report::run(args),
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "sandbox")]

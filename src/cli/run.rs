@@ -74,7 +74,10 @@ pub struct Args {
     /// Read the portal but never write to it; nothing is written to the journal.
     #[arg(long)]
     pub dry_run: bool,
-    /// Write the final report as JSON to this file (checked before anything is sent).
+    /// Write the final report to this file (checked before anything is sent): FILE.html is one
+    /// self-contained page to open or mail (per step, the run over time, rejected rows by reason
+    /// with what to do, the settings; `b24import report` makes it again later); any other name
+    /// gets the JSON report.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -360,8 +363,13 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
     };
     print_summary(&report);
     if let Some(path) = report_path {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write the report {}", path.display()))?;
+        // issue 22: FILE.html is the HTML page; every other name keeps the JSON report as it was.
+        if crate::report::is_html(path) {
+            super::report::write_run_page(&report, path)?;
+        } else {
+            let json = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, json).with_context(|| format!("cannot write the report {}", path.display()))?;
+        }
     }
     Ok(if let Some(reason) = &report.stopped {
         eprintln!("error: stopped: {reason}");

@@ -15,6 +15,8 @@
 //!   kept through every later transition, so an update never becomes a create);
 //! - `read`: the resume and report queries;
 //! - `runs`: runs, steps, source fingerprints and key/value state;
+//! - `samples`: a run's figures over time and its final figures, and the report's bounded
+//!   reads of rejected rows (issue 22);
 //! - `schema` (migrations), `file` (recognizing a journal), `lock`, `field_hashes`,
 //!   `fingerprint`, and `step_identity` (a name keeps its entity, origin and key; its source
 //!   file may change).
@@ -31,6 +33,7 @@ mod lock;
 mod read;
 mod rows;
 mod runs;
+mod samples;
 mod schema;
 mod step_identity;
 
@@ -46,6 +49,7 @@ pub use lock::{LockHolder, lock_path};
 pub use read::{Counts, RowStatus};
 pub use rows::{NewRow, Outcome, RowState, Transition};
 pub use runs::{RunId, RunRecord, StepId, StepRecord, StepSpec};
+pub use samples::{RejectedRow, Sample, StepSource};
 pub use schema::{APPLICATION_ID, VERSION as SCHEMA_VERSION};
 pub use step_identity::{StepConflict, step_identity};
 

@@ -191,7 +191,7 @@ impl Journal {
 
     /// The key text of a stored key (`row_ref`: where the row was last seen, which tells the old
     /// forms apart).
-    fn key_text(&self, stored: String, row_ref: &str) -> String {
+    pub(super) fn key_text(&self, stored: String, row_ref: &str) -> String {
         if self.version >= FIRST_TYPED_KEYS { stored } else { RowKey::from_legacy(&stored, row_ref).encode() }
     }
 

@@ -95,6 +95,27 @@ const MIGRATIONS: &[Migration] = &[
     // with the row without a key on that line (or a repeat there); keys are now written by
     // `RowKey::encode`, each stored key converted by the meaning it had (see `retype_row_keys`).
     Migration::Rust("", retype_row_keys),
+    // 5 (issue 22, the HTML report): a run's figures over time, one sample a second
+    // (`run_samples`), and its final figures and settings as JSON (`run_figures`), so that
+    // `b24import report` renders an earlier run. See `samples.rs`.
+    Migration::Sql(
+        r#"
+    CREATE TABLE run_samples (
+        run_id         INTEGER NOT NULL REFERENCES runs(id),
+        at_ms          INTEGER NOT NULL,   -- since the run started
+        items          INTEGER NOT NULL,   -- rows finished (done or rejected) so far
+        requests       INTEGER NOT NULL,   -- HTTP requests sent so far
+        in_flight      INTEGER NOT NULL,   -- requests on the wire at that moment
+        refusals       INTEGER NOT NULL,   -- limit refusals so far (both kinds)
+        operating_used REAL    NOT NULL,   -- seconds of the budget in use (the busiest method)
+        PRIMARY KEY (run_id, at_ms)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_figures (
+        run_id  INTEGER PRIMARY KEY REFERENCES runs(id),
+        figures TEXT    NOT NULL           -- JSON: counts, limits, settings; never secrets
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this build writes.

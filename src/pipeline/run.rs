@@ -71,6 +71,8 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
     let import_notes =
         super::import_check::check_imports(&steps, journal.reader(), &reads, opts.dry_run).await?;
     let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
+    // The HTML report's figures over time (issue 22): sampled once a second while the steps run.
+    let sampler = crate::report::Sampler::start(transport);
     let progress = Progress::new(opts.progress_bars);
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
     let mut report = RunReport {
@@ -115,6 +117,11 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
     }
     progress.finish();
     report.set_figures(&transport.stats(), started.elapsed().as_secs_f64(), rate);
+    // ...and kept with the run's final figures, so `b24import report` can render this run later.
+    if let (RunJournal::Writing(j), Some(id)) = (&mut journal, run_id) {
+        let settings = crate::report::settings_of(transport, rate, opts.batch_size);
+        crate::report::store_run(j, id, &report, sampler.stop(), settings)?;
+    }
     journal.finish_run(run_id, report.journal_outcome())?;
     Ok(report)
 }

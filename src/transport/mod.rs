@@ -160,6 +160,18 @@ impl Transport {
         self.inner.operating.left()
     }
 
+    // ----- issue 22 (the HTML report): the settings a report shows -----
+
+    /// The operating budget and window this transport paces under.
+    pub fn operating_config(&self) -> OperatingConfig {
+        self.inner.operating.config()
+    }
+
+    /// The most requests this transport keeps in flight (`--max-in-flight`).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.config.max_in_flight
+    }
+
     /// How many requests a caller should keep in flight now (the adaptive limit).
     pub fn in_flight_limit(&self) -> usize {
         self.inner.flight.in_flight().1

@@ -13,6 +13,8 @@
 //! `--online` reads and checks), `summary` (what is found and how it is shown).
 
 mod online;
+// issue 22: `--report FILE.html`.
+mod report;
 mod summary;
 
 use online::{OnlineStep, duplicate_counts, online_issues, read_online};
@@ -63,13 +65,18 @@ pub struct Args {
     /// found by e-mail.
     #[arg(long)]
     pub online: bool,
+    /// Write a report of what was found: FILE.html is one self-contained page to open or mail
+    /// (per step, invalid rows grouped by reason with their first rows and what to do, the
+    /// notes); any other name gets the summary as JSON (as --json prints it).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub portal: super::run::PortalArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     // Output paths first: a typo must not cost a full read of every source.
-    for (flag, path) in [("--emit", &args.emit), ("--rejects", &args.rejects)] {
+    for (flag, path) in [("--emit", &args.emit), ("--rejects", &args.rejects), ("--report", &args.report)] {
         if let Err(code) = super::output::check_or_exit(flag, path.as_deref()) {
             return Ok(code);
         }
@@ -145,8 +152,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Err(code) => return Ok(code),
         }
     }
+    let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
+    if let Some(path) = &args.report {
+        report::write(path, &summaries, &json, args.online)?;
+    }
     if args.json {
-        let json = serde_json::json!({"steps": summaries, "ok": fatal.is_none() && summaries.iter().all(|s| s.invalid == 0)});
         outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_text(&summaries, &args);
@@ -204,6 +214,7 @@ fn validate_step(
             })
             .collect(),
         step: step.plan.name.clone(),
+        reasons: crate::report::Reasons::new(&step.plan.name),
         mapping: step.file.path.display().to_string(),
         source: tidy_path(step.source_path()),
         entity: step.plan.target.entity.name(),
@@ -280,6 +291,7 @@ fn validate_step(
                 summary.invalid += 1;
                 for issue in issues {
                     *summary.errors_by_kind.entry(issue.code.to_string()).or_default() += 1;
+                    report::add_issue(&mut summary.reasons, &prepared, issue);
                     if let Some(p) = summary.problems.iter_mut().find(|p| p.same(issue)) {
                         p.more += 1;
                     } else if summary.problems.len() < args.max_problems {

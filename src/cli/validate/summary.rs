@@ -41,6 +41,9 @@ pub(super) struct StepSummary {
     /// rejected (exit 1).
     #[serde(skip)]
     pub(super) ambiguous_rejected: bool,
+    /// The invalid rows by reason, bounded, for `--report FILE.html` (issue 22).
+    #[serde(skip)]
+    pub(super) reasons: crate::report::Reasons,
 }
 
 /// One schema gap of a step (`--online`).
