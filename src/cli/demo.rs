@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The run's report: FILE.html is the HTML page, any other name the JSON report (default:
-    /// report.json in the --out folder).
+    /// both, report.json and report.html in the --out folder).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -119,8 +119,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         step: None,
     };
     super::rejects::run(export)?;
+    // Without --report the demo writes the page too (issue 22), made from the journal as
+    // `b24import report` makes it.
+    let page = args.report.is_none().then(|| out.join("report.html"));
+    if let Some(page) = &page {
+        let j = crate::journal::Journal::open_read_only(&journal)?;
+        let run = crate::report::find_run(&j, None)?;
+        crate::report::write(&crate::report::page_of_journal(&j, &run)?, page)?;
+    }
     outln!("journal:  {}", journal.display());
     outln!("report:   {}", report.display());
+    if let Some(page) = &page {
+        outln!("page:     {} (open it in a browser)", page.display());
+    }
     outln!("try:      cargo run --release -- status --journal {}", journal.display());
     Ok(if code == exit::ROWS_REJECTED { exit::OK } else { code })
 }

@@ -25,7 +25,7 @@ grouped by reason (error code and text), each group with its count, its first 20
 file and line, key, column and value) and what to do; the settings (plan, rate, batch size,
 requests in flight, mappings, source fingerprints), credentials masked; what a re-run would do.
 
-It is made from the journal alone: the run's figures and its samples (one a second) are kept
+It is made from the journal alone: the run's figures and its samples (one a second, ten a second at first) are kept
 there by `run`, so a nightly job's page can be made the next morning. Rejected rows are the
 journal's as they are now. A run of an older version has no samples: the page says so.
 

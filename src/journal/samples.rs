@@ -1,5 +1,5 @@
 //! What the HTML report reads and keeps of a run (issue 22): the run's figures over time
-//! (`run_samples`, one [`Sample`] a second), its final figures and settings (`run_figures`, JSON
+//! (`run_samples`, a [`Sample`] a second, ten a second at first), its final figures and settings (`run_figures`, JSON
 //! that `crate::report` writes and reads back), and bounded reads of rejected rows: reasons with
 //! their counts and only the first rows of each, so a page over 200,000 rejected rows stays small.
 //!
@@ -124,14 +124,15 @@ impl Journal {
             .optional()?)
     }
 
-    /// How many rows became `done` or `rejected` in each second since `since` (unix ms):
-    /// `(second, rows)`, in order. The items of a run's time series.
-    pub fn finished_per_second(&self, since: i64) -> Result<Vec<(i64, u64)>, JournalError> {
+    /// How many rows became `done` or `rejected` in each tick of `tick_ms` since `since`
+    /// (unix ms): `(tick, rows)`, in order. The items of a run's time series.
+    pub fn finished_per_tick(&self, since: i64, tick_ms: i64) -> Result<Vec<(i64, u64)>, JournalError> {
         let mut stmt = self.conn.prepare(
-            "SELECT (updated_at - ?1) / 1000 AS second, COUNT(*) FROM rows
-             WHERE state IN ('done', 'rejected') AND updated_at >= ?1 GROUP BY second ORDER BY second",
+            "SELECT (updated_at - ?1) / ?2 AS tick, COUNT(*) FROM rows
+             WHERE state IN ('done', 'rejected') AND updated_at >= ?1 GROUP BY tick ORDER BY tick",
         )?;
-        let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        let rows =
+            stmt.query_map(params![since, tick_ms.max(1)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -121,8 +121,9 @@ impl Figures {
     }
 }
 
-/// Samples the transport's figures once a second on a thread of its own while the run goes
-/// on; [`Sampler::stop`] takes a last sample and hands the series back.
+/// Samples the transport's figures on a thread of its own while the run goes on: ten times a
+/// second for the first [`FINE_FOR`] (so a run of a few seconds still draws a line), then once
+/// a second; [`Sampler::stop`] takes a last sample and hands the series back.
 pub struct Sampler {
     stop: mpsc::Sender<()>,
     thread: std::thread::JoinHandle<Vec<Sample>>,
@@ -130,8 +131,13 @@ pub struct Sampler {
     started_ms: i64,
 }
 
-/// How often the sampler looks.
+/// How often the sampler looks once the run is past [`FINE_FOR`].
 const EVERY: Duration = Duration::from_secs(1);
+/// How often it looks at first, and for how long.
+const FINE: Duration = Duration::from_millis(100);
+const FINE_FOR: Duration = Duration::from_secs(10);
+/// The items of the series are counted in ticks of this many ms (the fine sampling's).
+const TICK_MS: i64 = 100;
 
 impl Sampler {
     /// Starts sampling `transport` (requests, in flight, refusals, operating time in use).
@@ -144,7 +150,8 @@ impl Sampler {
             let mut samples = Vec::new();
             loop {
                 samples.push(sample(&transport, started));
-                match stopped.recv_timeout(EVERY) {
+                let every = if started.elapsed() < FINE_FOR { FINE } else { EVERY };
+                match stopped.recv_timeout(every) {
                     Err(mpsc::RecvTimeoutError::Timeout) => continue,
                     _ => break,
                 }
@@ -190,7 +197,7 @@ pub fn settings_of(transport: &Transport, rate: PlanRate, batch_size: usize) -> 
 }
 
 /// Stores what the report needs of the run `run`: the sampled series, its items filled in from
-/// the rows the journal finished each second since the series started, and the final figures.
+/// the rows the journal finished in each tick since the series started, and the final figures.
 pub fn store_run(
     journal: &mut Journal,
     run: RunId,
@@ -199,12 +206,11 @@ pub fn store_run(
     settings: Settings,
 ) -> Result<(), JournalError> {
     let (mut samples, started_ms) = series;
-    let per_second = journal.finished_per_second(started_ms)?;
-    let mut finished = per_second.iter().peekable();
+    let per_tick = journal.finished_per_tick(started_ms, TICK_MS)?;
+    let mut finished = per_tick.iter().peekable();
     let mut items = 0;
     for s in &mut samples {
-        while let Some((second, n)) = finished.next_if(|(second, _)| second * 1000 <= s.at_ms) {
-            let _ = second;
+        while let Some((_, n)) = finished.next_if(|(tick, _)| tick * TICK_MS <= s.at_ms) {
             items += n;
         }
         s.items = items;

@@ -124,7 +124,7 @@ fn over_time(page: &Page) -> Markup {
         @match page.series.as_ref().and_then(chart) {
             Some(svg) => {
                 (svg)
-                p.mute { "One sample a second. The dashed lines are the ideal pace of the wall that bound the run and the operating budget per method." }
+                p.mute { "Ten samples a second for the first ten seconds, then one a second. The dashed lines are the ideal pace of the wall that bound the run and the operating budget per method." }
             }
             None => p.mute { (page.no_series.as_deref().unwrap_or("No figures over time were recorded for this run.")) },
         }
@@ -145,7 +145,7 @@ fn reasons(page: &Page) -> Markup {
                     h3 { (g.step) ": " span.code { (if g.code.is_empty() { "(no code)" } else { &g.code }) } " " (g.text) }
                     p.todo { b { "What to do: " } (advice::for_code(&g.code)) }
                     table {
-                        tr { th { "row" } th { "key" } th { "column" } th { "value" } th { "message" } }
+                        tr { th { "row" } th { "key" } th { "column" } th { "value" } th { "also" } }
                         @for row in &g.rows {
                             tr { td { (row.row) } td { (row.key.as_deref().unwrap_or("")) }
                                 td { (row.column.as_deref().unwrap_or("")) } td { (row.value.as_deref().unwrap_or("")) }

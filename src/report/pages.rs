@@ -81,7 +81,8 @@ pub fn run_page(
                     key,
                     column,
                     value,
-                    message: (redact_text(&r.text) != message).then(|| redact_text(&r.text)),
+                    // The row's further problems, where the text names more than the group's.
+                    message: r.text.split_once("; ").map(|(_, more)| redact_text(more)),
                 });
             })?;
             if reasons.total() > 0 {
@@ -187,7 +188,7 @@ fn series(
         page.no_series = Some(if figures.is_some_and(|f| f.dry_run) {
             "A dry run records no figures over time.".into()
         } else {
-            "No figures over time were recorded for this run (shorter than two seconds, killed, or written by an \
+            "No figures over time were recorded for this run (stopped before it began, killed, or written by an \
              older version)."
                 .into()
         });
