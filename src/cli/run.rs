@@ -368,7 +368,8 @@ pub fn finish(outcome: Result<RunReport, RunError>, report_path: Option<&Path>) 
             super::report::write_run_page(&report, path)?;
         } else {
             let json = serde_json::to_string_pretty(&report)?;
-            std::fs::write(path, json).with_context(|| format!("cannot write the report {}", path.display()))?;
+            std::fs::write(path, json)
+                .with_context(|| format!("cannot write the report {}", path.display()))?;
         }
     }
     Ok(if let Some(reason) = &report.stopped {

@@ -138,11 +138,7 @@ impl Journal {
 
     /// Calls `each` with every rejected row of `step`, in key order, one at a time (a step
     /// with 200,000 rejected rows is never held in memory whole).
-    pub fn each_rejected(
-        &self,
-        step: StepId,
-        mut each: impl FnMut(RejectedRow),
-    ) -> Result<(), JournalError> {
+    pub fn each_rejected(&self, step: StepId, mut each: impl FnMut(RejectedRow)) -> Result<(), JournalError> {
         let mut stmt = self.conn.prepare(
             "SELECT row_key, row_ref, COALESCE(error_code, ''), COALESCE(error_text, '') FROM rows
              WHERE step_id = ?1 AND state = 'rejected' ORDER BY row_key",
@@ -190,7 +186,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut j = Journal::open(&dir.path().join("j.sqlite")).expect("open");
         let run = j.begin_run("import", "x.toml").expect("run");
-        let a = Sample { at_ms: 2000, items: 40, requests: 2, in_flight: 1, refusals: 0, operating_used: 1.5 };
+        let a =
+            Sample { at_ms: 2000, items: 40, requests: 2, in_flight: 1, refusals: 0, operating_used: 1.5 };
         let b = Sample { at_ms: 1000, items: 10, ..a };
         j.record_samples(run, &[a, b]).expect("samples");
         assert_eq!(j.samples(run).expect("read"), vec![b, a]);

@@ -40,13 +40,15 @@ pub fn for_code(code: &str) -> &'static str {
 fn for_problem(kind: Problem) -> &'static str {
     use Problem::*;
     match kind {
-        RaggedRow => "the row has more or fewer cells than the header: check quotes and delimiters on that line",
+        RaggedRow => {
+            "the row has more or fewer cells than the header: check quotes and delimiters on that line"
+        }
         ErrorCell | FormulaWithoutValue => {
             "the spreadsheet cell holds an error or an unsaved formula: recalculate and save the workbook"
         }
         ControlCharacter => "remove the control character from the cell",
-        InvalidBool | InvalidInt | InvalidNumber | InvalidDate | InvalidDatetime | InvalidEmail | InvalidPhone
-        | InvalidMoney => {
+        InvalidBool | InvalidInt | InvalidNumber | InvalidDate | InvalidDatetime | InvalidEmail
+        | InvalidPhone | InvalidMoney => {
             "correct the value in the source, or set the column's `format` in the mapping if the whole \
              column is written another way"
         }
@@ -65,11 +67,15 @@ fn for_problem(kind: Problem) -> &'static str {
             "the row points at a row the other step did not import: fix that row first, run the steps in \
              order, and run again"
         }
-        UserNotFound => "no portal user has that e-mail: invite the user first (a users step), or fix the e-mail",
+        UserNotFound => {
+            "no portal user has that e-mail: invite the user first (a users step), or fix the e-mail"
+        }
         LookupFailed => "the portal could not be asked: run again (the row is tried again)",
         TooLarge => "the row alone is larger than a request may be: shorten its values or files",
         NotFound => "mode = \"update\" found no item with the row's key: import it with mode = \"upsert\"",
-        DuplicateInSource => "an earlier row of the source matches the same item: merge the rows in the source",
+        DuplicateInSource => {
+            "an earlier row of the source matches the same item: merge the rows in the source"
+        }
     }
 }
 

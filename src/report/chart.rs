@@ -80,10 +80,7 @@ pub fn chart(s: &Series) -> Option<Markup> {
         ),
         panel(
             "operating time in use (s)",
-            &[Line {
-                points: picked.iter().map(|x| (secs(x), x.operating_used)).collect(),
-                class: "l-oper",
-            }],
+            &[Line { points: picked.iter().map(|x| (secs(x), x.operating_used)).collect(), class: "l-oper" }],
             (s.budget_secs > 0.0).then(|| {
                 (s.budget_secs, format!("budget {:.0}s per {:.0}s window", s.budget_secs, s.window_secs))
             }),

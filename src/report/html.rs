@@ -84,7 +84,8 @@ pub fn render(page: &Page) -> String {
 
 /// Per step: read and every outcome as numbers, and a bar of the outcomes.
 fn steps(page: &Page) -> Markup {
-    let columns: Vec<_> = page.steps.first().map(|s| s.outcomes.iter().map(|o| o.0).collect()).unwrap_or_default();
+    let columns: Vec<_> =
+        page.steps.first().map(|s| s.outcomes.iter().map(|o| o.0).collect()).unwrap_or_default();
     html! {
         h2 { "Per step" }
         @if page.steps.is_empty() { p.mute { "No step was run." } } @else {
@@ -144,12 +145,13 @@ fn reasons(page: &Page) -> Markup {
                     span.count { (g.count) " row(s)" }
                     h3 { (g.step) ": " span.code { (if g.code.is_empty() { "(no code)" } else { &g.code }) } " " (g.text) }
                     p.todo { b { "What to do: " } (advice::for_code(&g.code)) }
+                    @let also = g.rows.iter().any(|r| r.message.is_some());
                     table {
-                        tr { th { "row" } th { "key" } th { "column" } th { "value" } th { "also" } }
+                        tr { th { "row" } th { "key" } th { "column" } th { "value" } @if also { th { "also" } } }
                         @for row in &g.rows {
                             tr { td { (row.row) } td { (row.key.as_deref().unwrap_or("")) }
                                 td { (row.column.as_deref().unwrap_or("")) } td { (row.value.as_deref().unwrap_or("")) }
-                                td { (row.message.as_deref().unwrap_or("")) } }
+                                @if also { td { (row.message.as_deref().unwrap_or("")) } } }
                         }
                     }
                     @if g.count > g.rows.len() as u64 {

@@ -46,12 +46,15 @@ pub enum ReportError {
 /// Whether `path` asks for the HTML page (`.html` or `.htm`, any case); anything else keeps
 /// the JSON report.
 pub fn is_html(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
 /// Writes `page` to `path` as HTML.
 pub fn write(page: &Page, path: &Path) -> Result<(), ReportError> {
-    std::fs::write(path, render(page)).map_err(|source| ReportError::Write { path: path.to_path_buf(), source })
+    std::fs::write(path, render(page))
+        .map_err(|source| ReportError::Write { path: path.to_path_buf(), source })
 }
 
 /// The run `id` of `journal`, or its last one.

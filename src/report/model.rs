@@ -296,7 +296,10 @@ mod tests {
     fn a_group_keeps_its_first_rows_and_counts_the_rest() {
         let mut r = Reasons::new("contacts");
         for i in 0..1000 {
-            r.add("invalid_date", "not a valid date", || ReasonRow { row: format!("c.csv:{i}"), ..Default::default() });
+            r.add("invalid_date", "not a valid date", || ReasonRow {
+                row: format!("c.csv:{i}"),
+                ..Default::default()
+            });
         }
         let groups = r.groups();
         assert_eq!((groups.len(), groups[0].count, groups[0].rows.len()), (1, 1000, FIRST_ROWS));

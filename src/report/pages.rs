@@ -9,7 +9,9 @@ use crate::journal::{Journal, JournalError, RunRecord, keys};
 use crate::transport::client::redact_text;
 
 use super::figures::{Figures, Settings};
-use super::model::{Kind, Note, Outcome, Page, ReasonRow, Reasons, Series, SourceLine, StepLine, split_issue};
+use super::model::{
+    Kind, Note, Outcome, Page, ReasonRow, Reasons, Series, SourceLine, StepLine, split_issue,
+};
 
 /// `unix ms` as `2026-12-07 03:12:41 UTC`.
 fn when(ms: i64) -> String {
@@ -99,7 +101,11 @@ pub fn run_page(
 fn steps_from_figures(page: &mut Page, f: &Figures) {
     for s in &f.steps {
         let outcomes = if f.dry_run {
-            vec![(Outcome::WouldSend, s.would_send), (Outcome::Invalid, s.rejected), (Outcome::Skipped, s.skipped)]
+            vec![
+                (Outcome::WouldSend, s.would_send),
+                (Outcome::Invalid, s.rejected),
+                (Outcome::Skipped, s.skipped),
+            ]
         } else {
             vec![
                 (Outcome::Created, s.created),
@@ -111,7 +117,12 @@ fn steps_from_figures(page: &mut Page, f: &Figures) {
                 (Outcome::Pending, s.pending),
             ]
         };
-        page.steps.push(StepLine { name: s.step.clone(), entity: s.entity.clone(), read: s.rows_read, outcomes });
+        page.steps.push(StepLine {
+            name: s.step.clone(),
+            entity: s.entity.clone(),
+            read: s.rows_read,
+            outcomes,
+        });
         for n in &s.notes {
             page.notes.push(Note { step: s.step.clone(), text: redact_text(n) });
         }
@@ -243,7 +254,8 @@ fn rerun(page: &mut Page, j: &Journal, run: Option<&RunRecord>) -> Result<(), Jo
     page.rerun.push(format!(
         "{unknown} row(s) whose outcome is unknown are looked up in the portal by their key before anything is resent"
     ));
-    page.rerun.push(format!("{pending} pending row(s) and the source's rows not yet in the journal are sent"));
+    page.rerun
+        .push(format!("{pending} pending row(s) and the source's rows not yet in the journal are sent"));
     Ok(())
 }
 
@@ -261,7 +273,8 @@ fn settings_lines(page: &mut Page, run: Option<&RunRecord>, figures: Option<&Fig
         page.settings.push(("rate".into(), format!("{} requests/s, burst {}", s.rate_per_sec, s.burst)));
         page.settings.push(("batch size".into(), format!("{} commands per batch", s.batch_size)));
         let peak = figures.map_or(0, |f| f.peak_in_flight);
-        page.settings.push(("requests in flight".into(), format!("at most {} (peak {peak})", s.max_in_flight)));
+        page.settings
+            .push(("requests in flight".into(), format!("at most {} (peak {peak})", s.max_in_flight)));
         page.settings.push((
             "operating budget".into(),
             format!("{:.0}s per {:.0}s window, per method", s.operating_budget_secs, s.operating_window_secs),
@@ -269,7 +282,10 @@ fn settings_lines(page: &mut Page, run: Option<&RunRecord>, figures: Option<&Fig
     } else if figures.is_some() || run.is_some() {
         page.settings.push(("limits".into(), "not recorded for this run".into()));
     }
-    page.settings.push(("credentials".into(), "never written to this page or the journal (webhook codes and tokens are masked)".into()));
+    page.settings.push((
+        "credentials".into(),
+        "never written to this page or the journal (webhook codes and tokens are masked)".into(),
+    ));
 }
 
 /// What `validate` found for one step, for its page.
@@ -294,8 +310,12 @@ pub fn validation_page(steps: Vec<ValidationStep>, online: bool) -> Page {
     page.facts.push(("written".into(), when(chrono::Utc::now().timestamp_millis())));
     page.facts.push((
         "checked".into(),
-        if online { "offline and against the portal (--online, read only)" } else { "offline (no portal read)" }
-            .into(),
+        if online {
+            "offline and against the portal (--online, read only)"
+        } else {
+            "offline (no portal read)"
+        }
+        .into(),
     ));
     let (mut valid, mut invalid) = (0, 0);
     for s in steps {
@@ -322,8 +342,13 @@ pub fn validation_page(steps: Vec<ValidationStep>, online: bool) -> Page {
             page.reasons.push(s.reasons);
         }
     }
-    page.settings.push(("portal".into(), if online { "read (never written)" } else { "not contacted" }.into()));
-    page.rerun.push(format!("{valid} valid row(s) would be sent; {invalid} invalid row(s) would be rejected"));
-    page.rerun.push("b24import run with the same mappings imports them; fix the invalid rows first to import every row".into());
+    page.settings
+        .push(("portal".into(), if online { "read (never written)" } else { "not contacted" }.into()));
+    page.rerun
+        .push(format!("{valid} valid row(s) would be sent; {invalid} invalid row(s) would be rejected"));
+    page.rerun.push(
+        "b24import run with the same mappings imports them; fix the invalid rows first to import every row"
+            .into(),
+    );
     page
 }

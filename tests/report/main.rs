@@ -32,7 +32,10 @@ fn assert_self_contained(html: &str) {
         }
     }
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80.min(html.len())]);
-    assert!(html.contains("prefers-color-scheme:dark") && html.contains("@page{size:A4"), "both schemes and A4");
+    assert!(
+        html.contains("prefers-color-scheme:dark") && html.contains("@page{size:A4"),
+        "both schemes and A4"
+    );
 }
 
 /// The sections in the order the issue lists them.
@@ -82,7 +85,10 @@ async fn run_report_html_holds_every_step_and_reason_and_no_resource_or_secret()
     assert!(secret.len() >= 8, "{webhook}");
     assert!(!html.contains(&secret), "the webhook's code is on the page");
     let masked = webhook.replace(&secret, "***");
-    assert!(html.contains(&format!("--webhook {masked}")), "the command line with the masked webhook: {html}");
+    assert!(
+        html.contains(&format!("--webhook {masked}")),
+        "the command line with the masked webhook: {html}"
+    );
     assert_in_order(
         &html,
         &["Per step", "The run over time", "Rejected rows by reason", "Settings", "What a re-run would do"],
@@ -91,10 +97,16 @@ async fn run_report_html_holds_every_step_and_reason_and_no_resource_or_secret()
     for outcome in ["read", "created", "updated", "existing", "rejected", "unknown", "skipped"] {
         assert!(html.contains(&format!(">{outcome}</th>")), "no {outcome} column");
     }
-    assert!(html.contains("<td>people</td><td>contact</td><td class=\"n\">30</td><td class=\"n\">28</td>"), "{html}");
+    assert!(
+        html.contains("<td>people</td><td>contact</td><td class=\"n\">30</td><td class=\"n\">28</td>"),
+        "{html}"
+    );
     assert!(html.contains("class=\"bar\""));
     // The chart (sampled ten times a second at first), with the ideal line of the binding wall.
-    assert!(html.contains("<svg") && html.contains("items per second") && html.contains("ideal pace"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("items per second") && html.contains("ideal pace"),
+        "{html}"
+    );
     assert!(html.contains("the rate limit binds") || html.contains("the operating budget binds"));
     for panel in ["requests in flight", "limit refusals", "operating time in use"] {
         assert!(html.contains(panel), "no {panel} panel");
@@ -103,9 +115,15 @@ async fn run_report_html_holds_every_step_and_reason_and_no_resource_or_secret()
     let codes = rejected_codes(&journal);
     assert_eq!(codes.len(), 2, "{codes:?}");
     for (step, code) in &codes {
-        assert!(html.contains(&format!("{step}: <span class=\"code\">{code}</span>")), "no group {step}/{code}");
+        assert!(
+            html.contains(&format!("{step}: <span class=\"code\">{code}</span>")),
+            "no group {step}/{code}"
+        );
     }
-    assert!(html.contains("<td>people.csv:7</td><td>P00005</td><td>Email</td><td>not-an-email</td>"), "{html}");
+    assert!(
+        html.contains("<td>people.csv:7</td><td>P00005</td><td>Email</td><td>not-an-email</td>"),
+        "{html}"
+    );
     assert_eq!(html.matches("What to do: </b>").count(), 2);
     // Settings: the plan, the rate, the batch size, the mapping and the source's fingerprint.
     for setting in ["plan", "rate", "batch size", "requests in flight", "operating budget", "command line"] {
@@ -122,11 +140,15 @@ async fn run_report_html_holds_every_step_and_reason_and_no_resource_or_secret()
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert_eq!(std::fs::read_to_string(&again).expect("page"), html, "the same page from the journal");
     let by_id = dir.path().join("run1.html");
-    let out = b24(dir.path(), args(&["report", "--journal", &s(&journal), "--run", "1", "--out", &s(&by_id)])).await;
+    let out =
+        b24(dir.path(), args(&["report", "--journal", &s(&journal), "--run", "1", "--out", &s(&by_id)]))
+            .await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert_eq!(std::fs::read_to_string(&by_id).expect("page"), html);
 
-    let out = b24(dir.path(), args(&["report", "--journal", &s(&journal), "--run", "7", "--out", &s(&by_id)])).await;
+    let out =
+        b24(dir.path(), args(&["report", "--journal", &s(&journal), "--run", "7", "--out", &s(&by_id)]))
+            .await;
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no run 7; its runs: 1"), "{}", shown(&out));
     let out = b24(dir.path(), args(&["report", "--journal", &s(&journal), "--out", "page.json"])).await;
@@ -141,7 +163,8 @@ async fn a_report_of_an_earlier_run_shows_that_run_and_the_journal_now() {
     spoil_two_rows(dir.path());
     let journal = s(&dir.path().join("j.sqlite"));
     let first = dir.path().join("first.html");
-    let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &["--report", &s(&first)]).await;
+    let out =
+        run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &["--report", &s(&first)]).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     // Fixed and run again: run 2 creates the two rows; run 1's page still shows run 1's counts.
     cli_support::edit_csv(dir.path(), "+7 916 002 0002,77", "+7 916 002 0002,41");
@@ -149,18 +172,22 @@ async fn a_report_of_an_earlier_run_shows_that_run_and_the_journal_now() {
     let json = dir.path().join("second.json");
     let out = run(dir.path(), &s(&mapping), &sandbox.webhook_url(), &journal, &["--report", &s(&json)]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect(".json stays the JSON report");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json"))
+        .expect(".json stays the JSON report");
     assert!(report["steps"].is_array(), "{report}");
     sandbox.stop().await;
 
     let page = dir.path().join("run1.html");
-    let out = b24(dir.path(), args(&["report", "--journal", &journal, "--run", "1", "--out", &s(&page)])).await;
+    let out =
+        b24(dir.path(), args(&["report", "--journal", &journal, "--run", "1", "--out", &s(&page)])).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let html = std::fs::read_to_string(&page).expect("page");
     assert_self_contained(&html);
     assert!(html.contains("b24import run 1 of job"), "{html}");
-    assert!(html.contains("<td>people</td><td>contact</td><td class=\"n\">10</td><td class=\"n\">8</td>"), "{html}");
+    assert!(
+        html.contains("<td>people</td><td>contact</td><td class=\"n\">10</td><td class=\"n\">8</td>"),
+        "{html}"
+    );
     // The rejected rows are the journal's now: none are left.
     assert!(html.contains("Rejected rows by reason</h2>") && html.contains("<p>None.</p>"), "{html}");
     let last = dir.path().join("last.html");
@@ -179,7 +206,8 @@ fn many_invalid_rows(dir: &Path, n: usize) -> PathBuf {
     writeln!(csv, "Code,Name,Last,Email,Phone,Tier").expect("write");
     for i in 0..n {
         let code = if i % 7 == 6 { i - 1 } else { i };
-        let email = if i % 3 == 0 { format!("broken{i}-at-example.com") } else { format!("p{i}@example.com") };
+        let email =
+            if i % 3 == 0 { format!("broken{i}-at-example.com") } else { format!("p{i}@example.com") };
         writeln!(csv, "P{code:06},Name{i},Last{i},{email},+7 916 000 0000,41").expect("write");
     }
     csv.flush().expect("flush");
@@ -195,7 +223,7 @@ async fn a_validation_of_200000_rows_makes_a_small_page_with_every_step_and_reas
     assert_eq!(out.status.code(), Some(1), "rows are invalid: {}", shown(&out));
     let html = std::fs::read_to_string(&page).expect("page");
     assert_self_contained(&html);
-    assert!(html.len() < 150_000, "the page of 200,000 rows is {} bytes", html.len());
+    assert!(html.len() < 64_000, "the page of 200,000 rows is {} bytes", html.len());
     assert_in_order(&html, &["Per step", "Invalid rows by reason", "Settings", "What a run would do"]);
     assert!(!html.contains("The run over time"), "a validation has no run over time");
     assert!(html.contains("<td>people</td><td>contact</td><td class=\"n\">200000</td>"), "{}", &html[..4000]);
@@ -204,7 +232,9 @@ async fn a_validation_of_200000_rows_makes_a_small_page_with_every_step_and_reas
     }
     // A group shows its count and its first rows, never every row.
     assert!(html.contains("66667 row(s)"), "the e-mail group counts every row");
-    assert!(html.contains("<td>people.csv:2</td><td>P000000</td><td>Email</td><td>broken0-at-example.com</td>"));
+    assert!(
+        html.contains("<td>people.csv:2</td><td>P000000</td><td>Email</td><td>broken0-at-example.com</td>")
+    );
     assert!(!html.contains("people.csv:2000"), "row 1999 is past the group's first rows");
     assert!(html.contains("more row(s) with this reason"));
     assert!(html.contains("<td>portal</td><td>not contacted</td>"));
@@ -214,7 +244,8 @@ async fn a_validation_of_200000_rows_makes_a_small_page_with_every_step_and_reas
     let small = many_invalid_rows(dir.path(), 50);
     let out = b24(dir.path(), args(&["validate", &s(&small), "--report", &s(&json)])).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
     assert_eq!(summary["ok"], false, "{summary}");
     assert_eq!(summary["steps"][0]["rows_read"], 50, "{summary}");
 }
@@ -262,4 +293,51 @@ async fn the_page_renders_in_headless_chromium_where_it_is_installed() {
 
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_online_puts_the_portal_s_gaps_and_row_reasons_on_the_page() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "Code,Name,Tier,Owner\nP1,Ann,Gold,admin@sandbox.local\nP2,Bob,Platinum,admin@sandbox.local\n\
+         P3,Cid,Bronze,nobody@example.com\n",
+    )
+    .expect("csv");
+    let mapping = dir.path().join("people.toml");
+    std::fs::write(
+        &mapping,
+        "name = \"people\"\n[source]\npath = \"people.csv\"\nkey = \"Code\"\n[target]\nentity = \"contact\"\n\
+         [fields]\nname = \"Name\"\nufCrm_1700000004 = { column = \"Tier\", type = \"enum\" }\n\
+         assignedById = { column = \"Owner\", user = \"email\" }\n",
+    )
+    .expect("mapping");
+    let page = dir.path().join("online.html");
+    let webhook = sandbox.webhook_url();
+    let out = b24(
+        dir.path(),
+        args(&["validate", &s(&mapping), "--online", "--webhook", &webhook, "--report", &s(&page)]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    sandbox.stop().await;
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_self_contained(&html);
+    assert!(!html.contains(&secret_of(&webhook)), "the webhook's code is on the page");
+    assert!(html.contains("offline and against the portal (--online, read only)"), "{html}");
+    assert!(
+        html.contains("<td>people</td><td>contact</td><td class=\"n\">3</td><td class=\"n\">1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("is not in the portal&#39;s list") || html.contains("is not in the portal's list"),
+        "{html}"
+    );
+    assert!(html.contains("no portal user with e-mail"), "{html}");
+    assert!(
+        html.contains("<h2>Notes</h2>") && html.contains("user IDs are found by e-mail at run time"),
+        "{html}"
+    );
+    assert_eq!(html.matches("What to do: </b>").count(), 2, "{html}");
 }

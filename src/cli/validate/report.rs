@@ -34,7 +34,8 @@ pub(super) fn write(
 ) -> anyhow::Result<()> {
     if !crate::report::is_html(path) {
         let text = serde_json::to_string_pretty(json)?;
-        return std::fs::write(path, text).with_context(|| format!("cannot write the report {}", path.display()));
+        return std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report {}", path.display()));
     }
     let steps = summaries
         .iter()
