@@ -138,7 +138,7 @@ fn reasons(page: &Page) -> Markup {
     html! {
         h2 { (word) " by reason" }
         @if let Some(n) = &page.reasons_note { p.mute { (n) } }
-        @if total == 0 { p { "None." } }
+        @if total == 0 && page.kind != Kind::DryRun { p { "None." } }
         @for r in &page.reasons {
             @for g in r.groups() {
                 div.group {

@@ -66,6 +66,13 @@ pub fn run_page(
     }
     let settings = figures.and_then(|f| f.settings.clone());
     series(&mut page, journal, run, figures, settings.as_ref())?;
+    if dry_run && journal.is_none() {
+        page.reasons_note = Some(
+            "A dry run keeps no rows: the invalid rows are counted above; validate --report FILE.html groups \
+             them by reason with their first rows."
+                .into(),
+        );
+    }
     if let Some(j) = journal {
         page.reasons_note = Some(
             "The journal's rejected rows as they are now (a later run may have fixed some). The journal keeps \
@@ -264,6 +271,8 @@ fn settings_lines(page: &mut Page, run: Option<&RunRecord>, figures: Option<&Fig
         page.settings.push(("command line".into(), redact_text(&r.args)));
     }
     if let Some(s) = s {
+        // The transport keeps the plan's rate, not its name: a rate that is a plan's own is
+        // named by it (`transport::Plan::rate`), any other came from --rate/--burst.
         let plan = match (s.rate_per_sec, s.burst) {
             (r, 50) if (r - 2.0).abs() < 1e-9 => "standard",
             (r, 250) if (r - 5.0).abs() < 1e-9 => "enterprise",

@@ -198,6 +198,31 @@ async fn a_report_of_an_earlier_run_shows_that_run_and_the_journal_now() {
     assert!(html.contains("<td class=\"n\">10</td><td class=\"n\">2</td>"), "run 2 created 2: {html}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_s_page_says_what_would_be_sent_and_writes_no_journal() {
+    let sandbox = Sandbox::start(cli_support::sandbox_config()).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = people(dir.path(), 10, "create");
+    spoil_two_rows(dir.path());
+    let journal = dir.path().join("j.sqlite");
+    let page = dir.path().join("dry.html");
+    let webhook = sandbox.webhook_url();
+    let out =
+        run(dir.path(), &s(&mapping), &webhook, &s(&journal), &["--dry-run", "--report", &s(&page)]).await;
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", shown(&out));
+    sandbox.stop().await;
+    assert!(!journal.exists(), "a dry run writes no journal");
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_self_contained(&html);
+    assert!(html.contains("<title>b24import dry run</title>"), "{html}");
+    assert!(
+        html.contains(">would send</th>") && html.contains("A dry run records no figures over time."),
+        "{html}"
+    );
+    assert!(html.contains("A dry run keeps no rows") && !html.contains("<p>None.</p>"), "{html}");
+    assert!(!html.contains(&secret_of(&webhook)));
+}
+
 /// `people.csv` of `n` rows for `validate`: every third row's e-mail is not one, every
 /// seventh repeats the key of the row before, every eleventh has no name; the rest are valid.
 fn many_invalid_rows(dir: &Path, n: usize) -> PathBuf {
