@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{Journal, JournalError, RunId, Sample};
 use crate::pipeline::{PlanRate, RunReport};
 use crate::transport::Transport;
+use crate::transport::client::redact_text;
 
 /// The limits and sizes the run was made with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,12 +75,14 @@ impl Figures {
                 .steps
                 .iter()
                 .map(|s| {
-                    let mut notes = s.notes.clone();
+                    // Masked before they are kept: the journal holds no credential (a note or an
+                    // error may quote a URL).
+                    let mut notes: Vec<String> = s.notes.iter().map(|n| redact_text(n)).collect();
                     if let Some(d) = s.duplicates.summary() {
-                        notes.push(d);
+                        notes.push(redact_text(&d));
                     }
                     if let Some(e) = &s.source_error {
-                        notes.push(format!("the source could not be read to the end: {e}"));
+                        notes.push(redact_text(&format!("the source could not be read to the end: {e}")));
                     }
                     StepFigures {
                         step: s.step.clone(),
@@ -109,7 +112,7 @@ impl Figures {
             binding_wall: r.binding_wall.to_string(),
             ratio_to_ideal: r.ratio_to_ideal,
             peak_in_flight: r.peak_in_flight,
-            stopped: r.stopped.as_ref().map(ToString::to_string),
+            stopped: r.stopped.as_ref().map(|s| redact_text(&s.to_string())),
             interrupted: r.interrupted,
             settings,
         }
