@@ -62,6 +62,11 @@ fn for_problem(kind: Problem) -> &'static str {
         }
         Required | RequireAny => "fill the required column in the source, or give the field a `default`",
         EmptyKey => "give the row a key: the key columns are empty",
+        EmptyParent => "fill the parent column: the row must name the item it belongs to",
+        ParentPending => {
+            "the row's parent is not imported yet (or was rejected): fix the parent row, and run again; \
+             the row waits and is sent once its parent is there"
+        }
         DuplicateKey => "the key repeats an earlier row: make keys unique, or remove the repeated row",
         LookupNotFound => {
             "the row points at a row the other step did not import: fix that row first, run the steps in \
