@@ -222,6 +222,11 @@ pub struct ServeArgs {
     /// CRM_FIELD_ERROR_VALUE_NOT_VALID naming the field.
     #[arg(long, help_heading = "Credentials")]
     pub not_admin: bool,
+    /// A business process template that starts on every new item of this document type
+    /// (DEAL, LEAD, CONTACT, COMPANY, DYNAMIC_<id>), listed by bizproc.workflow.template.list;
+    /// may be repeated.
+    #[arg(long, value_name = "DOCUMENT_TYPE", help_heading = "Portal")]
+    pub auto_workflow: Vec<String>,
 }
 
 fn parse_cost(s: &str) -> Result<(String, f64), String> {
@@ -327,7 +332,14 @@ impl ServeArgs {
             max_users: args.max_users,
         };
         // Issue 19 (history).
-        cfg.history = crate::HistoryConfig { import_denied: args.deny_import, not_admin: args.not_admin };
+        let workflows = args
+            .auto_workflow
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::history::WorkflowTemplate::on_create(i as u64 + 1, t))
+            .collect();
+        cfg.history =
+            crate::HistoryConfig { import_denied: args.deny_import, not_admin: args.not_admin, workflows };
         cfg.state_file = args.state.clone();
         match &args.state {
             Some(path) => {

@@ -27,6 +27,50 @@ pub struct HistoryConfig {
     /// `CRM_FIELD_ERROR_VALUE_NOT_VALID` naming that field (the pages' tables: "for system
     /// fields of type `createdTime`, if the request is not made by an administrator").
     pub not_admin: bool,
+    /// The portal's business process templates (`bizproc.workflow.template.list`, methods
+    /// `bizproc`): those with `AUTO_EXECUTE` 1 or 3 start on every item `crm.item.add` creates.
+    /// None by default.
+    pub workflows: Vec<WorkflowTemplate>,
+}
+
+/// One business process template, as `bizproc.workflow.template.list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowTemplate {
+    pub id: u64,
+    /// `crm`, `lists`, `disk`.
+    pub module_id: String,
+    /// `CCrmDocumentDeal`, ... (the page's table).
+    pub entity: String,
+    /// `DEAL`, `LEAD`, `DYNAMIC_1032`, ...
+    pub document_type: String,
+    /// 0 none, 1 on creation, 2 on modification, 3 both.
+    pub auto_execute: u8,
+    pub name: String,
+}
+
+impl WorkflowTemplate {
+    /// A CRM template `id` that starts on every new item of `document_type` (`DEAL`,
+    /// `DYNAMIC_1032`...), with the `ENTITY` the page gives that type.
+    pub fn on_create(id: u64, document_type: &str) -> WorkflowTemplate {
+        let document_type = document_type.trim().to_ascii_uppercase();
+        let entity = match document_type.as_str() {
+            "LEAD" => "CCrmDocumentLead",
+            "CONTACT" => "CCrmDocumentContact",
+            "COMPANY" => "CCrmDocumentCompany",
+            "DEAL" => "CCrmDocumentDeal",
+            "QUOTE" => "Bitrix\\Crm\\Integration\\BizProc\\Document\\Quote",
+            "SMART_INVOICE" => "Bitrix\\Crm\\Integration\\BizProc\\Document\\SmartInvoice",
+            _ => "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic",
+        };
+        WorkflowTemplate {
+            id,
+            module_id: "crm".into(),
+            entity: entity.into(),
+            document_type,
+            auto_execute: 1,
+            name: format!("Welcome sequence {id}"),
+        }
+    }
 }
 
 /// A timeline comment (`crm.timeline.comment.*`).

@@ -77,7 +77,7 @@ pub use plan::PlanLimits;
 pub use schema::SchemaFile;
 pub use setup::SetupConfig;
 // Issue 19 (history): the import methods' permissions and the snapshot's history counters.
-pub use history::{HistoryConfig, HistoryCounts};
+pub use history::{HistoryConfig, HistoryCounts, WorkflowTemplate};
 pub use strict::{ItemRules, StageRequirement};
 
 /// Errors of starting or running the sandbox.

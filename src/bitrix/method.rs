@@ -44,6 +44,8 @@ pub enum Method {
     CrmItemGet,
     /// `profile`: who the webhook's user is (`ADMIN`), for the import pre-flight.
     Profile,
+    /// The workflows a portal starts on every new item (the automation an import avoids).
+    BizprocWorkflowTemplateList,
 
     // Reads of the schema.
     CrmTypeList,
@@ -85,6 +87,7 @@ impl Method {
         Method::CrmItemFields,
         Method::UserGet,
         Method::Profile,
+        Method::BizprocWorkflowTemplateList,
         Method::CrmTimelineCommentAdd,
         Method::CrmTimelineCommentUpdate,
         Method::CrmActivityAdd,
@@ -136,6 +139,7 @@ impl Method {
             Method::CrmItemFields => "crm.item.fields",
             Method::UserGet => "user.get",
             Method::Profile => "profile",
+            Method::BizprocWorkflowTemplateList => "bizproc.workflow.template.list",
             Method::CrmTimelineCommentAdd => "crm.timeline.comment.add",
             Method::CrmTimelineCommentUpdate => "crm.timeline.comment.update",
             Method::CrmActivityAdd => "crm.activity.add",

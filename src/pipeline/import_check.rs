@@ -18,6 +18,14 @@
 //!
 //! A read that fails is a note ("could not check"), never a refusal: the rows' own answers
 //! then say what the portal thinks. Must not write anything.
+//!
+//! Also the other side ([`automation_notes`]): a step that creates CRM items with `crm.item.add`
+//! on a portal that starts business processes on every new item of the type
+//! (`bizproc.workflow.template.list`, `AUTO_EXECUTE` 1 or 3: "execute on creation") is told once
+//! that every item runs them, and that `method = "import"` does not. The list is for
+//! administrators with the `bizproc` scope: without them, nothing is said (nothing is known).
+//! The portal's automation rules (robots) have no REST list; the note names them with the
+//! workflows it found.
 
 use serde_json::{Value, json};
 
@@ -231,4 +239,58 @@ fn created_by_this_job(
     // The journal key of a source key (`#7` is stored as `\#7`): the same escaping as the run's.
     let journal_key = crate::journal::keys::row_key(&key, 0, false);
     Ok(j.row_state(step_id, &journal_key)?.is_some())
+}
+
+/// The `DOCUMENT_TYPE` of a CRM entity's business processes (the template list's page).
+fn document_type(entity: Entity) -> Option<String> {
+    use crate::mapping::entity::{COMPANY, CONTACT, DEAL, INVOICE, LEAD, QUOTE};
+    Some(match entity {
+        Entity::Crm(LEAD) => "LEAD".into(),
+        Entity::Crm(DEAL) => "DEAL".into(),
+        Entity::Crm(CONTACT) => "CONTACT".into(),
+        Entity::Crm(COMPANY) => "COMPANY".into(),
+        Entity::Crm(QUOTE) => "QUOTE".into(),
+        Entity::Crm(INVOICE) => "SMART_INVOICE".into(),
+        Entity::Crm(id) if id > 0 => format!("DYNAMIC_{id}"),
+        _ => return None,
+    })
+}
+
+/// For each step that creates CRM items with `crm.item.add` where the portal starts workflows
+/// on every new item of its type: (step, the note), once.
+pub async fn automation_notes(steps: &[Step], reads: &Reads) -> Vec<(String, String)> {
+    let mut notes = Vec::new();
+    for step in steps {
+        let target = &step.plan.target;
+        if target.method != CreateMethod::Add || target.mode == crate::mapping::Mode::Update {
+            continue;
+        }
+        let Some(document_type) = document_type(target.entity) else { continue };
+        let params = json!({
+            "select": ["ID", "NAME", "AUTO_EXECUTE"],
+            "filter": {"MODULE_ID": "crm", "DOCUMENT_TYPE": document_type},
+        });
+        let Ok(Ok(list)) = reads.ask(Method::BizprocWorkflowTemplateList, &params).await else { continue };
+        let names: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| matches!(t.get("AUTO_EXECUTE").and_then(bjson::id), Some(1 | 3)))
+            .map(|t| format!("\"{}\"", t.get("NAME").and_then(Value::as_str).unwrap_or("?")))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let note = format!(
+            "every {} this step creates starts the portal's business process{} {} (set to run on creation) \
+             and its automation rules, as crm.item.add does: set method = \"import\" in [target] to create \
+             them without (and keep their original dates)",
+            target.entity.name(),
+            if names.len() == 1 { "" } else { "es" },
+            names.join(", ")
+        );
+        tracing::warn!(step = step.plan.name.as_str(), "{note}");
+        notes.push((step.plan.name.clone(), note));
+    }
+    notes
 }

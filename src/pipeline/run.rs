@@ -68,8 +68,9 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
     mapping_problems(bind_parents(&mut steps, &recorded))?;
     let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     // Import steps: what the portal would refuse whole, before anything is written (exit 2).
-    let import_notes =
+    let mut import_notes =
         super::import_check::check_imports(&steps, journal.reader(), &reads, opts.dry_run).await?;
+    import_notes.extend(super::import_check::automation_notes(&steps, &reads).await);
     let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
     // The HTML report's figures over time (issue 22): sampled once a second while the steps run.
     let sampler = crate::report::Sampler::start(transport);

@@ -270,3 +270,67 @@ async fn validate_online_says_what_the_import_pre_flight_would_refuse_and_writes
     assert!(deals_in(&sandbox).await.is_empty());
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_add_step_is_told_once_that_the_portals_workflows_run_on_every_item_and_an_import_step_is_not() {
+    use b24import::sandbox::WorkflowTemplate;
+    let history =
+        HistoryConfig { workflows: vec![WorkflowTemplate::on_create(7, "DEAL")], ..HistoryConfig::default() };
+    let sandbox =
+        Sandbox::start(SandboxConfig { history, ..common::sandbox_config(RATE) }).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let m = deals(dir.path(), 5, "");
+    let add = dir.path().join("add.toml");
+    std::fs::write(
+        &add,
+        std::fs::read_to_string(&m)
+            .expect("m")
+            .replace("method = \"import\"\n", "")
+            .replace("name = \"deals\"", "name = \"added\"")
+            .replace("origin = \"hist\"", "origin = \"added\""),
+    )
+    .expect("mapping");
+    let (code, out) = finish(&args(&add, &dir.path().join("a.sqlite"), &sandbox)).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out.matches("\"Welcome sequence 7\"").count(),
+        2,
+        "the pre-flight and the summary, once each: {out}"
+    );
+    assert!(out.contains("method = \"import\""), "{out}");
+    // validate --online says it too; an import step hears nothing of it.
+    let v: Vec<String> = vec![
+        "validate".into(),
+        add.display().to_string(),
+        "--online".into(),
+        "--webhook".into(),
+        sandbox.webhook_url(),
+    ];
+    let (_, out) = finish(&v).await;
+    assert!(out.contains("Welcome sequence 7"), "{out}");
+    let fresh = Sandbox::start(SandboxConfig {
+        history: HistoryConfig {
+            workflows: vec![WorkflowTemplate::on_create(7, "DEAL")],
+            ..HistoryConfig::default()
+        },
+        ..common::sandbox_config(RATE)
+    })
+    .await
+    .expect("sandbox");
+    // The import step's dates and authors are no read-only fields to drop (validate --online).
+    let v: Vec<String> = vec![
+        "validate".into(),
+        m.display().to_string(),
+        "--online".into(),
+        "--webhook".into(),
+        fresh.webhook_url(),
+    ];
+    let (code, out) = finish(&v).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("read-only") && !out.contains("Welcome sequence"), "{out}");
+    let (code, out) = finish(&args(&m, &dir.path().join("i.sqlite"), &fresh)).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("Welcome sequence"), "{out}");
+    sandbox.stop().await;
+    fresh.stop().await;
+}

@@ -25,6 +25,8 @@ pub(crate) mod userfieldconfig;
 pub(crate) mod activity;
 pub(crate) mod import;
 pub(crate) mod timeline;
+// Issue 19: bizproc.workflow.template.list.
+pub(crate) mod bizproc;
 
 use serde_json::{Map, Value};
 
@@ -239,6 +241,8 @@ fn route(method: &str) -> Option<Handler> {
         "crm.activity.list" => activity::list,
         "crm.activity.delete" => activity::delete,
         "crm.activity.fields" => activity::fields_of,
+        // Issue 19: the workflows a portal starts on new items.
+        "bizproc.workflow.template.list" => bizproc::template_list,
         "server.time" => server_time,
         "department.get" => department::get,
         "app.info" => department::app_info,

@@ -490,3 +490,32 @@ async fn activity_and_comment_deletes_of_unknown_ids_answer_their_pages_errors()
         (400, "100".into(), "Could not find value for parameter {id}".into())
     );
 }
+
+#[tokio::test]
+async fn workflow_templates_list_by_filter_and_only_for_an_administrator() {
+    use b24_sandbox::WorkflowTemplate;
+    let mut lead = WorkflowTemplate::on_create(3, "LEAD");
+    lead.auto_execute = 2;
+    let history = HistoryConfig {
+        workflows: vec![WorkflowTemplate::on_create(1, "DEAL"), WorkflowTemplate::on_create(2, "deal"), lead],
+        ..HistoryConfig::default()
+    };
+    let p = portal_with(history.clone()).await;
+    let v = p
+        .ok(
+            "bizproc.workflow.template.list",
+            json!({"select": ["ID", "NAME", "AUTO_EXECUTE"], "filter": {"MODULE_ID": "crm", "DOCUMENT_TYPE": "DEAL", ">AUTO_EXECUTE": 0}, "order": {"ID": "DESC"}}),
+        )
+        .await;
+    assert_eq!(v["total"], 2);
+    assert_eq!(v["result"][0], json!({"ID": "2", "NAME": "Welcome sequence 2", "AUTO_EXECUTE": "1"}));
+    // Upper-case parameters, as the page's table names them; the default select is the ID.
+    let v = p.ok("bizproc.workflow.template.list", json!({"FILTER": {"document_type": "LEAD"}})).await;
+    assert_eq!(v["result"], json!([{"ID": "3"}]));
+    // Administrators only (the page's table).
+    let q = portal_with(HistoryConfig { not_admin: true, ..history }).await;
+    assert_eq!(
+        refusal(&q, "bizproc.workflow.template.list", json!({})).await,
+        (400, "ACCESS_DENIED".to_string(), "Access denied!".to_string())
+    );
+}

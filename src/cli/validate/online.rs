@@ -121,6 +121,12 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
             .await
             .err()
             .map(|e| e.to_string());
+        // The workflows the portal starts on every item an add step creates: a note of the step.
+        for (name, note) in pipeline::steps::automation_notes(steps, &reads).await {
+            if let Some(step) = steps.iter_mut().find(|s| s.plan.name == name) {
+                step.plan.notes.push(note);
+            }
+        }
         let mut emails = std::collections::BTreeSet::new();
         for step in steps.iter() {
             emails.extend(pipeline::steps::used_emails(&step.plan)?);

@@ -157,7 +157,11 @@ pub fn compare(plan: &MappingPlan, schema: &PortalSchema, used: &UsedLabels) -> 
             }
             continue;
         };
-        if pf.read_only {
+        // The original dates and authors are read-only for crm.item.add and what
+        // crm.item.batchImport is for (the import overview's table).
+        let imported = plan.target.method == crate::mapping::CreateMethod::Import
+            && crate::payload::HISTORY_FIELDS.contains(&f.name.as_str());
+        if pf.read_only && !imported {
             gaps.push(Gap::ReadOnly { field: f.name.clone() });
             continue;
         }
