@@ -256,41 +256,71 @@ fn document_type(entity: Entity) -> Option<String> {
     })
 }
 
-/// For each step that creates CRM items with `crm.item.add` where the portal starts workflows
-/// on every new item of its type: (step, the note), once.
-pub async fn automation_notes(steps: &[Step], reads: &Reads) -> Vec<(String, String)> {
+/// The steps [`automation_notes`] asks about: (step, entity name, document type) of every step
+/// that creates CRM items with `crm.item.add`.
+pub fn automation_questions(steps: &[Step]) -> Vec<(String, String, String)> {
+    steps
+        .iter()
+        .filter(|s| {
+            s.plan.target.method == CreateMethod::Add && s.plan.target.mode != crate::mapping::Mode::Update
+        })
+        .filter_map(|s| {
+            let t = &s.plan.target;
+            document_type(t.entity).map(|d| (s.plan.name.clone(), t.entity.name(), d))
+        })
+        .collect()
+}
+
+/// For each step of `questions` ([`automation_questions`]) whose type the portal starts
+/// workflows on for every new item: (step, the note), each said once (also logged as it is
+/// found). One read for the whole run (the CRM templates set to run on creation), so the run
+/// can start it beside its first requests (it costs no time there) and attach the notes to the
+/// summary at the end.
+pub async fn automation_notes(
+    questions: Vec<(String, String, String)>,
+    reads: Reads,
+) -> Vec<(String, String)> {
+    if questions.is_empty() {
+        return Vec::new();
+    }
+    let params = json!({
+        "select": ["ID", "NAME", "DOCUMENT_TYPE", "AUTO_EXECUTE"],
+        "filter": {"MODULE_ID": "crm", ">AUTO_EXECUTE": 0},
+    });
+    let Ok(Ok(list)) = reads.ask(Method::BizprocWorkflowTemplateList, &params).await else {
+        return Vec::new();
+    };
+    let on_create: Vec<(&str, &str)> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| matches!(t.get("AUTO_EXECUTE").and_then(bjson::id), Some(1 | 3)))
+        .filter_map(|t| {
+            Some((
+                t.get("DOCUMENT_TYPE").and_then(Value::as_str)?,
+                t.get("NAME").and_then(Value::as_str).unwrap_or("?"),
+            ))
+        })
+        .collect();
     let mut notes = Vec::new();
-    for step in steps {
-        let target = &step.plan.target;
-        if target.method != CreateMethod::Add || target.mode == crate::mapping::Mode::Update {
-            continue;
-        }
-        let Some(document_type) = document_type(target.entity) else { continue };
-        let params = json!({
-            "select": ["ID", "NAME", "AUTO_EXECUTE"],
-            "filter": {"MODULE_ID": "crm", "DOCUMENT_TYPE": document_type},
-        });
-        let Ok(Ok(list)) = reads.ask(Method::BizprocWorkflowTemplateList, &params).await else { continue };
-        let names: Vec<String> = list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| matches!(t.get("AUTO_EXECUTE").and_then(bjson::id), Some(1 | 3)))
-            .map(|t| format!("\"{}\"", t.get("NAME").and_then(Value::as_str).unwrap_or("?")))
+    for (step, entity, document_type) in questions {
+        let names: Vec<String> = on_create
+            .iter()
+            .filter(|(d, _)| d.eq_ignore_ascii_case(&document_type))
+            .map(|(_, n)| format!("\"{n}\""))
             .collect();
         if names.is_empty() {
             continue;
         }
         let note = format!(
-            "every {} this step creates starts the portal's business process{} {} (set to run on creation) \
-             and its automation rules, as crm.item.add does: set method = \"import\" in [target] to create \
-             them without (and keep their original dates)",
-            target.entity.name(),
+            "every {entity} this step creates starts the portal's business process{} {} (set to run on \
+             creation) and its automation rules, as crm.item.add does: set method = \"import\" in [target] \
+             to create them without (and keep their original dates)",
             if names.len() == 1 { "" } else { "es" },
             names.join(", ")
         );
-        tracing::warn!(step = step.plan.name.as_str(), "{note}");
-        notes.push((step.plan.name.clone(), note));
+        tracing::warn!(step = step.as_str(), "{note}");
+        notes.push((step, note));
     }
     notes
 }

@@ -68,9 +68,12 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
     mapping_problems(bind_parents(&mut steps, &recorded))?;
     let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     // Import steps: what the portal would refuse whole, before anything is written (exit 2).
-    let mut import_notes =
+    let import_notes =
         super::import_check::check_imports(&steps, journal.reader(), &reads, opts.dry_run).await?;
-    import_notes.extend(super::import_check::automation_notes(&steps, &reads).await);
+    // The portal's workflows on new items: read beside the first requests (it costs no time),
+    // said as soon as it is known, attached to the summary at the end.
+    let questions = super::import_check::automation_questions(&steps);
+    let automation = tokio::spawn(super::import_check::automation_notes(questions, reads.clone()));
     let run_id = journal.begin_run(&opts.job, &opts.args_summary)?;
     // The HTML report's figures over time (issue 22): sampled once a second while the steps run.
     let sampler = crate::report::Sampler::start(transport);
@@ -114,6 +117,13 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
                 break;
             }
             Err(Stop::Journal(e)) => return Err(RunError::Journal(e)),
+        }
+    }
+    if let Ok(notes) = automation.await {
+        for (step, note) in notes {
+            if let Some(r) = report.steps.iter_mut().find(|r| r.step == step) {
+                r.notes.push(note);
+            }
         }
     }
     progress.finish();

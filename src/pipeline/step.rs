@@ -140,8 +140,13 @@ impl<'a> StepRunner<'a> {
     /// source no longer has.
     pub(super) async fn run(&mut self, rows: super::prepare::Prepare) -> Result<(), Stop> {
         let core = &mut self.core;
-        let notes = core.portal().unknown_fields(&core.plan).await?;
-        core.report.notes.extend(notes);
+        // The field check runs beside the step's first requests (it only adds notes): one
+        // latency less before the first batch (issue 23). Its notes keep their place.
+        let notes_at = core.report.notes.len();
+        let fields_check = {
+            let (reads, plan) = (core.reads.clone(), core.plan.clone());
+            tokio::spawn(async move { super::portal::Portal::new(&reads).unknown_fields(&plan).await })
+        };
         if core.writing() {
             self.unknowns.reconcile_leftovers(core).await?;
         }
@@ -222,6 +227,15 @@ impl<'a> StepRunner<'a> {
         }
         if result.is_ok() {
             self.admission.report_missing(&mut self.core)?;
+        }
+        match fields_check.await {
+            Ok(Ok(notes)) => {
+                let at = notes_at.min(self.core.report.notes.len());
+                self.core.report.notes.splice(at..at, notes);
+            }
+            // The portal could not be used at all (credentials, overload): the step stops.
+            Ok(Err(stop)) if result.is_ok() => result = Err(stop),
+            _ => {}
         }
         bar.finish();
         self.finish_counts()?;

@@ -452,7 +452,7 @@ pub fn used_emails(plan: &MappingPlan) -> Result<std::collections::BTreeSet<Stri
 
 /// The import steps' pre-flight, shared with `validate --online` (`dry_run`: without the
 /// permission probe, which calls a writing method).
-pub use super::import_check::{automation_notes, check_imports};
+pub use super::import_check::{automation_notes, automation_questions, check_imports};
 
 /// How the run resolves a row's labels and users without a request, for `validate --online`
 /// to check rows by the run's own rules (one copy, in `pipeline::resolve`).

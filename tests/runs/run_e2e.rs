@@ -241,12 +241,10 @@ async fn overload_limit_stops_the_run_with_exit_3() {
         tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("output");
     assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("OVERLOAD_LIMIT"));
+    // The step's field check goes beside its first batch (issue 23): the rows of that batch may
+    // be `pending` (refused, to be sent again), none is done or left in flight.
     let counts = journal_counts(&journal, "people");
-    assert_eq!(
-        (counts.pending, counts.done),
-        (0, 0),
-        "stopped at its first request, before any row was sent"
-    );
+    assert_eq!((counts.sent, counts.done, counts.unknown), (0, 0, 0), "stopped at its first requests");
     sandbox.stop().await;
 }
 

@@ -122,7 +122,8 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
             .err()
             .map(|e| e.to_string());
         // The workflows the portal starts on every item an add step creates: a note of the step.
-        for (name, note) in pipeline::steps::automation_notes(steps, &reads).await {
+        let questions = pipeline::steps::automation_questions(steps);
+        for (name, note) in pipeline::steps::automation_notes(questions, reads.clone()).await {
             if let Some(step) = steps.iter_mut().find(|s| s.plan.name == name) {
                 step.plan.notes.push(note);
             }
