@@ -287,7 +287,9 @@ pub async fn automation_notes(
         "select": ["ID", "NAME", "DOCUMENT_TYPE", "AUTO_EXECUTE"],
         "filter": {"MODULE_ID": "crm", ">AUTO_EXECUTE": 0},
     });
-    let Ok(Ok(list)) = reads.ask(Method::BizprocWorkflowTemplateList, &params).await else {
+    // It rides in the first write batch when one leaves soon (no request of its own).
+    let wait = super::portal::RIDE_WAIT;
+    let Ok(list) = reads.portal().call_riding(Method::BizprocWorkflowTemplateList, params, wait).await else {
         return Vec::new();
     };
     let on_create: Vec<(&str, &str)> = list

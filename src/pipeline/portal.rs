@@ -16,6 +16,9 @@ use crate::payload;
 use crate::portal::Reads;
 use crate::transport::CallError;
 
+/// How long a read waits for a write batch to ride in before it goes alone.
+pub(super) const RIDE_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Keys per lookup request (`@originId` / `@EMAIL` lists).
 pub(super) const LOOKUP_CHUNK: usize = 50;
 
@@ -167,7 +170,8 @@ impl<'a> Portal<'a> {
             "entityTypeId": entity_type_id,
             "useOriginalUfNames": if plan.target.use_original_uf_names { "Y" } else { "N" },
         });
-        let result = match self.reads.portal().call(Method::CrmItemFields, params).await {
+        // It rides in the step's first batch when one leaves soon (no request of its own).
+        let result = match self.reads.portal().call_riding(Method::CrmItemFields, params, RIDE_WAIT).await {
             Ok(r) => r,
             // The portal cannot be used at all (credentials, overload, unreachable): stop now.
             Err(CallError::Transport(e)) if e.is_fatal() => return Err(Stop::Portal(e)),

@@ -58,6 +58,17 @@ pub trait Portal: Send + Sync {
     /// A direct read call (`crm.item.list`, `user.get`, ...): the answer's `result`.
     fn call(&self, method: Method, params: Value) -> Answer<Result<Value, CallError>>;
 
+    /// A read that may ride in the next write batch (no request of its own) when one leaves
+    /// within `wait`; else a direct [`call`](Portal::call).
+    fn call_riding(
+        &self,
+        method: Method,
+        params: Value,
+        _wait: Duration,
+    ) -> Answer<Result<Value, CallError>> {
+        self.call(method, params)
+    }
+
     /// Sleeps `d`, ending early with [`TransportError::Interrupted`] when the run is told to stop.
     fn pause(&self, d: Duration) -> Answer<Result<(), TransportError>>;
 
@@ -111,6 +122,11 @@ impl Portal for Transport {
     fn call(&self, method: Method, params: Value) -> Answer<Result<Value, CallError>> {
         let transport = self.clone();
         Box::pin(async move { transport.call(method.as_str(), &params).await })
+    }
+
+    fn call_riding(&self, method: Method, params: Value, wait: Duration) -> Answer<Result<Value, CallError>> {
+        let transport = self.clone();
+        Box::pin(async move { transport.call_riding(method, &params, wait).await })
     }
 
     fn pause(&self, d: Duration) -> Answer<Result<(), TransportError>> {

@@ -31,6 +31,7 @@ pub mod flight;
 pub mod limiter;
 pub mod operating;
 mod resolve;
+mod riders;
 pub mod shutdown;
 
 use std::collections::HashSet;
@@ -83,6 +84,8 @@ struct Inner {
     contacted: AtomicBool,
     /// The smallest body (bytes) the portal refused with 413; `usize::MAX` until one was.
     too_large_at: AtomicUsize,
+    /// Reads waiting to ride in the next batch (issue 23).
+    riders: riders::Riders,
 }
 
 /// An accepted answer: the parsed JSON body, and the operating reservation of the request,
@@ -91,6 +94,9 @@ struct Accepted<'a> {
     body: Value,
     _reservation: operating::Reservation<'a>,
 }
+
+/// Room a batch keeps for riding reads (a field list or template list request is well under).
+const RIDER_BYTES: usize = 16 * 1024;
 
 impl Transport {
     /// Builds the HTTP client and the limiters. Fails only if TLS cannot be set up.
@@ -114,6 +120,7 @@ impl Transport {
                 shutdown: Shutdown::new(),
                 contacted: AtomicBool::new(false),
                 too_large_at: AtomicUsize::new(usize::MAX),
+                riders: riders::Riders::default(),
             }),
         })
     }
@@ -201,6 +208,51 @@ impl Transport {
         if let Some((dup, _)) = cmds.iter().find(|(k, _)| !seen.insert(k.as_str())) {
             return Err(TransportError::InvalidBatch(format!("duplicate command key `{dup}`")));
         }
+        // Reads waiting to ride take the room the batch leaves (issue 23), never its bytes.
+        let riders = if batch::encode_batch(cmds).1 + RIDER_BYTES <= self.inner.config.max_batch_bytes {
+            self.inner.riders.take(batch::MAX_COMMANDS - cmds.len())
+        } else {
+            Vec::new()
+        };
+        if riders.is_empty() {
+            return self.send_batch(cmds).await;
+        }
+        let mut all = cmds.to_vec();
+        all.extend(riders.iter().map(|r| (r.key.clone(), r.command.clone())));
+        let answer = self.send_batch(&all).await;
+        riders::deliver(riders, &answer);
+        answer
+    }
+
+    /// A read that rides in the next write batch when one leaves within `wait` (it then costs
+    /// no request), else goes as a direct call ([`Transport::call`]); one whose batch did not
+    /// answer for it goes alone too.
+    pub async fn call_riding(
+        &self,
+        method: Method,
+        params: &Value,
+        wait: Duration,
+    ) -> Result<Value, CallError> {
+        let (key, mut rx) = self.inner.riders.board(method, params.clone());
+        tokio::select! {
+            delivered = &mut rx => {
+                if let Ok(Some(answer)) = delivered {
+                    return answer;
+                }
+            }
+            _ = tokio::time::sleep(wait) => {
+                if !self.inner.riders.leave(&key)
+                    && let Ok(Some(answer)) = rx.await
+                {
+                    return answer;
+                }
+            }
+        }
+        self.call(method.as_str(), params).await
+    }
+
+    /// One `batch` request of `cmds` (checked: at most 50, keys unique).
+    async fn send_batch(&self, cmds: &[(String, Command)]) -> Result<BatchOutcome, TransportError> {
         let (cmd_map, bytes) = batch::encode_batch(cmds);
         if bytes > self.inner.config.max_batch_bytes {
             if let [(key, command)] = cmds {
