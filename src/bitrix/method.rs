@@ -31,6 +31,8 @@ pub enum Method {
     CrmTimelineCommentUpdate,
     CrmActivityAdd,
     CrmActivityUpdate,
+    // Issue 21: undo's delete of what a run created.
+    CrmItemDelete,
 
     // Reads of the run (duplicate check, lookups, the users named by e-mail).
     CrmDuplicateFindByComm,
@@ -82,6 +84,7 @@ impl Method {
         Method::CrmItemBatchImport,
         Method::UserAdd,
         Method::UserUpdate,
+        Method::CrmItemDelete,
         Method::CrmDuplicateFindByComm,
         Method::CrmItemList,
         Method::CrmItemFields,
@@ -134,6 +137,7 @@ impl Method {
             Method::CrmItemBatchImport => "crm.item.batchImport",
             Method::UserAdd => "user.add",
             Method::UserUpdate => "user.update",
+            Method::CrmItemDelete => "crm.item.delete",
             Method::CrmDuplicateFindByComm => "crm.duplicate.findbycomm",
             Method::CrmItemList => "crm.item.list",
             Method::CrmItemFields => "crm.item.fields",
@@ -208,6 +212,7 @@ impl Method {
                 | Method::CrmTimelineCommentUpdate
                 | Method::CrmActivityAdd
                 | Method::CrmActivityUpdate
+                | Method::CrmItemDelete
                 | Method::CrmTypeAdd
                 | Method::CrmTypeUpdate
                 | Method::CrmAutomatedSolutionAdd
@@ -281,7 +286,7 @@ mod tests {
             assert_eq!(Method::from_name(m.as_str()), Some(*m));
             assert_eq!(m.to_string(), m.as_str());
         }
-        assert_eq!(Method::from_name("crm.item.delete"), None);
+        assert_eq!(Method::from_name("crm.contact.delete"), None);
     }
 
     #[test]
@@ -299,8 +304,13 @@ mod tests {
         for m in [Method::Batch, Method::CrmItemList, Method::UserGet, Method::UserfieldconfigGet] {
             assert!(!m.is_write(), "{m}");
         }
-        for m in [Method::CrmItemAdd, Method::UserUpdate, Method::CrmStatusAdd, Method::UserfieldconfigUpdate]
-        {
+        for m in [
+            Method::CrmItemAdd,
+            Method::UserUpdate,
+            Method::CrmStatusAdd,
+            Method::UserfieldconfigUpdate,
+            Method::CrmItemDelete,
+        ] {
             assert!(m.is_write(), "{m}");
         }
     }

@@ -32,6 +32,8 @@ mod run;
 mod sandbox;
 mod status;
 mod token_file;
+// Issue 21.
+mod undo;
 mod validate;
 
 use std::process::ExitCode;
@@ -107,6 +109,9 @@ pub enum Command {
     /// Write an earlier run of the journal as one self-contained HTML page (per step, the run
     /// over time, rejected rows by reason with what to do, the settings). Never contacts the portal.
     Report(report::Args),
+    /// Delete what b24import created in the portal (children before parents); never what it
+    /// only matched or updated, never users. Resumable; a later run creates the rows again.
+    Undo(undo::Args),
     /// Run the bundled samples against the embedded sandbox portal.
     #[cfg(feature = "sandbox")]
     Demo(demo::Args),
@@ -135,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Rejects(args) => rejects::run(args),
         Command::Ids(args) => ids::run(args),
         Command::Report(args) => report::run(args),
+        Command::Undo(args) => undo::run(args),
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "sandbox")]

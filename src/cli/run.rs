@@ -80,6 +80,11 @@ pub struct Args {
     /// gets the JSON report.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Take a consistent sample: N rows of each step (or P% of them), chosen by a hash of
+    /// their key; later steps take the rows whose lookups fall inside the sample. A later run
+    /// without --sample on the same journal takes the rest.
+    #[arg(long, value_name = "N|P%")]
+    pub sample: Option<crate::pipeline::sample::SampleSize>,
 }
 
 /// Where the portal is and how fast it may be called.
@@ -254,10 +259,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(run_with(
+    let outcome = runtime.block_on(run_sampled_with(
         &opts,
         &transport,
         PlanRate { per_second: rate.per_second, burst: rate.burst },
+        args.sample,
     ));
     // A name lookup abandoned by Ctrl-C may still sit in a blocking thread: do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
@@ -273,8 +279,27 @@ pub async fn run_with(
     transport: &Transport,
     rate: PlanRate,
 ) -> Result<RunReport, RunError> {
+    run_sampled_with(opts, transport, rate, None).await
+}
+
+/// [`run_with`], taking only the rows of a `--sample` when `sample` is given (issue 21).
+pub async fn run_sampled_with(
+    opts: &RunOptions,
+    transport: &Transport,
+    rate: PlanRate,
+    sample: Option<crate::pipeline::sample::SampleSize>,
+) -> Result<RunReport, RunError> {
+    let watcher = stop_watcher(transport);
+    let result = pipeline::run::run_sampled(opts, transport, rate, sample).await;
+    watcher.abort();
+    result
+}
+
+/// Watches for Ctrl-C / SIGTERM on behalf of a journaled command (`run`, `undo`): the first
+/// stops the transport, the second abandons the request in flight. Abort it when done.
+pub fn stop_watcher(transport: &Transport) -> tokio::task::JoinHandle<()> {
     let shutdown = transport.shutdown();
-    let watcher = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut signals = StopSignals::new();
         signals.next().await;
         eprintln!(
@@ -287,10 +312,7 @@ pub async fn run_with(
             "interrupted again: abandoning the request in flight; its rows are looked up on the next run"
         );
         shutdown.abandon();
-    });
-    let result = pipeline::run(opts, transport, rate).await;
-    watcher.abort();
-    result
+    })
 }
 
 /// Runs `work` until it ends, or until Ctrl-C / SIGTERM: then `None`, and `work` is dropped at
@@ -518,6 +540,9 @@ fn summary_of(args: &Args) -> String {
     }
     if args.dry_run {
         parts.push("--dry-run".into());
+    }
+    if let Some(s) = &args.sample {
+        parts.push(format!("--sample {s}"));
     }
     parts.join(" ")
 }

@@ -43,6 +43,10 @@ struct StepStatus {
     unknown: u64,
     created: u64,
     updated: u64,
+    /// Created, then deleted by `undo` (a later run creates them again; issue 21).
+    undone: u64,
+    /// A delete of `undo` sent whose outcome is not known yet (the next `undo` checks them).
+    undoing: u64,
     last_error: Option<String>,
 }
 
@@ -115,6 +119,8 @@ fn collect(journal: &Journal, path: &Path) -> Result<Status, crate::journal::Jou
             unknown: c.unknown,
             created: c.created,
             updated: c.updated,
+            undone: c.undone,
+            undoing: c.undoing,
             last_error,
         });
     }
@@ -160,7 +166,7 @@ fn count_source_rows(stored_mapping: &str, journal: &Path) -> Option<u64> {
 fn print_text(s: &Status) {
     outln!("journal {}", s.journal);
     outln!(
-        "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "step",
         "entity",
         "total",
@@ -171,12 +177,13 @@ fn print_text(s: &Status) {
         "rejected",
         "unknown",
         "created",
-        "updated"
+        "updated",
+        "undone"
     );
     for st in &s.steps {
         let total = if st.total_known { st.total.to_string() } else { format!(">={}", st.total) };
         outln!(
-            "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
+            "{:<14} {:<10} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
             st.step,
             st.entity,
             total,
@@ -187,8 +194,16 @@ fn print_text(s: &Status) {
             st.rejected,
             st.unknown,
             st.created,
-            st.updated
+            st.updated,
+            st.undone
         );
+        if st.undoing > 0 {
+            outln!(
+                "{:<14} {} row(s) with a delete in flight (an undo was stopped): run `b24import undo` again",
+                "",
+                st.undoing
+            );
+        }
         if let Some(e) = &st.last_error {
             outln!("{:<14} last error: {e}", "");
         }

@@ -36,6 +36,8 @@ mod runs;
 mod samples;
 mod schema;
 mod step_identity;
+// Issue 21: what undo reads and writes of a row.
+pub mod undo;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -106,6 +108,9 @@ pub struct Journal {
     hasher: FieldHasher,
     /// Held by a read-write journal only: `None` means opened read-only.
     lock: Option<lock::JournalLock>,
+    /// The run begun on this connection ([`Journal::begin_run`]): a row it creates records it
+    /// (issue 21: `undo --run ID`); 0 before any.
+    current_run: Option<RunId>,
 }
 
 impl Drop for Journal {
@@ -190,7 +195,14 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
         let hasher = load_hasher(&conn)?;
-        Ok(Journal { conn, path: path.to_path_buf(), version: schema::VERSION, hasher, lock: Some(lock) })
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+            version: schema::VERSION,
+            hasher,
+            lock: Some(lock),
+            current_run: None,
+        })
     }
 
     /// Opens an existing journal for reading only (`status`, `rejects`, `ids`, a dry run): no
@@ -207,7 +219,7 @@ impl Journal {
             return Err(JournalError::TooNew { found: version, supported: schema::VERSION });
         }
         let hasher = load_hasher(&conn)?;
-        Ok(Journal { conn, path: path.to_path_buf(), version, hasher, lock: None })
+        Ok(Journal { conn, path: path.to_path_buf(), version, hasher, lock: None, current_run: None })
     }
 
     pub fn path(&self) -> &Path {

@@ -67,11 +67,15 @@ pub struct Counts {
     pub created: u64,
     /// `done` rows that already existed in the portal (matched or updated).
     pub updated: u64,
+    /// Created, then deleted by `undo` (issue 21).
+    pub undone: u64,
+    /// A delete of `undo` sent, its outcome not yet known (issue 21).
+    pub undoing: u64,
 }
 
 impl Counts {
     pub fn total(&self) -> u64 {
-        self.pending + self.sent + self.done + self.rejected + self.unknown
+        self.pending + self.sent + self.done + self.rejected + self.unknown + self.undone + self.undoing
     }
 }
 
@@ -105,6 +109,8 @@ impl Journal {
                 RowState::Sent => counts.sent += n,
                 RowState::Rejected => counts.rejected += n,
                 RowState::Unknown => counts.unknown += n,
+                RowState::Undone => counts.undone += n,
+                RowState::Undoing => counts.undoing += n,
                 RowState::Done => {
                     counts.done += n;
                     if existing {

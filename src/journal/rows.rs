@@ -30,6 +30,13 @@
 //! | `FoundExisting` | any, and absent | `done` |
 //! | `FoundToUpdate` | absent, `pending` | `pending` |
 //! | `Confirmed` | `done` | `done` |
+//! | `Undoing` (issue 21) | `done` | `undoing` |
+//! | `Undone` (issue 21) | `undoing` | `undone` (the portal ID moved to `undone_id`) |
+//! | `Restored` (issue 21) | `undoing` | `done` |
+//!
+//! An `undone` row is a new row again: `Pending`, `Reopen` and `FoundToUpdate` are allowed
+//! from it too. A `Done` of a create on a row without a portal ID records the journal's current
+//! run (`created_run`): what `undo` deletes.
 //!
 //! So nothing that may have reached the portal (`sent`, `unknown`) is sent again or reopened
 //! before a lookup decides it (`Done` or `FoundExisting` when found, `NotRun` when absent), a
@@ -59,11 +66,24 @@ pub enum RowState {
     Rejected,
     /// The request's fate is unknown (timeout, dropped connection, 5xx): needs reconciliation.
     Unknown,
+    // Issue 21 (undo): a created row's delete, and its end.
+    /// Created, and its delete was sent (`undo`): checked in the portal (gone or not) before
+    /// anything else; the portal ID is kept until it is known gone.
+    Undoing,
+    /// Created, then deleted by `undo` (or found gone): a later run creates it again.
+    Undone,
 }
 
 impl RowState {
-    pub const ALL: [RowState; 5] =
-        [RowState::Pending, RowState::Sent, RowState::Done, RowState::Rejected, RowState::Unknown];
+    pub const ALL: [RowState; 7] = [
+        RowState::Pending,
+        RowState::Sent,
+        RowState::Done,
+        RowState::Rejected,
+        RowState::Unknown,
+        RowState::Undoing,
+        RowState::Undone,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,6 +92,8 @@ impl RowState {
             RowState::Done => "done",
             RowState::Rejected => "rejected",
             RowState::Unknown => "unknown",
+            RowState::Undoing => "undoing",
+            RowState::Undone => "undone",
         }
     }
 
@@ -165,6 +187,14 @@ pub enum Transition<'a> {
     FoundToUpdate { row_ref: &'a str, payload_hash: &'a str, id: u64, baseline: &'a FieldHashes },
     /// The hashes of the fields a done row now holds in the portal.
     Confirmed { fields: &'a FieldHashes },
+    // Issue 21 (undo).
+    /// A created row's delete about to leave: `undoing` (its portal ID kept).
+    Undoing,
+    /// Its item is gone (deleted now, or found gone): `undone`, the portal ID moved to
+    /// `undone_id`, so that a later run creates the row again.
+    Undone,
+    /// Its delete did not run, was refused, or the item was found still there: `done` again.
+    Restored,
 }
 
 impl Transition<'_> {
@@ -181,16 +211,20 @@ impl Transition<'_> {
             Transition::FoundExisting { .. } => "FoundExisting",
             Transition::FoundToUpdate { .. } => "FoundToUpdate",
             Transition::Confirmed { .. } => "Confirmed",
+            Transition::Undoing => "Undoing",
+            Transition::Undone => "Undone",
+            Transition::Restored => "Restored",
         }
     }
 
     /// Whether a row in state `from` (`None`: not in the journal) may make this transition:
     /// the table of the module doc.
     pub fn allowed_from(&self, from: Option<RowState>) -> bool {
-        use RowState::{Done, Pending, Rejected, Sent, Unknown};
+        use RowState::{Done, Pending, Rejected, Sent, Undoing, Undone, Unknown};
         match self {
-            Transition::Pending { .. } => matches!(from, None | Some(Pending)),
-            Transition::Reopen { .. } => matches!(from, Some(Pending | Done | Rejected)),
+            // An undone row enters again as a new one (issue 21).
+            Transition::Pending { .. } => matches!(from, None | Some(Pending | Undone)),
+            Transition::Reopen { .. } => matches!(from, Some(Pending | Done | Rejected | Undone)),
             Transition::Sent => matches!(from, Some(Pending)),
             Transition::Done { .. } => matches!(from, Some(Sent | Unknown)),
             Transition::Rejected { .. } => matches!(from, Some(Pending | Sent)),
@@ -198,8 +232,10 @@ impl Transition<'_> {
             Transition::NotRun => matches!(from, Some(Sent | Unknown)),
             // Found by a lookup: whatever the journal held, the portal has decided it.
             Transition::FoundExisting { .. } => true,
-            Transition::FoundToUpdate { .. } => matches!(from, None | Some(Pending)),
+            Transition::FoundToUpdate { .. } => matches!(from, None | Some(Pending | Undone)),
             Transition::Confirmed { .. } => matches!(from, Some(Done)),
+            Transition::Undoing => matches!(from, Some(Done)),
+            Transition::Undone | Transition::Restored => matches!(from, Some(Undoing)),
         }
     }
 
@@ -211,9 +247,12 @@ impl Transition<'_> {
             | Transition::NotRun
             | Transition::FoundToUpdate { .. } => RowState::Pending,
             Transition::Sent => RowState::Sent,
-            Transition::Done { .. } | Transition::FoundExisting { .. } | Transition::Confirmed { .. } => {
-                RowState::Done
-            }
+            Transition::Done { .. }
+            | Transition::FoundExisting { .. }
+            | Transition::Confirmed { .. }
+            | Transition::Restored => RowState::Done,
+            Transition::Undoing => RowState::Undoing,
+            Transition::Undone => RowState::Undone,
             Transition::Rejected { .. } => RowState::Rejected,
             Transition::Unknown { .. } => RowState::Unknown,
         }
@@ -240,7 +279,7 @@ impl Journal {
                     }
                 });
             }
-            write(&tx, step, key, change, now)?;
+            write(&tx, step, key, change, now, self.current_run.map_or(0, |r| r.0))?;
         }
         tx.commit()?;
         Ok(())
@@ -263,6 +302,7 @@ fn write(
     key: &str,
     change: &Transition<'_>,
     now: i64,
+    run: i64,
 ) -> Result<(), JournalError> {
     let s = step.0;
     match *change {
@@ -271,7 +311,7 @@ fn write(
                 "INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
                  ON CONFLICT(step_id, row_key) DO UPDATE SET row_ref = excluded.row_ref,
-                     payload_hash = excluded.payload_hash, updated_at = excluded.updated_at",
+                     payload_hash = excluded.payload_hash, state = 'pending', updated_at = excluded.updated_at",
             )?
             .execute(params![s, key, row_ref, payload_hash, now])?,
         Transition::Reopen { row_ref, payload_hash } => tx
@@ -287,13 +327,16 @@ fn write(
                  WHERE step_id = ?1 AND row_key = ?2",
             )?
             .execute(params![s, key, now])?,
+        // A create that lands on a row without a portal ID is b24import's creation: the run is
+        // recorded (`created_run`, what `undo` deletes); an update or a row found keeps it as it was.
         Transition::Done { id, existing } => tx
             .prepare_cached(
                 "UPDATE rows SET state = 'done', portal_id = ?3, existing = ?4, error_code = NULL,
-                     error_text = NULL, updated_at = ?5
+                     error_text = NULL, updated_at = ?5,
+                     created_run = CASE WHEN ?4 = 0 AND portal_id IS NULL THEN ?6 ELSE created_run END
                  WHERE step_id = ?1 AND row_key = ?2",
             )?
-            .execute(params![s, key, id as i64, existing, now])?,
+            .execute(params![s, key, id as i64, existing, now, run])?,
         Transition::Rejected { code, text } => tx
             .prepare_cached(
                 "UPDATE rows SET state = 'rejected', error_code = ?3, error_text = ?4, updated_at = ?5
@@ -336,6 +379,9 @@ fn write(
         Transition::Confirmed { fields } => tx
             .prepare_cached("UPDATE rows SET field_hashes = ?3 WHERE step_id = ?1 AND row_key = ?2")?
             .execute(params![s, key, fields.to_json()])?,
+        Transition::Undoing | Transition::Undone | Transition::Restored => {
+            super::undo::write(tx, step, key, change, now)?
+        }
     };
     Ok(())
 }

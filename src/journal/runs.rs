@@ -61,7 +61,9 @@ impl Journal {
             "INSERT INTO runs (job, args, started_at) VALUES (?1, ?2, ?3)",
             params![job, scrub_args(args), now_ms()],
         )?;
-        Ok(RunId(self.conn.last_insert_rowid()))
+        let id = RunId(self.conn.last_insert_rowid());
+        self.current_run = Some(id);
+        Ok(id)
     }
 
     /// Records the end of a run with a short outcome (`completed`, `rejected rows`, `gave up: ...`).

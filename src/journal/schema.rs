@@ -116,6 +116,55 @@ const MIGRATIONS: &[Migration] = &[
     );
     "#,
     ),
+    // --- issue 21 (sample and undo) ---
+    // 6: rows may be `undoing` (a delete sent, its outcome not yet known) and `undone`; a row
+    // remembers the run that created it (`created_run`; 0 for a create recorded before this
+    // version: `existing = 0` and done) and, once undone, the ID its item had (`undone_id`).
+    // SQLite cannot change a CHECK constraint, so the table is built again.
+    Migration::Sql(
+        r#"
+    CREATE TABLE rows_v6 (
+        step_id      INTEGER NOT NULL REFERENCES steps(id),
+        row_key      TEXT    NOT NULL,
+        row_ref      TEXT    NOT NULL,
+        payload_hash TEXT    NOT NULL,
+        state        TEXT    NOT NULL
+            CHECK (state IN ('pending', 'sent', 'done', 'rejected', 'unknown', 'undoing', 'undone')),
+        portal_id    INTEGER,
+        error_code   TEXT,
+        error_text   TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        existing     INTEGER NOT NULL DEFAULT 0,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        field_hashes TEXT,
+        created_run  INTEGER,
+        undone_id    INTEGER,
+        PRIMARY KEY (step_id, row_key)
+    ) WITHOUT ROWID;
+    INSERT INTO rows_v6 (step_id, row_key, row_ref, payload_hash, state, portal_id, error_code,
+            error_text, attempts, existing, created_at, updated_at, field_hashes, created_run)
+        SELECT step_id, row_key, row_ref, payload_hash, state, portal_id, error_code, error_text,
+            attempts, existing, created_at, updated_at, field_hashes,
+            CASE WHEN state = 'done' AND existing = 0 AND portal_id IS NOT NULL THEN 0 END
+        FROM rows;
+    DROP TABLE rows;
+    ALTER TABLE rows_v6 RENAME TO rows;
+    CREATE INDEX rows_by_state ON rows (step_id, state);
+    "#,
+    ),
+    // 7: the rows a sample run took (`run --sample`), by the run that took them.
+    Migration::Sql(
+        r#"
+    CREATE TABLE sampled (
+        step_id  INTEGER NOT NULL REFERENCES steps(id),
+        row_key  TEXT    NOT NULL,
+        run_id   INTEGER NOT NULL,
+        PRIMARY KEY (step_id, row_key)
+    ) WITHOUT ROWID;
+    "#,
+    ),
+    // --- end of issue 21 ---
 ];
 
 /// The schema version this build writes.

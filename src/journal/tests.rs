@@ -179,7 +179,19 @@ fn rows_move_pending_sent_done() {
     assert_eq!(state(&j, s, "c"), RowState::Unknown);
     assert_eq!(state(&j, s, "d"), RowState::Pending);
     let c = j.counts(s).expect("counts");
-    assert_eq!(c, Counts { pending: 1, sent: 0, done: 1, rejected: 1, unknown: 1, created: 1, updated: 0 });
+    assert_eq!(
+        c,
+        Counts {
+            pending: 1,
+            sent: 0,
+            done: 1,
+            rejected: 1,
+            unknown: 1,
+            created: 1,
+            updated: 0,
+            ..Counts::default()
+        }
+    );
     assert_eq!(c.total(), 4);
     assert_eq!(j.ids(s).expect("ids"), vec![("a".to_string(), 101)]);
     assert_eq!(j.rejected_rows(s).expect("rejects").len(), 1);

@@ -99,7 +99,8 @@ pub(super) enum Admit {
 /// Whether the row waits for a lookup of its outcome: it is left alone, and its lookups are
 /// not even resolved.
 pub(super) fn awaits_outcome(known: Option<&RowStatus>) -> bool {
-    known.is_some_and(|k| k.state.needs_reconciliation())
+    // Issue 21: a row whose delete an undo left in flight waits for the next undo.
+    known.is_some_and(|k| k.state.needs_reconciliation() || k.state == RowState::Undoing)
 }
 
 /// Whether the journal holds the row as done.
@@ -109,6 +110,8 @@ pub(super) fn is_done(known: Option<&RowStatus>) -> bool {
 
 /// The decision for one row. `known` is what the journal holds of it.
 pub(super) fn decide(known: Option<&RowStatus>, row: Row<'_>, rules: Rules<'_>) -> Admit {
+    // Issue 21: a row `undo` deleted is a new row again (its item is gone).
+    let known = known.filter(|k| k.state != RowState::Undone);
     let unchanged = |hash: &str| known.filter(|k| k.state.is_final() && k.payload_hash == hash);
     let reject =
         |code, text: &str| Admit::Reject { code, text: text.to_string(), in_journal: known.is_some() };

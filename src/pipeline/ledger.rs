@@ -126,6 +126,14 @@ pub(super) enum Ledger<'a> {
 }
 
 impl Ledger<'_> {
+    /// Issue 21: remembers the rows a sample run takes (nothing for a dry run).
+    pub(super) fn record_sampled(&mut self, keys: &[&str]) -> Result<(), JournalError> {
+        match self {
+            Ledger::Writing { journal, step } => journal.record_sampled(*step, keys),
+            Ledger::DryRun { .. } => Ok(()),
+        }
+    }
+
     /// Whether this step writes (to the journal and to the portal).
     pub(super) fn is_writing(&self) -> bool {
         matches!(self, Ledger::Writing { .. })

@@ -38,6 +38,9 @@
 //! | `matching` | carrying the duplicate check out (asking, reading, recording, within-source rows) |
 //! | [`parents`] | attached steps (comments, activities) bound to their parent step and its entity |
 //! | `order` | an import step's rows staged and drained oldest first (`method = "import"`) |
+//! | [`sample`] | `run --sample` (issue 21): which rows a sample takes, a consistent slice across steps |
+//! | [`undo`] | `undo` (issue 21): what a run created, deleted in reverse step order; the one match on a step's kind |
+//! | `undo_send` | undo's journal bracket of the send loop: each delete's fate -> `undone`, `done` again, or checked by ID |
 
 mod admit;
 mod attached;
@@ -65,6 +68,10 @@ mod step_tests;
 pub mod steps;
 mod stop;
 pub mod upsert;
+// Issue 21: undo (what a run created, deleted through the one send loop).
+pub mod sample;
+pub mod undo;
+mod undo_send;
 
 pub use duplicates::DuplicateFigures;
 pub use prepare::{Prepare, Prepared, Step, StepError, load_mapping};

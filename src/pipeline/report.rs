@@ -49,6 +49,8 @@ pub struct StepReport {
     pub changed_not_updated: u64,
     /// Rows the journal has done that the source no longer holds (never deleted).
     pub missing: u64,
+    /// Rows read but not in the sample (`--sample`, issue 21): not taken by this run.
+    pub not_sampled: u64,
     /// Their keys (the first 10,000).
     pub missing_keys: Vec<String>,
     /// Would be sent (dry run only).

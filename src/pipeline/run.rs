@@ -18,6 +18,7 @@ use super::parents::{KnownStep, bind_parents};
 use super::prepare::Step;
 use super::progress::Progress;
 use super::report::{PlanRate, RunReport};
+use super::sample::{Sample, SampleSize};
 use super::step::{RunContext, StepRunner};
 use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
 use super::stop::Stop;
@@ -30,6 +31,16 @@ use crate::transport::Transport;
 /// handle, the transport's [`Shutdown`](crate::transport::Shutdown): its first signal stops
 /// reading and sending, its second abandons the request in flight.
 pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Result<RunReport, RunError> {
+    run_sampled(opts, transport, rate, None).await
+}
+
+/// [`run`], taking only the rows of a `--sample` (issue 21) when `sample` is given.
+pub async fn run_sampled(
+    opts: &RunOptions,
+    transport: &Transport,
+    rate: PlanRate,
+    sample: Option<SampleSize>,
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
     // Every mapping is checked before anything is sent.
     let mut steps = match open_steps(&opts.mappings) {
@@ -38,6 +49,14 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         Err(OpenError::Source { error, .. }) => return Err(error.into()),
     };
     mapping_problems(check_order(&steps))?;
+    let sample = match sample {
+        Some(size) => Some(match Sample::of_mappings(size, &opts.mappings) {
+            Ok(s) => s,
+            Err(OpenError::Mapping(d)) => return Err(RunError::Mapping(d)),
+            Err(OpenError::Source { error, .. }) => return Err(error.into()),
+        }),
+        None => None,
+    };
     // The portal's schema, read before anything is written, when a step needs it (issue 10).
     let schema = match super::steps::run_preflight(&mut steps, transport).await? {
         Ok(schema) => schema,
@@ -84,8 +103,14 @@ pub async fn run(opts: &RunOptions, transport: &Transport, rate: PlanRate) -> Re
         journal: opts.journal.display().to_string(),
         ..Default::default()
     };
-    let context =
-        RunContext { reads: &reads, opts, progress: &progress, steps: &step_names, schema: schema.as_ref() };
+    let context = RunContext {
+        reads: &reads,
+        opts,
+        progress: &progress,
+        steps: &step_names,
+        schema: schema.as_ref(),
+        sample: sample.as_ref(),
+    };
     for (order, step) in steps.into_iter().enumerate() {
         if transport.shutdown().is_stopped() {
             report.interrupted = true;

@@ -59,6 +59,8 @@ pub(super) struct RunContext<'a> {
     pub(super) steps: &'a [String],
     /// The portal's schema read before the run (labels -> IDs); `None` when no step needs it.
     pub(super) schema: Option<&'a std::sync::Arc<crate::schema::PortalSchema>>,
+    /// `--sample` (issue 21): the rows this run takes; `None`: every row.
+    pub(super) sample: Option<&'a super::sample::Sample>,
 }
 
 /// One step while it runs: the order of its work over its components.
@@ -79,6 +81,8 @@ pub(super) struct StepRunner<'a> {
     batch_size: usize,
     /// An import step's rows until the source has been read (`None` for every other step).
     order: Option<ImportOrder>,
+    /// `--sample` (issue 21): the rows this run takes; `None`: every row.
+    sample: Option<&'a super::sample::Sample>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -88,12 +92,16 @@ impl<'a> StepRunner<'a> {
         journal: &'a mut RunJournal,
         run: RunContext<'a>,
     ) -> Result<(StepRunner<'a>, super::prepare::Prepare), RunError> {
-        let RunContext { reads, opts, progress, steps, schema } = run;
+        let RunContext { reads, opts, progress, steps, schema, sample } = run;
         let entity = step.plan.target.entity;
         let mut report =
             StepReport { step: step.plan.name.clone(), entity: entity.name(), ..Default::default() };
         report.notes.extend(step.source.notes().iter().cloned());
-        let ledger = journal.step(&step, order, &mut report.notes)?;
+        let mut ledger = journal.step(&step, order, &mut report.notes)?;
+        if let Some(sample) = sample {
+            // The journal remembers the rows a sample took (issue 21).
+            ledger.record_sampled(&sample.keys_of(&step.plan.name))?;
+        }
         let hasher = ledger.hasher();
         let batch_size =
             if entity == Entity::User { opts.batch_size.clamp(1, 10) } else { opts.batch_size.clamp(1, 50) };
@@ -125,6 +133,7 @@ impl<'a> StepRunner<'a> {
             progress,
             batch_size,
             order,
+            sample,
         };
         Ok((runner, rows))
     }
@@ -182,6 +191,12 @@ impl<'a> StepRunner<'a> {
                 }
             };
             self.core.report.rows_read += 1;
+            if let Some(sample) = self.sample
+                && !sample.takes(&self.core.plan.name, &super::job::journal_key(&prepared))
+            {
+                self.core.report.not_sampled += 1;
+                continue;
+            }
             result = self.admit_and_send(prepared, &mut sender).await;
             if result.is_err() {
                 break;
@@ -225,7 +240,8 @@ impl<'a> StepRunner<'a> {
             sender.resume();
             result = self.landing().send_all(&mut sender, Vec::new()).await;
         }
-        if result.is_ok() {
+        // A sample sees only its rows: the others are not "no longer in the source".
+        if result.is_ok() && self.sample.is_none() {
             self.admission.report_missing(&mut self.core)?;
         }
         match fields_check.await {
@@ -236,6 +252,12 @@ impl<'a> StepRunner<'a> {
             // The portal could not be used at all (credentials, overload): the step stops.
             Ok(Err(stop)) if result.is_ok() => result = Err(stop),
             _ => {}
+        }
+        if self.core.report.not_sampled > 0 {
+            self.core.report.notes.push(format!(
+                "{} row(s) not in the sample (--sample): a run without --sample on this journal takes them",
+                self.core.report.not_sampled
+            ));
         }
         bar.finish();
         self.finish_counts()?;

@@ -47,7 +47,14 @@ async fn run_step(
     let reads = Reads::new(portal);
     let progress = Progress::new(false);
     let names = vec!["contacts".to_string()];
-    let context = RunContext { reads: &reads, opts: &opts, progress: &progress, steps: &names, schema: None };
+    let context = RunContext {
+        reads: &reads,
+        opts: &opts,
+        progress: &progress,
+        steps: &names,
+        schema: None,
+        sample: None,
+    };
     let (mut runner, rows) = StepRunner::new(steps.remove(0), 0, &mut run_journal, context).unwrap();
     let result = runner.run(rows).await;
     (result, runner.take_report())

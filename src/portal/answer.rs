@@ -95,6 +95,13 @@ pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowA
         Some(CommandOutcome::Done(v)) if cmd.method == crate::payload::Method::CrmItemBatchImport => {
             import_item(v.get("items").and_then(|i| i.get(0)), cmd)
         }
+        // A delete (issue 21) answers `[]` (`universal/crm-item-delete.md`): done, the item it named.
+        Some(CommandOutcome::Done(_)) if cmd.method == crate::payload::Method::CrmItemDelete => {
+            match cmd.params.get("id").and_then(json::id) {
+                Some(id) => RowAnswer::Done { id, update: false },
+                None => RowAnswer::Unknown("a delete without an ID"),
+            }
+        }
         Some(CommandOutcome::Done(v)) => match created_id(cmd, v) {
             Some(id) => RowAnswer::Done { id, update: cmd.method.is_update() },
             None => RowAnswer::Unknown("the portal answered without an ID"),

@@ -26,3 +26,6 @@ mod shared_bucket;
 mod stops_signals;
 mod stops_too_large;
 mod time_models;
+// Issue 21.
+mod sample;
+mod undo;

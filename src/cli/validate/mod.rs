@@ -70,6 +70,10 @@ pub struct Args {
     /// notes); any other name gets the summary as JSON (as --json prints it).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Only the rows `run --sample N` (or P%) would take (issue 21): the others are counted,
+    /// not checked.
+    #[arg(long, value_name = "N|P%")]
+    pub sample: Option<crate::pipeline::sample::SampleSize>,
     #[command(flatten)]
     pub portal: super::run::PortalArgs,
 }
@@ -101,6 +105,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(code);
     }
     let step_names: Vec<String> = steps.iter().map(|s| s.plan.name.clone()).collect();
+    // Issue 21: the rows a sample run would take (the sources read once more).
+    let sample = match args.sample.map(|size| pipeline::sample::Sample::of_mappings(size, &args.mappings)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            let e = match e {
+                pipeline::OpenError::Mapping(d) => d.to_string(),
+                pipeline::OpenError::Source { error, .. } => error.to_string(),
+            };
+            eprintln!("error: --sample: {e}; nothing was validated");
+            return Ok(exit::USAGE);
+        }
+        None => None,
+    };
     let several = steps.len() > 1;
     let mut emit = match &args.emit {
         Some(p) => {
@@ -123,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         match validate_step(
             step,
             &args,
-            &step_names,
+            JobSteps { names: &step_names, sample: sample.as_ref() },
             emit.as_mut(),
             rejects_path.as_deref(),
             online_step,
@@ -191,18 +208,26 @@ fn tidy_path(path: &Path) -> String {
     out.display().to_string()
 }
 
+/// The steps of the job being validated, and the rows a `--sample` would take (issue 21).
+#[derive(Clone, Copy)]
+struct JobSteps<'a> {
+    names: &'a [String],
+    sample: Option<&'a pipeline::sample::Sample>,
+}
+
 /// The summary, and the error that cut the step short, if any.
 type StepResult = Result<StepSummary, Box<(StepSummary, anyhow::Error)>>;
 
 fn validate_step(
     step: Step,
     args: &Args,
-    step_names: &[String],
+    job: JobSteps<'_>,
     mut emit: Option<&mut BufWriter<File>>,
     rejects_path: Option<&Path>,
     mut online: Option<OnlineStep<'_>>,
     gaps: &[Gap],
 ) -> StepResult {
+    let JobSteps { names: step_names, sample } = job;
     let mut summary = StepSummary {
         portal: gaps
             .iter()
@@ -263,6 +288,12 @@ fn validate_step(
             }
         };
         summary.rows_read += 1;
+        if let Some(s) = sample
+            && !s.takes(&summary.step, &pipeline::run::journal_key(&prepared))
+        {
+            summary.not_sampled += 1;
+            continue;
+        }
         if let (Some(o), Ok(draft)) = (online.as_mut(), &prepared.outcome) {
             let issues = online_issues(&plan, draft, o);
             if !issues.is_empty() {
@@ -310,6 +341,14 @@ fn validate_step(
         }
     }
     progress.finish();
+    if sample.is_some() {
+        summary.notes.push(format!(
+            "sample: {} of {} row(s) would be taken (--sample); {} not in the sample",
+            summary.rows_read - summary.not_sampled,
+            summary.rows_read,
+            summary.not_sampled
+        ));
+    }
     if let Some(w) = rejects
         && let Err(e) = w.finish()
     {

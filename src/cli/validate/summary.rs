@@ -24,6 +24,8 @@ pub(super) struct StepSummary {
     pub(super) rows_read: u64,
     pub(super) valid: u64,
     pub(super) invalid: u64,
+    /// Rows read but not in the sample (`--sample`, issue 21): not validated further.
+    pub(super) not_sampled: u64,
     pub(super) errors_by_kind: BTreeMap<String, u64>,
     pub(super) problems: Vec<Problem>,
     pub(super) notes: Vec<String>,

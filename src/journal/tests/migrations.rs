@@ -73,3 +73,40 @@ fn migrating_a_journal_keeps_hashes_and_wipes_the_values() {
         }
     }
 }
+
+#[test]
+fn a_version_4_journal_learns_which_rows_b24import_created() {
+    // Issue 21: a done row that was not found or matched (`existing = 0`) was a create: undo
+    // deletes it (created_run 0); a matched or updated one is never deleted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j.sqlite");
+    {
+        let mut conn = Connection::open(&path).expect("open");
+        schema::migrate_to(&mut conn, 4).expect("version 4");
+        conn.execute_batch(
+            "INSERT INTO steps (id, name, mapping_path, entity, ord) VALUES (1, 'contacts', 'm.toml', 'contact', 0);
+             INSERT INTO rows (step_id, row_key, row_ref, payload_hash, state, portal_id, existing, created_at, updated_at)
+             VALUES (1, 'made', 'c.csv:2', 'h', 'done', 7, 0, 1, 1),
+                    (1, 'matched', 'c.csv:3', 'h', 'done', 8, 1, 1, 1),
+                    (1, 'waiting', 'c.csv:4', 'h', 'pending', NULL, 0, 1, 1);",
+        )
+        .expect("rows");
+    }
+    let expected = [("made".to_string(), Some(0)), ("matched".to_string(), None)];
+    {
+        // A dry run reads it as it is (no migration): the same answer.
+        let ro = Journal::open_read_only(&path).expect("read as it is");
+        let s = ro.steps().expect("steps")[0].id;
+        let rows: Vec<(String, Option<i64>)> =
+            ro.undo_rows(s).expect("rows").into_iter().map(|r| (r.key, r.created_run)).collect();
+        assert_eq!(rows, expected);
+    }
+    let mut j = Journal::open(&path).expect("migrated");
+    let s = j.steps().expect("steps")[0].id;
+    let rows: Vec<(String, Option<i64>)> =
+        j.undo_rows(s).expect("rows").into_iter().map(|r| (r.key, r.created_run)).collect();
+    assert_eq!(rows, expected);
+    j.apply(s, &[("made", Transition::Undoing), ("made", Transition::Undone)])
+        .expect("undone after migration");
+    assert_eq!(j.counts(s).expect("counts").undone, 1);
+}

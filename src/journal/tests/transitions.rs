@@ -4,13 +4,15 @@ use super::*;
 use rstest::rstest;
 
 /// Every state a row can be in before a transition; `None`: not in the journal.
-const FROM: [Option<RowState>; 6] = [
+const FROM: [Option<RowState>; 8] = [
     None,
     Some(RowState::Pending),
     Some(RowState::Sent),
     Some(RowState::Done),
     Some(RowState::Rejected),
     Some(RowState::Unknown),
+    Some(RowState::Undoing),
+    Some(RowState::Undone),
 ];
 
 /// Puts the row `key` in `state` by the way a run gets it there.
@@ -23,6 +25,15 @@ fn put_in(j: &mut Journal, s: StepId, key: &str, state: Option<RowState>) {
         RowState::Done => path.extend([Transition::Sent, Transition::Done { id: 41, existing: false }]),
         RowState::Rejected => path.push(Transition::Rejected { code: "E", text: "refused" }),
         RowState::Unknown => path.extend([Transition::Sent, Transition::Unknown { reason: "timeout" }]),
+        RowState::Undoing => {
+            path.extend([Transition::Sent, Transition::Done { id: 41, existing: false }, Transition::Undoing])
+        }
+        RowState::Undone => path.extend([
+            Transition::Sent,
+            Transition::Done { id: 41, existing: false },
+            Transition::Undoing,
+            Transition::Undone,
+        ]),
     }
     for step in path {
         j.apply(s, &[(key, step)]).expect("a run's way to the state");
@@ -47,13 +58,16 @@ fn transition<'a>(name: &str, hashes: &'a FieldHashes) -> Transition<'a> {
             Transition::FoundToUpdate { row_ref: "c.csv:3", payload_hash: "h2", id: 44, baseline: hashes }
         }
         "Confirmed" => Transition::Confirmed { fields: hashes },
+        "Undoing" => Transition::Undoing,
+        "Undone" => Transition::Undone,
+        "Restored" => Transition::Restored,
         other => panic!("no transition {other}"),
     }
 }
 
 #[rstest]
-#[case::pending("Pending", &[None, Some(RowState::Pending)], RowState::Pending)]
-#[case::reopen("Reopen", &[Some(RowState::Pending), Some(RowState::Done), Some(RowState::Rejected)], RowState::Pending)]
+#[case::pending("Pending", &[None, Some(RowState::Pending), Some(RowState::Undone)], RowState::Pending)]
+#[case::reopen("Reopen", &[Some(RowState::Pending), Some(RowState::Done), Some(RowState::Rejected), Some(RowState::Undone)], RowState::Pending)]
 #[case::sent("Sent", &[Some(RowState::Pending)], RowState::Sent)]
 #[case::done("Done", &[Some(RowState::Sent), Some(RowState::Unknown)], RowState::Done)]
 #[case::rejected("Rejected", &[Some(RowState::Pending), Some(RowState::Sent)], RowState::Rejected)]
@@ -64,8 +78,11 @@ fn transition<'a>(name: &str, hashes: &'a FieldHashes) -> Transition<'a> {
     &FROM,
     RowState::Done
 )]
-#[case::found_to_update("FoundToUpdate", &[None, Some(RowState::Pending)], RowState::Pending)]
+#[case::found_to_update("FoundToUpdate", &[None, Some(RowState::Pending), Some(RowState::Undone)], RowState::Pending)]
 #[case::confirmed("Confirmed", &[Some(RowState::Done)], RowState::Done)]
+#[case::undoing("Undoing", &[Some(RowState::Done)], RowState::Undoing)]
+#[case::undone("Undone", &[Some(RowState::Undoing)], RowState::Undone)]
+#[case::restored("Restored", &[Some(RowState::Undoing)], RowState::Done)]
 fn a_transition_is_made_only_from_the_states_the_table_allows(
     #[case] name: &str,
     #[case] allowed: &[Option<RowState>],
@@ -88,7 +105,8 @@ fn a_transition_is_made_only_from_the_states_the_table_allows(
             result.unwrap_or_else(|e| panic!("{name} from {from:?}: {e}"));
             let row = after.expect("row present");
             assert_eq!((row.state, change.to()), (to, to), "{name} from {from:?}");
-            assert_eq!(row.attempts, before.as_ref().map_or(0, |b| b.attempts) + u32::from(name == "Sent"));
+            let sends = u32::from(name == "Sent" || name == "Undoing");
+            assert_eq!(row.attempts, before.as_ref().map_or(0, |b| b.attempts) + sends);
         } else {
             let err = result.expect_err(&format!("{name} from {from:?} is refused"));
             match from {
@@ -167,4 +185,35 @@ fn a_row_that_may_have_reached_the_portal_is_never_resent_before_a_lookup() {
     j.apply(s, &[("u", Transition::Sent)]).expect("then sent again");
     let row = j.row_state(s, "u").expect("q").expect("row");
     assert_eq!((row.state, row.attempts), (RowState::Sent, 2));
+}
+
+#[test]
+fn a_create_records_its_run_and_an_undone_row_is_created_again_as_new() {
+    // Issue 21: only a create on a row without an ID is b24import's creation (what undo deletes);
+    // an undone row loses its ID, so the next run creates it and records that run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = open_in(&dir);
+    let s = step(&mut j, "contacts");
+    let run = j.begin_run("import", "run").expect("run");
+    put_in(&mut j, s, "made", Some(RowState::Done));
+    let hashes = j.field_hasher().hashes(serde_json::json!({"name": "Ann"}).as_object().expect("object"));
+    let found = Transition::FoundExisting { row_ref: "c.csv:3", payload_hash: "h", id: 9, fields: &hashes };
+    j.apply(s, &[("matched", found)]).expect("matched");
+    let rows = j.undo_rows(s).expect("rows");
+    let created: Vec<(&str, Option<i64>)> = rows.iter().map(|r| (r.key.as_str(), r.created_run)).collect();
+    assert_eq!(created, [("made", Some(run.0)), ("matched", None)]);
+    j.apply(s, &[("made", Transition::Undoing), ("made", Transition::Undone)]).expect("undone");
+    let row = j.row_state(s, "made").expect("q").expect("row");
+    assert_eq!((row.state, row.portal_id), (RowState::Undone, None));
+    assert_eq!(j.undo_rows(s).expect("rows").len(), 1, "an undone row is no longer undone again");
+    let again = j.begin_run("import", "run").expect("run");
+    for t in [
+        Transition::Pending { row_ref: "c.csv:2", payload_hash: "h" },
+        Transition::Sent,
+        Transition::Done { id: 50, existing: false },
+    ] {
+        j.apply(s, &[("made", t)]).expect("created again");
+    }
+    let made = j.undo_rows(s).expect("rows").into_iter().find(|r| r.key == "made").expect("made");
+    assert_eq!((made.portal_id, made.created_run), (50, Some(again.0)));
 }
