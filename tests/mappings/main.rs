@@ -7,3 +7,4 @@ mod duplicates_mapping;
 mod mapping_errors;
 mod readme_examples;
 mod schema_mapping_keys;
+mod split_lookups;

@@ -20,6 +20,7 @@ mod flight_requests;
 mod history_attached;
 mod history_import;
 mod plan_limits;
+mod record_links;
 mod ride_along;
 mod run_e2e;
 mod shared_bucket;
