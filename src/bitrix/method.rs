@@ -33,6 +33,13 @@ pub enum Method {
     CrmActivityUpdate,
     // Issue 21: undo's delete of what a run created.
     CrmItemDelete,
+    /// The whole record (issue 20): requisites, their bank details and addresses.
+    CrmRequisiteAdd,
+    CrmRequisiteUpdate,
+    CrmRequisiteBankdetailAdd,
+    CrmRequisiteBankdetailUpdate,
+    CrmAddressAdd,
+    CrmAddressUpdate,
 
     // Reads of the run (duplicate check, lookups, the users named by e-mail).
     CrmDuplicateFindByComm,
@@ -44,6 +51,10 @@ pub enum Method {
     CrmActivityList,
     /// `crm.item.get`: a parent item's phones and e-mails (an activity's communications).
     CrmItemGet,
+    /// The whole record (issue 20): requisites and bank details by `XML_ID`, the presets.
+    CrmRequisiteList,
+    CrmRequisiteBankdetailList,
+    CrmRequisitePresetList,
     /// `profile`: who the webhook's user is (`ADMIN`), for the import pre-flight.
     Profile,
     /// The workflows a portal starts on every new item (the automation an import avoids).
@@ -98,6 +109,16 @@ impl Method {
         Method::CrmTimelineCommentList,
         Method::CrmActivityList,
         Method::CrmItemGet,
+        // The whole record (issue 20).
+        Method::CrmRequisiteAdd,
+        Method::CrmRequisiteUpdate,
+        Method::CrmRequisiteBankdetailAdd,
+        Method::CrmRequisiteBankdetailUpdate,
+        Method::CrmAddressAdd,
+        Method::CrmAddressUpdate,
+        Method::CrmRequisiteList,
+        Method::CrmRequisiteBankdetailList,
+        Method::CrmRequisitePresetList,
         Method::CrmTypeList,
         Method::CrmAutomatedSolutionList,
         Method::CrmStatusList,
@@ -151,6 +172,16 @@ impl Method {
             Method::CrmTimelineCommentList => "crm.timeline.comment.list",
             Method::CrmActivityList => "crm.activity.list",
             Method::CrmItemGet => "crm.item.get",
+            // The whole record (issue 20).
+            Method::CrmRequisiteAdd => "crm.requisite.add",
+            Method::CrmRequisiteUpdate => "crm.requisite.update",
+            Method::CrmRequisiteBankdetailAdd => "crm.requisite.bankdetail.add",
+            Method::CrmRequisiteBankdetailUpdate => "crm.requisite.bankdetail.update",
+            Method::CrmAddressAdd => "crm.address.add",
+            Method::CrmAddressUpdate => "crm.address.update",
+            Method::CrmRequisiteList => "crm.requisite.list",
+            Method::CrmRequisiteBankdetailList => "crm.requisite.bankdetail.list",
+            Method::CrmRequisitePresetList => "crm.requisite.preset.list",
             Method::CrmTypeList => "crm.type.list",
             Method::CrmAutomatedSolutionList => "crm.automatedsolution.list",
             Method::CrmStatusList => "crm.status.list",
@@ -195,6 +226,9 @@ impl Method {
                 | Method::UserUpdate
                 | Method::CrmActivityUpdate
                 | Method::CrmTimelineCommentUpdate
+                | Method::CrmRequisiteUpdate
+                | Method::CrmRequisiteBankdetailUpdate
+                | Method::CrmAddressUpdate
         )
     }
 
@@ -213,6 +247,12 @@ impl Method {
                 | Method::CrmActivityAdd
                 | Method::CrmActivityUpdate
                 | Method::CrmItemDelete
+                | Method::CrmRequisiteAdd
+                | Method::CrmRequisiteUpdate
+                | Method::CrmRequisiteBankdetailAdd
+                | Method::CrmRequisiteBankdetailUpdate
+                | Method::CrmAddressAdd
+                | Method::CrmAddressUpdate
                 | Method::CrmTypeAdd
                 | Method::CrmTypeUpdate
                 | Method::CrmAutomatedSolutionAdd

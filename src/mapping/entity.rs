@@ -24,13 +24,31 @@ pub enum Entity {
     Comment,
     /// An activity (call, meeting, e-mail) of a parent item (`crm.activity.add`, issue 19).
     Activity,
+    /// A requisite of a parent company or contact (`crm.requisite.add`, issue 20).
+    Requisite,
+    /// A bank detail of a parent requisite (`crm.requisite.bankdetail.add`, issue 20).
+    BankDetail,
+    /// An address of a parent requisite (`crm.address.add`, issue 20): no ID of its own.
+    Address,
 }
 
 pub use crate::bitrix::entity::{BUILTIN_TYPE_IDS, COMPANY, CONTACT, DEAL, FM_TYPES, INVOICE, LEAD, QUOTE};
 
 /// The names accepted in `entity = "..."`.
-pub const ENTITY_NAMES: &[&str] =
-    &["lead", "deal", "contact", "company", "quote", "invoice", "user", "comment", "activity"];
+pub const ENTITY_NAMES: &[&str] = &[
+    "lead",
+    "deal",
+    "contact",
+    "company",
+    "quote",
+    "invoice",
+    "user",
+    "comment",
+    "activity",
+    "requisite",
+    "bank_detail",
+    "address",
+];
 
 impl Entity {
     pub fn from_name(name: &str) -> Option<Entity> {
@@ -38,6 +56,9 @@ impl Entity {
             "user" => Some(Entity::User),
             "comment" => Some(Entity::Comment),
             "activity" => Some(Entity::Activity),
+            "requisite" => Some(Entity::Requisite),
+            "bank_detail" => Some(Entity::BankDetail),
+            "address" => Some(Entity::Address),
             code => bitrix::type_of_code(code).map(Entity::Crm),
         }
     }
@@ -60,12 +81,35 @@ impl Entity {
             Entity::User => "user".into(),
             Entity::Comment => "comment".into(),
             Entity::Activity => "activity".into(),
+            Entity::Requisite => "requisite".into(),
+            Entity::BankDetail => "bank_detail".into(),
+            Entity::Address => "address".into(),
         }
     }
 
     /// A record attached to a parent item (`parent = { step, column }`), not an item itself.
     pub fn is_attached(self) -> bool {
-        matches!(self, Entity::Comment | Entity::Activity)
+        matches!(
+            self,
+            Entity::Comment | Entity::Activity | Entity::Requisite | Entity::BankDetail | Entity::Address
+        )
+    }
+
+    /// A requisite, bank detail or address (issue 20): the legacy methods' upper-case fields.
+    pub fn is_requisite_kind(self) -> bool {
+        matches!(self, Entity::Requisite | Entity::BankDetail | Entity::Address)
+    }
+
+    /// Whether a step of this kind may hang on a step of `parent`: comments and activities on
+    /// any CRM item, a requisite on a company or contact (the `crm.requisite.add` page:
+    /// `ENTITY_TYPE_ID` 3 or 4), bank details and addresses on a requisite (their add pages).
+    pub fn takes_parent(self, parent: Entity) -> bool {
+        match self {
+            Entity::Comment | Entity::Activity => matches!(parent, Entity::Crm(_)),
+            Entity::Requisite => matches!(parent, Entity::Crm(CONTACT | COMPANY)),
+            Entity::BankDetail | Entity::Address => parent == Entity::Requisite,
+            Entity::Crm(_) | Entity::User => false,
+        }
     }
 
     /// Lead, contact and company carry phones and e-mails (`fm`); deals and others do not.
@@ -85,6 +129,10 @@ impl Entity {
             // outcome is found by the parent's comments' text and author.
             Entity::Comment => KeyField::None,
             Entity::Activity => KeyField::Activity,
+            // `XML_ID` (their fields pages): the row key, found again by crm.*.list.
+            Entity::Requisite | Entity::BankDetail => KeyField::RecordXmlId,
+            // Its key is its type and owner: adding it again is an update (`payload::record`).
+            Entity::Address => KeyField::None,
         }
     }
 
@@ -100,6 +148,9 @@ impl Entity {
             Entity::User => &[USER_FIELDS],
             Entity::Comment => &[COMMENT_FIELDS],
             Entity::Activity => &[ACTIVITY_FIELDS],
+            Entity::Requisite => &[super::record::REQUISITE_FIELDS],
+            Entity::BankDetail => &[super::record::BANK_DETAIL_FIELDS],
+            Entity::Address => &[super::record::ADDRESS_FIELDS],
         };
         parts.iter().flat_map(|p| p.iter())
     }
@@ -122,6 +173,8 @@ pub enum KeyField {
     Email,
     /// Activities: `ORIGINATOR_ID` + `ORIGIN_ID` (the `crm.activity.add` page).
     Activity,
+    /// Requisites and bank details: `XML_ID` (issue 20).
+    RecordXmlId,
     None,
 }
 
@@ -133,6 +186,7 @@ impl KeyField {
             KeyField::XmlId => &["xmlId"],
             KeyField::Email => &["EMAIL"],
             KeyField::Activity => &["ORIGINATOR_ID", "ORIGIN_ID"],
+            KeyField::RecordXmlId => &["XML_ID"],
             KeyField::None => &[],
         }
     }

@@ -90,6 +90,10 @@ problems! {
     /// `on_duplicate = "merge"` / `"update"`: an earlier row of the source matches the same
     /// item and decides its fields.
     DuplicateInSource => "duplicate_in_source",
+    /// A requisite, bank detail or address row that changes what the portal keeps for good
+    /// (a requisite's owner or preset, a bank detail's requisite, an address's type or
+    /// requisite: issue 20).
+    Immutable => "immutable_field_changed",
 }
 
 impl fmt::Display for Problem {

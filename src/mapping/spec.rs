@@ -149,6 +149,9 @@ pub struct TargetSpec {
     /// Attached records (`comment`, `activity`): the step and the column that name each row's
     /// parent item (`parent = { step = "deals", column = "Deal" }`).
     pub parent: Option<Spanned<ParentSpec>>,
+    /// Requisites (issue 20): the name of the requisite preset (`crm.requisite.preset.list`),
+    /// e.g. `preset = "Organization"`; the run sends its ID as `PRESET_ID`.
+    pub preset: Option<Spanned<String>>,
 }
 
 /// `parent = { step, column }` as written.

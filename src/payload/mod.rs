@@ -10,6 +10,7 @@
 //! packed into requests (the portal's dispatcher).
 
 pub mod batch;
+pub mod record;
 
 use serde_json::{Map, Value, json};
 
@@ -84,6 +85,7 @@ pub fn fields_of(command: &Command) -> Option<&Map<String, Value>> {
         | Method::CrmTimelineCommentUpdate
         | Method::CrmActivityAdd
         | Method::CrmActivityUpdate => command.params.get("fields")?,
+        m if record::carries_fields(m) => command.params.get("fields")?,
         _ => return None,
     };
     params.as_object()
@@ -132,6 +134,8 @@ pub fn parent_field(entity: Entity) -> &'static str {
     match entity {
         Entity::Comment => "ENTITY_ID",
         Entity::Activity => "OWNER_ID",
+        // Their add pages: the owner company/contact, the requisite (bank detail, address).
+        Entity::Requisite | Entity::BankDetail | Entity::Address => "ENTITY_ID",
         Entity::Crm(_) | Entity::User => "",
     }
 }
@@ -149,7 +153,7 @@ pub fn comment_owner_type(parent: Entity) -> String {
         Entity::Crm(QUOTE) => "quote".into(),
         Entity::Crm(INVOICE) => "smart_invoice".into(),
         Entity::Crm(id) => format!("dynamic_{id}"),
-        Entity::User | Entity::Comment | Entity::Activity => String::new(),
+        _ => String::new(),
     }
 }
 
@@ -174,6 +178,7 @@ fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
         | Method::CrmTimelineCommentUpdate
         | Method::CrmActivityAdd
         | Method::CrmActivityUpdate => command.params.get_mut("fields")?,
+        m if record::carries_fields(m) => command.params.get_mut("fields")?,
         _ => return None,
     };
     params.as_object_mut()
@@ -188,6 +193,9 @@ pub fn add_command(target: &TargetPlan, row: MappedRow) -> Draft {
 
 fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: Vec<FmValue>) -> Command {
     match target.entity {
+        Entity::Requisite | Entity::BankDetail | Entity::Address => {
+            record::add_of(target, &key, fields).expect("a record kind")
+        }
         Entity::User => Command { method: Method::UserAdd, params: Value::Object(fields) },
         Entity::Comment => {
             let parent = target.parent.as_ref().and_then(|p| p.entity);
@@ -225,7 +233,7 @@ fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: 
                 KeyField::XmlId => {
                     fields.insert("xmlId".into(), Value::String(xml_id(&target.origin, &key)));
                 }
-                KeyField::Email | KeyField::Activity | KeyField::None => {}
+                KeyField::Email | KeyField::Activity | KeyField::RecordXmlId | KeyField::None => {}
             }
             if !fm.is_empty() {
                 let fm: Vec<Value> = fm
@@ -304,6 +312,9 @@ pub fn wire_form(cmd: &Command) -> std::borrow::Cow<'_, Command> {
 /// The command that changes `fields` of the existing item `id` (send only what changed).
 pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) -> Command {
     match target.entity {
+        Entity::Requisite | Entity::BankDetail | Entity::Address => {
+            record::update_of(target.entity, id, fields).expect("a record kind")
+        }
         Entity::Activity => Command {
             method: Method::CrmActivityUpdate,
             params: object([("id", Value::from(id)), ("fields", Value::Object(fields))]),
@@ -355,6 +366,7 @@ mod tests {
             smart_process: None,
             provision: Default::default(),
             parent: None,
+            preset: None,
         }
     }
 

@@ -154,6 +154,17 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
     // The item exists: a done row, or one whose update did not run, was cut off or refused (the
     // journal keeps an ID once known). An update never becomes a create.
     let item = k.portal_id.filter(|_| k.state != RowState::Sent && k.state != RowState::Unknown);
+    // The whole record (issue 20): what the portal keeps for good is never "updated".
+    if k.state == RowState::Done
+        && let Some(text) = super::record::immutable_change(
+            rules.entity,
+            upsert::fields_of(cmd),
+            k.field_hashes.as_ref(),
+            rules.hasher,
+        )
+    {
+        return Admit::Reject { code: crate::mapping::Problem::Immutable.as_str(), text, in_journal: true };
+    }
     if k.state == RowState::Done && rules.mode == Mode::Create {
         return Admit::Keep(Keep::ChangedInCreateMode);
     }

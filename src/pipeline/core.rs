@@ -114,6 +114,13 @@ impl<'a> Core<'a> {
         }
     }
 
+    /// The update an address add refused as existing is owed (issue 20): sent as a follow-up,
+    /// the row's field hashes confirmed when it lands.
+    pub(super) fn owe_address_update(&mut self, key: &str, update: Command) {
+        let fields = self.hasher.hashes(upsert::fields_of(&update));
+        self.followups.push(Ready { key: key.to_string(), cmd: update, fields: Some(fields) });
+    }
+
     pub(super) fn reopen(&mut self, key: &str, row_ref: &str, hash: &str) -> Result<(), JournalError> {
         self.ledger.reopen(NewRow { key, row_ref, payload_hash: hash })
     }

@@ -57,6 +57,8 @@ mod portal;
 pub mod prepare;
 pub mod progress;
 mod reconcile;
+// The whole record (issue 20): presets, records found by XML_ID, immutable fields.
+pub mod record;
 pub mod report;
 mod resolve;
 mod rows;

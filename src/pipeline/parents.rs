@@ -1,10 +1,11 @@
 //! Attached records' parents (`parent = { step, column }`): which step each attached step hangs
 //! on, and that step's entity, known before any row is prepared.
 //!
-//! Owns [`bind_parents`]: one mechanism for every attached kind (comments and activities now;
-//! product rows and requisites later). The parent step is one of the job's steps that runs
-//! before the attached one, or a step an earlier run recorded in the journal (its entity from
-//! there); a parent that is neither, or that is not a CRM step, is refused with the mapping's
+//! Owns [`bind_parents`]: one mechanism for every attached kind (comments and activities;
+//! requisites on companies and contacts, bank details and addresses on requisites: issue 20).
+//! The parent step is one of the job's steps that runs before the attached one, or a step an
+//! earlier run recorded in the journal (its entity from there); a parent that is neither, or of
+//! a kind the step cannot hang on ([`Entity::takes_parent`]), is refused with the mapping's
 //! `path:line:col`. The parent rows' portal IDs come from the journal as the rows are
 //! resolved (`resolve`), never from here. Must not read rows or the portal.
 
@@ -50,14 +51,15 @@ pub fn bind_parents(steps: &mut [Step], known: &[KnownStep<'_>]) -> Diagnostics 
                     step.file.path.display()
                 ));
             }
+            let kind = step.plan.target.entity;
             match entity {
-                Some(e @ Entity::Crm(_)) => Ok(Some(e)),
+                Some(e) if kind.takes_parent(e) => Ok(Some(e)),
                 Some(other) => Err(format!(
-                    "step `{}` hangs on step `{}`, a {} step: a parent must be a CRM step (lead, deal, \
-                     contact, company, quote, invoice or a smart process)",
+                    "step `{}` hangs on step `{}`, a {} step: {}",
                     step.plan.name,
                     parent.step,
-                    other.name()
+                    other.name(),
+                    parents_taken(kind)
                 )),
                 None => Err(format!(
                     "step `{}` hangs on step `{}`, which is neither among these mappings nor in the journal: \
@@ -78,6 +80,17 @@ pub fn bind_parents(steps: &mut [Step], known: &[KnownStep<'_>]) -> Diagnostics 
         }
     }
     diags
+}
+
+/// Which parents a step of `kind` takes ([`Entity::takes_parent`]), in words.
+fn parents_taken(kind: Entity) -> &'static str {
+    match kind {
+        Entity::Requisite => "a requisite's parent must be a company or contact step",
+        Entity::BankDetail | Entity::Address => {
+            "the parent of bank details and addresses must be a requisite step (entity = \"requisite\")"
+        }
+        _ => "a parent must be a CRM step (lead, deal, contact, company, quote, invoice or a smart process)",
+    }
 }
 
 #[cfg(test)]

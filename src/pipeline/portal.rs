@@ -118,6 +118,10 @@ impl<'a> Portal<'a> {
                     }
                 }
             }
+            // Requisites and bank details by XML_ID; an address has none (issue 20).
+            Entity::Requisite | Entity::BankDetail | Entity::Address => {
+                return super::record::find_records(self, target.entity, keys).await;
+            }
             // A comment has no key on the portal (`attached::find_comment` matches its text).
             Entity::Comment => return Ok(Err("a comment has no key to look it up by".into())),
             Entity::Crm(entity_type_id) => {

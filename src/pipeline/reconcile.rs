@@ -137,6 +137,12 @@ impl Unknowns {
         if keys.is_empty() {
             return Ok((0, Vec::new()));
         }
+        if core.plan.target.entity == Entity::Address {
+            // Adding an address again is safe (`pipeline::record`): every unknown one is resent.
+            let outcomes: Vec<(&str, Outcome)> = keys.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
+            core.ledger.record_outcomes(&outcomes)?;
+            return Ok((0, keys.to_vec()));
+        }
         if core.plan.target.entity.key_field() == KeyField::None {
             core.report.notes.push(format!(
                 "{} row(s) have an unknown outcome and {} items have no external key to look them up by; \

@@ -154,6 +154,12 @@ impl Admission {
         {
             // An e-mail added but not yet marked completed (a run stopped in between).
             core.owe_followup(&key, &cmd, id);
+            // An address found existing whose update did not land yet (issue 20).
+            if known.field_hashes.is_none()
+                && let Some(update) = payload::record::address_update_of(&cmd)
+            {
+                core.owe_address_update(&key, update);
+            }
         }
         if core.plan.target.entity == Entity::Activity
             && matches!(decision, Admit::Create { .. } | Admit::LookUpFirst { .. })

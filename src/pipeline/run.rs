@@ -86,6 +86,8 @@ pub async fn run_sampled(
         recorded.iter().map(|s| KnownStep { name: &s.name, entity: &s.entity }).collect();
     mapping_problems(bind_parents(&mut steps, &recorded))?;
     let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
+    // Requisite steps: each preset's ID by its name, read once (issue 20; exit 2 when unknown).
+    super::record::bind_presets(&mut steps, &reads).await?;
     // Import steps: what the portal would refuse whole, before anything is written (exit 2).
     let import_notes =
         super::import_check::check_imports(&steps, journal.reader(), &reads, opts.dry_run).await?;

@@ -186,7 +186,7 @@ impl Landing<'_, '_> {
                     }
                     Outcome::Done { id, existing: update }
                 }
-                Fate::Refused { code, description } => self.failed(cmd, &code, &description).await?,
+                Fate::Refused { code, description } => self.failed(key, cmd, &code, &description).await?,
                 Fate::NotRun | Fate::Stopped => Outcome::Retry,
                 Fate::Split => {
                     *split += 1;
@@ -245,10 +245,15 @@ impl Landing<'_, '_> {
             Fate::Unknown { reason } => format!("its outcome is unknown ({reason})"),
             Fate::GaveUp | Fate::Stopped | Fate::TooLarge { .. } => "it was not sent".to_string(),
         };
-        self.core.report.notes.push(format!(
-            "row {}: the activity was added, but marking it completed {what}; the next run tries again",
-            shown(&item.key)
-        ));
+        let done = if cmd.method == crate::payload::Method::CrmAddressUpdate {
+            "the address exists, but updating it"
+        } else {
+            "the activity was added, but marking it completed"
+        };
+        self.core
+            .report
+            .notes
+            .push(format!("row {}: {done} {what}; the next run tries again", shown(&item.key)));
         Ok(())
     }
 
@@ -280,10 +285,22 @@ impl Landing<'_, '_> {
     /// the step says to use existing users.
     pub(super) async fn failed(
         &mut self,
+        key: &str,
         cmd: &Command,
         code: &str,
         description: &str,
     ) -> Result<Outcome, Stop> {
+        // Adding an address that exists is an update (issue 20): the row is that address (its
+        // requisite's ID), its fields confirmed only once the update lands (a run stopped in
+        // between owes it again: `rows`).
+        if crate::payload::record::is_address_exists(cmd, description)
+            && let Some(update) = crate::payload::record::address_update_of(cmd)
+            && let Some(id) = crate::payload::record::created_id(&update, &Value::Bool(true)).flatten()
+        {
+            self.core.owe_address_update(key, update);
+            self.core.report.existing += 1;
+            return Ok(Outcome::Done { id, existing: true });
+        }
         if cmd.method == crate::payload::Method::UserAdd
             && self.core.plan.target.on_existing == OnExisting::Use
             && description.to_lowercase().contains("already exists")

@@ -144,6 +144,9 @@ pub fn group_answers<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> 
 /// (user.add); IDs may come as strings.
 pub fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
     use crate::payload::Method;
+    if let Some(id) = crate::payload::record::created_id(cmd, result) {
+        return id;
+    }
     match cmd.method {
         // The integer result (their pages).
         Method::UserAdd | Method::CrmTimelineCommentAdd | Method::CrmActivityAdd => return json::id(result),

@@ -81,6 +81,10 @@ fn for_problem(kind: Problem) -> &'static str {
         DuplicateInSource => {
             "an earlier row of the source matches the same item: merge the rows in the source"
         }
+        Immutable => {
+            "the portal never moves a requisite, bank detail or address to another owner, preset or type: \
+             keep the row as it was, or delete the record in the portal to import it anew"
+        }
     }
 }
 

@@ -204,7 +204,7 @@ impl PortalSchema {
         match (&plan.target.smart_process, plan.target.entity) {
             (Some(title), _) => self.smart_process(title).map(|t| t.entity_type_id),
             (None, Entity::Crm(id)) => Some(id),
-            (None, Entity::User | Entity::Comment | Entity::Activity) => None,
+            (None, _) => None,
         }
     }
 

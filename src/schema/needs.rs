@@ -38,7 +38,7 @@ pub(super) fn needs_read(plan: &MappingPlan, schema: &PortalSchema, method: &str
                 Entity::Crm(etid) => {
                     UfEntity::of(etid).map_or(Method::UserfieldconfigList, Method::CrmUserfieldList)
                 }
-                Entity::User | Entity::Comment | Entity::Activity => Method::UserfieldconfigList,
+                _ => Method::UserfieldconfigList,
             };
             m == own && plan.fields.iter().any(|f| f.add_missing_values && Entity::is_custom_field(&f.name))
         }

@@ -21,6 +21,7 @@ mod history_attached;
 mod history_import;
 mod plan_limits;
 mod record_links;
+mod record_requisites;
 mod ride_along;
 mod run_e2e;
 mod shared_bucket;

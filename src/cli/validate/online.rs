@@ -128,6 +128,9 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
                 step.plan.notes.push(note);
             }
         }
+        // Requisite steps: every preset named in the portal (issue 20), as `run` binds them.
+        let preset_refusal = pipeline::record::bind_presets(steps, &reads).await.err().map(|e| e.to_string());
+        let import_refusal = import_refusal.or(preset_refusal);
         let mut emails = std::collections::BTreeSet::new();
         for step in steps.iter() {
             emails.extend(pipeline::steps::used_emails(&step.plan)?);

@@ -12,6 +12,7 @@
 mod fields;
 mod fm;
 mod plan;
+mod record;
 mod target;
 
 pub use plan::*;
@@ -232,8 +233,11 @@ impl Compiler<'_> {
         let required: &[&str] = match target.entity {
             Entity::Comment => &["COMMENT"],
             Entity::Activity => &["TYPE_ID", "SUBJECT", "RESPONSIBLE_ID"],
+            // crm.address.add: TYPE_ID is required (the owner comes from the parent).
+            Entity::Address => &["TYPE_ID"],
             _ => &[],
         };
+        self.record_fields(target.entity);
         if target.entity == Entity::Activity
             && !spec.fields.iter().any(|(n, _)| n.get_ref() == "COMMUNICATIONS")
         {

@@ -56,6 +56,17 @@ pub struct TargetPlan {
     pub provision: ProvisionPlan,
     /// Attached records (`comment`, `activity`): where each row's parent item is.
     pub parent: Option<ParentPlan>,
+    /// Requisites (issue 20): the preset by name, and its ID once the portal's presets were
+    /// read ([`MappingPlan::bind_preset`]).
+    pub preset: Option<PresetPlan>,
+}
+
+/// `preset = "<name>"` of a requisite step: its `PRESET_ID` is known only online (0 until
+/// bound: offline `validate --emit` shows `"PRESET_ID": 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetPlan {
+    pub name: String,
+    pub id: u64,
 }
 
 /// `parent = { step, column }`, checked: the parent's step, and the column holding the parent
@@ -106,6 +117,13 @@ impl MappingPlan {
     pub fn bind_parent(&mut self, entity: Entity) {
         if let Some(p) = &mut self.target.parent {
             p.entity = Some(entity);
+        }
+    }
+
+    /// Gives a requisite step the ID of its preset (no-op for others).
+    pub fn bind_preset(&mut self, id: u64) {
+        if let Some(p) = &mut self.target.preset {
+            p.id = id;
         }
     }
 

@@ -108,6 +108,7 @@ impl Compiler<'_> {
         }
         let method = self.create_method(entity);
         let parent = self.parent(entity);
+        let preset = self.preset(entity);
         if entity == Entity::Comment
             && let Some(m) = &t.mode
             && *m.get_ref() != Mode::Create
@@ -129,6 +130,7 @@ impl Compiler<'_> {
             smart_process,
             provision,
             parent,
+            preset,
         }
     }
 
@@ -153,7 +155,8 @@ impl Compiler<'_> {
             self.err(
                 spec.span(),
                 format!(
-                    "parent applies to attached records (entity = \"comment\" or \"activity\"), not to a {} step",
+                    "parent applies to attached records (entity = \"comment\", \"activity\", \"requisite\", \
+                     \"bank_detail\" or \"address\"), not to a {} step",
                     entity.name()
                 ),
             );
@@ -182,6 +185,9 @@ impl Compiler<'_> {
             let by = match entity {
                 Entity::Comment => "comments are created with crm.timeline.comment.add",
                 Entity::Activity => "activities are created with crm.activity.add",
+                Entity::Requisite => "requisites are created with crm.requisite.add",
+                Entity::BankDetail => "bank details are created with crm.requisite.bankdetail.add",
+                Entity::Address => "addresses are created with crm.address.add",
                 _ => "users are created with user.add",
             };
             self.err(m.span(), format!("method = \"import\" applies to CRM items only ({by})"));
