@@ -6,5 +6,6 @@ mod cli_validate;
 mod duplicates_mapping;
 mod mapping_errors;
 mod readme_examples;
+mod record_mapping;
 mod schema_mapping_keys;
 mod split_lookups;

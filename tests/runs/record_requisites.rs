@@ -305,3 +305,35 @@ async fn an_unknown_preset_stops_the_run_before_anything_is_written() {
     assert!(common::sandbox_items(&sandbox, 4).await.is_empty(), "nothing written");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_online_checks_the_presets_and_emits_their_ids() {
+    let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let mappings = job(dir.path(), 2);
+    let emit = dir.path().join("emit.jsonl");
+    let mut a: Vec<String> = vec!["validate".into()];
+    a.extend(mappings.iter().map(|m| m.display().to_string()));
+    a.extend(["--online".into(), "--webhook".into(), sandbox.webhook_url()]);
+    a.extend(["--emit".into(), emit.display().to_string()]);
+    let (code, out) = finish(&a).await;
+    assert_eq!(code, Some(0), "{out}");
+    let emitted = std::fs::read_to_string(&emit).expect("emit");
+    let req: Value = emitted
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|l| l["method"] == "crm.requisite.add")
+        .expect("a requisite");
+    assert_eq!(req["params"]["fields"]["PRESET_ID"], 1, "the preset's ID: {req}");
+    let text = std::fs::read_to_string(&mappings[1]).expect("mapping");
+    std::fs::write(&mappings[1], text.replace("\"Organization\"", "\"Organisation\"")).expect("mapping");
+    let (code, out) = finish(&a).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no requisite preset named \"Organisation\""), "{out}");
+    let by_method = sandbox.snapshot().requests.by_method;
+    assert!(
+        !by_method.keys().any(|m| m.ends_with(".add") || m.ends_with(".update")),
+        "validate wrote: {by_method:?}"
+    );
+    sandbox.stop().await;
+}
