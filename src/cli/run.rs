@@ -46,7 +46,8 @@ Examples:
 A step with method = \"import\" keeps its items' original dates and authors and runs no
 automation; its rows are sent oldest first after the source is read, and the run refuses
 (exit 2, nothing written) when the portal holds a newer item this job did not create.
-Comments and activities wait for their parent rows: one that is not done stays pending.
+Comments, activities, requisites, bank details and addresses wait for their parent rows: one
+that is not done stays pending. A requisite's preset is found by name (exit 2 when unknown).
 
 Running the same mappings again continues the job: finished rows are not sent again, rows
 whose outcome was unknown are looked up by their external key before anything is resent.

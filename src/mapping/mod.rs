@@ -26,7 +26,8 @@ pub mod transform;
 
 pub use apply::{FmValue, KeyTracker, MappedRow, Pending, PendingField, RowIssue, describe, unescaped_key};
 pub use compile::{
-    CreatePlan, Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, ParentPlan, ProvisionPlan, TargetPlan,
+    CreatePlan, Deferred, DuplicateRule, FieldPlan, Input, MappingPlan, ParentPlan, PresetPlan,
+    ProvisionPlan, TargetPlan,
 };
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use entity::{Entity, KeyField};

@@ -133,6 +133,43 @@ mod tests {
     }
 
     #[test]
+    fn a_requisite_carries_its_owners_type_its_preset_and_its_key() {
+        use crate::mapping::{CreateMethod, Mode, OnExisting, ParentPlan, PresetPlan};
+        let target = |parent: u32| TargetPlan {
+            entity: Entity::Requisite,
+            origin: "o".into(),
+            use_original_uf_names: false,
+            mode: Mode::Create,
+            on_existing: OnExisting::Use,
+            method: CreateMethod::Add,
+            smart_process: None,
+            provision: Default::default(),
+            parent: Some(ParentPlan {
+                step: "p".into(),
+                column: 0,
+                label: "P".into(),
+                entity: Some(Entity::Crm(parent)),
+            }),
+            preset: Some(PresetPlan { name: "Individual".into(), id: 3 }),
+        };
+        let fields: Map<String, Value> = serde_json::from_value(json!({"RQ_INN": "1"})).unwrap();
+        let on_contact = add_of(&target(3), "R1", fields.clone()).expect("a requisite");
+        assert_eq!(on_contact.method, Method::CrmRequisiteAdd);
+        assert_eq!(
+            on_contact.params,
+            json!({"fields": {"RQ_INN": "1", "ENTITY_TYPE_ID": 3, "PRESET_ID": 3, "XML_ID": "R1"}})
+        );
+        let on_company = add_of(&target(4), &"r".repeat(60), fields).expect("a requisite");
+        assert_eq!(on_company.params["fields"]["ENTITY_TYPE_ID"], 4);
+        assert_eq!(on_company.params["fields"]["XML_ID"].as_str().map(str::len), Some(XML_ID_MAX));
+        let update = update_of(Entity::Requisite, 9, Map::new()).expect("update");
+        assert_eq!(
+            (update.method, update.params),
+            (Method::CrmRequisiteUpdate, json!({"id": 9, "fields": {}}))
+        );
+    }
+
+    #[test]
     fn an_address_answer_true_is_its_requisites_id() {
         let cmd = Command {
             method: Method::CrmAddressAdd,

@@ -187,7 +187,7 @@ fn ready(known: Option<&RowStatus>, hash: &str, cmd: &Command, rules: Rules<'_>)
             // Nothing to send (the portal holds what the row says): recorded done.
             Admit::Record { id }
         } else {
-            Admit::Update { id, fields: changed }
+            Admit::Update { id, fields: super::record::with_address_key(rules.entity, new, changed) }
         };
     }
     // Pending without a portal ID, or rejected and changed since (tried again). Only a create

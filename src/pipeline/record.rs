@@ -105,6 +105,8 @@ pub(super) async fn find_records(
     let method = match entity {
         Entity::Requisite => Method::CrmRequisiteList,
         Entity::BankDetail => Method::CrmRequisiteBankdetailList,
+        // Taken as absent: its add is safe (an existing one becomes an update, `send`).
+        Entity::Address => return Ok(Ok(HashMap::new())),
         _ => return Ok(Err(format!("{} records have no key to look them up by", entity.name()))),
     };
     let by_xml: HashMap<String, &String> = keys.iter().map(|k| (record_xml_id(k), k)).collect();
@@ -131,6 +133,22 @@ pub(super) async fn find_records(
         }
     }
     Ok(Ok(out))
+}
+
+/// The changed fields of an address's update with its `TYPE_ID` (the update names the address by
+/// its type and requisite: the `crm.address.update` page), taken from the row's `new` fields.
+pub(super) fn with_address_key(
+    entity: Entity,
+    new: &serde_json::Map<String, Value>,
+    mut changed: serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    if entity == Entity::Address
+        && !changed.is_empty()
+        && let Some(type_id) = new.get("TYPE_ID")
+    {
+        changed.insert("TYPE_ID".into(), type_id.clone());
+    }
+    changed
 }
 
 /// The fields of a record kind the portal never changes after the add.

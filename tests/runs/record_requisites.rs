@@ -337,3 +337,36 @@ async fn validate_online_checks_the_presets_and_emits_their_ids() {
     );
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upserted_address_that_changed_is_updated_in_place() {
+    let sandbox = Sandbox::start(common::sandbox_config(RATE)).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let n = 3;
+    let mappings = job(dir.path(), n);
+    let text = std::fs::read_to_string(&mappings[3]).expect("mapping");
+    std::fs::write(
+        &mappings[3],
+        text.replace("entity = \"address\"", "entity = \"address\"\nmode = \"upsert\""),
+    )
+    .expect("mapping");
+    let a = args(&mappings, &dir.path().join("j.sqlite"), &sandbox);
+    let (code, out) = finish(&a).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_records(&sandbox, n, "first run").await;
+    let csv = std::fs::read_to_string(dir.path().join("addresses.csv")).expect("csv");
+    std::fs::write(dir.path().join("addresses.csv"), csv.replace("legal street 1,", "Moved street 1,"))
+        .expect("csv");
+    let before = sandbox.snapshot().requests.by_method.get("crm.address.update").copied().unwrap_or(0);
+    let (code, out) = finish(&a).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_records(&sandbox, n, "after the change").await;
+    let after = sandbox.snapshot().requests.by_method.get("crm.address.update").copied().unwrap_or(0);
+    assert_eq!(after - before, 1, "one update: {out}");
+    let addresses = all(&sandbox, "crm.address.list").await;
+    let moved: Vec<&Value> = addresses.iter().filter(|a| a["ADDRESS_1"] == "Moved street 1").collect();
+    assert_eq!(moved.len(), 1, "{addresses:?}");
+    assert_eq!(num(&moved[0]["TYPE_ID"]), 6);
+    assert_eq!(moved[0]["CITY"], "Moscow", "the other fields kept");
+    sandbox.stop().await;
+}
