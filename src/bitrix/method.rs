@@ -33,6 +33,10 @@ pub enum Method {
     CrmActivityUpdate,
     // Issue 21: undo's delete of what a run created.
     CrmItemDelete,
+    CrmTimelineCommentDelete,
+    CrmActivityDelete,
+    CrmRequisiteDelete,
+    CrmRequisiteBankdetailDelete,
     /// The whole record (issue 20): requisites, their bank details and addresses.
     CrmRequisiteAdd,
     CrmRequisiteUpdate,
@@ -96,6 +100,10 @@ impl Method {
         Method::UserAdd,
         Method::UserUpdate,
         Method::CrmItemDelete,
+        Method::CrmTimelineCommentDelete,
+        Method::CrmActivityDelete,
+        Method::CrmRequisiteDelete,
+        Method::CrmRequisiteBankdetailDelete,
         Method::CrmDuplicateFindByComm,
         Method::CrmItemList,
         Method::CrmItemFields,
@@ -159,6 +167,10 @@ impl Method {
             Method::UserAdd => "user.add",
             Method::UserUpdate => "user.update",
             Method::CrmItemDelete => "crm.item.delete",
+            Method::CrmTimelineCommentDelete => "crm.timeline.comment.delete",
+            Method::CrmActivityDelete => "crm.activity.delete",
+            Method::CrmRequisiteDelete => "crm.requisite.delete",
+            Method::CrmRequisiteBankdetailDelete => "crm.requisite.bankdetail.delete",
             Method::CrmDuplicateFindByComm => "crm.duplicate.findbycomm",
             Method::CrmItemList => "crm.item.list",
             Method::CrmItemFields => "crm.item.fields",
@@ -218,6 +230,19 @@ impl Method {
         Method::ALL.iter().copied().find(|m| m.as_str() == name)
     }
 
+    /// Whether the command deletes what a run created (undo): its answer names nothing, the
+    /// command does (`id`).
+    pub fn is_delete(self) -> bool {
+        matches!(
+            self,
+            Method::CrmItemDelete
+                | Method::CrmTimelineCommentDelete
+                | Method::CrmActivityDelete
+                | Method::CrmRequisiteDelete
+                | Method::CrmRequisiteBankdetailDelete
+        )
+    }
+
     /// Whether the command changes an existing item rather than creating one.
     pub fn is_update(self) -> bool {
         matches!(
@@ -247,6 +272,10 @@ impl Method {
                 | Method::CrmActivityAdd
                 | Method::CrmActivityUpdate
                 | Method::CrmItemDelete
+                | Method::CrmTimelineCommentDelete
+                | Method::CrmActivityDelete
+                | Method::CrmRequisiteDelete
+                | Method::CrmRequisiteBankdetailDelete
                 | Method::CrmRequisiteAdd
                 | Method::CrmRequisiteUpdate
                 | Method::CrmRequisiteBankdetailAdd

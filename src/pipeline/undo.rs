@@ -144,6 +144,21 @@ pub enum UndoKind {
     CrmItem { entity_type_id: u32 },
     /// A portal user: the portal cannot delete users; they are listed, never touched.
     User,
+    /// Attached records (issues 19, 20) deleted by their own ID: a timeline comment
+    /// (`crm.timeline.comment.delete`), an activity (`crm.activity.delete`), a requisite
+    /// (`crm.requisite.delete`: its bank details and addresses go with it), a bank detail
+    /// (`crm.requisite.bankdetail.delete`). A delete whose outcome is unknown is simply sent
+    /// again: the second answer says "not found" when the first one ran (see [`Self::gone_by_refusal`]).
+    Attached(Attached),
+}
+
+/// The attached kinds undo deletes one by one (see [`UndoKind::Attached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    Comment,
+    Activity,
+    Requisite,
+    BankDetail,
 }
 
 impl UndoKind {
@@ -156,8 +171,13 @@ impl UndoKind {
         match Entity::from_name(label)? {
             Entity::Crm(id) => Some(UndoKind::CrmItem { entity_type_id: id }),
             Entity::User => Some(UndoKind::User),
-            // Timeline comments and activities (issue 19): not undone by this build yet.
-            Entity::Comment | Entity::Activity => None,
+            Entity::Comment => Some(UndoKind::Attached(Attached::Comment)),
+            Entity::Activity => Some(UndoKind::Attached(Attached::Activity)),
+            Entity::Requisite => Some(UndoKind::Attached(Attached::Requisite)),
+            Entity::BankDetail => Some(UndoKind::Attached(Attached::BankDetail)),
+            // An address has no ID of its own (the journal keeps its requisite's): it goes with
+            // its requisite, and alone it is not undone by this build.
+            Entity::Address => None,
         }
     }
 
@@ -169,6 +189,15 @@ impl UndoKind {
                 params: json!({"entityTypeId": entity_type_id, "id": id}),
             }),
             UndoKind::User => None,
+            UndoKind::Attached(a) => {
+                let method = match a {
+                    Attached::Comment => Method::CrmTimelineCommentDelete,
+                    Attached::Activity => Method::CrmActivityDelete,
+                    Attached::Requisite => Method::CrmRequisiteDelete,
+                    Attached::BankDetail => Method::CrmRequisiteBankdetailDelete,
+                };
+                Some(Command { method, params: json!({"id": id}) })
+            }
         }
     }
 
@@ -183,6 +212,11 @@ impl UndoKind {
                     && description.to_lowercase().contains("item not found")
             }
             UndoKind::User => false,
+            // Their pages' "not found" answers: a comment `NOT_FOUND` "Not found.", an activity
+            // "Activity is not found", a requisite or bank detail "The Requisite(BankDetail)
+            // with ID 'N' is not found".
+            UndoKind::Attached(Attached::Comment) => code.eq_ignore_ascii_case("NOT_FOUND"),
+            UndoKind::Attached(_) => description.to_lowercase().contains("not found"),
         }
     }
 
@@ -192,7 +226,7 @@ impl UndoKind {
             UndoKind::CrmItem { entity_type_id } => Some(json!({
                 "entityTypeId": entity_type_id, "filter": {"@id": ids}, "select": ["id"], "start": -1
             })),
-            UndoKind::User => None,
+            UndoKind::User | UndoKind::Attached(_) => None,
         }
     }
 }
@@ -412,6 +446,13 @@ impl StepUndo<'_> {
     async fn check(&mut self, kind: UndoKind, targets: Vec<UndoTarget>) -> Result<Vec<UndoTarget>, Stop> {
         let ids: Vec<u64> = targets.iter().map(|t| t.id).collect();
         let mut present = HashSet::new();
+        if let UndoKind::Attached(_) = kind {
+            // No list by ID: the delete goes again, and its answer says whether it is gone.
+            let changes: Vec<(&str, Transition<'_>)> =
+                targets.iter().map(|t| (t.key.as_str(), Transition::Restored)).collect();
+            self.journal.apply(self.step.record.id, &changes)?;
+            return Ok(targets);
+        }
         for chunk in ids.chunks(CHECK_CHUNK) {
             let Some(params) = kind.check_params(chunk) else { return Ok(Vec::new()) };
             match self.reads.ask(Method::CrmItemList, &params).await? {
@@ -462,7 +503,8 @@ mod tests {
         assert_eq!(UndoKind::of_label("contact"), Some(UndoKind::CrmItem { entity_type_id: 3 }));
         assert_eq!(UndoKind::of_label("spa:1032"), Some(UndoKind::CrmItem { entity_type_id: 1032 }));
         assert_eq!(UndoKind::of_label("user"), Some(UndoKind::User));
-        assert_eq!(UndoKind::of_label("comment"), None);
+        assert_eq!(UndoKind::of_label("comment"), Some(UndoKind::Attached(Attached::Comment)));
+        assert_eq!(UndoKind::of_label("address"), None);
         assert!(UndoKind::User.delete(5).is_none());
         let cmd = UndoKind::CrmItem { entity_type_id: 4 }.delete(7).expect("a delete");
         assert_eq!((cmd.method, cmd.params), (Method::CrmItemDelete, json!({"entityTypeId": 4, "id": 7})));

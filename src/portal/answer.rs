@@ -96,7 +96,7 @@ pub fn answer_of<'o>(outcome: Option<&'o CommandOutcome>, cmd: &Command) -> RowA
             import_item(v.get("items").and_then(|i| i.get(0)), cmd)
         }
         // A delete (issue 21) answers `[]` (`universal/crm-item-delete.md`): done, the item it named.
-        Some(CommandOutcome::Done(_)) if cmd.method == crate::payload::Method::CrmItemDelete => {
+        Some(CommandOutcome::Done(_)) if cmd.method.is_delete() => {
             match cmd.params.get("id").and_then(json::id) {
                 Some(id) => RowAnswer::Done { id, update: false },
                 None => RowAnswer::Unknown("a delete without an ID"),

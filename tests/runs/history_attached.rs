@@ -25,7 +25,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// A job of `n` contacts, `n` deals (imported, one per contact), 2 notes per deal and 3
 /// activities per contact (a call, a meeting, a completed outgoing e-mail). The mappings, in
 /// order.
-fn job(dir: &Path, n: usize) -> Vec<PathBuf> {
+pub(crate) fn job(dir: &Path, n: usize) -> Vec<PathBuf> {
     let mut contacts = String::from("Code,Name,Phone,Email\n");
     let mut deals = String::from("Deal,Title,Contact,Created\n");
     let mut notes = String::from("Note,Deal,Text,Author\n");

@@ -31,3 +31,4 @@ mod time_models;
 // Issue 21.
 mod sample;
 mod undo;
+mod undo_attached;
