@@ -150,6 +150,11 @@ pub enum UndoKind {
     /// (`crm.requisite.bankdetail.delete`). A delete whose outcome is unknown is simply sent
     /// again: the second answer says "not found" when the first one ran (see [`Self::gone_by_refusal`]).
     Attached(Attached),
+    /// What goes when its parent goes: an address (no ID of its own) is deleted by the portal
+    /// with its requisite, so it is undone, without a request, when its parent step is undone
+    /// in the same undo (children are undone first: it is marked just before its requisite
+    /// goes); asked alone, it is listed as not undone.
+    WithParent,
 }
 
 /// The attached kinds undo deletes one by one (see [`UndoKind::Attached`]).
@@ -176,8 +181,8 @@ impl UndoKind {
             Entity::Requisite => Some(UndoKind::Attached(Attached::Requisite)),
             Entity::BankDetail => Some(UndoKind::Attached(Attached::BankDetail)),
             // An address has no ID of its own (the journal keeps its requisite's): it goes with
-            // its requisite, and alone it is not undone by this build.
-            Entity::Address => None,
+            // its requisite.
+            Entity::Address => Some(UndoKind::WithParent),
         }
     }
 
@@ -188,7 +193,7 @@ impl UndoKind {
                 method: Method::CrmItemDelete,
                 params: json!({"entityTypeId": entity_type_id, "id": id}),
             }),
-            UndoKind::User => None,
+            UndoKind::User | UndoKind::WithParent => None,
             UndoKind::Attached(a) => {
                 let method = match a {
                     Attached::Comment => Method::CrmTimelineCommentDelete,
@@ -211,7 +216,7 @@ impl UndoKind {
                 code.eq_ignore_ascii_case("NOT_FOUND")
                     && description.to_lowercase().contains("item not found")
             }
-            UndoKind::User => false,
+            UndoKind::User | UndoKind::WithParent => false,
             // Their pages' "not found" answers: a comment `NOT_FOUND` "Not found.", an activity
             // "Activity is not found", a requisite or bank detail "The Requisite(BankDetail)
             // with ID 'N' is not found".
@@ -226,7 +231,7 @@ impl UndoKind {
             UndoKind::CrmItem { entity_type_id } => Some(json!({
                 "entityTypeId": entity_type_id, "filter": {"@id": ids}, "select": ["id"], "start": -1
             })),
-            UndoKind::User | UndoKind::Attached(_) => None,
+            UndoKind::User | UndoKind::Attached(_) | UndoKind::WithParent => None,
         }
     }
 }
@@ -235,6 +240,25 @@ impl UndoKind {
 struct UndoStep {
     record: StepRecord,
     kind: Option<UndoKind>,
+    /// Whether its parent step (`parent = { step }`) is undone by this undo too.
+    parent_undone: bool,
+}
+
+/// Each attached step's parent step (`parent = { step, column }` of its mapping).
+fn parents_of(mappings: &[PathBuf]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for path in mappings {
+        if let Ok(file) = super::load_mapping(path)
+            && let Some(p) = &file.spec.target.parent
+        {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            out.insert(
+                file.step_name().map_or(stem, str::to_string),
+                p.get_ref().step.get_ref().trim().to_string(),
+            );
+        }
+    }
+    out
 }
 
 /// The step names of `mappings`, in order (a mapping without `name`: its file stem).
@@ -282,13 +306,21 @@ pub async fn undo(opts: &UndoOptions, transport: &Transport) -> Result<UndoRepor
             .collect();
     }
     let known = journal.steps()?;
+    let parents = parents_of(&opts.mappings);
     let mut steps = Vec::new();
     for name in names.iter().rev() {
         if !opts.steps.is_empty() && !opts.steps.contains(name) {
             continue;
         }
         if let Some(record) = known.iter().find(|s| &s.name == name) {
-            steps.push(UndoStep { kind: UndoKind::of_label(&record.entity), record: record.clone() });
+            let parent_undone = parents.get(name).is_some_and(|p| {
+                (opts.steps.is_empty() || opts.steps.contains(p)) && known.iter().any(|s| &s.name == p)
+            });
+            steps.push(UndoStep {
+                kind: UndoKind::of_label(&record.entity),
+                record: record.clone(),
+                parent_undone,
+            });
         }
     }
     let run_id = if opts.dry_run { None } else { Some(journal.begin_run(&opts.job, &opts.args_summary)?) };
@@ -378,6 +410,9 @@ impl StepUndo<'_> {
             }
             return Ok(());
         };
+        if kind == UndoKind::WithParent {
+            return self.with_parent(mine);
+        }
         if kind.delete(0).is_none() {
             // Users: the portal cannot delete them (a user is dismissed by hand, not deleted).
             self.report.users_left = mine.len() as u64;
@@ -437,6 +472,44 @@ impl StepUndo<'_> {
         }
         sender.finish(&mut landing).await?;
         Ok(landing.unknown)
+    }
+
+    /// Rows that go with their parent (addresses with their requisite): undone without a
+    /// request when the parent step is undone too, else listed as not undone.
+    fn with_parent(&mut self, mine: Vec<UndoRow>) -> Result<(), Stop> {
+        let step = self.step;
+        if !step.parent_undone {
+            self.report.failed.extend(mine.iter().map(|r| UndoFailure {
+                key: r.shown(),
+                id: r.portal_id,
+                code: "with_parent".into(),
+                text: format!("a `{}` goes with its parent: undo its parent step too", step.record.entity),
+            }));
+            return Ok(());
+        }
+        self.report.to_delete = mine.len() as u64;
+        if self.opts.dry_run {
+            self.report.would_delete = mine.len() as u64;
+            return Ok(());
+        }
+        let undoing: Vec<(&str, Transition<'_>)> = mine
+            .iter()
+            .filter(|r| r.state == RowState::Done)
+            .map(|r| (r.key.as_str(), Transition::Undoing))
+            .collect();
+        self.journal.apply(step.record.id, &undoing)?;
+        let undone: Vec<(&str, Transition<'_>)> =
+            mine.iter().map(|r| (r.key.as_str(), Transition::Undone)).collect();
+        self.journal.apply(step.record.id, &undone)?;
+        self.report.deleted += mine.len() as u64;
+        if !mine.is_empty() {
+            self.report.notes.push(format!(
+                "{} {}(es) go with their parents, deleted next (the portal deletes them together)",
+                mine.len(),
+                step.record.entity
+            ));
+        }
+        Ok(())
     }
 
     /// Checks in the portal whether the items of `targets` (rows `undoing`) are gone: gone ->

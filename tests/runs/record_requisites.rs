@@ -30,7 +30,7 @@ fn req_key(i: usize) -> String {
 
 /// `n` companies, one requisite each, one bank detail per requisite, a legal and an actual
 /// address per requisite. The mappings, in order.
-fn job(dir: &Path, n: usize) -> Vec<PathBuf> {
+pub(crate) fn job(dir: &Path, n: usize) -> Vec<PathBuf> {
     let mut companies = String::from("Code,Title\n");
     let mut reqs = String::from("Req,Company,Legal name,INN,KPP\n");
     let mut banks = String::from("Acc,Req,Bank,BIK,Account\n");

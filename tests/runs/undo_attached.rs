@@ -68,3 +68,42 @@ async fn undo_deletes_a_history_jobs_comments_and_activities_then_its_items_and_
     assert_eq!((h.comments, h.activities), (2 * n as u64, 3 * n as u64), "{out}");
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_deletes_requisites_with_their_bank_details_and_addresses_and_exits_0() {
+    let sandbox = Sandbox::start(common::sandbox_config(Rate { per_second: 400.0, burst: 100 }))
+        .await
+        .expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let n = 6;
+    let mappings = crate::record_requisites::job(dir.path(), n);
+    let with = |cmd: &str, extra: &[&str]| {
+        let mut a: Vec<String> = vec![cmd.into()];
+        a.extend(mappings.iter().map(|m| m.display().to_string()));
+        a.extend(["--journal".into(), dir.path().join("j.sqlite").display().to_string()]);
+        a.extend(["--webhook".into(), sandbox.webhook_url()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let (code, out) = binary(with("run", &[])).await;
+    assert_eq!(code, Some(0), "{out}");
+    let count = |method: &'static str| {
+        let sandbox = &sandbox;
+        async move {
+            let v = common::call(sandbox, method, serde_json::json!({})).await;
+            v.as_array().map_or(0, Vec::len)
+        }
+    };
+    assert!(count("crm.requisite.list").await > 0);
+    // The addresses alone cannot go (they go with their requisites): not undone, exit 1.
+    let (code, out) = binary(with("undo", &["--step", "addresses"])).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(count("crm.address.list").await > 0);
+    let (code, out) = binary(with("undo", &[])).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(count("crm.requisite.list").await, 0, "{out}");
+    assert_eq!(count("crm.requisite.bankdetail.list").await, 0, "{out}");
+    assert_eq!(count("crm.address.list").await, 0, "{out}");
+    assert_eq!(common::sandbox_items(&sandbox, 4).await.len(), 0, "companies deleted: {out}");
+    sandbox.stop().await;
+}
