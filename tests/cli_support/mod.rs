@@ -114,3 +114,40 @@ pub fn sandbox_config() -> b24import::sandbox::SandboxConfig {
 pub fn s(p: &Path) -> String {
     p.to_str().expect("utf-8 path").to_string()
 }
+
+/// Runs the binary with `args` to its end: its exit code and its output (stdout, then stderr).
+pub async fn finish(args: &[String]) -> (Option<i32>, String) {
+    let args = args.to_vec();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_b24import")).args(&args).output().expect("binary")
+    })
+    .await
+    .expect("join");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
+#[cfg(feature = "sandbox")]
+/// Starts the binary once per entry of `kills` and SIGKILLs it once the sandbox has served that
+/// many more requests (counted, not timed: a loaded machine kills at the same points).
+pub async fn kill_at(sandbox: &b24import::sandbox::SandboxHandle, args: &[String], kills: &[u64]) {
+    for more in kills {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_b24import"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("binary");
+        let target = sandbox.snapshot().requests.total + more;
+        let start = std::time::Instant::now();
+        while sandbox.snapshot().requests.total < target {
+            if child.try_wait().expect("try_wait").is_some() {
+                break; // it finished before the kill point: nothing to kill
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "request {target} never came");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -4,10 +4,10 @@
 //! again becomes an update), a re-run sends nothing, and a row that moves a requisite to
 //! another company is rejected, saying so.
 
+use crate::cli_support::{finish, kill_at};
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
 use b24import::journal::Journal;
@@ -92,39 +92,6 @@ fn args_of(mappings: &[PathBuf], journal: &Path, sandbox: &SandboxHandle, batch:
     a.extend(["--webhook".into(), sandbox.webhook_url(), "--rate".into(), "400".into()]);
     a.extend(["--burst".into(), "100".into()]);
     a
-}
-
-async fn finish(args: &[String]) -> (Option<i32>, String) {
-    let args = args.to_vec();
-    let out = tokio::task::spawn_blocking(move || {
-        Process::new(env!("CARGO_BIN_EXE_b24import")).args(&args).output().expect("binary")
-    })
-    .await
-    .expect("join");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
-}
-
-async fn kill_at(sandbox: &SandboxHandle, args: &[String], kills: &[u64]) {
-    for more in kills {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_b24import"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("binary");
-        let target = sandbox.snapshot().requests.total + more;
-        let start = std::time::Instant::now();
-        while sandbox.snapshot().requests.total < target {
-            if child.try_wait().expect("try_wait").is_some() {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "request {target} never came");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }
 
 /// A REST read of the sandbox, tried again while its faults refuse it.

@@ -2,22 +2,11 @@
 //! created are deleted before their parents, a second undo sends nothing, and a later run
 //! creates everything again.
 
+use crate::cli_support::finish;
 use crate::common;
 
 use b24import::sandbox::Sandbox;
 use b24import::transport::Rate;
-
-async fn binary(args: Vec<String>) -> (Option<i32>, String) {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_b24import")).args(&args).output().expect("binary")
-    })
-    .await
-    .expect("join");
-    (
-        out.status.code(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn undo_deletes_a_history_jobs_comments_and_activities_then_its_items_and_a_run_creates_them_again() {
@@ -34,11 +23,11 @@ async fn undo_deletes_a_history_jobs_comments_and_activities_then_its_items_and_
         a.extend(["--webhook".into(), sandbox.webhook_url()]);
         a
     };
-    let (code, out) = binary(with("run")).await;
+    let (code, out) = finish(&with("run")).await;
     assert_eq!(code, Some(0), "{out}");
     let h = sandbox.snapshot().history;
     assert_eq!((h.comments, h.activities), (2 * n as u64, 3 * n as u64));
-    let (code, out) = binary(with("undo")).await;
+    let (code, out) = finish(&with("undo")).await;
     assert_eq!(code, Some(0), "{out}");
     let state = sandbox.snapshot();
     assert_eq!((state.history.comments, state.history.activities), (0, 0), "{out}");
@@ -58,11 +47,11 @@ async fn undo_deletes_a_history_jobs_comments_and_activities_then_its_items_and_
     );
     // A second undo sends nothing.
     let before = sandbox.snapshot().requests.total;
-    let (code, out) = binary(with("undo")).await;
+    let (code, out) = finish(&with("undo")).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(sandbox.snapshot().requests.total, before, "{out}");
     // A later run creates them again.
-    let (code, out) = binary(with("run")).await;
+    let (code, out) = finish(&with("run")).await;
     assert_eq!(code, Some(0), "{out}");
     let h = sandbox.snapshot().history;
     assert_eq!((h.comments, h.activities), (2 * n as u64, 3 * n as u64), "{out}");
@@ -85,7 +74,7 @@ async fn undo_deletes_requisites_with_their_bank_details_and_addresses_and_exits
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    let (code, out) = binary(with("run", &[])).await;
+    let (code, out) = finish(&with("run", &[])).await;
     assert_eq!(code, Some(0), "{out}");
     let count = |method: &'static str| {
         let sandbox = &sandbox;
@@ -96,10 +85,10 @@ async fn undo_deletes_requisites_with_their_bank_details_and_addresses_and_exits
     };
     assert!(count("crm.requisite.list").await > 0);
     // The addresses alone cannot go (they go with their requisites): not undone, exit 1.
-    let (code, out) = binary(with("undo", &["--step", "addresses"])).await;
+    let (code, out) = finish(&with("undo", &["--step", "addresses"])).await;
     assert_eq!(code, Some(1), "{out}");
     assert!(count("crm.address.list").await > 0);
-    let (code, out) = binary(with("undo", &[])).await;
+    let (code, out) = finish(&with("undo", &[])).await;
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(count("crm.requisite.list").await, 0, "{out}");
     assert_eq!(count("crm.requisite.bankdetail.list").await, 0, "{out}");
