@@ -1,12 +1,15 @@
 //! What b24import keeps per user on this host, whatever the journal or working directory: the
 //! state directory, and the lock files by which processes that talk to one portal take turns.
 //!
-//! Owns: where the state directory is ([`state_dir`]: `$B24IMPORT_STATE_DIR`, else
+//! Owns: where the state directory is ([`state_dir`]: `--state-dir` ([`set_state_dir`]), else
+//! `$B24IMPORT_STATE_DIR`, else
 //! `$XDG_STATE_HOME/b24import`, else `~/.local/state/b24import`, else the system's temporary
 //! directory), the name of a portal's lock file ([`lock_path`]) and taking it ([`HostLock`]).
 //! Users: the OAuth token file (`cli::token_file`, under `oauth/`), one duplicate check per
 //! portal and entity type (`pipeline::dup_lock`), one `provision` per portal
-//! (`provision::lock`); all locks live under `locks/`.
+//! (`provision::lock`); all locks live under `locks/`. The shared pace of a portal
+//! (`transport::shared_pace`, issue 23) keeps its small state file under `pace/`, locked the same
+//! way (an advisory lock on the file itself).
 //!
 //! A lock is an exclusive OS advisory lock (`File::try_lock`): the OS drops it when its holder
 //! dies, however it dies (SIGKILL included), so a killed process never leaves it stale. Must
@@ -25,8 +28,20 @@ pub const STATE_DIR_ENV: &str = "B24IMPORT_STATE_DIR";
 /// How often a waiting process tries a held lock again.
 pub const LOCK_POLL: Duration = Duration::from_millis(100);
 
+/// The state directory chosen on the command line (`--state-dir`), once per process.
+static CHOSEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Chooses the state directory for this process (`--state-dir DIR`, e.g. a volume shared by
+/// the jobs of a schedule); wins over the environment. Only the first choice counts.
+pub fn set_state_dir(dir: PathBuf) {
+    let _ = CHOSEN.set(dir);
+}
+
 /// The directory b24import keeps its per-user state in.
 pub fn state_dir() -> PathBuf {
+    if let Some(dir) = CHOSEN.get() {
+        return dir.clone();
+    }
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     var(STATE_DIR_ENV)
         .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("b24import")))

@@ -20,6 +20,7 @@ mod csv_out;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod ids;
+mod job_file;
 mod journal_args;
 mod open;
 mod output;
@@ -38,7 +39,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Exit codes shared by every subcommand (documented in the README).
 pub mod exit {
@@ -86,6 +87,11 @@ Mapping files are TOML, one per step: see README.md, section \"Mapping files\"."
 )]
 #[cfg_attr(not(feature = "sandbox"), command(after_help = start_here!("")))]
 pub struct Cli {
+    /// Where b24import keeps its per-user state: OAuth refresh tokens, the locks and the shared
+    /// pace of each portal (default $B24IMPORT_STATE_DIR, $XDG_STATE_HOME/b24import or
+    /// ~/.local/state/b24import). Jobs that share a portal should share this directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -120,18 +126,54 @@ pub enum Command {
     Sandbox(sandbox::Args),
 }
 
+/// Why a command line cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// A flag clap refuses (or `--help`, `--version`: clap's error carries their text).
+    #[error(transparent)]
+    Args(#[from] clap::Error),
+    /// The job file of `run --job-file` (every problem of it).
+    #[error("{0}")]
+    JobFile(crate::mapping::diagnostic::Diagnostics),
+}
+
+/// Parses a command line as the binary does, the job file of `run --job-file` merged under the
+/// flags given (issue 23).
+pub fn parse_from<I, T>(argv: I) -> Result<Cli, ParseError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Run(args), Some(run)) = (&mut cli.command, matches.subcommand_matches("run")) {
+        job_file::apply(args, run, &mut cli.state_dir, &matches).map_err(ParseError::JobFile)?;
+    }
+    Ok(cli)
+}
+
 /// Parses the process arguments, runs the subcommand, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_from(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(err) => {
+        Err(ParseError::Args(err)) => {
             let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = err.print();
             return ExitCode::from(code);
         }
+        Err(ParseError::JobFile(problems)) => {
+            for p in &problems.0 {
+                eprintln!("error: {p}");
+            }
+            eprintln!("{} problem(s) in the job file; nothing was sent.", problems.0.len());
+            return ExitCode::from(exit::USAGE);
+        }
     };
     init_tracing();
     quiet_on_closed_stdout();
+    if let Some(dir) = cli.state_dir.clone() {
+        crate::host_state::set_state_dir(dir);
+    }
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),

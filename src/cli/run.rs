@@ -38,6 +38,7 @@ Credentials in URLs (webhook code, user:password@, query values) are masked in e
 
 Examples:
   b24import run mappings/companies.toml mappings/contacts.toml --webhook https://example.bitrix24.ru/rest/1/xxxx/
+  b24import run --job-file nightly.toml          mappings, journal and options from the job file
   b24import run mappings/users.toml mappings/companies.toml mappings/contacts.toml --dry-run
   b24import status
   b24import run mappings/examples/history_deals.toml mappings/examples/history_notes.toml \
@@ -58,8 +59,12 @@ source, by an earlier one) or left unknown/pending, 2 usage/config error,
 130 stopped by Ctrl-C (run again to continue).")]
 pub struct Args {
     /// Mapping files (TOML), run as steps in this order.
-    #[arg(required = true, value_name = "MAPPING")]
+    #[arg(required_unless_present = "job_file", value_name = "MAPPING")]
     pub mappings: Vec<PathBuf>,
+    /// A job file (TOML): the mappings, the journal and any of these options by their long
+    /// names (`batch-size = 20`); flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub job_file: Option<PathBuf>,
     #[command(flatten)]
     pub portal: PortalArgs,
     #[command(flatten)]
@@ -164,6 +169,16 @@ impl PortalArgs {
     /// journal; `legacy_token_file` is where an older version kept it, read while the token
     /// file has none.
     pub fn transport(&self, legacy_token_file: &Path) -> anyhow::Result<Transport> {
+        self.transport_for_job(legacy_token_file, None)
+    }
+
+    /// [`PortalArgs::transport`], sharing the portal's pace with this host's other processes
+    /// as `pace` (issue 23; `run` does).
+    pub fn transport_for_job(
+        &self,
+        legacy_token_file: &Path,
+        pace: Option<crate::transport::PaceJob>,
+    ) -> anyhow::Result<Transport> {
         let refresh_from_env =
             std::env::var("B24_REFRESH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         // The saved token remembers which B24_REFRESH_TOKEN it descends from (see choose_refresh).
@@ -219,6 +234,7 @@ impl PortalArgs {
         let mut config = TransportConfig::new(credentials, Plan::Standard);
         config.limiter.rate = rate;
         crate::transport::configure_in_flight(&mut config, self.max_in_flight);
+        config.shared_pace = pace;
         config.operating = crate::transport::OperatingConfig::new(
             std::time::Duration::from_secs_f64(self.operating_budget),
             std::time::Duration::from_secs_f64(self.operating_window),
@@ -239,7 +255,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(code);
     }
     let journal = args.journal.path(args.mappings.first().map(PathBuf::as_path));
-    let transport = match args.portal.transport(&journal.with_extension("refresh-token")) {
+    // One pace per portal on this host (issue 23); `B24IMPORT_SHARED_PACE=off` paces alone.
+    let pace =
+        (std::env::var("B24IMPORT_SHARED_PACE").as_deref() != Ok("off")).then(|| crate::transport::PaceJob {
+            job: args.journal.job.clone(),
+            journal: std::path::absolute(&journal).unwrap_or_else(|_| journal.clone()).display().to_string(),
+        });
+    let transport = match args.portal.transport_for_job(&journal.with_extension("refresh-token"), pace) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -529,6 +551,9 @@ fn step_line(s: &crate::pipeline::StepReport, dry_run: bool, stopped_early: bool
 /// code, no `user:password@`, no query values), no tokens.
 fn summary_of(args: &Args) -> String {
     let mut parts: Vec<String> = args.mappings.iter().map(|m| m.display().to_string()).collect();
+    if let Some(f) = &args.job_file {
+        parts.push(format!("--job-file {}", f.display()));
+    }
     if let Some(w) = &args.portal.webhook {
         parts.push(format!("--webhook {}", crate::transport::client::redact_url(w)));
     }

@@ -3,6 +3,10 @@
 //!
 //! Reads the journal, and a step's source only when no run has read it to the end yet (to count
 //! its rows); writes nothing.
+//!
+//! `status --portal URL` (issue 23) shows instead the jobs using that portal now, from its shared
+//! pace file: pid, job, journal, recent rate. The portal is named by its `host[:port]` only; a
+//! webhook's code or any credential in the URL is never shown.
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,6 +26,10 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Show the jobs of this host using this portal now (its URL, a webhook URL, or host[:port]),
+    /// instead of a journal.
+    #[arg(long, value_name = "URL")]
+    pub portal: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +80,9 @@ struct LastRun {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if let Some(portal) = &args.portal {
+        return portal_jobs(portal, args.json);
+    }
     let (path, journal) = match args.journal.open_existing() {
         Ok(found) => found,
         Err(code) => return Ok(code),
@@ -230,6 +241,83 @@ fn print_text(s: &Status) {
     outln!("{line}");
 }
 
+/// One job using a portal, as `status --portal` shows it.
+#[derive(Debug, Serialize)]
+struct PortalJob {
+    pid: u32,
+    host: String,
+    job: String,
+    journal: String,
+    /// Requests per second over the last 15 s.
+    rate: f64,
+    requests: u64,
+    running_secs: f64,
+    /// Operating seconds held per method now.
+    operating: std::collections::BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct PortalStatus {
+    portal: String,
+    pace_file: String,
+    jobs: Vec<PortalJob>,
+}
+
+/// `host[:port]` of `text`: a URL (credentials and path dropped) or a bare `host[:port]`.
+fn portal_address(text: &str) -> Option<String> {
+    let text = text.trim();
+    let url = reqwest::Url::parse(text).ok().filter(|u| u.host_str().is_some());
+    let url = url.or_else(|| reqwest::Url::parse(&format!("https://{text}")).ok())?;
+    url.host_str().filter(|h| !h.is_empty())?;
+    Some(crate::transport::client::address(&url))
+}
+
+fn portal_jobs(portal: &str, json: bool) -> anyhow::Result<u8> {
+    use crate::transport::shared_pace;
+    let Some(address) = portal_address(portal) else {
+        eprintln!("error: --portal takes the portal's URL or host[:port]");
+        return Ok(exit::USAGE);
+    };
+    let path = shared_pace::pace_path(&address);
+    let now = shared_pace::unix_now();
+    let file = shared_pace::read(&path).unwrap_or_default();
+    let jobs: Vec<PortalJob> = file
+        .jobs
+        .iter()
+        .map(|j| PortalJob {
+            pid: j.pid,
+            host: j.host.clone(),
+            job: j.job.clone(),
+            journal: j.journal.clone(),
+            rate: j.recent_rate(now),
+            requests: j.requests,
+            running_secs: (now - j.started).max(0.0),
+            operating: j.operating.clone(),
+        })
+        .collect();
+    let status = PortalStatus { portal: address, pace_file: path.display().to_string(), jobs };
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(exit::OK);
+    }
+    outln!("portal {}: {} job(s) using it now ({})", status.portal, status.jobs.len(), status.pace_file);
+    if !status.jobs.is_empty() {
+        outln!("{:>8} {:<14} {:>9} {:>9} {:>9}  journal", "pid", "job", "rate", "requests", "running");
+    }
+    for j in &status.jobs {
+        outln!(
+            "{:>8} {:<14} {:>7.2}/s {:>9} {:>9}  {}",
+            j.pid,
+            j.job,
+            j.rate,
+            j.requests,
+            human(j.running_secs),
+            j.journal
+        );
+    }
+    Ok(exit::OK)
+}
+
 fn human(secs: f64) -> String {
     let d = Duration::from_secs_f64(secs.max(0.0));
     let s = d.as_secs();
@@ -239,5 +327,22 @@ fn human(secs: f64) -> String {
         format!("{}m{:02}s", s / 60, s % 60)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::portal_address;
+
+    #[test]
+    fn a_portal_is_named_by_host_and_port_only() {
+        assert_eq!(
+            portal_address("https://ex.bitrix24.ru/rest/1/s3cr3t/").as_deref(),
+            Some("ex.bitrix24.ru")
+        );
+        assert_eq!(portal_address("http://u:pw@127.0.0.1:8080/rest/").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(portal_address("ex.bitrix24.ru").as_deref(), Some("ex.bitrix24.ru"));
+        assert_eq!(portal_address("ex.bitrix24.ru:8443").as_deref(), Some("ex.bitrix24.ru:8443"));
+        assert_eq!(portal_address(""), None);
     }
 }

@@ -101,6 +101,12 @@ impl Webhook {
         address(&self.base)
     }
 
+    /// The webhook's identity for a one-way digest (`shared_pace::credential_digest`): user and
+    /// code. Never log or store this string itself.
+    pub(crate) fn identity(&self) -> String {
+        format!("webhook {}/{}", self.user, self.code.expose())
+    }
+
     fn method_url(&self, method: &str) -> String {
         format!("{}{}/{}/{}", self.base, self.user, self.code.expose(), method)
     }

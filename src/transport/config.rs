@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use super::{Credentials, LimiterConfig, OnRefresh, OperatingConfig, Plan, batch};
+use super::{Credentials, LimiterConfig, OnRefresh, OperatingConfig, PaceJob, Plan, batch};
 
 /// Everything a [`Transport`](super::Transport) needs.
 #[derive(Clone)]
@@ -32,6 +32,9 @@ pub struct TransportConfig {
     /// The most requests on the wire at once (`--max-in-flight`, default 8; 1 sends one
     /// request at a time). The number in flight adapts to latency below it.
     pub max_in_flight: usize,
+    /// Share the portal's request bucket and operating budgets with the other processes on
+    /// this host that talk to it (`shared_pace`, issue 23), as this job; `None`: pace alone.
+    pub shared_pace: Option<PaceJob>,
 }
 
 /// Default of [`TransportConfig::max_in_flight`].
@@ -54,6 +57,7 @@ impl fmt::Debug for TransportConfig {
             .field("first_connect_wait", &self.first_connect_wait)
             .field("max_batch_bytes", &self.max_batch_bytes)
             .field("max_in_flight", &self.max_in_flight)
+            .field("shared_pace", &self.shared_pace)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +76,7 @@ impl TransportConfig {
             max_batch_bytes: batch::DEFAULT_MAX_BYTES,
             on_refresh: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            shared_pace: None,
         }
     }
 }

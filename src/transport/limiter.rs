@@ -6,6 +6,10 @@
 //! (capped exponential with jitter, shared by every caller), lowering the rate and recovering
 //! it gradually. Must not send requests or look at answers beyond "refused" / "accepted".
 //!
+//! Shared pace (issue 23): with a [`SharedPace`], a request also takes its token from the
+//! portal's bucket shared by this host's processes (after this process's own bucket, which
+//! keeps the slowdown after a refusal), and a refusal pauses them all.
+//!
 //! Time is tokio's (`tokio::time`), also inside governor through [`TokioClock`], so tests run
 //! with paused time. That is also why `until_ready` waits with `tokio::time::sleep` on
 //! governor's own "not until" answer instead of governor's `until_ready`, which sleeps on a
@@ -20,6 +24,8 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
+
+use super::shared_pace::{self, SharedPace};
 
 /// The portal's plan, which sets the request-rate limit (`docs/portal-protocol.md` §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,6 +101,8 @@ type Bucket = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<st
 pub struct Limiter {
     config: LimiterConfig,
     state: Mutex<State>,
+    /// The portal's bucket shared with this host's other processes, if joined.
+    shared: Option<Arc<SharedPace>>,
 }
 
 #[derive(Debug)]
@@ -137,7 +145,22 @@ impl Limiter {
             changed_at: Instant::now(),
             refusals: 0,
         };
-        Limiter { config, state: Mutex::new(state) }
+        Limiter { config, state: Mutex::new(state), shared: None }
+    }
+
+    /// Also paces by the portal's bucket shared with this host's other processes.
+    pub fn with_shared(mut self, shared: Option<Arc<SharedPace>>) -> Limiter {
+        self.shared = shared;
+        self
+    }
+
+    /// Waits for a token of the shared bucket (if joined).
+    async fn shared_token(&self) {
+        let Some(shared) = &self.shared else { return };
+        let capacity = safe_burst(self.config.rate.burst);
+        while let Err(wait) = shared.try_take(self.config.rate.per_second, capacity) {
+            tokio::time::sleep(wait.min(shared_pace::POLL)).await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -160,7 +183,7 @@ impl Limiter {
                 continue;
             }
             match bucket.check() {
-                Ok(()) => return,
+                Ok(()) => return self.shared_token().await,
                 Err(not_until) => tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await,
             }
         }
@@ -181,6 +204,9 @@ impl Limiter {
         let delay = self.backoff(s.consecutive);
         let until = Instant::now() + delay;
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        if let Some(shared) = &self.shared {
+            shared.refused(safe_burst(cfg.rate.burst), delay);
+        }
         tracing::warn!(
             rate = s.rate,
             backoff_ms = delay.as_millis() as u64,

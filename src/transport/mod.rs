@@ -32,6 +32,7 @@ pub mod limiter;
 pub mod operating;
 mod resolve;
 mod riders;
+pub mod shared_pace;
 pub mod shutdown;
 
 use std::collections::HashSet;
@@ -54,6 +55,7 @@ pub use error::{CallError, Class, FatalKind, TransportError};
 use exchange::interrupted;
 pub use limiter::{LimiterConfig, Plan, Rate};
 pub use operating::OperatingConfig;
+pub use shared_pace::PaceJob;
 pub use shutdown::Shutdown;
 
 /// A batch command's refusal that every other row would get too (a credential's kind or
@@ -62,6 +64,29 @@ pub use shutdown::Shutdown;
 pub fn stopping_refusal(method: &str, code: &str, description: &str) -> Option<TransportError> {
     error::command_stops_the_run(code, description)
         .map(|kind| exchange::fatal(kind, 400, code, description, method))
+}
+
+/// Joins the portal's shared pace (issue 23) for `job`; `None`, said once in the log, when its
+/// file cannot be used (the process then paces by itself).
+fn join_shared_pace(credentials: &Credentials, job: &PaceJob) -> Option<Arc<shared_pace::SharedPace>> {
+    let (portal, identity) = match credentials {
+        Credentials::Webhook(w) => (w.address(), w.identity()),
+        Credentials::OAuth(o) => (client::address(&o.endpoint), format!("app {}", o.client_id)),
+    };
+    let credential = shared_pace::credential_digest(&identity);
+    match shared_pace::SharedPace::open(
+        shared_pace::pace_path(&portal),
+        &portal,
+        &credential,
+        &job.job,
+        &job.journal,
+    ) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            tracing::warn!(error = %e, "pacing this process alone");
+            None
+        }
+    }
 }
 
 /// The portal connection: one request stream, paced and classified.
@@ -108,10 +133,11 @@ impl Transport {
             }
             Credentials::Webhook(_) => None,
         };
+        let shared = config.shared_pace.as_ref().and_then(|job| join_shared_pace(&config.credentials, job));
         Ok(Transport {
             inner: Arc::new(Inner {
-                limiter: limiter::Limiter::new(config.limiter),
-                operating: operating::Operating::new(config.operating),
+                limiter: limiter::Limiter::new(config.limiter).with_shared(shared.clone()),
+                operating: operating::Operating::new(config.operating).with_shared(shared),
                 flight: flight::Flight::new(config.max_in_flight),
                 counters: Counters::default(),
                 http,

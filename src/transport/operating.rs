@@ -14,7 +14,11 @@
 //!   the window) until its `operating_reset_at`, plus what we logged since it was reported;
 //! - the reservations of the requests in flight: commands × the mean cost of one command.
 //!
-//! Used = max(own log, portal figure) + reservations. A request goes when used + its own cost
+//! - shared pace (issue 23): what the other processes of this host using the same credential
+//!   hold per method (their log in the window + their reservations), read from the portal's
+//!   shared pace file at each reservation, and this process's own figure published there.
+//!
+//! Used = max(own log + the others', portal figure) + reservations. A request goes when used + its own cost
 //! stays within `target × budget` (0.9). Otherwise it waits until enough of the log leaves the
 //! window (or, when the portal's figure is the larger, until its reset), or until an answer
 //! lands. Before the first answer of a method nothing is known of its cost, so a request of it
@@ -29,13 +33,14 @@
 //! when nothing else is counted (it could never go otherwise).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::batch::TimeInfo;
+use super::shared_pace::{self, SharedPace};
 
 /// Budget, window and how close to the budget to go.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,6 +124,8 @@ pub struct Operating {
     methods: Mutex<HashMap<String, MethodState>>,
     /// Woken when an answer lands or a reservation is given back.
     changed: Notify,
+    /// The operating use shared with this host's other processes, if joined.
+    shared: Option<Arc<SharedPace>>,
 }
 
 /// The expected cost of one request, held while it is in flight. Dropping it gives it back
@@ -154,6 +161,7 @@ impl Drop for Reservation<'_> {
                     }
                 }
             }
+            self.operating.share(&map);
         }
         self.operating.changed.notify_waiters();
     }
@@ -194,20 +202,21 @@ impl MethodState {
         }
     }
 
-    /// Seconds counted against the budget now, requests in flight included.
-    fn used(&self) -> f64 {
-        self.log_sum.max(self.reported()) + self.pending
+    /// Seconds counted against the budget now, requests in flight included; `others`: what the
+    /// other processes sharing the credential hold (their share is in the portal's figure too).
+    fn used(&self, others: f64) -> f64 {
+        (self.log_sum + others).max(self.reported()) + self.pending
     }
 
     /// How long a request costing `cost` must wait (zero: it may go now).
-    fn delay(&self, cost: f64, cfg: &OperatingConfig, now: Instant) -> Duration {
+    fn delay(&self, cost: f64, cfg: &OperatingConfig, now: Instant, others: f64) -> Duration {
         if let Some(until) = self.parked_until
             && until > now
         {
             return until - now;
         }
         let limit = cfg.target * cfg.budget.as_secs_f64();
-        let used = self.used();
+        let used = self.used(others);
         if used + cost <= limit || used <= 0.0 {
             return Duration::ZERO;
         }
@@ -234,7 +243,21 @@ impl MethodState {
 
 impl Operating {
     pub fn new(config: OperatingConfig) -> Operating {
-        Operating { config, methods: Mutex::new(HashMap::new()), changed: Notify::new() }
+        Operating { config, methods: Mutex::new(HashMap::new()), changed: Notify::new(), shared: None }
+    }
+
+    /// Also counts the operating use of this host's other processes with the same credential.
+    pub fn with_shared(mut self, shared: Option<Arc<SharedPace>>) -> Operating {
+        self.shared = shared;
+        self
+    }
+
+    /// Publishes this process's use per method to the shared pace; returns the others' use.
+    fn share(&self, map: &HashMap<String, MethodState>) -> HashMap<String, f64> {
+        let Some(shared) = &self.shared else { return HashMap::new() };
+        let mine: Vec<(String, f64)> =
+            map.iter().map(|(m, st)| (m.clone(), st.log_sum + st.pending)).collect();
+        shared.exchange_operating(&mine).into_iter().collect()
     }
 
     /// The budget and window paced to.
@@ -278,6 +301,7 @@ impl Operating {
                 // Accepted without figures (a self-hosted portal): nothing to pace by.
                 st.per_command = Some(0.0);
             }
+            self.share(&map);
         }
         self.changed.notify_waiters();
     }
@@ -310,14 +334,24 @@ impl Operating {
         let now = Instant::now();
         let mut map = self.lock();
         let mut wait = Duration::ZERO;
+        for (method, _) in bills {
+            map.entry(method.to_string()).or_default().expire(now, cfg.window);
+        }
+        let others = self.share(&map);
+        // The wait our own figures alone imply (never cut short: it carries margins).
+        let mut own = Duration::ZERO;
         for (method, commands) in bills {
             let st = map.entry(method.to_string()).or_default();
-            st.expire(now, cfg.window);
             let cost = st.per_command.unwrap_or(UNMEASURED_COMMAND_SECS) * *commands as f64;
-            wait = wait.max(st.delay(cost, &cfg, now));
+            let theirs = others.get(*method).copied().unwrap_or(0.0);
+            wait = wait.max(st.delay(cost, &cfg, now, theirs));
+            own = own.max(st.delay(cost, &cfg, now, 0.0));
         }
         if !wait.is_zero() {
-            return Err(wait);
+            // The others' use frees without waking us: look again soon (and keep our entry in
+            // the shared file fresh), but never before our own figures allow: that delay
+            // carries margins (the portal's reset + 0.5 s) a look before its end would not see.
+            return Err(if others.is_empty() { wait } else { wait.min(shared_pace::POLL).max(own) });
         }
         let mut items = Vec::with_capacity(bills.len());
         for (method, commands) in bills {
@@ -327,6 +361,7 @@ impl Operating {
             st.pending_requests += 1;
             items.push((method.to_string(), cost));
         }
+        self.share(&map);
         Ok(Reservation { operating: self, items, spent: false })
     }
 
@@ -368,7 +403,7 @@ impl Operating {
             if let Some(st) = map.get_mut(*m) {
                 st.expire(now, cfg.window);
                 let cost = st.per_command.unwrap_or(0.0);
-                wait = wait.max(st.delay(cost, &cfg, now));
+                wait = wait.max(st.delay(cost, &cfg, now, 0.0));
             }
         }
         wait
@@ -410,7 +445,7 @@ impl Operating {
             .filter(|(_, st)| st.total > 0.0 || st.operating.is_some())
             .map(|(m, st)| {
                 st.expire(now, cfg.window);
-                (m.clone(), (cfg.budget.as_secs_f64() - st.used()).max(0.0))
+                (m.clone(), (cfg.budget.as_secs_f64() - st.used(0.0)).max(0.0))
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -12,6 +12,7 @@ mod cli_output;
 mod cli_run;
 mod contact_photo;
 mod crash_matrix;
+mod deploy_recipes; // issue 23: the deploy/ recipes
 mod duplicates_portal_rule;
 mod duplicates_run;
 mod exactly_once;
@@ -19,12 +20,14 @@ mod flight_pacing;
 mod flight_requests;
 mod history_attached;
 mod history_import;
+mod job_file; // issue 23: run --job-file
 mod plan_limits;
 mod record_links;
 mod record_requisites;
 mod ride_along;
 mod run_e2e;
 mod shared_bucket;
+mod shared_pace; // issue 23: one pace per portal on this host
 mod stops_signals;
 mod stops_too_large;
 mod time_models;
