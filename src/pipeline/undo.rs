@@ -577,7 +577,7 @@ mod tests {
         assert_eq!(UndoKind::of_label("spa:1032"), Some(UndoKind::CrmItem { entity_type_id: 1032 }));
         assert_eq!(UndoKind::of_label("user"), Some(UndoKind::User));
         assert_eq!(UndoKind::of_label("comment"), Some(UndoKind::Attached(Attached::Comment)));
-        assert_eq!(UndoKind::of_label("address"), None);
+        assert_eq!(UndoKind::of_label("address"), Some(UndoKind::WithParent));
         assert!(UndoKind::User.delete(5).is_none());
         let cmd = UndoKind::CrmItem { entity_type_id: 4 }.delete(7).expect("a delete");
         assert_eq!((cmd.method, cmd.params), (Method::CrmItemDelete, json!({"entityTypeId": 4, "id": 7})));
