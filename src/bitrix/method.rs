@@ -44,6 +44,8 @@ pub enum Method {
     CrmRequisiteBankdetailUpdate,
     CrmAddressAdd,
     CrmAddressUpdate,
+    /// Product rows (issue 20): all rows of one owner at once.
+    CrmItemProductrowSet,
 
     // Reads of the run (duplicate check, lookups, the users named by e-mail).
     CrmDuplicateFindByComm,
@@ -59,6 +61,8 @@ pub enum Method {
     CrmRequisiteList,
     CrmRequisiteBankdetailList,
     CrmRequisitePresetList,
+    /// Product rows (issue 20): the catalogue products a row's `productId` names.
+    CrmProductList,
     /// `profile`: who the webhook's user is (`ADMIN`), for the import pre-flight.
     Profile,
     /// The workflows a portal starts on every new item (the automation an import avoids).
@@ -127,6 +131,9 @@ impl Method {
         Method::CrmRequisiteList,
         Method::CrmRequisiteBankdetailList,
         Method::CrmRequisitePresetList,
+        // Product rows (issue 20).
+        Method::CrmItemProductrowSet,
+        Method::CrmProductList,
         Method::CrmTypeList,
         Method::CrmAutomatedSolutionList,
         Method::CrmStatusList,
@@ -194,6 +201,9 @@ impl Method {
             Method::CrmRequisiteList => "crm.requisite.list",
             Method::CrmRequisiteBankdetailList => "crm.requisite.bankdetail.list",
             Method::CrmRequisitePresetList => "crm.requisite.preset.list",
+            // Product rows (issue 20).
+            Method::CrmItemProductrowSet => "crm.item.productrow.set",
+            Method::CrmProductList => "crm.product.list",
             Method::CrmTypeList => "crm.type.list",
             Method::CrmAutomatedSolutionList => "crm.automatedsolution.list",
             Method::CrmStatusList => "crm.status.list",
@@ -282,6 +292,7 @@ impl Method {
                 | Method::CrmRequisiteBankdetailUpdate
                 | Method::CrmAddressAdd
                 | Method::CrmAddressUpdate
+                | Method::CrmItemProductrowSet
                 | Method::CrmTypeAdd
                 | Method::CrmTypeUpdate
                 | Method::CrmAutomatedSolutionAdd

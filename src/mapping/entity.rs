@@ -30,6 +30,9 @@ pub enum Entity {
     BankDetail,
     /// An address of a parent requisite (`crm.address.add`, issue 20): no ID of its own.
     Address,
+    /// The product rows of a parent deal, lead, quote, invoice or smart-process item
+    /// (`crm.item.productrow.set`: all rows of one parent at once, issue 20).
+    ProductRows,
 }
 
 pub use crate::bitrix::entity::{BUILTIN_TYPE_IDS, COMPANY, CONTACT, DEAL, FM_TYPES, INVOICE, LEAD, QUOTE};
@@ -48,6 +51,7 @@ pub const ENTITY_NAMES: &[&str] = &[
     "requisite",
     "bank_detail",
     "address",
+    "product_rows",
 ];
 
 impl Entity {
@@ -59,6 +63,7 @@ impl Entity {
             "requisite" => Some(Entity::Requisite),
             "bank_detail" => Some(Entity::BankDetail),
             "address" => Some(Entity::Address),
+            "product_rows" => Some(Entity::ProductRows),
             code => bitrix::type_of_code(code).map(Entity::Crm),
         }
     }
@@ -84,6 +89,7 @@ impl Entity {
             Entity::Requisite => "requisite".into(),
             Entity::BankDetail => "bank_detail".into(),
             Entity::Address => "address".into(),
+            Entity::ProductRows => "product_rows".into(),
         }
     }
 
@@ -91,7 +97,12 @@ impl Entity {
     pub fn is_attached(self) -> bool {
         matches!(
             self,
-            Entity::Comment | Entity::Activity | Entity::Requisite | Entity::BankDetail | Entity::Address
+            Entity::Comment
+                | Entity::Activity
+                | Entity::Requisite
+                | Entity::BankDetail
+                | Entity::Address
+                | Entity::ProductRows
         )
     }
 
@@ -108,6 +119,9 @@ impl Entity {
             Entity::Comment | Entity::Activity => matches!(parent, Entity::Crm(_)),
             Entity::Requisite => matches!(parent, Entity::Crm(CONTACT | COMPANY)),
             Entity::BankDetail | Entity::Address => parent == Entity::Requisite,
+            // The product-row pages' `ownerType`: leads, deals, quotes, smart invoices and smart
+            // processes (`api-reference/crm/data-types.md#object_type`), never contacts or companies.
+            Entity::ProductRows => matches!(parent, Entity::Crm(id) if id != CONTACT && id != COMPANY),
             Entity::Crm(_) | Entity::User => false,
         }
     }
@@ -133,6 +147,8 @@ impl Entity {
             Entity::Requisite | Entity::BankDetail => KeyField::RecordXmlId,
             // Its key is its type and owner: adding it again is an update (`payload::record`).
             Entity::Address => KeyField::None,
+            // The journal's unit is the parent (its key): `set` replaces the parent's rows.
+            Entity::ProductRows => KeyField::None,
         }
     }
 
@@ -151,6 +167,7 @@ impl Entity {
             Entity::Requisite => &[super::record::REQUISITE_FIELDS],
             Entity::BankDetail => &[super::record::BANK_DETAIL_FIELDS],
             Entity::Address => &[super::record::ADDRESS_FIELDS],
+            Entity::ProductRows => &[super::products::PRODUCT_ROW_FIELDS],
         };
         parts.iter().flat_map(|p| p.iter())
     }

@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod entity;
 pub mod names;
 pub mod problem;
+pub mod products;
 pub mod record;
 pub mod spa;
 pub mod spec;

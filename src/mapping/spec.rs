@@ -280,6 +280,9 @@ pub struct FieldRule {
     pub lookup: Option<Spanned<String>>,
     /// `user = "email"`: the value is an e-mail; replaced by that user's ID at run time.
     pub user: Option<Spanned<String>>,
+    /// `product = "xmlId" | "name"` (a product row's `productId`, issue 20): the value names a
+    /// catalogue product; replaced by its ID at run time.
+    pub product: Option<Spanned<String>>,
     /// Custom fields: how `b24import provision` creates the field when the portal lacks it.
     pub create: Option<Spanned<CreateSpec>>,
     /// `type = "enum"` only: labels the portal's list lacks are added by `provision` instead of

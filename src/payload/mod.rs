@@ -10,6 +10,7 @@
 //! packed into requests (the portal's dispatcher).
 
 pub mod batch;
+pub mod products;
 pub mod record;
 
 use serde_json::{Map, Value, json};
@@ -86,6 +87,8 @@ pub fn fields_of(command: &Command) -> Option<&Map<String, Value>> {
         | Method::CrmActivityAdd
         | Method::CrmActivityUpdate => command.params.get("fields")?,
         m if record::carries_fields(m) => command.params.get("fields")?,
+        // A product row before it is grouped (`products`); a parent's set has no `fields`.
+        Method::CrmItemProductrowSet => command.params.get("fields")?,
         _ => return None,
     };
     params.as_object()
@@ -136,6 +139,8 @@ pub fn parent_field(entity: Entity) -> &'static str {
         Entity::Activity => "OWNER_ID",
         // Their add pages: the owner company/contact, the requisite (bank detail, address).
         Entity::Requisite | Entity::BankDetail | Entity::Address => "ENTITY_ID",
+        // A product row: its owner (`crm.item.productrow.set`'s `ownerId`).
+        Entity::ProductRows => products::OWNER_ID,
         Entity::Crm(_) | Entity::User => "",
     }
 }
@@ -179,6 +184,7 @@ fn fields_of_mut(command: &mut Command) -> Option<&mut Map<String, Value>> {
         | Method::CrmActivityAdd
         | Method::CrmActivityUpdate => command.params.get_mut("fields")?,
         m if record::carries_fields(m) => command.params.get_mut("fields")?,
+        Method::CrmItemProductrowSet => command.params.get_mut("fields")?,
         _ => return None,
     };
     params.as_object_mut()
@@ -196,6 +202,7 @@ fn add_of(target: &TargetPlan, key: String, mut fields: Map<String, Value>, fm: 
         Entity::Requisite | Entity::BankDetail | Entity::Address => {
             record::add_of(target, &key, fields).expect("a record kind")
         }
+        Entity::ProductRows => products::row_of(target.parent.as_ref().and_then(|p| p.entity), fields),
         Entity::User => Command { method: Method::UserAdd, params: Value::Object(fields) },
         Entity::Comment => {
             let parent = target.parent.as_ref().and_then(|p| p.entity);
@@ -315,6 +322,8 @@ pub fn update_command(target: &TargetPlan, id: u64, fields: Map<String, Value>) 
         Entity::Requisite | Entity::BankDetail | Entity::Address => {
             record::update_of(target.entity, id, fields).expect("a record kind")
         }
+        // Never updated: a parent's set replaces its rows (`pipeline::products`).
+        Entity::ProductRows => products::set_of("", id, vec![fields]),
         Entity::Activity => Command {
             method: Method::CrmActivityUpdate,
             params: object([("id", Value::from(id)), ("fields", Value::Object(fields))]),

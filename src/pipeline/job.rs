@@ -87,6 +87,15 @@ impl From<StepError> for RunError {
     }
 }
 
+/// The journal's label of a step (`contact`, `spa:1032`; product rows with their parent's
+/// entityTypeId, `product_rows:2`, so that `undo` knows the owner type: issue 20).
+pub(super) fn step_label(target: &crate::mapping::TargetPlan) -> String {
+    match (target.entity, target.parent.as_ref().and_then(|p| p.entity)) {
+        (Entity::ProductRows, Some(Entity::Crm(id))) => format!("product_rows:{id}"),
+        (entity, _) => entity_label(entity),
+    }
+}
+
 /// The journal's entity label of a step (`contact`, `spa:1032`).
 pub(super) fn entity_label(entity: Entity) -> String {
     match entity {

@@ -21,9 +21,7 @@
 
 use std::collections::HashMap;
 
-use super::job::{
-    RunError, RunOptions, absolute_path, canonical_source, entity_label, source_changed_advice,
-};
+use super::job::{RunError, RunOptions, absolute_path, canonical_source, source_changed_advice, step_label};
 use super::prepare::Step;
 use crate::journal::{
     self, Counts, FieldHasher, FieldHashes, FingerprintCheck, Journal, JournalError, NewRow, Outcome, RowKey,
@@ -90,7 +88,7 @@ impl RunJournal {
                 let id = j.upsert_step(&StepSpec {
                     name: &step.plan.name,
                     mapping_path: &absolute_path(&step.file.path),
-                    entity: &entity_label(step.plan.target.entity),
+                    entity: &step_label(&step.plan.target),
                     order: order as i64,
                     source: &canonical,
                     source_sha256: fingerprint.as_ref().ok().map(|f| f.sha256.as_str()),

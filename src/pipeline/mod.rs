@@ -44,6 +44,7 @@
 
 mod admit;
 mod attached;
+mod catalogue;
 mod comm;
 mod core;
 pub mod duplicates;
@@ -55,6 +56,7 @@ mod order;
 pub mod parents;
 mod portal;
 pub mod prepare;
+mod products;
 pub mod progress;
 mod reconcile;
 // The whole record (issue 20): presets, records found by XML_ID, immutable fields.

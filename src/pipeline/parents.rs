@@ -89,6 +89,9 @@ fn parents_taken(kind: Entity) -> &'static str {
         Entity::BankDetail | Entity::Address => {
             "the parent of bank details and addresses must be a requisite step (entity = \"requisite\")"
         }
+        Entity::ProductRows => {
+            "the parent of product rows must be a lead, deal, quote, invoice or smart process step"
+        }
         _ => "a parent must be a CRM step (lead, deal, contact, company, quote, invoice or a smart process)",
     }
 }

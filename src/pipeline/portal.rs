@@ -122,6 +122,8 @@ impl<'a> Portal<'a> {
             Entity::Requisite | Entity::BankDetail | Entity::Address => {
                 return super::record::find_records(self, target.entity, keys).await;
             }
+            // A parent's set is sent again (it is idempotent: `pipeline::products`).
+            Entity::ProductRows => return Ok(Ok(HashMap::new())),
             // A comment has no key on the portal (`attached::find_comment` matches its text).
             Entity::Comment => return Ok(Err("a comment has no key to look it up by".into())),
             Entity::Crm(entity_type_id) => {

@@ -137,8 +137,9 @@ impl Unknowns {
         if keys.is_empty() {
             return Ok((0, Vec::new()));
         }
-        if core.plan.target.entity == Entity::Address {
-            // Adding an address again is safe (`pipeline::record`): every unknown one is resent.
+        if matches!(core.plan.target.entity, Entity::Address | Entity::ProductRows) {
+            // Adding an address again is safe (`pipeline::record`): every unknown one is resent;
+            // so is a parent's product-row set (`set` replaces its rows: `pipeline::products`).
             let outcomes: Vec<(&str, Outcome)> = keys.iter().map(|k| (k.as_str(), Outcome::Retry)).collect();
             core.ledger.record_outcomes(&outcomes)?;
             return Ok((0, keys.to_vec()));

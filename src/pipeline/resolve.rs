@@ -80,6 +80,8 @@ pub(super) struct Resolver {
     unwritten: Vec<String>,
     /// Labels -> IDs from the schema the run read (`None`: the run read no schema).
     labels: Option<LabelBook>,
+    /// Product rows' catalogue (issue 20), read when first needed (`Err`: the read failed).
+    catalogue: Option<Result<super::catalogue::Catalogue, String>>,
 }
 
 impl Resolver {
@@ -153,6 +155,17 @@ impl Resolver {
                 user_value(email, found.as_ref().copied().map_err(String::as_str))
             }
             Pending::Label { field, label } => self.label(field, label, category),
+            Pending::Product { by, value } => {
+                if self.catalogue.is_none() {
+                    self.catalogue = Some(super::catalogue::Catalogue::read(portal).await?);
+                }
+                match self.catalogue.as_ref().expect("read above") {
+                    Ok(c) => c.find(*by, value).map(|id| json!(id)),
+                    Err(e) => {
+                        Err((Problem::LookupFailed, format!("could not read the catalogue products: {e}")))
+                    }
+                }
+            }
         })
     }
 

@@ -60,6 +60,11 @@ impl Admission {
         }
     }
 
+    /// Counts the journal key `key` as one the source holds (product rows: their parent's key).
+    pub(super) fn saw(&mut self, key: &str) {
+        self.seen.insert(key_hash(key));
+    }
+
     /// Lists the done rows of this step whose keys the source no longer has (never deleted).
     pub(super) fn report_missing(&self, core: &mut Core<'_>) -> Result<(), JournalError> {
         for (key, _) in core.ledger.done_ids()? {

@@ -12,7 +12,7 @@ use std::time::Instant;
 pub use super::job::{
     RunError, RunOptions, absolute_path, default_journal, journal_key, source_changed_advice,
 };
-use super::job::{canonical_source, entity_label};
+use super::job::{canonical_source, step_label};
 use super::ledger::RunJournal;
 use super::parents::{KnownStep, bind_parents};
 use super::prepare::Step;
@@ -71,7 +71,6 @@ pub async fn run_sampled(
         }
     };
     let mut journal = RunJournal::open(opts)?;
-    let moved = check_step_identities(&mut journal, &steps)?;
     let known = match journal.reader() {
         Some(j) => j.steps()?.into_iter().map(|s| s.name).collect(),
         None => Vec::new(),
@@ -85,6 +84,8 @@ pub async fn run_sampled(
     let recorded: Vec<KnownStep<'_>> =
         recorded.iter().map(|s| KnownStep { name: &s.name, entity: &s.entity }).collect();
     mapping_problems(bind_parents(&mut steps, &recorded))?;
+    // After the parents are bound: a product-rows step's label names its parent's type.
+    let moved = check_step_identities(&mut journal, &steps)?;
     let reads = crate::portal::Reads::new(std::sync::Arc::new(transport.clone()));
     // Requisite steps: each preset's ID by its name, read once (issue 20; exit 2 when unknown).
     super::record::bind_presets(&mut steps, &reads).await?;
@@ -182,7 +183,7 @@ fn check_step_identities(
     let Some(reader) = journal.reader() else { return Ok(Vec::new()) };
     let mut moved = Vec::new();
     for (order, step) in steps.iter().enumerate() {
-        let entity = entity_label(step.plan.target.entity);
+        let entity = step_label(&step.plan.target);
         let source = canonical_source(step);
         let spec = StepSpec {
             name: &step.plan.name,

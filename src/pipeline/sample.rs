@@ -6,7 +6,8 @@
 //! round(P % of them)) are taken, so the same source gives the same rows on every try,
 //! whatever the journal holds. A row that looks up a step of the sample is taken exactly when
 //! every key it looks up in those steps was taken there (its parents fall inside the sample);
-//! its own count does not limit it. Where the issue is silent, decided here: a row of a later
+//! its own count does not limit it; a parent (`parent = { step, column }`) counts as a lookup.
+//! Where the issue is silent, decided here: a row of a later
 //! step whose lookup cells are all empty is a root of that step (ranked and counted like the
 //! rows of a step without lookups), and a lookup of a step that is not part of this run does
 //! not constrain the row (that step's rows are not sampled now). Must not: send, journal, or
@@ -121,7 +122,12 @@ impl Sample {
                         .iter()
                         .flat_map(|f| f.values.iter())
                         .filter_map(|v| match v {
-                            Pending::Lookup { step, key } if sample.taken.contains_key(step) => {
+                            // A parent (comments, activities, records, product rows) is a
+                            // lookup too: all the rows of a sampled parent go (a product-row set
+                            // is never cut), none of one outside the sample.
+                            Pending::Lookup { step, key } | Pending::Parent { step, key }
+                                if sample.taken.contains_key(step) =>
+                            {
                                 Some((step.as_str(), key.as_str()))
                             }
                             _ => None,

@@ -83,6 +83,8 @@ pub(super) struct StepRunner<'a> {
     order: Option<ImportOrder>,
     /// `--sample` (issue 21): the rows this run takes; `None`: every row.
     sample: Option<&'a super::sample::Sample>,
+    /// A product-rows step's rows by parent until the source has been read (issue 20).
+    products: Option<super::products::ProductSets>,
 }
 
 impl<'a> StepRunner<'a> {
@@ -110,6 +112,8 @@ impl<'a> StepRunner<'a> {
         } else {
             None
         };
+        let products =
+            if entity == Entity::ProductRows { Some(super::products::ProductSets::new()?) } else { None };
         let (plan, rows, bytes, size) = step.prepare();
         // Labels are resolved as `validate --online` resolves them (one rule, in `resolve`).
         let labels = schema.and_then(|s| super::resolve::label_book(s, &plan));
@@ -134,6 +138,7 @@ impl<'a> StepRunner<'a> {
             batch_size,
             order,
             sample,
+            products,
         };
         Ok((runner, rows))
     }
@@ -218,6 +223,21 @@ impl<'a> StepRunner<'a> {
         if result.is_ok() && self.order.is_some() {
             result = self.send_in_order(&mut sender, &bar).await;
         }
+        if let Some(sets) = self.products.take()
+            && result.is_ok()
+        {
+            // Issue 20: one set per parent, only from a source read whole.
+            if read_all {
+                result =
+                    super::products::send_sets(sets, &mut self.core, &mut self.unknowns, &mut sender).await;
+            } else {
+                self.core.report.notes.push(
+                    "no product rows were sent: the source was not read to its end (a parent's set \
+                     replaces its rows)"
+                        .into(),
+                );
+            }
+        }
         // Every answer on its way is recorded, whatever stopped the step (a journal error
         // aside: then the rows stay `sent` and the next run looks them up); what did not run
         // goes again, bounded.
@@ -272,6 +292,10 @@ impl<'a> StepRunner<'a> {
         sender: &mut Dispatcher<Item>,
     ) -> Result<(), Stop> {
         let (core, dups) = (&mut self.core, &mut self.dups);
+        if let Some(sets) = self.products.as_mut() {
+            let ready = super::products::take(sets, core, &mut self.admission, dups, prepared).await?;
+            return self.hand_over(sender, ready).await;
+        }
         let mut ready = self.admission.admit(core, dups, prepared).await?;
         // Lookups of new keys go a few chunks at once (as many as may be in flight).
         let waiting = self.admission.unseen.len();

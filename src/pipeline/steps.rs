@@ -269,7 +269,7 @@ pub fn check_order(steps: &[Step]) -> Diagnostics {
                 Some(crate::mapping::Deferred::UserByEmail) => {
                     steps[i + 1..].iter().find(|s| s.plan.target.entity == crate::mapping::Entity::User)
                 }
-                Some(crate::mapping::Deferred::Label) | None => None,
+                Some(crate::mapping::Deferred::Label | crate::mapping::Deferred::Product(_)) | None => None,
             };
             if let Some(target) = needed {
                 let span = step.file.spec.fields.iter().find(|(n, _)| *n.get_ref() == field.name).map_or(

@@ -155,6 +155,11 @@ pub enum UndoKind {
     /// in the same undo (children are undone first: it is marked just before its requisite
     /// goes); asked alone, it is listed as not undone.
     WithParent,
+    /// The product rows of a parent (issue 20): set back to none (`crm.item.productrow.set`
+    /// with `productRows: []`, the journal keeping the parent's ID); the parent's entityTypeId
+    /// comes from the step's label (`product_rows:2`). The set is idempotent: an unknown outcome
+    /// is sent again; a parent gone has no rows (`OWNER_NOT_FOUND`).
+    ProductRows { owner_entity_type_id: u32 },
 }
 
 /// The attached kinds undo deletes one by one (see [`UndoKind::Attached`]).
@@ -173,6 +178,9 @@ impl UndoKind {
         if let Some(id) = label.strip_prefix("spa:").and_then(|n| n.parse().ok()) {
             return Some(UndoKind::CrmItem { entity_type_id: id });
         }
+        if let Some(id) = label.strip_prefix("product_rows:").and_then(|n| n.parse().ok()) {
+            return Some(UndoKind::ProductRows { owner_entity_type_id: id });
+        }
         match Entity::from_name(label)? {
             Entity::Crm(id) => Some(UndoKind::CrmItem { entity_type_id: id }),
             Entity::User => Some(UndoKind::User),
@@ -183,6 +191,8 @@ impl UndoKind {
             // An address has no ID of its own (the journal keeps its requisite's): it goes with
             // its requisite.
             Entity::Address => Some(UndoKind::WithParent),
+            // Product rows without their parent's type (not written by this build).
+            Entity::ProductRows => None,
         }
     }
 
@@ -194,6 +204,10 @@ impl UndoKind {
                 params: json!({"entityTypeId": entity_type_id, "id": id}),
             }),
             UndoKind::User | UndoKind::WithParent => None,
+            UndoKind::ProductRows { owner_entity_type_id } => {
+                let owner = crate::payload::products::owner_type(Entity::Crm(owner_entity_type_id))?;
+                Some(crate::payload::products::clear_of(&owner, id))
+            }
             UndoKind::Attached(a) => {
                 let method = match a {
                     Attached::Comment => Method::CrmTimelineCommentDelete,
@@ -217,6 +231,8 @@ impl UndoKind {
                     && description.to_lowercase().contains("item not found")
             }
             UndoKind::User | UndoKind::WithParent => false,
+            // The product-row pages' "Owner was not found": the parent is gone, and its rows.
+            UndoKind::ProductRows { .. } => code.eq_ignore_ascii_case("OWNER_NOT_FOUND"),
             // Their pages' "not found" answers: a comment `NOT_FOUND` "Not found.", an activity
             // "Activity is not found", a requisite or bank detail "The Requisite(BankDetail)
             // with ID 'N' is not found".
@@ -231,7 +247,9 @@ impl UndoKind {
             UndoKind::CrmItem { entity_type_id } => Some(json!({
                 "entityTypeId": entity_type_id, "filter": {"@id": ids}, "select": ["id"], "start": -1
             })),
-            UndoKind::User | UndoKind::Attached(_) | UndoKind::WithParent => None,
+            UndoKind::User | UndoKind::Attached(_) | UndoKind::WithParent | UndoKind::ProductRows { .. } => {
+                None
+            }
         }
     }
 }
@@ -519,7 +537,7 @@ impl StepUndo<'_> {
     async fn check(&mut self, kind: UndoKind, targets: Vec<UndoTarget>) -> Result<Vec<UndoTarget>, Stop> {
         let ids: Vec<u64> = targets.iter().map(|t| t.id).collect();
         let mut present = HashSet::new();
-        if let UndoKind::Attached(_) = kind {
+        if matches!(kind, UndoKind::Attached(_) | UndoKind::ProductRows { .. }) {
             // No list by ID: the delete goes again, and its answer says whether it is gone.
             let changes: Vec<(&str, Transition<'_>)> =
                 targets.iter().map(|t| (t.key.as_str(), Transition::Restored)).collect();
@@ -581,6 +599,17 @@ mod tests {
         assert!(UndoKind::User.delete(5).is_none());
         let cmd = UndoKind::CrmItem { entity_type_id: 4 }.delete(7).expect("a delete");
         assert_eq!((cmd.method, cmd.params), (Method::CrmItemDelete, json!({"entityTypeId": 4, "id": 7})));
+    }
+
+    #[test]
+    fn product_rows_are_emptied_on_the_parent_their_label_names() {
+        let kind = UndoKind::of_label("product_rows:156").expect("a kind");
+        assert_eq!(kind, UndoKind::ProductRows { owner_entity_type_id: 156 });
+        let cmd = kind.delete(9).expect("a set");
+        assert_eq!(cmd.method, Method::CrmItemProductrowSet);
+        assert_eq!(cmd.params, json!({"ownerType": "T9c", "ownerId": 9, "productRows": []}));
+        assert!(kind.gone_by_refusal("OWNER_NOT_FOUND", "Owner was not found"));
+        assert_eq!(UndoKind::of_label("product_rows"), None);
     }
 
     #[test]

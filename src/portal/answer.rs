@@ -147,6 +147,9 @@ pub fn created_id(cmd: &Command, result: &Value) -> Option<u64> {
     if let Some(id) = crate::payload::record::created_id(cmd, result) {
         return id;
     }
+    if let Some(id) = crate::payload::products::created_id(cmd, result) {
+        return id;
+    }
     match cmd.method {
         // The integer result (their pages).
         Method::UserAdd | Method::CrmTimelineCommentAdd | Method::CrmActivityAdd => return json::id(result),

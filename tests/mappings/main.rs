@@ -7,5 +7,6 @@ mod duplicates_mapping;
 mod mapping_errors;
 mod readme_examples;
 mod record_mapping;
+mod record_products;
 mod schema_mapping_keys;
 mod split_lookups;

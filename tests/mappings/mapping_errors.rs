@@ -70,7 +70,7 @@ column = "Phones"
     insta::assert_snapshot!(problems(bad).join("\n"), @r#"
     m.toml:4:7: key: column "Kode" is not in the source header, did you mean `Code`? (the header has: "Code", "First name", "Last name", "Birthday", "Phones", "E-mail")
     m.toml:5:1: unknown key `delimter`, did you mean `delimiter`?
-    m.toml:7:10: unknown entity `contakt`, did you mean `contact`? (one of lead, deal, contact, company, quote, invoice, user, comment, activity, requisite, bank_detail, address, or entity_type_id = N for a smart process)
+    m.toml:7:10: unknown entity `contakt`, did you mean `contact`? (one of lead, deal, contact, company, quote, invoice, user, comment, activity, requisite, bank_detail, address, product_rows, or entity_type_id = N for a smart process)
     m.toml:9:1: field `name`: needs one of `column`, `columns`, `value` or `template`
     m.toml:9:10: unknown key `colum`, did you mean `column`?
     m.toml:10:24: field `birthdate`: column "Birthdy" is not in the source header, did you mean `Birthday`? (the header has: "Code", "First name", "Last name", "Birthday", "Phones", "E-mail")

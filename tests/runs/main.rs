@@ -23,6 +23,8 @@ mod history_import;
 mod job_file; // issue 23: run --job-file
 mod plan_limits;
 mod record_links;
+// Issue 20: product rows.
+mod record_products;
 mod record_requisites;
 mod ride_along;
 mod run_e2e;

@@ -211,7 +211,7 @@ pub(super) fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut Onli
                     issues.push(RowIssue { column, value: Some(email.clone()), code, message });
                 }
             }
-            Pending::Lookup { .. } | Pending::Parent { .. } => {}
+            Pending::Lookup { .. } | Pending::Parent { .. } | Pending::Product { .. } => {}
         }
     }
     issues

@@ -55,6 +55,9 @@ pub(in crate::mapping) fn convert(f: &FieldPlan, s: &str) -> Result<Part, Invali
         Some(Deferred::UserByEmail) => {
             return Ok(Part::Pending(Pending::User { email: transform::to_email(s)? }));
         }
+        Some(Deferred::Product(by)) => {
+            return Ok(Part::Pending(Pending::Product { by: *by, value: s.to_string() }));
+        }
         Some(Deferred::Label) => {
             return Ok(Part::Pending(Pending::Label { field: f.name.clone(), label: s.to_string() }));
         }

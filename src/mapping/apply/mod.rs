@@ -53,6 +53,8 @@ pub enum Pending {
     /// `type = "enum"`: the ID that the label `label` has in the list of field `field` (a list
     /// item, stage, source, type, category or currency), found in the schema the run read.
     Label { field: String, label: String },
+    /// `product = "xmlId" | "name"`: the ID of the catalogue product the value names (issue 20).
+    Product { by: crate::mapping::products::ProductBy, value: String },
 }
 
 impl Pending {
@@ -65,6 +67,7 @@ impl Pending {
             Pending::User { email } => json!({"$user": email}),
             Pending::Parent { step, key } => json!({"$parent": step, "key": key}),
             Pending::Label { label, .. } => json!({"$label": label}),
+            Pending::Product { by, value } => json!({"$product": by.as_str(), "value": value}),
         }
     }
 }

@@ -196,6 +196,37 @@ impl Compiler<'_> {
             }
             (None, None) => None,
         };
+        let deferred = match (&rule.product, deferred) {
+            (None, d) => d,
+            (Some(p), Some(_)) => {
+                self.err(p.span(), format!("{what}: give one of `lookup`, `user` or `product`"));
+                None
+            }
+            (Some(p), None) => {
+                let product_rows =
+                    self.file.spec.target.entity.as_ref().and_then(|e| Entity::from_name(e.get_ref()))
+                        == Some(Entity::ProductRows);
+                match crate::mapping::products::ProductBy::from_name(p.get_ref()) {
+                    _ if !product_rows || name != "productId" => {
+                        self.err(
+                            p.span(),
+                            format!("{what}: `product` applies to `productId` of a product_rows step"),
+                        );
+                        None
+                    }
+                    Some(by) => Some(Deferred::Product(by)),
+                    None => {
+                        self.err(
+                            p.span(),
+                            format!(
+                                "{what}: `product` is \"xmlId\" or \"name\" (how the cell names a catalogue product)"
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
         let deferred = match (deferred, kind) {
             (None, ValueType::Enum) => Some(Deferred::Label),
             (Some(_), ValueType::Enum) => {

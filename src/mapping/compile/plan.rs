@@ -225,6 +225,8 @@ pub enum Deferred {
     /// `type = "enum"`: a label; becomes the ID of the list item, stage, source, category or
     /// currency the portal's schema gives it.
     Label,
+    /// A catalogue product's `XML_ID` or `NAME`; becomes its ID (`crm.product.list`, issue 20).
+    Product(crate::mapping::products::ProductBy),
 }
 
 #[derive(Debug, Clone)]

@@ -156,7 +156,7 @@ impl Compiler<'_> {
                 spec.span(),
                 format!(
                     "parent applies to attached records (entity = \"comment\", \"activity\", \"requisite\", \
-                     \"bank_detail\" or \"address\"), not to a {} step",
+                     \"bank_detail\", \"address\" or \"product_rows\"), not to a {} step",
                     entity.name()
                 ),
             );
@@ -188,6 +188,7 @@ impl Compiler<'_> {
                 Entity::Requisite => "requisites are created with crm.requisite.add",
                 Entity::BankDetail => "bank details are created with crm.requisite.bankdetail.add",
                 Entity::Address => "addresses are created with crm.address.add",
+                Entity::ProductRows => "product rows are sent with crm.item.productrow.set",
                 _ => "users are created with user.add",
             };
             self.err(m.span(), format!("method = \"import\" applies to CRM items only ({by})"));
