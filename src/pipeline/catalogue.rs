@@ -25,7 +25,7 @@ const SHOWN: usize = 5;
 
 /// The catalogue: by `XML_ID`, by `NAME` (as given and folded).
 #[derive(Debug, Default)]
-pub(super) struct Catalogue {
+pub struct Catalogue {
     by_xml: HashMap<String, u64>,
     by_name: HashMap<String, u64>,
     by_folded: HashMap<String, u64>,
@@ -65,8 +65,17 @@ impl Catalogue {
         }
     }
 
+    /// The portal's catalogue for `validate --online` (the run's own read, the same rules).
+    pub async fn read_for_validate(reads: &crate::portal::Reads) -> Result<Catalogue, String> {
+        match Catalogue::read(Portal::new(reads)).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the portal could not be read".into()),
+        }
+    }
+
     /// The ID of the product `value` names, or the row's rejection.
-    pub(super) fn find(&self, by: ProductBy, value: &str) -> Result<u64, (Problem, String)> {
+    pub fn find(&self, by: ProductBy, value: &str) -> Result<u64, (Problem, String)> {
         let found = match by {
             ProductBy::XmlId => self.by_xml.get(value).or_else(|| self.by_xml.get(value.trim())),
             ProductBy::Name => self.by_name.get(value).or_else(|| self.by_folded.get(&fold(value))),

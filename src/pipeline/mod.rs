@@ -44,7 +44,7 @@
 
 mod admit;
 mod attached;
-mod catalogue;
+pub mod catalogue;
 mod comm;
 mod core;
 pub mod duplicates;

@@ -298,6 +298,14 @@ async fn catalogue_products_are_found_by_xml_id_and_an_unknown_one_holds_its_dea
          productId = { column = \"SKU\", product = \"xmlId\" }\nprice = \"Price\"\nquantity = \"Qty\"\n",
     );
     let mappings = vec![deals, products];
+    // validate --online names the unknown product before anything is written (and writes nothing).
+    let mut v: Vec<String> = vec!["validate".into()];
+    v.extend(mappings.iter().map(|m| m.display().to_string()));
+    v.extend(["--online".into(), "--webhook".into(), sandbox.webhook_url()]);
+    let (code, out) = finish(&v).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("SKU-NONE") && out.contains("unknown_label"), "{out}");
+    assert_eq!(sets(&sandbox), 0);
     let journal = dir.path().join("j.sqlite");
     let a = args_of("run", &mappings, &journal, &sandbox, 20);
     let (code, out) = finish(&a).await;
@@ -313,8 +321,8 @@ async fn catalogue_products_are_found_by_xml_id_and_an_unknown_one_holds_its_dea
     assert!(rows_of(&sandbox, id_of("D1")).await.is_empty(), "D1 is not sent with a row missing");
     assert_eq!(
         sandbox.snapshot().requests.by_method.get("crm.product.list").copied(),
-        Some(1),
-        "the catalogue is read once"
+        Some(2),
+        "the catalogue is read once by validate --online and once by the run"
     );
     let j = Journal::open_read_only(&journal).expect("journal");
     let step = j.steps().expect("steps").into_iter().find(|s| s.name == "deal_products").expect("step");

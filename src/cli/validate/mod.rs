@@ -133,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .as_ref()
             .map(|p| if several { per_step_path(p, &step.plan.name) } else { p.clone() });
         let online_step = online.as_ref().map(|o| OnlineStep {
+            catalogue: o.catalogue.as_ref(),
             book: pipeline::steps::label_book(&o.schema, &step.plan),
             users: &o.users,
         });

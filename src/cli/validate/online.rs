@@ -27,12 +27,16 @@ pub(super) struct Online {
     pub(super) users: Result<HashMap<String, u64>, String>,
     /// Import steps the portal would refuse whole (`method = "import"`), as `run` says it.
     pub(super) import_refusal: Option<String>,
+    /// The catalogue products, read once when a product-rows step names products (issue 20).
+    pub(super) catalogue: Option<Result<pipeline::catalogue::Catalogue, String>>,
 }
 
 /// One step's share of [`Online`].
 pub(super) struct OnlineStep<'a> {
     pub(super) book: Option<LabelBook>,
     pub(super) users: &'a Result<HashMap<String, u64>, String>,
+    /// The catalogue products (read when a step names products); `Err`: the read failed.
+    pub(super) catalogue: Option<&'a Result<pipeline::catalogue::Catalogue, String>>,
 }
 
 /// `--online` with `on_duplicate` in a mapping: what the run would find, from a dry run of
@@ -117,6 +121,14 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
         let journal = steps.first().map(|s| pipeline::run::default_journal(&s.file.path, "import"));
         let journal = journal.and_then(|p| crate::journal::Journal::open_read_only(&p).ok());
         let reads = crate::portal::Reads::new(Arc::new(transport.clone()));
+        let names_products = steps.iter().any(|s| {
+            s.plan.fields.iter().any(|f| matches!(f.deferred, Some(crate::mapping::Deferred::Product(_))))
+        });
+        let catalogue = if names_products {
+            Some(pipeline::catalogue::Catalogue::read_for_validate(&reads).await)
+        } else {
+            None
+        };
         let import_refusal = pipeline::steps::check_imports(steps, journal.as_ref(), &reads, true)
             .await
             .err()
@@ -146,6 +158,7 @@ pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8>
             gaps: pre.steps.into_iter().map(|(_, g)| g).collect(),
             users,
             import_refusal,
+            catalogue,
         })
     }));
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -211,7 +224,26 @@ pub(super) fn online_issues(plan: &MappingPlan, draft: &Draft, online: &mut Onli
                     issues.push(RowIssue { column, value: Some(email.clone()), code, message });
                 }
             }
-            Pending::Lookup { .. } | Pending::Parent { .. } | Pending::Product { .. } => {}
+            Pending::Product { by, value } => match online.catalogue {
+                Some(Ok(c)) => {
+                    if let Err((code, message)) = c.find(*by, value) {
+                        issues.push(RowIssue {
+                            column: column("productId"),
+                            value: Some(value.clone()),
+                            code,
+                            message,
+                        });
+                    }
+                }
+                Some(Err(e)) => issues.push(RowIssue {
+                    column: None,
+                    value: Some(value.clone()),
+                    code: Kind::LookupFailed,
+                    message: format!("could not read the catalogue products: {e}"),
+                }),
+                None => {}
+            },
+            Pending::Lookup { .. } | Pending::Parent { .. } => {}
         }
     }
     issues
