@@ -151,3 +151,45 @@ pub async fn kill_at(sandbox: &b24import::sandbox::SandboxHandle, args: &[String
         let _ = child.wait();
     }
 }
+
+#[cfg(feature = "sandbox")]
+/// A REST read of the sandbox's `method`, tried again while its seeded faults refuse it: the
+/// `result`.
+pub async fn read(
+    sandbox: &b24import::sandbox::SandboxHandle,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let answer = client.post(format!("{}{method}", sandbox.webhook_url())).json(&params).send().await;
+        if let Ok(r) = answer
+            && r.status().is_success()
+            && let Ok(v) = r.json::<serde_json::Value>().await
+            && v.get("error").is_none()
+        {
+            return v["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{method} never answered");
+}
+
+#[cfg(feature = "sandbox")]
+/// The fault and crash matrix's portal: 5 % dropped answers (after the work), 5 % 500s and
+/// 5 % 503s, seeded, 5 ms a request, its bucket at `rate`.
+pub fn faulty(seed: u64, rate: b24import::transport::Rate) -> b24import::sandbox::SandboxConfig {
+    let faults = b24import::sandbox::FaultConfig {
+        seed,
+        drop_after_commit: 0.05,
+        fail_500: 0.05,
+        fail_503: 0.05,
+        slow_ms: 5,
+        ..b24import::sandbox::FaultConfig::default()
+    };
+    let mut c = b24import::sandbox::SandboxConfig::fast();
+    c.rate = rate.per_second;
+    c.burst = f64::from(rate.burst);
+    b24import::sandbox::SandboxConfig { faults, ..c }
+}

@@ -4,13 +4,13 @@
 //! a newer row would be refused by the portal's order rule, so a wrong order shows as a
 //! rejection); the pre-flight refuses, naming why, what the portal would refuse whole.
 
-use crate::cli_support::{finish, kill_at};
+use crate::cli_support::{faulty, finish, kill_at};
 use crate::common;
 
 use std::path::{Path, PathBuf};
 
 use b24import::journal::Journal;
-use b24import::sandbox::{FaultConfig, HistoryConfig, Sandbox, SandboxConfig, SandboxHandle};
+use b24import::sandbox::{HistoryConfig, Sandbox, SandboxConfig, SandboxHandle};
 use b24import::transport::Rate;
 use serde_json::{Value, json};
 
@@ -107,16 +107,7 @@ async fn an_import_sends_an_unsorted_source_oldest_first_with_its_dates_and_auth
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_import_killed_three_times_under_faults_lands_every_row_once_in_order() {
-    let faults = FaultConfig {
-        seed: 41,
-        drop_after_commit: 0.05,
-        fail_500: 0.05,
-        fail_503: 0.05,
-        slow_ms: 5,
-        ..FaultConfig::default()
-    };
-    let sandbox =
-        Sandbox::start(SandboxConfig { faults, ..common::sandbox_config(RATE) }).await.expect("sandbox");
+    let sandbox = Sandbox::start(faulty(41, RATE)).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("dir");
     let n = 600;
     let m = deals(dir.path(), n, "");

@@ -3,14 +3,13 @@
 //! row sends only its deal's set again; seeded faults and SIGKILLs then a finishing run give
 //! exactly the rows; `undo` empties them.
 
+use crate::cli_support::{faulty, finish, kill_at, read};
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
-use std::time::Duration;
 
 use b24import::journal::Journal;
-use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
+use b24import::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use b24import::transport::Rate;
 use serde_json::{Value, json};
 
@@ -74,57 +73,6 @@ fn args_of(
     a.extend(["--webhook".into(), sandbox.webhook_url(), "--rate".into(), "400".into()]);
     a.extend(["--burst".into(), "100".into()]);
     a
-}
-
-async fn finish(args: &[String]) -> (Option<i32>, String) {
-    let args = args.to_vec();
-    let out = tokio::task::spawn_blocking(move || {
-        Process::new(env!("CARGO_BIN_EXE_b24import")).args(&args).output().expect("binary")
-    })
-    .await
-    .expect("join");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
-}
-
-async fn kill_at(sandbox: &SandboxHandle, args: &[String], kills: &[u64]) {
-    for more in kills {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_b24import"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("binary");
-        let target = sandbox.snapshot().requests.total + more;
-        let start = std::time::Instant::now();
-        while sandbox.snapshot().requests.total < target {
-            if child.try_wait().expect("try_wait").is_some() {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "request {target} never came");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// A REST read of the sandbox, tried again while its faults refuse it.
-async fn read(sandbox: &SandboxHandle, method: &str, params: Value) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        let answer = client.post(format!("{}{method}", sandbox.webhook_url())).json(&params).send().await;
-        if let Ok(r) = answer
-            && r.status().is_success()
-            && let Ok(v) = r.json::<Value>().await
-            && v.get("error").is_none()
-        {
-            return v["result"].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("{method} never answered");
 }
 
 /// The product rows of deal `id`, in the portal's order.
@@ -234,16 +182,7 @@ async fn a_row_whose_deal_is_not_imported_waits_and_lands_once_it_is() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn product_rows_killed_three_times_under_faults_land_exactly_once() {
-    let faults = FaultConfig {
-        seed: 67,
-        drop_after_commit: 0.05,
-        fail_500: 0.05,
-        fail_503: 0.05,
-        slow_ms: 5,
-        ..FaultConfig::default()
-    };
-    let sandbox =
-        Sandbox::start(SandboxConfig { faults, ..common::sandbox_config(RATE) }).await.expect("sandbox");
+    let sandbox = Sandbox::start(faulty(67, RATE)).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("dir");
     let n = 60;
     let journal = dir.path().join("j.sqlite");

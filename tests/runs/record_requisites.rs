@@ -4,14 +4,13 @@
 //! again becomes an update), a re-run sends nothing, and a row that moves a requisite to
 //! another company is rejected, saying so.
 
-use crate::cli_support::{finish, kill_at};
+use crate::cli_support::{faulty, finish, kill_at, read};
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use b24import::journal::Journal;
-use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
+use b24import::sandbox::{Sandbox, SandboxHandle};
 use b24import::transport::Rate;
 use serde_json::{Value, json};
 
@@ -92,24 +91,6 @@ fn args_of(mappings: &[PathBuf], journal: &Path, sandbox: &SandboxHandle, batch:
     a.extend(["--webhook".into(), sandbox.webhook_url(), "--rate".into(), "400".into()]);
     a.extend(["--burst".into(), "100".into()]);
     a
-}
-
-/// A REST read of the sandbox, tried again while its faults refuse it.
-async fn read(sandbox: &SandboxHandle, method: &str, params: Value) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        let answer = client.post(format!("{}{method}", sandbox.webhook_url())).json(&params).send().await;
-        if let Ok(r) = answer
-            && r.status().is_success()
-            && let Ok(v) = r.json::<Value>().await
-            && v.get("error").is_none()
-        {
-            return v["result"].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("{method} never answered");
 }
 
 /// Every record a legacy list holds, all pages.
@@ -210,16 +191,7 @@ async fn requisites_bank_details_and_addresses_land_on_their_parents_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requisites_killed_three_times_under_faults_land_exactly_once() {
-    let faults = FaultConfig {
-        seed: 61,
-        drop_after_commit: 0.05,
-        fail_500: 0.05,
-        fail_503: 0.05,
-        slow_ms: 5,
-        ..FaultConfig::default()
-    };
-    let sandbox =
-        Sandbox::start(SandboxConfig { faults, ..common::sandbox_config(RATE) }).await.expect("sandbox");
+    let sandbox = Sandbox::start(faulty(61, RATE)).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("dir");
     let n = 60;
     let journal = dir.path().join("j.sqlite");
