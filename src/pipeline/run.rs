@@ -21,7 +21,7 @@ use super::report::{PlanRate, RunReport};
 use super::sample::{Sample, SampleSize};
 use super::step::{RunContext, StepRunner};
 use super::steps::{OpenError, check_lookups_known, check_order, open_steps};
-use super::stop::Stop;
+use super::stop::StepEnd;
 use crate::journal::{self, StepSpec};
 use crate::mapping::Diagnostics;
 use crate::transport::Transport;
@@ -129,22 +129,17 @@ pub async fn run_sampled(
             step_report.notes.push(note.clone());
         }
         report.steps.push(step_report);
-        match result {
-            Ok(()) => {}
-            // Ctrl-C / SIGTERM reached the transport in a wait or a request: not a portal failure.
-            Err(Stop::Portal(e)) if e.is_interrupted() => {
+        match StepEnd::of(result) {
+            StepEnd::Next => {}
+            StepEnd::Interrupted => {
                 report.interrupted = true;
                 break;
             }
-            Err(Stop::Portal(e)) => {
-                report.stopped = Some(e.into());
+            StepEnd::Stopped(s) => {
+                report.stopped = Some(s);
                 break;
             }
-            Err(Stop::Interrupted) => {
-                report.interrupted = true;
-                break;
-            }
-            Err(Stop::Journal(e)) => return Err(RunError::Journal(e)),
+            StepEnd::Journal(e) => return Err(RunError::Journal(e)),
         }
     }
     if let Ok(notes) = automation.await {

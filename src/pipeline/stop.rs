@@ -16,6 +16,31 @@ pub(super) enum Stop {
     Journal(JournalError),
 }
 
+/// What a step's stop means for the loop over steps (run and undo alike).
+pub(super) enum StepEnd {
+    /// The step finished: on to the next.
+    Next,
+    /// Ctrl-C / SIGTERM (between rows, or reaching the transport in a wait or a request: not a
+    /// portal failure): exit 130.
+    Interrupted,
+    /// The portal cannot be used: exit 3.
+    Stopped(super::report::Stopped),
+    /// The journal cannot record: exit 4.
+    Journal(JournalError),
+}
+
+impl StepEnd {
+    pub(super) fn of(result: Result<(), Stop>) -> StepEnd {
+        match result {
+            Ok(()) => StepEnd::Next,
+            Err(Stop::Portal(e)) if e.is_interrupted() => StepEnd::Interrupted,
+            Err(Stop::Portal(e)) => StepEnd::Stopped(e.into()),
+            Err(Stop::Interrupted) => StepEnd::Interrupted,
+            Err(Stop::Journal(e)) => StepEnd::Journal(e),
+        }
+    }
+}
+
 impl From<TransportError> for Stop {
     fn from(e: TransportError) -> Self {
         Stop::Portal(e)

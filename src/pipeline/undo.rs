@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::report::Stopped;
-use super::stop::Stop;
+use super::stop::{StepEnd, Stop};
 use super::undo_send::{UndoLanding, UndoTarget};
 use crate::bitrix::{Method, json as bjson};
 use crate::journal::undo::UndoRow;
@@ -358,21 +358,17 @@ pub async fn undo(opts: &UndoOptions, transport: &Transport) -> Result<UndoRepor
             StepUndo { journal: &mut journal, reads: &reads, opts, step, report: Default::default() };
         let result = undoer.run().await;
         report.steps.push(undoer.report);
-        match result {
-            Ok(()) => {}
-            Err(Stop::Portal(e)) if e.is_interrupted() => {
+        match StepEnd::of(result) {
+            StepEnd::Next => {}
+            StepEnd::Interrupted => {
                 report.interrupted = true;
                 break;
             }
-            Err(Stop::Portal(e)) => {
-                report.stopped = Some(e.into());
+            StepEnd::Stopped(s) => {
+                report.stopped = Some(s);
                 break;
             }
-            Err(Stop::Interrupted) => {
-                report.interrupted = true;
-                break;
-            }
-            Err(Stop::Journal(e)) => return Err(e.into()),
+            StepEnd::Journal(e) => return Err(e.into()),
         }
     }
     report.requests = transport.stats().requests;
