@@ -270,6 +270,13 @@ fn main() {
         eprintln!("no scenario `{unknown}`; the scenarios are: {}", names.join(", "));
         std::process::exit(2);
     }
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("BENCH_TRACE"))
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     print_header();
     for s in all.iter().filter(|s| wanted.is_empty() || wanted.contains(&s.name)) {

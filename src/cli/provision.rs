@@ -10,7 +10,7 @@
 //! error or a title naming several smart processes or workspaces, 3 gave up on the portal,
 //! 130 stopped by a signal.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -49,7 +49,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let transport = match args.portal.transport(&super::run::default_token_file(&args.mappings)) {
+    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    let pace = super::run::pace_job("provision", first);
+    let transport = match args.portal.transport_for_job(&super::run::default_token_file(&args.mappings), pace)
+    {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -250,17 +250,23 @@ impl PortalArgs {
     }
 }
 
+/// This process's place in its portal's shared pace (issue 23), as `job` with `journal` (what
+/// `status --portal` shows): every command that talks to a portal joins it (run, undo,
+/// provision, validate --online), so a set-up or a check beside a nightly run takes its share
+/// of the bucket instead of its own. `B24IMPORT_SHARED_PACE=off` paces alone.
+pub fn pace_job(job: &str, journal: &Path) -> Option<crate::transport::PaceJob> {
+    (std::env::var("B24IMPORT_SHARED_PACE").as_deref() != Ok("off")).then(|| crate::transport::PaceJob {
+        job: job.to_string(),
+        journal: std::path::absolute(journal).unwrap_or_else(|_| journal.to_path_buf()).display().to_string(),
+    })
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if let Err(code) = super::output::check_or_exit("--report", args.report.as_deref()) {
         return Ok(code);
     }
     let journal = args.journal.path(args.mappings.first().map(PathBuf::as_path));
-    // One pace per portal on this host (issue 23); `B24IMPORT_SHARED_PACE=off` paces alone.
-    let pace =
-        (std::env::var("B24IMPORT_SHARED_PACE").as_deref() != Ok("off")).then(|| crate::transport::PaceJob {
-            job: args.journal.job.clone(),
-            journal: std::path::absolute(&journal).unwrap_or_else(|_| journal.clone()).display().to_string(),
-        });
+    let pace = pace_job(&args.journal.job, &journal);
     let transport = match args.portal.transport_for_job(&journal.with_extension("refresh-token"), pace) {
         Ok(t) => t,
         Err(e) => {

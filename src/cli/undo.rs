@@ -71,7 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(code);
     }
     let journal = args.journal.path(args.mappings.first().map(PathBuf::as_path));
-    let transport = match args.portal.transport(&journal.with_extension("refresh-token")) {
+    let pace = super::run::pace_job(&format!("{} (undo)", args.journal.job), &journal);
+    let transport = match args.portal.transport_for_job(&journal.with_extension("refresh-token"), pace) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");

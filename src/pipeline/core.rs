@@ -56,6 +56,18 @@ pub(super) struct Item {
 #[derive(Default)]
 pub(super) struct Unknowns {
     pub(super) rows: HashMap<String, (Command, Option<FieldHashes>)>,
+    /// Their lookups while the step still sends, where the step allows them (`early`).
+    pub(super) early: Option<super::early::EarlyLookups>,
+}
+
+impl Unknowns {
+    /// Row `key`'s outcome became unknown just now (`reason`).
+    pub(super) fn insert(&mut self, key: &str, cmd: &Command, fields: &Option<FieldHashes>, reason: &str) {
+        self.rows.insert(key.to_string(), (cmd.clone(), fields.clone()));
+        if let Some(early) = self.early.as_mut() {
+            early.lost(key, cmd, reason);
+        }
+    }
 }
 
 /// What every component of a step works on.

@@ -48,6 +48,7 @@ pub mod catalogue;
 mod comm;
 mod core;
 pub mod duplicates;
+mod early;
 mod import_check;
 mod job;
 mod ledger;

@@ -150,6 +150,10 @@ impl Bracket<Item> for Landing<'_, '_> {
             outcomes.iter().map(|(k, o)| (*k, o.transition())).collect();
         changes.extend(stored.iter().map(|(k, fields)| (*k, Transition::Confirmed { fields })));
         self.core.ledger.apply(&changes)?;
+        // Rows recorded unknown just now are looked up while the step still sends (issue 23).
+        if let Some(early) = self.unknowns.early.as_mut() {
+            early.start(self.core);
+        }
         Ok(())
     }
 
@@ -200,7 +204,7 @@ impl Landing<'_, '_> {
                     Outcome::Retry
                 }
                 Fate::Unknown { reason } => {
-                    self.unknowns.rows.insert(item_key.to_string(), (cmd.clone(), fields.clone()));
+                    self.unknowns.insert(item_key, cmd, fields, &reason);
                     Outcome::Unknown { reason }
                 }
                 Fate::TooLarge { bytes } => Outcome::Rejected {

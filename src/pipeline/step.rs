@@ -24,6 +24,7 @@
 //! absent rows sent again) before a later row leaves.
 
 use super::core::{Core, Item, Ready, Unknowns};
+use super::early::EarlyLookups;
 use super::job::{RunError, RunOptions};
 use super::ledger::RunJournal;
 use super::matching::DupState;
@@ -73,6 +74,7 @@ pub(super) struct StepRunner<'a> {
     dups: DupState,
     /// Rows whose outcome became unknown in this run, until reconciled.
     unknowns: Unknowns,
+
     /// Bytes of the source read so far, and its size (for progress).
     bytes: crate::source::BytesRead,
     size: u64,
@@ -132,6 +134,7 @@ impl<'a> StepRunner<'a> {
             admission: Admission::new(resolver),
             dups: DupState::default(),
             unknowns: Unknowns::default(),
+
             bytes,
             size,
             progress,
@@ -180,6 +183,9 @@ impl<'a> StepRunner<'a> {
         }
         let mut result = Ok(());
         let mut read_all = true;
+        if EarlyLookups::applies(&self.core, self.order.is_some()) {
+            self.unknowns.early = Some(EarlyLookups::default());
+        }
         while let Some(item) = rx.recv().await {
             // Ctrl-C / SIGTERM (the portal's one stop handle): stop reading, send nothing new.
             if self.core.reads.portal().shutdown().is_stopped() {
@@ -203,6 +209,9 @@ impl<'a> StepRunner<'a> {
                 continue;
             }
             result = self.admit_and_send(prepared, &mut sender).await;
+            if result.is_ok() {
+                result = EarlyLookups::land(&mut self.unknowns, &mut self.core, &mut sender, false).await;
+            }
             if result.is_err() {
                 break;
             }
@@ -242,7 +251,20 @@ impl<'a> StepRunner<'a> {
         // aside: then the rows stay `sent` and the next run looks them up); what did not run
         // goes again, bounded.
         result = match result {
-            Ok(()) => self.landing().finish_all(&mut sender).await,
+            Ok(()) => match self.landing().finish_all(&mut sender).await {
+                // The lookup still in flight lands; the absent rows it found go again.
+                Ok(()) if self.unknowns.early.is_some() => {
+                    let landed =
+                        EarlyLookups::land(&mut self.unknowns, &mut self.core, &mut sender, true).await;
+                    // From here on the step's reconciliation settles what is unknown.
+                    self.unknowns.early = None;
+                    match landed {
+                        Ok(()) => self.landing().finish_all(&mut sender).await,
+                        Err(stop) => Err(stop),
+                    }
+                }
+                other => other,
+            },
             Err(Stop::Journal(e)) => Err(Stop::Journal(e)),
             Err(stop) => {
                 let _ = sender.drain(&mut self.landing()).await;

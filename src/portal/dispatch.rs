@@ -209,7 +209,12 @@ impl<I: Send + 'static> Dispatcher<I> {
         // The size is settled when a batch starts (not on every row: it costs the budget's lock).
         if self.packer.is_empty() {
             let fitting = self.portal.fitting_commands(cmd.method).unwrap_or(usize::MAX);
-            self.packer.set_max_commands(self.sizer.current().min(fitting));
+            // Reads waiting to ride get their room in this request (a batch holds 50 commands:
+            // one row fewer each where the rows would fill it, at most half of them): in a
+            // full batch they would each cost a request of their own.
+            let size = self.sizer.current().min(fitting);
+            let room = crate::transport::batch::MAX_COMMANDS.saturating_sub(self.portal.riders_waiting());
+            self.packer.set_max_commands(size.min(room.max(size / 2)).max(1));
         }
         self.waiting.extend(self.packer.push(carried, cmd));
     }
@@ -480,6 +485,26 @@ mod tests {
                 "1 Done { id: 4, update: false }",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn reads_waiting_to_ride_get_room_in_a_full_batch_but_never_more_than_half_of_it() {
+        let sizes = |riders: usize, batch: usize, rows: u32| async move {
+            let portal = Arc::new(ScriptedPortal::new(vec![]).with_riders(riders));
+            let mut d = Dispatcher::new(portal.clone(), batch);
+            let mut log = Log::default();
+            for n in 1..=rows {
+                d.push(&mut log, n, add(n)).await.unwrap();
+            }
+            d.finish(&mut log).await.unwrap();
+            portal.requests().iter().map(|r| r.commands).collect::<Vec<_>>()
+        };
+        // Batches of 50 fill the request: two riders take two rows' places.
+        assert_eq!(sizes(2, 50, 100).await, [48, 48, 4]);
+        // A smaller batch leaves the request room: nothing moves.
+        assert_eq!(sizes(2, 12, 24).await, [12, 12]);
+        // However many wait, the rows keep half of the batch.
+        assert_eq!(sizes(40, 50, 50).await, [25, 25]);
     }
 
     #[tokio::test]

@@ -57,6 +57,8 @@ pub(crate) struct ScriptedPortal {
     state: Mutex<State>,
     shutdown: Shutdown,
     in_flight: usize,
+    /// Reads said to be waiting for a ride ([`Portal::riders_waiting`]).
+    riders: usize,
 }
 
 impl ScriptedPortal {
@@ -65,12 +67,19 @@ impl ScriptedPortal {
             state: Mutex::new(State { script: script.into(), ..Default::default() }),
             shutdown: Shutdown::new(),
             in_flight: 1,
+            riders: 0,
         }
     }
 
     /// Keeps up to `n` requests in flight.
     pub(crate) fn with_in_flight(mut self, n: usize) -> ScriptedPortal {
         self.in_flight = n;
+        self
+    }
+
+    /// Says `n` reads wait to ride in the next batch.
+    pub(crate) fn with_riders(mut self, n: usize) -> ScriptedPortal {
+        self.riders = n;
         self
     }
 
@@ -197,5 +206,9 @@ impl Portal for ScriptedPortal {
 
     fn in_flight_limit(&self) -> usize {
         self.in_flight
+    }
+
+    fn riders_waiting(&self) -> usize {
+        self.riders
     }
 }

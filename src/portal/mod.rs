@@ -88,6 +88,13 @@ pub trait Portal: Send + Sync {
         None
     }
 
+    /// Reads waiting to ride in the next write batch ([`Portal::call_riding`]): a batch
+    /// started now leaves them room (issue 23: a rider in a full batch would go alone and
+    /// cost a request of its own).
+    fn riders_waiting(&self) -> usize {
+        0
+    }
+
     /// The byte budget of one batch body.
     fn max_batch_bytes(&self) -> usize {
         crate::transport::batch::DEFAULT_MAX_BYTES
@@ -148,6 +155,10 @@ impl Portal for Transport {
 
     fn fitting_commands(&self, method: Method) -> Option<usize> {
         Transport::fitting_commands(self, method.as_str())
+    }
+
+    fn riders_waiting(&self) -> usize {
+        Transport::riders_waiting(self)
     }
 
     fn max_batch_bytes(&self) -> usize {

@@ -45,11 +45,20 @@ pub enum BatchRead {
 #[derive(Clone)]
 pub struct Reads {
     portal: SharedPortal,
+    /// Direct reads ride in the next write batch when one leaves within this wait (their
+    /// first try; tries again go alone): [`Reads::riding`].
+    ride: Option<Duration>,
 }
 
 impl Reads {
     pub fn new(portal: SharedPortal) -> Reads {
-        Reads { portal }
+        Reads { portal, ride: None }
+    }
+
+    /// These reads, each one's first try riding in the next write batch that leaves within
+    /// `wait` (it then costs no request of its own: issue 23), alone after that.
+    pub fn riding(&self, wait: Duration) -> Reads {
+        Reads { portal: self.portal.clone(), ride: Some(wait) }
     }
 
     /// The portal the reads go to.
@@ -110,7 +119,11 @@ impl Reads {
             if attempt > 0 {
                 self.portal.pause(retry_pause(attempt)).await?;
             }
-            match self.unless_stopped(method.as_str(), self.portal.call(method, params.clone())).await? {
+            let call = match self.ride {
+                Some(wait) if attempt == 0 => self.portal.call_riding(method, params.clone(), wait),
+                _ => self.portal.call(method, params.clone()),
+            };
+            match self.unless_stopped(method.as_str(), call).await? {
                 Ok(v) => return Ok(Ok(v)),
                 Err(e @ CallError::Rejected { .. }) => return Ok(Err(e)),
                 Err(CallError::Transport(e)) if e.is_fatal() => return Err(e),

@@ -53,6 +53,7 @@ impl Transport {
                 return Err(interrupted(method, false));
             }
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(method, "sending");
             let sent = tokio::select! {
                 biased;
                 _ = inner.shutdown.abandoned() => {

@@ -41,6 +41,9 @@ pub struct Flight {
     state: Mutex<State>,
     /// Woken when a request lands or the limit rises.
     freed: Notify,
+    /// Waiters take their place in turn (a fair lock): a lone read is not starved by write
+    /// batches that race it for every freed place.
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -70,6 +73,7 @@ impl Flight {
             max,
             state: Mutex::new(State { in_flight: 0, limit: max, latency: None, peak: 0 }),
             freed: Notify::new(),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -80,6 +84,7 @@ impl Flight {
 
     /// Waits for a place on the wire (fewer requests in flight than the current limit).
     pub async fn acquire(&self) -> Slot<'_> {
+        let _turn = self.turn.lock().await;
         loop {
             let notified = self.freed.notified();
             tokio::pin!(notified);

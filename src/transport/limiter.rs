@@ -103,6 +103,9 @@ pub struct Limiter {
     state: Mutex<State>,
     /// The portal's bucket shared with this host's other processes, if joined.
     shared: Option<Arc<SharedPace>>,
+    /// Callers wait for their token in turn (a fair lock: first come, first served), so a
+    /// lone read is never starved by a stream of write batches that wake at the same instant.
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -120,32 +123,52 @@ struct State {
     refusals: u64,
 }
 
-fn bucket(per_second: f64, burst: u32) -> Arc<Bucket> {
-    let period = Duration::from_secs_f64(1.0 / per_second.max(1e-3));
+/// Cells per request in the client's bucket: its capacity is counted in twentieths of a
+/// request, so the margin below the portal's bucket ([`safe_capacity`]) can be a fraction of
+/// one request instead of a whole one (issue 23: a whole request of margin cost half a second
+/// of every run at 2 requests/s).
+const CELLS: u32 = 20;
+
+fn bucket(per_second: f64, capacity: f64) -> Arc<Bucket> {
+    let period = Duration::from_secs_f64(1.0 / (per_second.max(1e-3) * f64::from(CELLS)));
+    let cells = ((capacity.max(1.0) * f64::from(CELLS)).floor() as u32).max(CELLS);
     let quota = Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        .allow_burst(NonZeroU32::new(cells).unwrap_or(NonZeroU32::MIN));
     Arc::new(RateLimiter::direct_with_clock(quota, TokioClock))
 }
 
-/// The burst the client allows itself: a few requests below the portal's bucket size, so that
-/// network jitter (two requests arriving closer together than they were sent) never pushes a
-/// steady run over the portal's limit: 50 -> 48, 250 -> 240, 10 -> 9.
-pub fn safe_burst(burst: u32) -> u32 {
-    if burst >= 4 { burst - (burst / 25).max(1) } else { burst }
+/// The arrival jitter the client's margin below the portal's bucket absorbs: a request that
+/// reaches the portal up to this much earlier than it was paced to (a slow handshake on one
+/// connection, a fast one on the next) still finds room.
+pub const JITTER_TOLERANCE: Duration = Duration::from_millis(250);
+
+/// The burst the client allows itself, in requests (fractions count): the portal's bucket
+/// less what the bucket drains in [`JITTER_TOLERANCE`] (at least a quarter of a request, at
+/// most one request per 25), so that network jitter (two requests arriving closer together
+/// than they were sent) never pushes a steady run over the portal's limit. The margin is time,
+/// not a share of the bucket: 2/s burst 10 -> 9.5, 2/s burst 50 -> 49.5, 5/s burst 250 ->
+/// 248.75. A bucket under 4 keeps no margin.
+pub fn safe_capacity(per_second: f64, burst: u32) -> f64 {
+    if burst < 4 {
+        return f64::from(burst.max(1));
+    }
+    let most = f64::from((burst / 25).max(1));
+    let margin = (per_second.max(0.0) * JITTER_TOLERANCE.as_secs_f64()).clamp(0.25, most);
+    f64::from(burst) - margin
 }
 
 impl Limiter {
     pub fn new(config: LimiterConfig) -> Limiter {
         let state = State {
-            bucket: bucket(config.rate.per_second, safe_burst(config.rate.burst)),
+            bucket: bucket(config.rate.per_second, safe_capacity(config.rate.per_second, config.rate.burst)),
             rate: config.rate.per_second,
             paused_until: None,
             consecutive: 0,
             changed_at: Instant::now(),
             refusals: 0,
         };
-        Limiter { config, state: Mutex::new(state), shared: None }
+        Limiter { config, state: Mutex::new(state), shared: None, turn: tokio::sync::Mutex::new(()) }
     }
 
     /// Also paces by the portal's bucket shared with this host's other processes.
@@ -157,7 +180,7 @@ impl Limiter {
     /// Waits for a token of the shared bucket (if joined).
     async fn shared_token(&self) {
         let Some(shared) = &self.shared else { return };
-        let capacity = safe_burst(self.config.rate.burst);
+        let capacity = safe_capacity(self.config.rate.per_second, self.config.rate.burst);
         while let Err(wait) = shared.try_take(self.config.rate.per_second, capacity) {
             tokio::time::sleep(wait.min(shared_pace::POLL)).await;
         }
@@ -171,6 +194,7 @@ impl Limiter {
     /// Waits until a request may be sent (rate, burst, and any backoff in force), and takes
     /// its token. Call right before each request.
     pub async fn until_ready(&self) {
+        let _turn = self.turn.lock().await;
         loop {
             let (bucket, paused_until) = {
                 let s = self.lock();
@@ -182,9 +206,11 @@ impl Limiter {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            match bucket.check() {
-                Ok(()) => return self.shared_token().await,
-                Err(not_until) => tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await,
+            match bucket.check_n(NonZeroU32::new(CELLS).unwrap_or(NonZeroU32::MIN)) {
+                Ok(Ok(())) => return self.shared_token().await,
+                Ok(Err(not_until)) => tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await,
+                // The bucket always holds at least one request's cells (see `bucket`).
+                Err(_) => return self.shared_token().await,
             }
         }
     }
@@ -199,13 +225,13 @@ impl Limiter {
         s.refusals += 1;
         let floor = cfg.rate.per_second * cfg.min_fraction;
         s.rate = (s.rate * cfg.slow_factor).max(floor);
-        s.bucket = bucket(s.rate, 1);
+        s.bucket = bucket(s.rate, 1.0);
         s.changed_at = Instant::now();
         let delay = self.backoff(s.consecutive);
         let until = Instant::now() + delay;
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
         if let Some(shared) = &self.shared {
-            shared.refused(safe_burst(cfg.rate.burst), delay);
+            shared.refused(safe_capacity(cfg.rate.per_second, cfg.rate.burst), delay);
         }
         tracing::warn!(
             rate = s.rate,
@@ -232,7 +258,7 @@ impl Limiter {
         if s.rate < cfg.rate.per_second && s.changed_at.elapsed() >= cfg.recover_every {
             s.rate = (s.rate * cfg.recover_factor).min(cfg.rate.per_second);
             // Keep burst 1 after a refusal: another client is using the portal's bucket.
-            s.bucket = bucket(s.rate, 1);
+            s.bucket = bucket(s.rate, 1.0);
             s.changed_at = Instant::now();
             tracing::info!(rate = s.rate, "no refusals for a while; raising the request rate");
         }
@@ -259,7 +285,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn burst_goes_at_once_then_the_rate_paces() {
-        // A bucket of 5 leaves one request of margin: 4 at once.
+        // A bucket of 5 at 2/s leaves half a request of margin: 4 at once, the fifth after
+        // 0.25 s, the sixth after 0.75 s.
         let l = limiter(2.0, 5);
         let start = Instant::now();
         for _ in 0..4 {
@@ -269,7 +296,7 @@ mod tests {
         l.until_ready().await;
         l.until_ready().await;
         let e = start.elapsed();
-        assert!(e >= Duration::from_millis(990) && e <= Duration::from_millis(1010), "{e:?}");
+        assert!(e >= Duration::from_millis(740) && e <= Duration::from_millis(760), "{e:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -281,17 +308,43 @@ mod tests {
         for _ in 0..60 {
             l.until_ready().await;
         }
-        // 48 at once (two requests of margin below the portal's 50), then 12 more at 2/s.
+        // 49 at once (half a request of margin below the portal's 50), the 50th after 0.25 s,
+        // then 10 more at 2/s.
         let e = start.elapsed();
-        assert!(e >= Duration::from_millis(5990) && e <= Duration::from_millis(6010), "{e:?}");
+        assert!(e >= Duration::from_millis(5240) && e <= Duration::from_millis(5260), "{e:?}");
     }
 
     #[test]
-    fn the_client_burst_keeps_a_margin_below_the_portal_bucket() {
+    fn the_client_burst_keeps_a_margin_of_time_below_the_portal_bucket() {
         assert_eq!(
-            [safe_burst(1), safe_burst(3), safe_burst(10), safe_burst(50), safe_burst(250)],
-            [1, 3, 9, 48, 240]
+            [
+                safe_capacity(2.0, 1),
+                safe_capacity(2.0, 3),
+                safe_capacity(2.0, 10),
+                safe_capacity(2.0, 50),
+                safe_capacity(5.0, 250),
+                safe_capacity(0.1, 10),
+                safe_capacity(100.0, 50),
+            ],
+            [1.0, 3.0, 9.5, 49.5, 248.75, 9.75, 48.0]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fraction_of_a_request_of_margin_delays_the_last_of_the_burst_only() {
+        // 2/s burst 10 -> 9.5: nine at once, the tenth a quarter second later, then 2/s.
+        let l = limiter(2.0, 10);
+        let start = Instant::now();
+        for _ in 0..9 {
+            l.until_ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        l.until_ready().await;
+        let e = start.elapsed();
+        assert!(e >= Duration::from_millis(240) && e <= Duration::from_millis(260), "{e:?}");
+        l.until_ready().await;
+        let e = start.elapsed();
+        assert!(e >= Duration::from_millis(740) && e <= Duration::from_millis(760), "{e:?}");
     }
 
     #[tokio::test(start_paused = true)]

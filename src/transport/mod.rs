@@ -250,6 +250,11 @@ impl Transport {
         answer
     }
 
+    /// Reads waiting to ride in the next write batch.
+    pub fn riders_waiting(&self) -> usize {
+        self.inner.riders.waiting()
+    }
+
     /// A read that rides in the next write batch when one leaves within `wait` (it then costs
     /// no request), else goes as a direct call ([`Transport::call`]); one whose batch did not
     /// answer for it goes alone too.

@@ -67,6 +67,11 @@ impl Riders {
         }
     }
 
+    /// How many reads wait for a batch.
+    pub(super) fn waiting(&self) -> usize {
+        self.queue.lock().map_or(0, |q| q.len())
+    }
+
     /// Up to `room` riders for the batch about to leave.
     pub(super) fn take(&self, room: usize) -> Vec<Rider> {
         if room == 0 {

@@ -12,7 +12,7 @@
 //! The bucket is the portal's own model (`docs/portal-protocol.md` §2.1: a leaky bucket per
 //! portal and source address, drained at the plan's rate): a request adds one to the level, the
 //! level drains at `rate` per second, a request goes only while the level stays within the
-//! bucket (the client's [`safe_burst`](super::limiter::safe_burst) of it). Every process reads
+//! bucket (the client's [`safe_capacity`](super::limiter::safe_capacity) of it). Every process reads
 //! the level another left, so together they pace to the plan once instead of once each.
 //! A refusal that comes anyway fills the shared bucket and pauses every process for the
 //! refused one's backoff: the portal's bucket is full for all of them.
@@ -305,7 +305,7 @@ impl SharedPace {
 
     /// Takes one request's token from the shared bucket (drained at `rate` per second, holding
     /// at most `capacity`): `Ok` to send now, or how long to wait before asking again.
-    pub fn try_take(&self, rate: f64, capacity: u32) -> Result<(), Duration> {
+    pub fn try_take(&self, rate: f64, capacity: f64) -> Result<(), Duration> {
         let taken = self.update(|state, mine| {
             let now = unix_now();
             let b = &mut state.bucket;
@@ -313,7 +313,7 @@ impl SharedPace {
                 return Err(Duration::from_secs_f64(b.paused_until - now));
             }
             let level = (b.level - (now - b.at).max(0.0) * rate).max(0.0);
-            let capacity = f64::from(capacity.max(1));
+            let capacity = capacity.max(1.0);
             if level + 1.0 > capacity + 1e-9 {
                 b.level = level;
                 b.at = now;
@@ -334,10 +334,10 @@ impl SharedPace {
 
     /// A request was refused with `QUERY_LIMIT_EXCEEDED` and this process backs off for
     /// `backoff`: the portal's bucket is full, so every process waits as long.
-    pub fn refused(&self, capacity: u32, backoff: Duration) {
+    pub fn refused(&self, capacity: f64, backoff: Duration) {
         let r = self.update(|state, _| {
             let now = unix_now();
-            state.bucket.level = f64::from(capacity.max(1));
+            state.bucket.level = capacity.max(1.0);
             state.bucket.at = now;
             state.bucket.paused_until = state.bucket.paused_until.max(now + backoff.as_secs_f64());
         });
@@ -393,11 +393,11 @@ mod tests {
         // A bucket of 4 at 1/s: four requests between the two, then both wait.
         for i in 0..4 {
             let who = if i % 2 == 0 { &a } else { &b };
-            assert_eq!(who.try_take(1.0, 4), Ok(()), "request {i}");
+            assert_eq!(who.try_take(1.0, 4.0), Ok(()), "request {i}");
         }
-        let wait = a.try_take(1.0, 4).expect_err("full");
+        let wait = a.try_take(1.0, 4.0).expect_err("full");
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
-        assert!(b.try_take(1.0, 4).is_err(), "full for the other as well");
+        assert!(b.try_take(1.0, 4.0).is_err(), "full for the other as well");
         let file = read(a.path()).expect("file");
         assert_eq!(file.portal, "p.example");
         assert_eq!(file.jobs.iter().map(|j| j.requests).sum::<u64>(), 4);
@@ -408,18 +408,18 @@ mod tests {
     fn the_bucket_drains_at_the_rate() {
         let dir = tempfile::tempdir().expect("dir");
         let a = open(dir.path(), "a");
-        assert_eq!(a.try_take(20.0, 1), Ok(()));
-        assert!(a.try_take(20.0, 1).is_err());
+        assert_eq!(a.try_take(20.0, 1.0), Ok(()));
+        assert!(a.try_take(20.0, 1.0).is_err());
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(a.try_take(20.0, 1), Ok(()), "drained after 1/20 s");
+        assert_eq!(a.try_take(20.0, 1.0), Ok(()), "drained after 1/20 s");
     }
 
     #[test]
     fn a_refusal_pauses_every_process() {
         let dir = tempfile::tempdir().expect("dir");
         let (a, b) = (open(dir.path(), "a"), open(dir.path(), "b"));
-        a.refused(10, Duration::from_millis(500));
-        let wait = b.try_take(100.0, 10).expect_err("paused");
+        a.refused(10.0, Duration::from_millis(500));
+        let wait = b.try_take(100.0, 10.0).expect_err("paused");
         assert!(wait > Duration::from_millis(400), "{wait:?}");
     }
 
@@ -474,7 +474,7 @@ mod tests {
             assert!(!ids.contains(&"x".to_string()), "a dead pid on this host expires at once: {ids:?}");
         }
         std::fs::write(a.path(), "{\"portal\": \"p.exa").expect("torn");
-        assert_eq!(a.try_take(1.0, 2), Ok(()), "a torn file starts afresh");
+        assert_eq!(a.try_take(1.0, 2.0), Ok(()), "a torn file starts afresh");
         assert_eq!(read(a.path()).expect("file").jobs.len(), 1);
     }
 

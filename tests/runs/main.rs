@@ -15,6 +15,7 @@ mod crash_matrix;
 mod deploy_recipes; // issue 23: the deploy/ recipes
 mod duplicates_portal_rule;
 mod duplicates_run;
+mod early_reconcile; // issue 23: unknown rows looked up while the step sends
 mod exactly_once;
 mod flight_pacing;
 mod flight_requests;

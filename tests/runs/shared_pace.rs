@@ -102,3 +102,67 @@ async fn without_the_shared_pace_the_same_two_jobs_are_refused_many_times() {
     eprintln!("each alone: {refusals} refusal(s)");
     assert!(refusals > 2, "each paced to the whole plan, together they pass it: {refusals}");
 }
+
+/// Job names `status --portal` shows while `children` run (polled for at most `within`).
+fn jobs_seen(state: &Path, portal: &str, children: &mut [Child], within: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    while started.elapsed() < within && children.iter_mut().any(|c| c.try_wait().expect("wait").is_none()) {
+        let out = status(state, portal);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        for job in v["jobs"].as_array().into_iter().flatten() {
+            if let Some(name) = job["job"].as_str()
+                && !seen.iter().any(|s| s == name)
+            {
+                seen.push(name.to_string());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provision_validate_online_and_undo_take_their_share_of_the_pace_too() {
+    // Slow answers keep each command on the portal long enough to be seen.
+    let mut config = common::sandbox_config(RATE);
+    config.latency = Latency::range(700, 800);
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let (dir, state) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let url = sandbox.webhook_url();
+    let (dp, sp) = (dir.path().to_path_buf(), state.path().to_path_buf());
+    let seen = tokio::task::spawn_blocking(move || {
+        let mapping = common::name_only_contacts(&dp, 0, 20, "contacts");
+        let command = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_b24import"))
+                .current_dir(&dp)
+                .args(args)
+                .args([mapping.to_str().expect("utf-8"), "--webhook", &url])
+                .args(["--state-dir", sp.to_str().expect("utf-8")])
+                .env_remove("B24_WEBHOOK_URL")
+                .env_remove("B24_ACCESS_TOKEN")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("binary starts")
+        };
+        let run = command(&["run", "--journal", "j.sqlite"]).wait().expect("run ends");
+        assert!(run.success(), "the run before the undo");
+        let mut children = [
+            command(&["validate", "--online"]),
+            command(&["provision", "--dry-run"]),
+            command(&["undo", "--journal", "j.sqlite"]),
+        ];
+        let seen = jobs_seen(&sp, &url, &mut children, Duration::from_secs(20));
+        for mut c in children {
+            let _ = c.wait();
+        }
+        seen
+    })
+    .await
+    .expect("join");
+    sandbox.stop().await;
+    for name in ["validate --online", "provision", "import (undo)"] {
+        assert!(seen.iter().any(|s| s == name), "`{name}` shares the pace: {seen:?}");
+    }
+}

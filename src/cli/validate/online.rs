@@ -56,8 +56,11 @@ pub(super) fn duplicate_counts(args: &Args) -> Result<DuplicateCounts, u8> {
     drop(steps);
     let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
     let journal = pipeline::run::default_journal(first, "import");
-    let transport =
-        args.portal.transport(&crate::cli::run::default_token_file(&args.mappings)).map_err(|e| {
+    let pace = crate::cli::run::pace_job("validate --online", first);
+    let transport = args
+        .portal
+        .transport_for_job(&crate::cli::run::default_token_file(&args.mappings), pace)
+        .map_err(|e| {
             eprintln!("error: {e:#}");
             exit::USAGE
         })?;
@@ -100,13 +103,16 @@ fn interrupted() -> u8 {
 /// `--online`: reads the portal's schema (binding smart processes by title), compares every
 /// step with it, and looks up the e-mails the rows name. `Err` is the exit code.
 pub(super) fn read_online(args: &Args, steps: &mut [Step]) -> Result<Online, u8> {
-    let transport = match args.portal.transport(&crate::cli::run::default_token_file(&args.mappings)) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Err(exit::USAGE);
-        }
-    };
+    let first = args.mappings.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+    let pace = crate::cli::run::pace_job("validate --online", first);
+    let transport =
+        match args.portal.transport_for_job(&crate::cli::run::default_token_file(&args.mappings), pace) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Err(exit::USAGE);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
