@@ -21,6 +21,11 @@
 //! - `ratio` = the larger ("binding") ideal / elapsed; 1.0 is as fast as the walls allow.
 //! - `429`, `503`: the sandbox's `OPERATION_TIME_LIMIT` and `QUERY_LIMIT_EXCEEDED` refusals.
 //! - `dup`: items beyond the first per `originId`; `missing`: rows with no item at all.
+//! - `requests`: HTTP requests the sandbox served; `commands`: the commands they carried (each
+//!   of a batch's, and each direct call). The rate ideal counts `ceil(rows / 50)` requests; a
+//!   run's reads and, under faults, its lookups and resends need more: `ceil(commands / 50)`
+//!   requests at least (the floor below the ideal that the run itself cannot pass).
+//! - `BENCH_TRACE=b24import=debug` prints every request's departure and answer, with times.
 //!
 //! Run: `cargo bench --bench portal_walls` (all, several minutes by design), `cargo bench
 //! --bench portal_walls -- operating` (one scenario), `-- --quick` (a tenth of the rows, a smoke
@@ -170,6 +175,10 @@ struct Measured {
     refused_503: u64,
     duplicates: u64,
     missing: i64,
+    /// HTTP requests the sandbox served, and the commands they carried (a batch's inner
+    /// commands each, a direct call one).
+    requests: u64,
+    commands: u64,
     failed: Option<String>,
 }
 
@@ -211,6 +220,14 @@ async fn run_once(s: &Scenario, rows: usize, in_flight: usize) -> Measured {
         refused_429: refused("OPERATION_TIME_LIMIT"),
         refused_503: refused("QUERY_LIMIT_EXCEEDED"),
         duplicates: state.duplicates.items,
+        requests: state.requests.total,
+        commands: state
+            .requests
+            .by_method
+            .iter()
+            .filter(|(m, _)| m.as_str() != "batch")
+            .map(|(_, n)| n)
+            .sum(),
         missing: rows as i64 - (items as i64 - state.duplicates.items as i64),
         failed: outcome.err().map(|e| e.to_string()),
     }
@@ -218,7 +235,7 @@ async fn run_once(s: &Scenario, rows: usize, in_flight: usize) -> Measured {
 
 fn print_header() {
     println!(
-        "{:<17} {:>6} {:>9} {:>9} {:>10} {:>11} {:>6} {:>5} {:>5} {:>4} {:>7}",
+        "{:<17} {:>6} {:>9} {:>9} {:>10} {:>11} {:>6} {:>5} {:>5} {:>4} {:>7} {:>8} {:>8}",
         "scenario",
         "rows",
         "in-flight",
@@ -229,13 +246,15 @@ fn print_header() {
         "429",
         "503",
         "dup",
-        "missing"
+        "missing",
+        "requests",
+        "commands"
     );
 }
 
 fn print_row(s: &Scenario, rows: usize, m: &Measured) {
     println!(
-        "{:<17} {:>6} {:>9} {:>8.1}s {:>9.1}s {:>10.1}s {:>6.3} {:>5} {:>5} {:>4} {:>7}",
+        "{:<17} {:>6} {:>9} {:>8.1}s {:>9.1}s {:>10.1}s {:>6.3} {:>5} {:>5} {:>4} {:>7} {:>8} {:>8}",
         s.name,
         rows,
         m.in_flight,
@@ -246,7 +265,9 @@ fn print_row(s: &Scenario, rows: usize, m: &Measured) {
         m.refused_429,
         m.refused_503,
         m.duplicates,
-        m.missing
+        m.missing,
+        m.requests,
+        m.commands
     );
     if let Some(e) = &m.failed {
         println!("    the run stopped: {e}");

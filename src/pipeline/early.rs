@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::core::{Core, Item, Ready, Unknowns};
-use super::portal::{LOOKUP_CHUNK, Portal, RIDE_WAIT};
+use super::portal::{LOOKUP_CHUNK, Portal};
 use super::send::Landing;
 use super::stop::Stop;
 use crate::journal::Outcome;
@@ -38,6 +38,12 @@ use crate::portal::Dispatcher;
 
 /// How long after its answer was lost a row is looked up mid-step.
 pub(super) const SETTLE: Duration = Duration::from_secs(1);
+
+/// How long a mid-step lookup waits for a batch with room to ride in: the batches already
+/// packed wait for their turn at the bucket before it (several seconds of them at a low rate),
+/// and nothing hurries a lookup; at the step's end one still waiting is dropped (its rows are
+/// asked at once then).
+pub(super) const RIDE_WAIT: Duration = Duration::from_secs(15);
 
 /// Keys one mid-step lookup asks at most (one `crm.item.list` call per [`LOOKUP_CHUNK`]).
 const KEYS_PER_LOOKUP: usize = LOOKUP_CHUNK * 4;

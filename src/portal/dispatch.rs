@@ -213,7 +213,7 @@ impl<I: Send + 'static> Dispatcher<I> {
             // one row fewer each where the rows would fill it, at most half of them): in a
             // full batch they would each cost a request of their own.
             let size = self.sizer.current().min(fitting);
-            let room = crate::transport::batch::MAX_COMMANDS.saturating_sub(self.portal.riders_waiting());
+            let room = crate::transport::batch::MAX_COMMANDS.saturating_sub(self.portal.reserve_riders());
             self.packer.set_max_commands(size.min(room.max(size / 2)).max(1));
         }
         self.waiting.extend(self.packer.push(carried, cmd));
@@ -499,8 +499,8 @@ mod tests {
             d.finish(&mut log).await.unwrap();
             portal.requests().iter().map(|r| r.commands).collect::<Vec<_>>()
         };
-        // Batches of 50 fill the request: two riders take two rows' places.
-        assert_eq!(sizes(2, 50, 100).await, [48, 48, 4]);
+        // Batches of 50 fill the request: two riders take two rows' places, in one batch only.
+        assert_eq!(sizes(2, 50, 100).await, [48, 50, 2]);
         // A smaller batch leaves the request room: nothing moves.
         assert_eq!(sizes(2, 12, 24).await, [12, 12]);
         // However many wait, the rows keep half of the batch.

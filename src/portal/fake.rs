@@ -57,8 +57,8 @@ pub(crate) struct ScriptedPortal {
     state: Mutex<State>,
     shutdown: Shutdown,
     in_flight: usize,
-    /// Reads said to be waiting for a ride ([`Portal::riders_waiting`]).
-    riders: usize,
+    /// Reads said to be waiting for a ride ([`Portal::reserve_riders`]), counted once.
+    riders: std::sync::atomic::AtomicUsize,
 }
 
 impl ScriptedPortal {
@@ -67,7 +67,7 @@ impl ScriptedPortal {
             state: Mutex::new(State { script: script.into(), ..Default::default() }),
             shutdown: Shutdown::new(),
             in_flight: 1,
-            riders: 0,
+            riders: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -78,8 +78,8 @@ impl ScriptedPortal {
     }
 
     /// Says `n` reads wait to ride in the next batch.
-    pub(crate) fn with_riders(mut self, n: usize) -> ScriptedPortal {
-        self.riders = n;
+    pub(crate) fn with_riders(self, n: usize) -> ScriptedPortal {
+        self.riders.store(n, std::sync::atomic::Ordering::Relaxed);
         self
     }
 
@@ -208,7 +208,7 @@ impl Portal for ScriptedPortal {
         self.in_flight
     }
 
-    fn riders_waiting(&self) -> usize {
-        self.riders
+    fn reserve_riders(&self) -> usize {
+        self.riders.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 }

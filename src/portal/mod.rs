@@ -88,10 +88,11 @@ pub trait Portal: Send + Sync {
         None
     }
 
-    /// Reads waiting to ride in the next write batch ([`Portal::call_riding`]): a batch
-    /// started now leaves them room (issue 23: a rider in a full batch would go alone and
-    /// cost a request of its own).
-    fn riders_waiting(&self) -> usize {
+    /// Reads waiting to ride in a write batch ([`Portal::call_riding`]) that no batch being
+    /// packed has kept room for: the batch started now keeps that room (issue 23: a rider that
+    /// finds only full batches goes alone and costs a request of its own). Each rider is
+    /// counted once.
+    fn reserve_riders(&self) -> usize {
         0
     }
 
@@ -157,8 +158,8 @@ impl Portal for Transport {
         Transport::fitting_commands(self, method.as_str())
     }
 
-    fn riders_waiting(&self) -> usize {
-        Transport::riders_waiting(self)
+    fn reserve_riders(&self) -> usize {
+        Transport::reserve_riders(self)
     }
 
     fn max_batch_bytes(&self) -> usize {

@@ -29,7 +29,7 @@ impl Transport {
         loop {
             let (reservation, waited) = self.unless_stopped(method, inner.operating.wait(bills)).await?;
             self.add_wait(waited);
-            let slot = self.unless_stopped(method, inner.flight.acquire()).await?;
+            let mut slot = self.unless_stopped(method, inner.flight.acquire()).await?;
             self.unless_stopped(method, inner.limiter.until_ready()).await?;
             let token = match &inner.auth {
                 Some(a) => Some(self.unless_stopped(method, a.current()).await?),
@@ -54,6 +54,7 @@ impl Transport {
             }
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(method, "sending");
+            slot.leaving();
             let sent = tokio::select! {
                 biased;
                 _ = inner.shutdown.abandoned() => {

@@ -147,6 +147,13 @@ impl Flight {
 impl Slot<'_> {
     /// The answer came: the round trip is measured and the limit follows it; `rate` is the
     /// request rate the limiter allows now.
+    /// The request leaves now (after its wait for a token): its round trip starts here, so
+    /// that the wait in the queue is not taken for the portal's latency (which would raise the
+    /// limit, queue more requests, and lengthen the wait again).
+    pub fn leaving(&mut self) {
+        self.sent = Instant::now();
+    }
+
     pub fn landed(mut self, rate: f64) {
         self.measured = Some((self.sent.elapsed(), rate));
     }

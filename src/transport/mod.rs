@@ -250,9 +250,10 @@ impl Transport {
         answer
     }
 
-    /// Reads waiting to ride in the next write batch.
-    pub fn riders_waiting(&self) -> usize {
-        self.inner.riders.waiting()
+    /// Reads waiting to ride that no batch being packed has kept room for yet; the caller's
+    /// batch keeps that room (each rider is counted once).
+    pub fn reserve_riders(&self) -> usize {
+        self.inner.riders.reserve()
     }
 
     /// A read that rides in the next write batch when one leaves within `wait` (it then costs

@@ -29,6 +29,8 @@ pub(super) struct Rider {
     pub(super) key: String,
     pub(super) command: Command,
     tx: oneshot::Sender<Delivery>,
+    /// A batch being packed has kept room for it ([`Riders::reserve`]).
+    reserved: bool,
 }
 
 /// The queue of reads waiting for a batch.
@@ -50,7 +52,7 @@ impl Riders {
     pub(super) fn board(&self, method: Method, params: Value) -> (String, oneshot::Receiver<Delivery>) {
         let key = format!("ride{}", self.next.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
-        let rider = Rider { key: key.clone(), command: Command { method, params }, tx };
+        let rider = Rider { key: key.clone(), command: Command { method, params }, tx, reserved: false };
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(rider);
         (key, rx)
     }
@@ -67,9 +69,17 @@ impl Riders {
         }
     }
 
-    /// How many reads wait for a batch.
-    pub(super) fn waiting(&self) -> usize {
-        self.queue.lock().map_or(0, |q| q.len())
+    /// The reads waiting for a batch that no batch being packed has kept room for yet, now
+    /// counted as kept for: the caller's batch leaves them that room. One batch's room per
+    /// rider, so the batches packed while it waits do not each leave a place empty.
+    pub(super) fn reserve(&self) -> usize {
+        let Ok(mut q) = self.queue.lock() else { return 0 };
+        let mut n = 0;
+        for r in q.iter_mut().filter(|r| !r.reserved) {
+            r.reserved = true;
+            n += 1;
+        }
+        n
     }
 
     /// Up to `room` riders for the batch about to leave.
@@ -118,5 +128,17 @@ mod tests {
         assert_eq!(taken.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), [a.as_str()]);
         assert!(!riders.leave(&a), "taken by a batch");
         assert!(riders.take(50).is_empty());
+    }
+
+    #[test]
+    fn room_is_kept_for_a_rider_once() {
+        let riders = Riders::default();
+        let _a = riders.board(Method::CrmItemFields, Value::Null);
+        let _b = riders.board(Method::CrmItemList, Value::Null);
+        assert_eq!(riders.reserve(), 2);
+        assert_eq!(riders.reserve(), 0, "the next batch packed keeps no room for them again");
+        let _c = riders.board(Method::CrmItemList, Value::Null);
+        assert_eq!(riders.reserve(), 1);
+        assert_eq!(riders.take(50).len(), 3);
     }
 }
