@@ -29,7 +29,8 @@
 //!
 //! Run: `cargo bench --bench portal_walls` (all, several minutes by design), `cargo bench
 //! --bench portal_walls -- operating` (one scenario), `-- --quick` (a tenth of the rows, a smoke
-//! run; the ideals of so few rows are mostly the burst and mean little). Not part of CI.
+//! run; the ideals of so few rows are mostly the burst and mean little), `-- latency --rows 2990`
+//! (a scenario with another number of rows). Not part of CI.
 
 use std::io::Write;
 use std::path::Path;
@@ -283,8 +284,20 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--rows N`: every chosen scenario with N rows (e.g. 2,990 to see the reads ride free).
+    let rows_flag: Option<usize> = args.iter().position(|a| a == "--rows").map(|i| {
+        args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or_else(|| {
+            eprintln!("--rows needs a number of rows");
+            std::process::exit(2)
+        })
+    });
     // `cargo bench` passes `--bench`; every other bare word names a scenario.
-    let wanted: Vec<&str> = args.iter().filter(|a| !a.starts_with("--")).map(String::as_str).collect();
+    let wanted: Vec<&str> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--rows"))
+        .map(|(_, a)| a.as_str())
+        .collect();
     let all = scenarios();
     if let Some(unknown) = wanted.iter().find(|w| !all.iter().any(|s| s.name == **w)) {
         let names: Vec<_> = all.iter().map(|s| s.name).collect();
@@ -301,7 +314,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     print_header();
     for s in all.iter().filter(|s| wanted.is_empty() || wanted.contains(&s.name)) {
-        let rows = if quick { s.rows / 10 } else { s.rows };
+        let rows = rows_flag.unwrap_or(if quick { s.rows / 10 } else { s.rows });
         for in_flight in [1, DEFAULT_IN_FLIGHT] {
             let m = runtime.block_on(run_once(s, rows, in_flight));
             print_row(s, rows, &m);
