@@ -2,12 +2,20 @@
 //! are looked up by key while later batches are in flight, the lookups riding in those batches
 //! (no request of their own), and every row still lands exactly once.
 
-use crate::cli_support::{finish, s};
+use crate::cli_support::{finish, kill_at, s};
 use crate::common;
 
 use b24import::sandbox::{FaultConfig, Sandbox, SandboxConfig};
 
 const ROWS: usize = 800;
+
+/// `run` of `mapping` at 50 requests/s, burst 20, batches of 10.
+fn run_args(mapping: &std::path::Path, dir: &std::path::Path, webhook: String) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into(), s(mapping), "--journal".into(), s(&dir.join("j.sqlite"))];
+    args.extend(["--webhook".into(), webhook, "--rate".into(), "50".into(), "--burst".into(), "20".into()]);
+    args.extend(["--batch-size".into(), "10".into(), "--state-dir".into(), s(dir)]);
+    args
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_are_looked_up_mid_step_riding_in_later_batches_and_every_row_lands_once() {
@@ -19,23 +27,7 @@ async fn lost_answers_are_looked_up_mid_step_riding_in_later_batches_and_every_r
     let sandbox = Sandbox::start(config).await.expect("sandbox");
     let dir = tempfile::tempdir().expect("dir");
     let mapping = common::name_only_contacts(dir.path(), 0, ROWS, "early");
-    let args: Vec<String> = vec![
-        "run".into(),
-        s(&mapping),
-        "--journal".into(),
-        s(&dir.path().join("j.sqlite")),
-        "--webhook".into(),
-        sandbox.webhook_url(),
-        "--rate".into(),
-        "50".into(),
-        "--burst".into(),
-        "20".into(),
-        "--batch-size".into(),
-        "10".into(),
-        "--state-dir".into(),
-        s(dir.path()),
-    ];
-    let (code, out) = finish(&args).await;
+    let (code, out) = finish(&run_args(&mapping, dir.path(), sandbox.webhook_url())).await;
     assert_eq!(code, Some(0), "{out}");
     let state = sandbox.snapshot();
     sandbox.stop().await;
@@ -53,4 +45,27 @@ async fn lost_answers_are_looked_up_mid_step_riding_in_later_batches_and_every_r
         "most lookups rode in write batches ({lookups} lookups, {alone} requests alone): {:?}",
         state.requests
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_while_lost_rows_are_looked_up_mid_step_the_job_still_lands_every_row_once() {
+    // The matrix's faults (drops, 500s, 503s), slow enough that lookups run mid-step, and
+    // three SIGKILLs at counted requests: between a loss, its lookup and its resend.
+    let mut config =
+        crate::cli_support::faulty(29, b24import::transport::Rate { per_second: 50.0, burst: 20 });
+    config.faults.slow_ms = 150;
+    let sandbox = Sandbox::start(config).await.expect("sandbox");
+    let dir = tempfile::tempdir().expect("dir");
+    let mapping = common::name_only_contacts(dir.path(), 0, ROWS, "early-kill");
+    let args = run_args(&mapping, dir.path(), sandbox.webhook_url());
+    kill_at(&sandbox, &args, &[25, 20, 30]).await;
+    let (code, out) = finish(&args).await;
+    assert_eq!(code, Some(0), "{out}");
+    let (again, out) = finish(&args).await;
+    assert_eq!(again, Some(0), "{out}");
+    let state = sandbox.snapshot();
+    sandbox.stop().await;
+    assert!(state.faults.values().sum::<u64>() >= 3, "faults were injected: {:?}", state.faults);
+    assert_eq!(state.items.get("3").copied(), Some(ROWS as u64), "every row once: {out}");
+    assert_eq!(state.duplicates.items, 0, "{:?}", state.duplicates);
 }
