@@ -45,6 +45,11 @@ pub(super) const SETTLE: Duration = Duration::from_secs(1);
 /// asked at once then).
 pub(super) const RIDE_WAIT: Duration = Duration::from_secs(15);
 
+/// How many times one row is sent again by a mid-step lookup; lost again after that, it waits
+/// for the step's reconciliation (bounded rounds), so a portal that loses every answer of a row
+/// cannot keep it circling.
+const MAX_EARLY_RESENDS: u32 = 3;
+
 /// Keys one mid-step lookup asks at most (one `crm.item.list` call per [`LOOKUP_CHUNK`]).
 const KEYS_PER_LOOKUP: usize = LOOKUP_CHUNK * 4;
 
@@ -65,6 +70,8 @@ pub(super) struct EarlyLookups {
     /// Rows whose answer was lost other than by a timeout, not yet asked.
     lost: Vec<String>,
     running: Vec<Running>,
+    /// Rows sent again by a mid-step lookup, and how often.
+    resent: HashMap<String, u32>,
 }
 
 impl EarlyLookups {
@@ -83,6 +90,7 @@ impl EarlyLookups {
         if !crate::portal::answer::timed_out(reason)
             && !cmd.method.is_update()
             && !crate::journal::keys::is_by_line(key)
+            && self.resent.get(key).copied().unwrap_or(0) < MAX_EARLY_RESENDS
         {
             self.lost.push(key.to_string());
         }
@@ -151,6 +159,7 @@ impl EarlyLookups {
                     }
                     None => {
                         outcomes.push((key.as_str(), Outcome::Retry));
+                        *early.resent.entry(key.clone()).or_default() += 1;
                         again.push(Ready { key: key.clone(), cmd, fields });
                     }
                 }
@@ -166,5 +175,35 @@ impl EarlyLookups {
             return Ok(());
         }
         Landing { core, unknowns }.send(sender, again).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitrix::Method;
+    use serde_json::json;
+
+    fn add() -> Command {
+        Command { method: Method::CrmItemAdd, params: json!({"entityTypeId": 3, "fields": {}}) }
+    }
+
+    #[test]
+    fn only_rows_lost_without_a_timeout_and_not_yet_sent_again_too_often_are_asked_mid_step() {
+        let mut early = EarlyLookups::default();
+        early.lost("a", &add(), "HTTP 500 INTERNAL_SERVER_ERROR");
+        early.lost("b", &add(), "connection closed before message completed");
+        // A timed-out request may still be running on the portal: the step's end asks it.
+        early.lost("c", &add(), "the request timed out after 60 s");
+        early.lost("d", &add(), "HTTP 504 Gateway Timeout");
+        // An update is sent again as it is, at the step's end (idempotent).
+        let update = Command { method: Method::CrmItemUpdate, params: json!({"id": 1, "fields": {}}) };
+        early.lost("e", &update, "HTTP 500");
+        // A row sent again by mid-step lookups as often as allowed waits for the step's end.
+        early.resent.insert("f".into(), MAX_EARLY_RESENDS);
+        early.lost("f", &add(), "HTTP 500");
+        early.resent.insert("g".into(), MAX_EARLY_RESENDS - 1);
+        early.lost("g", &add(), "HTTP 500");
+        assert_eq!(early.lost, ["a", "b", "g"]);
     }
 }
