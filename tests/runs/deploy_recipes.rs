@@ -223,3 +223,22 @@ fn the_image_is_built_on_the_rust_image_and_runs_the_binary_alone() {
     assert!(runtime.contains("ENV B24IMPORT_STATE_DIR=/var/lib/b24import/state"));
     assert!(dockerfile.contains("--locked"), "built from Cargo.lock");
 }
+
+#[test]
+fn the_readmes_first_command_runs_the_importer_in_this_workspace() {
+    // `cargo run --release -- demo` at the workspace root selects every default member; with the
+    // sandbox package's own binary among them, cargo would not know which to run without the
+    // importer's `default-run`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let first = readme.lines().find(|l| l.starts_with("cargo ")).expect("a command at the top");
+    assert_eq!(first, "cargo run --release -- demo");
+    let manifest: toml::Table =
+        std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml").parse().expect("toml");
+    let members = manifest["workspace"]["default-members"].as_array().expect("default members").len();
+    let default_run = manifest["package"].get("default-run").and_then(|v| v.as_str());
+    assert!(
+        members == 1 || default_run == Some("b24import"),
+        "with {members} default members `cargo run` needs `default-run = \"b24import\"`"
+    );
+}
