@@ -209,6 +209,19 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_wait_for_a_token_is_not_taken_for_the_portals_latency() {
+        // 3 s queued for a token, then a 1 s round trip: the limit follows the 1 s (4), not
+        // the 4 s a place was held (8, which would queue yet more requests).
+        let f = Flight::new(8);
+        let mut s = f.acquire().await;
+        tokio::time::advance(Duration::from_millis(3000)).await;
+        s.leaving();
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        s.landed(2.0);
+        assert_eq!(f.in_flight(), (0, 4));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_slow_answer_raises_the_limit_and_a_fast_one_lowers_it() {
         let f = Flight::new(8);
         let s = f.acquire().await;
