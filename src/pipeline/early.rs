@@ -151,11 +151,10 @@ impl EarlyLookups {
             for (key, external) in keys.iter().zip(&external) {
                 // Settled meanwhile by something else: leave it.
                 let Some((cmd, fields)) = unknowns.rows.remove(key) else { continue };
-                let lookup_key = if user { external.to_lowercase() } else { external.clone() };
-                match found.get(&lookup_key) {
-                    Some((id, _)) => {
-                        outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false }));
-                        owed.push((key.clone(), cmd, *id));
+                match super::reconcile::found_id(&found, external, user) {
+                    Some(id) => {
+                        outcomes.push((key.as_str(), Outcome::Done { id, existing: false }));
+                        owed.push((key.clone(), cmd, id));
                     }
                     None => {
                         outcomes.push((key.as_str(), Outcome::Retry));

@@ -165,9 +165,8 @@ impl Unknowns {
         let mut outcomes = Vec::new();
         let mut absent = Vec::new();
         for (key, external) in lookable.iter().zip(&external) {
-            let lookup_key = if user { external.to_lowercase() } else { external.clone() };
-            match found.get(&lookup_key) {
-                Some((id, _)) => outcomes.push((key.as_str(), Outcome::Done { id: *id, existing: false })),
+            match found_id(&found, external, user) {
+                Some(id) => outcomes.push((key.as_str(), Outcome::Done { id, existing: false })),
                 None => {
                     outcomes.push((key.as_str(), Outcome::Retry));
                     absent.push(key.clone());
@@ -186,4 +185,15 @@ impl Unknowns {
             .push(format!("could not look up rows with an unknown outcome ({error}); they stay unknown"));
         (0, Vec::new())
     }
+}
+
+/// The portal ID a lookup found for the external key `external` (a user's e-mail compares in
+/// lower case, as `user.get` lists it), if any.
+pub(super) fn found_id(
+    found: &std::collections::HashMap<String, (u64, serde_json::Value)>,
+    external: &str,
+    user: bool,
+) -> Option<u64> {
+    let id = if user { found.get(&external.to_lowercase()) } else { found.get(external) };
+    id.map(|(id, _)| *id)
 }

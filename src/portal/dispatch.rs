@@ -4,7 +4,8 @@
 //!
 //! Owns:
 //! - **packing** by count (the write path's batch size, shrunk by [`BatchSize`] after slow
-//!   batches and by the operating budget's fitting commands) and by bytes (the portal's budget);
+//!   batches and by the operating budget's fitting commands) and by bytes (the portal's budget),
+//!   with room kept for reads waiting to ride in the request ([`Portal::reserve_riders`](super::Portal::reserve_riders));
 //! - **requests in flight**: each request is a task of its own; [`Dispatcher::push`] returns
 //!   while fewer are in flight than the portal allows now (with a limit of 1 a request's answer
 //!   is recorded before the next request is journaled); answers land in any order;
