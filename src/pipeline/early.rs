@@ -11,8 +11,9 @@
 //!
 //! Decisions, written down here:
 //! - A row is asked [`SETTLE`] after its answer was lost, never before: a portal that answered
-//!   500 or whose answer was lost on the way has finished what that request ran by then. A row whose request timed out (the client's timeout, a 504)
-//!   may still be running on the portal: it is left to the step's end, as before.
+//!   500 or whose answer was lost on the way has finished what that request ran by then. A row
+//!   whose request timed out (the client's timeout, a 504) may still be running on the portal:
+//!   it is left to the step's end, as before.
 //! - Only steps whose rows are found by a key and sent in any order: not an import step (its
 //!   ordered dispatcher pauses on an unknown outcome), not comments (found by text), addresses
 //!   or product rows (sent again whole), not a step with duplicate control (its end settles
@@ -56,10 +57,9 @@ const KEYS_PER_LOOKUP: usize = LOOKUP_CHUNK * 4;
 /// What one lookup task answers: key -> (portal ID, item), or why it failed.
 type Found = Result<Result<HashMap<String, (u64, Value)>, String>, Stop>;
 
-/// A lookup on its way: the journal keys it asks and their external keys, in order.
+/// A lookup on its way: the journal keys it asks, in order.
 struct Running {
     keys: Vec<String>,
-    external: Vec<String>,
     task: JoinHandle<Found>,
 }
 
@@ -107,12 +107,11 @@ impl EarlyLookups {
             let external: Vec<String> = keys.iter().map(|k| crate::journal::keys::shown(k)).collect();
             let reads = core.reads.riding(RIDE_WAIT);
             let target = core.plan.target.clone();
-            let asked = external.clone();
             let task = tokio::spawn(async move {
                 reads.portal().pause(SETTLE).await.map_err(Stop::Portal)?;
-                Portal::new(&reads).find_items(&target, &asked, false).await
+                Portal::new(&reads).find_items(&target, &external, false).await
             });
-            self.running.push(Running { keys, external, task });
+            self.running.push(Running { keys, task });
         }
     }
 
@@ -128,6 +127,10 @@ impl EarlyLookups {
         end: bool,
     ) -> Result<(), Stop> {
         let Some(early) = unknowns.early.as_mut() else { return Ok(()) };
+        // Called after every source row: nothing to do is the common case.
+        if !end && !early.running.iter().any(|r| r.task.is_finished()) {
+            return Ok(());
+        }
         let (done, running): (Vec<Running>, Vec<Running>) =
             std::mem::take(&mut early.running).into_iter().partition(|r| r.task.is_finished());
         if end {
@@ -138,7 +141,7 @@ impl EarlyLookups {
             early.running = running;
         }
         let mut again = Vec::new();
-        for Running { keys, external, task } in done {
+        for Running { keys, task } in done {
             let found = match task.await {
                 Ok(found) => found?,
                 Err(e) => Err(format!("the lookup task failed: {e}")),
@@ -148,10 +151,10 @@ impl EarlyLookups {
             let user = core.plan.target.entity == Entity::User;
             let mut outcomes = Vec::new();
             let mut owed = Vec::new();
-            for (key, external) in keys.iter().zip(&external) {
+            for key in &keys {
                 // Settled meanwhile by something else: leave it.
                 let Some((cmd, fields)) = unknowns.rows.remove(key) else { continue };
-                match super::reconcile::found_id(&found, external, user) {
+                match super::reconcile::found_id(&found, &crate::journal::keys::shown(key), user) {
                     Some(id) => {
                         outcomes.push((key.as_str(), Outcome::Done { id, existing: false }));
                         owed.push((key.clone(), cmd, id));

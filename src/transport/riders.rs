@@ -73,7 +73,7 @@ impl Riders {
     /// counted as kept for: the caller's batch leaves them that room. One batch's room per
     /// rider, so the batches packed while it waits do not each leave a place empty.
     pub(super) fn reserve(&self) -> usize {
-        let Ok(mut q) = self.queue.lock() else { return 0 };
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for r in q.iter_mut().filter(|r| !r.reserved) {
             r.reserved = true;
